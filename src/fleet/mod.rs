@@ -1,0 +1,277 @@
+//! The fleet: profiles as declared, validated and proved isolated.
+//!
+//! Loading is a pipeline (process-compose's loader): [`file`] parses the YAML with locations,
+//! [`validate`] applies defaults and checks each value, [`plan`] reads each profile's OpenClaw
+//! config and computes its effective paths and ports (each with its source), [`isolation`]
+//! proves that no two instances share a path or a port, and [`host`] checks the plan against
+//! ports already bound on this host. Only the result, [`Fleet`], leaves this module.
+
+pub mod diagnostic;
+pub mod expand;
+pub mod file;
+pub mod host;
+pub mod isolation;
+pub mod openclaw;
+pub mod plan;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Place, Severity};
+pub use plan::{Listener, PathKind, Plan, PortRange, Source, Sourced};
+
+/// What a profile is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The main bot.
+    Main,
+    /// The isolated rescue bot that can repair main.
+    Rescue,
+}
+
+impl Role {
+    /// The fleet-file spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Main => "main",
+            Role::Rescue => "rescue",
+        }
+    }
+}
+
+/// Which generation of the gateway a profile runs; decides env names, file names and ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// Today's OpenClaw (`OPENCLAW_*`, `openclaw.json`, ports base, base+2, base+10, base+11..=base+110).
+    OpenClaw,
+    /// The older Moltbot/Clawdbot generation (`CLAWDBOT_*`, `clawdbot.json`, `browser.controlPort`,
+    /// `canvasHost.port` = base+4, CDP controlPort+9..=controlPort+108).
+    Clawdbot,
+}
+
+impl Flavor {
+    /// The fleet-file spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flavor::OpenClaw => "openclaw",
+            Flavor::Clawdbot => "clawdbot",
+        }
+    }
+
+    /// Prefix of the gateway's environment variables (`OPENCLAW` or `CLAWDBOT`).
+    pub fn env_prefix(self) -> &'static str {
+        match self {
+            Flavor::OpenClaw => "OPENCLAW",
+            Flavor::Clawdbot => "CLAWDBOT",
+        }
+    }
+
+    /// State dir name under home for the default profile (`.openclaw` / `.clawdbot`).
+    pub fn home_dir_name(self) -> &'static str {
+        match self {
+            Flavor::OpenClaw => ".openclaw",
+            Flavor::Clawdbot => ".clawdbot",
+        }
+    }
+
+    /// Config file name inside the state dir (`openclaw.json` / `clawdbot.json`).
+    pub fn config_file_name(self) -> &'static str {
+        match self {
+            Flavor::OpenClaw => "openclaw.json",
+            Flavor::Clawdbot => "clawdbot.json",
+        }
+    }
+}
+
+/// When an exited gateway is started again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    /// Every exit clawherd did not ask for.
+    Always,
+    /// Non-zero exits, deaths by signal and failed spawns; exit 0 counts as a deliberate stop
+    /// (so OpenClaw's exit-0 restart hand-back, facts §4, is not followed).
+    OnFailure,
+    /// Never; the instance stays stopped.
+    Never,
+}
+
+/// Restart settings of one profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestartSettings {
+    /// The policy.
+    pub policy: RestartPolicy,
+    /// First backoff delay.
+    pub backoff_initial: Duration,
+    /// Largest backoff delay.
+    pub backoff_max: Duration,
+    /// Uptime after which the backoff goes back to `backoff_initial`.
+    pub backoff_reset_after: Duration,
+    /// Starts allowed within `crash_loop_window`; one more is a crash loop.
+    pub crash_loop_max_starts: u32,
+    /// Sliding window of the crash-loop tally.
+    pub crash_loop_window: Duration,
+}
+
+/// A value written in the fleet file, with its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<T> {
+    /// The value, expanded.
+    pub value: T,
+    /// Where it was written.
+    pub place: Place,
+    /// Its key path in the fleet file (`profiles.main.port`).
+    pub key: String,
+}
+
+/// One validated profile: what the operator declared, defaults applied, nothing derived yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// Fleet profile name (`main`, `rescue`, ...).
+    pub name: String,
+    /// Where the profile is declared in the fleet file.
+    pub place: Place,
+    /// Main or rescue.
+    pub role: Role,
+    /// Gateway generation.
+    pub flavor: Flavor,
+    /// OpenClaw profile name; `None` is the default profile.
+    pub openclaw_profile: Option<String>,
+    /// Explicit config file (absolute).
+    pub config: Option<Located<PathBuf>>,
+    /// Explicit state dir (absolute).
+    pub state_dir: Option<Located<PathBuf>>,
+    /// Explicit workspace (absolute).
+    pub workspace: Option<Located<PathBuf>>,
+    /// Explicit base port.
+    pub port: Option<Located<u16>>,
+    /// Program and arguments.
+    pub command: Vec<String>,
+    /// Extra arguments after clawherd's own.
+    pub args: Vec<String>,
+    /// Extra environment (expanded), merged over the defaults.
+    pub env: BTreeMap<String, String>,
+    /// Explicit working directory (absolute); default the state dir.
+    pub cwd: Option<PathBuf>,
+    /// Restart settings.
+    pub restart: RestartSettings,
+    /// Graceful stop budget before SIGKILL.
+    pub stop_timeout: Duration,
+}
+
+/// A validated, planned and proved fleet: the only form the supervisor sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fleet {
+    /// The fleet file (absolute, as given; not canonicalized).
+    pub path: PathBuf,
+    /// Folder of the fleet file; relative paths in it are relative to this.
+    pub dir: PathBuf,
+    /// Folder for clawherd's own per-instance files.
+    pub run_dir: PathBuf,
+    /// Profiles with their plans, in name order.
+    pub instances: Vec<(Profile, Plan)>,
+    /// Warnings found while loading (errors make loading fail instead).
+    pub warnings: Diagnostics,
+}
+
+impl Fleet {
+    /// The marker clawherd puts into every child's environment as `CLAWHERD_INSTANCE`, so that
+    /// the whole tree of an instance, setsid'd workers included, can be found in `/proc` later,
+    /// even after clawherd itself was SIGKILLed: `<profile>@<fleet file path>`.
+    pub fn instance_marker(&self, profile: &str) -> String {
+        format!("{profile}@{}", self.path.display())
+    }
+
+    /// The instance of profile `name`.
+    pub fn get(&self, name: &str) -> Option<&(Profile, Plan)> {
+        self.instances.iter().find(|(p, _)| p.name == name)
+    }
+}
+
+/// Everything needed from the outside world to load a fleet: clawherd's own environment and a
+/// probe of ports bound on the host. Tests pass fixed values.
+pub struct LoadContext {
+    /// clawherd's environment (for `${VAR}`, `HOME`, and what children inherit).
+    pub env: BTreeMap<String, String>,
+    /// Whether to check the plan against ports bound on this host (`/proc/net/tcp*`).
+    pub check_host_ports: bool,
+}
+
+impl LoadContext {
+    /// The real process environment, with the host-port check on.
+    pub fn from_process() -> Self {
+        LoadContext {
+            env: std::env::vars().collect(),
+            check_host_ports: true,
+        }
+    }
+}
+
+/// Why a fleet could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    /// The fleet file cannot be read.
+    #[error("{}: cannot read the fleet file: {source}\n  hint: check the path, or pass the file as `clawherd check PATH`", path.display())]
+    Read {
+        /// The fleet file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Problems in the fleet file, the OpenClaw configs, or the isolation proof.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+/// Loads, validates, plans and proves the fleet file at `path`.
+///
+/// Errors: [`FleetError::Read`] when the file cannot be read; [`FleetError::Invalid`] with every
+/// problem found (syntax, unknown keys, bad values, unreadable OpenClaw configs, isolation
+/// clashes, ports bound by foreign processes) otherwise. Warnings alone do not fail.
+pub fn load(path: &Path, ctx: &LoadContext) -> Result<Fleet, FleetError> {
+    let path = std::path::absolute(path).map_err(|source| FleetError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = std::fs::read_to_string(&path).map_err(|source| FleetError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    load_str(&path, &text, ctx)
+}
+
+/// Like [`load`], from text already read; `path` names the file in diagnostics and anchors
+/// relative paths.
+pub fn load_str(path: &Path, text: &str, ctx: &LoadContext) -> Result<Fleet, FleetError> {
+    let validated = validate::validate(path, text, &ctx.env).map_err(FleetError::Invalid)?;
+    let mut diags = validated.warnings;
+    let marker_for = |name: &str| format!("{name}@{}", path.display());
+    let mut instances = Vec::new();
+    for profile in validated.profiles {
+        match plan::plan(&profile, &validated.dir, &ctx.env, &marker_for(&profile.name)) {
+            Ok((plan, warnings)) => {
+                diags.0.extend(warnings);
+                instances.push((profile, plan));
+            }
+            Err(errors) => diags.0.extend(errors),
+        }
+    }
+    if !diags.has_errors() {
+        diags.0.extend(isolation::prove(&instances));
+    }
+    if !diags.has_errors() && ctx.check_host_ports {
+        diags.0.extend(host::check_bound_ports(&instances, &marker_for));
+    }
+    if diags.has_errors() {
+        diags.0.sort_by_key(|d| std::cmp::Reverse(d.severity));
+        return Err(FleetError::Invalid(diags));
+    }
+    Ok(Fleet {
+        path: path.to_path_buf(),
+        dir: validated.dir,
+        run_dir: validated.run_dir,
+        instances,
+        warnings: diags,
+    })
+}

@@ -1,0 +1,291 @@
+//! What clawherd knows of OpenClaw's own rules, each with its source in openclaw@2026.9.6
+//! (`../shared/openclaw-facts.md` has the observations): the named-profile port hash, the
+//! default state dir, config file and log file, reading a JSON5 config, and the keys a flavor
+//! refuses.
+
+use super::Flavor;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The default base port when neither `--port`, `OPENCLAW_GATEWAY_PORT`, `gateway.port` nor a
+/// named profile gives one (`resolveGatewayPort`, `dist/paths-*.mjs`).
+pub const DEFAULT_BASE_PORT: u16 = 18789;
+
+/// The base port OpenClaw derives for a named profile without a configured port:
+/// FNV-1a-32 of the name, `20000 + h % 40000` (`dist/paths-*.mjs`; `rescue` → 23532,
+/// `main` → 23592, `ops` → 55291, facts §2).
+pub fn profile_port_hash(name: &str) -> u16 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in name.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    (20_000 + h % 40_000) as u16
+}
+
+/// The state dir OpenClaw uses for `profile` (None = default) under `home`: `~/.openclaw` or
+/// `~/.openclaw-NAME` (`resolveProfileStateDir`, `dist/profile-utils-*.mjs`). For the default
+/// profile an existing legacy `~/.clawdbot` is used when `~/.openclaw` does not exist (facts §1).
+pub fn default_state_dir(flavor: Flavor, profile: Option<&str>, home: &Path) -> PathBuf {
+    let base = flavor.home_dir_name();
+    match profile {
+        Some(name) => home.join(format!("{base}-{name}")),
+        None => {
+            let dir = home.join(base);
+            let legacy = home.join(".clawdbot");
+            if flavor == Flavor::OpenClaw && !dir.exists() && legacy.is_dir() {
+                legacy
+            } else {
+                dir
+            }
+        }
+    }
+}
+
+/// The config file inside a state dir: `openclaw.json`, or an existing legacy `clawdbot.json`
+/// when `openclaw.json` does not exist (`resolveConfigPath`, facts §1).
+pub fn default_config_path(flavor: Flavor, state_dir: &Path) -> PathBuf {
+    let file = state_dir.join(flavor.config_file_name());
+    let legacy = state_dir.join("clawdbot.json");
+    if flavor == Flavor::OpenClaw && !file.exists() && legacy.is_file() {
+        legacy
+    } else {
+        file
+    }
+}
+
+/// OpenClaw's default rolling log file for an instance, with the date left as `YYYY-MM-DD`
+/// (two instances share it on every day alike): `/tmp/openclaw/openclaw[-<encoded profile>]-YYYY-MM-DD.log`
+/// (`resolveDefaultRollingLogFile`, `dist/logger-*.mjs`). The profile segment comes from
+/// `OPENCLAW_PROFILE`, which clawherd sets for named profiles.
+pub fn default_log_file(flavor: Flavor, profile: Option<&str>) -> PathBuf {
+    let stem = match flavor {
+        Flavor::OpenClaw => "openclaw",
+        Flavor::Clawdbot => "clawdbot",
+    };
+    let segment = profile.map(|p| format!("-{}", encode_log_profile_segment(p))).unwrap_or_default();
+    PathBuf::from(format!("/tmp/{stem}/{stem}{segment}-YYYY-MM-DD.log"))
+}
+
+/// `encodeLogProfileSegment` (`dist/logger-*.mjs`): `[a-z0-9]` kept, `-` → `--`, `_` → `-0`,
+/// uppercase → `-1` + lowercase, anything else `-2<hex>-`.
+fn encode_log_profile_segment(profile: &str) -> String {
+    let mut out = String::new();
+    for c in profile.chars() {
+        match c {
+            'a'..='z' | '0'..='9' => out.push(c),
+            '-' => out.push_str("--"),
+            '_' => out.push_str("-0"),
+            'A'..='Z' => {
+                out.push_str("-1");
+                out.push(c.to_ascii_lowercase());
+            }
+            other => out.push_str(&format!("-2{:x}-", u32::from(other))),
+        }
+    }
+    out
+}
+
+/// A parsed OpenClaw config file, or the absence of one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its parsed content; `None` when the file does not exist (OpenClaw then uses defaults).
+    pub value: Option<Value>,
+}
+
+/// Why a config could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// 1-based line and column, when the parser gave one.
+    pub position: Option<(u32, u32)>,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Reads and parses an OpenClaw config (JSON5: comments, unquoted keys, trailing commas).
+/// A missing file is `Ok` with `value: None`.
+///
+/// Errors: unreadable file (permissions, a directory), JSON5 syntax error (with line and column),
+/// or a top level that is not an object. OpenClaw exits 78 on the last two (facts §3).
+pub fn read_config(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(ConfigFile {
+                path: path.to_path_buf(),
+                value: None,
+            });
+        }
+        Err(e) => {
+            return Err(ConfigError {
+                position: None,
+                message: format!("cannot read it: {e}"),
+            });
+        }
+    };
+    let value: Value = json5::from_str(&text).map_err(|e| ConfigError {
+        position: e.position().map(|p| (p.line as u32 + 1, p.column as u32 + 1)),
+        message: format!("not valid JSON5: {}", strip_position(&e.to_string())),
+    })?;
+    if !value.is_object() {
+        return Err(ConfigError {
+            position: None,
+            message: "the top level is not an object".into(),
+        });
+    }
+    Ok(ConfigFile {
+        path: path.to_path_buf(),
+        value: Some(value),
+    })
+}
+
+fn strip_position(message: &str) -> &str {
+    message.split(" at line ").next().unwrap_or(message)
+}
+
+impl ConfigFile {
+    /// The value at a dotted key path (`gateway.port`), if the file exists and has it.
+    pub fn get(&self, dotted: &str) -> Option<&Value> {
+        dotted.split('.').try_fold(self.value.as_ref()?, |v, k| v.get(k))
+    }
+
+    /// A string at `dotted` with OpenClaw's `${VAR}` substitution applied from `env`.
+    pub fn get_str(&self, dotted: &str, env: &BTreeMap<String, String>) -> Option<Result<String, String>> {
+        self.get(dotted).map(|v| match v {
+            Value::String(s) => Ok(super::expand::openclaw_substitute(s, env)),
+            other => Err(format!("expected a string, found {other}")),
+        })
+    }
+}
+
+/// Keys a flavor's gateway refuses, with the reason and the fix. Today's OpenClaw has a strict
+/// schema and exits 78 on an unknown key (facts §2-3): `browser.controlPort` never existed
+/// there, `browser.cdpPortRangeStart` is retired (`dist/legacy-*.mjs`), `canvasHost` was removed
+/// (`doctor --fix` migrates it to `plugins.entries.canvas.config.host`).
+pub fn refused_keys(flavor: Flavor) -> &'static [(&'static str, &'static str)] {
+    match flavor {
+        Flavor::OpenClaw => &[
+            (
+                "browser.controlPort",
+                "today's openclaw has no browser.controlPort (control is always base+2) and exits 78 on it; remove the key, or set `flavor: clawdbot` if this is a Clawdbot gateway",
+            ),
+            (
+                "browser.cdpPortRangeStart",
+                "browser.cdpPortRangeStart is retired and openclaw exits 78 on it; remove it and pin browser.profiles.<name>.cdpPort instead",
+            ),
+            (
+                "canvasHost",
+                "canvasHost was removed (canvas is served on the base port) and openclaw exits 78 on it; run `openclaw doctor --fix` or remove the block",
+            ),
+        ],
+        Flavor::Clawdbot => &[],
+    }
+}
+
+/// Host and port of a `http://`/`ws://` CDP URL, with the scheme's default port.
+/// `None` when it is not such a URL.
+pub fn url_host_port(url: &str) -> Option<(String, u16)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let default = match scheme.to_ascii_lowercase().as_str() {
+        "http" | "ws" => 80,
+        "https" | "wss" => 443,
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None => default,
+        };
+        return Some((host.to_string(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => Some((host.to_ascii_lowercase(), port.parse().ok()?)),
+        None => Some((authority.to_ascii_lowercase(), default)),
+    }
+}
+
+/// Whether `host` names this machine's loopback (`localhost`, `127.0.0.0/8`, `::1`).
+pub fn is_loopback_host(host: &str) -> bool {
+    host == "localhost" || host == "::1" || host.starts_with("127.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_hash_matches_observed_values() {
+        assert_eq!(profile_port_hash("rescue"), 23532);
+        assert_eq!(profile_port_hash("main"), 23592);
+        assert_eq!(profile_port_hash("ops"), 55291);
+    }
+
+    #[test]
+    fn default_identity_follows_profile() {
+        let home = Path::new("/nonexistent-home");
+        assert_eq!(default_state_dir(Flavor::OpenClaw, None, home), home.join(".openclaw"));
+        assert_eq!(
+            default_state_dir(Flavor::OpenClaw, Some("rescue"), home),
+            home.join(".openclaw-rescue")
+        );
+        assert_eq!(default_state_dir(Flavor::Clawdbot, Some("x"), home), home.join(".clawdbot-x"));
+        assert_eq!(
+            default_config_path(Flavor::OpenClaw, &home.join(".openclaw")),
+            home.join(".openclaw/openclaw.json")
+        );
+        assert_eq!(
+            default_log_file(Flavor::OpenClaw, None),
+            PathBuf::from("/tmp/openclaw/openclaw-YYYY-MM-DD.log")
+        );
+        assert_eq!(
+            default_log_file(Flavor::OpenClaw, Some("a_b-c")),
+            PathBuf::from("/tmp/openclaw/openclaw-a-0b--c-YYYY-MM-DD.log")
+        );
+    }
+
+    #[test]
+    fn legacy_clawdbot_dir_is_used_when_openclaw_dir_is_missing() {
+        let home = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(home.path().join(".clawdbot")).expect("mkdir");
+        assert_eq!(
+            default_state_dir(Flavor::OpenClaw, None, home.path()),
+            home.path().join(".clawdbot")
+        );
+        std::fs::create_dir(home.path().join(".openclaw")).expect("mkdir");
+        assert_eq!(
+            default_state_dir(Flavor::OpenClaw, None, home.path()),
+            home.path().join(".openclaw")
+        );
+    }
+
+    #[test]
+    fn reads_json5_and_reports_position() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("c.json");
+        std::fs::write(&p, "// comment\n{gateway: {port: 19789,},}\n").expect("write");
+        let c = read_config(&p).expect("parses");
+        assert_eq!(c.get("gateway.port"), Some(&Value::from(19789)));
+        std::fs::write(&p, "{\n  gateway: {port: 1\n  mode: 'local'}\n}").expect("write");
+        let e = read_config(&p).expect_err("bad json5");
+        assert_eq!(e.position.map(|p| p.0), Some(3));
+        assert!(read_config(&dir.path().join("missing.json")).expect("missing ok").value.is_none());
+    }
+
+    #[test]
+    fn parses_cdp_urls() {
+        assert_eq!(url_host_port("http://127.0.0.1:9222"), Some(("127.0.0.1".into(), 9222)));
+        assert_eq!(
+            url_host_port("ws://LOCALHOST:9333/devtools/browser/x"),
+            Some(("localhost".into(), 9333))
+        );
+        assert_eq!(url_host_port("http://[::1]:9444/"), Some(("::1".into(), 9444)));
+        assert_eq!(url_host_port("https://chrome.example"), Some(("chrome.example".into(), 443)));
+        assert_eq!(url_host_port("nonsense"), None);
+    }
+}

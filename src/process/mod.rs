@@ -1,0 +1,7 @@
+//! Processes: spawning a gateway as a process-group leader with its environment, signalling
+//! and reaping its whole tree, and reading `/proc`.
+
+pub mod group;
+pub mod reaper;
+pub mod spawn;
+pub mod tree;

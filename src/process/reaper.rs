@@ -1,0 +1,72 @@
+//! Subreaper and reaping of orphans.
+//!
+//! `prctl(PR_SET_CHILD_SUBREAPER)`: "a subreaper fulfills the role of init(1) for its
+//! descendant processes. When a process becomes orphaned, that process will be reparented to
+//! the nearest still living ancestor subreaper" (prctl(2)). So a gateway's workers that outlive
+//! it come back to us, where we can kill and reap them, instead of to init.
+//!
+//! tokio reaps the gateways it spawned (through a pidfd). Everything else that dies as our child
+//! is reaped here on SIGCHLD. Reaping with `waitpid(-1)` would steal a gateway's status from
+//! tokio, so this reaps only zombies whose pid is not a registered leader; registration happens
+//! under the same lock as the spawn, so a fresh leader is never mistaken for an orphan.
+
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::Pid;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+/// Pids of gateways tokio owns. A `std` mutex: held only for a spawn or a `/proc` scan, never
+/// across an `.await`.
+static LEADERS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// Makes this process a child subreaper (Linux ≥ 3.4).
+///
+/// Errors: the `prctl` failure (e.g. not Linux).
+pub fn become_subreaper() -> nix::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true)
+}
+
+/// Runs `spawn` while holding the leader lock and registers the pid it returns.
+pub fn spawn_leader<T>(spawn: impl FnOnce() -> std::io::Result<(T, i32)>) -> std::io::Result<T> {
+    let mut leaders = LEADERS.lock().unwrap_or_else(|e| e.into_inner());
+    let (value, pid) = spawn()?;
+    leaders.insert(pid);
+    Ok(value)
+}
+
+/// Forgets a leader once tokio has reaped it.
+pub fn forget_leader(pid: i32) {
+    LEADERS.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
+}
+
+/// Reaps every zombie child of ours that is not a registered leader; returns their pids.
+pub fn reap_orphans() -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let leaders = LEADERS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut reaped = Vec::new();
+    for p in super::tree::snapshot() {
+        if p.ppid == me
+            && p.state == 'Z'
+            && !leaders.contains(&p.pid)
+            && let Ok(status) = waitpid(Pid::from_raw(p.pid), Some(WaitPidFlag::WNOHANG))
+            && status.pid().is_some()
+        {
+            reaped.push(p.pid);
+        }
+    }
+    reaped
+}
+
+/// Reaps orphans on every SIGCHLD until the task is dropped. Signals coalesce, so each one
+/// means "re-check", and one scan reaps all that are waiting.
+///
+/// Errors: the SIGCHLD handler cannot be installed.
+pub async fn run() -> std::io::Result<()> {
+    let mut sigchld = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())?;
+    loop {
+        sigchld.recv().await;
+        for pid in reap_orphans() {
+            tracing::debug!(pid, "reaped orphan");
+        }
+    }
+}

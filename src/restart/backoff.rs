@@ -1,0 +1,120 @@
+//! Stepped exponential backoff with a cap and a reset after stable uptime, and the crash-loop
+//! tally (s6's `death_tally` with `s6-permafailon`: N starts within T seconds end respawning).
+
+use crate::fleet::RestartSettings;
+use std::collections::VecDeque;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Backoff and crash-loop state of one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backoff {
+    settings: RestartSettings,
+    /// Consecutive failures since the last reset; the next delay is `initial * 2^failures`.
+    failures: u32,
+    /// Start times within the crash-loop window, oldest first.
+    starts: VecDeque<Instant>,
+}
+
+impl Backoff {
+    /// Fresh state for `settings`.
+    pub fn new(settings: RestartSettings) -> Self {
+        Backoff {
+            settings,
+            failures: 0,
+            starts: VecDeque::new(),
+        }
+    }
+
+    /// Records a start at `now`.
+    pub fn record_start(&mut self, now: Instant) {
+        self.starts.push_back(now);
+        self.prune(now);
+    }
+
+    fn prune(&mut self, now: Instant) {
+        while self
+            .starts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.settings.crash_loop_window)
+        {
+            self.starts.pop_front();
+        }
+    }
+
+    /// Whether one more start at `now` would exceed `max_starts` within the window.
+    pub fn crash_loop(&mut self, now: Instant) -> bool {
+        self.prune(now);
+        self.starts.len() >= self.settings.crash_loop_max_starts as usize
+    }
+
+    /// Starts counted in the current window.
+    pub fn starts_in_window(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// The delay before the next start after a failure of a run that lasted `uptime`:
+    /// `initial * 2^n` capped at `max`, with `n` reset to 0 after an uptime ≥ `reset_after`.
+    pub fn next_delay(&mut self, uptime: Duration) -> Duration {
+        if uptime >= self.settings.backoff_reset_after {
+            self.failures = 0;
+        }
+        let factor = 2u32.saturating_pow(self.failures.min(31));
+        self.failures = self.failures.saturating_add(1);
+        self.settings.backoff_initial.saturating_mul(factor).min(self.settings.backoff_max)
+    }
+
+    /// Forgets failures and the tally (an operator's explicit start).
+    pub fn reset(&mut self) {
+        self.failures = 0;
+        self.starts.clear();
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &RestartSettings {
+        &self.settings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::RestartPolicy;
+
+    fn settings() -> RestartSettings {
+        RestartSettings {
+            policy: RestartPolicy::Always,
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(10),
+            backoff_reset_after: Duration::from_secs(60),
+            crash_loop_max_starts: 3,
+            crash_loop_window: Duration::from_secs(100),
+        }
+    }
+
+    #[test]
+    fn delay_doubles_to_cap_and_resets_after_stable_uptime() {
+        let mut b = Backoff::new(settings());
+        let short = Duration::from_secs(1);
+        let delays: Vec<u64> = (0..6).map(|_| b.next_delay(short).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 10, 10]);
+        assert_eq!(b.next_delay(Duration::from_secs(60)), Duration::from_secs(1));
+        assert_eq!(b.next_delay(short), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn crash_loop_counts_starts_in_sliding_window() {
+        let mut b = Backoff::new(settings());
+        let t0 = Instant::now();
+        b.record_start(t0);
+        b.record_start(t0 + Duration::from_secs(10));
+        assert!(!b.crash_loop(t0 + Duration::from_secs(20)));
+        b.record_start(t0 + Duration::from_secs(20));
+        assert!(b.crash_loop(t0 + Duration::from_secs(20)));
+        // The first start leaves the 100 s window.
+        assert!(!b.crash_loop(t0 + Duration::from_secs(101)));
+        assert_eq!(b.starts_in_window(), 2);
+        b.reset();
+        assert_eq!(b.starts_in_window(), 0);
+    }
+}
