@@ -42,13 +42,6 @@ pub fn prove_plans(items: &[(&Plan, &Place)]) -> Vec<Diagnostic> {
     out
 }
 
-/// The footprint span of a plan: lowest and highest port of all its listeners.
-fn span(plan: &Plan) -> PortRange {
-    let lo = plan.listeners.iter().map(|l| l.range.lo).min().unwrap_or(0);
-    let hi = plan.listeners.iter().map(|l| l.range.hi).max().unwrap_or(0);
-    PortRange { lo, hi }
-}
-
 fn check_port_bounds(plan: &Plan, place: &Place) -> Vec<Diagnostic> {
     let footprint = plan
         .listeners
@@ -158,42 +151,56 @@ fn path_fix(kind: PathKind, plan: &Plan) -> String {
 }
 
 fn check_ports(items: &[(&Plan, &Place)], i: usize, j: usize) -> Vec<Diagnostic> {
-    let (a, _) = items[i];
+    let (a, place_a) = items[i];
     let (b, place_b) = items[j];
-    let mut clashes = Vec::new();
+    let mut base_clashes = Vec::new();
+    let mut out = Vec::new();
     for la in &a.listeners {
         for lb in &b.listeners {
-            if la.range.overlaps(&lb.range) {
-                clashes.push((la, lb));
+            if !la.range.overlaps(&lb.range) || (la.connects && lb.connects) {
+                continue;
+            }
+            match (la.base_offset, lb.base_offset) {
+                (Some(_), Some(_)) => base_clashes.push((la, lb)),
+                // A pinned port (config key) meets the other side: the fix is that key.
+                (None, _) => out.push(pinned_clash((a, la, place_a), (b, lb))),
+                (Some(_), None) => out.push(pinned_clash((b, lb, place_b), (a, la))),
             }
         }
     }
-    if clashes.is_empty() {
-        return Vec::new();
+    if base_clashes.is_empty() {
+        return out;
     }
     // Move the instance with the higher base port (ties: the later one), keeping e.g. main on
     // the documented 18789.
     let (mover, other, mover_place) = if b.base_port.value >= a.base_port.value {
         (b, a, place_b)
     } else {
-        (a, b, items[i].1)
+        (a, b, place_a)
     };
-    let first_pinned = clashes.iter().find(|(la, lb)| la.base_offset.is_none() || lb.base_offset.is_none());
+    let footprint = |p: &Plan| {
+        let offsets = p.listeners.iter().filter_map(|l| l.base_offset);
+        let hi = offsets.map(|o| o.1).max().unwrap_or(0);
+        PortRange {
+            lo: u32::from(p.base_port.value),
+            hi: u32::from(p.base_port.value) + hi,
+        }
+    };
     let mut d = Diagnostic::error(
         mover.base_port.source.place_or(mover_place),
         format!(
             "ports of profile '{}' (base {}, footprint {}) intersect those of profile '{}' (base {}, footprint {})",
             mover.profile,
             mover.base_port.value,
-            span(mover),
+            footprint(mover),
             other.profile,
             other.base_port.value,
-            span(other)
+            footprint(other)
         ),
     )
     .profile(&mover.profile)
     .key("port");
-    for (la, lb) in &clashes {
+    for (la, lb) in &base_clashes {
         let (lm, lo) = if std::ptr::eq(mover, a) { (la, lb) } else { (lb, la) };
         d = d.note(format!(
             "'{}' {} {} ({}) meets '{}' {} {} ({})",
@@ -201,29 +208,53 @@ fn check_ports(items: &[(&Plan, &Place)], i: usize, j: usize) -> Vec<Diagnostic>
         ));
     }
     let gap = mover.base_port.value.abs_diff(other.base_port.value);
-    if gap >= 20 {
-        d = d.note(format!("the bases are {gap} apart, which meets OpenClaw's documented \"at least 20 apart\", but a gateway may use base..=base+110: keep bases at least 120 apart"));
+    if (20..120).contains(&gap) {
+        d = d.note(format!(
+            "the bases are {gap} apart, which meets OpenClaw's documented \"at least 20 apart\", but a gateway may use base..=base+110: keep bases at least 120 apart"
+        ));
     }
     let taken: Vec<PortRange> = items
         .iter()
         .filter(|(p, _)| !std::ptr::eq(*p, mover))
         .flat_map(|(p, _)| p.listeners.iter().map(|l| l.range))
         .collect();
-    d = match (first_pinned, suggest_base(mover, &taken)) {
-        (Some((la, lb)), _) => {
-            let pinned = if la.base_offset.is_none() { la } else { lb };
-            d.hint(format!(
-                "move the pinned {} ({}) to a port outside both instances' ranges",
-                pinned.name, pinned.source
-            ))
-        }
-        (None, Some(port)) => d.hint(format!(
-            "set profile '{}' base port to {port} (the nearest base whose whole footprint is free), or keep bases ≥ 120 apart",
+    let also_config = if mover.config_exists {
+        format!(" and gateway.port in {}", mover.config.value.display())
+    } else {
+        String::new()
+    };
+    d = match suggest_base(mover, &taken) {
+        Some(port) => d.hint(format!(
+            "set profile '{}' base port to {port}{also_config} (the nearest base whose whole footprint is free), or keep bases ≥ 120 apart",
             mover.profile
         )),
-        (None, None) => d.hint("no free base port exists for this footprint; reduce the fleet or pin browser ports"),
+        None => d.hint("no free base port exists for this footprint; reduce the fleet or pin browser ports"),
     };
-    vec![d]
+    out.push(d);
+    out
+}
+
+/// A clash where `pinned` (a port fixed by a config key of `owner`) meets `hit` of `other`.
+fn pinned_clash((owner, pinned, owner_place): (&Plan, &Listener, &Place), (other, hit): (&Plan, &Listener)) -> Diagnostic {
+    let key = match &pinned.source {
+        super::plan::Source::Config { key, .. } => key.clone(),
+        _ => "port".to_string(),
+    };
+    let verb = if pinned.connects { "points into" } else { "lies in" };
+    Diagnostic::error(
+        pinned.source.place_or(owner_place),
+        format!(
+            "{} {} {verb} profile '{}''s {} {}",
+            pinned.name, pinned.range, other.profile, hit.name, hit.range
+        ),
+    )
+    .profile(&owner.profile)
+    .key(key)
+    .note(format!("'{}' {} comes from {}", other.profile, hit.name, hit.source))
+    .hint(format!(
+        "move {} to a port outside every other instance's ports (see `clawherd ports`)",
+        pinned.source
+    ))
 }
 
 /// The base port nearest to `plan`'s whose base-relative listeners, moved with it, meet none of
@@ -314,6 +345,7 @@ pub(crate) mod tests {
             },
             source: Source::Derived(n.into()),
             base_offset: Some((lo, hi)),
+            connects: false,
         };
         let mut listeners = vec![
             derived("gateway", 0, 0),
@@ -327,6 +359,7 @@ pub(crate) mod tests {
                 range: PortRange::single(*p),
                 source: Source::Derived("pin".into()),
                 base_offset: None,
+                connects: false,
             });
         }
         let s = |p: PathBuf| Sourced {
@@ -388,7 +421,12 @@ pub(crate) mod tests {
         let root = Path::new("/nonexistent-root");
         let d = run(&[plan("main", 18789, &[], root), plan("rescue", 19789, &[18850], root)]);
         assert_eq!(d.len(), 1);
-        assert!(d[0].to_string().contains("move the pinned pin0"), "{}", d[0]);
+        let text = d[0].to_string();
+        assert!(
+            text.contains("profile 'rescue': port: pin0 18850 lies in profile 'main''s CDP range 18800-18899"),
+            "{text}"
+        );
+        assert!(text.contains("hint: move pin"), "{text}");
     }
 
     #[test]
@@ -480,8 +518,8 @@ pub(crate) mod tests {
                 for j in i + 1..plans.len() {
                     let oracle = !ports_of(&plans[i]).is_disjoint(&ports_of(&plans[j]));
                     let (a, b) = (&plans[i].profile, &plans[j].profile);
-                    let reported = d.iter().any(|d| d.key.as_deref() == Some("port")
-                        && d.message.contains(&format!("profile '{a}'")) && d.message.contains(&format!("profile '{b}'")));
+                    let names = |x: &str, d: &Diagnostic| d.profile.as_deref() == Some(x) || d.message.contains(&format!("profile '{x}'"));
+                    let reported = d.iter().any(|d| names(a, d) && names(b, d));
                     prop_assert_eq!(oracle, reported, "pair {} {}: {:?}", a, b, d);
                 }
             }

@@ -128,7 +128,7 @@ pub fn read_config(path: &Path) -> Result<ConfigFile, ConfigError> {
     };
     let value: Value = json5::from_str(&text).map_err(|e| ConfigError {
         position: e.position().map(|p| (p.line as u32 + 1, p.column as u32 + 1)),
-        message: format!("not valid JSON5: {}", strip_position(&e.to_string())),
+        message: format!("is not valid JSON5: {}", strip_position(&e.to_string())),
     })?;
     if !value.is_object() {
         return Err(ConfigError {

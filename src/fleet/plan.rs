@@ -129,8 +129,13 @@ pub struct Listener {
     pub range: PortRange,
     /// Where the port comes from.
     pub source: Source,
-    /// Offset from the base port when it moves with it (`Some(2)` for base+2), `None` when pinned.
+    /// Offsets from the base port when it moves with it (`Some((2, 2))` for base+2), `None` when
+    /// pinned by a config key.
     pub base_offset: Option<(u32, u32)>,
+    /// True for a port the instance connects to (a loopback `cdpUrl`: somebody else's browser)
+    /// rather than listens on. Two instances connecting to one endpoint is the shared-`cdpUrl`
+    /// rule's business, so the port rule skips such pairs.
+    pub connects: bool,
 }
 
 /// The kinds of per-instance paths the proof keeps apart.
@@ -415,161 +420,114 @@ pub fn plan(
 
     // Derived ports (resolveBrowserConfig, dist/config-*.mjs; facts §2).
     let base = u32::from(base_port.value);
-    let derived = |name: &str, lo: u32, hi: u32, rule: String| Listener {
+    let derived = |name: &str, lo: u32, hi: u32, rule: &str| Listener {
         name: name.to_string(),
         range: PortRange {
             lo: base + lo,
             hi: base + hi,
         },
-        source: Source::Derived(rule),
+        source: Source::Derived(rule.to_string()),
         base_offset: Some((lo, hi)),
+        connects: false,
+    };
+    let pinned = |name: String, lo: u32, hi: u32, key: &str, connects: bool| Listener {
+        name,
+        range: PortRange { lo, hi },
+        source: cfg_place(key),
+        base_offset: None,
+        connects,
     };
     let mut listeners = vec![Listener {
         name: "gateway (HTTP, WebSocket, canvas)".into(),
         range: PortRange::single(base),
         source: base_port.source.clone(),
         base_offset: Some((0, 0)),
+        connects: false,
     }];
-    let browser_enabled = cfg.get("browser.enabled") != Some(&Value::Bool(false));
-    let mut cdp_urls = Vec::new();
-    let cdp_url = config_string("browser.cdpUrl", &mut errors);
-    if let Some(u) = &cdp_url {
-        cdp_urls.push(Sourced::new(u.clone(), cfg_place("browser.cdpUrl")));
-    }
-    let url_port = |url: &str, key: &str, errors: &mut Vec<Diagnostic>| -> Option<(String, u16)> {
-        let hp = openclaw::url_host_port(url);
-        if hp.is_none() {
+    // A config port key: an integer 1..=65535, else an error.
+    let port_key = |key: &str, errors: &mut Vec<Diagnostic>| -> Option<u32> {
+        let v = cfg.get(key)?;
+        let port = v.as_u64().filter(|p| (1..=65535).contains(p)).map(|p| p as u32);
+        if port.is_none() {
             errors.push(err(Diagnostic::error(
+                Place::file(&config.value),
+                format!("{v} is not a port (1-65535)"),
+            )
+            .key(key)
+            .hint("write an integer port")));
+        }
+        port
+    };
+    // A CDP URL: remembered for the shared-URL rule; a loopback one also occupies its port.
+    let mut cdp_urls = Vec::new();
+    let mut cdp_url = |key: &str, label: String, errors: &mut Vec<Diagnostic>, listeners: &mut Vec<Listener>| -> bool {
+        let Some(url) = config_string(key, errors) else { return false };
+        match openclaw::url_host_port(&url) {
+            Some((host, port)) if openclaw::is_loopback_host(&host) => {
+                listeners.push(pinned(label, u32::from(port), u32::from(port), key, true))
+            }
+            Some(_) => {}
+            None => errors.push(err(Diagnostic::error(
                 Place::file(&config.value),
                 format!("`{url}` is not an http(s):// or ws(s):// URL"),
             )
             .key(key)
-            .hint("write e.g. http://127.0.0.1:9222")));
+            .hint("write e.g. http://127.0.0.1:9222"))),
         }
-        hp
+        cdp_urls.push(Sourced::new(url, cfg_place(key)));
+        true
     };
+    let browser_enabled = cfg.get("browser.enabled") != Some(&Value::Bool(false));
     match flavor {
         Flavor::OpenClaw if browser_enabled => {
-            listeners.push(derived("browser control", 2, 2, "base+2, the browser control server".into()));
-            listeners.push(derived("browser extension relay", 10, 10, "base+10, the extension relay".into()));
-            match &cdp_url {
-                Some(u) => {
-                    if let Some((host, port)) = url_port(u, "browser.cdpUrl", &mut errors)
-                        && openclaw::is_loopback_host(&host)
-                    {
-                        listeners.push(Listener {
-                            name: "CDP (browser.cdpUrl)".into(),
-                            range: PortRange::single(u32::from(port)),
-                            source: cfg_place("browser.cdpUrl"),
-                            base_offset: None,
-                        });
-                    }
-                }
-                None => listeners.push(derived(
+            listeners.push(derived("browser control", 2, 2, "base+2, the browser control server"));
+            listeners.push(derived("browser extension relay", 10, 10, "base+10, the extension relay"));
+            if !cdp_url("browser.cdpUrl", "CDP (browser.cdpUrl)".into(), &mut errors, &mut listeners) {
+                listeners.push(derived(
                     "managed Chrome CDP range",
                     11,
                     110,
-                    "base+11..=base+110, i.e. controlPort+9..=controlPort+108".into(),
-                )),
+                    "base+11..=base+110, i.e. controlPort+9..=controlPort+108",
+                ));
             }
         }
         Flavor::OpenClaw => {}
         Flavor::Clawdbot => {
-            let pinned = |key: &str, errors: &mut Vec<Diagnostic>| -> Option<u32> {
-                let v = cfg.get(key)?;
-                match v.as_u64().filter(|p| (1..=65535).contains(p)) {
-                    Some(p) => Some(p as u32),
-                    None => {
-                        errors.push(err(Diagnostic::error(
-                            Place::file(&config.value),
-                            format!("{v} is not a port (1-65535)"),
-                        )
-                        .key(key)
-                        .hint("write an integer port")));
-                        None
-                    }
-                }
-            };
-            let control = pinned("browser.controlPort", &mut errors);
-            match control {
-                Some(p) => listeners.push(Listener {
-                    name: "browser control".into(),
-                    range: PortRange::single(p),
-                    source: cfg_place("browser.controlPort"),
-                    base_offset: None,
-                }),
-                None => listeners.push(derived("browser control", 2, 2, "base+2, browser control".into())),
-            }
-            match pinned("canvasHost.port", &mut errors) {
-                Some(p) => listeners.push(Listener {
-                    name: "canvas host".into(),
-                    range: PortRange::single(p),
-                    source: cfg_place("canvasHost.port"),
-                    base_offset: None,
-                }),
-                None => listeners.push(derived("canvas host", 4, 4, "base+4, canvasHost.port default".into())),
-            }
-            match (&cdp_url, control) {
-                (Some(u), _) => {
-                    if let Some((host, port)) = url_port(u, "browser.cdpUrl", &mut errors)
-                        && openclaw::is_loopback_host(&host)
-                    {
-                        listeners.push(Listener {
-                            name: "CDP (browser.cdpUrl)".into(),
-                            range: PortRange::single(u32::from(port)),
-                            source: cfg_place("browser.cdpUrl"),
-                            base_offset: None,
-                        });
-                    }
-                }
-                (None, Some(c)) => listeners.push(Listener {
-                    name: "managed Chrome CDP range".into(),
-                    range: PortRange { lo: c + 9, hi: c + 108 },
-                    source: cfg_place("browser.controlPort"),
-                    base_offset: None,
-                }),
-                (None, None) => listeners.push(derived(
-                    "managed Chrome CDP range",
-                    11,
-                    110,
-                    "controlPort+9..=controlPort+108 with controlPort = base+2".into(),
-                )),
+            let control = port_key("browser.controlPort", &mut errors);
+            listeners.push(match control {
+                Some(p) => pinned("browser control".into(), p, p, "browser.controlPort", false),
+                None => derived("browser control", 2, 2, "base+2, browser control"),
+            });
+            listeners.push(match port_key("canvasHost.port", &mut errors) {
+                Some(p) => pinned("canvas host".into(), p, p, "canvasHost.port", false),
+                None => derived("canvas host", 4, 4, "base+4, canvasHost.port default"),
+            });
+            if !cdp_url("browser.cdpUrl", "CDP (browser.cdpUrl)".into(), &mut errors, &mut listeners) {
+                listeners.push(match control {
+                    Some(c) => pinned("managed Chrome CDP range".into(), c + 9, c + 108, "browser.controlPort", false),
+                    None => derived(
+                        "managed Chrome CDP range",
+                        11,
+                        110,
+                        "controlPort+9..=controlPort+108 with controlPort = base+2",
+                    ),
+                });
             }
         }
     }
     if let Some(Value::Object(profiles)) = cfg.get("browser.profiles") {
-        for (name, _) in profiles {
-            let port_key = format!("browser.profiles.{name}.cdpPort");
-            if let Some(v) = cfg.get(&port_key) {
-                match v.as_u64().filter(|p| (1..=65535).contains(p)) {
-                    Some(p) => listeners.push(Listener {
-                        name: format!("CDP of browser profile '{name}'"),
-                        range: PortRange::single(p as u32),
-                        source: cfg_place(&port_key),
-                        base_offset: None,
-                    }),
-                    None => errors.push(err(Diagnostic::error(
-                        Place::file(&config.value),
-                        format!("{v} is not a port (1-65535)"),
-                    )
-                    .key(port_key.clone())
-                    .hint("write an integer port"))),
-                }
+        for name in profiles.keys() {
+            let key = format!("browser.profiles.{name}.cdpPort");
+            if let Some(p) = port_key(&key, &mut errors) {
+                listeners.push(pinned(format!("CDP of browser profile '{name}'"), p, p, &key, false));
             }
-            let url_key = format!("browser.profiles.{name}.cdpUrl");
-            if let Some(u) = config_string(&url_key, &mut errors) {
-                if let Some((host, port)) = url_port(&u, &url_key, &mut errors)
-                    && openclaw::is_loopback_host(&host)
-                {
-                    listeners.push(Listener {
-                        name: format!("CDP of browser profile '{name}' (cdpUrl)"),
-                        range: PortRange::single(u32::from(port)),
-                        source: cfg_place(&url_key),
-                        base_offset: None,
-                    });
-                }
-                cdp_urls.push(Sourced::new(u, cfg_place(&url_key)));
-            }
+            let key = format!("browser.profiles.{name}.cdpUrl");
+            cdp_url(
+                &key,
+                format!("CDP of browser profile '{name}' (cdpUrl)"),
+                &mut errors,
+                &mut listeners,
+            );
         }
     }
 

@@ -114,8 +114,12 @@ fn parse_error(path: &Path, e: &serde_saphyr::Error) -> Diagnostic {
             Some((pos, msg)) if pos.starts_with("line ") => msg,
             _ => rest,
         })
-        .unwrap_or(&raw)
-        .to_string();
+        .unwrap_or(&raw);
+    // Some messages repeat the position at their end (", at line 8, column 5"); the place has it.
+    let message = match message.rfind(" at line ") {
+        Some(i) => message[..i].trim_end_matches(',').to_string(),
+        None => message.to_string(),
+    };
     let mut d = Diagnostic::error(place, message.clone());
     if let Some((unknown, expected)) = unknown_field(&message) {
         let hint = match did_you_mean(&unknown, expected.iter().map(String::as_str)) {
