@@ -53,11 +53,14 @@ impl Backoff {
         self.starts.len()
     }
 
-    /// The delay before the next start after a failure of a run that lasted `uptime`:
-    /// `initial * 2^n` capped at `max`, with `n` reset to 0 after an uptime ≥ `reset_after`.
+    /// The delay before the next start after a failure of a run that lasted `uptime`: none
+    /// after a stable run (uptime ≥ `reset_after`, like s6, which respawns at once a service that
+    /// had been up), else `initial * 2^n` capped at `max`, `n` counting failures since the last
+    /// stable run.
     pub fn next_delay(&mut self, uptime: Duration) -> Duration {
         if uptime >= self.settings.backoff_reset_after {
             self.failures = 0;
+            return Duration::ZERO;
         }
         let factor = 2u32.saturating_pow(self.failures.min(31));
         self.failures = self.failures.saturating_add(1);
@@ -98,7 +101,8 @@ mod tests {
         let short = Duration::from_secs(1);
         let delays: Vec<u64> = (0..6).map(|_| b.next_delay(short).as_secs()).collect();
         assert_eq!(delays, [1, 2, 4, 8, 10, 10]);
-        assert_eq!(b.next_delay(Duration::from_secs(60)), Duration::from_secs(1));
+        assert_eq!(b.next_delay(Duration::from_secs(60)), Duration::ZERO);
+        assert_eq!(b.next_delay(short), Duration::from_secs(1));
         assert_eq!(b.next_delay(short), Duration::from_secs(2));
     }
 
