@@ -1,0 +1,81 @@
+//! `clawherd check`, `ports` and `run` on bad fleets: located errors, exit 78, nothing started.
+
+use crate::support::*;
+use std::net::TcpListener;
+use std::process::Command;
+
+fn clawherd(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(clawherd_bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run clawherd");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn examples() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config-examples")
+}
+
+#[test]
+fn check_of_the_example_fleet_passes_and_ports_lists_the_plan() {
+    let fleet = examples().join("fleet.yaml");
+    let (code, out, err) = clawherd(&["check", "--no-host-ports", fleet.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("isolation proved for 2 instance(s)"), "{out}");
+    let (code, out, _) = clawherd(&["ports", fleet.to_str().expect("utf8")]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("main") && out.contains("18800-18899") && out.contains("19789") && out.contains("profiles.main.port at"),
+        "{out}"
+    );
+}
+
+#[test]
+fn run_of_a_broken_fleet_exits_78_and_spawns_nothing() {
+    let base = free_base(21);
+    let main = TestProfile::new("main", "main", base);
+    let rescue = TestProfile::new("rescue", "rescue", base + 20);
+    let fleet = TestFleet::fake(&[main, rescue], "");
+    let out = Command::new(clawherd_bin())
+        .args(["run", "--quiet"])
+        .arg(&fleet.path)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("intersect") && err.contains(&format!("base port to {}", base + 111)),
+        "{err}"
+    );
+    assert!(err.contains("nothing was started"), "{err}");
+    assert!(marked_pids(&format!("@{}", fleet.path.display())).is_empty());
+    assert!(!fleet.dir.path().join("state").exists(), "no gateway ran");
+}
+
+#[test]
+fn port_bound_by_a_foreign_process_is_reported_with_its_pid() {
+    let base = free_base(23);
+    let listener = TcpListener::bind(("127.0.0.1", base + 2)).expect("bind");
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", base)], "");
+    let (code, _, err) = clawherd(&["check", fleet.path.to_str().expect("utf8")]);
+    assert_eq!(code, 78, "{err}");
+    let me = std::process::id().to_string();
+    assert!(
+        err.contains(&format!("port {} of browser control", base + 2)) && err.contains(&format!("pid {me}")),
+        "{err}"
+    );
+    assert!(err.contains("hint: stop that process, or set profile 'main' base port to"), "{err}");
+    drop(listener);
+}
+
+#[test]
+fn missing_fleet_file_is_a_config_error() {
+    let (code, _, err) = clawherd(&["check", "/nonexistent/fleet.yaml"]);
+    assert_eq!(code, 78);
+    assert!(err.contains("/nonexistent/fleet.yaml: cannot read the fleet file"), "{err}");
+}

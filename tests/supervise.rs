@@ -1,0 +1,224 @@
+//! `clawherd run` with stand-in gateways: start, readiness, restart, crash loop, stop, leftovers.
+
+use crate::support::*;
+use std::time::Duration;
+
+const D: Duration = FAKE_DEADLINE;
+
+fn two(salt: u32) -> (TestProfile, TestProfile) {
+    let a = free_base(salt);
+    let b = free_base(salt + 1);
+    let b = if a.abs_diff(b) < 120 { a + 200 } else { b };
+    (TestProfile::new("main", "main", a), TestProfile::new("rescue", "rescue", b))
+}
+
+/// The whole tree, a worker in its own session included, is gone after SIGTERM, clawherd exits
+/// 0 and leaves no zombie.
+#[test]
+fn sigterm_stops_every_tree_and_exits_zero() {
+    let (main, rescue) = two(1);
+    let (mp, rp) = (main.port, rescue.port);
+    let fleet = TestFleet::fake(&[main.env("FAKE_SPAWN_WORKER", "1"), rescue.env("FAKE_READY_DELAY_MS", "300")], "");
+    let mut d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    d.wait_ready(0, "rescue", D);
+    assert_eq!(http_status(mp, "/readyz"), Some(200));
+    assert_eq!(http_status(rp, "/readyz"), Some(200));
+    let worker_pids = marked_pids(&fleet.marker("main"));
+    assert!(worker_pids.len() >= 2, "gateway and its worker carry the marker: {worker_pids:?}");
+    d.signal(15);
+    let status = d.wait_exit(D);
+    assert_eq!(status.code(), Some(0), "log:\n{}", d.log_text());
+    assert!(
+        marked_pids(&format!("@{}", fleet.path.display())).is_empty(),
+        "leftovers after stop"
+    );
+    d.wait_line(&["all instances stopped"], D);
+}
+
+/// SIGKILL of one gateway restarts only that one; the other keeps its pid.
+#[test]
+fn sigkill_restarts_only_that_instance() {
+    let (main, rescue) = two(3);
+    let mp = main.port;
+    let fleet = TestFleet::fake(&[main.env("FAKE_SPAWN_WORKER", "1"), rescue], "");
+    let d = Daemon::start(&fleet.path);
+    let main_pid = d.wait_ready(0, "main", D);
+    let rescue_pid = d.wait_ready(0, "rescue", D);
+    let mark = d.mark();
+    signal(main_pid, 9);
+    d.wait_line_from(mark, &["profile=main", "exited unexpectedly", "SIGKILL"], D);
+    let new_pid = d.wait_ready(mark, "main", D);
+    assert_ne!(new_pid, main_pid);
+    assert_eq!(http_status(mp, "/readyz"), Some(200));
+    assert!(alive(rescue_pid), "rescue untouched");
+    assert!(!d.log_text()[..].contains("profile=rescue}: spawned pid") || d.log_text().matches("profile=rescue}: spawned").count() == 1);
+    // The old worker (own session) was taken down, and nothing is left as a zombie.
+    assert_eq!(marked_pids(&fleet.marker("main")).len(), 2, "new gateway + new worker only");
+    wait_until("no zombie children of clawherd", D, || zombies_of(d.child.id() as i32).is_empty());
+}
+
+/// Exit 0 not asked for is OpenClaw's restart hand-back: restarted at once under `always`.
+#[test]
+fn exit_zero_handback_is_restarted() {
+    let (main, _) = two(5);
+    let fleet = TestFleet::fake(&[main], "");
+    let d = Daemon::start(&fleet.path);
+    let pid = d.wait_ready(0, "main", D);
+    let mark = d.mark();
+    signal(pid, 12); // SIGUSR2: the stand-in hands back like OpenClaw under external supervision
+    d.wait_line_from(mark, &["profile=main", "exited unexpectedly", "exit 0"], D);
+    d.wait_line_from(mark, &["profile=main", "restart scheduled", "delay_ms=0"], D);
+    assert_ne!(d.wait_ready(mark, "main", D), pid);
+}
+
+/// A gateway that keeps crashing ends in a loud `failed` state after `max_starts`; the other
+/// instance is not disturbed.
+#[test]
+fn crash_loop_ends_in_failed_without_disturbing_others() {
+    let (main, rescue) = two(7);
+    let main = main
+        .env("FAKE_EXIT_AFTER_MS", "50")
+        .env("FAKE_EXIT_CODE", "3")
+        .yaml("    restart: {crash_loop: {max_starts: 3, window: 1m}}\n");
+    let fleet = TestFleet::fake(&[main, rescue], "");
+    let d = Daemon::start(&fleet.path);
+    let rescue_pid = d.wait_ready(0, "rescue", D);
+    let line = d.wait_line(&["profile=main", "crash loop"], D);
+    assert!(line.contains("FAILED"), "{line}");
+    assert_eq!(d.log_text().matches("profile=main}: spawned").count(), 3);
+    assert!(d.log_text().contains("result=exit 3"));
+    assert!(alive(rescue_pid));
+    assert_eq!(d.log_text().matches("profile=rescue}: spawned").count(), 1);
+}
+
+/// A gateway ignoring SIGTERM is SIGKILLed with its whole tree after the stop timeout.
+#[test]
+fn stop_timeout_escalates_to_sigkill() {
+    let (main, _) = two(9);
+    let main = main
+        .env("FAKE_IGNORE_SIGTERM", "1")
+        .env("FAKE_SPAWN_WORKER", "1")
+        .yaml("    stop_timeout: 1s\n");
+    let fleet = TestFleet::fake(&[main], "");
+    let mut d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    d.signal(2); // SIGINT
+    d.wait_line(&["stop timeout reached", "SIGKILL"], D);
+    assert_eq!(d.wait_exit(D).code(), Some(0));
+    assert!(marked_pids(&format!("@{}", fleet.path.display())).is_empty());
+}
+
+/// After clawherd is SIGKILLed its gateways live on (own process groups); the next clawherd
+/// finds them by marker, takes them down and says which, before starting new ones.
+#[test]
+fn leftovers_of_a_killed_clawherd_are_taken_down() {
+    let (main, rescue) = two(11);
+    let fleet = TestFleet::fake(&[main.env("FAKE_SPAWN_WORKER", "1"), rescue], "");
+    let mut first = Daemon::start(&fleet.path);
+    let old_main = first.wait_ready(0, "main", D);
+    let old_rescue = first.wait_ready(0, "rescue", D);
+    first.signal(9);
+    first.wait_exit(D);
+    let old = marked_pids(&format!("@{}", fleet.path.display()));
+    assert!(
+        old.contains(&old_main) && old.contains(&old_rescue),
+        "gateways outlive a SIGKILLed clawherd: {old:?}"
+    );
+    std::mem::forget(first); // its Drop would clean up what the second clawherd must find
+    let second = Daemon::start(&fleet.path);
+    let line = second.wait_line(&["found leftovers", &format!("main@{}", fleet.path.display())], D);
+    assert!(line.contains(&old_main.to_string()), "{line}");
+    second.wait_ready(0, "main", D);
+    second.wait_ready(0, "rescue", D);
+    for pid in old {
+        assert!(!alive(pid), "leftover {pid} still alive");
+    }
+}
+
+/// The gateway gets the spawn recipe's environment: explicit paths and port, external
+/// supervision, and none of clawherd's systemd hints.
+#[test]
+fn child_environment_is_scrubbed_and_explicit() {
+    let (main, _) = two(13);
+    let fleet = TestFleet::fake(&[main.env("EXTRA", "yes")], "");
+    let d = Daemon::start_with(
+        &fleet.path,
+        &[
+            ("INVOCATION_ID", "x"),
+            ("JOURNAL_STREAM", "8:9"),
+            ("NOTIFY_SOCKET", "/run/n"),
+            ("NODE_COMPILE_CACHE", "/tmp/c"),
+            ("OPENCLAW_PROFILE", "oops"),
+            ("CLAWDBOT_STATE_DIR", "/x"),
+        ],
+        &[],
+    );
+    let pid = d.wait_ready(0, "main", D);
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
+    let vars: Vec<String> = environ
+        .split(|b| *b == 0)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    let has = |kv: &str| vars.iter().any(|v| v == kv);
+    let has_key = |k: &str| vars.iter().any(|v| v.starts_with(&format!("{k}=")));
+    let state = fleet.dir.path().join("state/main");
+    assert!(has(&format!("OPENCLAW_STATE_DIR={}", state.display())), "{vars:?}");
+    assert!(has(&format!(
+        "OPENCLAW_CONFIG_PATH={}",
+        fleet.dir.path().join("main.json5").display()
+    )));
+    assert!(has("OPENCLAW_SUPERVISOR_MODE=external") && has("NO_COLOR=1") && has("EXTRA=yes"));
+    assert!(has("OPENCLAW_PROFILE=main"), "the named OpenClaw profile, not the inherited one");
+    for k in [
+        "INVOCATION_ID",
+        "JOURNAL_STREAM",
+        "NOTIFY_SOCKET",
+        "NODE_COMPILE_CACHE",
+        "CLAWDBOT_STATE_DIR",
+    ] {
+        assert!(!has_key(k), "{k} leaked into the gateway: {vars:?}");
+    }
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).expect("cwd");
+    assert_eq!(cwd, state.canonicalize().expect("state exists"));
+    let pgid = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let pgid: i32 = pgid
+        .rsplit(')')
+        .next()
+        .and_then(|r| r.split_whitespace().nth(2))
+        .and_then(|v| v.parse().ok())
+        .expect("pgid");
+    assert_eq!(pgid, pid, "the gateway leads its own process group");
+}
+
+/// The clawdbot flavor gets CLAWDBOT_* variables.
+#[test]
+fn clawdbot_flavor_gets_clawdbot_env() {
+    let (main, _) = two(15);
+    let fleet = TestFleet::fake(&[main.yaml("    flavor: clawdbot\n")], "");
+    let d = Daemon::start(&fleet.path);
+    let pid = d.wait_ready(0, "main", D);
+    let environ = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/environ")).expect("environ")).into_owned();
+    assert!(environ.contains(&format!("CLAWDBOT_STATE_DIR={}", fleet.dir.path().join("state/main").display())));
+    assert!(!environ.contains("OPENCLAW_STATE_DIR="));
+    // The stand-in locks and writes its pid file in the state dir it was given.
+    assert!(fleet.dir.path().join("state/main/fake-gateway.pid").exists());
+}
+
+/// A gateway that never becomes ready stays `starting` and is not restarted.
+#[test]
+fn slow_boot_is_not_punished() {
+    let (main, _) = two(17);
+    let fleet = TestFleet::fake(&[main.env("FAKE_READY_DELAY_MS", "1500")], "");
+    let d = Daemon::start(&fleet.path);
+    let pid = d.wait_spawned(0, "main", D);
+    let ready_pid = d.wait_ready(0, "main", D);
+    assert_eq!(pid, ready_pid);
+    let line = d.wait_line(&["profile=main", ": ready "], D);
+    let after: f64 = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("after_s="))
+        .and_then(|v| v.parse().ok())
+        .expect("after_s");
+    assert!(after >= 1.5, "ready is only seen once /readyz says so: {after}");
+}

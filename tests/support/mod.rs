@@ -1,0 +1,348 @@
+//! Test support: a fleet-file builder, a running `clawherd` whose log lines arrive as events,
+//! and `/proc` checks for leftovers and zombies. Every wait has a generous deadline and wakes on
+//! an event (a log line, a process change observed by polling `/proc` with a deadline), never a
+//! fixed sleep.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Deadline for anything the stand-in gateway does (it is ready in milliseconds).
+pub const FAKE_DEADLINE: Duration = Duration::from_secs(60);
+
+pub fn clawherd_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_clawherd")
+}
+
+pub fn fake_gateway_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_fake-gateway")
+}
+
+/// A base port whose footprint (base..=base+110) is free now, spread per test process so
+/// parallel tests do not collide: bases step by 200 from a pid- and salt-derived start.
+pub fn free_base(salt: u32) -> u16 {
+    let start = 21_000 + ((std::process::id().wrapping_mul(7919).wrapping_add(salt.wrapping_mul(104_729))) % 180) * 200;
+    let bound = bound_ports();
+    for i in 0..180u32 {
+        let base = 21_000 + ((start - 21_000 + i * 200) % 36_000);
+        if (base..=base + 110).all(|p| !bound.contains(&(p as u16))) {
+            return base as u16;
+        }
+    }
+    panic!("no free port range found");
+}
+
+fn bound_ports() -> Vec<u16> {
+    let mut out = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else { continue };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() > 3
+                && cols[3] == "0A"
+                && let Some(port) = cols[1].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok())
+            {
+                out.push(port);
+            }
+        }
+    }
+    out
+}
+
+/// A profile of a test fleet.
+#[derive(Clone)]
+pub struct TestProfile {
+    pub name: String,
+    pub role: &'static str,
+    pub port: u16,
+    pub env: BTreeMap<String, String>,
+    pub extra: String,
+}
+
+impl TestProfile {
+    pub fn new(name: &str, role: &'static str, port: u16) -> Self {
+        TestProfile {
+            name: name.into(),
+            role,
+            port,
+            env: BTreeMap::new(),
+            extra: String::new(),
+        }
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.insert(k.into(), v.into());
+        self
+    }
+
+    /// Extra YAML lines (indented by 4) for this profile.
+    pub fn yaml(mut self, lines: &str) -> Self {
+        self.extra.push_str(lines);
+        self
+    }
+}
+
+/// A fleet of stand-in gateways in a temp dir.
+pub struct TestFleet {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl TestFleet {
+    /// Writes `fleet.yaml` with `profiles` running the stand-in gateway; `defaults` is extra YAML
+    /// under `defaults:` (indented by 2).
+    pub fn fake(profiles: &[TestProfile], defaults: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut y = format!(
+            "version: 1\ndefaults:\n  command: [\"{}\"]\n  args: [\"--allow-unconfigured\"]\n  restart: {{backoff: {{initial: 100ms, max: 1s}}}}\n  stop_timeout: 20s\n{defaults}profiles:\n",
+            fake_gateway_bin()
+        );
+        for p in profiles {
+            y.push_str(&format!(
+                "  {}:\n    role: {}\n    openclaw_profile: {}\n    port: {}\n    state_dir: state/{}\n    config: {}.json5\n",
+                p.name, p.role, p.name, p.port, p.name, p.name
+            ));
+            if !p.env.is_empty() {
+                y.push_str("    env:\n");
+                for (k, v) in &p.env {
+                    y.push_str(&format!("      {k}: \"{v}\"\n"));
+                }
+            }
+            y.push_str(&p.extra);
+        }
+        let path = dir.path().join("fleet.yaml");
+        std::fs::write(&path, y).expect("write fleet");
+        TestFleet { dir, path }
+    }
+
+    /// The `CLAWHERD_INSTANCE` marker of `profile`.
+    pub fn marker(&self, profile: &str) -> String {
+        format!("{profile}@{}", self.path.display())
+    }
+}
+
+/// clawherd's stderr lines so far, with a condvar signalled on each new line.
+#[derive(Default)]
+pub struct LogLines {
+    lines: Mutex<(Vec<String>, bool)>,
+    changed: Condvar,
+}
+
+/// A running `clawherd run`; its stderr lines are collected as they arrive.
+pub struct Daemon {
+    pub child: Child,
+    pub log: Arc<LogLines>,
+    pub fleet_path: PathBuf,
+}
+
+impl Daemon {
+    pub fn start(fleet: &Path) -> Self {
+        Self::start_with(fleet, &[], &[])
+    }
+
+    /// Starts with extra environment `env` and without the variables in `remove`.
+    pub fn start_with(fleet: &Path, env: &[(&str, &str)], remove: &[&str]) -> Self {
+        let mut cmd = Command::new(clawherd_bin());
+        cmd.args(["run", "--quiet"])
+            .arg(fleet)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        cmd.env("NO_COLOR", "1").env("CLAWHERD_LOG", "info,clawherd=debug");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        for k in remove {
+            cmd.env_remove(k);
+        }
+        let mut child = cmd.spawn().expect("spawn clawherd");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(LogLines::default());
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log2.lines.lock().expect("log").0.push(line);
+                log2.changed.notify_all();
+            }
+            log2.lines.lock().expect("log").1 = true;
+            log2.changed.notify_all();
+        });
+        Daemon {
+            child,
+            log,
+            fleet_path: fleet.to_path_buf(),
+        }
+    }
+
+    /// Number of lines so far: a cursor for [`Daemon::wait_line_from`].
+    pub fn mark(&self) -> usize {
+        self.log.lines.lock().expect("log").0.len()
+    }
+
+    /// Waits for a line at index ≥ `from` containing every one of `needles`; returns its index
+    /// and text. Panics with the whole log after `deadline`.
+    pub fn wait_line_from(&self, from: usize, needles: &[&str], deadline: Duration) -> (usize, String) {
+        let end = Instant::now() + deadline;
+        let mut guard = self.log.lines.lock().expect("log");
+        loop {
+            if let Some((i, l)) = guard
+                .0
+                .iter()
+                .enumerate()
+                .skip(from)
+                .find(|(_, l)| needles.iter().all(|n| l.contains(n)))
+            {
+                return (i, l.clone());
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() || guard.1 {
+                let text = guard.0.join("\n");
+                drop(guard);
+                panic!("no line with {needles:?} within {deadline:?}; log:\n{text}");
+            }
+            guard = self.log.changed.wait_timeout(guard, left).expect("log").0;
+        }
+    }
+
+    /// [`Daemon::wait_line_from`] over the whole log.
+    pub fn wait_line(&self, needles: &[&str], deadline: Duration) -> String {
+        self.wait_line_from(0, needles, deadline).1
+    }
+
+    /// Waits for a `spawned` line of `profile` at or after `from`; returns the pid.
+    pub fn wait_spawned(&self, from: usize, profile: &str, deadline: Duration) -> i32 {
+        let (_, line) = self.wait_line_from(from, &[&format!("profile={profile}"), "spawned"], deadline);
+        field(&line, "pid").expect("pid field")
+    }
+
+    /// Waits for a `ready` line of `profile` at or after `from`; returns the pid.
+    pub fn wait_ready(&self, from: usize, profile: &str, deadline: Duration) -> i32 {
+        let (_, line) = self.wait_line_from(from, &[&format!("profile={profile}"), ": ready "], deadline);
+        field(&line, "pid").expect("pid field")
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lines.lock().expect("log").0.join("\n")
+    }
+
+    pub fn signal(&self, sig: i32) {
+        signal(self.child.id() as i32, sig);
+    }
+
+    /// Waits for clawherd to exit; panics after `deadline`.
+    pub fn wait_exit(&mut self, deadline: Duration) -> ExitStatus {
+        let end = Instant::now() + deadline;
+        loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                return s;
+            }
+            assert!(
+                Instant::now() < end,
+                "clawherd did not exit within {deadline:?}; log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // Never leave a test's processes behind, whatever the test did.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        kill_marked(&format!("@{}", self.fleet_path.display()));
+    }
+}
+
+/// `key=value` field of a tracing line.
+pub fn field(line: &str, key: &str) -> Option<i32> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")))
+        .and_then(|v| v.parse().ok())
+}
+
+pub fn signal(pid: i32, sig: i32) {
+    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+}
+
+/// Whether `pid` exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => s.rsplit(')').next().and_then(|r| r.split_whitespace().next()) != Some("Z"),
+        Err(_) => false,
+    }
+}
+
+/// Pids whose environment has a `CLAWHERD_INSTANCE` ending in `suffix`.
+pub fn marked_pids(suffix: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let mut buf = Vec::new();
+        if std::fs::File::open(e.path().join("environ"))
+            .and_then(|mut f| f.read_to_end(&mut buf))
+            .is_err()
+        {
+            continue;
+        }
+        let found = buf.split(|b| *b == 0).any(|kv| {
+            let kv = String::from_utf8_lossy(kv);
+            kv.strip_prefix("CLAWHERD_INSTANCE=").is_some_and(|v| v.ends_with(suffix))
+        });
+        if found && alive(pid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn kill_marked(suffix: &str) {
+    for pid in marked_pids(suffix) {
+        signal(pid, 9);
+    }
+}
+
+/// Waits until `cond` holds; panics with `what` after `deadline`.
+pub fn wait_until(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + deadline;
+    while !cond() {
+        assert!(Instant::now() < end, "timed out after {deadline:?} waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `GET path` on 127.0.0.1:port; the status code, or None if nothing answers.
+pub fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    buf.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Zombie children of `parent`.
+pub fn zombies_of(parent: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let rest: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+        if rest.first() == Some(&"Z") && rest.get(1).and_then(|p| p.parse::<i32>().ok()) == Some(parent) {
+            out.push(pid);
+        }
+    }
+    out
+}

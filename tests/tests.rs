@@ -1,0 +1,7 @@
+//! One integration binary (ripgrep's layout): behaviour of `clawherd` against the stand-in
+//! gateway, one module per area. The real-gateway scenarios live in `real_gateway.rs`.
+
+mod support;
+
+mod check_cli;
+mod supervise;
