@@ -5,16 +5,7 @@ use std::net::TcpListener;
 use std::process::Command;
 
 fn clawherd(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(clawherd_bin())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run clawherd");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_clawherd(args)
 }
 
 fn examples() -> std::path::PathBuf {
@@ -78,4 +69,35 @@ fn missing_fleet_file_is_a_config_error() {
     let (code, _, err) = clawherd(&["check", "/nonexistent/fleet.yaml"]);
     assert_eq!(code, 78);
     assert!(err.contains("/nonexistent/fleet.yaml: cannot read the fleet file"), "{err}");
+}
+
+/// A gateway started by hand on a profile's state dir (OpenClaw's state lock names it) is
+/// refused before anything starts: a second gateway there would exit 78 (facts §6).
+#[test]
+fn state_dir_held_by_a_foreign_gateway_is_refused() {
+    let base = free_base(25);
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", base)], "");
+    let state = fleet.dir.path().join("state/main");
+    let other = free_base(27);
+    let mut foreign = Command::new(fake_gateway_bin())
+        .args(["--port", &other.to_string()])
+        .env("OPENCLAW_STATE_DIR", &state)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start foreign gateway");
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(foreign.stdout.as_mut().expect("stdout")), &mut first).expect("read");
+    let lock = state.join(format!("tmp/openclaw-{}/gateway.state.lock", nix::unistd::geteuid()));
+    wait_until("the foreign gateway's state lock", FAKE_DEADLINE, || lock.exists());
+    let (code, _, err) = clawherd(&["check", fleet.path.to_str().expect("utf8")]);
+    let _ = foreign.kill();
+    let _ = foreign.wait();
+    assert_eq!(code, 78, "{err}");
+    assert!(
+        err.contains(&format!("is in use by a gateway clawherd did not start: pid {}", foreign.id())),
+        "{err}"
+    );
+    // Once it is gone, the lock is stale and ignored.
+    let (code, _, err) = clawherd(&["check", fleet.path.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
 }

@@ -10,7 +10,8 @@
 //!
 //! State dir: `OPENCLAW_STATE_DIR` (or `CLAWDBOT_STATE_DIR`). When set it is created, an
 //! exclusive `flock` is held on `<state>/gateway.lock` for the process lifetime (exit 78
-//! if another process holds it) and the pid is written to `<state>/fake-gateway.pid`.
+//! if another process holds it) and the pid is written to `<state>/fake-gateway.pid` and, as
+//! OpenClaw does, to `<state>/tmp/openclaw-<uid>/gateway.state.lock` (JSON `{"pid":N,...}`).
 //!
 //! Knobs (environment, durations in milliseconds, all optional):
 //! - `FAKE_LISTEN_DELAY_MS`: wait this long before binding the port (default 0).
@@ -157,6 +158,11 @@ fn claim_state_dir(dir: PathBuf) -> Flock<std::fs::File> {
     };
     let pid = std::process::id();
     std::fs::write(dir.join("fake-gateway.pid"), format!("{pid}\n")).expect("write pid file");
+    // OpenClaw's state lock, `$STATE/tmp/openclaw-<uid>/gateway.state.lock` (`dist/gateway-lock-*.mjs`).
+    let lock_dir = dir.join(format!("tmp/openclaw-{}", nix::unistd::geteuid()));
+    std::fs::create_dir_all(&lock_dir).expect("create lock dir");
+    let record = format!("{{\"pid\":{pid},\"stateDir\":\"{}\"}}\n", dir.display());
+    std::fs::write(lock_dir.join("gateway.state.lock"), record).expect("write state lock");
     lock
 }
 

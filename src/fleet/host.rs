@@ -63,6 +63,56 @@ pub fn check_bound_ports(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str
     out
 }
 
+/// One diagnostic per instance whose state dir is held by a live gateway that is not this
+/// instance's: OpenClaw records its owner in `$STATE/tmp/openclaw-<uid>/gateway.state.lock`
+/// (`dist/gateway-lock-*.mjs`), and a second gateway on a live state dir exits 78 in 1-3 s
+/// (facts §6). A stale lock (dead pid, or a pid now used by something that is not a gateway of
+/// that state dir) is ignored, as OpenClaw does.
+pub fn check_state_dirs(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str) -> String) -> Vec<Diagnostic> {
+    let uid = nix::unistd::geteuid();
+    let mut out = Vec::new();
+    for (profile, plan) in instances {
+        let lock = plan.state_dir.value.join(format!("tmp/openclaw-{uid}/gateway.state.lock"));
+        let Some(pid) = std::fs::read_to_string(&lock)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get("pid")?.as_i64())
+        else {
+            continue;
+        };
+        let pid = pid as i32;
+        if tree::marker_of(pid).as_deref() == Some(marker_for(&profile.name).as_str()) || !holds_state_dir(pid, &plan.state_dir.value) {
+            continue;
+        }
+        out.push(
+            Diagnostic::error(plan.state_dir.source.place_or(&profile.place), format!("state dir {} is in use by a gateway clawherd did not start: pid {pid} ({})", plan.state_dir.value.display(), describe(pid)))
+                .profile(&profile.name)
+                .key("state_dir")
+                .note(format!("its lock is {}", lock.display()))
+                .hint(format!("stop that gateway first (`kill {pid}`, or `openclaw gateway stop` / disable its service unit), or give this profile another state dir")),
+        );
+    }
+    out
+}
+
+/// Whether `pid` is alive and is a gateway of `state_dir` (its environment names that state dir,
+/// or its command line is an OpenClaw gateway).
+fn holds_state_dir(pid: i32, state_dir: &std::path::Path) -> bool {
+    let Ok(proc_) = procfs::process::Process::new(pid) else {
+        return false;
+    };
+    if proc_.stat().map(|s| s.state == 'Z').unwrap_or(true) {
+        return false;
+    }
+    let env_match = proc_.environ().ok().is_some_and(|env| {
+        ["OPENCLAW_STATE_DIR", "CLAWDBOT_STATE_DIR"]
+            .iter()
+            .filter_map(|k| env.get(std::ffi::OsStr::new(k)))
+            .any(|v| super::isolation::resolve_existing(std::path::Path::new(v)) == super::isolation::resolve_existing(state_dir))
+    });
+    env_match || describe(pid).contains("openclaw")
+}
+
 fn describe(pid: i32) -> String {
     let cmd = tree::cmdline_of(pid);
     if cmd.is_empty() {

@@ -171,6 +171,14 @@ pub struct Fleet {
     pub run_dir: PathBuf,
     /// Profiles with their plans, in name order.
     pub instances: Vec<(Profile, Plan)>,
+    /// Rotation of captured gateway output.
+    pub rotation: crate::logs::Rotation,
+    /// The control socket.
+    pub socket: PathBuf,
+    /// A group allowed on the control socket (name, gid).
+    pub socket_group: Option<(String, u32)>,
+    /// Whether file changes trigger a reload.
+    pub watch: bool,
     /// Warnings found while loading (errors make loading fail instead).
     pub warnings: Diagnostics,
 }
@@ -194,7 +202,8 @@ impl Fleet {
 pub struct LoadContext {
     /// clawherd's environment (for `${VAR}`, `HOME`, and what children inherit).
     pub env: BTreeMap<String, String>,
-    /// Whether to check the plan against ports bound on this host (`/proc/net/tcp*`).
+    /// Whether to check the plan against this host: ports already bound (`/proc/net/tcp*`) and
+    /// state dirs locked by a live gateway that is not the fleet's.
     pub check_host_ports: bool,
 }
 
@@ -262,6 +271,7 @@ pub fn load_str(path: &Path, text: &str, ctx: &LoadContext) -> Result<Fleet, Fle
     }
     if !diags.has_errors() && ctx.check_host_ports {
         diags.0.extend(host::check_bound_ports(&instances, &marker_for));
+        diags.0.extend(host::check_state_dirs(&instances, &marker_for));
     }
     if diags.has_errors() {
         diags.0.sort_by_key(|d| std::cmp::Reverse(d.severity));
@@ -272,6 +282,10 @@ pub fn load_str(path: &Path, text: &str, ctx: &LoadContext) -> Result<Fleet, Fle
         dir: validated.dir,
         run_dir: validated.run_dir,
         instances,
+        rotation: validated.rotation,
+        socket: validated.socket,
+        socket_group: validated.socket_group,
+        watch: validated.watch,
         warnings: diags,
     })
 }
