@@ -1,6 +1,6 @@
 //! The command line (clap derive); each subcommand's help is its doc comment.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// Supervisor for fleets of OpenClaw gateways: proves their isolation, keeps them up.
@@ -15,10 +15,40 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// How a client command finds the daemon: the fleet file's socket, or an explicit one.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The fleet file whose daemon to talk to (its socket is `control.socket` or
+    /// `<run_dir>/clawherd.sock`).
+    #[arg(short = 'f', long = "file", default_value = "fleet.yaml", env = "CLAWHERD_FLEET")]
+    pub file: PathBuf,
+    /// The control socket, overriding --file.
+    #[arg(long, env = "CLAWHERD_SOCKET")]
+    pub socket: Option<PathBuf>,
+}
+
+/// Which instances an action applies to.
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Profile names.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub profiles: Vec<String>,
+    /// Every profile of the fleet (one after another).
+    #[arg(long)]
+    pub all: bool,
+    /// Return once the request is queued instead of waiting for ready (or stopped).
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Longest wait per instance, e.g. `90s`, `5m`.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Prove the fleet isolated, then run every gateway in the foreground until SIGTERM/SIGINT.
+    /// SIGHUP reloads the fleet file.
     Run {
         /// The fleet file.
         #[arg(default_value = "fleet.yaml", env = "CLAWHERD_FLEET")]
@@ -27,13 +57,13 @@ pub enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Prove the fleet isolated: paths, ports, OpenClaw config keys and ports bound on this host.
-    /// Exit 0 when clean, 78 otherwise.
+    /// Prove the fleet isolated: paths, ports, OpenClaw config keys, ports bound and state dirs
+    /// locked on this host. Exit 0 when clean, 78 otherwise.
     Check {
         /// The fleet file.
         #[arg(default_value = "fleet.yaml", env = "CLAWHERD_FLEET")]
         file: PathBuf,
-        /// Skip the check of ports already bound on this host.
+        /// Skip the checks against this host (bound ports, locked state dirs).
         #[arg(long)]
         no_host_ports: bool,
     },
@@ -42,5 +72,80 @@ pub enum Command {
         /// The fleet file.
         #[arg(default_value = "fleet.yaml", env = "CLAWHERD_FLEET")]
         file: PathBuf,
+    },
+    /// Show every instance (or one): state, pid, uptime, restarts, last exit, port, readiness,
+    /// liveness, CPU and memory of its whole process tree, OpenClaw's own signals.
+    Status {
+        /// Only this profile.
+        profile: Option<String>,
+        /// Print the API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Which daemon.
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Start instances and wait until ready.
+    Start {
+        /// Which instances.
+        #[command(flatten)]
+        sel: Selection,
+        /// Which daemon.
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Stop instances gracefully (SIGTERM, stop timeout, SIGKILL) and wait until stopped.
+    Stop {
+        /// Which instances.
+        #[command(flatten)]
+        sel: Selection,
+        /// Which daemon.
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Restart instances (one after another with --all) and wait until each is ready again.
+    Restart {
+        /// Which instances.
+        #[command(flatten)]
+        sel: Selection,
+        /// Which daemon.
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Show captured gateway output; several profiles are merged by time and prefixed.
+    Logs {
+        /// Profile names (default: all).
+        profiles: Vec<String>,
+        /// Keep printing new lines (across log rotation) until interrupted.
+        #[arg(short = 'F', long)]
+        follow: bool,
+        /// Lines to show first.
+        #[arg(short = 'n', long, default_value_t = 100)]
+        lines: usize,
+        /// Only lines from this long ago (`10m`) or since this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Which daemon.
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Re-read and re-prove the fleet file; apply only the difference. An invalid file changes
+    /// nothing and its errors are printed. Exit 78 then.
+    Reload {
+        /// Which daemon.
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print the exact command line, working directory and environment clawherd uses for a
+    /// profile, as shell lines to run the gateway by hand. Secret-looking values are redacted.
+    Env {
+        /// The profile.
+        profile: String,
+        /// Print secret-looking values too.
+        #[arg(long)]
+        show_secrets: bool,
+        /// Which daemon.
+        #[command(flatten)]
+        target: Target,
     },
 }

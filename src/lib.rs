@@ -15,11 +15,15 @@
 #![warn(missing_docs, clippy::unwrap_used)]
 
 pub mod cli;
+pub mod commands;
+pub mod control;
 pub mod exit;
 pub mod fleet;
 pub mod health;
 pub mod instance;
 pub mod logs;
+pub mod metrics;
 pub mod process;
 pub mod restart;
 pub mod supervisor;
+pub mod watch;

@@ -1,25 +1,54 @@
-//! Capture of gateway output: every stdout/stderr line of an instance goes to
-//! `<run_dir>/logs/<profile>.log` and, prefixed with the profile, to clawherd's stdout.
+//! Capture of gateway output: every stdout/stderr line of an instance goes, with a timestamp, to
+//! `<run_dir>/logs/<profile>.log` (size-rotated: `.1` .. `.N`), to followers of `clawherd logs -f`,
+//! and, prefixed with the profile, to clawherd's stdout.
 //!
 //! Writes never block the runtime: lines travel over bounded channels to two writer threads,
 //! one for files and one for the console, so a console nobody reads (a full pipe) cannot stall
 //! supervision or the file log. When a channel is full the line is dropped from that sink and
-//! counted; the count is reported once the sink drains.
+//! counted; the count is written once the sink drains. At most `(keep + 1) * max_bytes` bytes are
+//! kept per instance.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::SystemTime;
+use tokio::sync::broadcast;
 
 /// Lines buffered per sink before dropping.
 const QUEUE_LINES: usize = 4096;
+/// Lines buffered per follower before it is told it lagged.
+const FOLLOW_LINES: usize = 1024;
 
-/// One captured line.
-struct Line {
-    profile: Arc<str>,
-    text: String,
+/// Size rotation of the per-instance files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Rotate when the current file would exceed this many bytes.
+    pub max_bytes: u64,
+    /// Rotated files kept (`<profile>.log.1` is the newest).
+    pub keep: u32,
+}
+
+impl Default for Rotation {
+    /// 10 MiB × (5 kept + 1 current) = at most 60 MiB per instance.
+    fn default() -> Self {
+        Rotation {
+            max_bytes: 10 * 1024 * 1024,
+            keep: 5,
+        }
+    }
+}
+
+/// One captured line, as followers receive it.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// Profile name.
+    pub profile: Arc<str>,
+    /// `<RFC 3339 time> <text>`, as written to the file.
+    pub text: String,
 }
 
 /// Handle to the writer threads; cheap to clone.
@@ -27,16 +56,23 @@ struct Line {
 pub struct OutputSink {
     files: SyncSender<Line>,
     console: Option<SyncSender<Line>>,
+    follow: broadcast::Sender<Line>,
+    dir: PathBuf,
 }
+
+static DROPPED_CONSOLE: AtomicU64 = AtomicU64::new(0);
+static DROPPED_FILES: AtomicU64 = AtomicU64::new(0);
 
 impl OutputSink {
     /// Starts the writers. Files go under `dir` (created on first write); `console` mirrors lines
     /// to stdout with a `[profile] ` prefix.
-    pub fn start(dir: PathBuf, console: bool) -> Self {
+    pub fn start(dir: PathBuf, rotation: Rotation, console: bool) -> Self {
         let (files, files_rx) = sync_channel(QUEUE_LINES);
+        let (follow, _) = broadcast::channel(FOLLOW_LINES);
+        let (d, f) = (dir.clone(), follow.clone());
         std::thread::Builder::new()
             .name("clawherd-logfiles".into())
-            .spawn(move || file_writer(dir, files_rx))
+            .spawn(move || file_writer(d, rotation, files_rx, f))
             .expect("spawn log file thread");
         let console = console.then(|| {
             let (tx, rx) = sync_channel(QUEUE_LINES);
@@ -46,67 +82,124 @@ impl OutputSink {
                 .expect("spawn console thread");
             tx
         });
-        OutputSink { files, console }
+        OutputSink {
+            files,
+            console,
+            follow,
+            dir,
+        }
     }
 
-    /// Queues one line of `profile`'s output (without its newline).
+    /// Queues one line of `profile`'s output (without its newline), stamped now.
     pub fn line(&self, profile: &Arc<str>, text: String) {
+        let stamped = format!("{} {text}", humantime::format_rfc3339_millis(SystemTime::now()));
         if let Some(c) = &self.console
             && let Err(TrySendError::Full(_)) = c.try_send(Line {
                 profile: profile.clone(),
-                text: text.clone(),
+                text,
             })
         {
-            DROPPED_CONSOLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            DROPPED_CONSOLE.fetch_add(1, Ordering::Relaxed);
         }
         if let Err(TrySendError::Full(_)) = self.files.try_send(Line {
             profile: profile.clone(),
-            text,
+            text: stamped,
         }) {
-            DROPPED_FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            DROPPED_FILES.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// The log file of `profile` under `dir`.
-    pub fn path_for(dir: &std::path::Path, profile: &str) -> PathBuf {
-        dir.join(format!("{profile}.log"))
+    /// Lines written from now on, for `logs --follow` (rotation does not interrupt it).
+    pub fn subscribe(&self) -> broadcast::Receiver<Line> {
+        self.follow.subscribe()
+    }
+
+    /// The folder of the per-instance files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 }
 
-static DROPPED_CONSOLE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-static DROPPED_FILES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// The current log file of `profile` under `dir`.
+pub fn path_for(dir: &Path, profile: &str) -> PathBuf {
+    dir.join(format!("{profile}.log"))
+}
 
-fn file_writer(dir: PathBuf, rx: Receiver<Line>) {
-    let mut files: HashMap<Arc<str>, File> = HashMap::new();
+fn rotated(dir: &Path, profile: &str, n: u32) -> PathBuf {
+    dir.join(format!("{profile}.log.{n}"))
+}
+
+/// Renames `<p>.log.{k}` → `.{k+1}` (dropping the oldest) and `<p>.log` → `.1`.
+fn rotate(dir: &Path, profile: &str, keep: u32) -> std::io::Result<()> {
+    if keep == 0 {
+        return std::fs::remove_file(path_for(dir, profile));
+    }
+    let _ = std::fs::remove_file(rotated(dir, profile, keep));
+    for k in (1..keep).rev() {
+        let from = rotated(dir, profile, k);
+        if from.exists() {
+            std::fs::rename(&from, rotated(dir, profile, k + 1))?;
+        }
+    }
+    std::fs::rename(path_for(dir, profile), rotated(dir, profile, 1))
+}
+
+struct Open {
+    file: File,
+    bytes: u64,
+}
+
+fn open(dir: &Path, profile: &str) -> std::io::Result<Open> {
+    std::fs::create_dir_all(dir)?;
+    let file = OpenOptions::new().create(true).append(true).open(path_for(dir, profile))?;
+    let bytes = file.metadata()?.len();
+    Ok(Open { file, bytes })
+}
+
+fn file_writer(dir: PathBuf, rotation: Rotation, rx: Receiver<Line>, follow: broadcast::Sender<Line>) {
+    let mut files: HashMap<Arc<str>, Open> = HashMap::new();
     for line in rx {
-        let file = match files.get_mut(&line.profile) {
-            Some(f) => f,
-            None => {
-                let path = OutputSink::path_for(&dir, &line.profile);
-                let opened = std::fs::create_dir_all(&dir).and_then(|_| OpenOptions::new().create(true).append(true).open(&path));
-                match opened {
-                    Ok(f) => files.entry(line.profile.clone()).or_insert(f),
-                    Err(e) => {
-                        tracing::error!(path = %path.display(), error = %e, "cannot open instance log file; line dropped");
-                        continue;
-                    }
+        let dropped = DROPPED_FILES.swap(0, Ordering::Relaxed);
+        let mut text = line.text.clone();
+        if dropped > 0 {
+            text = format!("[clawherd: {dropped} lines dropped, the log writer fell behind]\n{text}");
+        }
+        let size = text.len() as u64 + 1;
+        let needs_rotation = files
+            .get(&line.profile)
+            .is_some_and(|o| o.bytes > 0 && o.bytes + size > rotation.max_bytes);
+        if needs_rotation {
+            files.remove(&line.profile);
+            if let Err(e) = rotate(&dir, &line.profile, rotation.keep) {
+                tracing::error!(profile = %line.profile, error = %e, "cannot rotate instance log file");
+            }
+        }
+        if !files.contains_key(&line.profile) {
+            match open(&dir, &line.profile) {
+                Ok(o) => {
+                    files.insert(line.profile.clone(), o);
+                }
+                Err(e) => {
+                    tracing::error!(path = %path_for(&dir, &line.profile).display(), error = %e, "cannot open instance log file; line dropped");
+                    continue;
                 }
             }
-        };
-        let dropped = DROPPED_FILES.swap(0, std::sync::atomic::Ordering::Relaxed);
-        if dropped > 0 {
-            let _ = writeln!(file, "[clawherd: {dropped} lines dropped, the log writer fell behind]");
         }
-        if let Err(e) = writeln!(file, "{}", line.text) {
-            tracing::error!(profile = %line.profile, error = %e, "cannot write instance log file");
+        if let Some(o) = files.get_mut(&line.profile) {
+            match writeln!(o.file, "{text}") {
+                Ok(()) => o.bytes += size,
+                Err(e) => tracing::error!(profile = %line.profile, error = %e, "cannot write instance log file"),
+            }
         }
+        // Nobody following is the normal case.
+        let _ = follow.send(line);
     }
 }
 
 fn console_writer(rx: Receiver<Line>) {
     for line in rx {
         let mut out = std::io::stdout().lock();
-        let dropped = DROPPED_CONSOLE.swap(0, std::sync::atomic::Ordering::Relaxed);
+        let dropped = DROPPED_CONSOLE.swap(0, Ordering::Relaxed);
         if dropped > 0 {
             let _ = writeln!(
                 out,
@@ -114,5 +207,79 @@ fn console_writer(rx: Receiver<Line>) {
             );
         }
         let _ = writeln!(out, "[{}] {}", line.profile, line.text);
+    }
+}
+
+/// The time stamp at the start of a file line, if any.
+pub fn line_time(text: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(text.split(' ').next()?).ok()
+}
+
+/// The last `n` lines of `profile`'s captured output (rotated files included, oldest first),
+/// only those stamped at or after `since` when given.
+///
+/// Errors: a file exists but cannot be read.
+pub fn tail(dir: &Path, profile: &str, n: usize, since: Option<SystemTime>, keep: u32) -> std::io::Result<Vec<String>> {
+    let mut files: Vec<PathBuf> = (1..=keep).rev().map(|k| rotated(dir, profile, k)).collect();
+    files.push(path_for(dir, profile));
+    let mut out = std::collections::VecDeque::with_capacity(n.min(65_536));
+    for f in files {
+        let file = match File::open(&f) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for line in BufReader::new(file).lines() {
+            let line = line?;
+            if since.is_some_and(|s| line_time(&line).is_some_and(|t| t < s)) {
+                continue;
+            }
+            if out.len() == n {
+                out.pop_front();
+            }
+            if n > 0 {
+                out.push_back(line);
+            }
+        }
+    }
+    Ok(out.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rotates_by_size_keeps_n_and_tails_across_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sink = OutputSink::start(dir.path().to_path_buf(), Rotation { max_bytes: 200, keep: 2 }, false);
+        let mut follow = sink.subscribe();
+        let name: Arc<str> = Arc::from("main");
+        for i in 0..40 {
+            sink.line(&name, format!("line {i:02}"));
+        }
+        // Wait (bounded) for the writer: the follower sees every line once written.
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("rt");
+        rt.block_on(async {
+            for _ in 0..40 {
+                tokio::time::timeout(Duration::from_secs(30), follow.recv())
+                    .await
+                    .expect("line in time")
+                    .expect("line");
+            }
+        });
+        assert!(path_for(dir.path(), "main").exists());
+        assert!(rotated(dir.path(), "main", 2).exists());
+        assert!(!rotated(dir.path(), "main", 3).exists(), "only `keep` rotated files");
+        for f in [path_for(dir.path(), "main"), rotated(dir.path(), "main", 1)] {
+            assert!(std::fs::metadata(&f).expect("meta").len() <= 200, "{}", f.display());
+        }
+        let last = tail(dir.path(), "main", 3, None, 2).expect("tail");
+        let texts: Vec<&str> = last.iter().map(|l| l.split_once(' ').map(|x| x.1).unwrap_or("")).collect();
+        assert_eq!(texts, ["line 37", "line 38", "line 39"]);
+        let future = SystemTime::now() + Duration::from_secs(3600);
+        assert!(tail(dir.path(), "main", 10, Some(future), 2).expect("tail").is_empty());
+        assert!(line_time(&last[0]).is_some());
     }
 }

@@ -2,22 +2,57 @@
 
 use clap::Parser;
 use clawherd::cli::{Cli, Command};
-use clawherd::exit;
+use clawherd::control::server::{self, AccessPolicy, AppState, ControlError};
 use clawherd::fleet::{self, Fleet, FleetError, LoadContext};
 use clawherd::logs::OutputSink;
-use clawherd::supervisor;
+use clawherd::supervisor::{self, Request, Supervisor};
+use clawherd::{commands, exit, watch};
+use std::path::Path;
 use std::process::ExitCode;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log);
+    if !matches!(cli.command, Command::Run { .. }) {
+        restore_sigpipe();
+    }
     let code = match cli.command {
         Command::Check { file, no_host_ports } => check(&file, !no_host_ports),
         Command::Ports { file } => ports(&file),
         Command::Run { file, quiet } => run(&file, quiet),
+        Command::Status { profile, json, target } => {
+            client_command(&target, |c| async move { commands::status(&c, profile.as_deref(), json).await })
+        }
+        Command::Start { sel, target } => client_command(&target, |c| async move { commands::act(&c, "start", &sel).await }),
+        Command::Stop { sel, target } => client_command(&target, |c| async move { commands::act(&c, "stop", &sel).await }),
+        Command::Restart { sel, target } => client_command(&target, |c| async move { commands::act(&c, "restart", &sel).await }),
+        Command::Logs {
+            profiles,
+            follow,
+            lines,
+            since,
+            target,
+        } => client_command(&target, |c| async move {
+            commands::logs(&c, &profiles, follow, lines, since.as_deref()).await
+        }),
+        Command::Reload { target } => client_command(&target, |c| async move { commands::reload(&c).await }),
+        Command::Env {
+            profile,
+            show_secrets,
+            target,
+        } => client_command(&target, |c| async move { commands::env(&c, &profile, show_secrets).await }),
     };
     ExitCode::from(code)
+}
+
+/// Client commands end quietly when their output pipe closes (`clawherd logs -F | head`), as
+/// command-line tools do. The daemon keeps Rust's default of ignoring SIGPIPE.
+fn restore_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: called first thing in main, single-threaded, installing the default disposition.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 fn init_tracing(filter: &str) {
@@ -31,8 +66,31 @@ fn init_tracing(filter: &str) {
         .init();
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+        eprintln!("clawherd: cannot start the runtime: {e}");
+        exit::SOFTWARE
+    })
+}
+
+/// Runs a client command on a small runtime.
+fn client_command<F, Fut>(target: &clawherd::cli::Target, f: F) -> u8
+where
+    F: FnOnce(clawherd::control::client::Client) -> Fut,
+    Fut: std::future::Future<Output = u8>,
+{
+    let client = match commands::client(target) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match runtime() {
+        Ok(rt) => rt.block_on(f(client)),
+        Err(code) => code,
+    }
+}
+
 /// Loads the fleet; prints warnings; on failure prints every problem and returns the exit code.
-fn load(file: &std::path::Path, host_ports: bool) -> Result<Fleet, u8> {
+fn load(file: &Path, host_ports: bool) -> Result<Fleet, u8> {
     let ctx = LoadContext {
         check_host_ports: host_ports,
         ..LoadContext::from_process()
@@ -55,7 +113,7 @@ fn load(file: &std::path::Path, host_ports: bool) -> Result<Fleet, u8> {
     }
 }
 
-fn check(file: &std::path::Path, host_ports: bool) -> u8 {
+fn check(file: &Path, host_ports: bool) -> u8 {
     match load(file, host_ports) {
         Ok(f) => {
             println!("{}: isolation proved for {} instance(s)", f.path.display(), f.instances.len());
@@ -80,7 +138,7 @@ fn check(file: &std::path::Path, host_ports: bool) -> u8 {
     }
 }
 
-fn ports(file: &std::path::Path) -> u8 {
+fn ports(file: &Path) -> u8 {
     let f = match load(file, false) {
         Ok(f) => f,
         Err(code) => return code,
@@ -98,17 +156,7 @@ fn ports(file: &std::path::Path) -> u8 {
     let widths: Vec<usize> = (0..4)
         .map(|i| rows.iter().map(|r| r[i].len()).chain([headers[i].len()]).max().unwrap_or(0))
         .collect();
-    println!(
-        "{:<w0$}  {:<w1$}  {:<w2$}  {}",
-        headers[0],
-        headers[1],
-        headers[2],
-        headers[3],
-        w0 = widths[0],
-        w1 = widths[1],
-        w2 = widths[2]
-    );
-    for r in rows {
+    let print = |r: [&str; 4]| {
         println!(
             "{:<w0$}  {:<w1$}  {:<w2$}  {}",
             r[0],
@@ -118,26 +166,38 @@ fn ports(file: &std::path::Path) -> u8 {
             w0 = widths[0],
             w1 = widths[1],
             w2 = widths[2]
-        );
+        )
+    };
+    print(headers);
+    for r in &rows {
+        print([&r[0], &r[1], &r[2], &r[3]]);
     }
     exit::OK
 }
 
-fn run(file: &std::path::Path, quiet: bool) -> u8 {
+fn run(file: &Path, quiet: bool) -> u8 {
     let fleet = match load(file, true) {
         Ok(f) => f,
         Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("clawherd: cannot start the runtime: {e}");
-            return exit::SOFTWARE;
-        }
+        Err(code) => return code,
     };
-    runtime.block_on(async move {
-        let output = OutputSink::start(fleet.run_dir.join("logs"), !quiet);
-        tracing::info!(fleet = %fleet.path.display(), instances = fleet.instances.len(), "isolation proved; starting");
+    rt.block_on(async move {
+        // The socket first: if another clawherd serves this fleet, it must not be disturbed (its
+        // gateways would look like leftovers).
+        let listener = match server::bind(&fleet.socket, fleet.socket_group.as_ref().map(|g| g.1)).await {
+            Ok(l) => l,
+            Err(e @ ControlError::AlreadyRunning(_)) => {
+                eprintln!("clawherd: {e}");
+                return exit::UNAVAILABLE;
+            }
+            Err(e) => {
+                eprintln!("clawherd: {e}");
+                return exit::SOFTWARE;
+            }
+        };
         let shutdown = match shutdown_signal() {
             Ok(s) => s,
             Err(e) => {
@@ -145,29 +205,66 @@ fn run(file: &std::path::Path, quiet: bool) -> u8 {
                 return exit::SOFTWARE;
             }
         };
-        match supervisor::run(fleet, output, shutdown).await {
-            Ok(()) => exit::OK,
+        let output = OutputSink::start(fleet.run_dir.join("logs"), fleet.rotation, !quiet);
+        let (requests, requests_rx) = mpsc::channel(16);
+        let state = AppState {
+            requests: requests.clone(),
+            output: output.clone(),
+            keep: fleet.rotation.keep,
+            fleet_path: fleet.path.clone(),
+            access: AccessPolicy { owner_uid: nix::unistd::geteuid().as_raw(), group_gid: fleet.socket_group.as_ref().map(|g| g.1) },
+        };
+        let socket = fleet.socket.clone();
+        let watched = watch::watched_paths(&fleet);
+        let watching = fleet.watch;
+        tracing::info!(fleet = %fleet.path.display(), instances = fleet.instances.len(), socket = %socket.display(), "isolation proved; starting");
+        let sup = match Supervisor::start(fleet, output).await {
+            Ok(s) => s,
             Err(e) => {
                 eprintln!("clawherd: {e}");
-                exit::SOFTWARE
+                return exit::SOFTWARE;
             }
-        }
+        };
+        // Owned here, stopped below: the API server, the SIGHUP listener and the watcher.
+        let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+        let api = tokio::spawn(server::serve(listener, state, async move {
+            let _ = api_stopped.await;
+        }));
+        let hup = tokio::spawn(reload_on_sighup(requests.clone()));
+        let watcher = if watching { watch::start(watched, requests.clone()) } else { None };
+        supervisor::serve(sup, requests_rx, shutdown).await;
+        drop(watcher);
+        hup.abort();
+        let _ = stop_api.send(());
+        let _ = api.await;
+        let _ = std::fs::remove_file(&socket);
+        exit::OK
     })
 }
 
-/// Resolves on the first SIGTERM or SIGINT. SIGHUP is caught so a closed terminal does not kill
-/// clawherd and orphan its gateways; it is logged and otherwise ignored.
+/// SIGHUP reloads the fleet file (as `clawherd reload` does), so a closed terminal never kills
+/// clawherd and orphans its gateways.
+async fn reload_on_sighup(requests: mpsc::Sender<Request>) {
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::error!("cannot install the SIGHUP handler");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("received SIGHUP: reloading the fleet file");
+        if requests.send(Request::Reload(None)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
 fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
     Ok(async move {
-        loop {
-            tokio::select! {
-                _ = term.recv() => { tracing::info!("received SIGTERM"); break; }
-                _ = int.recv() => { tracing::info!("received SIGINT"); break; }
-                _ = hup.recv() => tracing::warn!("received SIGHUP: ignored (clawherd keeps running; live reload of the fleet file is not available yet)"),
-            }
+        tokio::select! {
+            _ = term.recv() => tracing::info!("received SIGTERM"),
+            _ = int.recv() => tracing::info!("received SIGINT"),
         }
     })
 }

@@ -1,17 +1,26 @@
-//! The supervisor: owns the instance handles. It takes down leftovers of an earlier clawherd,
-//! makes itself subreaper, starts every instance, waits for the shutdown signal, then stops
-//! every instance gracefully and waits until every tree is gone.
+//! The supervisor: the one task that owns the set of instances (their handles, profiles and
+//! plans). It takes down leftovers of an earlier clawherd, makes itself subreaper, starts every
+//! instance, answers requests (a snapshot of the instances for the control API, a reload), and
+//! on shutdown stops every instance gracefully and waits until every tree is gone.
+//!
+//! Reload re-reads and re-proves the fleet file. An invalid fleet changes nothing. A valid one is
+//! applied as a difference: removed profiles are stopped, added ones started, and only profiles
+//! whose gateway would run differently (command, environment, cwd, paths, ports, restart or stop
+//! settings) are restarted; the others keep their pids.
 
-use crate::fleet::Fleet;
+use crate::control::protocol::ReloadResponse;
+use crate::fleet::{self, Fleet, FleetError, LoadContext, Plan, Profile};
 use crate::instance::actor::spawn_actor;
 use crate::instance::{Control, InstanceHandle};
 use crate::logs::OutputSink;
 use crate::process::{group, reaper, tree};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 /// Grace given to leftovers of an earlier clawherd before SIGKILL.
 const LEFTOVER_GRACE: Duration = Duration::from_secs(10);
@@ -24,60 +33,220 @@ pub enum SupervisorError {
     Setup(String),
 }
 
-/// A running fleet: the handles and the actor tasks that own the instances.
-pub struct Running {
-    /// One handle per instance, in profile order.
-    pub handles: Vec<InstanceHandle>,
-    actors: Vec<JoinHandle<()>>,
+/// A request to the supervisor task.
+#[derive(Debug)]
+pub enum Request {
+    /// Reply with a view of every instance.
+    Instances(oneshot::Sender<Vec<InstanceView>>),
+    /// Re-read, re-prove and apply the fleet file; reply with what changed, or the located errors.
+    Reload(Option<oneshot::Sender<Result<ReloadResponse, String>>>),
+}
+
+/// One instance as the control API sees it.
+#[derive(Debug, Clone)]
+pub struct InstanceView {
+    /// The profile.
+    pub profile: Profile,
+    /// Its plan.
+    pub plan: Plan,
+    /// Its `CLAWHERD_INSTANCE` marker.
+    pub marker: String,
+    /// Its actor.
+    pub handle: InstanceHandle,
+}
+
+struct Managed {
+    view: InstanceView,
+    task: JoinHandle<()>,
+}
+
+/// The running fleet, owned by the supervisor task.
+pub struct Supervisor {
+    fleet: Fleet,
+    managed: BTreeMap<String, Managed>,
+    output: OutputSink,
     reaper: JoinHandle<std::io::Result<()>>,
 }
 
-/// Sets up supervision and starts every instance of `fleet`; returns at once.
-///
-/// Errors: [`SupervisorError::Setup`].
-pub async fn start(fleet: &Fleet, output: OutputSink) -> Result<Running, SupervisorError> {
-    reaper::become_subreaper().map_err(|e| SupervisorError::Setup(format!("PR_SET_CHILD_SUBREAPER: {e}")))?;
-    // Install SIGCHLD handling before any child exists.
-    let reaper = tokio::spawn(reaper::run());
-    tokio::task::yield_now().await;
-    take_down_leftovers(fleet).await;
-    let mut handles = Vec::new();
-    let mut actors = Vec::new();
-    for (profile, plan) in &fleet.instances {
-        let marker = fleet.instance_marker(&profile.name);
-        let (handle, task) = spawn_actor(profile.clone(), plan.clone(), marker, output.clone());
-        handle.send(Control::Start).await;
-        handles.push(handle);
-        actors.push(task);
+impl Supervisor {
+    /// Sets up supervision (subreaper, SIGCHLD reaping, leftovers taken down) and starts every
+    /// instance of `fleet`; returns at once.
+    ///
+    /// Errors: [`SupervisorError::Setup`].
+    pub async fn start(fleet: Fleet, output: OutputSink) -> Result<Self, SupervisorError> {
+        reaper::become_subreaper().map_err(|e| SupervisorError::Setup(format!("PR_SET_CHILD_SUBREAPER: {e}")))?;
+        // Install SIGCHLD handling before any child exists.
+        let reaper = tokio::spawn(reaper::run());
+        tokio::task::yield_now().await;
+        take_down_leftovers(&fleet).await;
+        let mut sup = Supervisor {
+            fleet,
+            managed: BTreeMap::new(),
+            output,
+            reaper,
+        };
+        let instances = sup.fleet.instances.clone();
+        for (profile, plan) in instances {
+            sup.launch(profile, plan).await;
+        }
+        Ok(sup)
     }
-    Ok(Running { handles, actors, reaper })
-}
 
-impl Running {
+    async fn launch(&mut self, profile: Profile, plan: Plan) {
+        let marker = self.fleet.instance_marker(&profile.name);
+        let (handle, task) = spawn_actor(profile.clone(), plan.clone(), marker.clone(), self.output.clone());
+        handle.send(Control::Start).await;
+        self.managed.insert(
+            profile.name.clone(),
+            Managed {
+                view: InstanceView {
+                    profile,
+                    plan,
+                    marker,
+                    handle,
+                },
+                task,
+            },
+        );
+    }
+
+    /// Every instance, in profile order.
+    pub fn views(&self) -> Vec<InstanceView> {
+        self.managed.values().map(|m| m.view.clone()).collect()
+    }
+
+    /// The fleet as last loaded.
+    pub fn fleet(&self) -> &Fleet {
+        &self.fleet
+    }
+
+    /// Stops the named instances at once and waits until their actors ended.
+    async fn retire(&mut self, names: &[String]) {
+        let mut tasks = Vec::new();
+        for n in names {
+            if let Some(m) = self.managed.remove(n) {
+                m.view.handle.send(Control::Shutdown).await;
+                tasks.push(m.task);
+            }
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Re-reads, re-proves and applies the fleet file (see the module doc).
+    ///
+    /// Errors: the rendered diagnostics of an invalid fleet; nothing was changed then.
+    pub async fn reload(&mut self) -> Result<ReloadResponse, String> {
+        let ctx = LoadContext::from_process();
+        let new = match fleet::load(&self.fleet.path, &ctx) {
+            Ok(f) => f,
+            Err(FleetError::Invalid(d)) => {
+                let text = d.to_string();
+                error!(
+                    errors = d.error_count(),
+                    "reload refused, the fleet keeps running unchanged:\n{text}"
+                );
+                return Err(text);
+            }
+            Err(e) => {
+                error!(error = %e, "reload refused, the fleet keeps running unchanged");
+                return Err(e.to_string());
+            }
+        };
+        let mut report = ReloadResponse::default();
+        if new.socket != self.fleet.socket {
+            report.needs_restart.push("control.socket".into());
+        }
+        if new.run_dir != self.fleet.run_dir {
+            report.needs_restart.push("run_dir".into());
+        }
+        if new.rotation != self.fleet.rotation {
+            report.needs_restart.push("logs".into());
+        }
+        let new_by_name: BTreeMap<&str, &(Profile, Plan)> = new.instances.iter().map(|i| (i.0.name.as_str(), i)).collect();
+        for (name, m) in &self.managed {
+            match new_by_name.get(name.as_str()) {
+                None => report.removed.push(name.clone()),
+                Some((p, plan)) if same_runtime((&m.view.profile, &m.view.plan), (p, plan)) => report.unchanged.push(name.clone()),
+                Some(_) => report.restarted.push(name.clone()),
+            }
+        }
+        report.added = new
+            .instances
+            .iter()
+            .map(|(p, _)| p.name.clone())
+            .filter(|n| !self.managed.contains_key(n))
+            .collect();
+        let retiring: Vec<String> = report.removed.iter().chain(&report.restarted).cloned().collect();
+        self.retire(&retiring).await;
+        for (profile, plan) in &new.instances {
+            if report.added.contains(&profile.name) || report.restarted.contains(&profile.name) {
+                self.launch(profile.clone(), plan.clone()).await;
+            } else if let Some(m) = self.managed.get_mut(&profile.name) {
+                // Same gateway; keep the fresh plan (its sources may point at moved lines).
+                m.view.profile = profile.clone();
+                m.view.plan = plan.clone();
+            }
+        }
+        self.fleet = new;
+        info!(added = ?report.added, removed = ?report.removed, restarted = ?report.restarted, unchanged = report.unchanged.len(), "reloaded");
+        if !report.needs_restart.is_empty() {
+            warn!(settings = ?report.needs_restart, "these fleet settings changed but apply only when clawherd restarts");
+        }
+        Ok(report)
+    }
+
     /// Stops every instance at once (SIGTERM, stop timeout, SIGKILL), waits for every actor to
     /// end and reaps what is left.
-    pub async fn shutdown(self) {
-        for h in &self.handles {
-            h.send(Control::Shutdown).await;
-        }
-        for a in self.actors {
-            let _ = a.await;
-        }
+    pub async fn shutdown(mut self) {
+        let names: Vec<String> = self.managed.keys().cloned().collect();
+        self.retire(&names).await;
         reaper::reap_orphans();
         self.reaper.abort();
     }
 }
 
-/// Runs `fleet` until `shutdown` resolves, then stops it. The whole life of `clawherd run`.
-///
-/// Errors: [`SupervisorError::Setup`].
-pub async fn run(fleet: Fleet, output: OutputSink, shutdown: impl Future<Output = ()>) -> Result<(), SupervisorError> {
-    let running = start(&fleet, output).await?;
-    shutdown.await;
+/// Whether two versions of a profile run the same gateway the same way: same argv, environment,
+/// cwd, effective paths, ports, and restart/stop settings. Places in the files do not matter.
+fn same_runtime(a: (&Profile, &Plan), b: (&Profile, &Plan)) -> bool {
+    let ports = |p: &Plan| p.listeners.iter().map(|l| l.range).collect::<Vec<_>>();
+    let paths = |p: &Plan| p.paths().map(|(_, s)| s.value.clone());
+    a.1.argv == b.1.argv
+        && a.1.env == b.1.env
+        && a.1.cwd == b.1.cwd
+        && paths(a.1) == paths(b.1)
+        && ports(a.1) == ports(b.1)
+        && a.0.restart == b.0.restart
+        && a.0.stop_timeout == b.0.stop_timeout
+        && a.0.role == b.0.role
+        && a.0.flavor == b.0.flavor
+}
+
+/// Runs the supervisor task until `shutdown` resolves: answers `requests`, then stops the fleet.
+/// The whole life of `clawherd run` after set-up.
+pub async fn serve(mut sup: Supervisor, mut requests: mpsc::Receiver<Request>, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            req = requests.recv() => match req {
+                Some(Request::Instances(reply)) => {
+                    let _ = reply.send(sup.views());
+                }
+                Some(Request::Reload(reply)) => {
+                    let result = sup.reload().await;
+                    if let Some(r) = reply {
+                        let _ = r.send(result);
+                    }
+                }
+                None => break,
+            },
+        }
+    }
     info!("stopping every instance");
-    running.shutdown().await;
+    sup.shutdown().await;
     info!("all instances stopped");
-    Ok(())
 }
 
 /// Finds processes that carry a marker of this fleet (left by a clawherd that was SIGKILLed:

@@ -4,4 +4,5 @@
 mod support;
 
 mod check_cli;
+mod operate;
 mod supervise;

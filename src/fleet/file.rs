@@ -19,6 +19,15 @@ pub struct FleetFile {
     /// file's folder; default `.clawherd` beside the fleet file.
     #[serde(default)]
     pub run_dir: Option<Spanned<String>>,
+    /// Rotation of the captured gateway output.
+    #[serde(default)]
+    pub logs: Option<LogsFile>,
+    /// The control socket.
+    #[serde(default)]
+    pub control: Option<ControlFile>,
+    /// Re-read and re-prove the fleet when the fleet file or an OpenClaw config changes.
+    #[serde(default)]
+    pub watch: Option<Spanned<bool>>,
     /// Settings every profile inherits unless it sets them itself.
     #[serde(default)]
     pub defaults: Option<ProfileFile>,
@@ -91,4 +100,24 @@ pub struct CrashLoopFile {
     pub max_starts: Option<Spanned<u32>>,
     /// The sliding window, e.g. `"5m"`.
     pub window: Option<Spanned<String>>,
+}
+
+/// `logs:` block.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsFile {
+    /// Rotate a file when it would grow past this size: bytes, or `10MiB`, `500KB`.
+    pub max_size: Option<Spanned<String>>,
+    /// Rotated files kept per instance.
+    pub keep: Option<Spanned<u32>>,
+}
+
+/// `control:` block.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlFile {
+    /// Path of the Unix socket; default `<run_dir>/clawherd.sock`.
+    pub socket: Option<Spanned<String>>,
+    /// A group whose members may use the socket too (mode 0660 instead of 0600).
+    pub group: Option<Spanned<String>>,
 }

@@ -43,6 +43,14 @@ pub struct Validated {
     pub run_dir: PathBuf,
     /// Profiles in name order.
     pub profiles: Vec<Profile>,
+    /// Rotation of captured output.
+    pub rotation: crate::logs::Rotation,
+    /// Control socket path (absolute).
+    pub socket: PathBuf,
+    /// Group allowed on the socket, with its gid.
+    pub socket_group: Option<(String, u32)>,
+    /// Whether to reload on file changes.
+    pub watch: bool,
     /// Warnings (errors fail instead).
     pub warnings: Diagnostics,
 }
@@ -81,6 +89,57 @@ pub fn validate(path: &Path, text: &str, env: &BTreeMap<String, String>) -> Resu
                 .hint("add at least one profile under `profiles:`, e.g. `main: {role: main, port: 18789}`"),
         );
     }
+    let mut rotation = crate::logs::Rotation::default();
+    if let Some(l) = &file.logs {
+        if let Some(s) = &l.max_size {
+            match parse_size(&s.value) {
+                Some(b) if b >= 4096 => rotation.max_bytes = b,
+                _ => cx.error(
+                    s,
+                    "logs.max_size",
+                    format!("`{}` is not a size of at least 4KiB", s.value),
+                    "write bytes or a size such as `10MiB`, `500KB`",
+                ),
+            }
+        }
+        if let Some(k) = &l.keep {
+            rotation.keep = k.value;
+        }
+    }
+    let socket = match file.control.as_ref().and_then(|c| c.socket.as_ref()) {
+        Some(s) => cx.path_value(s, "control.socket").unwrap_or_else(|| run_dir.join("clawherd.sock")),
+        None => default_socket(&run_dir, env),
+    };
+    let socket_group = match file.control.as_ref().and_then(|c| c.group.as_ref()) {
+        Some(g) => match nix::unistd::Group::from_name(&g.value) {
+            Ok(Some(grp)) => Some((g.value.clone(), grp.gid.as_raw())),
+            _ => {
+                cx.error(
+                    g,
+                    "control.group",
+                    format!("group `{}` does not exist on this host", g.value),
+                    "create it (`groupadd`), or remove the key to allow only clawherd's user",
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    if socket.as_os_str().len() > 100 {
+        let place = Place::file(path);
+        cx.diags.push(
+            Diagnostic::error(
+                place,
+                format!(
+                    "control socket path {} is longer than a Unix socket allows (about 100 bytes)",
+                    socket.display()
+                ),
+            )
+            .key("control.socket")
+            .hint("set `control: {socket: /run/clawherd/NAME.sock}` or a shorter `run_dir`"),
+        );
+    }
+    let watch = file.watch.as_ref().is_some_and(|w| w.value);
     let defaults = file.defaults.unwrap_or_default();
     let mut profiles = Vec::new();
     for (name, spanned) in &file.profiles {
@@ -95,6 +154,10 @@ pub fn validate(path: &Path, text: &str, env: &BTreeMap<String, String>) -> Resu
         dir,
         run_dir,
         profiles,
+        rotation,
+        socket,
+        socket_group,
+        watch,
         warnings: cx.diags,
     })
 }
@@ -547,6 +610,34 @@ fn crash_field<'a, T>(
         .or_else(|| d.and_then(|r| r.crash_loop.as_ref()).and_then(f))
 }
 
+/// The control socket when the fleet file names none: `<run_dir>/clawherd.sock`, or
+/// `/run/clawherd/clawherd.sock` for a system service (root, started by systemd, which gives a
+/// `RuntimeDirectory=` as `$RUNTIME_DIRECTORY`).
+pub fn default_socket(run_dir: &Path, env: &BTreeMap<String, String>) -> PathBuf {
+    match env.get("RUNTIME_DIRECTORY") {
+        Some(d) if nix::unistd::geteuid().is_root() && env.contains_key("INVOCATION_ID") => {
+            Path::new(d.split(':').next().unwrap_or(d)).join("clawherd.sock")
+        }
+        _ => run_dir.join("clawherd.sock"),
+    }
+}
+
+/// Parses `4096`, `10MiB`, `500KB`, `1G` (K/M/G are powers of 1024 with or without `i`/`B`).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit.trim().to_ascii_lowercase().trim_end_matches('b').trim_end_matches('i') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
 /// OpenClaw's profile-name rule `^[a-z0-9][a-z0-9_-]{0,63}$` (`dist/profile-utils-*.mjs`), applied
 /// to lowercase names.
 pub fn valid_profile_name(name: &str) -> bool {
@@ -619,6 +710,28 @@ mod tests {
         );
         assert!(all.contains("profile 'x': profiles.x.role: no role"), "{all}");
         assert_eq!(d.error_count(), 5, "{all}");
+    }
+
+    #[test]
+    fn sizes_and_fleet_settings() {
+        assert_eq!(parse_size("10MiB"), Some(10 << 20));
+        assert_eq!(parse_size("500KB"), Some(500 << 10));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("1 G"), Some(1 << 30));
+        assert_eq!(parse_size("ten"), None);
+        let v = run("version: 1\nlogs: {max_size: 1MiB, keep: 2}\nwatch: true\ncontrol: {socket: s.sock}\nprofiles:\n  main: {}\n")
+            .expect("valid");
+        assert_eq!(
+            v.rotation,
+            crate::logs::Rotation {
+                max_bytes: 1 << 20,
+                keep: 2
+            }
+        );
+        assert!(v.watch);
+        assert_eq!(v.socket, PathBuf::from("/f/s.sock"));
+        assert!(first_error("version: 1\nlogs: {max_size: 1KB}\nprofiles:\n  main: {}\n").contains("at least 4KiB"));
+        assert!(first_error("version: 1\ncontrol: {group: no-such-group-here}\nprofiles:\n  main: {}\n").contains("does not exist"));
     }
 
     #[test]

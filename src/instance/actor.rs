@@ -53,12 +53,22 @@ pub fn spawn_actor(profile: Profile, plan: Plan, marker: String, output: OutputS
 }
 
 fn status_of(profile: &str, m: &Machine, finished: bool) -> InstanceStatus {
+    let (now, wall) = (Instant::now(), std::time::SystemTime::now());
+    let wall_of = |t: Instant| wall.checked_sub(now.saturating_duration_since(t));
+    let (started_at, ready_at) = match &m.state {
+        State::Starting { since, .. } | State::StopSigterm { since, .. } | State::StopSigkill { since, .. } => (wall_of(*since), None),
+        State::Ready { since, ready_at, .. } => (wall_of(*since), wall_of(*ready_at)),
+        State::Stopped | State::AutoRestart { .. } | State::Failed => (None, None),
+    };
     InstanceStatus {
         profile: profile.to_string(),
         state: m.state.name(),
         pid: m.state.pid(),
+        started_at,
+        ready_at,
         restarts: m.restarts,
         last_exit: m.last_exit.map(|(r, _)| r),
+        last_exit_at: m.last_exit.and_then(|(_, t)| wall_of(t)),
         last_ready_after: m.last_ready_after,
         finished,
     }

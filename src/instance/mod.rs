@@ -13,7 +13,7 @@ pub mod actor;
 pub mod state;
 
 use crate::restart::policy::ExitResult;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// A snapshot of one instance, published after every change.
@@ -25,10 +25,16 @@ pub struct InstanceStatus {
     pub state: &'static str,
     /// Gateway pid while one runs.
     pub pid: Option<i32>,
+    /// When the running gateway was spawned.
+    pub started_at: Option<SystemTime>,
+    /// When the running gateway became ready (None while not ready).
+    pub ready_at: Option<SystemTime>,
     /// Automatic restarts so far.
     pub restarts: u32,
     /// The last exit.
     pub last_exit: Option<ExitResult>,
+    /// When the last exit happened.
+    pub last_exit_at: Option<SystemTime>,
     /// Spawn → ready of the last start that became ready.
     pub last_ready_after: Option<Duration>,
     /// Whether the actor has finished (after a shutdown).

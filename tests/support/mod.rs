@@ -23,6 +23,20 @@ pub fn fake_gateway_bin() -> &'static str {
     env!("CARGO_BIN_EXE_fake-gateway")
 }
 
+/// Runs `clawherd ARGS` to completion: exit code (-1 for a signal), stdout, stderr.
+pub fn run_clawherd<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
+    let out = Command::new(clawherd_bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run clawherd");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A base port whose footprint (base..=base+110) is free now, spread per test process so
 /// parallel tests do not collide: bases step by 200 from a pid- and salt-derived start.
 pub fn free_base(salt: u32) -> u16 {
@@ -224,6 +238,11 @@ impl Daemon {
     pub fn wait_ready(&self, from: usize, profile: &str, deadline: Duration) -> i32 {
         let (_, line) = self.wait_line_from(from, &[&format!("profile={profile}"), ": ready "], deadline);
         field(&line, "pid").expect("pid field")
+    }
+
+    /// The log from line `from` on.
+    pub fn log_text_from(&self, from: usize) -> String {
+        self.log.lines.lock().expect("log").0.get(from..).unwrap_or_default().join("\n")
     }
 
     pub fn log_text(&self) -> String {

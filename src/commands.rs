@@ -1,0 +1,398 @@
+//! Client-side commands: each is a few lines over one or more control API calls
+//! ([`crate::control::client`]), plus the rendering of the answer. Returns the exit code.
+
+use crate::cli::{Selection, Target};
+use crate::control::client::{Client, ClientError, socket_of};
+use crate::control::protocol::*;
+use crate::exit;
+use hyper::Method;
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, SystemTime};
+
+/// The client for `target`, or the exit code after printing why there is none.
+pub fn client(target: &Target) -> Result<Client, u8> {
+    match &target.socket {
+        Some(s) => Ok(Client::new(s.clone())),
+        None => socket_of(&target.file).map(Client::new).map_err(|e| {
+            eprintln!("clawherd: {e}");
+            exit::USAGE
+        }),
+    }
+}
+
+fn unreachable(e: ClientError) -> u8 {
+    eprintln!("clawherd: {e}");
+    exit::UNAVAILABLE
+}
+
+/// Prints an API error body; returns `code`.
+fn api_error(body: &[u8], code: u8) -> u8 {
+    match serde_json::from_slice::<ErrorResponse>(body) {
+        Ok(e) => {
+            eprintln!("clawherd: {}", e.error);
+            if let Some(h) = e.hint {
+                eprintln!("  hint: {h}");
+            }
+        }
+        Err(_) => eprintln!("clawherd: {}", String::from_utf8_lossy(body)),
+    }
+    code
+}
+
+/// `clawherd status`.
+pub async fn status(client: &Client, profile: Option<&str>, json: bool) -> u8 {
+    let path = match profile {
+        Some(p) => format!("/v1/status?profile={p}"),
+        None => "/v1/status".into(),
+    };
+    let (code, body) = match client.call(Method::GET, &path).await {
+        Ok(r) => r,
+        Err(e) => return unreachable(e),
+    };
+    if code != 200 {
+        return api_error(&body, if code == 404 { exit::USAGE } else { exit::FAILURE });
+    }
+    if json {
+        println!("{}", String::from_utf8_lossy(&body));
+        return exit::OK;
+    }
+    let s: StatusResponse = match serde_json::from_slice(&body) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("clawherd: unexpected status answer: {e}");
+            return exit::SOFTWARE;
+        }
+    };
+    print!("{}", render_status(&s));
+    exit::OK
+}
+
+/// The status table.
+pub fn render_status(s: &StatusResponse) -> String {
+    let headers = [
+        "PROFILE",
+        "ROLE",
+        "STATE",
+        "PID",
+        "UPTIME",
+        "RESTARTS",
+        "LAST EXIT",
+        "PORT",
+        "READY",
+        "LIVE",
+        "CPU",
+        "RSS",
+        "NOTES",
+    ];
+    let rows: Vec<Vec<String>> = s
+        .instances
+        .iter()
+        .map(|i| {
+            let notes = i.openclaw.as_ref().map(openclaw_notes).unwrap_or_default();
+            vec![
+                i.profile.clone(),
+                i.role.clone(),
+                i.state.clone(),
+                i.pid.map_or("-".into(), |p| p.to_string()),
+                i.uptime_s.map_or("-".into(), |u| short_duration(Duration::from_secs_f64(u))),
+                i.restarts.to_string(),
+                match (&i.last_exit, &i.last_exit_at) {
+                    (Some(e), Some(at)) => format!("{} ({} ago)", short_exit(e), ago(at)),
+                    (Some(e), None) => short_exit(e),
+                    _ => "-".into(),
+                },
+                i.base_port.to_string(),
+                yes_no(Some(i.ready)),
+                yes_no(i.live),
+                if i.pid.is_some() {
+                    format!("{:.1}%", i.tree.cpu_percent)
+                } else {
+                    "-".into()
+                },
+                if i.tree.processes > 0 {
+                    format!("{} ({} proc)", bytes(i.tree.rss_bytes), i.tree.processes)
+                } else {
+                    "-".into()
+                },
+                notes,
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut l: String = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}  ")).collect();
+        l.truncate(l.trim_end().len());
+        l + "\n"
+    };
+    let mut out = line(headers.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        out.push_str(&line(r));
+    }
+    out.push_str(&format!("clawherd pid {}, RSS {}, fleet {}\n", s.pid, bytes(s.rss_bytes), s.fleet));
+    out
+}
+
+fn openclaw_notes(o: &OpenClawSignals) -> String {
+    let mut notes = Vec::new();
+    if !o.failing.is_empty() {
+        notes.push(format!("failing: {}", o.failing.join(",")));
+    }
+    if !o.suppressed.is_empty() {
+        notes.push(format!("restart-loop breaker suppressed: {}", o.suppressed.join(",")));
+    }
+    if o.event_loop_degraded == Some(true) {
+        notes.push("event loop degraded".into());
+    }
+    notes.join("; ")
+}
+
+fn yes_no(v: Option<bool>) -> String {
+    match v {
+        Some(true) => "yes".into(),
+        Some(false) => "no".into(),
+        None => "-".into(),
+    }
+}
+
+fn short_exit(e: &str) -> String {
+    e.split(" (").next().unwrap_or(e).replace("killed by signal", "signal")
+}
+
+fn ago(rfc3339: &str) -> String {
+    humantime::parse_rfc3339_weak(rfc3339)
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .map_or("?".into(), short_duration)
+}
+
+fn short_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+fn bytes(b: u64) -> String {
+    match b {
+        0..=1023 => format!("{b} B"),
+        1024..=1_048_575 => format!("{:.0} KiB", b as f64 / 1024.0),
+        1_048_576..=1_073_741_823 => format!("{:.1} MiB", b as f64 / 1_048_576.0),
+        _ => format!("{:.2} GiB", b as f64 / 1_073_741_824.0),
+    }
+}
+
+/// The profiles `sel` names: `--all` asks the daemon for them.
+async fn selected(client: &Client, sel: &Selection) -> Result<Vec<String>, u8> {
+    if !sel.all {
+        return Ok(sel.profiles.clone());
+    }
+    let (code, body) = client.call(Method::GET, "/v1/status").await.map_err(unreachable)?;
+    if code != 200 {
+        return Err(api_error(&body, exit::FAILURE));
+    }
+    let s: StatusResponse = serde_json::from_slice(&body).map_err(|e| {
+        eprintln!("clawherd: unexpected status answer: {e}");
+        exit::SOFTWARE
+    })?;
+    Ok(s.instances.into_iter().map(|i| i.profile).collect())
+}
+
+/// `clawherd start|stop|restart`: one instance after another; the first failure decides the exit
+/// code (1 when not ready/stopped in time or failed, 64 for an unknown profile).
+pub async fn act(client: &Client, action: &str, sel: &Selection) -> u8 {
+    let profiles = match selected(client, sel).await {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let wait = match (sel.no_wait, action) {
+        (true, _) => "none",
+        (false, "stop") => "stopped",
+        (false, _) => "ready",
+    };
+    let tty = std::io::stderr().is_terminal();
+    let mut worst = exit::OK;
+    for p in profiles {
+        if tty && wait != "none" {
+            eprint!("{action} {p}: waiting until {wait}...");
+            let _ = std::io::stderr().flush();
+        }
+        let path = format!("/v1/instances/{p}/{action}?wait={wait}&timeout_s={}", sel.timeout.as_secs_f64());
+        let result = client.call(Method::POST, &path).await;
+        if tty && wait != "none" {
+            eprint!("\r\x1b[2K");
+        }
+        let (code, body) = match result {
+            Ok(r) => r,
+            Err(e) => return unreachable(e),
+        };
+        match serde_json::from_slice::<ActionResponse>(&body) {
+            Ok(r) if code == 200 => {
+                let pid = r.pid.map_or(String::new(), |p| format!(" pid {p}"));
+                println!("{p}: {}{pid} ({:.1} s)", r.state, r.waited_s);
+            }
+            Ok(r) => {
+                eprintln!(
+                    "clawherd: {action} {p}: {} (state {}, after {:.1} s)",
+                    r.problem.unwrap_or_default(),
+                    r.state,
+                    r.waited_s
+                );
+                worst = worst.max(exit::FAILURE);
+            }
+            Err(_) => worst = worst.max(api_error(&body, if code == 404 { exit::USAGE } else { exit::FAILURE })),
+        }
+    }
+    worst
+}
+
+/// `clawherd reload`.
+pub async fn reload(client: &Client) -> u8 {
+    let (code, body) = match client.call(Method::POST, "/v1/reload").await {
+        Ok(r) => r,
+        Err(e) => return unreachable(e),
+    };
+    if code == 422 {
+        return api_error(&body, exit::CONFIG);
+    }
+    if code != 200 {
+        return api_error(&body, exit::FAILURE);
+    }
+    match serde_json::from_slice::<ReloadResponse>(&body) {
+        Ok(r) => {
+            let list = |v: &[String]| if v.is_empty() { "-".to_string() } else { v.join(", ") };
+            println!(
+                "reloaded: added {}; removed {}; restarted {}; unchanged {}",
+                list(&r.added),
+                list(&r.removed),
+                list(&r.restarted),
+                list(&r.unchanged)
+            );
+            if !r.needs_restart.is_empty() {
+                println!("note: {} changed and apply only when clawherd restarts", r.needs_restart.join(", "));
+            }
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("clawherd: unexpected reload answer: {e}");
+            exit::SOFTWARE
+        }
+    }
+}
+
+/// `clawherd env`: shell lines that run the gateway as clawherd does.
+pub async fn env(client: &Client, profile: &str, show_secrets: bool) -> u8 {
+    let (code, body) = match client
+        .call(Method::GET, &format!("/v1/instances/{profile}/env?show_secrets={show_secrets}"))
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return unreachable(e),
+    };
+    if code != 200 {
+        return api_error(&body, if code == 404 { exit::USAGE } else { exit::FAILURE });
+    }
+    let r: EnvResponse = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("clawherd: unexpected env answer: {e}");
+            return exit::SOFTWARE;
+        }
+    };
+    println!(
+        "# how clawherd runs profile '{}' (stop it first: `clawherd stop {}`)",
+        r.profile, r.profile
+    );
+    if !r.redacted.is_empty() {
+        println!("# redacted: {} (use --show-secrets)", r.redacted.join(", "));
+    }
+    println!("cd {}", shell_quote(&r.cwd));
+    println!("env -i \\");
+    for (k, v) in &r.env {
+        println!("  {k}={} \\", shell_quote(v));
+    }
+    let argv: Vec<String> = r.argv.iter().map(|a| shell_quote(a)).collect();
+    println!("  {}", argv.join(" "));
+    exit::OK
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// `clawherd logs`.
+pub async fn logs(client: &Client, profiles: &[String], follow: bool, lines: usize, since: Option<&str>) -> u8 {
+    let mut q: Vec<String> = profiles.iter().map(|p| format!("profile={p}")).collect();
+    q.push(format!("n={lines}"));
+    if follow {
+        q.push("follow=true".into());
+    }
+    if let Some(s) = since {
+        let t = match humantime::parse_duration(s) {
+            Ok(d) => SystemTime::now() - d,
+            Err(_) => match humantime::parse_rfc3339_weak(s) {
+                Ok(t) => t,
+                Err(_) => {
+                    eprintln!("clawherd: --since {s}: not a duration (`10m`) nor an RFC 3339 time");
+                    return exit::USAGE;
+                }
+            },
+        };
+        q.push(format!(
+            "since={}",
+            humantime::format_rfc3339_seconds(t).to_string().replace(':', "%3A")
+        ));
+    }
+    let mut out = std::io::stdout().lock();
+    let mut failed = Vec::new();
+    let result = client
+        .stream(&format!("/v1/logs?{}", q.join("&")), |status, chunk| {
+            if status == 200 {
+                let _ = out.write_all(chunk);
+                let _ = out.flush();
+            } else {
+                failed.extend_from_slice(chunk);
+            }
+        })
+        .await;
+    let status = match result {
+        Ok(s) => s,
+        Err(e) => return unreachable(e),
+    };
+    if status != 200 {
+        return api_error(&failed, if status == 404 { exit::USAGE } else { exit::FAILURE });
+    }
+    exit::OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_for_the_shell() {
+        assert_eq!(shell_quote("/a/b"), "/a/b");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn short_forms() {
+        assert_eq!(short_duration(Duration::from_secs(75)), "1m15s");
+        assert_eq!(short_duration(Duration::from_secs(90_000)), "1d1h");
+        assert_eq!(bytes(12_845_056), "12.2 MiB");
+        assert_eq!(short_exit("killed by signal 9 (SIGKILL)"), "signal 9");
+    }
+}

@@ -1,0 +1,18 @@
+//! The control API: HTTP/1.1 with JSON over a Unix socket (axum), so every CLI command is a thin
+//! client and `curl --unix-socket` works too. Version 1 lives under `/v1/`.
+//!
+//! | method and path | body / query | answer |
+//! |---|---|---|
+//! | `GET /v1/status` | `?profile=NAME` (optional) | [`protocol::StatusResponse`] |
+//! | `POST /v1/instances/{profile}/{start,stop,restart}` | `?wait=ready\|stopped\|none&timeout_s=N` | [`protocol::ActionResponse`]; 504 when the wait timed out, 409 when the instance failed |
+//! | `POST /v1/reload` | | [`protocol::ReloadResponse`]; 422 with the located errors when the new fleet is invalid (nothing changes) |
+//! | `GET /v1/instances/{profile}/env` | `?show_secrets=true` | [`protocol::EnvResponse`] |
+//! | `GET /v1/logs` | `?profile=A&profile=B&n=100&since=RFC3339&follow=true` | `text/plain`, one line per captured line, streamed while `follow` |
+//!
+//! Errors are [`protocol::ErrorResponse`] with a non-2xx status. The socket is mode 0600 (0660
+//! with `control.group`) and every connection's peer credentials (`SO_PEERCRED`) are checked:
+//! clawherd's own user, root, and members of `control.group` are allowed, anyone else gets 403.
+
+pub mod client;
+pub mod protocol;
+pub mod server;

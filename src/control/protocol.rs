@@ -1,0 +1,179 @@
+//! Request and response bodies of control API version 1 (JSON). Field names are stable; new
+//! fields may be added. Times are RFC 3339 UTC strings, durations seconds, sizes bytes.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The API version served under `/v1/`.
+pub const API_VERSION: u32 = 1;
+
+/// `GET /v1/status`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StatusResponse {
+    /// [`API_VERSION`].
+    pub api: u32,
+    /// The fleet file.
+    pub fleet: String,
+    /// clawherd's pid.
+    pub pid: u32,
+    /// clawherd's own resident memory, bytes.
+    pub rss_bytes: u64,
+    /// One row per instance, in profile order.
+    pub instances: Vec<InstanceReport>,
+}
+
+/// One instance in [`StatusResponse`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InstanceReport {
+    /// Profile name.
+    pub profile: String,
+    /// `main` or `rescue`.
+    pub role: String,
+    /// `openclaw` or `clawdbot`.
+    pub flavor: String,
+    /// `starting`, `ready`, `stopping`, `backoff`, `failed`, `stopped`.
+    pub state: String,
+    /// Gateway pid while one runs.
+    pub pid: Option<i32>,
+    /// Seconds since the running gateway was spawned.
+    pub uptime_s: Option<f64>,
+    /// Automatic restarts since clawherd started (or since the profile was reloaded).
+    pub restarts: u32,
+    /// The last exit, e.g. `exit 1` or `killed by signal 9 (SIGKILL)`.
+    pub last_exit: Option<String>,
+    /// When it happened.
+    pub last_exit_at: Option<String>,
+    /// Base port.
+    pub base_port: u16,
+    /// Readiness: `GET /readyz` answered 200 (as the instance's state says).
+    pub ready: bool,
+    /// Liveness now: `GET /healthz` answered 200; `None` when no gateway runs.
+    pub live: Option<bool>,
+    /// The whole tree (gateway + workers).
+    pub tree: TreeReport,
+    /// What the gateway itself reports in `/readyz`, when it answers with details.
+    pub openclaw: Option<OpenClawSignals>,
+}
+
+/// Resource use of an instance's process tree.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct TreeReport {
+    /// Processes in the tree.
+    pub processes: usize,
+    /// Sum of resident memory, bytes.
+    pub rss_bytes: u64,
+    /// CPU use over the status call's sampling window (200 ms), percent of one core.
+    pub cpu_percent: f64,
+}
+
+/// OpenClaw's own view from `/readyz` (facts §5).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct OpenClawSignals {
+    /// `failing` reasons (`startup-sidecars`, `gateway-draining`, channel ids, ...).
+    pub failing: Vec<String>,
+    /// Channels whose auto-start OpenClaw's restart-loop breaker suppressed.
+    pub suppressed: Vec<String>,
+    /// `eventLoop.degraded`: informational, never a reason to restart.
+    pub event_loop_degraded: Option<bool>,
+}
+
+/// What a `POST /v1/instances/{profile}/{action}` waits for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitFor {
+    /// Until ready (start, restart).
+    Ready,
+    /// Until stopped (stop).
+    Stopped,
+    /// Return once queued.
+    None,
+}
+
+/// Answer to an action.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ActionResponse {
+    /// Profile.
+    pub profile: String,
+    /// `start`, `stop` or `restart`.
+    pub action: String,
+    /// State when answering.
+    pub state: String,
+    /// Pid when answering.
+    pub pid: Option<i32>,
+    /// Seconds spent waiting.
+    pub waited_s: f64,
+    /// Why the wait ended badly, if it did (timeout, failed, stopped).
+    pub problem: Option<String>,
+}
+
+/// Answer to `POST /v1/reload`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReloadResponse {
+    /// Profiles started.
+    pub added: Vec<String>,
+    /// Profiles stopped and dropped.
+    pub removed: Vec<String>,
+    /// Profiles restarted because their gateway's command, environment, paths or ports changed.
+    pub restarted: Vec<String>,
+    /// Profiles left alone (same pid).
+    pub unchanged: Vec<String>,
+    /// Fleet-level settings that changed but apply only at the next start (socket, run dir, logs).
+    pub needs_restart: Vec<String>,
+}
+
+/// `GET /v1/instances/{profile}/env`: how clawherd runs the gateway.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EnvResponse {
+    /// Profile.
+    pub profile: String,
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// Working directory.
+    pub cwd: String,
+    /// The whole environment; secret-looking values replaced by `<redacted>` unless asked.
+    pub env: BTreeMap<String, String>,
+    /// Names whose values were redacted.
+    pub redacted: Vec<String>,
+}
+
+/// Any non-2xx answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorResponse {
+    /// What went wrong.
+    pub error: String,
+    /// How to fix it, when known.
+    pub hint: Option<String>,
+}
+
+/// Whether an environment variable's value looks secret (token, password, key, ...).
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    [
+        "TOKEN",
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE",
+        "CREDENTIAL",
+        "AUTH",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names() {
+        for n in ["OPENCLAW_GATEWAY_TOKEN", "openai_api_key", "DB_PASSWORD", "GITHUB_AUTH"] {
+            assert!(is_secret_name(n), "{n}");
+        }
+        for n in ["PATH", "HOME", "OPENCLAW_STATE_DIR", "KEYBOARD_LAYOUT"] {
+            assert!(!is_secret_name(n), "{n}");
+        }
+    }
+}

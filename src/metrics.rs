@@ -1,0 +1,78 @@
+//! Resource use of an instance's whole tree (gateway, spawn broker, workers, tools), read from
+//! `/proc/PID/stat`: resident memory in bytes and CPU time in clock ticks. CPU percent is the
+//! difference of two samples over the wall time between them (100 % = one core).
+
+use crate::process::tree;
+use std::time::Duration;
+
+/// One reading of a tree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TreeSample {
+    /// Processes in the tree.
+    pub processes: usize,
+    /// Sum of resident set sizes, bytes.
+    pub rss_bytes: u64,
+    /// Sum of user + system CPU time, clock ticks (`ticks_per_second()` per second).
+    pub cpu_ticks: u64,
+}
+
+/// Reads the tree of the instance with gateway `leader` and marker `marker`.
+pub fn sample(procs: &[tree::ProcInfo], leader: Option<i32>, marker: &str) -> TreeSample {
+    let page = procfs::page_size();
+    let mut s = TreeSample::default();
+    for p in tree::tree_members(procs, leader, marker) {
+        if let Ok(stat) = procfs::process::Process::new(p.pid).and_then(|pr| pr.stat()) {
+            s.processes += 1;
+            s.rss_bytes += stat.rss * page;
+            s.cpu_ticks += stat.utime + stat.stime;
+        }
+    }
+    s
+}
+
+/// CPU use between two samples of the same tree, in percent of one core. A tree that lost
+/// processes in between can read low; never negative.
+pub fn cpu_percent(before: &TreeSample, after: &TreeSample, elapsed: Duration) -> f64 {
+    let secs = elapsed.as_secs_f64();
+    if secs <= 0.0 {
+        return 0.0;
+    }
+    let ticks = after.cpu_ticks.saturating_sub(before.cpu_ticks) as f64;
+    100.0 * ticks / procfs::ticks_per_second() as f64 / secs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_percent_of_one_core_busy() {
+        let tps = procfs::ticks_per_second();
+        let a = TreeSample {
+            processes: 1,
+            rss_bytes: 0,
+            cpu_ticks: 10,
+        };
+        let b = TreeSample {
+            processes: 1,
+            rss_bytes: 0,
+            cpu_ticks: 10 + tps,
+        };
+        assert!((cpu_percent(&a, &b, Duration::from_secs(1)) - 100.0).abs() < 1e-9);
+        assert_eq!(cpu_percent(&b, &a, Duration::from_secs(1)), 0.0);
+    }
+
+    #[test]
+    fn samples_this_process_tree_by_marker_free_leader() {
+        let me = std::process::id() as i32;
+        let procs = tree::snapshot();
+        // Our own pid is excluded from trees (clawherd never counts itself); a child is counted.
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("sleep");
+        let procs2 = tree::snapshot();
+        let s = sample(&procs2, Some(child.id() as i32), "no-such-marker");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(s.processes, 1, "{me} {procs:?}");
+        assert!(s.rss_bytes > 0);
+    }
+}

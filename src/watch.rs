@@ -1,0 +1,75 @@
+//! `watch: true`: reload the fleet when the fleet file or one of the instances' OpenClaw configs
+//! changes (inotify through `notify`). Events are debounced: a burst of writes (an editor's
+//! save) gives one reload, half a second after the last event.
+
+use crate::fleet::Fleet;
+use crate::supervisor::Request;
+use notify::{RecursiveMode, Watcher};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Quiet time after the last event before reloading.
+const DEBOUNCE: Duration = Duration::from_millis(500);
+
+/// The files whose change triggers a reload: the fleet file and every instance's config.
+pub fn watched_paths(fleet: &Fleet) -> BTreeSet<PathBuf> {
+    let mut paths: BTreeSet<PathBuf> = fleet.instances.iter().map(|(_, plan)| plan.config.value.clone()).collect();
+    paths.insert(fleet.path.clone());
+    paths
+}
+
+/// A running watcher; dropping it stops watching and ends its task.
+pub struct Watching {
+    _watcher: notify::RecommendedWatcher,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Watches the folders of `paths` (editors replace files, so the file itself is not enough) and
+/// sends [`Request::Reload`] after each debounced burst of events on one of `paths`. `None`
+/// (logged) when inotify is unavailable. The set is fixed at start: configs added by a later
+/// reload are watched from the next start of clawherd.
+pub fn start(paths: BTreeSet<PathBuf>, requests: mpsc::Sender<Request>) -> Option<Watching> {
+    let (tx, mut rx) = mpsc::channel::<()>(1);
+    let wanted = paths.clone();
+    let handler = move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res
+            && !ev.kind.is_access()
+            && ev.paths.iter().any(|p| wanted.contains(p))
+        {
+            // A full channel already means "reload pending".
+            let _ = tx.try_send(());
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot watch the fleet files; `watch: true` is off");
+            return None;
+        }
+    };
+    let dirs: BTreeSet<PathBuf> = paths.iter().filter_map(|p| p.parent().map(PathBuf::from)).collect();
+    for d in &dirs {
+        if let Err(e) = watcher.watch(d, RecursiveMode::NonRecursive) {
+            tracing::warn!(dir = %d.display(), error = %e, "cannot watch folder");
+        }
+    }
+    let task = tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            // Debounce: wait until no event came for DEBOUNCE.
+            while tokio::time::timeout(DEBOUNCE, rx.recv()).await.is_ok_and(|e| e.is_some()) {}
+            tracing::info!("a watched file changed: reloading the fleet file");
+            if requests.send(Request::Reload(None)).await.is_err() {
+                return;
+            }
+        }
+    });
+    Some(Watching { _watcher: watcher, task })
+}

@@ -1,0 +1,335 @@
+//! Operating a running fleet from the shell through the control socket (stand-in gateways):
+//! status, start/stop/restart, logs, reload (command, SIGHUP, watch), env, access control.
+
+use crate::support::*;
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const D: Duration = FAKE_DEADLINE;
+
+/// `clawherd ARGS -f FLEET`: exit code, stdout, stderr.
+fn cli(fleet: &TestFleet, args: &[&str]) -> (i32, String, String) {
+    let fleet_path = fleet.path.to_string_lossy();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["-f", &fleet_path]);
+    run_clawherd(&all)
+}
+
+fn status_json(fleet: &TestFleet) -> serde_json::Value {
+    let (code, out, err) = cli(fleet, &["status", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).expect("status is JSON")
+}
+
+fn pid_of(status: &serde_json::Value, profile: &str) -> Option<i64> {
+    status["instances"].as_array()?.iter().find(|i| i["profile"] == profile)?["pid"].as_i64()
+}
+
+fn pair(salt: u32) -> (TestFleet, Daemon, u16, u16) {
+    let a = free_base(salt);
+    let b = free_base(salt + 1);
+    let b = if a.abs_diff(b) < 120 { a + 200 } else { b };
+    let fleet = TestFleet::fake(
+        &[
+            TestProfile::new("main", "main", a).env("FAKE_SPAWN_WORKER", "1"),
+            TestProfile::new("rescue", "rescue", b),
+        ],
+        "",
+    );
+    let d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    d.wait_ready(0, "rescue", D);
+    (fleet, d, a, b)
+}
+
+#[test]
+fn status_json_has_the_documented_shape_and_the_table_reads_well() {
+    let (fleet, _d, a, _) = pair(41);
+    let s = status_json(&fleet);
+    assert_eq!(s["api"], 1);
+    assert!(s["rss_bytes"].as_u64().expect("rss") > 0);
+    let main = &s["instances"][0];
+    for key in [
+        "profile",
+        "role",
+        "flavor",
+        "state",
+        "pid",
+        "uptime_s",
+        "restarts",
+        "last_exit",
+        "last_exit_at",
+        "base_port",
+        "ready",
+        "live",
+        "tree",
+        "openclaw",
+    ] {
+        assert!(main.get(key).is_some(), "missing {key} in {main}");
+    }
+    assert_eq!(main["profile"], "main");
+    assert_eq!(main["state"], "ready");
+    assert_eq!(main["ready"], true);
+    assert_eq!(main["live"], true);
+    assert_eq!(main["base_port"], a);
+    assert_eq!(main["tree"]["processes"], 2, "gateway and its worker (own session) are one tree");
+    assert!(main["tree"]["rss_bytes"].as_u64().expect("rss") > 0);
+    assert_eq!(main["openclaw"]["failing"], serde_json::json!([]));
+    let (code, table, _) = cli(&fleet, &["status"]);
+    assert_eq!(code, 0);
+    assert!(table.starts_with("PROFILE  ROLE"), "{table}");
+    assert!(table.lines().nth(1).expect("row").contains("ready"), "{table}");
+    // Secrets never appear in status.
+    assert!(!table.contains("s3cret"));
+    let (code, _, err) = cli(&fleet, &["status", "mian"]);
+    assert_eq!(code, 64);
+    assert!(err.contains("no profile `mian`") && err.contains("did you mean `main`?"), "{err}");
+}
+
+#[test]
+fn restart_through_the_cli_changes_only_that_pid() {
+    let (fleet, _d, _, b) = pair(43);
+    let before = status_json(&fleet);
+    let (code, out, err) = cli(&fleet, &["restart", "rescue"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("rescue: ready pid "), "{out}");
+    let after = status_json(&fleet);
+    assert_ne!(pid_of(&before, "rescue"), pid_of(&after, "rescue"));
+    assert_eq!(pid_of(&before, "main"), pid_of(&after, "main"));
+    assert_eq!(http_status(b, "/readyz"), Some(200), "restart waited for ready");
+}
+
+#[test]
+fn stop_and_start_wait_for_their_state() {
+    let (fleet, _d, a, _) = pair(45);
+    let (code, out, _) = cli(&fleet, &["stop", "main"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("main: stopped"), "{out}");
+    assert_eq!(http_status(a, "/healthz"), None);
+    assert!(
+        marked_pids(&fleet.marker("main")).is_empty(),
+        "the whole tree, worker included, is gone"
+    );
+    let (code, out, _) = cli(&fleet, &["start", "--all"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("main: ready") && out.contains("rescue: ready"), "{out}");
+    assert_eq!(http_status(a, "/readyz"), Some(200));
+}
+
+#[test]
+fn reload_with_a_broken_file_keeps_every_pid() {
+    let (fleet, d, a, _) = pair(47);
+    let before = status_json(&fleet);
+    let good = std::fs::read_to_string(&fleet.path).expect("read");
+    // rescue moved onto main's CDP range: the proof must refuse it.
+    let broken = good.replace(&format!("port: {}", pid_port(&good, "rescue")), &format!("port: {}", a + 20));
+    std::fs::write(&fleet.path, broken).expect("write");
+    let (code, _, err) = cli(&fleet, &["reload"]);
+    assert_eq!(code, 78, "{err}");
+    assert!(
+        err.contains("intersect") && err.contains("the running fleet was left as it is"),
+        "{err}"
+    );
+    d.wait_line(&["reload refused"], D);
+    let after = status_json(&fleet);
+    assert_eq!(pid_of(&before, "main"), pid_of(&after, "main"));
+    assert_eq!(pid_of(&before, "rescue"), pid_of(&after, "rescue"));
+}
+
+/// The base port written for `profile` in a test fleet.
+fn pid_port(fleet_text: &str, profile: &str) -> u16 {
+    let block = fleet_text.split(&format!("  {profile}:\n")).nth(1).expect("profile block");
+    block
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("port: "))
+        .and_then(|p| p.parse().ok())
+        .expect("port")
+}
+
+#[test]
+fn reload_applies_only_the_difference() {
+    let (fleet, d, _, _) = pair(49);
+    let before = status_json(&fleet);
+    let third = free_base(51);
+    let text = std::fs::read_to_string(&fleet.path).expect("read")
+        + &format!(
+            "  third:\n    role: rescue\n    openclaw_profile: third\n    port: {third}\n    state_dir: state/third\n    config: third.json5\n"
+        );
+    // rescue's environment changes: only rescue restarts.
+    let text = text.replace(
+        "    config: rescue.json5\n",
+        "    config: rescue.json5\n    env: {NEW_SETTING: \"1\"}\n",
+    );
+    std::fs::write(&fleet.path, text).expect("write");
+    let (code, out, err) = cli(&fleet, &["reload"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        "reloaded: added third; removed -; restarted rescue; unchanged main",
+        "{out}"
+    );
+    d.wait_ready(0, "third", D);
+    let after = status_json(&fleet);
+    assert_eq!(pid_of(&before, "main"), pid_of(&after, "main"), "unchanged keeps its pid");
+    assert_ne!(pid_of(&before, "rescue"), pid_of(&after, "rescue"));
+    // Removing a profile stops its whole tree.
+    let text = std::fs::read_to_string(&fleet.path).expect("read");
+    let cut = text.find("  third:\n").expect("third");
+    std::fs::write(&fleet.path, &text[..cut]).expect("write");
+    let (code, out, _) = cli(&fleet, &["reload"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("removed third"), "{out}");
+    assert!(marked_pids(&fleet.marker("third")).is_empty());
+}
+
+#[test]
+fn sighup_and_watch_reload_the_fleet() {
+    let a = free_base(53);
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a)], "");
+    let text = std::fs::read_to_string(&fleet.path).expect("read");
+    std::fs::write(&fleet.path, format!("watch: true\n{text}")).expect("write");
+    let d = Daemon::start(&fleet.path);
+    let pid = d.wait_ready(0, "main", D);
+    // SIGHUP: re-read, nothing changed, pid kept.
+    let mark = d.mark();
+    d.signal(1);
+    d.wait_line_from(mark, &["reloaded", "unchanged=1"], D);
+    assert!(alive(pid));
+    // watch: an edit of the fleet file is applied without any command.
+    let mark = d.mark();
+    let text = std::fs::read_to_string(&fleet.path)
+        .expect("read")
+        .replace("    config: main.json5\n", "    config: main.json5\n    env: {EDITED: \"yes\"}\n");
+    std::fs::write(&fleet.path, text).expect("write");
+    d.wait_line_from(mark, &["a watched file changed"], D);
+    d.wait_line_from(mark, &["reloaded", "restarted=[\"main\"]"], D);
+    let new_pid = d.wait_ready(mark, "main", D);
+    assert_ne!(new_pid, pid);
+}
+
+#[test]
+fn logs_show_and_follow_captured_output() {
+    let (fleet, _d, _, _) = pair(55);
+    let (code, out, _) = cli(&fleet, &["logs", "main", "-n", "50"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("[gateway] ready"), "{out}");
+    let (_, both, _) = cli(&fleet, &["logs"]);
+    assert!(
+        both.contains("[main] ") && both.contains("[rescue] "),
+        "several profiles are prefixed: {both}"
+    );
+    let mut follower = Command::new(clawherd_bin())
+        .args(["logs", "rescue", "-F", "-n", "0", "-f"])
+        .arg(&fleet.path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("logs -F");
+    let stdout = follower.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // The follower is subscribed once the request is answered; a restart then writes new lines.
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, _, _) = cli(&fleet, &["restart", "rescue"]);
+    assert_eq!(code, 0);
+    let end = std::time::Instant::now() + D;
+    let seen = loop {
+        match rx.recv_timeout(end.saturating_duration_since(std::time::Instant::now())) {
+            Ok(l) if l.contains("[gateway] starting") => break l,
+            Ok(_) => {}
+            Err(e) => panic!("no line followed: {e}"),
+        }
+    };
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert!(clawherd::logs::line_time(&seen).is_some(), "lines carry their time: {seen}");
+}
+
+#[test]
+fn env_prints_the_exact_recipe_with_secrets_redacted() {
+    let a = free_base(57);
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a).env("OPENCLAW_GATEWAY_TOKEN", "s3cret")], "");
+    let d = Daemon::start(&fleet.path);
+    let pid = d.wait_ready(0, "main", D);
+    let (code, out, _) = cli(&fleet, &["env", "main"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("OPENCLAW_SUPERVISOR_MODE=external") && out.contains(&format!("--port {a}")),
+        "{out}"
+    );
+    assert!(
+        out.contains("OPENCLAW_GATEWAY_TOKEN='<redacted>'") && !out.contains("s3cret"),
+        "{out}"
+    );
+    let (_, shown, _) = cli(&fleet, &["env", "main", "--show-secrets"]);
+    assert!(shown.contains("OPENCLAW_GATEWAY_TOKEN=s3cret"));
+    // What `env` prints is what the gateway really got.
+    let environ = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/environ")).expect("environ")).into_owned();
+    for var in environ
+        .split('\0')
+        .filter(|v| v.starts_with("OPENCLAW_") || v.starts_with("CLAWHERD_"))
+    {
+        assert!(shown.contains(var), "{var} missing from env output");
+    }
+}
+
+/// The socket is 0600 by default; with `control.group` it is 0660 for that group. A user outside
+/// both is refused and told why.
+#[test]
+fn a_foreign_uid_is_refused() {
+    let a = free_base(59);
+    let sock = format!("/tmp/clawherd-test-{}-{a}.sock", std::process::id());
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a)], "");
+    let text = std::fs::read_to_string(&fleet.path).expect("read");
+    std::fs::write(&fleet.path, format!("control: {{socket: {sock}, group: nogroup}}\n{text}")).expect("write");
+    let d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&sock).expect("socket").permissions()) & 0o777;
+    assert_eq!(mode, 0o660);
+    let as_user = |uid: &str, gid: &str| {
+        Command::new("setpriv")
+            .args([
+                "--reuid",
+                uid,
+                "--regid",
+                gid,
+                "--clear-groups",
+                clawherd_bin(),
+                "status",
+                "--socket",
+                &sock,
+            ])
+            .output()
+            .expect("setpriv")
+    };
+    let stranger = as_user("12345", "12345");
+    assert_eq!(stranger.status.code(), Some(69), "{stranger:?}");
+    assert!(
+        String::from_utf8_lossy(&stranger.stderr).contains("permission denied"),
+        "{stranger:?}"
+    );
+    let member = as_user("65534", "65534");
+    assert_eq!(member.status.code(), Some(0), "a member of control.group may: {member:?}");
+    drop(d);
+    let _ = std::fs::remove_file(&sock);
+}
+
+#[test]
+fn a_second_daemon_on_the_same_fleet_is_refused() {
+    let a = free_base(61);
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a)], "");
+    let d = Daemon::start(&fleet.path);
+    let pid = d.wait_ready(0, "main", D);
+    let out = Command::new(clawherd_bin())
+        .args(["run", "--quiet"])
+        .arg(&fleet.path)
+        .output()
+        .expect("second");
+    assert_eq!(out.status.code(), Some(69));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another clawherd already serves this fleet"));
+    assert!(alive(pid), "the first daemon's gateway was not taken for a leftover");
+}
