@@ -101,7 +101,7 @@ pub fn render_status(s: &StatusResponse) -> String {
                     (Some(e), None) => short_exit(e),
                     _ => "-".into(),
                 },
-                i.base_port.to_string(),
+                i.base_port.map_or("-".into(), |p| p.to_string()),
                 yes_no(Some(i.ready)),
                 yes_no(i.live),
                 if i.pid.is_some() {

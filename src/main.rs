@@ -118,19 +118,24 @@ fn check(file: &Path, host_ports: bool) -> u8 {
         Ok(f) => {
             println!("{}: isolation proved for {} instance(s)", f.path.display(), f.instances.len());
             for (p, plan) in &f.instances {
-                let span_hi = plan.listeners.iter().map(|l| l.range.hi).max().unwrap_or(0);
-                println!(
-                    "  {:<10} {:<6} base {} (ports {}-{})  state {}  config {}  workspace {}  log {}",
-                    p.name,
-                    p.role.as_str(),
-                    plan.base_port.value,
-                    plan.base_port.value,
-                    span_hi,
-                    plan.state_dir.value.display(),
-                    plan.config.value.display(),
-                    plan.workspace.value.display(),
-                    plan.log_file.value.display()
-                );
+                let ports = match (
+                    plan.listeners.iter().map(|l| l.range.lo).min(),
+                    plan.listeners.iter().map(|l| l.range.hi).max(),
+                ) {
+                    (Some(lo), Some(hi)) => format!("ports {lo}-{hi}"),
+                    _ => "no ports".into(),
+                };
+                let paths = match &plan.gateway {
+                    Some(g) => format!(
+                        "  state {}  config {}  workspace {}  log {}",
+                        g.state_dir.value.display(),
+                        g.config.value.display(),
+                        g.workspace.value.display(),
+                        g.log_file.value.display()
+                    ),
+                    None => format!("  command {}", plan.argv.join(" ")),
+                };
+                println!("  {:<10} {:<6} {:<8} {ports}{paths}", p.name, p.role.as_str(), p.flavor.as_str());
             }
             exit::OK
         }

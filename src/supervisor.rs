@@ -211,7 +211,7 @@ impl Supervisor {
 /// cwd, effective paths, ports, and restart/stop settings. Places in the files do not matter.
 fn same_runtime(a: (&Profile, &Plan), b: (&Profile, &Plan)) -> bool {
     let ports = |p: &Plan| p.listeners.iter().map(|l| l.range).collect::<Vec<_>>();
-    let paths = |p: &Plan| p.paths().map(|(_, s)| s.value.clone());
+    let paths = |p: &Plan| p.paths().into_iter().map(|(_, s)| s.value.clone()).collect::<Vec<_>>();
     a.1.argv == b.1.argv
         && a.1.env == b.1.env
         && a.1.cwd == b.1.cwd

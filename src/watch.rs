@@ -15,7 +15,12 @@ const DEBOUNCE: Duration = Duration::from_millis(500);
 
 /// The files whose change triggers a reload: the fleet file and every instance's config.
 pub fn watched_paths(fleet: &Fleet) -> BTreeSet<PathBuf> {
-    let mut paths: BTreeSet<PathBuf> = fleet.instances.iter().map(|(_, plan)| plan.config.value.clone()).collect();
+    let mut paths: BTreeSet<PathBuf> = fleet
+        .instances
+        .iter()
+        .filter_map(|(_, plan)| plan.gateway.as_ref())
+        .map(|g| g.config.value.clone())
+        .collect();
     paths.insert(fleet.path.clone());
     paths
 }

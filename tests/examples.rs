@@ -43,21 +43,35 @@ fn demo_fleet_is_proved_isolated() {
 
     let (_, main) = fleet.get("main").expect("profile main");
     let (rescue_profile, rescue) = fleet.get("rescue").expect("profile rescue");
-    assert_eq!(main.base_port.value, 18789);
-    assert_eq!(rescue.base_port.value, 19789);
+    assert_eq!(main.port().expect("port"), 18789);
+    assert_eq!(rescue.port().expect("port"), 19789);
     assert_eq!(rescue_profile.openclaw_profile.as_deref(), Some("rescue"));
 
     let dir = examples();
-    assert_eq!(main.state_dir.value, dir.join("state/main"));
-    assert_eq!(rescue.state_dir.value, dir.join("state/rescue"));
-    assert_ne!(main.state_dir.value, rescue.state_dir.value);
+    assert_eq!(main.gateway.as_ref().expect("gateway").state_dir.value, dir.join("state/main"));
+    assert_eq!(rescue.gateway.as_ref().expect("gateway").state_dir.value, dir.join("state/rescue"));
+    assert_ne!(
+        main.gateway.as_ref().expect("gateway").state_dir.value,
+        rescue.gateway.as_ref().expect("gateway").state_dir.value
+    );
     for (name, plan) in [("main", main), ("rescue", rescue)] {
         let state = dir.join("state").join(name);
-        assert_eq!(plan.config.value, dir.join(format!("{name}.openclaw.json5")));
-        assert!(plan.config_exists, "{name}: config must exist");
+        assert_eq!(
+            plan.gateway.as_ref().expect("gateway").config.value,
+            dir.join(format!("{name}.openclaw.json5"))
+        );
+        assert!(plan.gateway.as_ref().expect("gateway").config_exists, "{name}: config must exist");
         // ${CLAWHERD_FLEET_DIR} in the configs resolves to the fleet file's folder.
-        assert_eq!(plan.workspace.value, state.join("workspace"), "{name}: workspace");
-        assert_eq!(plan.log_file.value, state.join("logs/openclaw.log"), "{name}: log file");
+        assert_eq!(
+            plan.gateway.as_ref().expect("gateway").workspace.value,
+            state.join("workspace"),
+            "{name}: workspace"
+        );
+        assert_eq!(
+            plan.gateway.as_ref().expect("gateway").log_file.value,
+            state.join("logs/openclaw.log"),
+            "{name}: log file"
+        );
         // Every path stays inside the example folder: the demo touches nothing in $HOME.
         for (kind, p) in plan.paths() {
             assert!(
@@ -81,13 +95,28 @@ fn home_layout_is_proved_isolated_with_a_temporary_home() {
     };
     let (_, main) = fleet.get("main").expect("profile main");
     let (_, rescue) = fleet.get("rescue").expect("profile rescue");
-    assert_eq!(main.base_port.value, 18789);
-    assert_eq!(rescue.base_port.value, 19789);
-    assert_eq!(main.state_dir.value, home.path().join(".openclaw"));
-    assert_eq!(rescue.state_dir.value, home.path().join(".openclaw-rescue"));
-    assert_eq!(main.config.value, home.path().join(".openclaw/openclaw.json"));
-    assert_eq!(rescue.config.value, home.path().join(".openclaw-rescue/openclaw.json"));
-    assert_ne!(main.log_file.value, rescue.log_file.value);
+    assert_eq!(main.port().expect("port"), 18789);
+    assert_eq!(rescue.port().expect("port"), 19789);
+    assert_eq!(
+        main.gateway.as_ref().expect("gateway").state_dir.value,
+        home.path().join(".openclaw")
+    );
+    assert_eq!(
+        rescue.gateway.as_ref().expect("gateway").state_dir.value,
+        home.path().join(".openclaw-rescue")
+    );
+    assert_eq!(
+        main.gateway.as_ref().expect("gateway").config.value,
+        home.path().join(".openclaw/openclaw.json")
+    );
+    assert_eq!(
+        rescue.gateway.as_ref().expect("gateway").config.value,
+        home.path().join(".openclaw-rescue/openclaw.json")
+    );
+    assert_ne!(
+        main.gateway.as_ref().expect("gateway").log_file.value,
+        rescue.gateway.as_ref().expect("gateway").log_file.value
+    );
 }
 
 /// The `# expect:` lines at the top of a broken fleet: substrings its error must contain.

@@ -222,3 +222,49 @@ fn slow_boot_is_not_punished() {
         .expect("after_s");
     assert!(after >= 1.5, "ready is only seen once /readyz says so: {after}");
 }
+
+/// `flavor: process` runs any program: ready once spawned (no probe), its declared ports are
+/// proved against the gateways', and its tree is stopped like a gateway's.
+#[test]
+fn plain_process_flavor_is_supervised_and_its_ports_are_proved() {
+    let (main, _) = two(19);
+    let base = main.port;
+    let sidecar = format!(
+        "  tunnel:\n    role: rescue\n    flavor: process\n    command: [sleep, \"600\"]\n    args: []\n    ports: [{}]\n",
+        base + 50
+    );
+    let mut fleet = TestFleet::fake(&[main.clone()], "");
+    let text = std::fs::read_to_string(&fleet.path).expect("read");
+    std::fs::write(&fleet.path, format!("{text}{sidecar}")).expect("write");
+    let out = std::process::Command::new(clawherd_bin())
+        .args(["check", "--no-host-ports"])
+        .arg(&fleet.path)
+        .output()
+        .expect("check");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains(&format!(
+            "declared port {} lies in profile 'main''s managed Chrome CDP range",
+            base + 50
+        )),
+        "{err}"
+    );
+    fleet = TestFleet::fake(&[main], "");
+    let text = std::fs::read_to_string(&fleet.path).expect("read");
+    std::fs::write(
+        &fleet.path,
+        format!(
+            "{text}{}",
+            sidecar.replace(&format!("ports: [{}]", base + 50), &format!("ports: [{}]", base + 150))
+        ),
+    )
+    .expect("write");
+    let mut d = Daemon::start(&fleet.path);
+    let pid = d.wait_ready(0, "tunnel", D);
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).expect("cmdline");
+    assert_eq!(cmdline, "sleep\u{0}600\u{0}", "the command exactly as written, no --port");
+    d.signal(15);
+    assert_eq!(d.wait_exit(D).code(), Some(0));
+    assert!(!alive(pid));
+}

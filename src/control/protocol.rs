@@ -43,8 +43,8 @@ pub struct InstanceReport {
     pub last_exit: Option<String>,
     /// When it happened.
     pub last_exit_at: Option<String>,
-    /// Base port.
-    pub base_port: u16,
+    /// Base port (a plain process may have none).
+    pub base_port: Option<u16>,
     /// Readiness: `GET /readyz` answered 200 (as the instance's state says).
     pub ready: bool,
     /// Liveness now: `GET /healthz` answered 200; `None` when no gateway runs.

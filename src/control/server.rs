@@ -243,7 +243,7 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
     let probes = futures_util::future::join_all(
         all.iter()
             .zip(&statuses)
-            .map(|(v, s)| probe_signals(v.plan.base_port.value, s.pid.is_some())),
+            .map(|(v, s)| probe_signals(v.plan.ready_port, s.pid.is_some())),
     );
     let (signals, ()) = tokio::join!(probes, tokio::time::sleep(CPU_WINDOW));
     let elapsed = started.elapsed();
@@ -266,7 +266,7 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
                 restarts: s.restarts,
                 last_exit: s.last_exit.map(|e| e.to_string()),
                 last_exit_at: s.last_exit_at.map(rfc3339),
-                base_port: v.plan.base_port.value,
+                base_port: v.plan.port(),
                 ready: s.state == "ready",
                 live,
                 tree: TreeReport {
@@ -293,11 +293,11 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
 }
 
 /// Liveness (`/healthz` 200) and OpenClaw's own `/readyz` details, for a running gateway.
-async fn probe_signals(port: u16, running: bool) -> (Option<bool>, Option<OpenClawSignals>) {
+async fn probe_signals(port: Option<u16>, running: bool) -> (Option<bool>, Option<OpenClawSignals>) {
     use crate::health::probe;
-    if !running {
+    let Some(port) = port.filter(|_| running) else {
         return (None, None);
-    }
+    };
     let (live, ready) = tokio::join!(
         probe::get(port, probe::LIVE_PATH, STATUS_PROBE_TIMEOUT),
         probe::get(port, probe::READY_PATH, STATUS_PROBE_TIMEOUT)

@@ -54,6 +54,8 @@ pub struct ProfileFile {
     pub workspace: Option<Spanned<String>>,
     /// Explicit base port; passed as `--port` and `OPENCLAW_GATEWAY_PORT`.
     pub port: Option<Spanned<u16>>,
+    /// Further declared ports of a `flavor: process` child.
+    pub ports: Option<Spanned<Vec<u16>>>,
     /// Gateway command line (program and arguments); default `[openclaw, gateway, run]`.
     pub command: Option<Spanned<Vec<String>>>,
     /// Extra arguments appended after `command` (and after clawherd's `--port`).

@@ -72,7 +72,8 @@ pub fn check_state_dirs(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str)
     let uid = nix::unistd::geteuid();
     let mut out = Vec::new();
     for (profile, plan) in instances {
-        let lock = plan.state_dir.value.join(format!("tmp/openclaw-{uid}/gateway.state.lock"));
+        let Some(g) = &plan.gateway else { continue };
+        let lock = g.state_dir.value.join(format!("tmp/openclaw-{uid}/gateway.state.lock"));
         let Some(pid) = std::fs::read_to_string(&lock)
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
@@ -81,11 +82,11 @@ pub fn check_state_dirs(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str)
             continue;
         };
         let pid = pid as i32;
-        if tree::marker_of(pid).as_deref() == Some(marker_for(&profile.name).as_str()) || !holds_state_dir(pid, &plan.state_dir.value) {
+        if tree::marker_of(pid).as_deref() == Some(marker_for(&profile.name).as_str()) || !holds_state_dir(pid, &g.state_dir.value) {
             continue;
         }
         out.push(
-            Diagnostic::error(plan.state_dir.source.place_or(&profile.place), format!("state dir {} is in use by a gateway clawherd did not start: pid {pid} ({})", plan.state_dir.value.display(), describe(pid)))
+            Diagnostic::error(g.state_dir.source.place_or(&profile.place), format!("state dir {} is in use by a gateway clawherd did not start: pid {pid} ({})", g.state_dir.value.display(), describe(pid)))
                 .profile(&profile.name)
                 .key("state_dir")
                 .note(format!("its lock is {}", lock.display()))

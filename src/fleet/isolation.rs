@@ -30,7 +30,7 @@ pub fn prove_plans(items: &[(&Plan, &Place)]) -> Vec<Diagnostic> {
     }
     let resolved: Vec<Vec<(PathKind, PathBuf)>> = items
         .iter()
-        .map(|(p, _)| p.paths().map(|(k, s)| (k, resolve_existing(&s.value))).to_vec())
+        .map(|(p, _)| p.paths().into_iter().map(|(k, s)| (k, resolve_existing(&s.value))).collect())
         .collect();
     for i in 0..items.len() {
         for j in i + 1..items.len() {
@@ -43,6 +43,8 @@ pub fn prove_plans(items: &[(&Plan, &Place)]) -> Vec<Diagnostic> {
 }
 
 fn check_port_bounds(plan: &Plan, place: &Place) -> Vec<Diagnostic> {
+    // Only base-relative listeners can pass 65535; they exist only with a base port.
+    let Some(base) = &plan.base_port else { return Vec::new() };
     let footprint = plan
         .listeners
         .iter()
@@ -53,14 +55,11 @@ fn check_port_bounds(plan: &Plan, place: &Place) -> Vec<Diagnostic> {
         .iter()
         .filter(|l| l.range.hi > 65535)
         .map(|l| {
-            Diagnostic::error(
-                plan.base_port.source.place_or(place),
-                format!("{} {} goes past port 65535", l.name, l.range),
-            )
-            .profile(&plan.profile)
-            .key("port")
-            .note(format!("base port {} comes from {}", plan.base_port.value, plan.base_port.source))
-            .hint(format!("use a base port of at most {}", 65535 - footprint))
+            Diagnostic::error(base.source.place_or(place), format!("{} {} goes past port 65535", l.name, l.range))
+                .profile(&plan.profile)
+                .key("port")
+                .note(format!("base port {} comes from {}", base.value, base.source))
+                .hint(format!("use a base port of at most {}", 65535 - footprint))
         })
         .collect()
 }
@@ -131,21 +130,26 @@ fn check_paths(a: (&Plan, &Place), ra: &[(PathKind, PathBuf)], b: (&Plan, &Place
 
 fn path_fix(kind: PathKind, plan: &Plan) -> String {
     let name = &plan.profile;
+    // Path clashes only exist between gateways.
+    let Some(g) = &plan.gateway else { return String::new() };
     match kind {
         PathKind::Config => {
             format!("give profile '{name}' a config of its own with `config:` (or its own `state_dir:`/`openclaw_profile:`)")
         }
-        PathKind::StateDir => format!(
-            "give profile '{name}' a state dir of its own with `state_dir:` or `openclaw_profile: {name}`, outside every other instance's paths"
-        ),
+        PathKind::StateDir => match g.state_dir.source {
+            super::plan::Source::Fleet { .. } => {
+                format!("change `state_dir:` of profile '{name}' to a folder outside every other instance's paths")
+            }
+            _ => format!("give profile '{name}' a state dir of its own with `state_dir:` or `openclaw_profile: {name}`"),
+        },
         PathKind::Workspace => format!(
             "set agents.defaults.workspace in {} (or `workspace:`) to a folder outside every other instance's paths",
-            plan.config.value.display()
+            g.config.value.display()
         ),
         PathKind::LogFile => format!(
             "set logging.file in {} to a file of its own, e.g. {}",
-            plan.config.value.display(),
-            plan.state_dir.value.join("logs/gateway.log").display()
+            g.config.value.display(),
+            g.state_dir.value.join("logs/gateway.log").display()
         ),
     }
 }
@@ -168,34 +172,38 @@ fn check_ports(items: &[(&Plan, &Place)], i: usize, j: usize) -> Vec<Diagnostic>
             }
         }
     }
+    // Base-relative listeners exist only with a base port.
+    let (Some(base_a), Some(base_b)) = (&a.base_port, &b.base_port) else {
+        return out;
+    };
     if base_clashes.is_empty() {
         return out;
     }
     // Move the instance with the higher base port (ties: the later one), keeping e.g. main on
     // the documented 18789.
-    let (mover, other, mover_place) = if b.base_port.value >= a.base_port.value {
-        (b, a, place_b)
+    let (mover, mover_base, other, other_base, mover_place) = if base_b.value >= base_a.value {
+        (b, base_b, a, base_a, place_b)
     } else {
-        (a, b, place_a)
+        (a, base_a, b, base_b, place_a)
     };
-    let footprint = |p: &Plan| {
+    let footprint = |p: &Plan, base: u16| {
         let offsets = p.listeners.iter().filter_map(|l| l.base_offset);
         let hi = offsets.map(|o| o.1).max().unwrap_or(0);
         PortRange {
-            lo: u32::from(p.base_port.value),
-            hi: u32::from(p.base_port.value) + hi,
+            lo: u32::from(base),
+            hi: u32::from(base) + hi,
         }
     };
     let mut d = Diagnostic::error(
-        mover.base_port.source.place_or(mover_place),
+        mover_base.source.place_or(mover_place),
         format!(
             "ports of profile '{}' (base {}, footprint {}) intersect those of profile '{}' (base {}, footprint {})",
             mover.profile,
-            mover.base_port.value,
-            footprint(mover),
+            mover_base.value,
+            footprint(mover, mover_base.value),
             other.profile,
-            other.base_port.value,
-            footprint(other)
+            other_base.value,
+            footprint(other, other_base.value)
         ),
     )
     .profile(&mover.profile)
@@ -207,7 +215,7 @@ fn check_ports(items: &[(&Plan, &Place)], i: usize, j: usize) -> Vec<Diagnostic>
             mover.profile, lm.name, lm.range, lm.source, other.profile, lo.name, lo.range, lo.source
         ));
     }
-    let gap = mover.base_port.value.abs_diff(other.base_port.value);
+    let gap = mover_base.value.abs_diff(other_base.value);
     if (20..120).contains(&gap) {
         d = d.note(format!(
             "the bases are {gap} apart, which meets OpenClaw's documented \"at least 20 apart\", but a gateway may use base..=base+110: keep bases at least 120 apart"
@@ -218,10 +226,9 @@ fn check_ports(items: &[(&Plan, &Place)], i: usize, j: usize) -> Vec<Diagnostic>
         .filter(|(p, _)| !std::ptr::eq(*p, mover))
         .flat_map(|(p, _)| p.listeners.iter().map(|l| l.range))
         .collect();
-    let also_config = if mover.config_exists {
-        format!(" and gateway.port in {}", mover.config.value.display())
-    } else {
-        String::new()
+    let also_config = match &mover.gateway {
+        Some(g) if g.config_exists => format!(" and gateway.port in {}", g.config.value.display()),
+        _ => String::new(),
     };
     d = match suggest_base(mover, &taken) {
         Some(port) => d.hint(format!(
@@ -260,7 +267,7 @@ fn pinned_clash((owner, pinned, owner_place): (&Plan, &Listener, &Place), (other
 /// The base port nearest to `plan`'s whose base-relative listeners, moved with it, meet none of
 /// `taken` nor the plan's own pinned ports, and stay within 1024..=65535. `None` if none exists.
 pub fn suggest_base(plan: &Plan, taken: &[PortRange]) -> Option<u16> {
-    let base = u32::from(plan.base_port.value);
+    let base = u32::from(plan.port()?);
     let offsets: Vec<(u32, u32)> = plan.listeners.iter().filter_map(|l| l.base_offset).collect();
     let pinned: Vec<PortRange> = plan.listeners.iter().filter(|l| l.base_offset.is_none()).map(|l| l.range).collect();
     let top = offsets.iter().map(|o| o.1).max().unwrap_or(0);
@@ -331,7 +338,7 @@ pub fn resolve_existing(p: &Path) -> PathBuf {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::fleet::plan::{Source, Sourced};
+    use crate::fleet::plan::{GatewayPaths, Source, Sourced};
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
@@ -369,15 +376,18 @@ pub(crate) mod tests {
         let state = root.join(name);
         Plan {
             profile: name.into(),
-            config: s(state.join("openclaw.json")),
-            config_exists: false,
-            state_dir: s(state.clone()),
-            workspace: s(state.join("workspace")),
-            log_file: s(state.join("gateway.log")),
-            base_port: Sourced {
+            gateway: Some(GatewayPaths {
+                config: s(state.join("openclaw.json")),
+                config_exists: false,
+                state_dir: s(state.clone()),
+                workspace: s(state.join("workspace")),
+                log_file: s(state.join("gateway.log")),
+            }),
+            base_port: Some(Sourced {
                 value: base,
                 source: Source::Derived("test".into()),
-            },
+            }),
+            ready_port: Some(base),
             listeners,
             cdp_urls: Vec::new(),
             cwd: state,
@@ -444,8 +454,8 @@ pub(crate) mod tests {
     fn shared_and_nested_paths_are_reported() {
         let root = Path::new("/nonexistent-root");
         let mut b = plan("rescue", 19789, &[], root);
-        b.state_dir.value = root.join("main/nested");
-        b.log_file.value = root.join("main/gateway.log");
+        b.gateway.as_mut().expect("gateway").state_dir.value = root.join("main/nested");
+        b.gateway.as_mut().expect("gateway").log_file.value = root.join("main/gateway.log");
         let d = run(&[plan("main", 18789, &[], root), b]);
         let all: Vec<String> = d.iter().map(ToString::to_string).collect();
         assert!(
@@ -471,9 +481,9 @@ pub(crate) mod tests {
         let b = resolve_existing(&dir.path().join("other/../real/state/x"));
         assert_eq!(a, b);
         let mut p1 = plan("main", 18789, &[], dir.path());
-        p1.state_dir.value = dir.path().join("link/state");
+        p1.gateway.as_mut().expect("gateway").state_dir.value = dir.path().join("link/state");
         let mut p2 = plan("rescue", 19789, &[], dir.path());
-        p2.state_dir.value = dir.path().join("real/state");
+        p2.gateway.as_mut().expect("gateway").state_dir.value = dir.path().join("real/state");
         assert!(
             run(&[p1, p2])
                 .iter()

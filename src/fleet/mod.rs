@@ -49,6 +49,9 @@ pub enum Flavor {
     /// The older Moltbot/Clawdbot generation (`CLAWDBOT_*`, `clawdbot.json`, `browser.controlPort`,
     /// `canvasHost.port` = base+4, CDP controlPort+9..=controlPort+108).
     Clawdbot,
+    /// Any other program next to the gateways (a tunnel, a browser, a benchmark child): its
+    /// command as written, its declared `port`/`ports` proved like any other, ready once spawned.
+    Process,
 }
 
 impl Flavor {
@@ -57,13 +60,15 @@ impl Flavor {
         match self {
             Flavor::OpenClaw => "openclaw",
             Flavor::Clawdbot => "clawdbot",
+            Flavor::Process => "process",
         }
     }
 
-    /// Prefix of the gateway's environment variables (`OPENCLAW` or `CLAWDBOT`).
+    /// Prefix of the gateway's environment variables (`OPENCLAW` or `CLAWDBOT`). This and the two
+    /// helpers below are only asked for gateways; a plain process shares OpenClaw's answers.
     pub fn env_prefix(self) -> &'static str {
         match self {
-            Flavor::OpenClaw => "OPENCLAW",
+            Flavor::OpenClaw | Flavor::Process => "OPENCLAW",
             Flavor::Clawdbot => "CLAWDBOT",
         }
     }
@@ -71,7 +76,7 @@ impl Flavor {
     /// State dir name under home for the default profile (`.openclaw` / `.clawdbot`).
     pub fn home_dir_name(self) -> &'static str {
         match self {
-            Flavor::OpenClaw => ".openclaw",
+            Flavor::OpenClaw | Flavor::Process => ".openclaw",
             Flavor::Clawdbot => ".clawdbot",
         }
     }
@@ -79,7 +84,7 @@ impl Flavor {
     /// Config file name inside the state dir (`openclaw.json` / `clawdbot.json`).
     pub fn config_file_name(self) -> &'static str {
         match self {
-            Flavor::OpenClaw => "openclaw.json",
+            Flavor::OpenClaw | Flavor::Process => "openclaw.json",
             Flavor::Clawdbot => "clawdbot.json",
         }
     }
@@ -146,6 +151,8 @@ pub struct Profile {
     pub workspace: Option<Located<PathBuf>>,
     /// Explicit base port.
     pub port: Option<Located<u16>>,
+    /// Further declared ports (`flavor: process` only).
+    pub ports: Vec<Located<u16>>,
     /// Program and arguments.
     pub command: Vec<String>,
     /// Extra arguments after clawherd's own.

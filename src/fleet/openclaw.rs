@@ -61,7 +61,7 @@ pub fn default_config_path(flavor: Flavor, state_dir: &Path) -> PathBuf {
 /// `OPENCLAW_PROFILE`, which clawherd sets for named profiles.
 pub fn default_log_file(flavor: Flavor, profile: Option<&str>) -> PathBuf {
     let stem = match flavor {
-        Flavor::OpenClaw => "openclaw",
+        Flavor::OpenClaw | Flavor::Process => "openclaw",
         Flavor::Clawdbot => "clawdbot",
     };
     let segment = profile.map(|p| format!("-{}", encode_log_profile_segment(p))).unwrap_or_default();
@@ -181,7 +181,7 @@ pub fn refused_keys(flavor: Flavor) -> &'static [(&'static str, &'static str)] {
                 "canvasHost was removed (canvas is served on the base port) and openclaw exits 78 on it; run `openclaw doctor --fix` or remove the block",
             ),
         ],
-        Flavor::Clawdbot => &[],
+        Flavor::Clawdbot | Flavor::Process => &[],
     }
 }
 

@@ -163,11 +163,9 @@ impl PathKind {
     }
 }
 
-/// The effective setup of one instance.
+/// The files and folders of a gateway instance (not of a plain `process`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
-    /// Fleet profile name.
-    pub profile: String,
+pub struct GatewayPaths {
     /// Effective config file (absolute).
     pub config: Sourced<PathBuf>,
     /// Whether the config file exists.
@@ -178,30 +176,49 @@ pub struct Plan {
     pub workspace: Sourced<PathBuf>,
     /// Effective log file (absolute; default ones carry `YYYY-MM-DD` for the date).
     pub log_file: Sourced<PathBuf>,
-    /// Base port.
-    pub base_port: Sourced<u16>,
+}
+
+/// The effective setup of one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Fleet profile name.
+    pub profile: String,
+    /// The gateway's paths; `None` for `flavor: process`.
+    pub gateway: Option<GatewayPaths>,
+    /// Base port: the gateway's, or a process's declared `port`.
+    pub base_port: Option<Sourced<u16>>,
+    /// Port whose `GET /readyz` decides readiness; `None` = ready once spawned.
+    pub ready_port: Option<u16>,
     /// Every port and range of the instance, base port first.
     pub listeners: Vec<Listener>,
     /// CDP URLs pinned in the config (`browser.cdpUrl`, `browser.profiles.<n>.cdpUrl`), as written
     /// after substitution; must not be shared between instances.
     pub cdp_urls: Vec<Sourced<String>>,
-    /// Working directory of the gateway.
+    /// Working directory of the child.
     pub cwd: PathBuf,
-    /// Full environment of the gateway (clawherd's, scrubbed, plus the instance's).
+    /// Full environment of the child (clawherd's, scrubbed, plus the instance's).
     pub env: BTreeMap<String, String>,
     /// Full command line: program, arguments.
     pub argv: Vec<String>,
 }
 
 impl Plan {
-    /// The four paths with their kind.
-    pub fn paths(&self) -> [(PathKind, &Sourced<PathBuf>); 4] {
-        [
-            (PathKind::Config, &self.config),
-            (PathKind::StateDir, &self.state_dir),
-            (PathKind::Workspace, &self.workspace),
-            (PathKind::LogFile, &self.log_file),
-        ]
+    /// The paths the proof keeps apart, with their kind (none for a plain process).
+    pub fn paths(&self) -> Vec<(PathKind, &Sourced<PathBuf>)> {
+        match &self.gateway {
+            Some(g) => vec![
+                (PathKind::Config, &g.config),
+                (PathKind::StateDir, &g.state_dir),
+                (PathKind::Workspace, &g.workspace),
+                (PathKind::LogFile, &g.log_file),
+            ],
+            None => Vec::new(),
+        }
+    }
+
+    /// The base port's value, if any.
+    pub fn port(&self) -> Option<u16> {
+        self.base_port.as_ref().map(|p| p.value)
     }
 }
 
@@ -247,6 +264,9 @@ pub fn plan(
     parent_env: &BTreeMap<String, String>,
     marker: &str,
 ) -> Result<(Plan, Vec<Diagnostic>), Vec<Diagnostic>> {
+    if profile.flavor == Flavor::Process {
+        return Ok((plan_process(profile, fleet_dir, parent_env, marker), Vec::new()));
+    }
     let flavor = profile.flavor;
     let prefix = flavor.env_prefix();
     let oc_profile = profile.openclaw_profile.as_deref();
@@ -346,11 +366,7 @@ pub fn plan(
     };
 
     // Environment and command line (the spawn recipe of facts §4).
-    let mut env: BTreeMap<String, String> = parent_env
-        .iter()
-        .filter(|(k, _)| !scrubbed(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut env = base_env(parent_env, profile, fleet_dir, marker);
     env.insert(format!("{prefix}_STATE_DIR"), state_dir.value.display().to_string());
     env.insert(format!("{prefix}_CONFIG_PATH"), config.value.display().to_string());
     env.insert(format!("{prefix}_GATEWAY_PORT"), base_port.value.to_string());
@@ -364,9 +380,6 @@ pub fn plan(
         env.insert(format!("{prefix}_WORKSPACE_DIR"), w.value.display().to_string());
     }
     env.insert("NO_COLOR".into(), "1".into());
-    env.insert("CLAWHERD_INSTANCE".into(), marker.to_string());
-    env.insert("CLAWHERD_PROFILE".into(), profile.name.clone());
-    env.insert("CLAWHERD_FLEET_DIR".into(), fleet_dir.display().to_string());
     env.extend(profile.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut argv = profile.command.clone();
     argv.extend(["--port".to_string(), base_port.value.to_string()]);
@@ -491,7 +504,7 @@ pub fn plan(
                 ));
             }
         }
-        Flavor::OpenClaw => {}
+        Flavor::OpenClaw | Flavor::Process => {}
         Flavor::Clawdbot => {
             let control = port_key("browser.controlPort", &mut errors);
             listeners.push(match control {
@@ -565,23 +578,74 @@ pub fn plan(
         return Err(errors);
     }
     let config_exists = cfg.value.is_some();
-    Ok((
-        Plan {
-            profile: profile.name.clone(),
-            config,
-            config_exists,
-            state_dir,
-            workspace,
-            log_file,
-            base_port,
-            listeners,
-            cdp_urls,
-            cwd,
-            env,
-            argv,
-        },
-        warnings,
-    ))
+    let gateway = GatewayPaths {
+        config,
+        config_exists,
+        state_dir,
+        workspace,
+        log_file,
+    };
+    let ready_port = Some(base_port.value);
+    let plan = Plan {
+        profile: profile.name.clone(),
+        gateway: Some(gateway),
+        base_port: Some(base_port),
+        ready_port,
+        listeners,
+        cdp_urls,
+        cwd,
+        env,
+        argv,
+    };
+    Ok((plan, warnings))
+}
+
+/// The environment every child gets: clawherd's, scrubbed, plus the three markers.
+fn base_env(parent_env: &BTreeMap<String, String>, profile: &Profile, fleet_dir: &Path, marker: &str) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = parent_env
+        .iter()
+        .filter(|(k, _)| !scrubbed(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.insert("CLAWHERD_INSTANCE".into(), marker.to_string());
+    env.insert("CLAWHERD_PROFILE".into(), profile.name.clone());
+    env.insert("CLAWHERD_FLEET_DIR".into(), fleet_dir.display().to_string());
+    env
+}
+
+/// The plan of a plain process (`flavor: process`): its command as written, its declared ports
+/// (pinned, proved like any other), no OpenClaw paths, ready once spawned.
+fn plan_process(profile: &Profile, fleet_dir: &Path, parent_env: &BTreeMap<String, String>, marker: &str) -> Plan {
+    let mut env = base_env(parent_env, profile, fleet_dir, marker);
+    env.extend(profile.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut argv = profile.command.clone();
+    argv.extend(profile.args.iter().cloned());
+    let listeners = profile
+        .port
+        .iter()
+        .chain(&profile.ports)
+        .map(|l| Listener {
+            name: "declared port".into(),
+            range: PortRange::single(u32::from(l.value)),
+            source: Source::Fleet {
+                place: l.place.clone(),
+                key: l.key.clone(),
+            },
+            base_offset: None,
+            connects: false,
+        })
+        .collect();
+    Plan {
+        profile: profile.name.clone(),
+        gateway: None,
+        base_port: profile.port.as_ref().map(from_fleet),
+        ready_port: None,
+        listeners,
+        cdp_urls: Vec::new(),
+        cwd: profile.cwd.clone().unwrap_or_else(|| fleet_dir.to_path_buf()),
+        env,
+        argv,
+    }
 }
 
 /// OpenClaw's container check (`dist/container-environment-*.mjs`), the file-marker part.

@@ -336,9 +336,12 @@ impl Cx<'_> {
             Some(s) => match s.value.as_str() {
                 "openclaw" => Some(Flavor::OpenClaw),
                 "clawdbot" | "moltbot" => Some(Flavor::Clawdbot),
+                "process" => Some(Flavor::Process),
                 other => {
-                    let hint = did_you_mean(other, ["openclaw", "clawdbot"])
-                        .map_or("write `openclaw` or `clawdbot`".to_string(), |s| format!("did you mean `{s}`?"));
+                    let hint = did_you_mean(other, ["openclaw", "clawdbot", "process"])
+                        .map_or("write `openclaw`, `clawdbot` or `process`".to_string(), |s| {
+                            format!("did you mean `{s}`?")
+                        });
                     self.profile_error(name, s, &key("flavor"), format!("unknown flavor `{other}`"), hint);
                     None
                 }
@@ -404,6 +407,56 @@ impl Cx<'_> {
             );
         }
 
+        let ports: Vec<Located<u16>> = match p.ports.as_ref().or(d.ports.as_ref()) {
+            Some(s) if flavor != Some(Flavor::Process) => {
+                self.profile_error(
+                    name,
+                    s,
+                    &key("ports"),
+                    "`ports` is for `flavor: process`".into(),
+                    "a gateway's ports are derived from `port`; remove `ports`".into(),
+                );
+                Vec::new()
+            }
+            Some(s) => s
+                .value
+                .iter()
+                .map(|v| Located {
+                    value: *v,
+                    place: self.place(s),
+                    key: key("ports"),
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        if flavor == Some(Flavor::Process) {
+            let gateway_only = [
+                ("openclaw_profile", p.openclaw_profile.is_some()),
+                ("config", p.config.is_some()),
+                ("state_dir", p.state_dir.is_some()),
+                ("workspace", p.workspace.is_some()),
+            ];
+            for (k, set) in gateway_only {
+                if set {
+                    self.profile_error(
+                        name,
+                        spanned,
+                        &key(k),
+                        format!("`{k}` is not used by `flavor: process`"),
+                        format!("remove `{k}`, or use a gateway flavor"),
+                    );
+                }
+            }
+            if p.command.is_none() && d.command.is_none() {
+                self.profile_error(
+                    name,
+                    spanned,
+                    &key("command"),
+                    "`flavor: process` needs a command".into(),
+                    "add e.g. `command: [cloudflared, tunnel, run]`".into(),
+                );
+            }
+        }
         let default_command = match flavor {
             Some(Flavor::Clawdbot) => vec!["clawdbot".to_string(), "gateway".into(), "run".into()],
             _ => vec!["openclaw".to_string(), "gateway".into(), "run".into()],
@@ -457,6 +510,7 @@ impl Cx<'_> {
             state_dir,
             workspace,
             port,
+            ports,
             command,
             args,
             env,

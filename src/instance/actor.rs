@@ -178,7 +178,7 @@ impl Actor {
         match action {
             Action::Spawn => match spawn::spawn(&self.plan) {
                 Ok((mut child, pid)) => {
-                    info!(pid, port = self.plan.base_port.value, "spawned");
+                    info!(pid, port = ?self.plan.port(), "spawned");
                     self.attach_output(&mut child);
                     self.child = Some(child);
                     self.schedule_probe(Duration::ZERO);
@@ -259,9 +259,12 @@ impl Actor {
         }
     }
 
+    /// Schedules a readiness probe; without a probe port (a plain process) the instance is
+    /// ready as soon as it runs.
     fn schedule_probe(&mut self, after: Duration) {
-        let port = self.plan.base_port.value;
+        let port = self.plan.ready_port;
         self.probe = Some(Box::pin(async move {
+            let Some(port) = port else { return true };
             tokio::time::sleep(after).await;
             probe::is_ready(port, PROBE_TIMEOUT).await
         }));
