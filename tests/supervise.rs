@@ -233,7 +233,7 @@ fn plain_process_flavor_is_supervised_and_its_ports_are_proved() {
         "  tunnel:\n    role: rescue\n    flavor: process\n    command: [sleep, \"600\"]\n    args: []\n    ports: [{}]\n",
         base + 50
     );
-    let mut fleet = TestFleet::fake(&[main.clone()], "");
+    let mut fleet = TestFleet::fake(std::slice::from_ref(&main), "");
     let text = std::fs::read_to_string(&fleet.path).expect("read");
     std::fs::write(&fleet.path, format!("{text}{sidecar}")).expect("write");
     let out = std::process::Command::new(clawherd_bin())
