@@ -129,6 +129,22 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Show the event stream (spawned, ready, exited, crash_loop, parked, failover, failback,
+    /// liveness_failed, ...): the last N, then new ones with -F.
+    Events {
+        /// Keep printing new events until interrupted.
+        #[arg(short = 'F', long)]
+        follow: bool,
+        /// Events to show first.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        lines: usize,
+        /// Print JSON lines as the API gives them.
+        #[arg(long)]
+        json: bool,
+        /// Which daemon.
+        #[command(flatten)]
+        target: Target,
+    },
     /// Re-read and re-prove the fleet file; apply only the difference. An invalid file changes
     /// nothing and its errors are printed. Exit 78 then.
     Reload {

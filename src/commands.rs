@@ -331,6 +331,52 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
+/// `clawherd events`.
+pub async fn events(client: &Client, follow: bool, lines: usize, json: bool) -> u8 {
+    let mut out = std::io::stdout().lock();
+    let mut pending = Vec::new();
+    let mut failed = Vec::new();
+    let result = client
+        .stream(&format!("/v1/events?n={lines}&follow={follow}"), |status, chunk| {
+            if status != 200 {
+                failed.extend_from_slice(chunk);
+                return;
+            }
+            pending.extend_from_slice(chunk);
+            while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=i).collect();
+                let text = String::from_utf8_lossy(&line);
+                let rendered = if json {
+                    text.trim_end().to_string()
+                } else {
+                    render_event(text.trim_end())
+                };
+                let _ = writeln!(out, "{rendered}");
+                let _ = out.flush();
+            }
+        })
+        .await;
+    match result {
+        Ok(200) => exit::OK,
+        Ok(_) => api_error(&failed, exit::FAILURE),
+        Err(e) => unreachable(e),
+    }
+}
+
+fn render_event(line: &str) -> String {
+    match serde_json::from_str::<crate::events::FleetEvent>(line) {
+        Ok(e) => format!(
+            "{}  {:<18} {:<10} {}{}",
+            e.ts,
+            e.kind,
+            e.profile.unwrap_or_else(|| "-".into()),
+            e.pid.map_or(String::new(), |p| format!("pid {p}: ")),
+            e.message
+        ),
+        Err(_) => line.to_string(),
+    }
+}
+
 /// `clawherd logs`.
 pub async fn logs(client: &Client, profiles: &[String], follow: bool, lines: usize, since: Option<&str>) -> u8 {
     let mut q: Vec<String> = profiles.iter().map(|p| format!("profile={p}")).collect();

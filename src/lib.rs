@@ -17,7 +17,9 @@
 pub mod cli;
 pub mod commands;
 pub mod control;
+pub mod events;
 pub mod exit;
+pub mod failover;
 pub mod fleet;
 pub mod health;
 pub mod instance;

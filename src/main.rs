@@ -37,6 +37,12 @@ fn main() -> ExitCode {
         } => client_command(&target, |c| async move {
             commands::logs(&c, &profiles, follow, lines, since.as_deref()).await
         }),
+        Command::Events {
+            follow,
+            lines,
+            json,
+            target,
+        } => client_command(&target, |c| async move { commands::events(&c, follow, lines, json).await }),
         Command::Reload { target } => client_command(&target, |c| async move { commands::reload(&c).await }),
         Command::Env {
             profile,
@@ -211,6 +217,7 @@ fn run(file: &Path, quiet: bool) -> u8 {
             }
         };
         let output = OutputSink::start(fleet.run_dir.join("logs"), fleet.rotation, !quiet);
+        let events = clawherd::events::EventSink::start(Some(fleet.run_dir.join("events.jsonl")));
         let (requests, requests_rx) = mpsc::channel(16);
         let state = AppState {
             requests: requests.clone(),
@@ -218,12 +225,13 @@ fn run(file: &Path, quiet: bool) -> u8 {
             keep: fleet.rotation.keep,
             fleet_path: fleet.path.clone(),
             access: AccessPolicy { owner_uid: nix::unistd::geteuid().as_raw(), group_gid: fleet.socket_group.as_ref().map(|g| g.1) },
+            events: events.clone(),
         };
         let socket = fleet.socket.clone();
         let watched = watch::watched_paths(&fleet);
         let watching = fleet.watch;
         tracing::info!(fleet = %fleet.path.display(), instances = fleet.instances.len(), socket = %socket.display(), "isolation proved; starting");
-        let sup = match Supervisor::start(fleet, output).await {
+        let sup = match Supervisor::start(fleet, output, events).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("clawherd: {e}");

@@ -9,6 +9,7 @@
 //! settings) are restarted; the others keep their pids.
 
 use crate::control::protocol::ReloadResponse;
+use crate::events::{EventSink, FleetEvent};
 use crate::fleet::{self, Fleet, FleetError, LoadContext, Plan, Profile};
 use crate::instance::actor::spawn_actor;
 use crate::instance::{Control, InstanceHandle};
@@ -65,7 +66,10 @@ pub struct Supervisor {
     fleet: Fleet,
     managed: BTreeMap<String, Managed>,
     output: OutputSink,
+    events: EventSink,
     reaper: JoinHandle<std::io::Result<()>>,
+    /// One failover controller per standby; owned here, aborted on reload and shutdown.
+    controllers: Vec<JoinHandle<()>>,
 }
 
 impl Supervisor {
@@ -73,7 +77,7 @@ impl Supervisor {
     /// instance of `fleet`; returns at once.
     ///
     /// Errors: [`SupervisorError::Setup`].
-    pub async fn start(fleet: Fleet, output: OutputSink) -> Result<Self, SupervisorError> {
+    pub async fn start(fleet: Fleet, output: OutputSink, events: EventSink) -> Result<Self, SupervisorError> {
         reaper::become_subreaper().map_err(|e| SupervisorError::Setup(format!("PR_SET_CHILD_SUBREAPER: {e}")))?;
         // Install SIGCHLD handling before any child exists.
         let reaper = tokio::spawn(reaper::run());
@@ -83,19 +87,55 @@ impl Supervisor {
             fleet,
             managed: BTreeMap::new(),
             output,
+            events,
             reaper,
+            controllers: Vec::new(),
         };
         let instances = sup.fleet.instances.clone();
         for (profile, plan) in instances {
             sup.launch(profile, plan).await;
         }
+        sup.start_controllers();
         Ok(sup)
+    }
+
+    /// (Re)creates the failover controller of every standby profile.
+    fn start_controllers(&mut self) {
+        for c in self.controllers.drain(..) {
+            c.abort();
+        }
+        for m in self.managed.values() {
+            let Some(sb) = &m.view.profile.standby else { continue };
+            let Some(main) = self.managed.get(&sb.standby_for) else { continue };
+            let pair = crate::failover::Pair {
+                standby: m.view.handle.clone(),
+                main: main.view.handle.clone(),
+                mode: sb.mode,
+                failover_after: sb.failover_after,
+                failback_after: sb.failback_after,
+            };
+            self.controllers.push(tokio::spawn(crate::failover::run(
+                pair,
+                self.events.clone(),
+                self.fleet.hooks.clone(),
+            )));
+        }
     }
 
     async fn launch(&mut self, profile: Profile, plan: Plan) {
         let marker = self.fleet.instance_marker(&profile.name);
-        let (handle, task) = spawn_actor(profile.clone(), plan.clone(), marker.clone(), self.output.clone());
-        handle.send(Control::Start).await;
+        let (handle, task) = spawn_actor(
+            profile.clone(),
+            plan.clone(),
+            marker.clone(),
+            self.output.clone(),
+            self.events.clone(),
+        );
+        // A cold standby runs only while the profile it stands by for is down.
+        let cold = profile.standby.as_ref().is_some_and(|s| s.mode == crate::fleet::StandbyMode::Cold);
+        if !cold {
+            handle.send(Control::Start).await;
+        }
         self.managed.insert(
             profile.name.clone(),
             Managed {
@@ -147,6 +187,13 @@ impl Supervisor {
                     errors = d.error_count(),
                     "reload refused, the fleet keeps running unchanged:\n{text}"
                 );
+                self.events.emit(FleetEvent::new(
+                    "reload_refused",
+                    None,
+                    None,
+                    format!("{} error(s); the fleet keeps running unchanged", d.error_count()),
+                    serde_json::json!({"errors": text}),
+                ));
                 return Err(text);
             }
             Err(e) => {
@@ -190,7 +237,21 @@ impl Supervisor {
             }
         }
         self.fleet = new;
+        // Parked instances wait for a reload: try them again.
+        for m in self.managed.values() {
+            if m.view.handle.status().state == "parked" {
+                m.view.handle.send(Control::Start).await;
+            }
+        }
+        self.start_controllers();
         info!(added = ?report.added, removed = ?report.removed, restarted = ?report.restarted, unchanged = report.unchanged.len(), "reloaded");
+        self.events.emit(FleetEvent::new(
+            "reloaded",
+            None,
+            None,
+            format!("added {:?}, removed {:?}, restarted {:?}", report.added, report.removed, report.restarted),
+            serde_json::json!({"added": report.added, "removed": report.removed, "restarted": report.restarted, "unchanged": report.unchanged}),
+        ));
         if !report.needs_restart.is_empty() {
             warn!(settings = ?report.needs_restart, "these fleet settings changed but apply only when clawherd restarts");
         }
@@ -200,6 +261,9 @@ impl Supervisor {
     /// Stops every instance at once (SIGTERM, stop timeout, SIGKILL), waits for every actor to
     /// end and reaps what is left.
     pub async fn shutdown(mut self) {
+        for c in self.controllers.drain(..) {
+            c.abort();
+        }
         let names: Vec<String> = self.managed.keys().cloned().collect();
         self.retire(&names).await;
         reaper::reap_orphans();

@@ -72,22 +72,25 @@ fn exit_zero_handback_is_restarted() {
     assert_ne!(d.wait_ready(mark, "main", D), pid);
 }
 
-/// A gateway that keeps crashing ends in a loud `failed` state after `max_starts`; the other
-/// instance is not disturbed.
+/// A gateway that keeps crashing enters a loud crash loop after `max_starts`, and keeps retrying
+/// at the slow cadence instead of giving up for good; the other instance is not disturbed.
 #[test]
-fn crash_loop_ends_in_failed_without_disturbing_others() {
+fn crash_loop_is_loud_keeps_retrying_slowly_and_disturbs_nobody() {
     let (main, rescue) = two(7);
     let main = main
         .env("FAKE_EXIT_AFTER_MS", "50")
         .env("FAKE_EXIT_CODE", "3")
-        .yaml("    restart: {crash_loop: {max_starts: 3, window: 1m}}\n");
+        .yaml("    restart: {crash_loop: {max_starts: 3, window: 1m, retry_every: 1s}}\n");
     let fleet = TestFleet::fake(&[main, rescue], "");
     let d = Daemon::start(&fleet.path);
     let rescue_pid = d.wait_ready(0, "rescue", D);
-    let line = d.wait_line(&["profile=main", "crash loop"], D);
-    assert!(line.contains("FAILED"), "{line}");
+    let (at, line) = d.wait_line_from(0, &["profile=main", "CRASH LOOP"], D);
+    assert!(line.contains("3 starts within 1m") && line.contains("retrying every 1s"), "{line}");
+    assert!(line.contains("ERROR"), "loud: {line}");
     assert_eq!(d.log_text().matches("profile=main}: spawned").count(), 3);
     assert!(d.log_text().contains("result=exit 3"));
+    // The slow cadence: one more attempt comes, it does not give up.
+    d.wait_line_from(at + 1, &["profile=main}: spawned"], D);
     assert!(alive(rescue_pid));
     assert_eq!(d.log_text().matches("profile=rescue}: spawned").count(), 1);
 }

@@ -31,8 +31,10 @@ pub struct InstanceReport {
     pub role: String,
     /// `openclaw` or `clawdbot`.
     pub flavor: String,
-    /// `starting`, `ready`, `stopping`, `backoff`, `failed`, `stopped`.
+    /// `starting`, `ready`, `unready`, `stopping`, `backoff`, `crash-loop`, `parked`, `stopped`.
     pub state: String,
+    /// Why it is parked: the gateway's own error line.
+    pub reason: Option<String>,
     /// Gateway pid while one runs.
     pub pid: Option<i32>,
     /// Seconds since the running gateway was spawned.

@@ -117,6 +117,8 @@ pub struct AppState {
     pub fleet_path: PathBuf,
     /// Who may connect.
     pub access: AccessPolicy,
+    /// The event stream.
+    pub events: crate::events::EventSink,
 }
 
 /// Creates the socket at `path`: refuses if another clawherd answers there, removes a stale
@@ -154,6 +156,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/instances/{profile}/{action}", post(action))
         .route("/v1/reload", post(reload))
         .route("/v1/logs", get(logs_route))
+        .route("/v1/events", get(events_route))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }
@@ -261,6 +264,7 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
                 role: v.profile.role.as_str().into(),
                 flavor: v.profile.flavor.as_str().into(),
                 state: s.state.into(),
+                reason: s.reason.clone(),
                 pid: s.pid,
                 uptime_s: s.started_at.and_then(|t| now.duration_since(t).ok()).map(|d| d.as_secs_f64()),
                 restarts: s.restarts,
@@ -370,11 +374,23 @@ async fn action(
             match (wait, s.state) {
                 (WaitFor::None, _) => return Ok(s),
                 (WaitFor::Ready, "ready") if fresh => return Ok(s),
-                (WaitFor::Ready, "failed") if changed => {
-                    return Err((s.clone(), format!("instance failed (crash loop; last exit: {})", last())));
+                (WaitFor::Ready, "parked") if changed => {
+                    return Err((
+                        s.clone(),
+                        format!("instance parked on a configuration error: {}", s.reason.clone().unwrap_or_default()),
+                    ));
+                }
+                (WaitFor::Ready, "crash-loop") if changed => {
+                    return Err((
+                        s.clone(),
+                        format!(
+                            "instance is in a crash loop (last exit: {}); it keeps retrying at the slow cadence",
+                            last()
+                        ),
+                    ));
                 }
                 (WaitFor::Ready, "stopped") if changed => return Err((s.clone(), format!("instance stopped (last exit: {})", last()))),
-                (WaitFor::Stopped, "stopped" | "failed") => return Ok(s),
+                (WaitFor::Stopped, "stopped" | "parked") => return Ok(s),
                 _ => {}
             }
             if rx.changed().await.is_err() {
@@ -584,6 +600,40 @@ async fn logs_route(State(state): State<AppState>, req: HttpRequest) -> Response
         }
     });
     use futures_util::StreamExt;
+    axum::body::Body::from_stream(head.chain(tail)).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct EventsQuery {
+    n: Option<usize>,
+    #[serde(default)]
+    follow: bool,
+}
+
+/// `GET /v1/events`: the last `n` events as JSON lines, then new ones while `follow`.
+async fn events_route(State(state): State<AppState>, Query(q): Query<EventsQuery>) -> Response {
+    use futures_util::StreamExt;
+    let rx = q.follow.then(|| state.events.subscribe());
+    let head: String = state
+        .events
+        .recent(q.n.unwrap_or(100))
+        .iter()
+        .filter_map(|e| serde_json::to_string(e).ok())
+        .map(|l| l + "\n")
+        .collect();
+    let head = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes::Bytes::from(head)) });
+    let Some(rx) = rx else {
+        return axum::body::Body::from_stream(head).into_response();
+    };
+    let tail = futures_util::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(e) => return Some((Ok(bytes::Bytes::from(serde_json::to_string(&e).unwrap_or_default() + "\n")), rx)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
     axum::body::Body::from_stream(head.chain(tail)).into_response()
 }
 

@@ -28,6 +28,9 @@ pub struct FleetFile {
     /// Re-read and re-prove the fleet when the fleet file or an OpenClaw config changes.
     #[serde(default)]
     pub watch: Option<Spanned<bool>>,
+    /// Run on failover and failback.
+    #[serde(default)]
+    pub hooks: Option<HooksFile>,
     /// Settings every profile inherits unless it sets them itself.
     #[serde(default)]
     pub defaults: Option<ProfileFile>,
@@ -68,6 +71,47 @@ pub struct ProfileFile {
     pub stop_timeout: Option<Spanned<String>>,
     /// Working directory of the gateway; default its state dir.
     pub cwd: Option<Spanned<String>>,
+    /// Liveness and readiness probing.
+    pub health: Option<HealthFile>,
+    /// The profile this one stands by for (failover target); default: the `main`-role profile
+    /// for a `rescue`-role profile.
+    pub standby_for: Option<Spanned<String>>,
+    /// `hot` (always running) or `cold` (started only while the profile it stands by for is down).
+    pub standby: Option<Spanned<String>>,
+    /// How long the protected profile may be not ready before failover, e.g. `60s`.
+    pub failover_after: Option<Spanned<String>>,
+    /// How long the protected profile must be ready again before failback, e.g. `60s`.
+    pub failback_after: Option<Spanned<String>>,
+}
+
+/// `health:` block.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthFile {
+    /// Probe period once ready, e.g. `10s`.
+    pub period: Option<Spanned<String>>,
+    /// Timeout of one probe, e.g. `5s`.
+    pub timeout: Option<Spanned<String>>,
+    /// Consecutive failures that count (liveness: restart; readiness: unready).
+    pub failure_threshold: Option<Spanned<u32>>,
+    /// Liveness is not judged before this much time after spawn unless ready earlier, e.g. `5m`.
+    pub startup_grace: Option<Spanned<String>>,
+    /// Graceful stop budget of a liveness restart before SIGKILL, e.g. `15s`.
+    pub kill_after: Option<Spanned<String>>,
+    /// `false` turns liveness probing off.
+    pub liveness: Option<Spanned<bool>>,
+}
+
+/// `hooks:` block (fleet level): run on failover and failback.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HooksFile {
+    /// A command run with the event in its environment (`CLAWHERD_EVENT`, ...).
+    pub command: Option<Spanned<Vec<String>>>,
+    /// An `http://` URL that receives the event as a JSON POST.
+    pub url: Option<Spanned<String>>,
+    /// Timeout of one hook run, e.g. `10s`.
+    pub timeout: Option<Spanned<String>>,
 }
 
 /// `restart:` block.
@@ -102,6 +146,8 @@ pub struct CrashLoopFile {
     pub max_starts: Option<Spanned<u32>>,
     /// The sliding window, e.g. `"5m"`.
     pub window: Option<Spanned<String>>,
+    /// The slow cadence of retries while in a crash loop, e.g. `"5m"`.
+    pub retry_every: Option<Spanned<String>>,
 }
 
 /// `logs:` block.

@@ -117,6 +117,59 @@ pub struct RestartSettings {
     pub crash_loop_max_starts: u32,
     /// Sliding window of the crash-loop tally.
     pub crash_loop_window: Duration,
+    /// Slow cadence of retries while in a crash loop.
+    pub crash_loop_retry: Duration,
+}
+
+/// Liveness and readiness probing of one profile (process-compose / Kubernetes terms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthSettings {
+    /// Probe period once ready (or once `startup_grace` is over).
+    pub period: Duration,
+    /// Timeout of one probe.
+    pub timeout: Duration,
+    /// Consecutive failures that count: liveness → restart, readiness → unready.
+    pub failure_threshold: u32,
+    /// Liveness is not judged during this time after spawn unless the gateway got ready before:
+    /// a slow boot is never killed.
+    pub startup_grace: Duration,
+    /// Graceful stop budget of a liveness restart before SIGKILL.
+    pub kill_after: Duration,
+    /// Whether liveness is probed at all.
+    pub liveness: bool,
+}
+
+/// Whether a standby runs all the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandbyMode {
+    /// Always running (OpenClaw's documented rescue bot).
+    Hot,
+    /// Started only while the profile it stands by for is down; stopped after failback.
+    Cold,
+}
+
+/// A profile that stands by for another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standby {
+    /// The protected profile.
+    pub standby_for: String,
+    /// Hot or cold.
+    pub mode: StandbyMode,
+    /// Protected profile not ready this long → failover.
+    pub failover_after: Duration,
+    /// Protected profile ready again this long → failback.
+    pub failback_after: Duration,
+}
+
+/// Hooks run on failover and failback.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hooks {
+    /// Command (program and arguments) run with the event in its environment.
+    pub command: Option<Vec<String>>,
+    /// `http://` URL the event is POSTed to as JSON.
+    pub url: Option<String>,
+    /// Timeout of one run.
+    pub timeout: Duration,
 }
 
 /// A value written in the fleet file, with its place.
@@ -165,6 +218,10 @@ pub struct Profile {
     pub restart: RestartSettings,
     /// Graceful stop budget before SIGKILL.
     pub stop_timeout: Duration,
+    /// Probing.
+    pub health: HealthSettings,
+    /// Failover role, when this profile stands by for another.
+    pub standby: Option<Standby>,
 }
 
 /// A validated, planned and proved fleet: the only form the supervisor sees.
@@ -186,6 +243,8 @@ pub struct Fleet {
     pub socket_group: Option<(String, u32)>,
     /// Whether file changes trigger a reload.
     pub watch: bool,
+    /// Failover hooks.
+    pub hooks: Hooks,
     /// Warnings found while loading (errors make loading fail instead).
     pub warnings: Diagnostics,
 }
@@ -293,6 +352,7 @@ pub fn load_str(path: &Path, text: &str, ctx: &LoadContext) -> Result<Fleet, Fle
         socket: validated.socket,
         socket_group: validated.socket_group,
         watch: validated.watch,
+        hooks: validated.hooks,
         warnings: diags,
     })
 }

@@ -3,8 +3,8 @@
 
 use super::diagnostic::{Diagnostic, Diagnostics, Place, did_you_mean};
 use super::expand::{UnsetVar, expand};
-use super::file::{FleetFile, ProfileFile, RestartFile};
-use super::{Flavor, Located, Profile, RestartPolicy, RestartSettings, Role};
+use super::file::{FleetFile, HealthFile, HooksFile, ProfileFile, RestartFile};
+use super::{Flavor, HealthSettings, Hooks, Located, Profile, RestartPolicy, RestartSettings, Role, Standby, StandbyMode};
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,6 +51,8 @@ pub struct Validated {
     pub socket_group: Option<(String, u32)>,
     /// Whether to reload on file changes.
     pub watch: bool,
+    /// Failover hooks.
+    pub hooks: Hooks,
     /// Warnings (errors fail instead).
     pub warnings: Diagnostics,
 }
@@ -140,6 +142,7 @@ pub fn validate(path: &Path, text: &str, env: &BTreeMap<String, String>) -> Resu
         );
     }
     let watch = file.watch.as_ref().is_some_and(|w| w.value);
+    let hooks = cx.hooks(file.hooks.as_ref());
     let defaults = file.defaults.unwrap_or_default();
     let mut profiles = Vec::new();
     for (name, spanned) in &file.profiles {
@@ -147,6 +150,7 @@ pub fn validate(path: &Path, text: &str, env: &BTreeMap<String, String>) -> Resu
             profiles.push(p);
         }
     }
+    cx.standbys(&file.profiles, &defaults, &mut profiles);
     if cx.diags.has_errors() {
         return Err(cx.diags);
     }
@@ -158,6 +162,7 @@ pub fn validate(path: &Path, text: &str, env: &BTreeMap<String, String>) -> Resu
         socket,
         socket_group,
         watch,
+        hooks,
         warnings: cx.diags,
     })
 }
@@ -490,6 +495,7 @@ impl Cx<'_> {
         }
 
         let restart = self.restart(name, p.restart.as_ref(), d.restart.as_ref());
+        let health = self.health(name, p.health.as_ref(), d.health.as_ref());
         let stop_timeout = p
             .stop_timeout
             .as_ref()
@@ -517,7 +523,170 @@ impl Cx<'_> {
             cwd,
             restart: restart?,
             stop_timeout,
+            health: health?,
+            standby: None,
         })
+    }
+
+    /// The `health:` block, profile fields over defaults fields.
+    fn health(&mut self, profile: &str, p: Option<&HealthFile>, d: Option<&HealthFile>) -> Option<HealthSettings> {
+        let before = self.diags.error_count();
+        let key = |k: &str| format!("profiles.{profile}.health.{k}");
+        let pick = |f: fn(&HealthFile) -> Option<&Spanned<String>>| p.and_then(f).or_else(|| d.and_then(f));
+        let mut dur =
+            |s: Option<&Spanned<String>>, k: &str, default: Duration| s.and_then(|s| self.duration(s, &key(k))).unwrap_or(default);
+        let period = dur(pick(|h| h.period.as_ref()), "period", Duration::from_secs(10));
+        let timeout = dur(pick(|h| h.timeout.as_ref()), "timeout", Duration::from_secs(5));
+        let startup_grace = dur(pick(|h| h.startup_grace.as_ref()), "startup_grace", Duration::from_secs(300));
+        let kill_after = dur(pick(|h| h.kill_after.as_ref()), "kill_after", Duration::from_secs(15));
+        let threshold = p
+            .and_then(|h| h.failure_threshold.as_ref())
+            .or_else(|| d.and_then(|h| h.failure_threshold.as_ref()));
+        let failure_threshold = match threshold {
+            Some(s) if s.value == 0 => {
+                self.profile_error(
+                    profile,
+                    s,
+                    &key("failure_threshold"),
+                    "a threshold of 0 would fail on no failure".into(),
+                    "use 1 or more".into(),
+                );
+                1
+            }
+            Some(s) => s.value,
+            None => 3,
+        };
+        let liveness = p
+            .and_then(|h| h.liveness.as_ref())
+            .or_else(|| d.and_then(|h| h.liveness.as_ref()))
+            .is_none_or(|l| l.value);
+        if period.is_zero() {
+            let s = pick(|h| h.period.as_ref()).expect("a zero period was written");
+            self.profile_error(
+                profile,
+                s,
+                &key("period"),
+                "a zero period would probe without pause".into(),
+                "use e.g. `10s`".into(),
+            );
+        }
+        if self.diags.error_count() > before {
+            return None;
+        }
+        Some(HealthSettings {
+            period,
+            timeout,
+            failure_threshold,
+            startup_grace,
+            kill_after,
+            liveness,
+        })
+    }
+
+    /// The fleet-level `hooks:` block.
+    fn hooks(&mut self, h: Option<&HooksFile>) -> Hooks {
+        let Some(h) = h else {
+            return Hooks {
+                command: None,
+                url: None,
+                timeout: Duration::from_secs(10),
+            };
+        };
+        let command = h.command.as_ref().map(|c| self.list(c, "hooks.command")).filter(|c| !c.is_empty());
+        let url = h.url.as_ref().and_then(|u| {
+            let v = self.text(u, "hooks.url")?;
+            if v.starts_with("http://") {
+                Some(v)
+            } else {
+                self.error(
+                    u,
+                    "hooks.url",
+                    format!("`{v}` is not an http:// URL"),
+                    "clawherd posts hooks over plain HTTP, e.g. to a local relay: http://127.0.0.1:9000/clawherd",
+                );
+                None
+            }
+        });
+        let timeout = h
+            .timeout
+            .as_ref()
+            .and_then(|t| self.duration(t, "hooks.timeout"))
+            .unwrap_or(Duration::from_secs(10));
+        Hooks { command, url, timeout }
+    }
+
+    /// Resolves who stands by for whom, once every profile is known. A `rescue`-role profile
+    /// stands by for the only `main`-role profile unless it names another with `standby_for`.
+    fn standbys(&mut self, raw: &BTreeMap<String, Spanned<ProfileFile>>, d: &ProfileFile, profiles: &mut [Profile]) {
+        let names: Vec<String> = profiles.iter().map(|p| p.name.clone()).collect();
+        let mains: Vec<String> = profiles.iter().filter(|p| p.role == Role::Main).map(|p| p.name.clone()).collect();
+        for profile in profiles.iter_mut() {
+            let Some(spanned) = raw.get(&profile.name) else { continue };
+            let p = &spanned.value;
+            let key = |k: &str| format!("profiles.{}.{k}", profile.name);
+            let target = match p.standby_for.as_ref() {
+                Some(s) if s.value == profile.name => {
+                    self.profile_error(
+                        &profile.name,
+                        s,
+                        &key("standby_for"),
+                        "a profile cannot stand by for itself".into(),
+                        "name the profile to protect, e.g. `main`".into(),
+                    );
+                    continue;
+                }
+                Some(s) if !names.contains(&s.value) => {
+                    let hint = did_you_mean(&s.value, names.iter().map(String::as_str))
+                        .map_or(format!("profiles: {}", names.join(", ")), |n| format!("did you mean `{n}`?"));
+                    self.profile_error(
+                        &profile.name,
+                        s,
+                        &key("standby_for"),
+                        format!("no profile `{}` to stand by for", s.value),
+                        hint,
+                    );
+                    continue;
+                }
+                Some(s) => s.value.clone(),
+                None if profile.role == Role::Rescue && mains.len() == 1 => mains[0].clone(),
+                None => continue,
+            };
+            let mode = match p.standby.as_ref().or(d.standby.as_ref()) {
+                Some(s) => match s.value.as_str() {
+                    "hot" => StandbyMode::Hot,
+                    "cold" => StandbyMode::Cold,
+                    other => {
+                        self.profile_error(
+                            &profile.name,
+                            s,
+                            &key("standby"),
+                            format!("unknown standby mode `{other}`"),
+                            "write `hot` (always running) or `cold` (started on failover)".into(),
+                        );
+                        continue;
+                    }
+                },
+                None => StandbyMode::Hot,
+            };
+            let mut dur =
+                |s: Option<&Spanned<String>>, k: &str, default: Duration| s.and_then(|s| self.duration(s, &key(k))).unwrap_or(default);
+            let failover_after = dur(
+                p.failover_after.as_ref().or(d.failover_after.as_ref()),
+                "failover_after",
+                Duration::from_secs(60),
+            );
+            let failback_after = dur(
+                p.failback_after.as_ref().or(d.failback_after.as_ref()),
+                "failback_after",
+                Duration::from_secs(60),
+            );
+            profile.standby = Some(Standby {
+                standby_for: target,
+                mode,
+                failover_after,
+                failback_after,
+            });
+        }
     }
 
     fn list(&mut self, s: &Spanned<Vec<String>>, key: &str) -> Vec<String> {
@@ -603,6 +772,11 @@ impl Cx<'_> {
         let max = dur(max_s, "backoff.max", Duration::from_secs(60));
         let reset = dur(reset_s, "backoff.reset_after", Duration::from_secs(60));
         let window = dur(window_s, "crash_loop.window", Duration::from_secs(300));
+        let retry = dur(
+            crash_field(p, d, |c| c.retry_every.as_ref()),
+            "crash_loop.retry_every",
+            Duration::from_secs(300),
+        );
         let max_starts = match max_starts_s {
             Some(s) if s.value == 0 => {
                 self.profile_error(
@@ -638,6 +812,7 @@ impl Cx<'_> {
             backoff_reset_after: reset,
             crash_loop_max_starts: max_starts,
             crash_loop_window: window,
+            crash_loop_retry: retry,
         })
     }
 }

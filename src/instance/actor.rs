@@ -1,16 +1,26 @@
 //! The instance actor: one tokio task per profile. See the module doc of [`super`].
+//!
+//! Probing (facts §5): while starting, `GET /readyz` every [`READY_PROBE_PERIOD`] until 200.
+//! Once ready, or once `health.startup_grace` has passed without readiness, every
+//! `health.period` one round of `GET /healthz` (liveness) and `GET /readyz` (readiness):
+//! `failure_threshold` liveness failures in a row restart the gateway (a hung or SIGSTOPped one
+//! is detected within period × threshold); as many readiness failures make it `unready`.
+//! `eventLoop.degraded` is never punished. Nothing runs between probes: timers only.
 
-use super::state::{Action, Event, Machine, State, TREE_GRACE};
+use super::state::{Action, Event, Machine, Report, State, TREE_GRACE};
 use super::{Control, InstanceHandle, InstanceStatus};
-use crate::fleet::{Plan, Profile};
+use crate::events::{EventSink, FleetEvent};
+use crate::fleet::{HealthSettings, Plan, Profile};
 use crate::health::probe;
 use crate::logs::OutputSink;
 use crate::process::{group, reaper, spawn};
 use crate::restart::policy::ExitResult;
 use nix::sys::signal::Signal;
+use serde_json::json;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
@@ -21,15 +31,33 @@ use tracing::{error, info, instrument, warn};
 
 /// Time between readiness probes while starting.
 pub const READY_PROBE_PERIOD: Duration = Duration::from_millis(250);
-/// Timeout of one probe.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Output lines kept to explain an exit (exit 78: config error or state-dir lock?).
+const LAST_LINES: usize = 40;
+/// How long to wait for the last output lines after an exit 78 before judging it.
+const DRAIN_WAIT: Duration = Duration::from_secs(1);
+
+/// Lines by which OpenClaw says its exit 78 is about another owner of the state dir (facts §6),
+/// not about its configuration: transient, retried with backoff.
+const LOCK_MARKERS: &[&str] = &[
+    "owns gateway-lifecycle",
+    "another OpenClaw process",
+    "requires state migration",
+    "existing gateway is healthy",
+    "already running",
+];
 
 /// Starts the actor of `profile` and returns its handle and task. The instance starts stopped;
 /// send [`Control::Start`].
-pub fn spawn_actor(profile: Profile, plan: Plan, marker: String, output: OutputSink) -> (InstanceHandle, JoinHandle<()>) {
+pub fn spawn_actor(
+    profile: Profile,
+    plan: Plan,
+    marker: String,
+    output: OutputSink,
+    events: EventSink,
+) -> (InstanceHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(16);
-    let machine = Machine::new(profile.restart.clone(), profile.stop_timeout);
-    let status = status_of(&profile.name, &machine, false);
+    let machine = Machine::new(profile.restart.clone(), profile.stop_timeout, profile.health.kill_after);
+    let status = status_of(&profile.name, &machine, None, false);
     let (status_tx, status_rx) = watch::channel(status);
     let handle = InstanceHandle {
         profile: profile.name.clone(),
@@ -39,26 +67,34 @@ pub fn spawn_actor(profile: Profile, plan: Plan, marker: String, output: OutputS
     let actor = Actor {
         name: Arc::from(profile.name.as_str()),
         plan,
+        health: profile.health.clone(),
         marker,
         output,
+        events,
         machine,
         status_tx,
         child: None,
         timer: None,
         probe: None,
+        live_failures: 0,
+        ready_failures: 0,
         pending_stops: Vec::new(),
         readers: Vec::new(),
+        last_lines: Arc::new(Mutex::new(VecDeque::new())),
     };
     (handle, tokio::spawn(actor.run(rx)))
 }
 
-fn status_of(profile: &str, m: &Machine, finished: bool) -> InstanceStatus {
+fn status_of(profile: &str, m: &Machine, parked: Option<String>, finished: bool) -> InstanceStatus {
     let (now, wall) = (Instant::now(), std::time::SystemTime::now());
     let wall_of = |t: Instant| wall.checked_sub(now.saturating_duration_since(t));
     let (started_at, ready_at) = match &m.state {
-        State::Starting { since, .. } | State::StopSigterm { since, .. } | State::StopSigkill { since, .. } => (wall_of(*since), None),
+        State::Starting { since, .. }
+        | State::Unready { since, .. }
+        | State::StopSigterm { since, .. }
+        | State::StopSigkill { since, .. } => (wall_of(*since), None),
         State::Ready { since, ready_at, .. } => (wall_of(*since), wall_of(*ready_at)),
-        State::Stopped | State::AutoRestart { .. } | State::Failed => (None, None),
+        State::Stopped | State::AutoRestart { .. } | State::CrashLoop { .. } | State::Parked { .. } => (None, None),
     };
     InstanceStatus {
         profile: profile.to_string(),
@@ -70,29 +106,47 @@ fn status_of(profile: &str, m: &Machine, finished: bool) -> InstanceStatus {
         last_exit: m.last_exit.map(|(r, _)| r),
         last_exit_at: m.last_exit.and_then(|(_, t)| wall_of(t)),
         last_ready_after: m.last_ready_after,
+        reason: parked,
         finished,
     }
 }
 
-type ProbeFuture = Pin<Box<dyn Future<Output = bool> + Send>>;
+/// What one probe round found.
+enum ProbeOutcome {
+    /// Starting: `/readyz` answered 200 or not.
+    Readiness(bool),
+    /// Periodic round: `/healthz` and `/readyz`.
+    Health { live: bool, ready: bool },
+}
+
+type ProbeFuture = Pin<Box<dyn Future<Output = ProbeOutcome> + Send>>;
 
 struct Actor {
     name: Arc<str>,
     plan: Plan,
+    health: HealthSettings,
     marker: String,
     output: OutputSink,
+    events: EventSink,
     machine: Machine,
     status_tx: watch::Sender<InstanceStatus>,
     /// The running gateway (only while one runs).
     child: Option<Child>,
     /// The one armed timer: its deadline and the event it fires.
     timer: Option<(Instant, Event)>,
-    /// The in-flight or scheduled readiness probe.
+    /// The scheduled or in-flight probe round.
     probe: Option<ProbeFuture>,
+    /// Consecutive liveness failures.
+    live_failures: u32,
+    /// Consecutive readiness failures after readiness.
+    ready_failures: u32,
     /// Stop requests waiting for `stopped`.
     pending_stops: Vec<oneshot::Sender<()>>,
     /// Output reader tasks of the current child; owned here, aborted when the actor ends.
     readers: Vec<JoinHandle<()>>,
+    /// The last output lines of the current child. A `std` mutex: the readers push a line and
+    /// let go; nothing awaits while holding it.
+    last_lines: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl Actor {
@@ -118,7 +172,8 @@ impl Actor {
                     }
                     self.child = None;
                     self.probe = None;
-                    Event::Exited(result)
+                    let config_error = self.config_error(result).await;
+                    Event::Exited { result, config_error }
                 }
                 control = rx.recv(), if !shutting_down => match control {
                     Some(Control::Start) => Event::Start,
@@ -136,13 +191,14 @@ impl Actor {
                     let (_, event) = self.timer.take().expect("timer armed");
                     event
                 }
-                ready = poll_probe(&mut self.probe) => {
-                    if ready {
-                        self.probe = None;
-                        Event::BecameReady
-                    } else {
-                        self.schedule_probe(READY_PROBE_PERIOD);
-                        continue;
+                outcome = poll_probe(&mut self.probe) => {
+                    self.probe = None;
+                    match self.judge(outcome) {
+                        Some(e) => e,
+                        None => {
+                            self.ensure_probe();
+                            continue;
+                        }
                     }
                 }
             };
@@ -152,6 +208,54 @@ impl Actor {
             r.abort();
         }
         self.publish(true);
+    }
+
+    /// Turns a probe round into an event, counting consecutive failures.
+    fn judge(&mut self, outcome: ProbeOutcome) -> Option<Event> {
+        let threshold = self.health.failure_threshold;
+        match (outcome, &self.machine.state) {
+            (ProbeOutcome::Readiness(true), State::Starting { .. }) => Some(Event::BecameReady),
+            (ProbeOutcome::Readiness(_), _) => None,
+            (ProbeOutcome::Health { live, ready }, state) => {
+                self.live_failures = if live { 0 } else { self.live_failures + 1 };
+                if self.health.liveness && self.live_failures >= threshold {
+                    warn!(
+                        failures = self.live_failures,
+                        "liveness probe failed {} times in a row", self.live_failures
+                    );
+                    self.events.emit(FleetEvent::new(
+                        "liveness_failed",
+                        Some(&self.name),
+                        state.pid(),
+                        format!("GET /healthz failed {} times in a row", self.live_failures),
+                        json!({"failures": self.live_failures, "period_s": self.health.period.as_secs_f64()}),
+                    ));
+                    self.live_failures = 0;
+                    return Some(Event::LivenessFailed);
+                }
+                match state {
+                    State::Starting { .. } | State::Unready { .. } if ready => Some(Event::BecameReady),
+                    State::Ready { .. } => {
+                        self.ready_failures = if ready { 0 } else { self.ready_failures + 1 };
+                        (self.ready_failures >= threshold).then_some(Event::BecameUnready)
+                    }
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// For an exit 78, the gateway's own error line when it is a real configuration error;
+    /// `None` when it is the state-dir lock case or any other exit.
+    async fn config_error(&mut self, result: ExitResult) -> Option<String> {
+        if result != ExitResult::Code(78) {
+            return None;
+        }
+        // Let the readers drain the last lines (they end at EOF), briefly.
+        let readers = std::mem::take(&mut self.readers);
+        let _ = tokio::time::timeout(DRAIN_WAIT, futures_util::future::join_all(readers)).await;
+        let lines = self.last_lines.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        classify_exit_78(&lines)
     }
 
     /// Feeds `event` to the machine and carries out the actions, feeding back spawn results.
@@ -165,11 +269,12 @@ impl Actor {
                 }
             }
         }
-        if matches!(self.machine.state, State::Stopped | State::Failed) {
+        if matches!(self.machine.state, State::Stopped | State::Parked { .. }) {
             for reply in self.pending_stops.drain(..) {
                 let _ = reply.send(());
             }
         }
+        self.ensure_probe();
         self.publish(false);
     }
 
@@ -179,13 +284,29 @@ impl Actor {
             Action::Spawn => match spawn::spawn(&self.plan) {
                 Ok((mut child, pid)) => {
                     info!(pid, port = ?self.plan.port(), "spawned");
+                    self.events.emit(FleetEvent::new(
+                        "spawned",
+                        Some(&self.name),
+                        Some(pid),
+                        "gateway spawned",
+                        json!({"port": self.plan.port()}),
+                    ));
                     self.attach_output(&mut child);
                     self.child = Some(child);
-                    self.schedule_probe(Duration::ZERO);
+                    self.probe = None;
+                    self.live_failures = 0;
+                    self.ready_failures = 0;
                     return Some(Event::Spawned { pid });
                 }
                 Err(e) => {
                     error!(error = %e, "spawn failed");
+                    self.events.emit(FleetEvent::new(
+                        "spawn_failed",
+                        Some(&self.name),
+                        None,
+                        e.to_string(),
+                        serde_json::Value::Null,
+                    ));
                     return Some(Event::SpawnFailed);
                 }
             },
@@ -193,6 +314,8 @@ impl Actor {
                 if let Some(pid) = pid {
                     info!(pid, "stopping: SIGTERM to process group");
                     group::signal_group(pid, Signal::SIGTERM);
+                    // A SIGSTOPped gateway handles the SIGTERM once continued.
+                    group::signal_group(pid, Signal::SIGCONT);
                 }
             }
             Action::KillTree => {
@@ -212,30 +335,115 @@ impl Actor {
             Action::ArmStopTimer(d) => self.timer = Some((Instant::now() + d, Event::StopTimerFired)),
             Action::ArmBackoff(d) => self.timer = Some((Instant::now() + d, Event::BackoffElapsed)),
             Action::ClearTimer => self.timer = None,
-            Action::LogExit { result, requested, uptime } => {
+            Action::Report(r) => self.report(r, pid),
+        }
+        None
+    }
+
+    /// Tells the log and the event stream.
+    fn report(&self, r: Report, pid: Option<i32>) {
+        let name = Some(&*self.name);
+        let event = match r {
+            Report::Exited { result, requested, uptime } => {
                 let uptime_s = uptime.as_secs_f64();
                 if requested {
                     info!(%result, uptime_s, "exited as asked");
                 } else {
                     warn!(%result, uptime_s, "exited unexpectedly");
                 }
+                let (code, signal) = match result {
+                    ExitResult::Code(c) => (Some(c), None),
+                    ExitResult::Signal(s) => (None, Some(s)),
+                    ExitResult::SpawnFailed => (None, None),
+                };
+                FleetEvent::new(
+                    "exited",
+                    name,
+                    pid,
+                    result.to_string(),
+                    json!({"requested": requested, "uptime_s": uptime_s, "code": code, "signal": signal}),
+                )
             }
-            Action::LogBackoff(d) => info!(
-                delay_ms = d.as_millis() as u64,
-                restarts = self.machine.restarts,
-                "restart scheduled"
-            ),
-            Action::LogCrashLoop { starts, window } => {
+            Report::Ready { after } => {
+                info!(pid, after_s = after.as_secs_f64(), "ready");
+                FleetEvent::new(
+                    "ready",
+                    name,
+                    pid,
+                    format!("ready after {:.1} s", after.as_secs_f64()),
+                    json!({"after_s": after.as_secs_f64()}),
+                )
+            }
+            Report::Unready => {
+                warn!(pid, "not ready any more (GET /readyz failing)");
+                FleetEvent::new("unready", name, pid, "GET /readyz failing", serde_json::Value::Null)
+            }
+            Report::Backoff(d) => {
+                info!(
+                    delay_ms = d.as_millis() as u64,
+                    restarts = self.machine.restarts,
+                    "restart scheduled"
+                );
+                FleetEvent::new(
+                    "restart_scheduled",
+                    name,
+                    None,
+                    format!("restart in {}", humantime::format_duration(d)),
+                    json!({"delay_s": d.as_secs_f64(), "restarts": self.machine.restarts}),
+                )
+            }
+            Report::CrashLoop { starts, window, retry_in } => {
                 error!(
                     starts,
                     window_s = window.as_secs(),
-                    "crash loop: {starts} starts within {}; instance FAILED, not restarting until an operator starts it",
-                    humantime::format_duration(window)
+                    "CRASH LOOP: {starts} starts within {}; retrying every {}",
+                    humantime::format_duration(window),
+                    humantime::format_duration(retry_in)
+                );
+                FleetEvent::new(
+                    "crash_loop",
+                    name,
+                    None,
+                    format!(
+                        "{starts} starts within {}; next try in {}",
+                        humantime::format_duration(window),
+                        humantime::format_duration(retry_in)
+                    ),
+                    json!({"starts": starts, "window_s": window.as_secs(), "retry_in_s": retry_in.as_secs()}),
                 )
             }
-            Action::LogReady { after } => info!(pid, after_s = after.as_secs_f64(), "ready"),
-        }
-        None
+            Report::Parked { reason } => {
+                error!(%reason, "PARKED: exit 78 with a configuration error; fix it, then `clawherd reload` or `clawherd start {}`", self.name);
+                FleetEvent::new(
+                    "parked",
+                    name,
+                    None,
+                    format!("configuration error: {reason}"),
+                    json!({"reason": reason}),
+                )
+            }
+            Report::LivenessRestart => {
+                warn!(pid, "restarting after failed liveness probes");
+                FleetEvent::new(
+                    "restarting",
+                    name,
+                    pid,
+                    "restart after failed liveness probes",
+                    json!({"cause": "liveness"}),
+                )
+            }
+            Report::StuckAfterKill => {
+                error!(pid, "gateway survived SIGKILL; still waiting for its exit");
+                FleetEvent::new(
+                    "stuck",
+                    name,
+                    pid,
+                    "survived SIGKILL (uninterruptible sleep?)",
+                    serde_json::Value::Null,
+                )
+            }
+        };
+        self.events.emit(event);
     }
 
     fn attach_output(&mut self, child: &mut Child) {
@@ -243,6 +451,7 @@ impl Actor {
             // Old readers end at EOF once the old tree is gone; they hold nothing else.
             drop(r);
         }
+        self.last_lines.lock().unwrap_or_else(|e| e.into_inner()).clear();
         let streams: [Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>; 2] = [
             child.stdout.take().map(|s| Box::new(s) as _),
             child.stderr.take().map(|s| Box::new(s) as _),
@@ -250,34 +459,107 @@ impl Actor {
         for stream in streams.into_iter().flatten() {
             let name = self.name.clone();
             let sink = self.output.clone();
+            let last = self.last_lines.clone();
             self.readers.push(tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
+                    {
+                        let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
+                        if l.len() == LAST_LINES {
+                            l.pop_front();
+                        }
+                        l.push_back(line.clone());
+                    }
                     sink.line(&name, line);
                 }
             }));
         }
     }
 
-    /// Schedules a readiness probe; without a probe port (a plain process) the instance is
-    /// ready as soon as it runs.
-    fn schedule_probe(&mut self, after: Duration) {
-        let port = self.plan.ready_port;
-        self.probe = Some(Box::pin(async move {
-            let Some(port) = port else { return true };
-            tokio::time::sleep(after).await;
-            probe::is_ready(port, PROBE_TIMEOUT).await
-        }));
+    /// Schedules the next probe round if the state wants one and none is pending; drops a pending
+    /// one the state no longer wants. A plain process (no probe port) is ready once it runs.
+    fn ensure_probe(&mut self) {
+        let wanted = match (&self.machine.state, self.plan.ready_port) {
+            (State::Starting { .. }, None) => Some((Duration::ZERO, None)),
+            (State::Starting { since, .. }, Some(port)) if since.elapsed() < self.health.startup_grace => {
+                // Fast readiness probing until the grace ends; then the periodic round.
+                let first = self.probe.is_none() && since.elapsed() < READY_PROBE_PERIOD;
+                Some((if first { Duration::ZERO } else { READY_PROBE_PERIOD }, Some((port, false))))
+            }
+            (State::Starting { .. } | State::Ready { .. } | State::Unready { .. }, Some(port)) => {
+                Some((self.health.period, Some((port, true))))
+            }
+            _ => None,
+        };
+        match wanted {
+            None => self.probe = None,
+            Some(_) if self.probe.is_some() => {}
+            Some((after, None)) => {
+                self.probe = Some(Box::pin(async move {
+                    tokio::time::sleep(after).await;
+                    ProbeOutcome::Readiness(true)
+                }))
+            }
+            Some((after, Some((port, periodic)))) => {
+                let timeout = self.health.timeout;
+                self.probe = Some(Box::pin(async move {
+                    tokio::time::sleep(after).await;
+                    if periodic {
+                        let (live, ready) = tokio::join!(
+                            probe::get(port, probe::LIVE_PATH, timeout),
+                            probe::get(port, probe::READY_PATH, timeout)
+                        );
+                        ProbeOutcome::Health {
+                            live: matches!(live, Ok((200, _))),
+                            ready: matches!(ready, Ok((200, _))),
+                        }
+                    } else {
+                        ProbeOutcome::Readiness(probe::is_ready(port, timeout).await)
+                    }
+                }));
+            }
+        }
     }
 
     fn publish(&self, finished: bool) {
-        let status = status_of(&self.name, &self.machine, finished);
+        let reason = match &self.machine.state {
+            State::Parked { reason } => Some(reason.clone()),
+            _ => None,
+        };
+        let status = status_of(&self.name, &self.machine, reason, finished);
         self.status_tx.send_if_modified(|s| {
             let changed = *s != status;
             *s = status;
             changed
         });
     }
+}
+
+/// Judges an exit 78 from the gateway's last output lines: `None` for the state-dir lock case
+/// (transient, facts §6), else the most telling error line (a real configuration error).
+pub fn classify_exit_78(lines: &VecDeque<String>) -> Option<String> {
+    if lines.iter().any(|l| LOCK_MARKERS.iter().any(|m| l.contains(m))) {
+        return None;
+    }
+    const TELLING: &[&str] = &[
+        "Invalid config",
+        "Unrecognized key",
+        "missing gateway.mode",
+        "Refusing",
+        "invalid",
+        "Invalid",
+        "error",
+        "Error",
+        "failed",
+    ];
+    let line = lines
+        .iter()
+        .rev()
+        .find(|l| TELLING.iter().any(|t| l.contains(t)))
+        .or_else(|| lines.iter().rev().find(|l| !l.trim().is_empty()))
+        .map(|l| l.trim().chars().take(300).collect())
+        .unwrap_or_else(|| "exit 78 (EX_CONFIG) without output".to_string());
+    Some(line)
 }
 
 async fn wait_child(child: &mut Option<Child>) -> std::io::Result<std::process::ExitStatus> {
@@ -294,9 +576,35 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-async fn poll_probe(probe: &mut Option<ProbeFuture>) -> bool {
+async fn poll_probe(probe: &mut Option<ProbeFuture>) -> ProbeOutcome {
     match probe {
         Some(p) => p.await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_78_lock_case_is_transient_config_error_parks() {
+        let lines = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<VecDeque<_>>();
+        assert_eq!(
+            classify_exit_78(&lines(&[
+                "Doctor could not enter maintenance",
+                "another OpenClaw process owns gateway-lifecycle"
+            ])),
+            None
+        );
+        assert_eq!(
+            classify_exit_78(&lines(&[
+                "[gateway] starting...",
+                "Invalid config at /x/openclaw.json: browser: Unrecognized key: \"controlPort\"",
+                "bye"
+            ])),
+            Some("Invalid config at /x/openclaw.json: browser: Unrecognized key: \"controlPort\"".into())
+        );
+        assert_eq!(classify_exit_78(&lines(&[])), Some("exit 78 (EX_CONFIG) without output".into()));
     }
 }

@@ -21,7 +21,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub struct InstanceStatus {
     /// Profile name.
     pub profile: String,
-    /// Coarse state name (`stopped`, `starting`, `ready`, `stopping`, `backoff`, `failed`).
+    /// Coarse state name (`stopped`, `starting`, `ready`, `unready`, `stopping`, `backoff`,
+    /// `crash-loop`, `parked`).
     pub state: &'static str,
     /// Gateway pid while one runs.
     pub pid: Option<i32>,
@@ -37,6 +38,8 @@ pub struct InstanceStatus {
     pub last_exit_at: Option<SystemTime>,
     /// Spawn → ready of the last start that became ready.
     pub last_ready_after: Option<Duration>,
+    /// Why a parked instance is parked (the gateway's own error line).
+    pub reason: Option<String>,
     /// Whether the actor has finished (after a shutdown).
     pub finished: bool,
 }

@@ -52,8 +52,17 @@ pub enum State {
         pid: i32,
         /// Spawn time.
         since: Instant,
-        /// Time readiness was first seen.
+        /// Time readiness was last gained.
         ready_at: Instant,
+    },
+    /// Was ready, `/readyz` now fails (a channel down, draining, a plugin reload); alive.
+    Unready {
+        /// Gateway pid.
+        pid: i32,
+        /// Spawn time.
+        since: Instant,
+        /// Time readiness was lost.
+        unready_at: Instant,
     },
     /// SIGTERM sent to the process group; SIGKILL when the stop timer fires.
     StopSigterm {
@@ -78,8 +87,18 @@ pub enum State {
         /// When the next start happens.
         at: Instant,
     },
-    /// Crash loop: too many starts in the window; stays down until an operator starts it.
-    Failed,
+    /// Crash loop: too many starts in the window. Reported loudly and retried at the slow
+    /// cadence (`restart.crash_loop.retry_every`), never given up for good.
+    CrashLoop {
+        /// When the next attempt happens.
+        at: Instant,
+    },
+    /// Exited 78 with a real configuration error (not the state-dir lock case): stays down until
+    /// an operator starts it or the fleet is reloaded.
+    Parked {
+        /// The gateway's own error line.
+        reason: String,
+    },
 }
 
 impl State {
@@ -89,19 +108,23 @@ impl State {
             State::Stopped => "stopped",
             State::Starting { .. } => "starting",
             State::Ready { .. } => "ready",
+            State::Unready { .. } => "unready",
             State::StopSigterm { .. } | State::StopSigkill { .. } => "stopping",
             State::AutoRestart { .. } => "backoff",
-            State::Failed => "failed",
+            State::CrashLoop { .. } => "crash-loop",
+            State::Parked { .. } => "parked",
         }
     }
 
     /// The gateway's pid while one runs.
     pub fn pid(&self) -> Option<i32> {
         match self {
-            State::Starting { pid, .. } | State::Ready { pid, .. } | State::StopSigterm { pid, .. } | State::StopSigkill { pid, .. } => {
-                Some(*pid)
-            }
-            State::Stopped | State::AutoRestart { .. } | State::Failed => None,
+            State::Starting { pid, .. }
+            | State::Ready { pid, .. }
+            | State::Unready { pid, .. }
+            | State::StopSigterm { pid, .. }
+            | State::StopSigkill { pid, .. } => Some(*pid),
+            State::Stopped | State::AutoRestart { .. } | State::CrashLoop { .. } | State::Parked { .. } => None,
         }
     }
 }
@@ -123,13 +146,63 @@ pub enum Event {
     /// The spawn failed.
     SpawnFailed,
     /// The gateway (leader) exited.
-    Exited(ExitResult),
+    Exited {
+        /// How.
+        result: ExitResult,
+        /// For an exit 78 the actor judged a real configuration error: the gateway's error line.
+        config_error: Option<String>,
+    },
     /// `/readyz` answered 200.
     BecameReady,
+    /// `/readyz` failed `failure_threshold` times in a row after readiness.
+    BecameUnready,
+    /// `/healthz` failed `failure_threshold` times in a row (hung, or not answering).
+    LivenessFailed,
     /// The stop timer fired.
     StopTimerFired,
-    /// The backoff timer fired.
+    /// The backoff (or crash-loop retry) timer fired.
     BackoffElapsed,
+}
+
+/// What to tell the log and the event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// The gateway exited.
+    Exited {
+        /// How it ended.
+        result: ExitResult,
+        /// Whether clawherd had asked for it.
+        requested: bool,
+        /// Time since spawn.
+        uptime: Duration,
+    },
+    /// Readiness reached.
+    Ready {
+        /// Spawn → ready.
+        after: Duration,
+    },
+    /// Readiness lost.
+    Unready,
+    /// A restart is scheduled after this delay.
+    Backoff(Duration),
+    /// Crash loop entered (or continued); next attempt after `retry_in`.
+    CrashLoop {
+        /// Starts within the window.
+        starts: usize,
+        /// The window.
+        window: Duration,
+        /// Slow cadence.
+        retry_in: Duration,
+    },
+    /// Parked on a configuration error.
+    Parked {
+        /// The gateway's error line.
+        reason: String,
+    },
+    /// Liveness failed: restarting.
+    LivenessRestart,
+    /// The gateway outlived SIGKILL's wait.
+    StuckAfterKill,
 }
 
 /// What the actor must do, in order.
@@ -137,7 +210,7 @@ pub enum Event {
 pub enum Action {
     /// Spawn the gateway and feed back `Spawned`/`SpawnFailed`.
     Spawn,
-    /// SIGTERM to the gateway's process group.
+    /// SIGTERM (then SIGCONT, so a stopped process can handle it) to the gateway's process group.
     SignalTerm,
     /// SIGKILL to every member of the tree.
     KillTree,
@@ -151,29 +224,8 @@ pub enum Action {
     ArmBackoff(Duration),
     /// Clear any armed timer.
     ClearTimer,
-    /// Report the exit (with uptime) to the log.
-    LogExit {
-        /// How it ended.
-        result: ExitResult,
-        /// Whether clawherd had asked for it.
-        requested: bool,
-        /// Time since spawn.
-        uptime: Duration,
-    },
-    /// Report that a restart is scheduled.
-    LogBackoff(Duration),
-    /// Report the crash loop (loudly).
-    LogCrashLoop {
-        /// Starts within the window.
-        starts: usize,
-        /// The window.
-        window: Duration,
-    },
-    /// Report readiness.
-    LogReady {
-        /// Spawn → ready.
-        after: Duration,
-    },
+    /// Tell the log and the event stream.
+    Report(Report),
 }
 
 /// One instance's machine: state, want, counters and the backoff tally.
@@ -191,11 +243,13 @@ pub struct Machine {
     pub last_ready_after: Option<Duration>,
     backoff: Backoff,
     stop_timeout: Duration,
+    liveness_stop_timeout: Duration,
 }
 
 impl Machine {
-    /// A stopped instance.
-    pub fn new(restart: RestartSettings, stop_timeout: Duration) -> Self {
+    /// A stopped instance. `liveness_stop_timeout` bounds the graceful stop of a gateway that
+    /// failed its liveness probe (a hung one would otherwise hold the full `stop_timeout`).
+    pub fn new(restart: RestartSettings, stop_timeout: Duration, liveness_stop_timeout: Duration) -> Self {
         Machine {
             state: State::Stopped,
             want: Want::Down,
@@ -204,6 +258,7 @@ impl Machine {
             last_ready_after: None,
             backoff: Backoff::new(restart),
             stop_timeout,
+            liveness_stop_timeout: liveness_stop_timeout.min(stop_timeout),
         }
     }
 
@@ -214,16 +269,23 @@ impl Machine {
         let state = self.state.clone();
         match (state, event) {
             // Start requests.
-            (S::Stopped | S::Failed, E::Start | E::Restart) => {
+            (S::Stopped | S::Parked { .. }, E::Start | E::Restart) => {
                 self.want = Want::Up;
                 self.backoff.reset();
                 vec![Action::Spawn]
             }
-            (S::AutoRestart { .. }, E::Restart) => {
+            (S::AutoRestart { .. } | S::CrashLoop { .. }, E::Restart) => {
                 self.want = Want::Up;
+                self.backoff.reset();
                 vec![Action::ClearTimer, Action::Spawn]
             }
-            (S::AutoRestart { .. } | S::Starting { .. } | S::Ready { .. }, E::Start) => {
+            (S::CrashLoop { .. }, E::Start) => {
+                // An operator's start: try now, with a fresh tally.
+                self.want = Want::Up;
+                self.backoff.reset();
+                vec![Action::ClearTimer, Action::Spawn]
+            }
+            (S::AutoRestart { .. } | S::Starting { .. } | S::Ready { .. } | S::Unready { .. }, E::Start) => {
                 self.want = Want::Up;
                 vec![]
             }
@@ -245,7 +307,7 @@ impl Machine {
                 };
                 vec![]
             }
-            (S::Starting { pid, since } | S::Ready { pid, since, .. }, E::Restart) => {
+            (S::Starting { pid, since } | S::Ready { pid, since, .. } | S::Unready { pid, since, .. }, E::Restart) => {
                 self.want = Want::Up;
                 self.state = S::StopSigterm {
                     pid,
@@ -256,7 +318,7 @@ impl Machine {
             }
 
             // Stop requests.
-            (S::Starting { pid, since } | S::Ready { pid, since, .. }, E::Stop) => {
+            (S::Starting { pid, since } | S::Ready { pid, since, .. } | S::Unready { pid, since, .. }, E::Stop) => {
                 self.want = Want::Down;
                 self.state = S::StopSigterm {
                     pid,
@@ -284,70 +346,106 @@ impl Machine {
                 };
                 vec![]
             }
-            (S::AutoRestart { .. }, E::Stop) => {
+            (S::AutoRestart { .. } | S::CrashLoop { .. }, E::Stop) => {
                 self.want = Want::Down;
                 self.state = S::Stopped;
                 vec![Action::ClearTimer]
             }
-            (S::Stopped | S::Failed, E::Stop) => {
+            (S::Stopped | S::Parked { .. }, E::Stop) => {
                 self.want = Want::Down;
                 self.state = S::Stopped;
                 vec![]
             }
 
             // Spawn results.
-            (
-                S::Stopped
-                | S::Failed
-                | S::AutoRestart { .. }
-                | S::Starting { .. }
-                | S::Ready { .. }
-                | S::StopSigterm { .. }
-                | S::StopSigkill { .. },
-                E::Spawned { pid },
-            ) => {
+            (_, E::Spawned { pid }) => {
                 self.backoff.record_start(now);
                 self.state = S::Starting { pid, since: now };
                 vec![]
             }
-            (
-                S::Stopped
-                | S::Failed
-                | S::AutoRestart { .. }
-                | S::Starting { .. }
-                | S::Ready { .. }
-                | S::StopSigterm { .. }
-                | S::StopSigkill { .. },
-                E::SpawnFailed,
-            ) => {
+            (_, E::SpawnFailed) => {
                 self.backoff.record_start(now);
-                self.after_unrequested_exit(ExitResult::SpawnFailed, Duration::ZERO, false, now)
+                self.after_unrequested_exit(ExitResult::SpawnFailed, None, Duration::ZERO, false, now)
             }
 
-            // Readiness.
+            // Readiness and liveness.
             (S::Starting { pid, since }, E::BecameReady) => {
                 let after = now.duration_since(since);
                 self.last_ready_after = Some(after);
                 self.state = S::Ready { pid, since, ready_at: now };
-                vec![Action::LogReady { after }]
+                vec![Action::Report(Report::Ready { after })]
+            }
+            (S::Unready { pid, since, .. }, E::BecameReady) => {
+                self.state = S::Ready { pid, since, ready_at: now };
+                vec![Action::Report(Report::Ready {
+                    after: now.duration_since(since),
+                })]
+            }
+            (S::Ready { pid, since, .. }, E::BecameUnready) => {
+                self.state = S::Unready {
+                    pid,
+                    since,
+                    unready_at: now,
+                };
+                vec![Action::Report(Report::Unready)]
+            }
+            (S::Starting { pid, since } | S::Ready { pid, since, .. } | S::Unready { pid, since, .. }, E::LivenessFailed) => {
+                self.restarts += 1;
+                self.state = S::StopSigterm {
+                    pid,
+                    since,
+                    then: AfterStop::Start,
+                };
+                vec![
+                    Action::Report(Report::LivenessRestart),
+                    Action::SignalTerm,
+                    Action::ArmStopTimer(self.liveness_stop_timeout),
+                ]
             }
             (
-                S::Stopped | S::Failed | S::AutoRestart { .. } | S::Ready { .. } | S::StopSigterm { .. } | S::StopSigkill { .. },
+                S::Stopped
+                | S::Parked { .. }
+                | S::AutoRestart { .. }
+                | S::CrashLoop { .. }
+                | S::Ready { .. }
+                | S::StopSigterm { .. }
+                | S::StopSigkill { .. },
                 E::BecameReady,
-            ) => vec![],
+            )
+            | (
+                S::Stopped
+                | S::Parked { .. }
+                | S::AutoRestart { .. }
+                | S::CrashLoop { .. }
+                | S::Starting { .. }
+                | S::Unready { .. }
+                | S::StopSigterm { .. }
+                | S::StopSigkill { .. },
+                E::BecameUnready,
+            )
+            | (
+                S::Stopped | S::Parked { .. } | S::AutoRestart { .. } | S::CrashLoop { .. } | S::StopSigterm { .. } | S::StopSigkill { .. },
+                E::LivenessFailed,
+            ) => {
+                vec![]
+            }
 
             // Exits.
-            (S::Starting { since, .. }, E::Exited(result)) => self.after_unrequested_exit(result, now.duration_since(since), false, now),
-            (S::Ready { since, .. }, E::Exited(result)) => self.after_unrequested_exit(result, now.duration_since(since), true, now),
-            (S::StopSigterm { since, then, .. } | S::StopSigkill { since, then, .. }, E::Exited(result)) => {
+            (S::Starting { since, .. }, E::Exited { result, config_error }) => {
+                self.after_unrequested_exit(result, config_error, now.duration_since(since), false, now)
+            }
+            (S::Ready { since, .. } | S::Unready { since, .. }, E::Exited { result, config_error }) => {
+                self.after_unrequested_exit(result, config_error, now.duration_since(since), true, now)
+            }
+            (S::StopSigterm { since, then, .. } | S::StopSigkill { since, then, .. }, E::Exited { result, .. }) => {
                 self.last_exit = Some((result, now));
                 let mut actions = vec![
                     Action::ClearTimer,
-                    Action::LogExit {
+                    Action::Report(Report::Exited {
                         result,
                         requested: true,
                         uptime: now.duration_since(since),
-                    },
+                    }),
                     Action::CleanupTree,
                 ];
                 self.state = S::Stopped;
@@ -356,35 +454,60 @@ impl Machine {
                 }
                 actions
             }
-            (S::Stopped | S::Failed | S::AutoRestart { .. }, E::Exited(_)) => vec![],
+            (S::Stopped | S::Parked { .. } | S::AutoRestart { .. } | S::CrashLoop { .. }, E::Exited { .. }) => vec![],
 
             // Timers.
             (S::StopSigterm { pid, since, then }, E::StopTimerFired) => {
                 self.state = S::StopSigkill { pid, since, then };
                 vec![Action::KillTree, Action::ArmStopTimer(KILL_WAIT)]
             }
-            (S::StopSigkill { pid, .. }, E::StopTimerFired) => {
-                tracing::error!(pid, "gateway survived SIGKILL; still waiting for its exit");
-                vec![Action::KillTree, Action::ArmStopTimer(KILL_WAIT)]
-            }
-            (S::Stopped | S::Failed | S::AutoRestart { .. } | S::Starting { .. } | S::Ready { .. }, E::StopTimerFired) => vec![],
-            (S::AutoRestart { .. }, E::BackoffElapsed) => vec![Action::Spawn],
+            (S::StopSigkill { .. }, E::StopTimerFired) => vec![
+                Action::Report(Report::StuckAfterKill),
+                Action::KillTree,
+                Action::ArmStopTimer(KILL_WAIT),
+            ],
             (
-                S::Stopped | S::Failed | S::Starting { .. } | S::Ready { .. } | S::StopSigterm { .. } | S::StopSigkill { .. },
+                S::Stopped
+                | S::Parked { .. }
+                | S::AutoRestart { .. }
+                | S::CrashLoop { .. }
+                | S::Starting { .. }
+                | S::Ready { .. }
+                | S::Unready { .. },
+                E::StopTimerFired,
+            ) => {
+                vec![]
+            }
+            (S::AutoRestart { .. } | S::CrashLoop { .. }, E::BackoffElapsed) => vec![Action::Spawn],
+            (
+                S::Stopped
+                | S::Parked { .. }
+                | S::Starting { .. }
+                | S::Ready { .. }
+                | S::Unready { .. }
+                | S::StopSigterm { .. }
+                | S::StopSigkill { .. },
                 E::BackoffElapsed,
             ) => vec![],
         }
     }
 
-    /// An exit (or failed spawn) clawherd did not ask for: log, clean the tree, then restart per
-    /// policy with backoff, or end in `Failed` on a crash loop.
-    fn after_unrequested_exit(&mut self, result: ExitResult, uptime: Duration, was_ready: bool, now: Instant) -> Vec<Action> {
+    /// An exit (or failed spawn) clawherd did not ask for: report, clean the tree, then park on a
+    /// configuration error, restart per policy with backoff, or enter the crash loop (slow retry).
+    fn after_unrequested_exit(
+        &mut self,
+        result: ExitResult,
+        config_error: Option<String>,
+        uptime: Duration,
+        was_ready: bool,
+        now: Instant,
+    ) -> Vec<Action> {
         self.last_exit = Some((result, now));
-        let mut actions = vec![Action::LogExit {
+        let mut actions = vec![Action::Report(Report::Exited {
             result,
             requested: false,
             uptime,
-        }];
+        })];
         if result != ExitResult::SpawnFailed {
             actions.push(Action::CleanupTree);
         }
@@ -393,13 +516,22 @@ impl Machine {
             self.state = State::Stopped;
             return actions;
         }
+        if let Some(reason) = config_error {
+            actions.push(Action::Report(Report::Parked { reason: reason.clone() }));
+            self.state = State::Parked { reason };
+            return actions;
+        }
+        self.restarts += 1;
         if self.backoff.crash_loop(now) {
-            let window = self.backoff.settings().crash_loop_window;
-            actions.push(Action::LogCrashLoop {
+            let settings = self.backoff.settings();
+            let (window, retry_in) = (settings.crash_loop_window, settings.crash_loop_retry);
+            actions.push(Action::Report(Report::CrashLoop {
                 starts: self.backoff.starts_in_window(),
                 window,
-            });
-            self.state = State::Failed;
+                retry_in,
+            }));
+            self.state = State::CrashLoop { at: now + retry_in };
+            actions.push(Action::ArmBackoff(retry_in));
             return actions;
         }
         // The restart hand-back (exit 0 from a ready gateway) asks to be restarted now.
@@ -408,9 +540,8 @@ impl Machine {
         } else {
             self.backoff.next_delay(uptime)
         };
-        self.restarts += 1;
         self.state = State::AutoRestart { at: now + delay };
-        actions.extend([Action::LogBackoff(delay), Action::ArmBackoff(delay)]);
+        actions.extend([Action::Report(Report::Backoff(delay)), Action::ArmBackoff(delay)]);
         actions
     }
 }
@@ -428,11 +559,27 @@ mod tests {
             backoff_reset_after: Duration::from_secs(60),
             crash_loop_max_starts: 3,
             crash_loop_window: Duration::from_secs(300),
+            crash_loop_retry: Duration::from_secs(120),
         }
     }
 
     fn machine(policy: RestartPolicy) -> Machine {
-        Machine::new(settings(policy), Duration::from_secs(30))
+        Machine::new(settings(policy), Duration::from_secs(30), Duration::from_secs(5))
+    }
+
+    fn exited(result: ExitResult) -> Event {
+        Event::Exited {
+            result,
+            config_error: None,
+        }
+    }
+
+    fn exit_report(result: ExitResult, requested: bool, uptime: u64) -> Action {
+        Action::Report(Report::Exited {
+            result,
+            requested,
+            uptime: Duration::from_secs(uptime),
+        })
     }
 
     /// Runs `events` one second apart and returns the final state name and the actions of the
@@ -449,190 +596,217 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn transition_table() {
         use Event as E;
+        use RestartPolicy as P;
         let spawned = E::Spawned { pid: 10 };
+        let backoff = |d: u64| {
+            vec![
+                Action::Report(Report::Backoff(Duration::from_secs(d))),
+                Action::ArmBackoff(Duration::from_secs(d)),
+            ]
+        };
         type Case = (&'static str, RestartPolicy, Vec<Event>, &'static str, Vec<Action>);
         let cases: Vec<Case> = vec![
-            (
-                "start spawns",
-                RestartPolicy::Always,
-                vec![E::Start],
-                "stopped",
-                vec![Action::Spawn],
-            ),
+            ("start spawns", P::Always, vec![E::Start], "stopped", vec![Action::Spawn]),
             (
                 "spawned is starting",
-                RestartPolicy::Always,
+                P::Always,
                 vec![E::Start, spawned.clone()],
                 "starting",
                 vec![],
             ),
             (
                 "ready",
-                RestartPolicy::Always,
+                P::Always,
                 vec![E::Start, spawned.clone(), E::BecameReady],
                 "ready",
-                vec![Action::LogReady {
+                vec![Action::Report(Report::Ready {
                     after: Duration::from_secs(1),
-                }],
+                })],
+            ),
+            (
+                "unready",
+                P::Always,
+                vec![E::Start, spawned.clone(), E::BecameReady, E::BecameUnready],
+                "unready",
+                vec![Action::Report(Report::Unready)],
+            ),
+            (
+                "ready again",
+                P::Always,
+                vec![E::Start, spawned.clone(), E::BecameReady, E::BecameUnready, E::BecameReady],
+                "ready",
+                vec![Action::Report(Report::Ready {
+                    after: Duration::from_secs(3),
+                })],
             ),
             (
                 "stop sends SIGTERM and arms timer",
-                RestartPolicy::Always,
+                P::Always,
                 vec![E::Start, spawned.clone(), E::BecameReady, E::Stop],
                 "stopping",
                 vec![Action::SignalTerm, Action::ArmStopTimer(Duration::from_secs(30))],
             ),
             (
                 "second stop does not resend",
-                RestartPolicy::Always,
+                P::Always,
                 vec![E::Start, spawned.clone(), E::Stop, E::Stop],
                 "stopping",
                 vec![],
             ),
             (
                 "stop timeout escalates to SIGKILL",
-                RestartPolicy::Always,
+                P::Always,
                 vec![E::Start, spawned.clone(), E::Stop, E::StopTimerFired],
                 "stopping",
                 vec![Action::KillTree, Action::ArmStopTimer(KILL_WAIT)],
             ),
             (
                 "requested exit stays down and cleans the tree",
-                RestartPolicy::Always,
-                vec![E::Start, spawned.clone(), E::Stop, E::Exited(ExitResult::Code(0))],
+                P::Always,
+                vec![E::Start, spawned.clone(), E::Stop, exited(ExitResult::Code(0))],
                 "stopped",
-                vec![
-                    Action::ClearTimer,
-                    Action::LogExit {
-                        result: ExitResult::Code(0),
-                        requested: true,
-                        uptime: Duration::from_secs(2),
-                    },
-                    Action::CleanupTree,
-                ],
+                vec![Action::ClearTimer, exit_report(ExitResult::Code(0), true, 2), Action::CleanupTree],
             ),
             (
                 "crash restarts after backoff",
-                RestartPolicy::Always,
-                vec![E::Start, spawned.clone(), E::Exited(ExitResult::Signal(9))],
+                P::Always,
+                vec![E::Start, spawned.clone(), exited(ExitResult::Signal(9))],
                 "backoff",
-                vec![
-                    Action::LogExit {
-                        result: ExitResult::Signal(9),
-                        requested: false,
-                        uptime: Duration::from_secs(1),
-                    },
-                    Action::CleanupTree,
-                    Action::LogBackoff(Duration::from_secs(1)),
-                    Action::ArmBackoff(Duration::from_secs(1)),
-                ],
+                [vec![exit_report(ExitResult::Signal(9), false, 1), Action::CleanupTree], backoff(1)].concat(),
             ),
             (
                 "backoff elapsed spawns",
-                RestartPolicy::Always,
-                vec![E::Start, spawned.clone(), E::Exited(ExitResult::Code(1)), E::BackoffElapsed],
+                P::Always,
+                vec![E::Start, spawned.clone(), exited(ExitResult::Code(1)), E::BackoffElapsed],
                 "backoff",
                 vec![Action::Spawn],
             ),
             (
                 "hand-back from ready restarts at once",
-                RestartPolicy::Always,
-                vec![E::Start, spawned.clone(), E::BecameReady, E::Exited(ExitResult::Code(0))],
+                P::Always,
+                vec![E::Start, spawned.clone(), E::BecameReady, exited(ExitResult::Code(0))],
                 "backoff",
-                vec![
-                    Action::LogExit {
-                        result: ExitResult::Code(0),
-                        requested: false,
-                        uptime: Duration::from_secs(2),
-                    },
-                    Action::CleanupTree,
-                    Action::LogBackoff(Duration::ZERO),
-                    Action::ArmBackoff(Duration::ZERO),
-                ],
+                [vec![exit_report(ExitResult::Code(0), false, 2), Action::CleanupTree], backoff(0)].concat(),
             ),
             (
                 "on-failure leaves exit 0 down",
-                RestartPolicy::OnFailure,
-                vec![E::Start, spawned.clone(), E::Exited(ExitResult::Code(0))],
+                P::OnFailure,
+                vec![E::Start, spawned.clone(), exited(ExitResult::Code(0))],
                 "stopped",
-                vec![
-                    Action::LogExit {
-                        result: ExitResult::Code(0),
-                        requested: false,
-                        uptime: Duration::from_secs(1),
-                    },
-                    Action::CleanupTree,
-                ],
+                vec![exit_report(ExitResult::Code(0), false, 1), Action::CleanupTree],
             ),
             (
                 "never stays down",
-                RestartPolicy::Never,
-                vec![E::Start, spawned.clone(), E::Exited(ExitResult::Code(3))],
+                P::Never,
+                vec![E::Start, spawned.clone(), exited(ExitResult::Code(3))],
                 "stopped",
-                vec![
-                    Action::LogExit {
-                        result: ExitResult::Code(3),
-                        requested: false,
-                        uptime: Duration::from_secs(1),
-                    },
-                    Action::CleanupTree,
-                ],
+                vec![exit_report(ExitResult::Code(3), false, 1), Action::CleanupTree],
             ),
             (
                 "stop during backoff",
-                RestartPolicy::Always,
-                vec![E::Start, spawned.clone(), E::Exited(ExitResult::Code(1)), E::Stop],
+                P::Always,
+                vec![E::Start, spawned.clone(), exited(ExitResult::Code(1)), E::Stop],
                 "stopped",
                 vec![Action::ClearTimer],
             ),
             (
                 "restart of a running one stops then starts",
-                RestartPolicy::Always,
-                vec![
-                    E::Start,
-                    spawned.clone(),
-                    E::BecameReady,
-                    E::Restart,
-                    E::Exited(ExitResult::Code(0)),
-                ],
+                P::Always,
+                vec![E::Start, spawned.clone(), E::BecameReady, E::Restart, exited(ExitResult::Code(0))],
                 "stopped",
                 vec![
                     Action::ClearTimer,
-                    Action::LogExit {
-                        result: ExitResult::Code(0),
-                        requested: true,
-                        uptime: Duration::from_secs(3),
-                    },
+                    exit_report(ExitResult::Code(0), true, 3),
                     Action::CleanupTree,
                     Action::Spawn,
                 ],
             ),
             (
                 "spawn failure backs off",
-                RestartPolicy::Always,
+                P::Always,
                 vec![E::Start, E::SpawnFailed],
                 "backoff",
+                [vec![exit_report(ExitResult::SpawnFailed, false, 0)], backoff(1)].concat(),
+            ),
+            (
+                "liveness failure restarts with the short stop budget",
+                P::Always,
+                vec![E::Start, spawned.clone(), E::BecameReady, E::LivenessFailed],
+                "stopping",
                 vec![
-                    Action::LogExit {
-                        result: ExitResult::SpawnFailed,
-                        requested: false,
-                        uptime: Duration::ZERO,
-                    },
-                    Action::LogBackoff(Duration::from_secs(1)),
-                    Action::ArmBackoff(Duration::from_secs(1)),
+                    Action::Report(Report::LivenessRestart),
+                    Action::SignalTerm,
+                    Action::ArmStopTimer(Duration::from_secs(5)),
                 ],
             ),
             (
+                "config error parks",
+                P::Always,
+                vec![
+                    E::Start,
+                    spawned.clone(),
+                    E::Exited {
+                        result: ExitResult::Code(78),
+                        config_error: Some("Invalid config".into()),
+                    },
+                ],
+                "parked",
+                vec![
+                    exit_report(ExitResult::Code(78), false, 1),
+                    Action::CleanupTree,
+                    Action::Report(Report::Parked {
+                        reason: "Invalid config".into(),
+                    }),
+                ],
+            ),
+            (
+                "a parked one waits for an operator",
+                P::Always,
+                vec![
+                    E::Start,
+                    spawned.clone(),
+                    E::Exited {
+                        result: ExitResult::Code(78),
+                        config_error: Some("x".into()),
+                    },
+                    E::BackoffElapsed,
+                ],
+                "parked",
+                vec![],
+            ),
+            (
+                "start leaves parked",
+                P::Always,
+                vec![
+                    E::Start,
+                    spawned.clone(),
+                    E::Exited {
+                        result: ExitResult::Code(78),
+                        config_error: Some("x".into()),
+                    },
+                    E::Start,
+                ],
+                "parked",
+                vec![Action::Spawn],
+            ),
+            (
+                "78 in the lock case is a plain failure",
+                P::Always,
+                vec![E::Start, spawned.clone(), exited(ExitResult::Code(78))],
+                "backoff",
+                [vec![exit_report(ExitResult::Code(78), false, 1), Action::CleanupTree], backoff(1)].concat(),
+            ),
+            (
                 "stale timers are ignored",
-                RestartPolicy::Always,
+                P::Always,
                 vec![E::Start, spawned.clone(), E::BackoffElapsed, E::StopTimerFired],
                 "starting",
                 vec![],
             ),
             (
                 "exit while stopped is ignored",
-                RestartPolicy::Always,
-                vec![E::Exited(ExitResult::Code(1))],
+                P::Always,
+                vec![exited(ExitResult::Code(1))],
                 "stopped",
                 vec![],
             ),
@@ -646,7 +820,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn crash_loop_ends_in_failed_and_start_clears_it() {
+    async fn crash_loop_retries_at_the_slow_cadence_and_start_clears_it() {
         use Event as E;
         let mut m = machine(RestartPolicy::Always);
         let t0 = Instant::now();
@@ -658,23 +832,37 @@ mod tests {
         tick(&mut m, E::Start);
         for i in 0..3 {
             tick(&mut m, E::Spawned { pid: 100 + i });
-            let actions = tick(&mut m, E::Exited(ExitResult::Code(1)));
+            let actions = tick(&mut m, exited(ExitResult::Code(1)));
             if i < 2 {
                 assert_eq!(m.state.name(), "backoff", "exit {i}");
                 tick(&mut m, E::BackoffElapsed);
             } else {
-                assert_eq!(m.state, State::Failed);
+                assert_eq!(m.state.name(), "crash-loop");
+                let retry = Duration::from_secs(120);
                 assert!(
-                    actions.contains(&Action::LogCrashLoop {
+                    actions.contains(&Action::Report(Report::CrashLoop {
                         starts: 3,
-                        window: Duration::from_secs(300)
-                    }),
+                        window: Duration::from_secs(300),
+                        retry_in: retry
+                    })),
                     "{actions:?}"
+                );
+                assert!(
+                    actions.contains(&Action::ArmBackoff(retry)),
+                    "keeps retrying at the slow cadence: {actions:?}"
                 );
             }
         }
-        assert_eq!(m.restarts, 2);
-        assert_eq!(tick(&mut m, E::Start), vec![Action::Spawn]);
+        assert_eq!(tick(&mut m, E::BackoffElapsed), vec![Action::Spawn], "the slow retry spawns");
+        tick(&mut m, E::Spawned { pid: 200 });
+        tick(&mut m, exited(ExitResult::Code(1)));
+        assert_eq!(m.state.name(), "crash-loop", "still looping: back to the slow cadence");
+        assert_eq!(
+            tick(&mut m, E::Start),
+            vec![Action::ClearTimer, Action::Spawn],
+            "an operator's start tries now"
+        );
+        assert_eq!(m.restarts, 4);
     }
 
     #[tokio::test(start_paused = true)]
@@ -686,6 +874,7 @@ mod tests {
                 ..settings(RestartPolicy::Always)
             },
             Duration::from_secs(30),
+            Duration::from_secs(5),
         );
         let t0 = Instant::now();
         m.step(E::Start, t0);
@@ -693,7 +882,7 @@ mod tests {
         for i in 0..5u64 {
             let t = t0 + Duration::from_secs(100 * i);
             m.step(E::Spawned { pid: 1 }, t);
-            let actions = m.step(E::Exited(ExitResult::Code(1)), t + Duration::from_secs(1));
+            let actions = m.step(exited(ExitResult::Code(1)), t + Duration::from_secs(1));
             delays.extend(
                 actions
                     .iter()

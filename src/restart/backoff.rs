@@ -92,6 +92,7 @@ mod tests {
             backoff_reset_after: Duration::from_secs(60),
             crash_loop_max_starts: 3,
             crash_loop_window: Duration::from_secs(100),
+            crash_loop_retry: Duration::from_secs(300),
         }
     }
 

@@ -1,0 +1,433 @@
+//! Failover: one controller per standby profile (a rescue bot, or any profile with
+//! `standby_for`). It watches the protected profile (main) and:
+//!
+//! - counts main as **down** when it is in a crash loop or parked (at once), or not ready for
+//!   longer than `failover_after` (a boot, a restart or a hang that lasts);
+//! - on failover makes sure the standby is up (a cold one is started), records a `failover`
+//!   event with the reason, runs the hooks, and records `standby_ready` once the standby serves
+//!   `/readyz`; main's own supervision keeps trying to bring it back meanwhile;
+//! - fails back when main has been ready again for `failback_after`: a cold standby is stopped
+//!   gracefully, a hot one stays; `failback` event and hooks.
+//!
+//! Hysteresis on both edges (the two delays) prevents flapping. A deliberately stopped main
+//! (`clawherd stop main`) is not "down". The decision core ([`Controller`]) is pure and tested
+//! on paused time; [`run`] carries out its actions.
+
+use crate::events::{EventSink, FleetEvent};
+use crate::fleet::{Hooks, StandbyMode};
+use crate::instance::{Control, InstanceHandle, InstanceStatus};
+use serde_json::json;
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+/// The pair's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairState {
+    /// Main is ready (or deliberately stopped).
+    Normal,
+    /// Main is not ready since `since`; failover when that lasts `failover_after`.
+    Suspect {
+        /// When main stopped being ready.
+        since: Instant,
+    },
+    /// Failed over at `since`.
+    FailedOver {
+        /// When.
+        since: Instant,
+    },
+    /// Failed over, and main is ready again since `ready_since`; failback when that lasts.
+    Recovering {
+        /// When main got ready again.
+        ready_since: Instant,
+        /// When the failover happened.
+        failed_over: Instant,
+    },
+}
+
+/// What the controller asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FoAction {
+    /// Make sure the standby runs.
+    StartStandby,
+    /// Stop the (cold) standby gracefully.
+    StopStandby,
+    /// Record a failover with its reason, and run the hooks.
+    FailedOver(String),
+    /// Record a failback, and run the hooks.
+    FailedBack,
+}
+
+/// The pure decision core of one pair.
+#[derive(Debug, Clone)]
+pub struct Controller {
+    /// Current state.
+    pub state: PairState,
+    mode: StandbyMode,
+    failover_after: Duration,
+    failback_after: Duration,
+}
+
+/// How main looks to the controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MainHealth {
+    /// Ready.
+    Ready,
+    /// Deliberately stopped: not a reason to fail over.
+    Stopped,
+    /// Crash loop or parked: down at once.
+    Down,
+    /// Starting, unready, backing off, stopping: down once it lasts.
+    NotReady,
+}
+
+impl MainHealth {
+    /// From an instance status (state names of [`crate::instance::state::State::name`]).
+    pub fn of(status: &InstanceStatus) -> Self {
+        match status.state {
+            "ready" => MainHealth::Ready,
+            "stopped" => MainHealth::Stopped,
+            "crash-loop" | "parked" => MainHealth::Down,
+            _ => MainHealth::NotReady,
+        }
+    }
+}
+
+impl Controller {
+    /// A controller in `Normal`, or in `FailedOver` when a cold standby already runs (after a
+    /// reload during a failover).
+    pub fn new(mode: StandbyMode, failover_after: Duration, failback_after: Duration, standby_running: bool, now: Instant) -> Self {
+        let state = if mode == StandbyMode::Cold && standby_running {
+            PairState::FailedOver { since: now }
+        } else {
+            PairState::Normal
+        };
+        Controller {
+            state,
+            mode,
+            failover_after,
+            failback_after,
+        }
+    }
+
+    /// When [`Controller::tick`] must run next, if a delay is pending.
+    pub fn deadline(&self) -> Option<Instant> {
+        match self.state {
+            PairState::Suspect { since } => Some(since + self.failover_after),
+            PairState::Recovering { ready_since, .. } => Some(ready_since + self.failback_after),
+            PairState::Normal | PairState::FailedOver { .. } => None,
+        }
+    }
+
+    fn failover(&mut self, reason: String, now: Instant) -> Vec<FoAction> {
+        self.state = PairState::FailedOver { since: now };
+        vec![FoAction::StartStandby, FoAction::FailedOver(reason)]
+    }
+
+    /// Main's health changed (or was re-read) at `now`.
+    pub fn on_main(&mut self, health: MainHealth, now: Instant) -> Vec<FoAction> {
+        use MainHealth as H;
+        use PairState as P;
+        match (self.state.clone(), health) {
+            (P::Normal | P::Suspect { .. }, H::Down) => self.failover("main is in a crash loop or parked".into(), now),
+            (P::Normal, H::NotReady) => {
+                self.state = P::Suspect { since: now };
+                vec![]
+            }
+            (P::Suspect { .. }, H::Ready | H::Stopped) => {
+                self.state = P::Normal;
+                vec![]
+            }
+            (P::Normal, H::Ready | H::Stopped) | (P::Suspect { .. }, H::NotReady) => vec![],
+            (P::FailedOver { since }, H::Ready) => {
+                self.state = P::Recovering {
+                    ready_since: now,
+                    failed_over: since,
+                };
+                vec![]
+            }
+            (P::FailedOver { .. }, H::Down | H::NotReady | H::Stopped) => vec![],
+            (P::Recovering { failed_over, .. }, H::Down | H::NotReady | H::Stopped) => {
+                self.state = P::FailedOver { since: failed_over };
+                vec![]
+            }
+            (P::Recovering { .. }, H::Ready) => vec![],
+        }
+    }
+
+    /// A pending delay may have passed at `now`.
+    pub fn tick(&mut self, now: Instant) -> Vec<FoAction> {
+        match self.state {
+            PairState::Suspect { since } if now >= since + self.failover_after => {
+                let waited = now.duration_since(since);
+                self.failover(
+                    format!(
+                        "main not ready for {}",
+                        humantime::format_duration(Duration::from_secs(waited.as_secs()))
+                    ),
+                    now,
+                )
+            }
+            PairState::Recovering { ready_since, .. } if now >= ready_since + self.failback_after => {
+                self.state = PairState::Normal;
+                let mut actions = vec![FoAction::FailedBack];
+                if self.mode == StandbyMode::Cold {
+                    actions.insert(0, FoAction::StopStandby);
+                }
+                actions
+            }
+            PairState::Normal | PairState::Suspect { .. } | PairState::FailedOver { .. } | PairState::Recovering { .. } => vec![],
+        }
+    }
+}
+
+/// One pair as the supervisor sets it up.
+pub struct Pair {
+    /// The standby.
+    pub standby: InstanceHandle,
+    /// The protected profile.
+    pub main: InstanceHandle,
+    /// Hot or cold.
+    pub mode: StandbyMode,
+    /// Main down this long → failover.
+    pub failover_after: Duration,
+    /// Main ready this long → failback.
+    pub failback_after: Duration,
+}
+
+/// Runs the controller of `pair` until aborted (the supervisor owns the task).
+pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
+    let mut main_rx = pair.main.subscribe();
+    let mut standby_rx = pair.standby.subscribe();
+    let standby_running = standby_rx.borrow().pid.is_some();
+    let mut c = Controller::new(pair.mode, pair.failover_after, pair.failback_after, standby_running, Instant::now());
+    // A failover waiting for its standby to be ready: when it happened.
+    let mut awaiting_standby: Option<Instant> = None;
+    let (main_name, standby_name) = (pair.main.profile.clone(), pair.standby.profile.clone());
+    let mut hook_tasks = tokio::task::JoinSet::new();
+    loop {
+        let health = MainHealth::of(&main_rx.borrow_and_update());
+        let mut actions = c.on_main(health, Instant::now());
+        actions.extend(c.tick(Instant::now()));
+        for a in actions {
+            match a {
+                FoAction::StartStandby => {
+                    pair.standby.send(Control::Start).await;
+                }
+                FoAction::StopStandby => {
+                    pair.standby.send(Control::Stop(None)).await;
+                }
+                FoAction::FailedOver(reason) => {
+                    warn!(standby = %standby_name, protects = %main_name, %reason, "FAILOVER to the standby");
+                    let e = FleetEvent::new(
+                        "failover",
+                        Some(&standby_name),
+                        None,
+                        format!("{main_name} down ({reason}); {standby_name} takes over"),
+                        json!({"standby_for": main_name, "reason": reason, "mode": mode_name(pair.mode)}),
+                    );
+                    hooks_for(&mut hook_tasks, &hooks, &events, &e);
+                    events.emit(e);
+                    awaiting_standby = Some(Instant::now());
+                }
+                FoAction::FailedBack => {
+                    info!(standby = %standby_name, protects = %main_name, "failback: main is ready again");
+                    let e = FleetEvent::new(
+                        "failback",
+                        Some(&standby_name),
+                        None,
+                        format!("{main_name} ready again; failback from {standby_name}"),
+                        json!({"standby_for": main_name, "mode": mode_name(pair.mode)}),
+                    );
+                    hooks_for(&mut hook_tasks, &hooks, &events, &e);
+                    events.emit(e);
+                    awaiting_standby = None;
+                }
+            }
+        }
+        if let Some(at) = awaiting_standby {
+            let s = standby_rx.borrow_and_update().clone();
+            if s.state == "ready" {
+                let took = at.elapsed().as_secs_f64();
+                info!(standby = %standby_name, took_s = took, "standby ready after failover");
+                events.emit(FleetEvent::new(
+                    "standby_ready",
+                    Some(&standby_name),
+                    s.pid,
+                    format!("{standby_name} serves /readyz {took:.1} s after failover"),
+                    json!({"after_failover_s": took}),
+                ));
+                awaiting_standby = None;
+            }
+        }
+        let deadline = c.deadline();
+        tokio::select! {
+            r = main_rx.changed() => if r.is_err() { break },
+            r = standby_rx.changed() => if r.is_err() { break },
+            () = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {}
+            Some(_) = hook_tasks.join_next(), if !hook_tasks.is_empty() => {}
+        }
+    }
+}
+
+fn mode_name(m: StandbyMode) -> &'static str {
+    match m {
+        StandbyMode::Hot => "hot",
+        StandbyMode::Cold => "cold",
+    }
+}
+
+/// Starts the hooks for `event` (a command with the event in its environment, an HTTP POST);
+/// failures become `hook_failed` events. Owned by the controller's `JoinSet`.
+fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, events: &EventSink, event: &FleetEvent) {
+    let body = serde_json::to_string(event).unwrap_or_default();
+    if let Some(cmd) = hooks.command.clone() {
+        let (events, event, body, timeout) = (events.clone(), event.clone(), body.clone(), hooks.timeout);
+        tasks.spawn(async move {
+            let mut c = tokio::process::Command::new(&cmd[0]);
+            c.args(&cmd[1..])
+                .env("CLAWHERD_EVENT", &event.kind)
+                .env("CLAWHERD_EVENT_JSON", &body)
+                .env("CLAWHERD_STANDBY", event.profile.clone().unwrap_or_default())
+                .env("CLAWHERD_STANDBY_FOR", event.detail["standby_for"].as_str().unwrap_or_default())
+                .env("CLAWHERD_REASON", event.detail["reason"].as_str().unwrap_or_default())
+                .stdin(std::process::Stdio::null())
+                .kill_on_drop(true);
+            let result = match c.spawn() {
+                Ok(mut child) => match tokio::time::timeout(timeout, child.wait()).await {
+                    Ok(Ok(s)) if s.success() => Ok(()),
+                    Ok(Ok(s)) => Err(format!("hook command {} ended with {s}", cmd[0])),
+                    Ok(Err(e)) => Err(format!("hook command {}: {e}", cmd[0])),
+                    Err(_) => Err(format!("hook command {} took longer than {timeout:?}", cmd[0])),
+                },
+                Err(e) => Err(format!("cannot run hook command {}: {e}", cmd[0])),
+            };
+            report_hook(&events, &event, "command", result);
+        });
+    }
+    if let Some(url) = hooks.url.clone() {
+        let (events, event, timeout) = (events.clone(), event.clone(), hooks.timeout);
+        tasks.spawn(async move {
+            let result = tokio::time::timeout(timeout, post(&url, body))
+                .await
+                .unwrap_or_else(|_| Err(format!("POST {url} took longer than {timeout:?}")));
+            report_hook(&events, &event, "url", result);
+        });
+    }
+}
+
+fn report_hook(events: &EventSink, event: &FleetEvent, what: &str, result: Result<(), String>) {
+    match result {
+        Ok(()) => info!(event = %event.kind, hook = what, "hook ran"),
+        Err(e) => {
+            warn!(event = %event.kind, hook = what, error = %e, "hook failed");
+            events.emit(FleetEvent::new(
+                "hook_failed",
+                event.profile.as_deref(),
+                None,
+                e,
+                json!({"event": event.kind, "hook": what}),
+            ));
+        }
+    }
+}
+
+/// POSTs `body` as JSON to an `http://host[:port]/path` URL; a 2xx answer is success.
+async fn post(url: &str, body: String) -> Result<(), String> {
+    use http_body_util::{BodyExt, Full};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url}: only http:// is supported"))?;
+    let (authority, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
+    let addr = if authority.contains(':') {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    let stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .map_err(|e| format!("POST {url}: {e}"))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("POST {url}: {e}"))?;
+    let conn = tokio::spawn(conn);
+    let req = hyper::Request::post(path)
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(bytes::Bytes::from(body)))
+        .map_err(|e| format!("POST {url}: {e}"))?;
+    let res = sender.send_request(req).await.map_err(|e| format!("POST {url}: {e}"));
+    let outcome = match res {
+        Ok(r) if r.status().is_success() => {
+            let _ = r.into_body().collect().await;
+            Ok(())
+        }
+        Ok(r) => Err(format!("POST {url}: HTTP {}", r.status())),
+        Err(e) => Err(e),
+    };
+    conn.abort();
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use MainHealth as H;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn not_ready_must_last_before_failover_and_ready_must_last_before_failback() {
+        let t0 = Instant::now();
+        let mut c = Controller::new(StandbyMode::Cold, secs(60), secs(30), false, t0);
+        assert!(c.on_main(H::Ready, t0).is_empty());
+        assert!(c.on_main(H::NotReady, t0 + secs(1)).is_empty());
+        assert_eq!(c.deadline(), Some(t0 + secs(61)));
+        // Ready again before the delay: no failover (hysteresis on the down edge).
+        assert!(c.on_main(H::Ready, t0 + secs(30)).is_empty());
+        assert_eq!(c.state, PairState::Normal);
+        c.on_main(H::NotReady, t0 + secs(40));
+        assert!(c.tick(t0 + secs(99)).is_empty());
+        let a = c.tick(t0 + secs(100));
+        assert_eq!(
+            a,
+            vec![FoAction::StartStandby, FoAction::FailedOver("main not ready for 1m".into())]
+        );
+        // Flapping main during recovery does not fail back (hysteresis on the up edge).
+        c.on_main(H::Ready, t0 + secs(110));
+        c.on_main(H::NotReady, t0 + secs(120));
+        assert!(matches!(c.state, PairState::FailedOver { .. }));
+        c.on_main(H::Ready, t0 + secs(130));
+        assert!(c.tick(t0 + secs(159)).is_empty());
+        assert_eq!(c.tick(t0 + secs(160)), vec![FoAction::StopStandby, FoAction::FailedBack]);
+        assert_eq!(c.state, PairState::Normal);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn crash_loop_or_parked_fails_over_at_once_hot_standby_stays() {
+        let t0 = Instant::now();
+        let mut c = Controller::new(StandbyMode::Hot, secs(60), secs(10), false, t0);
+        assert_eq!(
+            c.on_main(H::Down, t0),
+            vec![
+                FoAction::StartStandby,
+                FoAction::FailedOver("main is in a crash loop or parked".into())
+            ]
+        );
+        c.on_main(H::Ready, t0 + secs(5));
+        assert_eq!(c.tick(t0 + secs(15)), vec![FoAction::FailedBack], "a hot standby is not stopped");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deliberate_stop_is_not_down_and_reload_during_failover_resumes_it() {
+        let t0 = Instant::now();
+        let mut c = Controller::new(StandbyMode::Cold, secs(5), secs(5), false, t0);
+        c.on_main(H::Stopped, t0);
+        assert!(c.tick(t0 + secs(100)).is_empty());
+        assert_eq!(c.state, PairState::Normal);
+        let resumed = Controller::new(StandbyMode::Cold, secs(5), secs(5), true, t0);
+        assert!(matches!(resumed.state, PairState::FailedOver { .. }));
+    }
+}
