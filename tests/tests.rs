@@ -4,5 +4,6 @@
 mod support;
 
 mod check_cli;
+mod failover;
 mod operate;
 mod supervise;
