@@ -3,6 +3,7 @@
 
 mod support;
 
+mod chaos;
 mod check_cli;
 mod failover;
 mod operate;
