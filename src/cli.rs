@@ -145,6 +145,31 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Find the OpenClaw profiles that exist on this host (~/.openclaw, ~/.openclaw-*,
+    /// $OPENCLAW_HOME, legacy ~/.clawdbot), write a fleet file with roles proposed, and run the
+    /// isolation proof on it. Exit 0 when proved, 78 when it found a clash (the file is written
+    /// either way, unless it exists).
+    Init {
+        /// Where to write the fleet file.
+        #[arg(default_value = "fleet.yaml")]
+        file: PathBuf,
+        /// The home to search (default $HOME).
+        #[arg(long)]
+        home: Option<PathBuf>,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+        /// Print the fleet file instead of writing it.
+        #[arg(long)]
+        stdout: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from the command-line definition.
+    Man,
     /// Re-read and re-prove the fleet file; apply only the difference. An invalid file changes
     /// nothing and its errors are printed. Exit 78 then.
     Reload {

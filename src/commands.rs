@@ -88,7 +88,10 @@ pub fn render_status(s: &StatusResponse) -> String {
         .instances
         .iter()
         .map(|i| {
-            let notes = i.openclaw.as_ref().map(openclaw_notes).unwrap_or_default();
+            let mut notes = i.openclaw.as_ref().map(openclaw_notes).unwrap_or_default();
+            if let Some(r) = &i.reason {
+                notes = format!("{}: {}", i.state, r.chars().take(120).collect::<String>());
+            }
             vec![
                 i.profile.clone(),
                 i.role.clone(),

@@ -47,8 +47,24 @@ impl Default for Rotation {
 pub struct Line {
     /// Profile name.
     pub profile: Arc<str>,
-    /// `<RFC 3339 time> <text>`, as written to the file.
+    /// `<RFC 3339 time> <text>`, as written to the file (the console gets the bare text).
     pub text: String,
+    /// Which of the gateway's streams it came from.
+    pub stream: OutputStream,
+}
+
+pub use crate::journal::OutputStream;
+
+/// Where gateway lines are mirrored besides the files.
+#[derive(Debug)]
+pub enum Console {
+    /// Nowhere (`run --quiet`).
+    Off,
+    /// clawherd's stdout, prefixed `[profile] `.
+    Stdout,
+    /// The journal, as native entries with a `PROFILE=` field (when clawherd's stdout is the
+    /// journal, instead of the stdout mirror: never both).
+    Journal(crate::journal::JournalWriter),
 }
 
 /// Handle to the writer threads; cheap to clone.
@@ -64,9 +80,9 @@ static DROPPED_CONSOLE: AtomicU64 = AtomicU64::new(0);
 static DROPPED_FILES: AtomicU64 = AtomicU64::new(0);
 
 impl OutputSink {
-    /// Starts the writers. Files go under `dir` (created on first write); `console` mirrors lines
-    /// to stdout with a `[profile] ` prefix.
-    pub fn start(dir: PathBuf, rotation: Rotation, console: bool) -> Self {
+    /// Starts the writers. Files go under `dir` (created on first write); `console` says where
+    /// lines are mirrored besides.
+    pub fn start(dir: PathBuf, rotation: Rotation, console: Console) -> Self {
         let (files, files_rx) = sync_channel(QUEUE_LINES);
         let (follow, _) = broadcast::channel(FOLLOW_LINES);
         let (d, f) = (dir.clone(), follow.clone());
@@ -74,14 +90,17 @@ impl OutputSink {
             .name("clawherd-logfiles".into())
             .spawn(move || file_writer(d, rotation, files_rx, f))
             .expect("spawn log file thread");
-        let console = console.then(|| {
-            let (tx, rx) = sync_channel(QUEUE_LINES);
-            std::thread::Builder::new()
-                .name("clawherd-console".into())
-                .spawn(move || console_writer(rx))
-                .expect("spawn console thread");
-            tx
-        });
+        let console = match console {
+            Console::Off => None,
+            mode => {
+                let (tx, rx) = sync_channel(QUEUE_LINES);
+                std::thread::Builder::new()
+                    .name("clawherd-console".into())
+                    .spawn(move || console_writer(rx, mode))
+                    .expect("spawn console thread");
+                Some(tx)
+            }
+        };
         OutputSink {
             files,
             console,
@@ -90,13 +109,14 @@ impl OutputSink {
         }
     }
 
-    /// Queues one line of `profile`'s output (without its newline), stamped now.
-    pub fn line(&self, profile: &Arc<str>, text: String) {
+    /// Queues one line of `profile`'s output from `stream` (without its newline), stamped now.
+    pub fn line(&self, profile: &Arc<str>, stream: OutputStream, text: String) {
         let stamped = format!("{} {text}", humantime::format_rfc3339_millis(SystemTime::now()));
         if let Some(c) = &self.console
             && let Err(TrySendError::Full(_)) = c.try_send(Line {
                 profile: profile.clone(),
                 text,
+                stream,
             })
         {
             DROPPED_CONSOLE.fetch_add(1, Ordering::Relaxed);
@@ -104,6 +124,7 @@ impl OutputSink {
         if let Err(TrySendError::Full(_)) = self.files.try_send(Line {
             profile: profile.clone(),
             text: stamped,
+            stream,
         }) {
             DROPPED_FILES.fetch_add(1, Ordering::Relaxed);
         }
@@ -196,7 +217,15 @@ fn file_writer(dir: PathBuf, rotation: Rotation, rx: Receiver<Line>, follow: bro
     }
 }
 
-fn console_writer(rx: Receiver<Line>) {
+fn console_writer(rx: Receiver<Line>, mode: Console) {
+    if let Console::Journal(j) = &mode {
+        for line in rx {
+            if let Err(e) = j.write_line(&line.profile, line.stream, &line.text) {
+                tracing::warn!(error = %e, "cannot write a gateway line to the journal");
+            }
+        }
+        return;
+    }
     for line in rx {
         let mut out = std::io::stdout().lock();
         let dropped = DROPPED_CONSOLE.swap(0, Ordering::Relaxed);
@@ -253,11 +282,11 @@ mod tests {
     #[test]
     fn rotates_by_size_keeps_n_and_tails_across_files() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let sink = OutputSink::start(dir.path().to_path_buf(), Rotation { max_bytes: 200, keep: 2 }, false);
+        let sink = OutputSink::start(dir.path().to_path_buf(), Rotation { max_bytes: 200, keep: 2 }, Console::Off);
         let mut follow = sink.subscribe();
         let name: Arc<str> = Arc::from("main");
         for i in 0..40 {
-            sink.line(&name, format!("line {i:02}"));
+            sink.line(&name, OutputStream::Stdout, format!("line {i:02}"));
         }
         // Wait (bounded) for the writer: the follower sees every line once written.
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("rt");

@@ -43,6 +43,19 @@ fn main() -> ExitCode {
             json,
             target,
         } => client_command(&target, |c| async move { commands::events(&c, follow, lines, json).await }),
+        Command::Init { file, home, force, stdout } => init(&file, home, force, stdout),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "clawherd", &mut std::io::stdout());
+            exit::OK
+        }
+        Command::Man => match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut std::io::stdout()) {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("clawherd: {e}");
+                exit::SOFTWARE
+            }
+        },
         Command::Reload { target } => client_command(&target, |c| async move { commands::reload(&c).await }),
         Command::Env {
             profile,
@@ -61,8 +74,16 @@ fn restore_sigpipe() {
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
+/// clawherd's own log: to the journal with structured fields when stderr is the journal, else
+/// plain text to stderr; never both.
 fn init_tracing(filter: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if let Some(journald) = clawherd::journal::journald_layer() {
+        tracing_subscriber::registry().with(filter).with(journald).init();
+        return;
+    }
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -149,6 +170,70 @@ fn check(file: &Path, host_ports: bool) -> u8 {
     }
 }
 
+/// `clawherd init`: discover, render, prove, write.
+fn init(file: &Path, home: Option<std::path::PathBuf>, force: bool, to_stdout: bool) -> u8 {
+    let home = match home.or_else(|| std::env::var_os("HOME").map(Into::into)) {
+        Some(h) => h,
+        None => {
+            eprintln!("clawherd: no home to search: set HOME or pass --home");
+            return exit::USAGE;
+        }
+    };
+    let openclaw_home = std::env::var_os("OPENCLAW_HOME").map(std::path::PathBuf::from);
+    let found = clawherd::init::discover(&home, openclaw_home.as_deref());
+    if found.is_empty() {
+        eprintln!(
+            "clawherd: no OpenClaw profile found under {} (~/.openclaw, ~/.openclaw-*, ~/.clawdbot)",
+            home.display()
+        );
+        eprintln!("  hint: start from config-examples/fleet.yaml instead");
+        return exit::FAILURE;
+    }
+    let text = clawherd::init::render_fleet(&found);
+    let path = match std::path::absolute(file) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("clawherd: {}: {e}", file.display());
+            return exit::USAGE;
+        }
+    };
+    let mut env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    env.insert("HOME".into(), home.display().to_string());
+    let report = clawherd::init::proof_report(
+        &path,
+        &text,
+        &LoadContext {
+            env,
+            check_host_ports: true,
+        },
+    );
+    if to_stdout {
+        print!("{text}");
+    } else if path.exists() && !force {
+        eprintln!(
+            "clawherd: {} exists; not overwritten (use --force, or --stdout to see the proposal)",
+            path.display()
+        );
+        return exit::USAGE;
+    } else if let Err(e) = std::fs::write(&path, &text) {
+        eprintln!("clawherd: cannot write {}: {e}", path.display());
+        return exit::FAILURE;
+    } else {
+        eprintln!(
+            "wrote {} with {} profile(s): {}",
+            path.display(),
+            found.len(),
+            found
+                .iter()
+                .map(|f| format!("{} ({})", f.name, f.role.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    eprintln!("{}", report.text);
+    if report.proved { exit::OK } else { exit::CONFIG }
+}
+
 fn ports(file: &Path) -> u8 {
     let f = match load(file, false) {
         Ok(f) => f,
@@ -216,7 +301,15 @@ fn run(file: &Path, quiet: bool) -> u8 {
                 return exit::SOFTWARE;
             }
         };
-        let output = OutputSink::start(fleet.run_dir.join("logs"), fleet.rotation, !quiet);
+        let console = match (quiet, clawherd::journal::stdout_is_journal()) {
+            (true, _) => clawherd::logs::Console::Off,
+            (false, true) => match clawherd::journal::JournalWriter::new() {
+                Ok(j) => clawherd::logs::Console::Journal(j),
+                Err(_) => clawherd::logs::Console::Stdout,
+            },
+            (false, false) => clawherd::logs::Console::Stdout,
+        };
+        let output = OutputSink::start(fleet.run_dir.join("logs"), fleet.rotation, console);
         let events = clawherd::events::EventSink::start(Some(fleet.run_dir.join("events.jsonl")));
         let (requests, requests_rx) = mpsc::channel(16);
         let state = AppState {
@@ -244,8 +337,13 @@ fn run(file: &Path, quiet: bool) -> u8 {
             let _ = api_stopped.await;
         }));
         let hup = tokio::spawn(reload_on_sighup(requests.clone()));
+        let notifier = std::sync::Arc::new(clawherd::systemd::Notifier::from_env());
+        let notify_task = clawherd::service::start(notifier.clone(), sup.views());
         let watcher = if watching { watch::start(watched, requests.clone()) } else { None };
-        supervisor::serve(sup, requests_rx, shutdown).await;
+        supervisor::serve(sup, requests_rx, shutdown, &notifier).await;
+        if let Some(t) = notify_task {
+            t.abort();
+        }
         drop(watcher);
         hup.abort();
         let _ = stop_api.send(());

@@ -289,7 +289,12 @@ fn same_runtime(a: (&Profile, &Plan), b: (&Profile, &Plan)) -> bool {
 
 /// Runs the supervisor task until `shutdown` resolves: answers `requests`, then stops the fleet.
 /// The whole life of `clawherd run` after set-up.
-pub async fn serve(mut sup: Supervisor, mut requests: mpsc::Receiver<Request>, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    mut sup: Supervisor,
+    mut requests: mpsc::Receiver<Request>,
+    shutdown: impl Future<Output = ()>,
+    notifier: &crate::systemd::Notifier,
+) {
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -299,7 +304,9 @@ pub async fn serve(mut sup: Supervisor, mut requests: mpsc::Receiver<Request>, s
                     let _ = reply.send(sup.views());
                 }
                 Some(Request::Reload(reply)) => {
+                    let _ = notifier.reloading();
                     let result = sup.reload().await;
+                    let _ = notifier.ready(&crate::service::summary(&sup.views()));
                     if let Some(r) = reply {
                         let _ = r.send(result);
                     }
@@ -309,6 +316,7 @@ pub async fn serve(mut sup: Supervisor, mut requests: mpsc::Receiver<Request>, s
         }
     }
     info!("stopping every instance");
+    let _ = notifier.stopping();
     sup.shutdown().await;
     info!("all instances stopped");
 }

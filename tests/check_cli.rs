@@ -101,3 +101,59 @@ fn state_dir_held_by_a_foreign_gateway_is_refused() {
     let (code, _, err) = clawherd(&["check", fleet.path.to_str().expect("utf8")]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// `clawherd init` on a fake home with a main and a rescue profile (ports away from the
+/// real-gateway tests' 18789/19789, which may run at the same time) writes a fleet that proves
+/// clean; with the docs' "20 apart" ports it still writes the file but points out the clash.
+#[test]
+fn init_discovers_profiles_and_proves_them() {
+    let home = tempfile::tempdir().expect("home");
+    let write = |dir: &str, port: u16| {
+        let d = home.path().join(dir);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let cfg = format!(
+            "{{gateway: {{mode: \"local\", port: {port}, bind: \"loopback\"}}, logging: {{file: \"{}/gw.log\"}}}}",
+            d.display()
+        );
+        std::fs::write(d.join("openclaw.json"), cfg).expect("write");
+    };
+    write(".openclaw", 38789);
+    write(".openclaw-rescue", 39789);
+    let out = tempfile::tempdir().expect("out");
+    let fleet = out.path().join("fleet.yaml");
+    let (code, _, err) = run_clawherd(&["init", fleet.to_str().expect("utf8"), "--home", home.path().to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("main (main), rescue (rescue)") && err.contains("isolation proved for 2"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&fleet).expect("fleet written");
+    assert!(text.contains("openclaw_profile: rescue") && text.contains("port: 39789"), "{text}");
+    // Clash: rescue 20 above main.
+    write(".openclaw-rescue", 38809);
+    let (code, proposal, err) = run_clawherd(&["init", "--stdout", "--home", home.path().to_str().expect("utf8")]);
+    assert_eq!(code, 78, "{err}");
+    assert!(proposal.contains("port: 38809"));
+    assert!(err.contains("intersect") && err.contains("base port to 38900"), "{err}");
+    // An existing file is not overwritten.
+    let (code, _, err) = run_clawherd(&["init", fleet.to_str().expect("utf8"), "--home", home.path().to_str().expect("utf8")]);
+    assert_eq!(code, 64, "{err}");
+}
+
+#[test]
+fn completions_and_man_page_are_generated_from_the_cli() {
+    let (code, bash, _) = run_clawherd(&["completions", "bash"]);
+    assert_eq!(code, 0);
+    assert!(
+        bash.contains("clawherd") && bash.contains("restart") && bash.contains("complete -F"),
+        "{}",
+        &bash[..200.min(bash.len())]
+    );
+    let (code, man, _) = run_clawherd(&["man"]);
+    assert_eq!(code, 0);
+    assert!(
+        man.contains(".TH clawherd") && man.contains("status"),
+        "{}",
+        &man[..200.min(man.len())]
+    );
+}

@@ -452,11 +452,12 @@ impl Actor {
             drop(r);
         }
         self.last_lines.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        let streams: [Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>; 2] = [
-            child.stdout.take().map(|s| Box::new(s) as _),
-            child.stderr.take().map(|s| Box::new(s) as _),
+        use crate::logs::OutputStream;
+        let streams: [(Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>, OutputStream); 2] = [
+            (child.stdout.take().map(|s| Box::new(s) as _), OutputStream::Stdout),
+            (child.stderr.take().map(|s| Box::new(s) as _), OutputStream::Stderr),
         ];
-        for stream in streams.into_iter().flatten() {
+        for (stream, kind) in streams.into_iter().filter_map(|(s, k)| s.map(|s| (s, k))) {
             let name = self.name.clone();
             let sink = self.output.clone();
             let last = self.last_lines.clone();
@@ -470,7 +471,7 @@ impl Actor {
                         }
                         l.push_back(line.clone());
                     }
-                    sink.line(&name, line);
+                    sink.line(&name, kind, line);
                 }
             }));
         }
