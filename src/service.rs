@@ -50,6 +50,10 @@ pub fn start(notifier: Arc<Notifier>, views: Vec<InstanceView>) -> Option<JoinHa
         let ping = notifier.watchdog_ping_period();
         let mut next_ping = ping.map(|p| tokio::time::Instant::now() + p);
         loop {
+            // Mark every status as seen, so `changed()` below waits for the next change.
+            for rx in &mut rxs {
+                rx.borrow_and_update();
+            }
             let status = summary(&views);
             if !sent_ready && (all_ready(&views) || tokio::time::Instant::now() >= deadline) {
                 let text = if all_ready(&views) {

@@ -333,3 +333,50 @@ fn a_second_daemon_on_the_same_fleet_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("another clawherd already serves this fleet"));
     assert!(alive(pid), "the first daemon's gateway was not taken for a leftover");
 }
+
+/// Plays systemd's notify socket: READY=1 comes once the instances are ready, with a STATUS
+/// summary; WATCHDOG=1 pings follow WATCHDOG_USEC; SIGHUP gives RELOADING=1 then READY=1;
+/// SIGTERM gives STOPPING=1. And the gateways never see NOTIFY_SOCKET.
+#[test]
+fn sd_notify_datagrams_follow_the_fleet() {
+    let a = free_base(63);
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a).env("FAKE_READY_DELAY_MS", "300")], "");
+    let sock_dir = tempfile::tempdir().expect("dir");
+    let sock = sock_dir.path().join("notify");
+    let listener = std::os::unix::net::UnixDatagram::bind(&sock).expect("bind notify socket");
+    listener.set_read_timeout(Some(D)).expect("timeout");
+    let recv = || {
+        let mut buf = [0u8; 4096];
+        let n = listener.recv(&mut buf).expect("a datagram in time");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let mut d = Daemon::start_with(
+        &fleet.path,
+        &[("NOTIFY_SOCKET", sock.to_str().expect("utf8")), ("WATCHDOG_USEC", "400000")],
+        &["WATCHDOG_PID"],
+    );
+    let mut seen = Vec::new();
+    let ready = loop {
+        let m = recv();
+        if m.contains("READY=1") {
+            break m;
+        }
+        seen.push(m);
+    };
+    assert!(ready.contains("STATUS=1/1 ready: main ready"), "{ready} after {seen:?}");
+    let pid = d.wait_ready(0, "main", D);
+    let environ = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/environ")).expect("environ")).into_owned();
+    assert!(
+        !environ.contains("NOTIFY_SOCKET") && !environ.contains("WATCHDOG_USEC"),
+        "scrubbed from the gateway"
+    );
+    let watchdog = (0..20).map(|_| recv()).find(|m| m.trim() == "WATCHDOG=1");
+    assert!(watchdog.is_some(), "watchdog pings at half of WATCHDOG_USEC");
+    d.signal(1);
+    let reloading = (0..50).map(|_| recv()).find(|m| m.contains("RELOADING=1")).expect("RELOADING=1");
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    assert!((0..50).map(|_| recv()).any(|m| m.contains("READY=1")), "READY=1 after the reload");
+    d.signal(15);
+    assert!((0..50).map(|_| recv()).any(|m| m.contains("STOPPING=1")));
+    assert_eq!(d.wait_exit(D).code(), Some(0));
+}

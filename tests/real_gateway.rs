@@ -239,3 +239,164 @@ fn broken_fleet_exits_78_and_spawns_nothing() {
     assert!(marked_pids(&format!("@{}", fleet.display())).is_empty());
     assert!(!dir.path().join("state").exists(), "no gateway ran");
 }
+
+/// A copy of the example fleet with fast probes on main and a cold rescue; returns the dir and
+/// the fleet file.
+fn failover_copy() -> (tempfile::TempDir, PathBuf) {
+    let (dir, fleet) = example_copy();
+    let text = std::fs::read_to_string(&fleet).expect("read");
+    let text = text.replacen(
+        "    config: main.openclaw.json5\n",
+        "    config: main.openclaw.json5\n    health: {period: 2s, timeout: 2s, failure_threshold: 3, kill_after: 10s}\n",
+        1,
+    );
+    let text = text.replacen(
+        "    config: rescue.openclaw.json5\n",
+        "    config: rescue.openclaw.json5\n    standby: cold\n    failover_after: 60s\n    failback_after: 5s\n",
+        1,
+    );
+    std::fs::write(&fleet, text).expect("write");
+    (dir, fleet)
+}
+
+fn cli(fleet: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    all.extend(["-f".to_string(), fleet.display().to_string()]);
+    run_clawherd(&all)
+}
+
+/// Issue 5 against real gateways: SIGSTOP main → detected and restarted within the bound; main
+/// made to fail with a config OpenClaw rejects (exit 78) → parked → the cold rescue comes up and
+/// serves /readyz; config repaired and reloaded → main back, failback stops the cold rescue.
+#[test]
+fn hung_main_restarts_and_broken_main_fails_over_to_cold_rescue() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(path) = tools_path() else { return };
+    let (dir, fleet) = failover_copy();
+    let d = Daemon::start_with(&fleet, &[("PATH", &path)], &[]);
+    let main_pid = d.wait_ready(0, "main", BOOT);
+    assert!(
+        !d.log_text().contains("profile=rescue}: spawned"),
+        "a cold rescue does not start with the fleet"
+    );
+
+    // Hang.
+    let mark = d.mark();
+    let stopped = Instant::now();
+    signal(main_pid, 19);
+    d.wait_line_from(mark, &["profile=main", "liveness probe failed 3 times"], BOOT);
+    let detected = stopped.elapsed();
+    let new_pid = d.wait_ready(mark, "main", BOOT);
+    assert_ne!(new_pid, main_pid);
+    assert!(!alive(main_pid));
+    eprintln!(
+        "figure: real gateway SIGSTOP -> detected {:.1} s (bound: period 2 s × 3 + timeouts), -> ready again {:.1} s",
+        detected.as_secs_f64(),
+        stopped.elapsed().as_secs_f64()
+    );
+
+    // Break main's config with a key OpenClaw's strict schema refuses (exit 78), restart it.
+    let cfg = dir.path().join("main.openclaw.json5");
+    let good = std::fs::read_to_string(&cfg).expect("read");
+    std::fs::write(&cfg, good.replacen("gateway: {", "gateway: {\n    notAKey: true,", 1)).expect("write");
+    let mark = d.mark();
+    let broke = Instant::now();
+    let (code, _, _) = cli(&fleet, &["restart", "main", "--no-wait"]);
+    assert_eq!(code, 0);
+    let (_, parked) = d.wait_line_from(mark, &["profile=main", "PARKED"], BOOT);
+    assert!(
+        parked.contains("notAKey") || parked.to_lowercase().contains("invalid"),
+        "the gateway's own line: {parked}"
+    );
+    d.wait_line_from(mark, &["FAILOVER"], BOOT);
+    let rescue_pid = d.wait_ready(mark, "rescue", BOOT);
+    assert_eq!(http_status(19789, "/readyz"), Some(200));
+    eprintln!(
+        "figure: real cold failover: main restart with broken config -> rescue ready {:.1} s",
+        broke.elapsed().as_secs_f64()
+    );
+    let (_, status, _) = cli(&fleet, &["status"]);
+    eprintln!("{status}");
+    assert!(status.contains("parked"), "{status}");
+
+    // Repair and reload: main comes back, then failback stops the cold rescue.
+    std::fs::write(&cfg, &good).expect("write");
+    let mark = d.mark();
+    let (code, _, err) = cli(&fleet, &["reload"]);
+    assert_eq!(code, 0, "{err}");
+    d.wait_ready(mark, "main", BOOT);
+    d.wait_line_from(mark, &["failback"], BOOT);
+    d.wait_line_from(mark, &["profile=rescue", "exited as asked"], BOOT);
+    assert!(!alive(rescue_pid));
+    let (_, events, _) = cli(&fleet, &["events", "-n", "200"]);
+    for kind in ["liveness_failed", "parked", "failover", "standby_ready", "failback"] {
+        assert!(events.contains(kind), "{kind} missing:\n{events}");
+    }
+}
+
+/// At least 20 random signals (SIGKILL, SIGTERM, SIGSTOP) to real gateways and their spawn
+/// brokers; after each the fleet must be ready again; at the end no zombie, no orphan, no
+/// duplicate gateway on a state dir.
+#[test]
+fn twenty_random_kills_of_real_gateways() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(path) = tools_path() else { return };
+    let (_dir, fleet) = example_copy();
+    let text = std::fs::read_to_string(&fleet).expect("read").replace(
+        "  stop_timeout: 60s\n",
+        "  stop_timeout: 60s\n  health: {period: 2s, timeout: 2s, failure_threshold: 3, kill_after: 10s}\n",
+    );
+    std::fs::write(&fleet, text).expect("write");
+    let suffix = format!("@{}", fleet.display());
+    let d = Daemon::start_with(&fleet, &[("PATH", &path)], &[]);
+    d.wait_ready(0, "main", BOOT);
+    d.wait_ready(0, "rescue", BOOT);
+    let mut seed: u64 = 0x0c1a_57e5;
+    let mut next = |n: usize| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((seed >> 33) as usize) % n
+    };
+    let signals = [(9, "SIGKILL"), (15, "SIGTERM"), (19, "SIGSTOP")];
+    let started = Instant::now();
+    let mut log = Vec::new();
+    for round in 0..20 {
+        let pids = marked_pids(&suffix);
+        let pid = pids[next(pids.len())];
+        let (sig, name) = signals[next(signals.len())];
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        signal(pid, sig);
+        log.push(format!("{round}: {name} {pid} ({})", comm.trim()));
+        let fleet_arg = fleet.display().to_string();
+        wait_until(&format!("fleet ready after round {round}"), BOOT, || {
+            let (code, out, _) = run_clawherd(&["status", "--json", "-f", &fleet_arg]);
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+            code == 0
+                && v["instances"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(|i| i["state"] == "ready" && i["live"] == true))
+        });
+    }
+    let clawherd = d.child.id() as i32;
+    assert!(zombies_of(clawherd).is_empty());
+    let mut per_state: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for pid in marked_pids(&suffix) {
+        if std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim() == "openclaw-gatewa" {
+            let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            let state = String::from_utf8_lossy(&env)
+                .split('\0')
+                .find_map(|kv| kv.strip_prefix("OPENCLAW_STATE_DIR=").map(str::to_string))
+                .unwrap_or_default();
+            *per_state.entry(state).or_default() += 1;
+        }
+    }
+    assert_eq!(per_state.len(), 2, "{per_state:?}");
+    assert!(
+        per_state.values().all(|n| *n == 1),
+        "duplicate gateway on a state dir: {per_state:?}"
+    );
+    eprintln!(
+        "figure: real chaos 20 signals in {:.0} s, fleet ready after each: {}",
+        started.elapsed().as_secs_f64(),
+        log.join("; ")
+    );
+}

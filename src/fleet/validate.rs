@@ -81,8 +81,8 @@ pub fn validate(path: &Path, text: &str, env: &BTreeMap<String, String>) -> Resu
         );
     }
     let run_dir = match &file.run_dir {
-        Some(s) => cx.path_value(s, "run_dir").unwrap_or_else(|| dir.join(".clawherd")),
-        None => dir.join(".clawherd"),
+        Some(s) => cx.path_value(s, "run_dir").unwrap_or_else(|| default_run_dir(&dir, env)),
+        None => default_run_dir(&dir, env),
     };
     if file.profiles.is_empty() {
         cx.diags.push(
@@ -837,6 +837,16 @@ fn crash_field<'a, T>(
     p.and_then(|r| r.crash_loop.as_ref())
         .and_then(f)
         .or_else(|| d.and_then(|r| r.crash_loop.as_ref()).and_then(f))
+}
+
+/// The run dir when the fleet file names none: `.clawherd` beside the fleet file, or systemd's
+/// `$STATE_DIRECTORY` (`StateDirectory=clawherd`: /var/lib/clawherd) for a service started by
+/// systemd, whose fleet file usually sits in a read-only /etc.
+pub fn default_run_dir(fleet_dir: &Path, env: &BTreeMap<String, String>) -> PathBuf {
+    match env.get("STATE_DIRECTORY") {
+        Some(d) if env.contains_key("INVOCATION_ID") => PathBuf::from(d.split(':').next().unwrap_or(d)),
+        _ => fleet_dir.join(".clawherd"),
+    }
 }
 
 /// The control socket when the fleet file names none: `<run_dir>/clawherd.sock`, or
