@@ -218,6 +218,9 @@ pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
                     pair.standby.send(Control::Stop(None)).await;
                 }
                 FoAction::FailedOver(reason) => {
+                    crate::control::metrics::FAILOVERS
+                        .get_or_create(&crate::control::metrics::profile_label(&standby_name))
+                        .inc();
                     warn!(standby = %standby_name, protects = %main_name, %reason, "FAILOVER to the standby");
                     let e = FleetEvent::new(
                         "failover",

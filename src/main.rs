@@ -85,11 +85,14 @@ fn init_tracing(filter: &str) {
         return;
     }
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    // Never report write errors with eprintln!: a daemon whose stderr reader went away (a closed
+    // pipe) would panic on its next log line and leave its gateways behind.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .with_target(false)
+        .log_internal_errors(false)
         .init();
 }
 
@@ -321,6 +324,16 @@ fn run(file: &Path, quiet: bool) -> u8 {
             events: events.clone(),
         };
         let socket = fleet.socket.clone();
+        let metrics_listener = match fleet.metrics_listen {
+            Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    eprintln!("clawherd: cannot listen for metrics on {addr}: {e}\n  hint: choose another `metrics.listen` port");
+                    return exit::UNAVAILABLE;
+                }
+            },
+            None => None,
+        };
         let watched = watch::watched_paths(&fleet);
         let watching = fleet.watch;
         tracing::info!(fleet = %fleet.path.display(), instances = fleet.instances.len(), socket = %socket.display(), "isolation proved; starting");
@@ -337,6 +350,12 @@ fn run(file: &Path, quiet: bool) -> u8 {
             let _ = api_stopped.await;
         }));
         let hup = tokio::spawn(reload_on_sighup(requests.clone()));
+        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        let metrics_task = metrics_listener.map(|l| {
+            tokio::spawn(server::serve_metrics(l, requests.clone(), async move {
+                let _ = metrics_stopped.await;
+            }))
+        });
         let notifier = std::sync::Arc::new(clawherd::systemd::Notifier::from_env());
         let notify_task = clawherd::service::start(notifier.clone(), sup.views());
         let watcher = if watching { watch::start(watched, requests.clone()) } else { None };
@@ -348,6 +367,10 @@ fn run(file: &Path, quiet: bool) -> u8 {
         hup.abort();
         let _ = stop_api.send(());
         let _ = api.await;
+        let _ = stop_metrics.send(());
+        if let Some(t) = metrics_task {
+            let _ = t.await;
+        }
         let _ = std::fs::remove_file(&socket);
         exit::OK
     })

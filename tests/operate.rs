@@ -2,7 +2,7 @@
 //! status, start/stop/restart, logs, reload (command, SIGHUP, watch), env, access control.
 
 use crate::support::*;
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -379,4 +379,75 @@ fn sd_notify_datagrams_follow_the_fleet() {
     d.signal(15);
     assert!((0..50).map(|_| recv()).any(|m| m.contains("STOPPING=1")));
     assert_eq!(d.wait_exit(D).code(), Some(0));
+}
+
+/// Parses `name{labels} value` lines of an OpenMetrics text into (name{labels}, value).
+fn metric_values(text: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(k, v)| v.parse().ok().map(|v| (k.to_string(), v))))
+        .collect()
+}
+
+/// Prometheus metrics: scraped over the optional TCP listener and the control socket, parsed.
+#[test]
+fn metrics_are_scraped_and_parsed() {
+    let a = free_base(65);
+    let mport = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a).yaml("    health: {period: 100ms}\n")], "");
+    let text = std::fs::read_to_string(&fleet.path).expect("read");
+    std::fs::write(&fleet.path, format!("metrics: {{listen: \"127.0.0.1:{mport}\"}}\n{text}")).expect("write");
+    let d = Daemon::start(&fleet.path);
+    let pid = d.wait_ready(0, "main", D);
+    // Wait (bounded) until a few periodic probe rounds were recorded.
+    let scrape = || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", mport)).expect("metrics listener");
+        write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+        let mut body = String::new();
+        std::io::Read::read_to_string(&mut s, &mut body).expect("read");
+        body
+    };
+    wait_until("probe rounds recorded", D, || {
+        metric_values(&scrape())
+            .get("clawherd_probe_duration_seconds_count{profile=\"main\"}")
+            .is_some_and(|n| *n >= 3.0)
+    });
+    let body = scrape();
+    assert!(
+        body.starts_with("HTTP/1.1 200") && body.contains("application/openmetrics-text"),
+        "{body}"
+    );
+    let m = metric_values(&body);
+    assert_eq!(m.get("clawherd_instance_up{profile=\"main\"}"), Some(&1.0), "{body}");
+    assert_eq!(m.get("clawherd_instance_ready{profile=\"main\"}"), Some(&1.0));
+    assert_eq!(m.get("clawherd_instance_restarts_total{profile=\"main\"}"), Some(&0.0));
+    assert!(
+        m.get("clawherd_instance_tree_rss_bytes{profile=\"main\"}")
+            .is_some_and(|v| *v > 0.0)
+    );
+    assert!(m.get("clawherd_process_rss_bytes").is_some_and(|v| *v > 0.0));
+    // Only /metrics on TCP: the control API is not exposed there.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", mport)).expect("connect");
+    write!(s, "GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut s, &mut answer).expect("read");
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    // After a crash, restarts and the last exit show.
+    let mark = d.mark();
+    signal(pid, 9);
+    d.wait_ready(mark, "main", D);
+    let m = metric_values(&scrape());
+    assert_eq!(m.get("clawherd_instance_restarts_total{profile=\"main\"}"), Some(&1.0));
+    assert_eq!(m.get("clawherd_instance_last_exit_code{profile=\"main\"}"), Some(&137.0));
+    // The control socket serves the same exposition.
+    let sock = fleet.dir.path().join(".clawherd/clawherd.sock");
+    let mut u = std::os::unix::net::UnixStream::connect(&sock).expect("socket");
+    write!(u, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+    let mut body = String::new();
+    std::io::Read::read_to_string(&mut u, &mut body).expect("read");
+    assert!(body.contains("clawherd_instance_info{"), "{body}");
 }

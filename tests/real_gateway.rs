@@ -71,6 +71,13 @@ fn example_fleet_comes_up_recovers_main_and_stops_clean() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(path) = tools_path() else { return };
     let (dir, fleet) = example_copy();
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let text = std::fs::read_to_string(&fleet).expect("read");
+    std::fs::write(&fleet, format!("metrics: {{listen: \"127.0.0.1:{metrics_port}\"}}\n{text}")).expect("write");
     let started = Instant::now();
     let mut d = Daemon::start_with(&fleet, &[("PATH", &path)], &[]);
 
@@ -127,6 +134,30 @@ fn example_fleet_comes_up_recovers_main_and_stops_clean() {
             "a real gateway tree uses > 100 MiB: {i}"
         );
     }
+    // Prometheus metrics of the real fleet, scraped and parsed.
+    let scrape = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", metrics_port)).expect("metrics listener");
+        write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+        let mut body = String::new();
+        s.read_to_string(&mut body).expect("read");
+        body
+    };
+    let value = |name: &str| {
+        scrape
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<f64>().ok()))
+            .unwrap_or_else(|| panic!("{name} missing:\n{scrape}"))
+    };
+    for p in ["main", "rescue"] {
+        assert_eq!(value(&format!("clawherd_instance_ready{{profile=\"{p}\"}}")), 1.0);
+        assert!(value(&format!("clawherd_instance_tree_rss_bytes{{profile=\"{p}\"}}")) > 100.0 * 1024.0 * 1024.0);
+    }
+    let sample: Vec<&str> = scrape
+        .lines()
+        .filter(|l| l.starts_with("clawherd_instance_") && l.contains("main"))
+        .collect();
+    eprintln!("figure: metrics sample:\n{}", sample.join("\n"));
     let (_, table, _) = cli(&["status"]);
     eprintln!(
         "figure: `clawherd status` median {:.0} ms (5 calls; includes the 200 ms CPU window)\n{table}",
@@ -346,6 +377,9 @@ fn twenty_random_kills_of_real_gateways() {
         "  stop_timeout: 60s\n",
         "  stop_timeout: 60s\n  health: {period: 2s, timeout: 2s, failure_threshold: 3, kill_after: 10s}\n",
     );
+    // Twenty kills in a few minutes would be a crash loop under the example's 6 starts per 5 min
+    // (which then waits 5 min, as designed); here every kill must be recovered from at once.
+    let text = text.replace("max_starts: 6", "max_starts: 1000");
     std::fs::write(&fleet, text).expect("write");
     let suffix = format!("@{}", fleet.display());
     let d = Daemon::start_with(&fleet, &[("PATH", &path)], &[]);

@@ -271,3 +271,39 @@ fn plain_process_flavor_is_supervised_and_its_ports_are_proved() {
     assert_eq!(d.wait_exit(D).code(), Some(0));
     assert!(!alive(pid));
 }
+
+/// Regression: a daemon whose stderr reader went away (a closed pipe, e.g. the terminal or the
+/// test harness that started it died) must still shut down cleanly on SIGTERM, not panic on
+/// its next log line and leave its gateways behind.
+#[test]
+fn closed_stderr_does_not_kill_the_daemon() {
+    let (main, _) = two(21);
+    let fleet = TestFleet::fake(&[main.env("FAKE_SPAWN_WORKER", "1")], "");
+    let mut child = std::process::Command::new(clawherd_bin())
+        .args(["run", "--quiet"])
+        .arg(&fleet.path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let events = fleet.dir.path().join(".clawherd/events.jsonl");
+    wait_until("main ready", D, || {
+        std::fs::read_to_string(&events).unwrap_or_default().contains("\"kind\":\"ready\"")
+    });
+    drop(child.stderr.take());
+    signal(child.id() as i32, 15);
+    let end = std::time::Instant::now() + D;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(std::time::Instant::now() < end, "clawherd did not exit");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let left = marked_pids(&format!("@{}", fleet.path.display()));
+    for pid in &left {
+        signal(*pid, 9);
+    }
+    assert_eq!(status.code(), Some(0), "clawherd panicked on a closed stderr");
+    assert!(left.is_empty(), "gateways left behind: {left:?}");
+}

@@ -157,6 +157,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reload", post(reload))
         .route("/v1/logs", get(logs_route))
         .route("/v1/events", get(events_route))
+        .route("/metrics", get(metrics_route))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }
@@ -601,6 +602,55 @@ async fn logs_route(State(state): State<AppState>, req: HttpRequest) -> Response
     });
     use futures_util::StreamExt;
     axum::body::Body::from_stream(head.chain(tail)).into_response()
+}
+
+/// `GET /metrics`.
+async fn metrics_route(State(state): State<AppState>) -> Response {
+    match views(&state).await {
+        Ok(v) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            super::metrics::render(&v),
+        )
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+/// Serves only `GET /metrics` on a TCP `listener` (`metrics.listen`), until `shutdown`.
+///
+/// Errors: the accept loop failed.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    requests: mpsc::Sender<Request>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let requests = requests.clone();
+            async move {
+                let (tx, rx) = oneshot::channel();
+                if requests.send(Request::Instances(tx)).await.is_err() {
+                    return (StatusCode::SERVICE_UNAVAILABLE, String::new()).into_response();
+                }
+                match rx.await {
+                    Ok(v) => (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        super::metrics::render(&v),
+                    )
+                        .into_response(),
+                    Err(_) => (StatusCode::SERVICE_UNAVAILABLE, String::new()).into_response(),
+                }
+            }
+        }),
+    );
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 #[derive(serde::Deserialize)]

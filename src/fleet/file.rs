@@ -31,6 +31,9 @@ pub struct FleetFile {
     /// Run on failover and failback.
     #[serde(default)]
     pub hooks: Option<HooksFile>,
+    /// Prometheus metrics over TCP.
+    #[serde(default)]
+    pub metrics: Option<MetricsFile>,
     /// Settings every profile inherits unless it sets them itself.
     #[serde(default)]
     pub defaults: Option<ProfileFile>,
@@ -100,6 +103,14 @@ pub struct HealthFile {
     pub kill_after: Option<Spanned<String>>,
     /// `false` turns liveness probing off.
     pub liveness: Option<Spanned<bool>>,
+}
+
+/// `metrics:` block.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsFile {
+    /// `host:port` of a TCP listener serving only `GET /metrics`, e.g. `127.0.0.1:9464`.
+    pub listen: Option<Spanned<String>>,
 }
 
 /// `hooks:` block (fleet level): run on failover and failback.

@@ -245,6 +245,8 @@ pub struct Fleet {
     pub watch: bool,
     /// Failover hooks.
     pub hooks: Hooks,
+    /// TCP address serving only `GET /metrics`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Warnings found while loading (errors make loading fail instead).
     pub warnings: Diagnostics,
 }
@@ -353,6 +355,7 @@ pub fn load_str(path: &Path, text: &str, ctx: &LoadContext) -> Result<Fleet, Fle
         socket_group: validated.socket_group,
         watch: validated.watch,
         hooks: validated.hooks,
+        metrics_listen: validated.metrics_listen,
         warnings: diags,
     })
 }

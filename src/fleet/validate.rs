@@ -53,6 +53,8 @@ pub struct Validated {
     pub watch: bool,
     /// Failover hooks.
     pub hooks: Hooks,
+    /// TCP address for `/metrics`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Warnings (errors fail instead).
     pub warnings: Diagnostics,
 }
@@ -143,6 +145,29 @@ pub fn validate(path: &Path, text: &str, env: &BTreeMap<String, String>) -> Resu
     }
     let watch = file.watch.as_ref().is_some_and(|w| w.value);
     let hooks = cx.hooks(file.hooks.as_ref());
+    let metrics_listen = match file.metrics.as_ref().and_then(|m| m.listen.as_ref()) {
+        Some(s) => match s.value.parse::<std::net::SocketAddr>() {
+            Ok(a) => {
+                if !a.ip().is_loopback() {
+                    let d = Diagnostic::warning(cx.place(s), format!("metrics listen on {a}, reachable from other hosts"))
+                        .key("metrics.listen")
+                        .hint("metrics name your profiles and ports; prefer 127.0.0.1 unless a firewall guards the port");
+                    cx.diags.push(d);
+                }
+                Some(a)
+            }
+            Err(_) => {
+                cx.error(
+                    s,
+                    "metrics.listen",
+                    format!("`{}` is not a host:port address", s.value),
+                    "write e.g. `127.0.0.1:9464`",
+                );
+                None
+            }
+        },
+        None => None,
+    };
     let defaults = file.defaults.unwrap_or_default();
     let mut profiles = Vec::new();
     for (name, spanned) in &file.profiles {
@@ -163,6 +188,7 @@ pub fn validate(path: &Path, text: &str, env: &BTreeMap<String, String>) -> Resu
         socket_group,
         watch,
         hooks,
+        metrics_listen,
         warnings: cx.diags,
     })
 }

@@ -503,8 +503,11 @@ impl Actor {
             }
             Some((after, Some((port, periodic)))) => {
                 let timeout = self.health.timeout;
+                let latency =
+                    crate::control::metrics::PROBE_SECONDS.get_or_create_owned(&crate::control::metrics::profile_label(&self.name));
                 self.probe = Some(Box::pin(async move {
                     tokio::time::sleep(after).await;
+                    let _timer = ObserveOnDrop(latency, std::time::Instant::now());
                     if periodic {
                         let (live, ready) = tokio::join!(
                             probe::get(port, probe::LIVE_PATH, timeout),
@@ -561,6 +564,15 @@ pub fn classify_exit_78(lines: &VecDeque<String>) -> Option<String> {
         .map(|l| l.trim().chars().take(300).collect())
         .unwrap_or_else(|| "exit 78 (EX_CONFIG) without output".to_string());
     Some(line)
+}
+
+/// Records the time from creation to drop into a histogram (seconds): a probe round's latency.
+struct ObserveOnDrop(prometheus_client::metrics::histogram::Histogram, std::time::Instant);
+
+impl Drop for ObserveOnDrop {
+    fn drop(&mut self) {
+        self.0.observe(self.1.elapsed().as_secs_f64());
+    }
 }
 
 async fn wait_child(child: &mut Option<Child>) -> std::io::Result<std::process::ExitStatus> {
