@@ -30,8 +30,10 @@ fn probe_histogram() -> Histogram {
 }
 
 /// Probe round latency per profile, in seconds (recorded by the instance actors).
-pub static PROBE_SECONDS: LazyLock<Family<Labels, Histogram, fn() -> Histogram>> =
-    LazyLock::new(|| Family::new_with_constructor(probe_histogram));
+/// A histogram family per profile.
+pub type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
+
+pub static PROBE_SECONDS: LazyLock<HistogramFamily> = LazyLock::new(|| Family::new_with_constructor(probe_histogram));
 
 /// Failovers per standby profile (incremented by the failover controllers).
 pub static FAILOVERS: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family::default);
