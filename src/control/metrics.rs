@@ -29,10 +29,10 @@ fn probe_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 14))
 }
 
-/// Probe round latency per profile, in seconds (recorded by the instance actors).
 /// A histogram family per profile.
 pub type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
 
+/// Probe round latency per profile, in seconds (recorded by the instance actors).
 pub static PROBE_SECONDS: LazyLock<HistogramFamily> = LazyLock::new(|| Family::new_with_constructor(probe_histogram));
 
 /// Failovers per standby profile (incremented by the failover controllers).
