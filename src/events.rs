@@ -65,9 +65,9 @@ pub struct EventSink {
 impl EventSink {
     /// Starts the stream; `file` is the JSON-lines file (None: memory only, for tests).
     pub fn start(file: Option<PathBuf>) -> Self {
-        let (follow, _) = broadcast::channel(1024);
+        let (follow, _) = broadcast::channel(256);
         let file = file.map(|path| {
-            let (tx, rx) = sync_channel::<String>(4096);
+            let (tx, rx) = sync_channel::<String>(256);
             std::thread::Builder::new()
                 .name("clawherd-events".into())
                 .spawn(move || {

@@ -18,10 +18,13 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::SystemTime;
 use tokio::sync::broadcast;
 
-/// Lines buffered per sink before dropping.
-const QUEUE_LINES: usize = 4096;
+/// Lines buffered for the file writer before dropping (the queue is preallocated and touched:
+/// 1024 lines is about 60 KiB).
+const QUEUE_LINES: usize = 1024;
+/// Lines buffered for the console before dropping.
+const CONSOLE_LINES: usize = 256;
 /// Lines buffered per follower before it is told it lagged.
-const FOLLOW_LINES: usize = 1024;
+const FOLLOW_LINES: usize = 256;
 
 /// Size rotation of the per-instance files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +96,7 @@ impl OutputSink {
         let console = match console {
             Console::Off => None,
             mode => {
-                let (tx, rx) = sync_channel(QUEUE_LINES);
+                let (tx, rx) = sync_channel(CONSOLE_LINES);
                 std::thread::Builder::new()
                     .name("clawherd-console".into())
                     .spawn(move || console_writer(rx, mode))

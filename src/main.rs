@@ -13,6 +13,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 fn main() -> ExitCode {
+    // One malloc arena: clawherd's few threads allocate little, and glibc's per-thread arenas
+    // (one per writer thread) would each keep their own touched pages resident.
+    // SAFETY: called first, before any other thread exists.
+    unsafe { nix::libc::mallopt(nix::libc::M_ARENA_MAX, 1) };
     let cli = Cli::parse();
     init_tracing(&cli.log);
     if !matches!(cli.command, Command::Run { .. }) {
@@ -357,6 +361,9 @@ fn run(file: &Path, quiet: bool) -> u8 {
             }))
         });
         let notifier = std::sync::Arc::new(clawherd::systemd::Notifier::from_env());
+        // Start-up is done: give back the code only start-up needed (see process::trim).
+        let advised = clawherd::process::trim::page_out_startup_code();
+        tracing::debug!(advised_bytes = advised, "paged out start-up code");
         let notify_task = clawherd::service::start(notifier.clone(), sup.views());
         let watcher = if watching { watch::start(watched, requests.clone()) } else { None };
         supervisor::serve(sup, requests_rx, shutdown, &notifier).await;

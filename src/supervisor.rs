@@ -332,7 +332,7 @@ pub async fn take_down_leftovers(fleet: &Fleet) {
         let desc: Vec<String> = procs.iter().map(|p| format!("{} ({})", p.pid, p.comm)).collect();
         warn!(instance = %marker, processes = %desc.join(", "), "found leftovers of an earlier clawherd; taking them down");
         let started = Instant::now();
-        group::take_down(None, &marker, LEFTOVER_GRACE).await;
+        group::take_down(group::Scope::Host, None, &marker, LEFTOVER_GRACE).await;
         info!(instance = %marker, took_ms = started.elapsed().as_millis() as u64, "leftovers gone");
     }
     reaper::reap_orphans();

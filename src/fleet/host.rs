@@ -17,7 +17,16 @@ pub fn check_bound_ports(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str
     if bound.is_empty() {
         return Vec::new();
     }
-    let inodes: BTreeSet<u64> = bound.iter().map(|(_, i)| *i).collect();
+    // Owners are looked up (a walk over every process's fds) only for bound ports the plan meets.
+    let planned = |port: u16| {
+        instances
+            .iter()
+            .any(|(_, plan)| plan.listeners.iter().any(|l| l.range.contains(u32::from(port))))
+    };
+    let inodes: BTreeSet<u64> = bound.iter().filter(|(p, _)| planned(*p)).map(|(_, i)| *i).collect();
+    if inodes.is_empty() {
+        return Vec::new();
+    }
     let owners = tree::socket_owners(&inodes);
     let mut out = Vec::new();
     for (profile, plan) in instances {

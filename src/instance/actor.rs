@@ -323,7 +323,7 @@ impl Actor {
                 group::kill_all(pid, &self.marker).await;
             }
             Action::CleanupTree => {
-                let left = group::take_down(None, &self.marker, TREE_GRACE).await;
+                let left = group::take_down(group::Scope::Live, None, &self.marker, TREE_GRACE).await;
                 if !left.is_empty() {
                     let pids: Vec<i32> = left.iter().map(|p| p.pid).collect();
                     info!(?pids, "took down what the gateway left behind");
@@ -333,6 +333,11 @@ impl Actor {
                 }
             }
             Action::ArmStopTimer(d) => self.timer = Some((Instant::now() + d, Event::StopTimerFired)),
+            // A zero delay needs no timer (tokio's has 1 ms granularity): restart now.
+            Action::ArmBackoff(d) if d.is_zero() => {
+                self.timer = None;
+                return Some(Event::BackoffElapsed);
+            }
             Action::ArmBackoff(d) => self.timer = Some((Instant::now() + d, Event::BackoffElapsed)),
             Action::ClearTimer => self.timer = None,
             Action::Report(r) => self.report(r, pid),

@@ -365,7 +365,7 @@ impl Machine {
             }
             (_, E::SpawnFailed) => {
                 self.backoff.record_start(now);
-                self.after_unrequested_exit(ExitResult::SpawnFailed, None, Duration::ZERO, false, now)
+                self.after_unrequested_exit(ExitResult::SpawnFailed, None, Duration::ZERO, None, now)
             }
 
             // Readiness and liveness.
@@ -432,10 +432,17 @@ impl Machine {
 
             // Exits.
             (S::Starting { since, .. }, E::Exited { result, config_error }) => {
-                self.after_unrequested_exit(result, config_error, now.duration_since(since), false, now)
+                self.after_unrequested_exit(result, config_error, now.duration_since(since), None, now)
             }
-            (S::Ready { since, .. } | S::Unready { since, .. }, E::Exited { result, config_error }) => {
-                self.after_unrequested_exit(result, config_error, now.duration_since(since), true, now)
+            (S::Ready { since, ready_at, .. }, E::Exited { result, config_error }) => self.after_unrequested_exit(
+                result,
+                config_error,
+                now.duration_since(since),
+                Some(now.duration_since(ready_at)),
+                now,
+            ),
+            (S::Unready { since, .. }, E::Exited { result, config_error }) => {
+                self.after_unrequested_exit(result, config_error, now.duration_since(since), Some(Duration::ZERO), now)
             }
             (S::StopSigterm { since, then, .. } | S::StopSigkill { since, then, .. }, E::Exited { result, .. }) => {
                 self.last_exit = Some((result, now));
@@ -499,9 +506,10 @@ impl Machine {
         result: ExitResult,
         config_error: Option<String>,
         uptime: Duration,
-        was_ready: bool,
+        ready_for: Option<Duration>,
         now: Instant,
     ) -> Vec<Action> {
+        let was_ready = ready_for.is_some();
         self.last_exit = Some((result, now));
         let mut actions = vec![Action::Report(Report::Exited {
             result,
@@ -538,7 +546,7 @@ impl Machine {
         let delay = if was_ready && result.is_clean() {
             Duration::ZERO
         } else {
-            self.backoff.next_delay(uptime)
+            self.backoff.next_delay(uptime, ready_for.unwrap_or_default())
         };
         self.state = State::AutoRestart { at: now + delay };
         actions.extend([Action::Report(Report::Backoff(delay)), Action::ArmBackoff(delay)]);

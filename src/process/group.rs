@@ -22,52 +22,68 @@ pub fn signal_group(pgid: i32, sig: Signal) {
     }
 }
 
+/// Where to look for an instance's tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The live tree under clawherd (leader's descendants and clawherd's own marked orphans):
+    /// a few `/proc` reads, used for every exit and stop.
+    Live,
+    /// Every process on the host carrying the marker: leftovers of an earlier clawherd, which
+    /// were re-parented to init.
+    Host,
+}
+
+fn members(scope: Scope, leader: Option<i32>, marker: &str) -> Vec<ProcInfo> {
+    match scope {
+        Scope::Live => tree::live_tree(leader, marker, &super::reaper::is_leader),
+        Scope::Host => tree::tree_members(&tree::snapshot(), leader, marker),
+    }
+}
+
 /// Sends `sig` to each member, after checking that the pid still names the same process
 /// (same start time), so a recycled pid is never signalled.
 pub fn signal_members(members: &[ProcInfo], sig: Signal) {
-    let now = tree::snapshot();
     for m in members {
-        let same = now.iter().any(|p| p.pid == m.pid && p.starttime == m.starttime);
-        if same {
+        if tree::stat_of(m.pid).is_some_and(|p| p.starttime == m.starttime) {
             let _ = kill(Pid::from_raw(m.pid), sig);
         }
     }
 }
 
-/// Brings the rest of a tree down after its leader exited: SIGTERM to every member, then
-/// SIGKILL to those still there after `grace`, then waits (bounded) until none is left.
-/// Returns the members that were found at first.
-pub async fn take_down(leader: Option<i32>, marker: &str, grace: Duration) -> Vec<ProcInfo> {
-    let members = tree::tree_members(&tree::snapshot(), leader, marker);
-    if members.is_empty() {
-        return members;
+/// Brings the rest of a tree down after its leader exited: SIGTERM (and SIGCONT, so a stopped
+/// one can act on it) to every member, then SIGKILL to those still there after `grace`, then
+/// waits (bounded) until none is left. Returns the members that were found at first.
+pub async fn take_down(scope: Scope, leader: Option<i32>, marker: &str, grace: Duration) -> Vec<ProcInfo> {
+    let found = members(scope, leader, marker);
+    if found.is_empty() {
+        return found;
     }
-    signal_members(&members, Signal::SIGTERM);
-    signal_members(&members, Signal::SIGCONT);
-    if !wait_gone(leader, marker, Instant::now() + grace).await {
-        let left = tree::tree_members(&tree::snapshot(), leader, marker);
+    signal_members(&found, Signal::SIGTERM);
+    signal_members(&found, Signal::SIGCONT);
+    if !wait_gone(scope, leader, marker, Instant::now() + grace).await {
+        let left = members(scope, leader, marker);
         signal_members(&left, Signal::SIGKILL);
-        if !wait_gone(leader, marker, Instant::now() + Duration::from_secs(10)).await {
+        if !wait_gone(scope, leader, marker, Instant::now() + Duration::from_secs(10)).await {
             tracing::error!(marker, "processes survived SIGKILL for 10 s (uninterruptible sleep?)");
         }
     }
-    members
+    found
 }
 
-/// SIGKILLs every member of the tree at once and waits (bounded, 10 s) until none is left.
+/// SIGKILLs every member of the live tree at once and waits (bounded, 10 s) until none is left.
 pub async fn kill_all(leader: Option<i32>, marker: &str) {
-    let members = tree::tree_members(&tree::snapshot(), leader, marker);
-    signal_members(&members, Signal::SIGKILL);
+    let found = members(Scope::Live, leader, marker);
+    signal_members(&found, Signal::SIGKILL);
     if let Some(l) = leader {
         signal_group(l, Signal::SIGKILL);
     }
-    let _ = wait_gone(leader, marker, Instant::now() + Duration::from_secs(10)).await;
+    let _ = wait_gone(Scope::Live, leader, marker, Instant::now() + Duration::from_secs(10)).await;
 }
 
 /// Waits until the tree has no member, or `deadline`; true if it is gone.
-pub async fn wait_gone(leader: Option<i32>, marker: &str, deadline: Instant) -> bool {
+pub async fn wait_gone(scope: Scope, leader: Option<i32>, marker: &str, deadline: Instant) -> bool {
     loop {
-        if tree::tree_members(&tree::snapshot(), leader, marker).is_empty() {
+        if members(scope, leader, marker).is_empty() {
             return true;
         }
         if Instant::now() >= deadline {

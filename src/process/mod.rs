@@ -5,3 +5,4 @@ pub mod group;
 pub mod reaper;
 pub mod spawn;
 pub mod tree;
+pub mod trim;

@@ -39,19 +39,23 @@ pub fn forget_leader(pid: i32) {
     LEADERS.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
 }
 
-/// Reaps every zombie child of ours that is not a registered leader; returns their pids.
+/// Whether `pid` is a gateway tokio owns.
+pub fn is_leader(pid: i32) -> bool {
+    LEADERS.lock().unwrap_or_else(|e| e.into_inner()).contains(&pid)
+}
+
+/// Reaps every zombie child of ours that is not a registered leader; returns their pids. Reads
+/// only our own children (`/proc/self/task/*/children`), not the whole process table.
 pub fn reap_orphans() -> Vec<i32> {
     let me = std::process::id() as i32;
     let leaders = LEADERS.lock().unwrap_or_else(|e| e.into_inner());
     let mut reaped = Vec::new();
-    for p in super::tree::snapshot() {
-        if p.ppid == me
-            && p.state == 'Z'
-            && !leaders.contains(&p.pid)
-            && let Ok(status) = waitpid(Pid::from_raw(p.pid), Some(WaitPidFlag::WNOHANG))
+    for pid in super::tree::children_of(me).into_iter().filter(|c| !leaders.contains(c)) {
+        if super::tree::stat_of(pid).is_some_and(|p| p.state == 'Z')
+            && let Ok(status) = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG))
             && status.pid().is_some()
         {
-            reaped.push(p.pid);
+            reaped.push(pid);
         }
     }
     reaped

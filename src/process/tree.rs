@@ -97,6 +97,64 @@ pub fn tree_members(procs: &[ProcInfo], leader: Option<i32>, marker: &str) -> Ve
     members.into_values().filter(|p| p.pid != me && p.state != 'Z').collect()
 }
 
+/// Direct children of `pid` (of all its threads), from `/proc/PID/task/*/children`
+/// (CONFIG_PROC_CHILDREN). Empty if `pid` is gone.
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for t in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+        }
+    }
+    out
+}
+
+/// `/proc/PID/stat` of one process, if it exists.
+pub fn stat_of(pid: i32) -> Option<ProcInfo> {
+    let s = Process::new(pid).ok()?.stat().ok()?;
+    Some(ProcInfo {
+        pid: s.pid,
+        ppid: s.ppid,
+        pgrp: s.pgrp,
+        session: s.session,
+        starttime: s.starttime,
+        comm: s.comm,
+        state: s.state,
+    })
+}
+
+/// The live tree of an instance, cheaply: the leader and its descendants, plus clawherd's own
+/// children that carry `marker` and are not a registered gateway (`is_leader`), with their
+/// descendants. Complete while clawherd is the subreaper: every orphan of the tree lands on
+/// clawherd, so nothing else needs to be read. Zombies are excluded. For processes left by an
+/// earlier clawherd (re-parented to init), use [`tree_members`] over a full [`snapshot`].
+pub fn live_tree(leader: Option<i32>, marker: &str, is_leader: &dyn Fn(i32) -> bool) -> Vec<ProcInfo> {
+    let me = std::process::id() as i32;
+    let mut roots: Vec<i32> = leader.into_iter().collect();
+    for c in children_of(me) {
+        if Some(c) != leader && !is_leader(c) && marker_of(c).as_deref() == Some(marker) {
+            roots.push(c);
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    while let Some(pid) = roots.pop() {
+        if pid == me || !seen.insert(pid) {
+            continue;
+        }
+        if let Some(info) = stat_of(pid) {
+            roots.extend(children_of(pid));
+            if info.state != 'Z' {
+                out.push(info);
+            }
+        }
+    }
+    out
+}
+
 /// Every process (pid) whose marker names a profile of the fleet whose markers end in
 /// `@<fleet path>`, grouped by marker. Used at start to find leftovers of a SIGKILLed clawherd.
 pub fn marked_processes(procs: &[ProcInfo], fleet_suffix: &str) -> BTreeMap<String, Vec<ProcInfo>> {

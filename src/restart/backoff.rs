@@ -6,6 +6,10 @@ use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// A run that had been ready this long restarts at once (s6-supervise's rule: no pause for a
+/// service that had been ready for more than a second).
+pub const STABLE_READY: Duration = Duration::from_secs(1);
+
 /// Backoff and crash-loop state of one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backoff {
@@ -57,8 +61,9 @@ impl Backoff {
     /// after a stable run (uptime ≥ `reset_after`, like s6, which respawns at once a service that
     /// had been up), else `initial * 2^n` capped at `max`, `n` counting failures since the last
     /// stable run.
-    pub fn next_delay(&mut self, uptime: Duration) -> Duration {
-        if uptime >= self.settings.backoff_reset_after {
+    pub fn next_delay(&mut self, uptime: Duration, ready_for: Duration) -> Duration {
+        // s6: no wait for a service that had been up and ready for a second.
+        if uptime >= self.settings.backoff_reset_after || ready_for >= STABLE_READY {
             self.failures = 0;
             return Duration::ZERO;
         }
@@ -100,11 +105,18 @@ mod tests {
     fn delay_doubles_to_cap_and_resets_after_stable_uptime() {
         let mut b = Backoff::new(settings());
         let short = Duration::from_secs(1);
-        let delays: Vec<u64> = (0..6).map(|_| b.next_delay(short).as_secs()).collect();
+        let none = Duration::ZERO;
+        let delays: Vec<u64> = (0..6).map(|_| b.next_delay(short, none).as_secs()).collect();
         assert_eq!(delays, [1, 2, 4, 8, 10, 10]);
-        assert_eq!(b.next_delay(Duration::from_secs(60)), Duration::ZERO);
-        assert_eq!(b.next_delay(short), Duration::from_secs(1));
-        assert_eq!(b.next_delay(short), Duration::from_secs(2));
+        assert_eq!(b.next_delay(Duration::from_secs(60), none), Duration::ZERO);
+        assert_eq!(b.next_delay(short, none), Duration::from_secs(1));
+        assert_eq!(b.next_delay(short, none), Duration::from_secs(2));
+        assert_eq!(
+            b.next_delay(short, Duration::from_secs(1)),
+            Duration::ZERO,
+            "ready for 1 s: at once"
+        );
+        assert_eq!(b.next_delay(short, none), Duration::from_secs(1), "and the exponent was reset");
     }
 
     #[tokio::test(start_paused = true)]
