@@ -116,6 +116,23 @@ fn example_fleet_comes_up_recovers_main_and_stops_clean() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    // Probe lag: the gateway's own "[gateway] ready" line (stamped by clawherd as it read it) to
+    // clawherd's `ready` event.
+    let (_, logs, _) = cli(&["logs", "main", "-n", "1000"]);
+    let (_, events, _) = cli(&["events", "--json", "-n", "200"]);
+    let gateway_ready = logs
+        .lines()
+        .find(|l| l.contains("[gateway] ready"))
+        .and_then(clawherd::logs::line_time);
+    let clawherd_ready = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["kind"] == "ready" && e["profile"] == "main")
+        .and_then(|e| e["ts"].as_str().and_then(|t| humantime::parse_rfc3339_weak(t).ok()));
+    if let (Some(g), Some(c)) = (gateway_ready, clawherd_ready) {
+        let lag = c.duration_since(g).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(-1.0);
+        eprintln!("figure: probe lag (gateway's \"[gateway] ready\" line -> clawherd's ready event): {lag:.0} ms");
+    }
     let mut status_ms = Vec::new();
     let mut status = serde_json::Value::Null;
     for _ in 0..5 {
