@@ -290,7 +290,7 @@ fn run(file: &Path, quiet: bool) -> u8 {
     rt.block_on(async move {
         // The socket first: if another clawherd serves this fleet, it must not be disturbed (its
         // gateways would look like leftovers).
-        let listener = match server::bind(&fleet.socket, fleet.socket_group.as_ref().map(|g| g.1)).await {
+        let listener = match server::bind(&fleet.settings.socket, fleet.settings.socket_group.as_ref().map(|g| g.1)).await {
             Ok(l) => l,
             Err(e @ ControlError::AlreadyRunning(_)) => {
                 eprintln!("clawherd: {e}");
@@ -316,19 +316,19 @@ fn run(file: &Path, quiet: bool) -> u8 {
             },
             (false, false) => clawherd::logs::Console::Stdout,
         };
-        let output = OutputSink::start(fleet.run_dir.join("logs"), fleet.rotation, console);
-        let events = clawherd::events::EventSink::start(Some(fleet.run_dir.join("events.jsonl")));
+        let output = OutputSink::start(fleet.settings.run_dir.join("logs"), fleet.settings.rotation, console);
+        let events = clawherd::events::EventSink::start(Some(fleet.settings.run_dir.join("events.jsonl")));
         let (requests, requests_rx) = mpsc::channel(16);
         let state = AppState {
             requests: requests.clone(),
             output: output.clone(),
-            keep: fleet.rotation.keep,
+            keep: fleet.settings.rotation.keep,
             fleet_path: fleet.path.clone(),
-            access: AccessPolicy { owner_uid: nix::unistd::geteuid().as_raw(), group_gid: fleet.socket_group.as_ref().map(|g| g.1) },
+            access: AccessPolicy { owner_uid: nix::unistd::geteuid().as_raw(), group_gid: fleet.settings.socket_group.as_ref().map(|g| g.1) },
             events: events.clone(),
         };
-        let socket = fleet.socket.clone();
-        let metrics_listener = match fleet.metrics_listen {
+        let socket = fleet.settings.socket.clone();
+        let metrics_listener = match fleet.settings.metrics_listen {
             Some(addr) => match tokio::net::TcpListener::bind(addr).await {
                 Ok(l) => Some(l),
                 Err(e) => {
@@ -339,7 +339,7 @@ fn run(file: &Path, quiet: bool) -> u8 {
             None => None,
         };
         let watched = watch::watched_paths(&fleet);
-        let watching = fleet.watch;
+        let watching = fleet.settings.watch;
         tracing::info!(fleet = %fleet.path.display(), instances = fleet.instances.len(), socket = %socket.display(), "isolation proved; starting");
         let sup = match Supervisor::start(fleet, output, events).await {
             Ok(s) => s,

@@ -117,7 +117,7 @@ impl Supervisor {
             self.controllers.push(tokio::spawn(crate::failover::run(
                 pair,
                 self.events.clone(),
-                self.fleet.hooks.clone(),
+                self.fleet.settings.hooks.clone(),
             )));
         }
     }
@@ -202,13 +202,13 @@ impl Supervisor {
             }
         };
         let mut report = ReloadResponse::default();
-        if new.socket != self.fleet.socket {
+        if new.settings.socket != self.fleet.settings.socket {
             report.needs_restart.push("control.socket".into());
         }
-        if new.run_dir != self.fleet.run_dir {
+        if new.settings.run_dir != self.fleet.settings.run_dir {
             report.needs_restart.push("run_dir".into());
         }
-        if new.rotation != self.fleet.rotation {
+        if new.settings.rotation != self.fleet.settings.rotation {
             report.needs_restart.push("logs".into());
         }
         let new_by_name: BTreeMap<&str, &(Profile, Plan)> = new.instances.iter().map(|i| (i.0.name.as_str(), i)).collect();

@@ -224,17 +224,11 @@ pub struct Profile {
     pub standby: Option<Standby>,
 }
 
-/// A validated, planned and proved fleet: the only form the supervisor sees.
+/// Fleet-level settings of a fleet file (everything but the profiles), defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fleet {
-    /// The fleet file (absolute, as given; not canonicalized).
-    pub path: PathBuf,
-    /// Folder of the fleet file; relative paths in it are relative to this.
-    pub dir: PathBuf,
-    /// Folder for clawherd's own per-instance files.
+pub struct FleetSettings {
+    /// Folder for clawherd's own files (captured output, events).
     pub run_dir: PathBuf,
-    /// Profiles with their plans, in name order.
-    pub instances: Vec<(Profile, Plan)>,
     /// Rotation of captured gateway output.
     pub rotation: crate::logs::Rotation,
     /// The control socket.
@@ -247,6 +241,19 @@ pub struct Fleet {
     pub hooks: Hooks,
     /// TCP address serving only `GET /metrics`.
     pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+/// A validated, planned and proved fleet: the only form the supervisor sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fleet {
+    /// The fleet file (absolute, as given; not canonicalized).
+    pub path: PathBuf,
+    /// Folder of the fleet file; relative paths in it are relative to this.
+    pub dir: PathBuf,
+    /// Profiles with their plans, in name order.
+    pub instances: Vec<(Profile, Plan)>,
+    /// Fleet-level settings.
+    pub settings: FleetSettings,
     /// Warnings found while loading (errors make loading fail instead).
     pub warnings: Diagnostics,
 }
@@ -348,14 +355,8 @@ pub fn load_str(path: &Path, text: &str, ctx: &LoadContext) -> Result<Fleet, Fle
     Ok(Fleet {
         path: path.to_path_buf(),
         dir: validated.dir,
-        run_dir: validated.run_dir,
         instances,
-        rotation: validated.rotation,
-        socket: validated.socket,
-        socket_group: validated.socket_group,
-        watch: validated.watch,
-        hooks: validated.hooks,
-        metrics_listen: validated.metrics_listen,
+        settings: validated.settings,
         warnings: diags,
     })
 }

@@ -4,7 +4,7 @@
 use super::diagnostic::{Diagnostic, Diagnostics, Place, did_you_mean};
 use super::expand::{UnsetVar, expand};
 use super::file::{FleetFile, HealthFile, HooksFile, ProfileFile, RestartFile};
-use super::{Flavor, HealthSettings, Hooks, Located, Profile, RestartPolicy, RestartSettings, Role, Standby, StandbyMode};
+use super::{Flavor, FleetSettings, HealthSettings, Hooks, Located, Profile, RestartPolicy, RestartSettings, Role, Standby, StandbyMode};
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,22 +39,10 @@ const RESERVED_ENV: &[(&str, &str)] = &[
 pub struct Validated {
     /// Absolute folder of the fleet file.
     pub dir: PathBuf,
-    /// Absolute run dir.
-    pub run_dir: PathBuf,
     /// Profiles in name order.
     pub profiles: Vec<Profile>,
-    /// Rotation of captured output.
-    pub rotation: crate::logs::Rotation,
-    /// Control socket path (absolute).
-    pub socket: PathBuf,
-    /// Group allowed on the socket, with its gid.
-    pub socket_group: Option<(String, u32)>,
-    /// Whether to reload on file changes.
-    pub watch: bool,
-    /// Failover hooks.
-    pub hooks: Hooks,
-    /// TCP address for `/metrics`.
-    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Fleet-level settings.
+    pub settings: FleetSettings,
     /// Warnings (errors fail instead).
     pub warnings: Diagnostics,
 }
@@ -181,14 +169,16 @@ pub fn validate(path: &Path, text: &str, env: &BTreeMap<String, String>) -> Resu
     }
     Ok(Validated {
         dir,
-        run_dir,
         profiles,
-        rotation,
-        socket,
-        socket_group,
-        watch,
-        hooks,
-        metrics_listen,
+        settings: FleetSettings {
+            run_dir,
+            rotation,
+            socket,
+            socket_group,
+            watch,
+            hooks,
+            metrics_listen,
+        },
         warnings: cx.diags,
     })
 }
@@ -987,14 +977,14 @@ mod tests {
         let v = run("version: 1\nlogs: {max_size: 1MiB, keep: 2}\nwatch: true\ncontrol: {socket: s.sock}\nprofiles:\n  main: {}\n")
             .expect("valid");
         assert_eq!(
-            v.rotation,
+            v.settings.rotation,
             crate::logs::Rotation {
                 max_bytes: 1 << 20,
                 keep: 2
             }
         );
-        assert!(v.watch);
-        assert_eq!(v.socket, PathBuf::from("/f/s.sock"));
+        assert!(v.settings.watch);
+        assert_eq!(v.settings.socket, PathBuf::from("/f/s.sock"));
         assert!(first_error("version: 1\nlogs: {max_size: 1KB}\nprofiles:\n  main: {}\n").contains("at least 4KiB"));
         assert!(first_error("version: 1\ncontrol: {group: no-such-group-here}\nprofiles:\n  main: {}\n").contains("does not exist"));
     }

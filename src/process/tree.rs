@@ -32,23 +32,24 @@ pub struct ProcInfo {
     pub state: char,
 }
 
+fn info(s: procfs::process::Stat) -> ProcInfo {
+    ProcInfo {
+        pid: s.pid,
+        ppid: s.ppid,
+        pgrp: s.pgrp,
+        session: s.session,
+        starttime: s.starttime,
+        comm: s.comm,
+        state: s.state,
+    }
+}
+
 /// Every process visible now. Processes that vanish while reading are skipped.
 pub fn snapshot() -> Vec<ProcInfo> {
     let Ok(all) = procfs::process::all_processes() else {
         return Vec::new();
     };
-    all.filter_map(Result::ok)
-        .filter_map(|p| p.stat().ok())
-        .map(|s| ProcInfo {
-            pid: s.pid,
-            ppid: s.ppid,
-            pgrp: s.pgrp,
-            session: s.session,
-            starttime: s.starttime,
-            comm: s.comm,
-            state: s.state,
-        })
-        .collect()
+    all.filter_map(Result::ok).filter_map(|p| p.stat().ok()).map(info).collect()
 }
 
 /// The `CLAWHERD_INSTANCE` marker of `pid`, if readable.
@@ -114,16 +115,7 @@ pub fn children_of(pid: i32) -> Vec<i32> {
 
 /// `/proc/PID/stat` of one process, if it exists.
 pub fn stat_of(pid: i32) -> Option<ProcInfo> {
-    let s = Process::new(pid).ok()?.stat().ok()?;
-    Some(ProcInfo {
-        pid: s.pid,
-        ppid: s.ppid,
-        pgrp: s.pgrp,
-        session: s.session,
-        starttime: s.starttime,
-        comm: s.comm,
-        state: s.state,
-    })
+    Process::new(pid).ok()?.stat().ok().map(info)
 }
 
 /// The live tree of an instance, cheaply: the leader and its descendants, plus clawherd's own
