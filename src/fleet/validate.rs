@@ -510,7 +510,7 @@ impl Cx<'_> {
             }
         }
 
-        let restart = self.restart(name, p.restart.as_ref(), d.restart.as_ref());
+        let restart = self.restart(name, flavor, p.restart.as_ref(), d.restart.as_ref());
         let health = self.health(name, p.health.as_ref(), d.health.as_ref());
         let stop_timeout = p
             .stop_timeout
@@ -757,7 +757,21 @@ impl Cx<'_> {
         self.text(v, &key)
     }
 
-    fn restart(&mut self, profile: &str, p: Option<&RestartFile>, d: Option<&RestartFile>) -> Option<RestartSettings> {
+    /// The `restart:` block, profile fields over defaults fields. Crash-loop defaults depend on
+    /// what runs: a gateway boots in 10-40 s, so 6 starts in 5 min is a loop (retried every
+    /// 5 min); a plain process restarts in milliseconds, so it gets systemd-like limits: 10 starts
+    /// in 10 s, retried every 30 s.
+    fn restart(
+        &mut self,
+        profile: &str,
+        flavor: Option<Flavor>,
+        p: Option<&RestartFile>,
+        d: Option<&RestartFile>,
+    ) -> Option<RestartSettings> {
+        let (def_max, def_window, def_retry) = match flavor {
+            Some(Flavor::Process) => (10, Duration::from_secs(10), Duration::from_secs(30)),
+            _ => (6, Duration::from_secs(300), Duration::from_secs(300)),
+        };
         let key = |k: &str| format!("profiles.{profile}.restart.{k}");
         let pick = |f: fn(&RestartFile) -> Option<&Spanned<String>>| p.and_then(f).or_else(|| d.and_then(f));
         let before = self.diags.error_count();
@@ -787,12 +801,8 @@ impl Cx<'_> {
         let initial = dur(initial_s, "backoff.initial", Duration::from_secs(1));
         let max = dur(max_s, "backoff.max", Duration::from_secs(60));
         let reset = dur(reset_s, "backoff.reset_after", Duration::from_secs(60));
-        let window = dur(window_s, "crash_loop.window", Duration::from_secs(300));
-        let retry = dur(
-            crash_field(p, d, |c| c.retry_every.as_ref()),
-            "crash_loop.retry_every",
-            Duration::from_secs(300),
-        );
+        let window = dur(window_s, "crash_loop.window", def_window);
+        let retry = dur(crash_field(p, d, |c| c.retry_every.as_ref()), "crash_loop.retry_every", def_retry);
         let max_starts = match max_starts_s {
             Some(s) if s.value == 0 => {
                 self.profile_error(
@@ -805,7 +815,7 @@ impl Cx<'_> {
                 1
             }
             Some(s) => s.value,
-            None => 6,
+            None => def_max,
         };
         if max < initial
             && let Some(s) = max_s
@@ -965,6 +975,21 @@ mod tests {
         );
         assert!(all.contains("profile 'x': profiles.x.role: no role"), "{all}");
         assert_eq!(d.error_count(), 5, "{all}");
+    }
+
+    #[test]
+    fn crash_loop_defaults_depend_on_the_flavor() {
+        let v =
+            run("version: 1\nprofiles:\n  main: {}\n  tunnel: {role: rescue, flavor: process, command: [sleep, \"9\"]}\n").expect("valid");
+        let r = |i: usize| {
+            (
+                v.profiles[i].restart.crash_loop_max_starts,
+                v.profiles[i].restart.crash_loop_window.as_secs(),
+                v.profiles[i].restart.crash_loop_retry.as_secs(),
+            )
+        };
+        assert_eq!(r(0), (6, 300, 300), "a gateway");
+        assert_eq!(r(1), (10, 10, 30), "a plain process");
     }
 
     #[test]
