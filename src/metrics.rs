@@ -16,11 +16,13 @@ pub struct TreeSample {
     pub cpu_ticks: u64,
 }
 
-/// Reads the tree of the instance with gateway `leader` and marker `marker`.
-pub fn sample(procs: &[tree::ProcInfo], leader: Option<i32>, marker: &str) -> TreeSample {
+/// Reads the live tree of the instance with gateway `leader` and marker `marker`
+/// ([`tree::live_tree`]: the leader's descendants and clawherd's own marked orphans, a few
+/// `/proc` reads instead of a scan of the whole host).
+pub fn sample(leader: Option<i32>, marker: &str) -> TreeSample {
     let page = procfs::page_size();
     let mut s = TreeSample::default();
-    for p in tree::tree_members(procs, leader, marker) {
+    for p in tree::live_tree(leader, marker, &crate::process::reaper::is_leader) {
         if let Ok(stat) = procfs::process::Process::new(p.pid).and_then(|pr| pr.stat()) {
             s.processes += 1;
             s.rss_bytes += stat.rss * page;
@@ -63,16 +65,12 @@ mod tests {
     }
 
     #[test]
-    fn samples_this_process_tree_by_marker_free_leader() {
-        let me = std::process::id() as i32;
-        let procs = tree::snapshot();
-        // Our own pid is excluded from trees (clawherd never counts itself); a child is counted.
+    fn samples_the_leader_and_its_descendants() {
         let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("sleep");
-        let procs2 = tree::snapshot();
-        let s = sample(&procs2, Some(child.id() as i32), "no-such-marker");
+        let s = sample(Some(child.id() as i32), "no-such-marker");
         let _ = child.kill();
         let _ = child.wait();
-        assert_eq!(s.processes, 1, "{me} {procs:?}");
+        assert_eq!(s.processes, 1);
         assert!(s.rss_bytes > 0);
     }
 }

@@ -155,11 +155,6 @@ impl Supervisor {
         self.managed.values().map(|m| m.view.clone()).collect()
     }
 
-    /// The fleet as last loaded.
-    pub fn fleet(&self) -> &Fleet {
-        &self.fleet
-    }
-
     /// Stops the named instances at once and waits until their actors ended.
     async fn retire(&mut self, names: &[String]) {
         let mut tasks = Vec::new();

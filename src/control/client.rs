@@ -41,11 +41,6 @@ impl Client {
         Client { socket }
     }
 
-    /// The socket path.
-    pub fn socket(&self) -> &Path {
-        &self.socket
-    }
-
     async fn send(&self, method: Method, path: &str) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
         let stream = UnixStream::connect(&self.socket).await.map_err(|source| {
             if source.kind() == std::io::ErrorKind::PermissionDenied {

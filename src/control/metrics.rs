@@ -10,7 +10,6 @@
 //! process-wide registry of a Prometheus client).
 
 use crate::metrics as tree_metrics;
-use crate::process::tree;
 use crate::restart::policy::ExitResult;
 use crate::supervisor::InstanceView;
 use prometheus_client::encoding::text::encode;
@@ -53,7 +52,6 @@ pub fn render(views: &[InstanceView]) -> String {
     let last_exit = Family::<Labels, Gauge>::default();
     let rss = Family::<Labels, Gauge>::default();
     let cpu = Family::<Labels, Counter<f64, AtomicU64>>::default();
-    let procs = tree::snapshot();
     let tps = procfs::ticks_per_second() as f64;
     for v in views {
         let s = v.handle.status();
@@ -72,7 +70,7 @@ pub fn render(views: &[InstanceView]) -> String {
             Some(ExitResult::SpawnFailed) => -2,
         };
         last_exit.get_or_create(&l).set(code);
-        let t = tree_metrics::sample(&procs, s.pid, &v.marker);
+        let t = tree_metrics::sample(s.pid, &v.marker);
         rss.get_or_create(&l).set(t.rss_bytes as i64);
         cpu.get_or_create(&l).inc_by(t.cpu_ticks as f64 / tps);
         // Make every profile visible in the histogram and counter families.

@@ -6,7 +6,6 @@ use super::protocol::*;
 use crate::instance::{Control, InstanceStatus};
 use crate::logs;
 use crate::metrics;
-use crate::process::tree;
 use crate::supervisor::{InstanceView, Request};
 use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::extract::{Path as UrlPath, Query, Request as HttpRequest, State};
@@ -236,12 +235,7 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
         }
     }
     let statuses: Vec<InstanceStatus> = all.iter().map(|v| v.handle.status()).collect();
-    let procs = tree::snapshot();
-    let before: Vec<metrics::TreeSample> = all
-        .iter()
-        .zip(&statuses)
-        .map(|(v, s)| metrics::sample(&procs, s.pid, &v.marker))
-        .collect();
+    let before: Vec<metrics::TreeSample> = all.iter().zip(&statuses).map(|(v, s)| metrics::sample(s.pid, &v.marker)).collect();
     let started = std::time::Instant::now();
     // Probe every running gateway at once; the probes also fill most of the CPU window.
     let probes = futures_util::future::join_all(
@@ -251,7 +245,6 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
     );
     let (signals, ()) = tokio::join!(probes, tokio::time::sleep(CPU_WINDOW));
     let elapsed = started.elapsed();
-    let procs = tree::snapshot();
     let now = SystemTime::now();
     let instances = all
         .iter()
@@ -259,7 +252,7 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
         .zip(before)
         .zip(signals)
         .map(|(((v, s), b), (live, openclaw))| {
-            let after = metrics::sample(&procs, s.pid, &v.marker);
+            let after = metrics::sample(s.pid, &v.marker);
             InstanceReport {
                 profile: v.profile.name.clone(),
                 role: v.profile.role.as_str().into(),
