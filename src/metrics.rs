@@ -67,6 +67,19 @@ mod tests {
     #[test]
     fn samples_the_leader_and_its_descendants() {
         let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("sleep");
+        // Sample once the child runs `sleep` and is resident: right after fork, or right after
+        // execve before the new image is faulted in, its RSS can read 0.
+        let pid = child.id() as i32;
+        let resident = || {
+            procfs::process::Process::new(pid)
+                .and_then(|p| p.stat())
+                .is_ok_and(|s| s.comm == "sleep" && s.rss > 0)
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !resident() {
+            assert!(std::time::Instant::now() < deadline, "sleep did not start");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let s = sample(Some(child.id() as i32), "no-such-marker");
         let _ = child.kill();
         let _ = child.wait();

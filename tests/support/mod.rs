@@ -44,11 +44,39 @@ pub fn free_base(salt: u32) -> u16 {
     let bound = bound_ports();
     for i in 0..180u32 {
         let base = 21_000 + ((start - 21_000 + i * 200) % 36_000);
-        if (base..=base + 110).all(|p| !bound.contains(&(p as u16))) {
+        if (base..=base + 110).all(|p| !bound.contains(&(p as u16))) && claim(base) {
             return base as u16;
         }
     }
     panic!("no free port range found");
+}
+
+/// Claims a port range for this test process across the parallel test processes: a file
+/// created with O_EXCL holds the claimant's pid; a claim whose process is gone is taken over.
+/// A range free now may be bound later (a cold standby starts late), so freeness alone is not
+/// enough when ~30 test processes pick ranges at once.
+fn claim(base: u32) -> bool {
+    let dir = std::env::temp_dir().join("clawherd-test-ports");
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(base.to_string());
+    let me = std::process::id();
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => return write!(f, "{me}").is_ok(),
+            Err(_) => {
+                let owner: Option<u32> = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse().ok());
+                match owner {
+                    Some(pid) if pid == me => return false,
+                    Some(pid) if std::path::Path::new(&format!("/proc/{pid}")).exists() => return false,
+                    // The claimant is gone (or the file is half written): take the claim over.
+                    _ => {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                }
+            }
+        }
+    }
+    false
 }
 
 fn bound_ports() -> Vec<u16> {
