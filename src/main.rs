@@ -361,15 +361,23 @@ fn run(file: &Path, quiet: bool) -> u8 {
             }))
         });
         let notifier = std::sync::Arc::new(clawherd::systemd::Notifier::from_env());
-        // Start-up is done: give back the code only start-up needed (see process::trim).
+        // The proof is done: give back the code only it needed (see process::trim), and once
+        // more when the fleet is up, which drops the spawn and first-probe paths as well.
         let advised = clawherd::process::trim::page_out_startup_code();
         tracing::debug!(advised_bytes = advised, "paged out start-up code");
+        let views = sup.views();
+        let trim_task = tokio::spawn(async move {
+            clawherd::service::settled(&views).await;
+            let advised = clawherd::process::trim::page_out_startup_code();
+            tracing::debug!(advised_bytes = advised, "fleet up: paged out start-up code");
+        });
         let notify_task = clawherd::service::start(notifier.clone(), sup.views());
         let watcher = if watching { watch::start(watched, requests.clone()) } else { None };
         supervisor::serve(sup, requests_rx, shutdown, &notifier).await;
         if let Some(t) = notify_task {
             t.abort();
         }
+        trim_task.abort();
         drop(watcher);
         hup.abort();
         let _ = stop_api.send(());

@@ -34,6 +34,26 @@ fn is_cold(v: &InstanceView) -> bool {
         .is_some_and(|s| s.mode == crate::fleet::StandbyMode::Cold)
 }
 
+/// Resolves once every instance of `views` that must be up (all but cold standbys) is ready, or
+/// after [`READY_TIMEOUT`], whichever comes first: the moment start-up is over.
+pub async fn settled(views: &[InstanceView]) {
+    let mut rxs: Vec<_> = views.iter().map(|v| v.handle.subscribe()).collect();
+    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+    loop {
+        for rx in &mut rxs {
+            rx.borrow_and_update();
+        }
+        if views.iter().filter(|v| !is_cold(v)).all(|v| v.handle.status().state == "ready") || rxs.is_empty() {
+            return;
+        }
+        let changed = futures_util::future::select_all(rxs.iter_mut().map(|rx| Box::pin(rx.changed())));
+        tokio::select! {
+            (r, _, _) = changed => if r.is_err() { return },
+            () = tokio::time::sleep_until(deadline) => return,
+        }
+    }
+}
+
 /// Starts the notify task for `views` (the instances at start-up); `None` without
 /// `NOTIFY_SOCKET`. The task sends `READY=1` once, then keeps `STATUS=` current and pings the
 /// watchdog; the caller owns and aborts it.

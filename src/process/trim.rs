@@ -1,41 +1,136 @@
 //! Giving start-up memory back. clawherd's binary is mapped from its file; parsing the CLI, the
 //! fleet file and the OpenClaw configs and running the proof fault in most of its code (with the
-//! kernel's fault-around, 64 KiB at a time), code a running supervisor never touches again. Those
-//! pages are clean and file-backed, so `madvise(MADV_PAGEOUT)` (Linux ≥ 5.4) drops them from
-//! clawherd's resident set at no risk: code that is used again faults back in from the page
-//! cache. Called once, after start-up.
+//! kernel's fault-around, 64 KiB at a time), code a running supervisor never touches again.
+//! Called once, after start-up:
+//!
+//! - the text mapping (`r-xp`) is dropped with `MADV_DONTNEED` when it holds no private
+//!   (copied-on-write) page, which `/proc/self/smaps` shows as `Anonymous: 0`. For a private
+//!   file mapping that only unmaps the pages; code that runs again faults back in, identical,
+//!   from the page cache. The drop is immediate and certain.
+//! - other read-only mappings of the binary (`.rodata`, and RELRO data, whose relocated pages
+//!   are private copies that `MADV_DONTNEED` would lose) get `MADV_PAGEOUT` (Linux ≥ 5.4), which
+//!   only reclaims what can be reclaimed without loss; how much the kernel takes varies (large
+//!   page-cache folios, pages shared with another clawherd process).
+//!
+//! Writable mappings are never touched.
 
-/// Pages out clawherd's own file-backed executable mappings; returns the bytes advised.
-/// Failures (an older kernel: EINVAL) are ignored, the cost is only memory.
+/// Drops or pages out clawherd's own read-only executable mappings (see the module doc);
+/// returns the bytes advised. Failures (an older kernel: EINVAL) are ignored, the cost is only
+/// memory.
 pub fn page_out_startup_code() -> u64 {
     let Ok(exe) = std::fs::read_link("/proc/self/exe") else { return 0 };
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return 0;
     };
     let exe = exe.to_string_lossy().into_owned();
     let mut advised = 0;
-    for line in maps.lines() {
+    for m in mappings(&smaps) {
+        // Text and read-only data of our own binary; never writable mappings.
+        if m.path != exe || m.perms.contains('w') {
+            continue;
+        }
+        let len = m.hi - m.lo;
+        let advice = if m.perms == "r-xp" && m.anonymous_kib == Some(0) {
+            nix::libc::MADV_DONTNEED
+        } else {
+            nix::libc::MADV_PAGEOUT
+        };
+        // SAFETY: the range is one of our own read-only file mappings from /proc/self/smaps.
+        // MADV_DONTNEED is only used on the text mapping while it holds no private copy, so
+        // every page that faults back in is read from the file unchanged; MADV_PAGEOUT only
+        // reclaims pages, it never changes their contents.
+        let rc = unsafe { nix::libc::madvise(m.lo as *mut nix::libc::c_void, len, advice) };
+        // SAFETY: as above; MADV_RANDOM only changes how the range is read back in.
+        unsafe { nix::libc::madvise(m.lo as *mut nix::libc::c_void, len, nix::libc::MADV_RANDOM) };
+        if rc == 0 {
+            advised += len as u64;
+        }
+    }
+    advised
+}
+
+/// One mapping of `/proc/self/smaps`: address range (bytes), permissions such as `r-xp`, the
+/// mapped path (empty for anonymous memory) and its `Anonymous:` size in KiB.
+#[derive(Debug, PartialEq, Eq)]
+struct Mapping<'a> {
+    lo: usize,
+    hi: usize,
+    perms: &'a str,
+    path: &'a str,
+    anonymous_kib: Option<u64>,
+}
+
+/// Parses the mappings of a `/proc/PID/smaps` text; lines it does not understand are skipped.
+fn mappings(smaps: &str) -> Vec<Mapping<'_>> {
+    let mut out: Vec<Mapping<'_>> = Vec::new();
+    for line in smaps.lines() {
+        if let Some(rest) = line.strip_prefix("Anonymous:") {
+            if let Some(m) = out.last_mut() {
+                m.anonymous_kib = rest.trim().trim_end_matches("kB").trim().parse().ok();
+            }
+            continue;
+        }
         let mut cols = line.split_whitespace();
         let (Some(range), Some(perms)) = (cols.next(), cols.next()) else {
             continue;
         };
-        let path = cols.nth(3).unwrap_or("");
-        // Text and read-only data of our own binary; never writable mappings.
-        if path != exe || perms.contains('w') {
-            continue;
-        }
         let Some((lo, hi)) = range.split_once('-') else { continue };
         let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16)) else {
             continue;
         };
-        // SAFETY: the range is one of our own mappings from /proc/self/maps, read-only and
-        // file-backed; MADV_PAGEOUT only reclaims pages, it never changes their contents.
-        let rc = unsafe { nix::libc::madvise(lo as *mut nix::libc::c_void, hi - lo, nix::libc::MADV_PAGEOUT) };
-        // SAFETY: as above; MADV_RANDOM only changes how the range is read back in.
-        unsafe { nix::libc::madvise(lo as *mut nix::libc::c_void, hi - lo, nix::libc::MADV_RANDOM) };
-        if rc == 0 {
-            advised += (hi - lo) as u64;
+        if perms.len() != 4 {
+            continue;
         }
+        out.push(Mapping {
+            lo,
+            hi,
+            perms,
+            path: cols.nth(3).unwrap_or(""),
+            anonymous_kib: None,
+        });
     }
-    advised
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smaps_mappings_carry_their_anonymous_size() {
+        let text = "\
+5596d5fbf000-5596d60a0000 r--p 00000000 00:2a 123 /usr/bin/clawherd
+Size:                900 kB
+Anonymous:             4 kB
+5596d60a0000-5596d6500000 r-xp 000e1000 00:2a 123 /usr/bin/clawherd
+Size:               4480 kB
+Anonymous:             0 kB
+VmFlags: rd ex mr mw me
+7ffe8a0f9000-7ffe8a11a000 rw-p 00000000 00:00 0                          [stack]
+Anonymous:           112 kB
+";
+        let m = mappings(text);
+        assert_eq!(m.len(), 3);
+        assert_eq!((m[0].perms, m[0].anonymous_kib), ("r--p", Some(4)));
+        assert_eq!(
+            m[1],
+            Mapping {
+                lo: 0x5596d60a0000,
+                hi: 0x5596d6500000,
+                perms: "r-xp",
+                path: "/usr/bin/clawherd",
+                anonymous_kib: Some(0)
+            }
+        );
+        assert_eq!((m[2].path, m[2].anonymous_kib), ("[stack]", Some(112)));
+    }
+
+    #[test]
+    fn paging_out_our_own_code_keeps_it_running() {
+        // Runs in the test binary: after the drop, code and read-only data still work.
+        let advised = page_out_startup_code();
+        assert!(advised > 0, "the test binary has read-only mappings of its own");
+        let v: Vec<String> = (0..100).map(|i| format!("{i}")).collect();
+        assert_eq!(v.join(",").len(), 289);
+    }
 }
