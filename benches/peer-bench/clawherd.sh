@@ -1,5 +1,5 @@
-# peer-bench plugin for clawherd (this project): the static release binary that
-# scripts/build-release prints (scripts/bench builds it and passes it as CLAWHERD_BIN). Usage, from the peer-bench folder:
+# peer-bench plugin for clawherd (this project): ../../target/release/clawherd, built by
+# `cargo build --release` (scripts/bench does it). Usage, from the peer-bench folder:
 #   ./run.sh --sups bash-loop,runit,s6,/path/to/clawherd/benches/peer-bench/clawherd.sh
 #
 # Fleet: N profiles c1..cN, `flavor: process` (no readiness probe: ready once spawned),
@@ -16,13 +16,13 @@
 # The control socket must fit in ~100 bytes; if $WORK is long it goes under /tmp.
 
 # CLAWHERD_BIN overrides it (e.g. a build of another commit).
-BIN="${CLAWHERD_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/target/$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')/release/clawherd}"
+BIN="${CLAWHERD_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../../target/release/clawherd}"
 
-sup_available() { [ -x "$BIN" ] || { echo "build it first: scripts/build-release ($BIN)"; return 1; }; }
+sup_available() { [ -x "$BIN" ] || { echo "build it first: cargo build --release ($BIN)"; return 1; }; }
 sup_version()   { "$BIN" --version 2>/dev/null || echo "clawherd (unknown version)"; }
 sup_info() {
     echo stop_signal=TERM
-    echo "notes=1 process, static-pie (tokio current-thread runtime + writer threads for logs/events); flavor process, ready once spawned; MODE=fast: backoff initial 0s, crash_loop.max_starts 1e6"
+    echo "notes=1 process (tokio current-thread runtime + writer threads for logs/events); flavor process, ready once spawned; MODE=fast: backoff initial 0s, crash_loop.max_starts 1e6"
 }
 
 # Short per-instance socket dir under /tmp, used only when $WORK is too long.
