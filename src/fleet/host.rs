@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 /// own (its `CLAWHERD_INSTANCE` marker is `marker_for(profile)`). Names the owner's pid and
 /// command when readable, and the nearest free base port.
 pub fn check_bound_ports(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str) -> String) -> Vec<Diagnostic> {
-    let bound = tree::listening_ports();
+    let bound = crate::process::listeners::listening_ports();
     if bound.is_empty() {
         return Vec::new();
     }

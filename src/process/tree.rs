@@ -160,21 +160,6 @@ pub fn marked_processes(procs: &[ProcInfo], fleet_suffix: &str) -> BTreeMap<Stri
     out
 }
 
-/// TCP ports in LISTEN state on any local address (IPv4 and IPv6), with the socket inode.
-pub fn listening_ports() -> Vec<(u16, u64)> {
-    let mut out = Vec::new();
-    for table in [procfs::net::tcp(), procfs::net::tcp6()].into_iter().flatten() {
-        for e in table {
-            if e.state == procfs::net::TcpState::Listen {
-                out.push((e.local_address.port(), e.inode));
-            }
-        }
-    }
-    out.sort_unstable();
-    out.dedup();
-    out
-}
-
 /// The pid holding each of `inodes` open, for processes we may read. Unknown inodes are absent.
 pub fn socket_owners(inodes: &BTreeSet<u64>) -> HashMap<u64, i32> {
     let mut owners = HashMap::new();
