@@ -3,18 +3,20 @@
 //! kernel's fault-around, 64 KiB at a time), code a running supervisor never touches again.
 //! Called once, after start-up:
 //!
-//! - the text mapping (`r-xp`) is dropped with `MADV_DONTNEED` when it holds no private
-//!   (copied-on-write) page, which `/proc/self/smaps` shows as `Anonymous: 0`. For a private
+//! - the text mappings (`r-xp`) of the binary and of the shared libraries it loaded (libc,
+//!   libm, ld.so, libgcc_s: their touched pages count in clawherd's RSS too) are dropped with
+//!   `MADV_DONTNEED` while they hold no private (copied-on-write) page, which
+//!   `/proc/self/smaps` shows as `Anonymous: 0`. For a private
 //!   file mapping that only unmaps the pages; code that runs again faults back in, identical,
 //!   from the page cache. The drop is immediate and certain.
-//! - other read-only mappings of the binary (`.rodata`, and RELRO data, whose relocated pages
+//! - the binary's other read-only mappings (`.rodata`, and RELRO data, whose relocated pages
 //!   are private copies that `MADV_DONTNEED` would lose) get `MADV_PAGEOUT` (Linux ≥ 5.4), which
 //!   only reclaims what can be reclaimed without loss; how much the kernel takes varies (large
 //!   page-cache folios, pages shared with another clawherd process).
 //!
 //! Writable mappings are never touched.
 
-/// Drops or pages out clawherd's own read-only executable mappings (see the module doc);
+/// Drops clawherd's read-only code mappings and pages out its own read-only data (see the module doc);
 /// returns the bytes advised. Failures (an older kernel: EINVAL) are ignored, the cost is only
 /// memory.
 pub fn page_out_startup_code() -> u64 {
@@ -25,23 +27,28 @@ pub fn page_out_startup_code() -> u64 {
     let exe = exe.to_string_lossy().into_owned();
     let mut advised = 0;
     for m in mappings(&smaps) {
-        // Text and read-only data of our own binary; never writable mappings.
-        if m.path != exe || m.perms.contains('w') {
+        // File mappings only (not [heap], [stack], [vdso]), and never writable ones.
+        if !m.path.starts_with('/') || m.perms.contains('w') {
             continue;
         }
+        let own = m.path == exe;
         let len = m.hi - m.lo;
         let advice = if m.perms == "r-xp" && m.anonymous_kib == Some(0) {
             nix::libc::MADV_DONTNEED
-        } else {
+        } else if own {
             nix::libc::MADV_PAGEOUT
+        } else {
+            continue;
         };
-        // SAFETY: the range is one of our own read-only file mappings from /proc/self/smaps.
-        // MADV_DONTNEED is only used on the text mapping while it holds no private copy, so
+        // SAFETY: the range is one of our read-only file mappings from /proc/self/smaps.
+        // MADV_DONTNEED is only used on text mappings while they hold no private copy, so
         // every page that faults back in is read from the file unchanged; MADV_PAGEOUT only
         // reclaims pages, it never changes their contents.
         let rc = unsafe { nix::libc::madvise(m.lo as *mut nix::libc::c_void, len, advice) };
-        // SAFETY: as above; MADV_RANDOM only changes how the range is read back in.
-        unsafe { nix::libc::madvise(m.lo as *mut nix::libc::c_void, len, nix::libc::MADV_RANDOM) };
+        if own {
+            // SAFETY: as above; MADV_RANDOM only changes how the range is read back in.
+            unsafe { nix::libc::madvise(m.lo as *mut nix::libc::c_void, len, nix::libc::MADV_RANDOM) };
+        }
         if rc == 0 {
             advised += len as u64;
         }
