@@ -361,10 +361,9 @@ fn run(file: &Path, quiet: bool) -> u8 {
             }))
         });
         let notifier = std::sync::Arc::new(clawherd::systemd::Notifier::from_env());
-        // The proof is done: give back the code only it needed (see process::trim), and once
-        // more when the fleet is up, which drops the spawn and first-probe paths as well.
-        let advised = clawherd::process::trim::page_out_startup_code();
-        tracing::debug!(advised_bytes = advised, "paged out start-up code");
+        // Once the fleet is up, give back the code only start-up needed: CLI, fleet file and
+        // configs, the proof, the first spawns and probes (see process::trim). Not earlier:
+        // the first spawns would fault the dropped code straight back in.
         let views = sup.views();
         let trim_task = tokio::spawn(async move {
             clawherd::service::settled(&views).await;
