@@ -2,7 +2,11 @@
 //! `standby_for`). It watches the protected profile (main) and:
 //!
 //! - counts main as **down** when it is in a crash loop or parked (at once), or not ready for
-//!   longer than `failover_after` (a boot, a restart or a hang that lasts);
+//!   longer than `failover_after` (a restart or a hang that lasts), counted from when it stopped
+//!   being ready. A main that has not been ready yet since it was started (with the fleet, by
+//!   `clawherd start`, or by a reload) is booting, not down: its boot is given its
+//!   `health.startup_grace` when that is longer than `failover_after`, as liveness gives it. So a
+//!   cold rescue is not started beside a main that merely takes 20 s to boot;
 //! - on failover makes sure the standby is up (a cold one is started), records a `failover`
 //!   event with the reason, runs the hooks, and records `standby_ready` once the standby serves
 //!   `/readyz`; main's own supervision keeps trying to bring it back meanwhile;
@@ -26,10 +30,12 @@ use tracing::{info, warn};
 pub enum PairState {
     /// Main is ready (or deliberately stopped).
     Normal,
-    /// Main is not ready since `since`; failover when that lasts `failover_after`.
+    /// Main is not ready since `since`; failover when that lasts `limit`.
     Suspect {
-        /// When main stopped being ready.
+        /// When main stopped being ready (or was started, for a first boot).
         since: Instant,
+        /// `failover_after`, or for a first boot the longer of it and main's startup grace.
+        limit: Duration,
     },
     /// Failed over at `since`.
     FailedOver {
@@ -66,6 +72,10 @@ pub struct Controller {
     mode: StandbyMode,
     failover_after: Duration,
     failback_after: Duration,
+    /// Main's `health.startup_grace`: how long a first boot may take.
+    startup_grace: Duration,
+    /// Whether main has been ready since it was last (re)started deliberately.
+    main_was_ready: bool,
 }
 
 /// How main looks to the controller.
@@ -95,8 +105,15 @@ impl MainHealth {
 
 impl Controller {
     /// A controller in `Normal`, or in `FailedOver` when a cold standby already runs (after a
-    /// reload during a failover).
-    pub fn new(mode: StandbyMode, failover_after: Duration, failback_after: Duration, standby_running: bool, now: Instant) -> Self {
+    /// reload during a failover). `startup_grace` is main's `health.startup_grace`.
+    pub fn new(
+        mode: StandbyMode,
+        failover_after: Duration,
+        failback_after: Duration,
+        startup_grace: Duration,
+        standby_running: bool,
+        now: Instant,
+    ) -> Self {
         let state = if mode == StandbyMode::Cold && standby_running {
             PairState::FailedOver { since: now }
         } else {
@@ -107,13 +124,15 @@ impl Controller {
             mode,
             failover_after,
             failback_after,
+            startup_grace,
+            main_was_ready: false,
         }
     }
 
     /// When [`Controller::tick`] must run next, if a delay is pending.
     pub fn deadline(&self) -> Option<Instant> {
         match self.state {
-            PairState::Suspect { since } => Some(since + self.failover_after),
+            PairState::Suspect { since, limit } => Some(since + limit),
             PairState::Recovering { ready_since, .. } => Some(ready_since + self.failback_after),
             PairState::Normal | PairState::FailedOver { .. } => None,
         }
@@ -128,10 +147,20 @@ impl Controller {
     pub fn on_main(&mut self, health: MainHealth, now: Instant) -> Vec<FoAction> {
         use MainHealth as H;
         use PairState as P;
+        match health {
+            H::Ready => self.main_was_ready = true,
+            H::Stopped => self.main_was_ready = false,
+            H::Down | H::NotReady => {}
+        }
         match (self.state.clone(), health) {
             (P::Normal | P::Suspect { .. }, H::Down) => self.failover("main is in a crash loop or parked".into(), now),
             (P::Normal, H::NotReady) => {
-                self.state = P::Suspect { since: now };
+                let limit = if self.main_was_ready {
+                    self.failover_after
+                } else {
+                    self.failover_after.max(self.startup_grace)
+                };
+                self.state = P::Suspect { since: now, limit };
                 vec![]
             }
             (P::Suspect { .. }, H::Ready | H::Stopped) => {
@@ -158,15 +187,14 @@ impl Controller {
     /// A pending delay may have passed at `now`.
     pub fn tick(&mut self, now: Instant) -> Vec<FoAction> {
         match self.state {
-            PairState::Suspect { since } if now >= since + self.failover_after => {
-                let waited = now.duration_since(since);
-                self.failover(
-                    format!(
-                        "main not ready for {}",
-                        humantime::format_duration(Duration::from_secs(waited.as_secs()))
-                    ),
-                    now,
-                )
+            PairState::Suspect { since, limit } if now >= since + limit => {
+                let waited = humantime::format_duration(Duration::from_secs(now.duration_since(since).as_secs()));
+                let reason = if self.main_was_ready {
+                    format!("main not ready for {waited}")
+                } else {
+                    format!("main not ready {waited} after its start")
+                };
+                self.failover(reason, now)
             }
             PairState::Recovering { ready_since, .. } if now >= ready_since + self.failback_after => {
                 self.state = PairState::Normal;
@@ -193,6 +221,8 @@ pub struct Pair {
     pub failover_after: Duration,
     /// Main ready this long → failback.
     pub failback_after: Duration,
+    /// Main's `health.startup_grace` (see the module doc).
+    pub main_startup_grace: Duration,
 }
 
 /// Runs the controller of `pair` until aborted (the supervisor owns the task).
@@ -200,7 +230,14 @@ pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
     let mut main_rx = pair.main.subscribe();
     let mut standby_rx = pair.standby.subscribe();
     let standby_running = standby_rx.borrow().pid.is_some();
-    let mut c = Controller::new(pair.mode, pair.failover_after, pair.failback_after, standby_running, Instant::now());
+    let mut c = Controller::new(
+        pair.mode,
+        pair.failover_after,
+        pair.failback_after,
+        pair.main_startup_grace,
+        standby_running,
+        Instant::now(),
+    );
     // A failover waiting for its standby to be ready: when it happened.
     let mut awaiting_standby: Option<Instant> = None;
     let (main_name, standby_name) = (pair.main.profile.clone(), pair.standby.profile.clone());
@@ -384,7 +421,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn not_ready_must_last_before_failover_and_ready_must_last_before_failback() {
         let t0 = Instant::now();
-        let mut c = Controller::new(StandbyMode::Cold, secs(60), secs(30), false, t0);
+        let mut c = Controller::new(StandbyMode::Cold, secs(60), secs(30), secs(300), false, t0);
         assert!(c.on_main(H::Ready, t0).is_empty());
         assert!(c.on_main(H::NotReady, t0 + secs(1)).is_empty());
         assert_eq!(c.deadline(), Some(t0 + secs(61)));
@@ -409,9 +446,42 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_first_boot_gets_its_startup_grace_a_restart_does_not() {
+        let t0 = Instant::now();
+        let mut c = Controller::new(StandbyMode::Cold, secs(2), secs(5), secs(30), false, t0);
+        // Fleet start: main boots for 20 s, longer than failover_after but within its grace.
+        assert!(c.on_main(H::NotReady, t0).is_empty());
+        assert_eq!(c.deadline(), Some(t0 + secs(30)));
+        assert!(c.tick(t0 + secs(20)).is_empty());
+        assert!(c.on_main(H::Ready, t0 + secs(20)).is_empty());
+        assert_eq!(c.state, PairState::Normal);
+        // Killed after it had been ready: its reboot is downtime, failover_after applies.
+        c.on_main(H::NotReady, t0 + secs(40));
+        assert_eq!(c.deadline(), Some(t0 + secs(42)));
+        assert_eq!(
+            c.tick(t0 + secs(42)),
+            vec![FoAction::StartStandby, FoAction::FailedOver("main not ready for 2s".into())]
+        );
+        // Stopped deliberately and started again: a first boot once more; a boot that never
+        // gets ready fails over when the grace is over.
+        let mut c = Controller::new(StandbyMode::Cold, secs(2), secs(5), secs(30), false, t0);
+        c.on_main(H::Ready, t0);
+        c.on_main(H::Stopped, t0 + secs(1));
+        c.on_main(H::NotReady, t0 + secs(2));
+        assert!(c.tick(t0 + secs(31)).is_empty());
+        assert_eq!(
+            c.tick(t0 + secs(32)),
+            vec![
+                FoAction::StartStandby,
+                FoAction::FailedOver("main not ready 30s after its start".into())
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn crash_loop_or_parked_fails_over_at_once_hot_standby_stays() {
         let t0 = Instant::now();
-        let mut c = Controller::new(StandbyMode::Hot, secs(60), secs(10), false, t0);
+        let mut c = Controller::new(StandbyMode::Hot, secs(60), secs(10), secs(300), false, t0);
         assert_eq!(
             c.on_main(H::Down, t0),
             vec![
@@ -426,11 +496,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn deliberate_stop_is_not_down_and_reload_during_failover_resumes_it() {
         let t0 = Instant::now();
-        let mut c = Controller::new(StandbyMode::Cold, secs(5), secs(5), false, t0);
+        let mut c = Controller::new(StandbyMode::Cold, secs(5), secs(5), secs(300), false, t0);
         c.on_main(H::Stopped, t0);
         assert!(c.tick(t0 + secs(100)).is_empty());
         assert_eq!(c.state, PairState::Normal);
-        let resumed = Controller::new(StandbyMode::Cold, secs(5), secs(5), true, t0);
+        let resumed = Controller::new(StandbyMode::Cold, secs(5), secs(5), secs(300), true, t0);
         assert!(matches!(resumed.state, PairState::FailedOver { .. }));
     }
 }

@@ -113,6 +113,7 @@ impl Supervisor {
                 mode: sb.mode,
                 failover_after: sb.failover_after,
                 failback_after: sb.failback_after,
+                main_startup_grace: main.view.profile.health.startup_grace,
             };
             self.controllers.push(tokio::spawn(crate::failover::run(
                 pair,

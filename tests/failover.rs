@@ -70,6 +70,24 @@ fn slow_boot_within_grace_is_not_killed() {
     assert!(!d.log_text().contains("liveness probe failed"), "{}", d.log_text());
 }
 
+/// A main that takes longer to boot than `failover_after` is booting, not down: the cold
+/// rescue is not started beside it (its first boot gets its `startup_grace`).
+#[test]
+fn slow_first_boot_of_main_does_not_start_the_cold_rescue() {
+    let (a, b) = (free_base(77), free_base(79));
+    let main = TestProfile::new("main", "main", a)
+        .env("FAKE_LISTEN_DELAY_MS", "2000")
+        .yaml("    health: {period: 200ms, timeout: 200ms, startup_grace: 60s}\n");
+    let rescue = TestProfile::new("rescue", "rescue", b).yaml("    standby: cold\n    failover_after: 300ms\n    failback_after: 1s\n");
+    let fleet = TestFleet::fake(&[main, rescue], "");
+    let d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    let log = d.log_text();
+    assert!(!log.contains("FAILOVER"), "{log}");
+    assert!(!log.contains("profile=rescue}: spawned"), "{log}");
+    assert_eq!(status_of(&fleet, "rescue")["state"], "stopped");
+}
+
 /// Exit 78 with a configuration error parks the instance with the gateway's own line; a reload
 /// with the fix brings it back.
 #[test]
