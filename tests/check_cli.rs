@@ -107,6 +107,9 @@ fn state_dir_held_by_a_foreign_gateway_is_refused() {
 /// clean; with the docs' "20 apart" ports it still writes the file but points out the clash.
 #[test]
 fn init_discovers_profiles_and_proves_them() {
+    // Port ranges claimed from the parallel tests: the proof also checks that no planned port is
+    // bound on this host, and other tests' stand-in gateways listen on free_base ranges.
+    let (main, rescue) = (free_base(81), free_base(83));
     let home = tempfile::tempdir().expect("home");
     let write = |dir: &str, port: u16| {
         let d = home.path().join(dir);
@@ -117,8 +120,8 @@ fn init_discovers_profiles_and_proves_them() {
         );
         std::fs::write(d.join("openclaw.json"), cfg).expect("write");
     };
-    write(".openclaw", 38789);
-    write(".openclaw-rescue", 39789);
+    write(".openclaw", main);
+    write(".openclaw-rescue", rescue);
     let out = tempfile::tempdir().expect("out");
     let fleet = out.path().join("fleet.yaml");
     let (code, _, err) = run_clawherd(&["init", fleet.to_str().expect("utf8"), "--home", home.path().to_str().expect("utf8")]);
@@ -128,13 +131,19 @@ fn init_discovers_profiles_and_proves_them() {
         "{err}"
     );
     let text = std::fs::read_to_string(&fleet).expect("fleet written");
-    assert!(text.contains("openclaw_profile: rescue") && text.contains("port: 39789"), "{text}");
+    assert!(
+        text.contains("openclaw_profile: rescue") && text.contains(&format!("port: {rescue}")),
+        "{text}"
+    );
     // Clash: rescue 20 above main.
-    write(".openclaw-rescue", 38809);
+    write(".openclaw-rescue", main + 20);
     let (code, proposal, err) = run_clawherd(&["init", "--stdout", "--home", home.path().to_str().expect("utf8")]);
     assert_eq!(code, 78, "{err}");
-    assert!(proposal.contains("port: 38809"));
-    assert!(err.contains("intersect") && err.contains("base port to 38900"), "{err}");
+    assert!(proposal.contains(&format!("port: {}", main + 20)));
+    assert!(
+        err.contains("intersect") && err.contains(&format!("base port to {}", main + 111)),
+        "{err}"
+    );
     // An existing file is not overwritten.
     let (code, _, err) = run_clawherd(&["init", fleet.to_str().expect("utf8"), "--home", home.path().to_str().expect("utf8")]);
     assert_eq!(code, 64, "{err}");
