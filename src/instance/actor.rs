@@ -66,7 +66,7 @@ pub fn spawn_actor(
     };
     let actor = Actor {
         name: Arc::from(profile.name.as_str()),
-        plan,
+        plan: Arc::new(plan),
         health: profile.health.clone(),
         marker,
         output,
@@ -123,7 +123,7 @@ type ProbeFuture = Pin<Box<dyn Future<Output = ProbeOutcome> + Send>>;
 
 struct Actor {
     name: Arc<str>,
-    plan: Plan,
+    plan: Arc<Plan>,
     health: HealthSettings,
     marker: String,
     output: OutputSink,
@@ -281,7 +281,7 @@ impl Actor {
     async fn perform(&mut self, action: Action) -> Option<Event> {
         let pid = self.machine.state.pid();
         match action {
-            Action::Spawn => match spawn::spawn(&self.plan) {
+            Action::Spawn => match spawn::spawn_parallel(self.plan.clone()).await {
                 Ok((mut child, pid)) => {
                     info!(pid, port = ?self.plan.port(), "spawned");
                     self.events.emit(FleetEvent::new(

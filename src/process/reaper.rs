@@ -7,17 +7,22 @@
 //!
 //! tokio reaps the gateways it spawned (through a pidfd). Everything else that dies as our child
 //! is reaped here on SIGCHLD. Reaping with `waitpid(-1)` would steal a gateway's status from
-//! tokio, so this reaps only zombies whose pid is not a registered leader; registration happens
-//! under the same lock as the spawn, so a fresh leader is never mistaken for an orphan.
+//! tokio, so this reaps only zombies whose pid is not a registered leader. A spawn and its
+//! registration happen under the shared side of a gate whose exclusive side the reaping scan
+//! takes, so a fresh leader is never mistaken for an orphan, while spawns on different threads
+//! still run side by side.
 
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 use std::collections::BTreeSet;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
-/// Pids of gateways tokio owns. A `std` mutex: held only for a spawn or a `/proc` scan, never
-/// across an `.await`.
+/// Pids of gateways tokio owns. A `std` mutex, held only to read or update the set.
 static LEADERS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// Spawns hold the shared side from fork to registration; the orphan scan holds the exclusive
+/// side. Never held across an `.await`.
+static SPAWN_GATE: RwLock<()> = RwLock::new(());
 
 /// Makes this process a child subreaper (Linux ≥ 3.4).
 ///
@@ -26,11 +31,11 @@ pub fn become_subreaper() -> nix::Result<()> {
     nix::sys::prctl::set_child_subreaper(true)
 }
 
-/// Runs `spawn` while holding the leader lock and registers the pid it returns.
+/// Runs `spawn` under the shared side of the spawn gate and registers the pid it returns.
 pub fn spawn_leader<T>(spawn: impl FnOnce() -> std::io::Result<(T, i32)>) -> std::io::Result<T> {
-    let mut leaders = LEADERS.lock().unwrap_or_else(|e| e.into_inner());
+    let _gate = SPAWN_GATE.read().unwrap_or_else(|e| e.into_inner());
     let (value, pid) = spawn()?;
-    leaders.insert(pid);
+    LEADERS.lock().unwrap_or_else(|e| e.into_inner()).insert(pid);
     Ok(value)
 }
 
@@ -48,7 +53,8 @@ pub fn is_leader(pid: i32) -> bool {
 /// only our own children (`/proc/self/task/*/children`), not the whole process table.
 pub fn reap_orphans() -> Vec<i32> {
     let me = std::process::id() as i32;
-    let leaders = LEADERS.lock().unwrap_or_else(|e| e.into_inner());
+    let _gate = SPAWN_GATE.write().unwrap_or_else(|e| e.into_inner());
+    let leaders = LEADERS.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut reaped = Vec::new();
     for pid in super::tree::children_of(me).into_iter().filter(|c| !leaders.contains(c)) {
         if super::tree::stat_of(pid).is_some_and(|p| p.state == 'Z')
