@@ -101,10 +101,15 @@ fn init_tracing(filter: &str) {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, u8> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
-        eprintln!("clawherd: cannot start the runtime: {e}");
-        exit::SOFTWARE
-    })
+    // Blocking-pool threads (parallel spawns at start-up, file reads) leave after 1 s idle.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_keep_alive(std::time::Duration::from_secs(1))
+        .build()
+        .map_err(|e| {
+            eprintln!("clawherd: cannot start the runtime: {e}");
+            exit::SOFTWARE
+        })
 }
 
 /// Runs a client command on a small runtime.

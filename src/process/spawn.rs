@@ -3,12 +3,14 @@
 //! workers), stdin from /dev/null and stdout/stderr piped to clawherd.
 //!
 //! `process_group(0)` keeps std's `posix_spawn` fast path (no `pre_exec`). On that path the
-//! parent waits inside `posix_spawn` until the child has exec'd, so [`spawn_parallel`] runs
-//! spawns on tokio's blocking pool, as many at once as there are CPUs: with 2 CPUs the start-up
-//! of 50 went from about 1.3x to about 1.1x a shell's `fork` loop (`scripts/bench`).
+//! parent waits inside `posix_spawn` until the child has exec'd, so when several instances
+//! start at once (the fleet's start, a reload) [`spawn_parallel`] runs their spawns on tokio's
+//! blocking pool, as many at once as there are CPUs; a lone spawn (a restart) stays on the
+//! runtime thread, which saves the hand-off to another thread.
 
 use crate::fleet::Plan;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::process::{Child, Command};
 use tokio::sync::Semaphore;
@@ -19,10 +21,36 @@ fn slots() -> &'static Semaphore {
     SLOTS.get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get().min(8))))
 }
 
-/// [`spawn`] on tokio's blocking pool, at most one per CPU at a time, so that other instances'
-/// spawns and the runtime thread go on meanwhile. Same result and errors as [`spawn`]; a spawn
-/// cancelled by the runtime's shutdown is reported as [`SpawnError::Exec`].
+/// Instances inside [`spawn_parallel`] right now.
+static WANTING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one instance in [`WANTING`] while it lives.
+struct Wanting;
+
+impl Wanting {
+    fn new() -> Self {
+        WANTING.fetch_add(1, Ordering::SeqCst);
+        Wanting
+    }
+}
+
+impl Drop for Wanting {
+    fn drop(&mut self) {
+        WANTING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// [`spawn`], side by side with other instances that spawn at the same moment: after one yield
+/// (which lets the other instances started together queue up), a lone spawn runs right here;
+/// otherwise it runs on tokio's blocking pool, at most one per CPU at a time. Same result and
+/// errors as [`spawn`]; a spawn cancelled by the runtime's shutdown is reported as
+/// [`SpawnError::Exec`].
 pub async fn spawn_parallel(plan: Arc<Plan>) -> Result<(Child, i32), SpawnError> {
+    let _wanting = Wanting::new();
+    tokio::task::yield_now().await;
+    if WANTING.load(Ordering::SeqCst) <= 1 {
+        return spawn(&plan);
+    }
     let _slot = slots().acquire().await.expect("the spawn semaphore is never closed");
     let program = plan.argv.first().cloned().unwrap_or_default();
     match tokio::task::spawn_blocking(move || spawn(&plan)).await {
