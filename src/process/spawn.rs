@@ -3,10 +3,10 @@
 //! workers), stdin from /dev/null and stdout/stderr piped to clawherd.
 //!
 //! `process_group(0)` keeps std's `posix_spawn` fast path (no `pre_exec`). On that path the
-//! parent waits inside `posix_spawn` until the child has exec'd, so when several instances
-//! start at once (the fleet's start, a reload) [`spawn_parallel`] runs their spawns on tokio's
-//! blocking pool, as many at once as there are CPUs; a lone spawn (a restart) stays on the
-//! runtime thread, which saves the hand-off to another thread.
+//! parent waits inside `posix_spawn` until the child has exec'd, so when more instances start
+//! at once than there are CPUs (a large fleet's start, a reload) [`spawn_parallel`] runs their
+//! spawns on tokio's blocking pool, as many at once as there are CPUs; fewer spawns (a restart,
+//! a main + rescue fleet) stay on the runtime thread, which saves the hand-off to threads.
 
 use crate::fleet::Plan;
 use std::process::Stdio;
@@ -15,10 +15,16 @@ use std::sync::{Arc, OnceLock};
 use tokio::process::{Child, Command};
 use tokio::sync::Semaphore;
 
-/// Spawns that may run at once: the number of CPUs (at least 1, at most 8).
+/// The number of CPUs (at least 1, at most 8): spawns that may run at once.
+fn cpus() -> usize {
+    static CPUS: OnceLock<usize> = OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)))
+}
+
+/// Spawns that may run at once on the blocking pool: [`cpus`].
 fn slots() -> &'static Semaphore {
     static SLOTS: OnceLock<Semaphore> = OnceLock::new();
-    SLOTS.get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get().min(8))))
+    SLOTS.get_or_init(|| Semaphore::new(cpus()))
 }
 
 /// Instances inside [`spawn_parallel`] right now.
@@ -41,14 +47,16 @@ impl Drop for Wanting {
 }
 
 /// [`spawn`], side by side with other instances that spawn at the same moment: after one yield
-/// (which lets the other instances started together queue up), a lone spawn runs right here;
-/// otherwise it runs on tokio's blocking pool, at most one per CPU at a time. Same result and
+/// (which lets the other instances started together queue up), a spawn runs right here when
+/// no more instances are spawning than there are CPUs (a restart, a main + rescue fleet: no
+/// thread is involved); a larger burst runs on tokio's blocking pool, at most one per CPU at a
+/// time. Same result and
 /// errors as [`spawn`]; a spawn cancelled by the runtime's shutdown is reported as
 /// [`SpawnError::Exec`].
 pub async fn spawn_parallel(plan: Arc<Plan>) -> Result<(Child, i32), SpawnError> {
     let _wanting = Wanting::new();
     tokio::task::yield_now().await;
-    if WANTING.load(Ordering::SeqCst) <= 1 {
+    if WANTING.load(Ordering::SeqCst) <= cpus() {
         return spawn(&plan);
     }
     let _slot = slots().acquire().await.expect("the spawn semaphore is never closed");
