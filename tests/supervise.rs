@@ -307,3 +307,65 @@ fn closed_stderr_does_not_kill_the_daemon() {
     assert_eq!(status.code(), Some(0), "clawherd panicked on a closed stderr");
     assert!(left.is_empty(), "gateways left behind: {left:?}");
 }
+
+/// A burst of spawns larger than the CPU count runs on the blocking pool (one per CPU at a
+/// time): every instance of a 24-process fleet gets a leader of its own, a SIGKILLed one is
+/// reaped and restarted like any other, and SIGTERM leaves neither process nor zombie.
+#[test]
+fn a_large_fleet_spawns_in_parallel_and_every_leader_is_supervised() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut y = String::from("version: 1\ndefaults:\n  restart: {backoff: {initial: 0s}}\nprofiles:\n");
+    for i in 0..24 {
+        let role = if i == 0 { "main" } else { "rescue" };
+        y.push_str(&format!(
+            "  p{i:02}:\n    role: {role}\n    flavor: process\n    command: [sleep, \"600\"]\n"
+        ));
+    }
+    let path = dir.path().join("fleet.yaml");
+    std::fs::write(&path, y).expect("write fleet");
+    let mut d = Daemon::start(&path);
+    let pids: Vec<i32> = (0..24).map(|i| d.wait_ready(0, &format!("p{i:02}"), D)).collect();
+    let mut unique = pids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), 24, "one leader each: {pids:?}");
+    let clawherd = d.child.id() as i32;
+    for &pid in &pids {
+        assert_eq!(
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .expect("stat")
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().nth(1).map(str::to_string)),
+            Some(clawherd.to_string()),
+            "{pid} is clawherd's child"
+        );
+    }
+    // Kill three at once: each is reaped by its own actor (not as an orphan) and restarted.
+    let mark = d.mark();
+    for &pid in &pids[5..8] {
+        signal(pid, 9);
+    }
+    for (i, &old) in pids.iter().enumerate().take(8).skip(5) {
+        let new = d.wait_ready(mark, &format!("p{i:02}"), D);
+        assert_ne!(new, old);
+    }
+    // Each exit reached its own actor with its real status (a leader reaped as an orphan
+    // would leave tokio without it).
+    let log = d.log_text_from(mark);
+    for i in 5..8 {
+        let who = format!("profile=p{i:02}}}");
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&who) && l.contains("exited") && l.contains("SIGKILL")),
+            "{who} exit by SIGKILL not reported:\n{log}"
+        );
+    }
+    assert!(zombies_of(clawherd).is_empty());
+    d.signal(15);
+    assert_eq!(d.wait_exit(D).code(), Some(0));
+    for &pid in &pids {
+        assert!(!alive(pid));
+    }
+    assert!(marked_pids(&format!("@{}", path.display())).is_empty());
+}
