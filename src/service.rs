@@ -34,6 +34,11 @@ fn is_cold(v: &InstanceView) -> bool {
         .is_some_and(|s| s.mode == crate::fleet::StandbyMode::Cold)
 }
 
+/// Whether every instance of `views` that must be up (all but cold standbys) is ready.
+fn fleet_up(views: &[InstanceView]) -> bool {
+    views.iter().filter(|v| !is_cold(v)).all(|v| v.handle.status().state == "ready")
+}
+
 /// Resolves once every instance of `views` that must be up (all but cold standbys) is ready, or
 /// after [`READY_TIMEOUT`], whichever comes first: the moment start-up is over.
 pub async fn settled(views: &[InstanceView]) {
@@ -43,7 +48,7 @@ pub async fn settled(views: &[InstanceView]) {
         for rx in &mut rxs {
             rx.borrow_and_update();
         }
-        if views.iter().filter(|v| !is_cold(v)).all(|v| v.handle.status().state == "ready") || rxs.is_empty() {
+        if fleet_up(views) {
             return;
         }
         let changed = futures_util::future::select_all(rxs.iter_mut().map(|rx| Box::pin(rx.changed())));
@@ -63,7 +68,6 @@ pub fn start(notifier: Arc<Notifier>, views: Vec<InstanceView>) -> Option<JoinHa
     }
     Some(tokio::spawn(async move {
         let mut rxs: Vec<_> = views.iter().map(|v| v.handle.subscribe()).collect();
-        let all_ready = |views: &[InstanceView]| views.iter().filter(|v| !is_cold(v)).all(|v| v.handle.status().state == "ready");
         let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
         let mut sent_ready = false;
         let mut last_status = String::new();
@@ -75,8 +79,8 @@ pub fn start(notifier: Arc<Notifier>, views: Vec<InstanceView>) -> Option<JoinHa
                 rx.borrow_and_update();
             }
             let status = summary(&views);
-            if !sent_ready && (all_ready(&views) || tokio::time::Instant::now() >= deadline) {
-                let text = if all_ready(&views) {
+            if !sent_ready && (fleet_up(&views) || tokio::time::Instant::now() >= deadline) {
+                let text = if fleet_up(&views) {
                     status.clone()
                 } else {
                     format!("not all ready after {}s: {status}", READY_TIMEOUT.as_secs())

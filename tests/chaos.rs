@@ -31,15 +31,19 @@ fn environ(pid: i32) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn ppid(pid: i32) -> Option<i32> {
+/// The fields of `/proc/PID/stat` after the command name: state letter (`R`, `S`, `T`, `Z`,
+/// ...), ppid, ...
+fn stat_fields(pid: i32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit(')').next()?.split_whitespace().nth(1)?.parse().ok()
+    Some(stat.rsplit(')').next()?.split_whitespace().map(str::to_string).collect())
 }
 
-/// The one-letter process state from `/proc/PID/stat` (`R`, `S`, `T`, `Z`, ...).
+fn ppid(pid: i32) -> Option<i32> {
+    stat_fields(pid)?.get(1)?.parse().ok()
+}
+
 fn proc_state(pid: i32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    Some(stat.rsplit(')').next()?.split_whitespace().next()?.to_string())
+    stat_fields(pid)?.into_iter().next()
 }
 
 /// One snapshot of the fleet after the chaos; `Err` names the first thing not (yet) clean.

@@ -256,6 +256,18 @@ impl Cx<'_> {
         self.diags.push(d);
     }
 
+    /// A count that must be at least 1: `default` when unset; 0 is reported (`why`) and read as 1.
+    fn count(&mut self, profile: &str, s: Option<&Spanned<u32>>, key: &str, why: &str, default: u32) -> u32 {
+        match s {
+            Some(s) if s.value == 0 => {
+                self.profile_error(profile, s, key, why.into(), "use 1 or more".into());
+                1
+            }
+            Some(s) => s.value,
+            None => default,
+        }
+    }
+
     fn home(&self) -> Option<&str> {
         self.env.get("HOME").map(String::as_str)
     }
@@ -558,20 +570,13 @@ impl Cx<'_> {
         let threshold = p
             .and_then(|h| h.failure_threshold.as_ref())
             .or_else(|| d.and_then(|h| h.failure_threshold.as_ref()));
-        let failure_threshold = match threshold {
-            Some(s) if s.value == 0 => {
-                self.profile_error(
-                    profile,
-                    s,
-                    &key("failure_threshold"),
-                    "a threshold of 0 would fail on no failure".into(),
-                    "use 1 or more".into(),
-                );
-                1
-            }
-            Some(s) => s.value,
-            None => 3,
-        };
+        let failure_threshold = self.count(
+            profile,
+            threshold,
+            &key("failure_threshold"),
+            "a threshold of 0 would fail on no failure",
+            3,
+        );
         let liveness = p
             .and_then(|h| h.liveness.as_ref())
             .or_else(|| d.and_then(|h| h.liveness.as_ref()))
@@ -803,20 +808,13 @@ impl Cx<'_> {
         let reset = dur(reset_s, "backoff.reset_after", Duration::from_secs(60));
         let window = dur(window_s, "crash_loop.window", def_window);
         let retry = dur(crash_field(p, d, |c| c.retry_every.as_ref()), "crash_loop.retry_every", def_retry);
-        let max_starts = match max_starts_s {
-            Some(s) if s.value == 0 => {
-                self.profile_error(
-                    profile,
-                    s,
-                    &key("crash_loop.max_starts"),
-                    "0 starts allows none".into(),
-                    "use 1 or more".into(),
-                );
-                1
-            }
-            Some(s) => s.value,
-            None => def_max,
-        };
+        let max_starts = self.count(
+            profile,
+            max_starts_s,
+            &key("crash_loop.max_starts"),
+            "0 starts allows none",
+            def_max,
+        );
         if max < initial
             && let Some(s) = max_s
         {

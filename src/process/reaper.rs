@@ -54,7 +54,7 @@ pub fn is_leader(pid: i32) -> bool {
 pub fn reap_orphans() -> Vec<i32> {
     let me = std::process::id() as i32;
     let _gate = SPAWN_GATE.write().unwrap_or_else(|e| e.into_inner());
-    let leaders = LEADERS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let leaders = LEADERS.lock().unwrap_or_else(|e| e.into_inner());
     let mut reaped = Vec::new();
     for pid in super::tree::children_of(me).into_iter().filter(|c| !leaders.contains(c)) {
         if super::tree::stat_of(pid).is_some_and(|p| p.state == 'Z')

@@ -50,9 +50,8 @@ impl Drop for Wanting {
 /// (which lets the other instances started together queue up), a spawn runs right here when
 /// no more instances are spawning than there are CPUs (a restart, a main + rescue fleet: no
 /// thread is involved); a larger burst runs on tokio's blocking pool, at most one per CPU at a
-/// time. Same result and
-/// errors as [`spawn`]; a spawn cancelled by the runtime's shutdown is reported as
-/// [`SpawnError::Exec`].
+/// time. Same result and errors as [`spawn`]; a spawn cancelled by the runtime's shutdown is
+/// reported as [`SpawnError::Exec`].
 pub async fn spawn_parallel(plan: Arc<Plan>) -> Result<(Child, i32), SpawnError> {
     let _wanting = Wanting::new();
     tokio::task::yield_now().await;
