@@ -17,6 +17,7 @@ use crate::logs::OutputSink;
 use crate::process::{group, reaper, tree};
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -43,13 +44,14 @@ pub enum Request {
     Reload(Option<oneshot::Sender<Result<ReloadResponse, String>>>),
 }
 
-/// One instance as the control API sees it.
+/// One instance as the control API sees it. Cheap to clone: the profile and plan are shared
+/// (every status call and metrics scrape takes a view of every instance).
 #[derive(Debug, Clone)]
 pub struct InstanceView {
     /// The profile.
-    pub profile: Profile,
-    /// Its plan.
-    pub plan: Plan,
+    pub profile: Arc<Profile>,
+    /// Its plan (the same one the instance's actor spawns by).
+    pub plan: Arc<Plan>,
     /// Its `CLAWHERD_INSTANCE` marker.
     pub marker: String,
     /// Its actor.
@@ -77,12 +79,14 @@ impl Supervisor {
     /// instance of `fleet`; returns at once.
     ///
     /// Errors: [`SupervisorError::Setup`].
-    pub async fn start(fleet: Fleet, output: OutputSink, events: EventSink) -> Result<Self, SupervisorError> {
+    pub async fn start(mut fleet: Fleet, output: OutputSink, events: EventSink) -> Result<Self, SupervisorError> {
         reaper::become_subreaper().map_err(|e| SupervisorError::Setup(format!("PR_SET_CHILD_SUBREAPER: {e}")))?;
         // Install SIGCHLD handling before any child exists.
         let reaper = tokio::spawn(reaper::run());
         tokio::task::yield_now().await;
         take_down_leftovers(&fleet).await;
+        // The instances move into their actors and views; `fleet` keeps the settings.
+        let instances = std::mem::take(&mut fleet.instances);
         let mut sup = Supervisor {
             fleet,
             managed: BTreeMap::new(),
@@ -91,7 +95,6 @@ impl Supervisor {
             reaper,
             controllers: Vec::new(),
         };
-        let instances = sup.fleet.instances.clone();
         for (profile, plan) in instances {
             sup.launch(profile, plan).await;
         }
@@ -125,13 +128,8 @@ impl Supervisor {
 
     async fn launch(&mut self, profile: Profile, plan: Plan) {
         let marker = self.fleet.instance_marker(&profile.name);
-        let (handle, task) = spawn_actor(
-            profile.clone(),
-            plan.clone(),
-            marker.clone(),
-            self.output.clone(),
-            self.events.clone(),
-        );
+        let (profile, plan) = (Arc::new(profile), Arc::new(plan));
+        let (handle, task) = spawn_actor(&profile, plan.clone(), marker.clone(), self.output.clone(), self.events.clone());
         // A cold standby runs only while the profile it stands by for is down.
         let cold = profile.standby.as_ref().is_some_and(|s| s.mode == crate::fleet::StandbyMode::Cold);
         if !cold {
@@ -197,6 +195,8 @@ impl Supervisor {
                 return Err(e.to_string());
             }
         };
+        let mut new = new;
+        let new_instances = std::mem::take(&mut new.instances);
         let mut report = ReloadResponse::default();
         if new.settings.socket != self.fleet.settings.socket {
             report.needs_restart.push("control.socket".into());
@@ -207,7 +207,7 @@ impl Supervisor {
         if new.settings.rotation != self.fleet.settings.rotation {
             report.needs_restart.push("logs".into());
         }
-        let new_by_name: BTreeMap<&str, &(Profile, Plan)> = new.instances.iter().map(|i| (i.0.name.as_str(), i)).collect();
+        let new_by_name: BTreeMap<&str, &(Profile, Plan)> = new_instances.iter().map(|i| (i.0.name.as_str(), i)).collect();
         for (name, m) in &self.managed {
             match new_by_name.get(name.as_str()) {
                 None => report.removed.push(name.clone()),
@@ -215,21 +215,20 @@ impl Supervisor {
                 Some(_) => report.restarted.push(name.clone()),
             }
         }
-        report.added = new
-            .instances
+        report.added = new_instances
             .iter()
             .map(|(p, _)| p.name.clone())
             .filter(|n| !self.managed.contains_key(n))
             .collect();
         let retiring: Vec<String> = report.removed.iter().chain(&report.restarted).cloned().collect();
         self.retire(&retiring).await;
-        for (profile, plan) in &new.instances {
+        for (profile, plan) in new_instances {
             if report.added.contains(&profile.name) || report.restarted.contains(&profile.name) {
-                self.launch(profile.clone(), plan.clone()).await;
+                self.launch(profile, plan).await;
             } else if let Some(m) = self.managed.get_mut(&profile.name) {
                 // Same gateway; keep the fresh plan (its sources may point at moved lines).
-                m.view.profile = profile.clone();
-                m.view.plan = plan.clone();
+                m.view.profile = Arc::new(profile);
+                m.view.plan = Arc::new(plan);
             }
         }
         self.fleet = new;
@@ -323,7 +322,7 @@ pub async fn serve(
 /// and one on a port would make it exit 1 (facts §2, §6).
 pub async fn take_down_leftovers(fleet: &Fleet) {
     let suffix = format!("@{}", fleet.path.display());
-    let found = tree::marked_processes(&tree::snapshot(), &suffix);
+    let found = tree::marked_processes(&suffix);
     for (marker, procs) in found {
         let desc: Vec<String> = procs.iter().map(|p| format!("{} ({})", p.pid, p.comm)).collect();
         warn!(instance = %marker, processes = %desc.join(", "), "found leftovers of an earlier clawherd; taking them down");

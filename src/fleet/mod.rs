@@ -250,7 +250,8 @@ pub struct Fleet {
     pub path: PathBuf,
     /// Folder of the fleet file; relative paths in it are relative to this.
     pub dir: PathBuf,
-    /// Profiles with their plans, in name order.
+    /// Profiles with their plans, in name order. The supervisor moves them into its instances
+    /// (empty in the fleet it keeps).
     pub instances: Vec<(Profile, Plan)>,
     /// Fleet-level settings.
     pub settings: FleetSettings,

@@ -49,8 +49,8 @@ const LOCK_MARKERS: &[&str] = &[
 /// Starts the actor of `profile` and returns its handle and task. The instance starts stopped;
 /// send [`Control::Start`].
 pub fn spawn_actor(
-    profile: Profile,
-    plan: Plan,
+    profile: &Profile,
+    plan: Arc<Plan>,
     marker: String,
     output: OutputSink,
     events: EventSink,
@@ -66,7 +66,7 @@ pub fn spawn_actor(
     };
     let actor = Actor {
         name: Arc::from(profile.name.as_str()),
-        plan: Arc::new(plan),
+        plan,
         health: profile.health.clone(),
         marker,
         output,

@@ -13,6 +13,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// The variable clawherd sets in every child to find its tree later.
 pub const MARKER_VAR: &str = "CLAWHERD_INSTANCE";
 
+/// `MARKER_VAR=`, as it starts an entry of `/proc/PID/environ`.
+const MARKER_PREFIX: &[u8] = b"CLAWHERD_INSTANCE=";
+
 /// One process as read from `/proc/PID/stat`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcInfo {
@@ -52,10 +55,24 @@ pub fn snapshot() -> Vec<ProcInfo> {
     all.filter_map(Result::ok).filter_map(|p| p.stat().ok()).map(info).collect()
 }
 
-/// The `CLAWHERD_INSTANCE` marker of `pid`, if readable.
+/// The `CLAWHERD_INSTANCE` marker of `pid`, if readable: one open and read of
+/// `/proc/PID/environ` (the environment the process was started with). `None` when the process
+/// is gone, is not ours to read (another user's, without CAP_SYS_PTRACE), is a kernel thread
+/// (empty environment), or carries no marker.
 pub fn marker_of(pid: i32) -> Option<String> {
-    let env = Process::new(pid).ok()?.environ().ok()?;
-    env.get(std::ffi::OsStr::new(MARKER_VAR)).map(|v| v.to_string_lossy().into_owned())
+    use std::io::Read;
+    let mut environ = Vec::new();
+    std::fs::File::open(format!("/proc/{pid}/environ"))
+        .ok()?
+        .read_to_end(&mut environ)
+        .ok()?;
+    marker_in(&environ).map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// The value of `CLAWHERD_INSTANCE` in a NUL-separated environment block (the format of
+/// `/proc/PID/environ`); the first one wins, as `getenv` does.
+fn marker_in(environ: &[u8]) -> Option<&[u8]> {
+    environ.split(|b| *b == 0).find_map(|kv| kv.strip_prefix(MARKER_PREFIX))
 }
 
 /// The command line of `pid`, joined with spaces (the gateway rewrites its title, so this may
@@ -147,14 +164,30 @@ pub fn live_tree(leader: Option<i32>, marker: &str, is_leader: &dyn Fn(i32) -> b
     out
 }
 
-/// Every process (pid) whose marker names a profile of the fleet whose markers end in
-/// `@<fleet path>`, grouped by marker. Used at start to find leftovers of a SIGKILLed clawherd.
-pub fn marked_processes(procs: &[ProcInfo], fleet_suffix: &str) -> BTreeMap<String, Vec<ProcInfo>> {
+/// Every live process (not a zombie, not clawherd) whose marker names a profile of the fleet
+/// whose markers end in `@<fleet path>`, grouped by marker. Used at start to find leftovers of
+/// a SIGKILLed clawherd, before anything is spawned.
+///
+/// One pass over `/proc` that reads each process's environment and nothing else; only a
+/// process that carries such a marker has its `stat` read. This is on the start-up path of
+/// every `clawherd run`, which reads every process on the host: a full [`snapshot`] first
+/// would open each process twice more.
+pub fn marked_processes(fleet_suffix: &str) -> BTreeMap<String, Vec<ProcInfo>> {
     let me = std::process::id() as i32;
     let mut out: BTreeMap<String, Vec<ProcInfo>> = BTreeMap::new();
-    for p in procs.iter().filter(|p| p.pid != me && p.state != 'Z') {
-        if let Some(m) = marker_of(p.pid).filter(|m| m.ends_with(fleet_suffix)) {
-            out.entry(m).or_default().push(p.clone());
+    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Some(marker) = marker_of(pid).filter(|m| m.ends_with(fleet_suffix)) else {
+            continue;
+        };
+        if let Some(p) = stat_of(pid).filter(|p| p.state != 'Z') {
+            out.entry(marker).or_default().push(p);
         }
     }
     out
@@ -175,4 +208,52 @@ pub fn socket_owners(inodes: &BTreeSet<u64>) -> HashMap<u64, i32> {
         }
     }
     owners
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_marker_is_found_in_an_environment_block_wherever_it_is() {
+        assert_eq!(MARKER_PREFIX, format!("{MARKER_VAR}=").as_bytes());
+        assert_eq!(
+            marker_in(b"CLAWHERD_INSTANCE=main@/f.yaml\0PATH=/bin\0"),
+            Some(&b"main@/f.yaml"[..])
+        );
+        assert_eq!(
+            marker_in(b"PATH=/bin\0CLAWHERD_INSTANCE=rescue@/f.yaml"),
+            Some(&b"rescue@/f.yaml"[..])
+        );
+        assert_eq!(marker_in(b"A=1\0CLAWHERD_INSTANCE=\0"), Some(&b""[..]));
+        // Only a whole key matches, and the first occurrence wins (as getenv).
+        assert_eq!(marker_in(b"XCLAWHERD_INSTANCE=no\0CLAWHERD_INSTANCEX=no\0"), None);
+        assert_eq!(marker_in(b"CLAWHERD_INSTANCE=a\0CLAWHERD_INSTANCE=b\0"), Some(&b"a"[..]));
+        assert_eq!(marker_in(b""), None);
+    }
+
+    #[test]
+    fn a_marked_child_is_found_by_its_fleet_suffix_and_nothing_else_is() {
+        let suffix = format!("@/tmp/tree-test-{}.yaml", std::process::id());
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .env(MARKER_VAR, format!("p1{suffix}"))
+            .spawn()
+            .expect("spawn sleep");
+        let pid = child.id() as i32;
+        // `spawn` returns once the child is inside execve, and the kernel fills in the new
+        // image's environment a moment later: until then /proc/PID/environ reads empty.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while marker_of(pid).is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(marker_of(pid).as_deref(), Some(format!("p1{suffix}").as_str()));
+        let found = marked_processes(&suffix);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[&format!("p1{suffix}")].iter().map(|p| p.pid).collect::<Vec<_>>(), vec![pid]);
+        assert!(marked_processes(&format!("{suffix}.other")).is_empty());
+        assert_eq!(marker_of(std::process::id() as i32), None);
+    }
 }
