@@ -70,8 +70,9 @@ pub struct Supervisor {
     output: OutputSink,
     events: EventSink,
     reaper: JoinHandle<std::io::Result<()>>,
-    /// One failover controller per standby; owned here, aborted on reload and shutdown.
-    controllers: Vec<JoinHandle<()>>,
+    /// The failover controller of each standby, by the standby's name, with the pair it was
+    /// made for; owned here (see [`Supervisor::start_controllers`]), aborted on shutdown.
+    controllers: BTreeMap<String, (PairKey, JoinHandle<()>)>,
 }
 
 impl Supervisor {
@@ -93,36 +94,57 @@ impl Supervisor {
             output,
             events,
             reaper,
-            controllers: Vec::new(),
+            controllers: BTreeMap::new(),
         };
         for (profile, plan) in instances {
             sup.launch(profile, plan).await;
         }
-        sup.start_controllers();
+        sup.start_controllers(&[]);
         Ok(sup)
     }
 
-    /// (Re)creates the failover controller of every standby profile.
-    fn start_controllers(&mut self) {
-        for c in self.controllers.drain(..) {
-            c.abort();
-        }
-        for m in self.managed.values() {
+    /// Starts the failover controller of every standby profile that has none, and keeps the
+    /// others: a controller lives as long as its pair is the same. It is replaced when the
+    /// standby or its main was (re)launched (`relaunched`: added or restarted by a reload), or
+    /// when the pair's settings or the hooks changed; it ends with its standby. A kept
+    /// controller keeps what it knows (main was ready before, a failover in progress), so a
+    /// reload while main is restarting after a crash does not turn that restart into a first
+    /// boot with `startup_grace`.
+    fn start_controllers(&mut self, relaunched: &[String]) {
+        let mut old = std::mem::take(&mut self.controllers);
+        for (name, m) in &self.managed {
             let Some(sb) = &m.view.profile.standby else { continue };
             let Some(main) = self.managed.get(&sb.standby_for) else { continue };
-            let pair = crate::failover::Pair {
-                standby: m.view.handle.clone(),
-                main: main.view.handle.clone(),
+            let key = PairKey {
+                main: sb.standby_for.clone(),
                 mode: sb.mode,
                 failover_after: sb.failover_after,
                 failback_after: sb.failback_after,
                 main_startup_grace: main.view.profile.health.startup_grace,
+                hooks: self.fleet.settings.hooks.clone(),
             };
-            self.controllers.push(tokio::spawn(crate::failover::run(
-                pair,
-                self.events.clone(),
-                self.fleet.settings.hooks.clone(),
-            )));
+            if let Some((k, task)) = old.remove(name)
+                && k == key
+                && !relaunched.contains(name)
+                && !relaunched.contains(&sb.standby_for)
+                && !task.is_finished()
+            {
+                self.controllers.insert(name.clone(), (k, task));
+                continue;
+            }
+            let pair = crate::failover::Pair {
+                standby: m.view.handle.clone(),
+                main: main.view.handle.clone(),
+                mode: key.mode,
+                failover_after: key.failover_after,
+                failback_after: key.failback_after,
+                main_startup_grace: key.main_startup_grace,
+            };
+            let task = tokio::spawn(crate::failover::run(pair, self.events.clone(), key.hooks.clone()));
+            self.controllers.insert(name.clone(), (key, task));
+        }
+        for (_, (_, task)) in old {
+            task.abort();
         }
     }
 
@@ -238,7 +260,8 @@ impl Supervisor {
                 m.view.handle.send(Control::Start).await;
             }
         }
-        self.start_controllers();
+        let relaunched: Vec<String> = report.added.iter().chain(&report.restarted).cloned().collect();
+        self.start_controllers(&relaunched);
         info!(added = ?report.added, removed = ?report.removed, restarted = ?report.restarted, unchanged = report.unchanged.len(), "reloaded");
         self.events.emit(FleetEvent::new(
             "reloaded",
@@ -256,14 +279,25 @@ impl Supervisor {
     /// Stops every instance at once (SIGTERM, stop timeout, SIGKILL), waits for every actor to
     /// end and reaps what is left.
     pub async fn shutdown(mut self) {
-        for c in self.controllers.drain(..) {
-            c.abort();
+        for (_, (_, task)) in std::mem::take(&mut self.controllers) {
+            task.abort();
         }
         let names: Vec<String> = self.managed.keys().cloned().collect();
         self.retire(&names).await;
         reaper::reap_orphans();
         self.reaper.abort();
     }
+}
+
+/// What a failover controller was made for: when any of it changes, the controller is replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PairKey {
+    main: String,
+    mode: crate::fleet::StandbyMode,
+    failover_after: Duration,
+    failback_after: Duration,
+    main_startup_grace: Duration,
+    hooks: crate::fleet::Hooks,
 }
 
 /// Whether two versions of a profile run the same gateway the same way: same argv, environment,

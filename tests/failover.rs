@@ -88,6 +88,31 @@ fn slow_first_boot_of_main_does_not_start_the_cold_rescue() {
     assert_eq!(status_of(&fleet, "rescue")["state"], "stopped");
 }
 
+/// A reload does not reset what the failover controller knows: main crashed after having been
+/// ready, and its restart (a long boot) is still a failure after a reload that changed nothing,
+/// so the cold rescue takes over after `failover_after`, not after main's 60 s `startup_grace`.
+#[test]
+fn a_reload_during_main_restart_keeps_the_failover_clock() {
+    let (a, b) = (free_base(85), free_base(87));
+    let main = TestProfile::new("main", "main", a)
+        .env("FAKE_LISTEN_DELAY_MS", "8000")
+        .yaml("    health: {period: 200ms, timeout: 200ms, startup_grace: 60s}\n    restart: {backoff: {initial: 0s}}\n");
+    let rescue = TestProfile::new("rescue", "rescue", b).yaml("    standby: cold\n    failover_after: 1s\n    failback_after: 1s\n");
+    let fleet = TestFleet::fake(&[main, rescue], "");
+    let d = Daemon::start(&fleet.path);
+    let pid = d.wait_ready(0, "main", D);
+    let mark = d.mark();
+    signal(pid, 9);
+    d.wait_line_from(mark, &["profile=main", "exited"], D);
+    let (code, out, err) = run_clawherd(&["reload", "-f", &fleet.path.to_string_lossy()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, line) = d.wait_line_from(mark, &["FAILOVER"], D);
+    assert!(line.contains("main not ready for 1s"), "{line}");
+    // The failover came while main was still booting (it takes 8 s to listen).
+    assert!(!d.log_text_from(mark).contains("profile=main}: ready"), "{}", d.log_text_from(mark));
+    d.wait_ready(mark, "rescue", D);
+}
+
 /// Exit 78 with a configuration error parks the instance with the gateway's own line; a reload
 /// with the fix brings it back.
 #[test]
