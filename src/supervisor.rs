@@ -6,7 +6,10 @@
 //! Reload re-reads and re-proves the fleet file. An invalid fleet changes nothing. A valid one is
 //! applied as a difference: removed profiles are stopped, added ones started, and only profiles
 //! whose gateway would run differently (command, environment, cwd, paths, ports, restart or stop
-//! settings) are restarted; the others keep their pids.
+//! settings) are restarted; the others keep their pids. A changed gateway starts again only
+//! once its old tree is gone. While a reload waits for that (up to a gateway's whole drain),
+//! status requests are still answered, with the stopping instances in them; a second reload
+//! waits for the first, and the reply comes when the reload is complete.
 
 use crate::control::protocol::ReloadResponse;
 use crate::events::{EventSink, FleetEvent};
@@ -73,6 +76,34 @@ pub struct Supervisor {
     /// The failover controller of each standby, by the standby's name, with the pair it was
     /// made for; owned here (see [`Supervisor::start_controllers`]), aborted on shutdown.
     controllers: BTreeMap<String, (PairKey, JoinHandle<()>)>,
+    /// Instances a reload is stopping (removed, or changed and not yet started again).
+    retiring: Vec<InstanceView>,
+}
+
+/// A reload between [`Supervisor::reload_begin`] and [`Supervisor::reload_finish`].
+pub struct PendingReload {
+    report: ReloadResponse,
+    fleet: Fleet,
+    instances: Vec<(Profile, Plan)>,
+    stopping: Vec<JoinHandle<()>>,
+}
+
+impl PendingReload {
+    /// The stopped instances' tasks, for [`Supervisor::shutdown`] when clawherd stops before
+    /// the reload finished (the added and changed instances are then never started).
+    pub fn into_stopping(self) -> Vec<JoinHandle<()>> {
+        self.stopping
+    }
+
+    /// Resolves once every instance the reload stopped has ended (its whole tree gone).
+    /// Cancel-safe: it can be polled again after a `select!` dropped it.
+    pub async fn stopped(&mut self) {
+        for task in &mut self.stopping {
+            if !task.is_finished() {
+                let _ = task.await;
+            }
+        }
+    }
 }
 
 impl Supervisor {
@@ -95,6 +126,7 @@ impl Supervisor {
             events,
             reaper,
             controllers: BTreeMap::new(),
+            retiring: Vec::new(),
         };
         for (profile, plan) in instances {
             sup.launch(profile, plan).await;
@@ -171,29 +203,41 @@ impl Supervisor {
         );
     }
 
-    /// Every instance, in profile order.
+    /// Every instance, in profile order, including those a reload is stopping.
     pub fn views(&self) -> Vec<InstanceView> {
-        self.managed.values().map(|m| m.view.clone()).collect()
+        let mut views: Vec<InstanceView> = self
+            .managed
+            .values()
+            .map(|m| m.view.clone())
+            .chain(self.retiring.iter().cloned())
+            .collect();
+        views.sort_by(|a, b| a.profile.name.cmp(&b.profile.name));
+        views
     }
 
-    /// Stops the named instances at once and waits until their actors ended.
-    async fn retire(&mut self, names: &[String]) {
+    /// Tells the named instances to stop and end, and returns their actors' tasks, which end
+    /// once each tree is gone. Their views stay in [`Supervisor::views`] (as `stopping`) until
+    /// [`Supervisor::reload_finish`].
+    async fn retire(&mut self, names: &[String]) -> Vec<JoinHandle<()>> {
         let mut tasks = Vec::new();
         for n in names {
             if let Some(m) = self.managed.remove(n) {
                 m.view.handle.send(Control::Shutdown).await;
                 tasks.push(m.task);
+                self.retiring.push(m.view);
             }
         }
-        for t in tasks {
-            let _ = t.await;
-        }
+        tasks
     }
 
-    /// Re-reads, re-proves and applies the fleet file (see the module doc).
+    /// The first half of a reload (see the module doc): re-reads and re-proves the fleet file, works out the
+    /// difference, and tells removed and changed instances to stop. The caller waits on
+    /// [`PendingReload::stopped`] (answering status requests meanwhile) and then calls
+    /// [`Supervisor::reload_finish`], which starts the new and changed instances: a changed
+    /// gateway is started again only once its old tree is gone (same state dir and ports).
     ///
     /// Errors: the rendered diagnostics of an invalid fleet; nothing was changed then.
-    pub async fn reload(&mut self) -> Result<ReloadResponse, String> {
+    pub async fn reload_begin(&mut self) -> Result<PendingReload, String> {
         let ctx = LoadContext::from_process();
         let new = match fleet::load(&self.fleet.path, &ctx) {
             Ok(f) => f,
@@ -243,7 +287,28 @@ impl Supervisor {
             .filter(|n| !self.managed.contains_key(n))
             .collect();
         let retiring: Vec<String> = report.removed.iter().chain(&report.restarted).cloned().collect();
-        self.retire(&retiring).await;
+        let stopping = self.retire(&retiring).await;
+        Ok(PendingReload {
+            report,
+            fleet: new,
+            instances: new_instances,
+            stopping,
+        })
+    }
+
+    /// The second half of a reload (see [`Supervisor::reload_begin`]), once
+    /// [`PendingReload::stopped`] returned: starts added and changed instances, keeps the fresh
+    /// plans of unchanged ones, retries parked ones, and updates the failover controllers.
+    /// Returns what changed.
+    pub async fn reload_finish(&mut self, pending: PendingReload) -> ReloadResponse {
+        let PendingReload {
+            report,
+            fleet: new,
+            instances: new_instances,
+            stopping,
+        } = pending;
+        debug_assert!(stopping.iter().all(JoinHandle::is_finished), "reload_finish before stopped()");
+        self.retiring.clear();
         for (profile, plan) in new_instances {
             if report.added.contains(&profile.name) || report.restarted.contains(&profile.name) {
                 self.launch(profile, plan).await;
@@ -273,17 +338,22 @@ impl Supervisor {
         if !report.needs_restart.is_empty() {
             warn!(settings = ?report.needs_restart, "these fleet settings changed but apply only when clawherd restarts");
         }
-        Ok(report)
+        report
     }
 
     /// Stops every instance at once (SIGTERM, stop timeout, SIGKILL), waits for every actor to
     /// end and reaps what is left.
-    pub async fn shutdown(mut self) {
+    /// `stopping`: the tasks of a reload that was still waiting for them, if any.
+    pub async fn shutdown(mut self, stopping: Vec<JoinHandle<()>>) {
         for (_, (_, task)) in std::mem::take(&mut self.controllers) {
             task.abort();
         }
         let names: Vec<String> = self.managed.keys().cloned().collect();
-        self.retire(&names).await;
+        for task in self.retire(&names).await.into_iter().chain(stopping) {
+            if !task.is_finished() {
+                let _ = task.await;
+            }
+        }
         reaper::reap_orphans();
         self.reaper.abort();
     }
@@ -325,28 +395,66 @@ pub async fn serve(
     notifier: &crate::systemd::Notifier,
 ) {
     tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            req = requests.recv() => match req {
-                Some(Request::Instances(reply)) => {
-                    let _ = reply.send(sup.views());
-                }
-                Some(Request::Reload(reply)) => {
-                    let _ = notifier.reloading();
-                    let result = sup.reload().await;
-                    let _ = notifier.ready(&crate::service::summary(&sup.views()));
-                    if let Some(r) = reply {
-                        let _ = r.send(result);
+    // Reload requests that came while a reload waited for its stopped instances.
+    let mut deferred = std::collections::VecDeque::new();
+    // The tasks of a reload interrupted by shutdown.
+    let mut stopping = Vec::new();
+    'serve: loop {
+        let req = match deferred.pop_front() {
+            Some(reply) => Some(Request::Reload(reply)),
+            None => tokio::select! {
+                () = &mut shutdown => break,
+                req = requests.recv() => req,
+            },
+        };
+        match req {
+            Some(Request::Instances(reply)) => {
+                let _ = reply.send(sup.views());
+            }
+            Some(Request::Reload(reply)) => {
+                let _ = notifier.reloading();
+                let mut pending = match sup.reload_begin().await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = notifier.ready(&crate::service::summary(&sup.views()));
+                        if let Some(r) = reply {
+                            let _ = r.send(Err(e));
+                        }
+                        continue;
+                    }
+                };
+                // Stopping a gateway can take its whole drain; status keeps being answered.
+                loop {
+                    tokio::select! {
+                        () = pending.stopped() => break,
+                        () = &mut shutdown => {
+                            stopping = pending.into_stopping();
+                            break 'serve;
+                        }
+                        req = requests.recv() => match req {
+                            Some(Request::Instances(r)) => {
+                                let _ = r.send(sup.views());
+                            }
+                            Some(Request::Reload(r)) => deferred.push_back(r),
+                            None => {
+                                pending.stopped().await;
+                                break;
+                            }
+                        },
                     }
                 }
-                None => break,
-            },
+                let result = sup.reload_finish(pending).await;
+                let _ = notifier.ready(&crate::service::summary(&sup.views()));
+                if let Some(r) = reply {
+                    let _ = r.send(Ok(result));
+                }
+            }
+            None => break,
         }
     }
     info!("stopping every instance");
     let _ = notifier.stopping();
-    sup.shutdown().await;
+    sup.shutdown(stopping).await;
     info!("all instances stopped");
 }
 

@@ -147,6 +147,88 @@ fn pid_port(fleet_text: &str, profile: &str) -> u16 {
         .expect("port")
 }
 
+/// A fleet of main and a rescue that drains 6 s on SIGTERM, with a reload running (in a thread)
+/// that restarts rescue, observed while it waits for that drain: status answers with the old
+/// rescue `stopping`. Returns the fleet, the daemon, main's and the old rescue's pids, the log
+/// mark before the reload, and the reload's thread.
+type ReloadThread = std::thread::JoinHandle<(i32, String, String)>;
+fn reload_waiting_for_a_drain(salt: u32) -> (TestFleet, Daemon, i32, i32, usize, ReloadThread) {
+    let a = free_base(salt);
+    let b = free_base(salt + 2);
+    let b = if a.abs_diff(b) < 120 { a + 200 } else { b };
+    let fleet = TestFleet::fake(
+        &[
+            TestProfile::new("main", "main", a),
+            TestProfile::new("rescue", "rescue", b).env("FAKE_STOP_DELAY_MS", "6000"),
+        ],
+        "",
+    );
+    let d = Daemon::start(&fleet.path);
+    let main_pid = d.wait_ready(0, "main", D);
+    let old = d.wait_ready(0, "rescue", D);
+    // A changed environment restarts rescue; the old gateway drains 6 s on SIGTERM.
+    let text = std::fs::read_to_string(&fleet.path).expect("read");
+    assert!(text.contains("FAKE_STOP_DELAY_MS: \"6000\""), "{text}");
+    std::fs::write(
+        &fleet.path,
+        text.replace("FAKE_STOP_DELAY_MS: \"6000\"", "FAKE_STOP_DELAY_MS: \"10\""),
+    )
+    .expect("write");
+    let path = fleet.path.to_string_lossy().into_owned();
+    let mark = d.mark();
+    let reload = std::thread::spawn(move || run_clawherd(&["reload", "-f", &path]));
+    // Before status was answered during reloads, it waited for the whole reload and then
+    // showed the new gateway.
+    wait_until("status shows the old rescue stopping during the reload", D, || {
+        let s = status_json(&fleet);
+        s["instances"]
+            .as_array()
+            .expect("instances")
+            .iter()
+            .any(|i| i["profile"] == "rescue" && i["state"] == "stopping" && i["pid"].as_i64() == Some(old as i64))
+    });
+    (fleet, d, main_pid, old, mark, reload)
+}
+
+/// While a reload waits for a changed gateway to drain, status is still answered, and the
+/// reload answers once the old gateway is gone and the new one was started.
+#[test]
+fn status_is_answered_while_a_reload_waits_for_a_drain() {
+    let (fleet, d, main_pid, old, mark, reload) = reload_waiting_for_a_drain(93);
+    let (code, out, err) = reload.join().expect("reload thread");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        "reloaded: added -; removed -; restarted rescue; unchanged main",
+        "{out}"
+    );
+    assert!(!alive(old), "the old rescue is gone when the reload answers");
+    let new = d.wait_ready(mark, "rescue", D);
+    assert_ne!(new, old);
+    assert_eq!(pid_of(&status_json(&fleet), "main"), Some(main_pid as i64));
+}
+
+/// SIGTERM while a reload waits for a drain: clawherd waits for the draining gateway too,
+/// starts nothing new, and leaves nothing behind.
+#[test]
+fn sigterm_during_a_reload_leaves_nothing() {
+    let (fleet, mut d, _, old, mark, reload) = reload_waiting_for_a_drain(97);
+    d.signal(15);
+    let status = d.wait_exit(D);
+    assert!(status.success(), "{status:?}\n{}", d.log_text());
+    let (code, _, _) = reload.join().expect("reload thread");
+    assert_ne!(code, 0, "the interrupted reload does not report success");
+    assert!(!alive(old));
+    for p in ["main", "rescue"] {
+        assert!(marked_pids(&fleet.marker(p)).is_empty(), "{p} left processes");
+    }
+    assert!(
+        !d.log_text_from(mark).contains("profile=rescue}: spawned"),
+        "{}",
+        d.log_text_from(mark)
+    );
+}
+
 #[test]
 fn reload_applies_only_the_difference() {
     let (fleet, d, _, _) = pair(49);
