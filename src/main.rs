@@ -331,6 +331,7 @@ fn run(file: &Path, quiet: bool) -> u8 {
             fleet_path: fleet.path.clone(),
             access: AccessPolicy { owner_uid: nix::unistd::geteuid().as_raw(), group_gid: fleet.settings.socket_group.as_ref().map(|g| g.1) },
             events: events.clone(),
+            cpu: Default::default(),
         };
         let socket = fleet.settings.socket.clone();
         let metrics_listener = match fleet.settings.metrics_listen {

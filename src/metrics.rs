@@ -1,12 +1,14 @@
 //! Resource use of an instance's whole tree (gateway, spawn broker, workers, tools), read from
 //! `/proc/PID/stat`: resident memory in bytes and CPU time in clock ticks. CPU percent is the
-//! difference of two samples over the wall time between them (100 % = one core).
+//! difference of two samples over the wall time between them (100 % = one core); a
+//! [`CpuHistory`] keeps the last sample of each process between `status` calls, as `top` does.
 
 use crate::process::tree;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 /// One reading of a tree.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TreeSample {
     /// Processes in the tree.
     pub processes: usize,
@@ -14,6 +16,8 @@ pub struct TreeSample {
     pub rss_bytes: u64,
     /// Sum of user + system CPU time, clock ticks (`ticks_per_second()` per second).
     pub cpu_ticks: u64,
+    /// Each process: (pid, start time in ticks since boot, its user + system CPU ticks).
+    pub per_process: Vec<(i32, u64, u64)>,
 }
 
 /// Reads the live tree of the instance with gateway `leader` and marker `marker`
@@ -27,6 +31,7 @@ pub fn sample(leader: Option<i32>, marker: &str) -> TreeSample {
             s.processes += 1;
             s.rss_bytes += stat.rss * page;
             s.cpu_ticks += stat.utime + stat.stime;
+            s.per_process.push((stat.pid, stat.starttime, stat.utime + stat.stime));
         }
     }
     s
@@ -43,22 +48,99 @@ pub fn cpu_percent(before: &TreeSample, after: &TreeSample, elapsed: Duration) -
     100.0 * ticks / procfs::ticks_per_second() as f64 / secs
 }
 
+/// The last CPU reading of each process (by pid and start time, so a reused pid is a new
+/// process), kept between `status` calls so that a call can report CPU use since the previous
+/// one instead of measuring over a window of its own.
+#[derive(Debug, Default)]
+pub struct CpuHistory {
+    last: HashMap<(i32, u64), (u64, Instant)>,
+}
+
+impl CpuHistory {
+    /// A previous reading is used when it is at least this old (a shorter span reads too coarse
+    /// in clock ticks of 10 ms)...
+    pub const MIN_AGE: Duration = Duration::from_millis(500);
+    /// ...and at most this old (an older one would report a long-gone average).
+    pub const MAX_AGE: Duration = Duration::from_secs(60);
+
+    /// CPU use of `tree`, in percent of one core, from each process's previous reading to
+    /// `tree` (taken at `now`), and the seconds it spans (the oldest reading's age; 0 for an
+    /// empty tree). `None` when a process of the tree has no usable reading: the
+    /// first call, a new process (a restart), or a reading not within
+    /// [`MIN_AGE`](Self::MIN_AGE)..=[`MAX_AGE`](Self::MAX_AGE). An empty tree reads 0.
+    pub fn since_last(&self, tree: &TreeSample, now: Instant) -> Option<(f64, f64)> {
+        let tps = procfs::ticks_per_second() as f64;
+        let (mut percent, mut span) = (0.0, 0.0_f64);
+        for (pid, start, ticks) in &tree.per_process {
+            let (before, at) = self.last.get(&(*pid, *start))?;
+            let age = now.saturating_duration_since(*at);
+            if !(Self::MIN_AGE..=Self::MAX_AGE).contains(&age) {
+                return None;
+            }
+            percent += 100.0 * ticks.saturating_sub(*before) as f64 / tps / age.as_secs_f64();
+            span = span.max(age.as_secs_f64());
+        }
+        Some((percent, span))
+    }
+
+    /// Replaces the kept readings with `trees`, taken at `now` (processes not in them are
+    /// forgotten).
+    pub fn record<'a>(&mut self, trees: impl IntoIterator<Item = &'a TreeSample>, now: Instant) {
+        self.last.clear();
+        for t in trees {
+            for (pid, start, ticks) in &t.per_process {
+                self.last.insert((*pid, *start), (*ticks, now));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_reports_use_since_the_previous_reading_of_every_process() {
+        let tps = procfs::ticks_per_second();
+        let t0 = Instant::now();
+        let tree = |procs: &[(i32, u64, u64)]| TreeSample {
+            processes: procs.len(),
+            rss_bytes: 0,
+            cpu_ticks: procs.iter().map(|p| p.2).sum(),
+            per_process: procs.to_vec(),
+        };
+        let mut h = CpuHistory::default();
+        let first = tree(&[(10, 1, 100), (11, 1, 5)]);
+        assert_eq!(h.since_last(&first, t0), None, "no reading yet");
+        h.record([&first], t0);
+        // 2 s later: pid 10 used one core the whole time, pid 11 half a core.
+        let later = tree(&[(10, 1, 100 + 2 * tps), (11, 1, 5 + tps)]);
+        let (pct, span) = h.since_last(&later, t0 + Duration::from_secs(2)).expect("both known");
+        assert!((pct - 150.0).abs() < 1e-9, "{pct}");
+        assert!((span - 2.0).abs() < 1e-9, "{span}");
+        // Too soon, too late, a new process, a reused pid: no answer from history.
+        assert_eq!(h.since_last(&later, t0 + Duration::from_millis(100)), None);
+        assert_eq!(h.since_last(&later, t0 + Duration::from_secs(61)), None);
+        assert_eq!(h.since_last(&tree(&[(10, 1, 100), (12, 7, 0)]), t0 + Duration::from_secs(2)), None);
+        assert_eq!(h.since_last(&tree(&[(10, 9, 100)]), t0 + Duration::from_secs(2)), None);
+        assert_eq!(h.since_last(&tree(&[]), t0 + Duration::from_secs(2)), Some((0.0, 0.0)));
+        // Recording replaces: pid 11 is forgotten.
+        h.record([&tree(&[(10, 1, 100 + 2 * tps)])], t0 + Duration::from_secs(2));
+        assert_eq!(h.since_last(&tree(&[(11, 1, 5 + tps)]), t0 + Duration::from_secs(4)), None);
+    }
 
     #[test]
     fn cpu_percent_of_one_core_busy() {
         let tps = procfs::ticks_per_second();
         let a = TreeSample {
             processes: 1,
-            rss_bytes: 0,
             cpu_ticks: 10,
+            ..TreeSample::default()
         };
         let b = TreeSample {
             processes: 1,
-            rss_bytes: 0,
             cpu_ticks: 10 + tps,
+            ..TreeSample::default()
         };
         assert!((cpu_percent(&a, &b, Duration::from_secs(1)) - 100.0).abs() < 1e-9);
         assert_eq!(cpu_percent(&b, &a, Duration::from_secs(1)), 0.0);

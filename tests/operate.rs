@@ -147,6 +147,24 @@ fn pid_port(fleet_text: &str, profile: &str) -> u16 {
         .expect("port")
 }
 
+/// `status` reports CPU since the previous whole-fleet call when that is recent (no sampling
+/// window of its own), and over its own 0.2 s window otherwise.
+#[test]
+fn status_reports_cpu_since_the_previous_call() {
+    let base = free_base(89);
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", base)], "");
+    let d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    let span = |s: &serde_json::Value| s["instances"][0]["tree"]["cpu_span_s"].as_f64().expect("cpu_span_s");
+    let first = status_json(&fleet);
+    assert!(span(&first) > 0.0 && span(&first) < 0.5, "first call: its own window\n{first}");
+    // The previous reading must be at least 0.5 s old to be used.
+    std::thread::sleep(Duration::from_millis(700));
+    let second = status_json(&fleet);
+    assert!(span(&second) >= 0.5, "second call: since the first\n{second}");
+    assert!(second["instances"][0]["tree"]["cpu_percent"].as_f64().expect("cpu") >= 0.0);
+}
+
 /// A fleet of main and a rescue that drains 6 s on SIGTERM, with a reload running (in a thread)
 /// that restarts rescue, observed while it waits for that drain: status answers with the old
 /// rescue `stopping`. Returns the fleet, the daemon, main's and the old rescue's pids, the log

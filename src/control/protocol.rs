@@ -64,8 +64,13 @@ pub struct TreeReport {
     pub processes: usize,
     /// Sum of resident memory, bytes.
     pub rss_bytes: u64,
-    /// CPU use over the status call's sampling window (200 ms), percent of one core.
+    /// CPU use, percent of one core, averaged over `cpu_span_s`.
     pub cpu_percent: f64,
+    /// Seconds `cpu_percent` is averaged over: since the previous whole-fleet status call when
+    /// that was 0.5 to 60 s ago and every process of the tree was already seen then, else the
+    /// call's own sampling window (0.2 s).
+    #[serde(default)]
+    pub cpu_span_s: f64,
 }
 
 /// OpenClaw's own view from `/readyz` (facts §5).

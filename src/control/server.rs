@@ -22,7 +22,8 @@ use std::time::{Duration, SystemTime};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 
-/// Window over which `status` measures CPU use.
+/// Window over which `status` measures CPU use when the previous call's readings
+/// ([`metrics::CpuHistory`]) cannot serve.
 const CPU_WINDOW: Duration = Duration::from_millis(200);
 /// Timeout of the health probes `status` makes.
 const STATUS_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -118,6 +119,8 @@ pub struct AppState {
     pub access: AccessPolicy,
     /// The event stream.
     pub events: crate::events::EventSink,
+    /// CPU readings of the previous `status` call.
+    pub cpu: std::sync::Arc<std::sync::Mutex<metrics::CpuHistory>>,
 }
 
 /// Creates the socket at `path`: refuses if another clawherd answers there, removes a stale
@@ -235,45 +238,70 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
         }
     }
     let statuses: Vec<InstanceStatus> = all.iter().map(|v| v.handle.status()).collect();
-    let before: Vec<metrics::TreeSample> = all.iter().zip(&statuses).map(|(v, s)| metrics::sample(s.pid, &v.marker)).collect();
     let started = std::time::Instant::now();
-    // Probe every running gateway at once; the probes also fill most of the CPU window.
+    let before: Vec<metrics::TreeSample> = all.iter().zip(&statuses).map(|(v, s)| metrics::sample(s.pid, &v.marker)).collect();
+    // Probe every running gateway at once.
     let probes = futures_util::future::join_all(
         all.iter()
             .zip(&statuses)
             .map(|(v, s)| probe_signals(v.plan.ready_port, s.pid.is_some())),
     );
-    let (signals, ()) = tokio::join!(probes, tokio::time::sleep(CPU_WINDOW));
-    let elapsed = started.elapsed();
+    // CPU since the previous call when it is recent enough for every process; otherwise
+    // measured over a window, which the probes fill in part.
+    let known: Option<Vec<(f64, f64)>> = {
+        let history = state.cpu.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        before.iter().map(|b| history.since_last(b, started)).collect()
+    };
+    let (signals, trees, sampled, cpu) = match known {
+        Some(cpu) => (probes.await, before, started, cpu),
+        None => {
+            let (signals, ()) = tokio::join!(probes, tokio::time::sleep(CPU_WINDOW));
+            let sampled = std::time::Instant::now();
+            let after: Vec<metrics::TreeSample> = all.iter().zip(&statuses).map(|(v, s)| metrics::sample(s.pid, &v.marker)).collect();
+            let elapsed = sampled - started;
+            let cpu = before
+                .iter()
+                .zip(&after)
+                .map(|(b, a)| (metrics::cpu_percent(b, a, elapsed), elapsed.as_secs_f64()))
+                .collect();
+            (signals, after, sampled, cpu)
+        }
+    };
+    if q.profile.is_none() {
+        // Only a whole-fleet call replaces the readings (a one-profile call would forget the rest).
+        state
+            .cpu
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .record(&trees, sampled);
+    }
     let now = SystemTime::now();
     let instances = all
         .iter()
         .zip(&statuses)
-        .zip(before)
+        .zip(trees.into_iter().zip(cpu))
         .zip(signals)
-        .map(|(((v, s), b), (live, openclaw))| {
-            let after = metrics::sample(s.pid, &v.marker);
-            InstanceReport {
-                profile: v.profile.name.clone(),
-                role: v.profile.role.as_str().into(),
-                flavor: v.profile.flavor.as_str().into(),
-                state: s.state.into(),
-                reason: s.reason.clone(),
-                pid: s.pid,
-                uptime_s: s.started_at.and_then(|t| now.duration_since(t).ok()).map(|d| d.as_secs_f64()),
-                restarts: s.restarts,
-                last_exit: s.last_exit.map(|e| e.to_string()),
-                last_exit_at: s.last_exit_at.map(rfc3339),
-                base_port: v.plan.port(),
-                ready: s.state == "ready",
-                live,
-                tree: TreeReport {
-                    processes: after.processes,
-                    rss_bytes: after.rss_bytes,
-                    cpu_percent: metrics::cpu_percent(&b, &after, elapsed),
-                },
-                openclaw,
-            }
+        .map(|(((v, s), (after, (cpu_percent, cpu_span_s))), (live, openclaw))| InstanceReport {
+            profile: v.profile.name.clone(),
+            role: v.profile.role.as_str().into(),
+            flavor: v.profile.flavor.as_str().into(),
+            state: s.state.into(),
+            reason: s.reason.clone(),
+            pid: s.pid,
+            uptime_s: s.started_at.and_then(|t| now.duration_since(t).ok()).map(|d| d.as_secs_f64()),
+            restarts: s.restarts,
+            last_exit: s.last_exit.map(|e| e.to_string()),
+            last_exit_at: s.last_exit_at.map(rfc3339),
+            base_port: v.plan.port(),
+            ready: s.state == "ready",
+            live,
+            tree: TreeReport {
+                processes: after.processes,
+                rss_bytes: after.rss_bytes,
+                cpu_percent,
+                cpu_span_s,
+            },
+            openclaw,
         })
         .collect();
     let rss_bytes = procfs::process::Process::myself()
