@@ -330,17 +330,21 @@ fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, events: &Event
                 .env("CLAWHERD_EVENT_JSON", &body)
                 .env("CLAWHERD_STANDBY", event.profile.clone().unwrap_or_default())
                 .env("CLAWHERD_STANDBY_FOR", event.detail["standby_for"].as_str().unwrap_or_default())
-                .env("CLAWHERD_REASON", event.detail["reason"].as_str().unwrap_or_default())
-                .stdin(std::process::Stdio::null())
-                .kill_on_drop(true);
-            let result = match c.spawn() {
-                Ok(mut child) => match tokio::time::timeout(timeout, child.wait()).await {
-                    Ok(Ok(s)) if s.success() => Ok(()),
-                    Ok(Ok(s)) => Err(format!("hook command {} ended with {s}", cmd[0])),
-                    Ok(Err(e)) => Err(format!("hook command {}: {e}", cmd[0])),
-                    Err(_) => Err(format!("hook command {} took longer than {timeout:?}", cmd[0])),
-                },
-                Err(e) => Err(format!("cannot run hook command {}: {e}", cmd[0])),
+                .env("CLAWHERD_REASON", event.detail["reason"].as_str().unwrap_or_default());
+            // Registered with the reaper, so the orphan reaper never takes its exit status.
+            let result = match crate::process::tool::run(&mut c, timeout).await {
+                Ok((s, out)) => {
+                    let out = String::from_utf8_lossy(&out);
+                    if !out.trim().is_empty() {
+                        info!(hook = %cmd[0], event = %event.kind, output = %out.trim_end(), "hook command output");
+                    }
+                    if s.success() {
+                        Ok(())
+                    } else {
+                        Err(format!("hook command {} ended with {s}", cmd[0]))
+                    }
+                }
+                Err(e) => Err(format!("hook command: {e}")),
             };
             report_hook(&events, &event, "command", result);
         });

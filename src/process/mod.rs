@@ -5,5 +5,6 @@ pub mod group;
 pub mod listeners;
 pub mod reaper;
 pub mod spawn;
+pub mod tool;
 pub mod tree;
 pub mod trim;
