@@ -318,6 +318,46 @@ fn cli(fleet: &Path, args: &[&str]) -> (i32, String, String) {
     run_clawherd(&all)
 }
 
+/// OpenClaw's restart-handoff contract against the real gateway: under `on-failure`, SIGUSR2
+/// makes the gateway write its handoff and exit 0 (facts §4); clawherd asks
+/// `openclaw gateway restart-handoff consume --expected-pid`, gets `accepted`, and restarts it
+/// at once. A SIGTERM stop by clawherd afterwards is not mistaken for a hand-back.
+#[test]
+fn on_failure_restarts_a_real_restart_handoff() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(path) = tools_path() else { return };
+    let (_dir, fleet) = example_copy();
+    let text = std::fs::read_to_string(&fleet).expect("read");
+    let cut = text.find("\n  rescue:\n").expect("rescue profile");
+    let text = text[..cut].replacen("    policy: always\n", "    policy: on-failure\n", 1) + "\n";
+    assert!(text.contains("policy: on-failure"), "{text}");
+    std::fs::write(&fleet, text).expect("write");
+    let d = Daemon::start_with(&fleet, &[("PATH", &path)], &[]);
+    let pid = d.wait_ready(0, "main", BOOT);
+    let mark = d.mark();
+    let asked = Instant::now();
+    signal(pid, 12); // SIGUSR2: a full restart, handed back to the external supervisor
+    d.wait_line_from(mark, &["profile=main", "asking OpenClaw whether it was a restart hand-back"], BOOT);
+    let exited = asked.elapsed();
+    let (_, line) = d.wait_line_from(mark, &["profile=main", "handed a restart back"], BOOT);
+    let consumed = asked.elapsed();
+    d.wait_line_from(mark, &["profile=main", "restart scheduled", "delay_ms=0"], BOOT);
+    let new_pid = d.wait_ready(mark, "main", BOOT);
+    assert_ne!(new_pid, pid);
+    eprintln!(
+        "figure: real SIGUSR2 -> exit 0 {:.1} s, restart-handoff consumed {:.1} s, ready again {:.1} s ({line})",
+        exited.as_secs_f64(),
+        consumed.as_secs_f64(),
+        asked.elapsed().as_secs_f64()
+    );
+    let (code, _, err) = cli(&fleet, &["stop", "main"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !d.log_text_from(mark).contains("not a restart hand-back"),
+        "a requested stop is not asked about"
+    );
+}
+
 /// Issue 5 against real gateways: SIGSTOP main → detected and restarted within the bound; main
 /// made to fail with a config OpenClaw rejects (exit 78) → parked → the cold rescue comes up and
 /// serves /readyz; config repaired and reloaded → main back, failback stops the cold rescue.

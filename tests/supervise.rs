@@ -72,6 +72,38 @@ fn exit_zero_handback_is_restarted() {
     assert_ne!(d.wait_ready(mark, "main", D), pid);
 }
 
+/// Under `on-failure`, an exit 0 is a stop unless OpenClaw's restart-handoff CLI confirms the
+/// gateway asked for a restart (facts §4): main hands back (SIGUSR2) and is restarted at once;
+/// rescue exits 0 on its own and stays stopped.
+#[test]
+fn on_failure_follows_the_restart_handoff_contract() {
+    let (main, rescue) = two(101);
+    let on_failure = format!(
+        "    command: [\"{}\", \"gateway\", \"run\"]\n    restart: {{policy: on-failure}}\n",
+        fake_gateway_bin()
+    );
+    let main = main.yaml(&on_failure);
+    let rescue = rescue
+        .env("FAKE_EXIT_AFTER_MS", "1500")
+        .env("FAKE_EXIT_CODE", "0")
+        .yaml(&on_failure);
+    let fleet = TestFleet::fake(&[main, rescue], "");
+    let d = Daemon::start(&fleet.path);
+    let pid = d.wait_ready(0, "main", D);
+    let mark = d.mark();
+    signal(pid, 12); // SIGUSR2: the stand-in writes its handoff and exits 0
+    d.wait_line_from(mark, &["profile=main", "handed a restart back", "reason=\"sigusr2\""], D);
+    d.wait_line_from(mark, &["profile=main", "restart scheduled", "delay_ms=0"], D);
+    assert_ne!(d.wait_ready(mark, "main", D), pid);
+    d.wait_line_from(0, &["profile=rescue", "not a restart hand-back", "status=\"none\""], D);
+    wait_until("rescue stays stopped", D, || {
+        let (_, out, _) = run_clawherd(&["status", "rescue", "--json", "-f", &fleet.path.to_string_lossy()]);
+        out.contains("\"state\":\"stopped\"")
+    });
+    let (_, events, _) = run_clawherd(&["events", "--json", "-n", "100", "-f", &fleet.path.to_string_lossy()]);
+    assert_eq!(events.matches("\"restart_handoff\"").count(), 1, "{events}");
+}
+
 /// A gateway that keeps crashing enters a loud crash loop after `max_starts`, and keeps retrying
 /// at the slow cadence instead of giving up for good; the other instance is not disturbed.
 #[test]

@@ -28,6 +28,12 @@
 //! Signals: SIGTERM/SIGINT stop cleanly (exit 0), SIGUSR2 hands back to the supervisor
 //! (exit 0), SIGHUP keeps its default action.
 //!
+//! Restart hand-back: as OpenClaw writes a handoff row before it exits 0, the fake writes its
+//! pid to `<state>/fake-restart-handoff` (when a state dir is set). `fake-gateway gateway
+//! restart-handoff consume --expected-pid P --json` answers as OpenClaw's CLI does: `accepted`
+//! (and removes the file) when the file holds P, `rejected`/`pid-mismatch` when it holds another
+//! pid, `none`/`missing` without a file; always exit 0.
+//!
 //! Exit codes: clean stop 0, port in use 1, busy state dir 78, `FAKE_EXIT_CODE` as given.
 
 use std::io::Write;
@@ -257,10 +263,53 @@ async fn become_ready(shared: Arc<Shared>) {
     }
 }
 
-/// Hands the restart back to the external supervisor: print the line, exit 0.
+/// Hands the restart back to the external supervisor: write the handoff, print the line,
+/// exit 0.
 fn handback() -> ! {
+    if let Some(dir) = state_dir() {
+        let _ = std::fs::write(dir.join(HANDOFF_FILE), format!("{}\n", std::process::id()));
+    }
     say(HANDBACK_LINE);
     exit(0, "restart handed back to supervisor")
+}
+
+/// The handoff "row": a file in the state dir holding the pid that handed back.
+const HANDOFF_FILE: &str = "fake-restart-handoff";
+
+/// `OPENCLAW_STATE_DIR` (or `CLAWDBOT_STATE_DIR`), when set.
+fn state_dir() -> Option<PathBuf> {
+    ["OPENCLAW_STATE_DIR", "CLAWDBOT_STATE_DIR"]
+        .iter()
+        .find_map(|k| std::env::var_os(k).filter(|v| !v.is_empty()))
+        .map(PathBuf::from)
+}
+
+/// `gateway restart-handoff consume --expected-pid P --json`, as OpenClaw's CLI answers it.
+fn consume_handoff(args: &[String]) -> ! {
+    let expected = args
+        .iter()
+        .position(|a| a == "--expected-pid")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|p| p.parse::<u32>().ok())
+        .unwrap_or_else(|| exit(2, "invalid-expected-pid"));
+    let file = state_dir().map(|d| d.join(HANDOFF_FILE));
+    let held = file
+        .as_ref()
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .and_then(|t| t.trim().parse::<u32>().ok());
+    let head = r#""ok":true,"protocol":"openclaw.gateway.restart-handoff","protocolVersion":1"#;
+    let answer = match held {
+        None => format!(r#"{{{head},"status":"none","reason":"missing"}}"#),
+        Some(pid) if pid != expected => format!(r#"{{{head},"status":"rejected","reason":"pid-mismatch","handoffPid":{pid}}}"#),
+        Some(pid) => {
+            if let Some(f) = &file {
+                let _ = std::fs::remove_file(f);
+            }
+            format!(r#"{{{head},"status":"accepted","handoff":{{"pid":{pid},"reason":"sigusr2","source":"signal"}}}}"#)
+        }
+    };
+    println!("{answer}");
+    std::process::exit(0)
 }
 
 /// Answers one HTTP/1.1 request and closes the connection.
@@ -351,6 +400,10 @@ async fn main() {
     if std::env::var("FAKE_ROLE").as_deref() == Ok("worker") {
         worker_main().await;
     }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.starts_with(&["gateway".into(), "restart-handoff".into(), "consume".into()]) {
+        consume_handoff(&args[3..]);
+    }
     let shared = Arc::new(Shared {
         start: Instant::now(),
         phase: AtomicU8::new(Phase::Starting as u8),
@@ -374,10 +427,7 @@ async fn main() {
         (None, None) => {}
     }
 
-    let state_dir = ["OPENCLAW_STATE_DIR", "CLAWDBOT_STATE_DIR"]
-        .iter()
-        .find_map(|k| std::env::var_os(k).filter(|v| !v.is_empty()));
-    let _lock = state_dir.map(|dir| claim_state_dir(dir.into()));
+    let _lock = state_dir().map(claim_state_dir);
 
     let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");

@@ -67,6 +67,7 @@ pub fn spawn_actor(
     let actor = Actor {
         name: Arc::from(profile.name.as_str()),
         plan,
+        openclaw_command: (profile.flavor == crate::fleet::Flavor::OpenClaw).then(|| profile.command.clone()),
         health: profile.health.clone(),
         marker,
         output,
@@ -124,6 +125,8 @@ type ProbeFuture = Pin<Box<dyn Future<Output = ProbeOutcome> + Send>>;
 struct Actor {
     name: Arc<str>,
     plan: Arc<Plan>,
+    /// The profile's command when it runs today's OpenClaw (for its restart-handoff CLI).
+    openclaw_command: Option<Vec<String>>,
     health: HealthSettings,
     marker: String,
     output: OutputSink,
@@ -167,13 +170,15 @@ impl Actor {
                             ExitResult::Code(-1)
                         }
                     };
-                    if let Some(pid) = self.machine.state.pid() {
+                    let pid = self.machine.state.pid();
+                    if let Some(pid) = pid {
                         reaper::forget_leader(pid);
                     }
                     self.child = None;
                     self.probe = None;
                     let config_error = self.config_error(result).await;
-                    Event::Exited { result, config_error }
+                    let handed_back = self.handed_back(result, pid).await;
+                    Event::Exited { result, config_error, handed_back }
                 }
                 control = rx.recv(), if !shutting_down => match control {
                     Some(Control::Start) => Event::Start,
@@ -256,6 +261,62 @@ impl Actor {
         let _ = tokio::time::timeout(DRAIN_WAIT, futures_util::future::join_all(readers)).await;
         let lines = self.last_lines.lock().unwrap_or_else(|e| e.into_inner()).clone();
         classify_exit_78(&lines)
+    }
+
+    /// Whether an exit 0 that clawherd did not ask for is OpenClaw's restart hand-back
+    /// (see [`super::handoff`]). Asked only when the answer matters: an OpenClaw gateway whose
+    /// command ends in `gateway run`, under `restart.policy: on-failure` (`always` restarts
+    /// anyway, `never` does not), and not while being stopped. Takes a CLI run (5.4 s here); a
+    /// failure to ask is logged and counts as "not asked for".
+    async fn handed_back(&mut self, result: ExitResult, pid: Option<i32>) -> bool {
+        let unrequested = matches!(
+            self.machine.state,
+            State::Starting { .. } | State::Ready { .. } | State::Unready { .. }
+        );
+        let policy = self.machine.restart_policy();
+        let (Some(command), Some(pid)) = (&self.openclaw_command, pid) else {
+            return false;
+        };
+        if !result.is_clean() || !unrequested || policy != crate::fleet::RestartPolicy::OnFailure {
+            return false;
+        }
+        let Some(argv) = super::handoff::consume_argv(command, pid) else {
+            return false;
+        };
+        info!(pid, "exit 0 under on-failure: asking OpenClaw whether it was a restart hand-back");
+        match super::handoff::consume(&argv, &self.plan).await {
+            Ok(super::handoff::Verdict::Accepted { reason }) => {
+                info!(
+                    pid,
+                    reason = reason.as_deref().unwrap_or("-"),
+                    "the gateway handed a restart back (restart-handoff accepted)"
+                );
+                self.events.emit(FleetEvent::new(
+                    "restart_handoff",
+                    Some(&self.name),
+                    Some(pid),
+                    format!(
+                        "the gateway asked to be restarted ({})",
+                        reason.as_deref().unwrap_or("no reason given")
+                    ),
+                    json!({"reason": reason}),
+                ));
+                true
+            }
+            Ok(super::handoff::Verdict::NotAsked { status, reason }) => {
+                info!(
+                    pid,
+                    status,
+                    reason = reason.as_deref().unwrap_or("-"),
+                    "exit 0 was not a restart hand-back"
+                );
+                false
+            }
+            Err(e) => {
+                warn!(pid, error = %e, "cannot ask OpenClaw whether exit 0 was a restart hand-back; treating it as a stop");
+                false
+            }
+        }
     }
 
     /// Feeds `event` to the machine and carries out the actions, feeding back spawn results.

@@ -10,6 +10,7 @@
 //! holds an [`InstanceHandle`]: controls in, status out.
 
 pub mod actor;
+pub mod handoff;
 pub mod state;
 
 use crate::restart::policy::ExitResult;

@@ -151,6 +151,9 @@ pub enum Event {
         result: ExitResult,
         /// For an exit 78 the actor judged a real configuration error: the gateway's error line.
         config_error: Option<String>,
+        /// For an exit 0 not asked for: OpenClaw's restart-handoff consume answered `accepted`,
+        /// so the gateway asked to be restarted (see [`super::handoff`]).
+        handed_back: bool,
     },
     /// `/readyz` answered 200.
     BecameReady,
@@ -162,6 +165,13 @@ pub enum Event {
     StopTimerFired,
     /// The backoff (or crash-loop retry) timer fired.
     BackoffElapsed,
+}
+
+/// An exit clawherd did not ask for, as [`Event::Exited`] carries it.
+struct Exit {
+    result: ExitResult,
+    config_error: Option<String>,
+    handed_back: bool,
 }
 
 /// What to tell the log and the event stream.
@@ -260,6 +270,11 @@ impl Machine {
             stop_timeout,
             liveness_stop_timeout: liveness_stop_timeout.min(stop_timeout),
         }
+    }
+
+    /// The instance's restart policy.
+    pub fn restart_policy(&self) -> crate::fleet::RestartPolicy {
+        self.backoff.settings().policy
     }
 
     /// Applies `event` at `now`; returns the actions to carry out, in order.
@@ -365,7 +380,16 @@ impl Machine {
             }
             (_, E::SpawnFailed) => {
                 self.backoff.record_start(now);
-                self.after_unrequested_exit(ExitResult::SpawnFailed, None, Duration::ZERO, None, now)
+                self.after_unrequested_exit(
+                    Exit {
+                        result: ExitResult::SpawnFailed,
+                        config_error: None,
+                        handed_back: false,
+                    },
+                    Duration::ZERO,
+                    None,
+                    now,
+                )
             }
 
             // Readiness and liveness.
@@ -431,18 +455,25 @@ impl Machine {
             }
 
             // Exits.
-            (S::Starting { since, .. }, E::Exited { result, config_error }) => {
-                self.after_unrequested_exit(result, config_error, now.duration_since(since), None, now)
-            }
-            (S::Ready { since, ready_at, .. }, E::Exited { result, config_error }) => self.after_unrequested_exit(
-                result,
-                config_error,
-                now.duration_since(since),
-                Some(now.duration_since(ready_at)),
-                now,
-            ),
-            (S::Unready { since, .. }, E::Exited { result, config_error }) => {
-                self.after_unrequested_exit(result, config_error, now.duration_since(since), Some(Duration::ZERO), now)
+            (
+                S::Starting { since, .. } | S::Ready { since, .. } | S::Unready { since, .. },
+                E::Exited {
+                    result,
+                    config_error,
+                    handed_back,
+                },
+            ) => {
+                let ready_for = match self.state {
+                    S::Ready { ready_at, .. } => Some(now.duration_since(ready_at)),
+                    S::Unready { .. } => Some(Duration::ZERO),
+                    _ => None,
+                };
+                let exit = Exit {
+                    result,
+                    config_error,
+                    handed_back,
+                };
+                self.after_unrequested_exit(exit, now.duration_since(since), ready_for, now)
             }
             (S::StopSigterm { since, then, .. } | S::StopSigkill { since, then, .. }, E::Exited { result, .. }) => {
                 self.last_exit = Some((result, now));
@@ -501,14 +532,12 @@ impl Machine {
 
     /// An exit (or failed spawn) clawherd did not ask for: report, clean the tree, then park on a
     /// configuration error, restart per policy with backoff, or enter the crash loop (slow retry).
-    fn after_unrequested_exit(
-        &mut self,
-        result: ExitResult,
-        config_error: Option<String>,
-        uptime: Duration,
-        ready_for: Option<Duration>,
-        now: Instant,
-    ) -> Vec<Action> {
+    fn after_unrequested_exit(&mut self, exit: Exit, uptime: Duration, ready_for: Option<Duration>, now: Instant) -> Vec<Action> {
+        let Exit {
+            result,
+            config_error,
+            handed_back,
+        } = exit;
         let was_ready = ready_for.is_some();
         self.last_exit = Some((result, now));
         let mut actions = vec![Action::Report(Report::Exited {
@@ -519,7 +548,7 @@ impl Machine {
         if result != ExitResult::SpawnFailed {
             actions.push(Action::CleanupTree);
         }
-        if self.want == Want::Down || !self.backoff.settings().policy.should_restart(result) {
+        if self.want == Want::Down || !self.backoff.settings().policy.should_restart(result, handed_back) {
             self.want = Want::Down;
             self.state = State::Stopped;
             return actions;
@@ -543,7 +572,7 @@ impl Machine {
             return actions;
         }
         // The restart hand-back (exit 0 from a ready gateway) asks to be restarted now.
-        let delay = if was_ready && result.is_clean() {
+        let delay = if handed_back || (was_ready && result.is_clean()) {
             Duration::ZERO
         } else {
             self.backoff.next_delay(uptime, ready_for.unwrap_or_default())
@@ -579,6 +608,7 @@ mod tests {
         Event::Exited {
             result,
             config_error: None,
+            handed_back: false,
         }
     }
 
@@ -697,6 +727,37 @@ mod tests {
                 [vec![exit_report(ExitResult::Code(0), false, 2), Action::CleanupTree], backoff(0)].concat(),
             ),
             (
+                "on-failure restarts a handed-back exit 0 at once",
+                P::OnFailure,
+                vec![
+                    E::Start,
+                    spawned.clone(),
+                    E::BecameReady,
+                    E::Exited {
+                        result: ExitResult::Code(0),
+                        config_error: None,
+                        handed_back: true,
+                    },
+                ],
+                "backoff",
+                [vec![exit_report(ExitResult::Code(0), false, 2), Action::CleanupTree], backoff(0)].concat(),
+            ),
+            (
+                "never leaves even a handed-back exit 0 down",
+                P::Never,
+                vec![
+                    E::Start,
+                    spawned.clone(),
+                    E::Exited {
+                        result: ExitResult::Code(0),
+                        config_error: None,
+                        handed_back: true,
+                    },
+                ],
+                "stopped",
+                vec![exit_report(ExitResult::Code(0), false, 1), Action::CleanupTree],
+            ),
+            (
                 "on-failure leaves exit 0 down",
                 P::OnFailure,
                 vec![E::Start, spawned.clone(), exited(ExitResult::Code(0))],
@@ -756,6 +817,7 @@ mod tests {
                     E::Exited {
                         result: ExitResult::Code(78),
                         config_error: Some("Invalid config".into()),
+                        handed_back: false,
                     },
                 ],
                 "parked",
@@ -776,6 +838,7 @@ mod tests {
                     E::Exited {
                         result: ExitResult::Code(78),
                         config_error: Some("x".into()),
+                        handed_back: false,
                     },
                     E::BackoffElapsed,
                 ],
@@ -791,6 +854,7 @@ mod tests {
                     E::Exited {
                         result: ExitResult::Code(78),
                         config_error: Some("x".into()),
+                        handed_back: false,
                     },
                     E::Start,
                 ],

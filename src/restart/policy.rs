@@ -51,11 +51,13 @@ impl RestartPolicy {
     /// Whether an exit clawherd did not request restarts the instance (systemd's
     /// `Restart=` semantics). `always` includes exit 0, which under external supervision is how
     /// OpenClaw hands a restart back (SIGUSR2, config reload, `gateway restart`; facts §4), so
-    /// `always` is the default for gateways. `on-failure` treats exit 0 as a deliberate stop.
-    pub fn should_restart(self, result: ExitResult) -> bool {
+    /// `always` is the default for gateways. `on-failure` treats exit 0 as a deliberate stop
+    /// unless `handed_back`: OpenClaw's restart-handoff consume confirmed that the gateway asked
+    /// for the restart. `never` restarts nothing.
+    pub fn should_restart(self, result: ExitResult, handed_back: bool) -> bool {
         match self {
             RestartPolicy::Always => true,
-            RestartPolicy::OnFailure => !result.is_clean(),
+            RestartPolicy::OnFailure => !result.is_clean() || handed_back,
             RestartPolicy::Never => false,
         }
     }
@@ -77,8 +79,12 @@ mod tests {
             (RestartPolicy::Never, ExitResult::Code(0), false),
         ];
         for (policy, result, want) in cases {
-            assert_eq!(policy.should_restart(result), want, "{policy:?} {result:?}");
+            assert_eq!(policy.should_restart(result, false), want, "{policy:?} {result:?}");
         }
+        // A restart the gateway asked for (restart-handoff accepted).
+        assert!(RestartPolicy::OnFailure.should_restart(ExitResult::Code(0), true));
+        assert!(RestartPolicy::Always.should_restart(ExitResult::Code(0), true));
+        assert!(!RestartPolicy::Never.should_restart(ExitResult::Code(0), true));
     }
 
     #[test]
