@@ -1,10 +1,10 @@
 //! The fleet: profiles as declared, validated and proved isolated.
 //!
-//! Loading is a pipeline (process-compose's loader): [`file`] parses the YAML with locations,
-//! [`validate`] applies defaults and checks each value, [`plan`] reads each profile's OpenClaw
-//! config and computes its effective paths and ports (each with its source), [`isolation`]
-//! proves that no two instances share a path or a port, and [`host`] checks the plan against
-//! ports already bound on this host. Only the result, [`Fleet`], leaves this module.
+//! Loading is a pipeline (process-compose's loader): [`file`](mod@file) parses the YAML with
+//! locations, [`validate`] applies defaults and checks each value, [`plan`] reads each profile's
+//! OpenClaw config and computes its effective paths and ports (each with its source), [`isolation`]
+//! proves that no two instances share a path or a port, and [`host`] checks the plan against ports
+//! already bound on this host. Only the result, [`Fleet`], leaves this module.
 
 pub mod diagnostic;
 pub mod expand;

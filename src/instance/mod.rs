@@ -2,12 +2,12 @@
 //! (watchexec's `Job`, s6-supervise).
 //!
 //! # Theory of operation
-//! [`actor::run`] selects over four sources: the gateway's exit (tokio's child wait, through a
-//! pidfd: an event, never a poll), control requests from an [`InstanceHandle`], the one armed
-//! timer (stop escalation or backoff) and the in-flight readiness probe. Each source becomes an
-//! [`state::Event`]; the pure [`state::Machine`] returns [`state::Action`]s; the actor carries
-//! them out and publishes an [`InstanceStatus`] snapshot on a `watch` channel. Everyone else
-//! holds an [`InstanceHandle`]: controls in, status out.
+//! The actor task of [`actor::spawn_actor`] selects over four sources: the gateway's exit (tokio's
+//! child wait, through a pidfd: an event, never a poll), control requests from an
+//! [`InstanceHandle`], the one armed timer (stop escalation or backoff) and the in-flight readiness
+//! probe. Each source becomes an [`state::Event`]; the pure [`state::Machine`] returns
+//! [`state::Action`]s; the actor carries them out and publishes an [`InstanceStatus`] snapshot on a
+//! `watch` channel. Everyone else holds an [`InstanceHandle`]: controls in, status out.
 
 pub mod actor;
 pub mod handoff;

@@ -87,7 +87,7 @@ pub enum SpawnError {
     /// The program could not be started (not found on PATH, not executable).
     #[error("cannot start `{program}`: {source} (is it installed and on PATH? run scripts/bootstrap for the pinned openclaw)")]
     Exec {
-        /// argv[0].
+        /// The program (`argv[0]`).
         program: String,
         /// The OS error.
         source: std::io::Error,

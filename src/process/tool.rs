@@ -13,7 +13,7 @@ pub enum ToolError {
     /// It could not be started (not found, not executable).
     #[error("cannot run {program}: {source}")]
     Spawn {
-        /// argv[0].
+        /// The program (`argv[0]`).
         program: String,
         /// The OS error.
         source: std::io::Error,
@@ -21,7 +21,7 @@ pub enum ToolError {
     /// Waiting for it failed.
     #[error("waiting for {program} failed: {source}")]
     Wait {
-        /// argv[0].
+        /// The program (`argv[0]`).
         program: String,
         /// The OS error.
         source: std::io::Error,
@@ -29,7 +29,7 @@ pub enum ToolError {
     /// It ran longer than its deadline and was killed.
     #[error("{program} took longer than {timeout:?} and was killed")]
     Timeout {
-        /// argv[0].
+        /// The program (`argv[0]`).
         program: String,
         /// The deadline.
         timeout: Duration,
