@@ -57,6 +57,9 @@ pub struct InstanceView {
     pub plan: Arc<Plan>,
     /// Its `CLAWHERD_INSTANCE` marker.
     pub marker: String,
+    /// Being stopped by a reload that removes or restarts the profile: its actor is ending, and
+    /// controls sent to it are dropped.
+    pub retiring: bool,
     /// Its actor.
     pub handle: InstanceHandle,
 }
@@ -197,6 +200,7 @@ impl Supervisor {
                     plan,
                     marker,
                     handle,
+                    retiring: false,
                 },
                 task,
             },
@@ -224,7 +228,7 @@ impl Supervisor {
             if let Some(m) = self.managed.remove(n) {
                 m.view.handle.send(Control::Shutdown).await;
                 tasks.push(m.task);
-                self.retiring.push(m.view);
+                self.retiring.push(InstanceView { retiring: true, ..m.view });
             }
         }
         tasks

@@ -226,6 +226,28 @@ fn status_is_answered_while_a_reload_waits_for_a_drain() {
     assert_eq!(pid_of(&status_json(&fleet), "main"), Some(main_pid as i64));
 }
 
+/// `clawherd stop` of a profile a reload is restarting waits for the reload and stops the new
+/// instance, rather than the ending old one (which would leave the new one running).
+#[test]
+fn stop_during_a_reload_applies_to_the_new_instance() {
+    let (fleet, _d, _, _, _, reload) = reload_waiting_for_a_drain(103);
+    let path = fleet.path.to_string_lossy().into_owned();
+    let stop = std::thread::spawn(move || run_clawherd(&["stop", "rescue", "-f", &path]));
+    let (code, _, err) = reload.join().expect("reload thread");
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = stop.join().expect("stop thread");
+    assert_eq!(code, 0, "{out}{err}");
+    let s = status_json(&fleet);
+    let rescue = s["instances"]
+        .as_array()
+        .expect("instances")
+        .iter()
+        .find(|i| i["profile"] == "rescue")
+        .cloned();
+    assert_eq!(rescue.expect("rescue")["state"], "stopped", "{s}");
+    assert!(marked_pids(&fleet.marker("rescue")).is_empty());
+}
+
 /// SIGTERM while a reload waits for a drain: clawherd waits for the draining gateway too,
 /// starts nothing new, and leaves nothing behind.
 #[test]

@@ -22,6 +22,9 @@ use std::time::{Duration, SystemTime};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 
+/// How often an action on an instance that a reload is replacing looks again.
+const RELOAD_RETRY: Duration = Duration::from_millis(100);
+
 /// Window over which `status` measures CPU use when the previous call's readings
 /// ([`metrics::CpuHistory`]) cannot serve.
 const CPU_WINDOW: Duration = Duration::from_millis(200);
@@ -359,9 +362,24 @@ async fn action(
     UrlPath((profile, action)): UrlPath<(String, String)>,
     Query(q): Query<ActionQuery>,
 ) -> Response {
-    let view = match find(&state, &profile).await {
-        Ok(v) => v,
-        Err(r) => return r,
+    let requested = std::time::Instant::now();
+    let view = loop {
+        let view = match find(&state, &profile).await {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        if !view.retiring {
+            break view;
+        }
+        // A reload is replacing this instance: act on the new one once the reload is done.
+        if requested.elapsed() > MAX_WAIT {
+            return error(
+                StatusCode::CONFLICT,
+                format!("profile `{profile}` is being stopped by a reload that has not finished"),
+                Some("retry once `clawherd reload` has returned".into()),
+            );
+        }
+        tokio::time::sleep(RELOAD_RETRY).await;
     };
     let old_pid = view.handle.status().pid;
     let (control, default_wait) = match action.as_str() {
