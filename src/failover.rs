@@ -215,6 +215,13 @@ pub struct Pair {
     pub standby: InstanceHandle,
     /// The protected profile.
     pub main: InstanceHandle,
+    /// How the controller decides.
+    pub settings: PairSettings,
+}
+
+/// A pair's settings, from the standby's profile and main's `health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PairSettings {
     /// Hot or cold.
     pub mode: StandbyMode,
     /// Main down this long → failover.
@@ -230,11 +237,12 @@ pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
     let mut main_rx = pair.main.subscribe();
     let mut standby_rx = pair.standby.subscribe();
     let standby_running = standby_rx.borrow().pid.is_some();
+    let settings = pair.settings;
     let mut c = Controller::new(
-        pair.mode,
-        pair.failover_after,
-        pair.failback_after,
-        pair.main_startup_grace,
+        settings.mode,
+        settings.failover_after,
+        settings.failback_after,
+        settings.main_startup_grace,
         standby_running,
         Instant::now(),
     );
@@ -264,7 +272,7 @@ pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
                         Some(&standby_name),
                         None,
                         format!("{main_name} down ({reason}); {standby_name} takes over"),
-                        json!({"standby_for": main_name, "reason": reason, "mode": mode_name(pair.mode)}),
+                        json!({"standby_for": main_name, "reason": reason, "mode": mode_name(settings.mode)}),
                     );
                     hooks_for(&mut hook_tasks, &hooks, &events, &e);
                     events.emit(e);
@@ -277,7 +285,7 @@ pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
                         Some(&standby_name),
                         None,
                         format!("{main_name} ready again; failback from {standby_name}"),
-                        json!({"standby_for": main_name, "mode": mode_name(pair.mode)}),
+                        json!({"standby_for": main_name, "mode": mode_name(settings.mode)}),
                     );
                     hooks_for(&mut hook_tasks, &hooks, &events, &e);
                     events.emit(e);

@@ -152,10 +152,12 @@ impl Supervisor {
             let Some(main) = self.managed.get(&sb.standby_for) else { continue };
             let key = PairKey {
                 main: sb.standby_for.clone(),
-                mode: sb.mode,
-                failover_after: sb.failover_after,
-                failback_after: sb.failback_after,
-                main_startup_grace: main.view.profile.health.startup_grace,
+                settings: crate::failover::PairSettings {
+                    mode: sb.mode,
+                    failover_after: sb.failover_after,
+                    failback_after: sb.failback_after,
+                    main_startup_grace: main.view.profile.health.startup_grace,
+                },
                 hooks: self.fleet.settings.hooks.clone(),
             };
             if let Some((k, task)) = old.remove(name)
@@ -170,10 +172,7 @@ impl Supervisor {
             let pair = crate::failover::Pair {
                 standby: m.view.handle.clone(),
                 main: main.view.handle.clone(),
-                mode: key.mode,
-                failover_after: key.failover_after,
-                failback_after: key.failback_after,
-                main_startup_grace: key.main_startup_grace,
+                settings: key.settings,
             };
             let task = tokio::spawn(crate::failover::run(pair, self.events.clone(), key.hooks.clone()));
             self.controllers.insert(name.clone(), (key, task));
@@ -243,7 +242,7 @@ impl Supervisor {
     /// Errors: the rendered diagnostics of an invalid fleet; nothing was changed then.
     pub async fn reload_begin(&mut self) -> Result<PendingReload, String> {
         let ctx = LoadContext::from_process();
-        let new = match fleet::load(&self.fleet.path, &ctx) {
+        let mut new = match fleet::load(&self.fleet.path, &ctx) {
             Ok(f) => f,
             Err(FleetError::Invalid(d)) => {
                 let text = d.to_string();
@@ -265,7 +264,6 @@ impl Supervisor {
                 return Err(e.to_string());
             }
         };
-        let mut new = new;
         let new_instances = std::mem::take(&mut new.instances);
         let mut report = ReloadResponse::default();
         if new.settings.socket != self.fleet.settings.socket {
@@ -367,10 +365,7 @@ impl Supervisor {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct PairKey {
     main: String,
-    mode: crate::fleet::StandbyMode,
-    failover_after: Duration,
-    failback_after: Duration,
-    main_startup_grace: Duration,
+    settings: crate::failover::PairSettings,
     hooks: crate::fleet::Hooks,
 }
 

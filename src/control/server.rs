@@ -241,8 +241,9 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
         }
     }
     let statuses: Vec<InstanceStatus> = all.iter().map(|v| v.handle.status()).collect();
+    let sample_all = || -> Vec<metrics::TreeSample> { all.iter().zip(&statuses).map(|(v, s)| metrics::sample(s.pid, &v.marker)).collect() };
     let started = std::time::Instant::now();
-    let before: Vec<metrics::TreeSample> = all.iter().zip(&statuses).map(|(v, s)| metrics::sample(s.pid, &v.marker)).collect();
+    let before = sample_all();
     // Probe every running gateway at once.
     let probes = futures_util::future::join_all(
         all.iter()
@@ -260,7 +261,7 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
         None => {
             let (signals, ()) = tokio::join!(probes, tokio::time::sleep(CPU_WINDOW));
             let sampled = std::time::Instant::now();
-            let after: Vec<metrics::TreeSample> = all.iter().zip(&statuses).map(|(v, s)| metrics::sample(s.pid, &v.marker)).collect();
+            let after = sample_all();
             let elapsed = sampled - started;
             let cpu = before
                 .iter()
