@@ -38,17 +38,34 @@ pub fn run_clawherd<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, Stri
 }
 
 /// A base port whose footprint (base..=base+110) is free now, spread per test process so
-/// parallel tests do not collide: bases step by 200 from a pid- and salt-derived start.
+/// parallel tests do not collide: bases step by 200 from a pid- and salt-derived start, from
+/// 21000 up to the kernel's ephemeral port range. Above that, any outgoing connection on the
+/// host may take a test's port between the check and a stand-in's (possibly delayed) bind.
 pub fn free_base(salt: u32) -> u16 {
-    let start = 21_000 + ((std::process::id().wrapping_mul(7919).wrapping_add(salt.wrapping_mul(104_729))) % 180) * 200;
+    let slots = base_slots();
+    let start = (std::process::id().wrapping_mul(7919).wrapping_add(salt.wrapping_mul(104_729))) % slots;
     let bound = bound_ports();
-    for i in 0..180u32 {
-        let base = 21_000 + ((start - 21_000 + i * 200) % 36_000);
+    for i in 0..slots {
+        let base = 21_000 + ((start + i) % slots) * 200;
         if (base..=base + 110).all(|p| !bound.contains(&(p as u16))) && claim(base) {
             return base as u16;
         }
     }
     panic!("no free port range found");
+}
+
+/// How many 200-port ranges fit between 21000 and the start of the ephemeral port range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`, 32768 by default: 58 ranges); 180 (up to 57000)
+/// when that range starts too low to leave room.
+fn base_slots() -> u32 {
+    let low: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(32_768);
+    match low.saturating_sub(21_000 + 111) / 200 {
+        n if n >= 20 => n,
+        _ => 180,
+    }
 }
 
 /// Claims a port range for this test process across the parallel test processes: a file
