@@ -1,35 +1,29 @@
 //! clawherd: a supervisor for fleets of OpenClaw gateways on one host.
 //!
 //! # Layout
-//! - [`fleet`]: the fleet file, from YAML to a validated, planned and proved [`fleet::Fleet`]
-//!   (`file` raw model, `validate`, `plan` effective paths and ports with their sources,
-//!   `isolation` the pairwise proof, `host` ports bound on this host, `openclaw` OpenClaw's rules).
-//! - [`instance`]: one actor per profile owning its gateway; `state` is the pure state machine.
+//! Each folder is one concern; dependencies point down this list, never up (checked by
+//! `scripts/check-layers`).
+//! - [`cli`]: argument definitions, the client commands and their rendering, exit codes.
+//! - [`daemon`]: `clawherd run`: the supervisor task that owns the instances, reload, leftovers,
+//!   the file watch and the task that keeps systemd told.
+//! - [`control`]: the control API (HTTP over a Unix socket): server, handlers, client, protocol.
+//! - [`failover`]: the pure failover controller per standby, its task and hooks.
+//! - [`instance`]: one actor per profile owning its gateway; the pure state machine, restart
+//!   policy and backoff, probes, OpenClaw's restart hand-off.
+//! - [`observe`]: events, captured gateway output, Prometheus metrics.
+//! - [`fleet`]: the fleet file, from YAML to a validated, planned and proved [`fleet::Fleet`];
+//!   discovery of existing profiles for `init`.
 //! - [`process`]: spawning as a process-group leader, signalling and reaping whole trees,
-//!   subreaper, reading `/proc`.
-//! - [`health`]: HTTP readiness and liveness probes.
-//! - [`restart`]: restart policy, backoff and crash-loop tally.
-//! - [`supervisor`]: owns the instance handles; leftovers, start, shutdown.
-//! - [`logs`]: capture of gateway output to per-instance files and the console.
-//! - [`exit`]: sysexits codes.
+//!   subreaper, `/proc` readings (trees, listeners, resource usage).
+//! - [`systemd`]: the `sd_notify` and journal protocols.
 #![warn(missing_docs, clippy::unwrap_used)]
 
 pub mod cli;
-pub mod commands;
 pub mod control;
-pub mod events;
-pub mod exit;
+pub mod daemon;
 pub mod failover;
 pub mod fleet;
-pub mod health;
-pub mod init;
 pub mod instance;
-pub mod journal;
-pub mod logs;
-pub mod metrics;
+pub mod observe;
 pub mod process;
-pub mod restart;
-pub mod service;
-pub mod supervisor;
 pub mod systemd;
-pub mod watch;

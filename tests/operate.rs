@@ -368,7 +368,10 @@ fn logs_show_and_follow_captured_output() {
     };
     let _ = follower.kill();
     let _ = follower.wait();
-    assert!(clawherd::logs::line_time(&seen).is_some(), "lines carry their time: {seen}");
+    assert!(
+        clawherd::observe::logs::line_time(&seen).is_some(),
+        "lines carry their time: {seen}"
+    );
 }
 
 #[test]

@@ -123,7 +123,7 @@ fn example_fleet_comes_up_recovers_main_and_stops_clean() {
     let gateway_ready = logs
         .lines()
         .find(|l| l.contains("[gateway] ready"))
-        .and_then(clawherd::logs::line_time);
+        .and_then(clawherd::observe::logs::line_time);
     let clawherd_ready = events
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

@@ -69,7 +69,7 @@ fn check_common(rel: &str, fleet: &str) -> BTreeMap<String, Vec<String>> {
     let reload = one(&d, "Service.ExecReload", rel);
     assert!(reload.contains("-HUP $MAINPID"), "{rel}: clawherd reloads on SIGHUP: {reload}");
     let prevent = one(&d, "Service.RestartPreventExitStatus", rel);
-    for code in [clawherd::exit::CONFIG, clawherd::exit::UNAVAILABLE] {
+    for code in [clawherd::cli::exit::CONFIG, clawherd::cli::exit::UNAVAILABLE] {
         assert!(
             prevent.split_whitespace().any(|c| c == code.to_string()),
             "{rel}: {code} not in {prevent}"

@@ -9,13 +9,26 @@
 //! | `GET /v1/instances/{profile}/env` | `?show_secrets=true` | [`protocol::EnvResponse`] |
 //! | `GET /v1/logs` | `?profile=A&profile=B&n=100&since=RFC3339&follow=true` | `text/plain`, one line per captured line, streamed while `follow` |
 //! | `GET /metrics` | | Prometheus/OpenMetrics text ([`metrics`]) |
-//! | `GET /v1/events` | `?n=100&follow=true` | JSON lines of [`crate::events::FleetEvent`], streamed while `follow` |
+//! | `GET /v1/events` | `?n=100&follow=true` | JSON lines of [`crate::observe::events::FleetEvent`], streamed while `follow` |
 //!
 //! Errors are [`protocol::ErrorResponse`] with a non-2xx status. The socket is mode 0600 (0660
 //! with `control.group`) and every connection's peer credentials (`SO_PEERCRED`) are checked:
 //! clawherd's own user, root, and members of `control.group` are allowed, anyone else gets 403.
 
 pub mod client;
-pub mod metrics;
 pub mod protocol;
 pub mod server;
+
+use crate::instance::InstanceView;
+use protocol::ReloadResponse;
+use tokio::sync::oneshot;
+
+/// What the control API (and SIGHUP, and the file watch) asks of the supervisor task, which
+/// answers each on its oneshot.
+#[derive(Debug)]
+pub enum Request {
+    /// Reply with a view of every instance.
+    Instances(oneshot::Sender<Vec<InstanceView>>),
+    /// Re-read, re-prove and apply the fleet file; reply with what changed, or the located errors.
+    Reload(Option<oneshot::Sender<Result<ReloadResponse, String>>>),
+}

@@ -4,9 +4,9 @@
 
 use super::protocol::*;
 use crate::instance::{Control, InstanceStatus};
-use crate::logs;
-use crate::metrics;
-use crate::supervisor::{InstanceView, Request};
+use crate::observe::logs;
+use crate::process::usage;
+use crate::{control::Request, instance::InstanceView};
 use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::extract::{Path as UrlPath, Query, Request as HttpRequest, State};
 use axum::http::StatusCode;
@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 const RELOAD_RETRY: Duration = Duration::from_millis(100);
 
 /// Window over which `status` measures CPU use when the previous call's readings
-/// ([`metrics::CpuHistory`]) cannot serve.
+/// ([`usage::CpuHistory`]) cannot serve.
 const CPU_WINDOW: Duration = Duration::from_millis(200);
 /// Timeout of the health probes `status` makes.
 const STATUS_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -121,9 +121,9 @@ pub struct AppState {
     /// Who may connect.
     pub access: AccessPolicy,
     /// The event stream.
-    pub events: crate::events::EventSink,
+    pub events: crate::observe::events::EventSink,
     /// CPU readings of the previous `status` call.
-    pub cpu: std::sync::Arc<std::sync::Mutex<metrics::CpuHistory>>,
+    pub cpu: std::sync::Arc<std::sync::Mutex<usage::CpuHistory>>,
 }
 
 /// Creates the socket at `path`: refuses if another clawherd answers there, removes a stale
@@ -241,7 +241,7 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
         }
     }
     let statuses: Vec<InstanceStatus> = all.iter().map(|v| v.handle.status()).collect();
-    let sample_all = || -> Vec<metrics::TreeSample> { all.iter().zip(&statuses).map(|(v, s)| metrics::sample(s.pid, &v.marker)).collect() };
+    let sample_all = || -> Vec<usage::TreeSample> { all.iter().zip(&statuses).map(|(v, s)| usage::sample(s.pid, &v.marker)).collect() };
     let started = std::time::Instant::now();
     let before = sample_all();
     // Probe every running gateway at once.
@@ -266,7 +266,7 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
             let cpu = before
                 .iter()
                 .zip(&after)
-                .map(|(b, a)| (metrics::cpu_percent(b, a, elapsed), elapsed.as_secs_f64()))
+                .map(|(b, a)| (usage::cpu_percent(b, a, elapsed), elapsed.as_secs_f64()))
                 .collect();
             (signals, after, sampled, cpu)
         }
@@ -324,7 +324,7 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
 
 /// Liveness (`/healthz` 200) and OpenClaw's own `/readyz` details, for a running gateway.
 async fn probe_signals(port: Option<u16>, running: bool) -> (Option<bool>, Option<OpenClawSignals>) {
-    use crate::health::probe;
+    use crate::instance::probe;
     let Some(port) = port.filter(|_| running) else {
         return (None, None);
     };
@@ -644,6 +644,36 @@ async fn logs_route(State(state): State<AppState>, req: HttpRequest) -> Response
     axum::body::Body::from_stream(head.chain(tail)).into_response()
 }
 
+/// Each instance's figures for `/metrics`, read now from its status and `/proc`.
+fn metric_samples(views: &[InstanceView]) -> Vec<crate::observe::metrics::InstanceSample> {
+    use crate::instance::policy::ExitResult;
+    let tps = procfs::ticks_per_second() as f64;
+    views
+        .iter()
+        .map(|v| {
+            let s = v.handle.status();
+            let tree = usage::sample(s.pid, &v.marker);
+            crate::observe::metrics::InstanceSample {
+                profile: v.profile.name.clone(),
+                role: v.profile.role.as_str().into(),
+                flavor: v.profile.flavor.as_str().into(),
+                up: s.pid.is_some(),
+                ready: s.state == "ready",
+                restarts: s.restarts,
+                last_exit_code: match s.last_exit {
+                    None => -1,
+                    Some(ExitResult::Code(c)) => i64::from(c),
+                    Some(ExitResult::Signal(n)) => 128 + i64::from(n),
+                    Some(ExitResult::SpawnFailed) => -2,
+                },
+                tree_rss_bytes: tree.rss_bytes,
+                tree_cpu_seconds: tree.cpu_ticks as f64 / tps,
+                standby: v.profile.standby.is_some(),
+            }
+        })
+        .collect()
+}
+
 /// `GET /metrics`.
 async fn metrics_route(State(state): State<AppState>) -> Response {
     match views(&state).await {
@@ -652,7 +682,7 @@ async fn metrics_route(State(state): State<AppState>) -> Response {
                 axum::http::header::CONTENT_TYPE,
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
             )],
-            super::metrics::render(&v),
+            crate::observe::metrics::render(&metric_samples(&v)),
         )
             .into_response(),
         Err(r) => r,
@@ -682,7 +712,7 @@ pub async fn serve_metrics(
                             axum::http::header::CONTENT_TYPE,
                             "application/openmetrics-text; version=1.0.0; charset=utf-8",
                         )],
-                        super::metrics::render(&v),
+                        crate::observe::metrics::render(&metric_samples(&v)),
                     )
                         .into_response(),
                     Err(_) => (StatusCode::SERVICE_UNAVAILABLE, String::new()).into_response(),

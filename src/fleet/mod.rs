@@ -7,6 +7,7 @@
 //! already bound on this host. Only the result, [`Fleet`], leaves this module.
 
 pub mod diagnostic;
+pub mod discover;
 pub mod expand;
 pub mod file;
 pub mod host;
@@ -224,13 +225,32 @@ pub struct Profile {
     pub standby: Option<Standby>,
 }
 
+/// Size rotation of each instance's captured output (`<run_dir>/logs/<profile>.log`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Rotate when the current file would exceed this many bytes.
+    pub max_bytes: u64,
+    /// Rotated files kept (`<profile>.log.1` is the newest).
+    pub keep: u32,
+}
+
+impl Default for Rotation {
+    /// 10 MiB × (5 kept + 1 current) = at most 60 MiB per instance.
+    fn default() -> Self {
+        Rotation {
+            max_bytes: 10 * 1024 * 1024,
+            keep: 5,
+        }
+    }
+}
+
 /// Fleet-level settings of a fleet file (everything but the profiles), defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FleetSettings {
     /// Folder for clawherd's own files (captured output, events).
     pub run_dir: PathBuf,
     /// Rotation of captured gateway output.
-    pub rotation: crate::logs::Rotation,
+    pub rotation: Rotation,
     /// The control socket.
     pub socket: PathBuf,
     /// A group allowed on the control socket (name, gid).

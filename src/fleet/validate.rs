@@ -81,7 +81,7 @@ pub fn validate(path: &Path, text: &str, env: &BTreeMap<String, String>) -> Resu
                 .hint("add at least one profile under `profiles:`, e.g. `main: {role: main, port: 18789}`"),
         );
     }
-    let mut rotation = crate::logs::Rotation::default();
+    let mut rotation = super::Rotation::default();
     if let Some(l) = &file.logs {
         if let Some(s) = &l.max_size {
             match parse_size(&s.value) {
@@ -1001,7 +1001,7 @@ mod tests {
             .expect("valid");
         assert_eq!(
             v.settings.rotation,
-            crate::logs::Rotation {
+            crate::fleet::Rotation {
                 max_bytes: 1 << 20,
                 keep: 2
             }

@@ -9,12 +9,12 @@
 
 use super::state::{Action, Event, Machine, Report, State, TREE_GRACE};
 use super::{Control, InstanceHandle, InstanceStatus};
-use crate::events::{EventSink, FleetEvent};
 use crate::fleet::{HealthSettings, Plan, Profile};
-use crate::health::probe;
-use crate::logs::OutputSink;
+use crate::instance::policy::ExitResult;
+use crate::instance::probe;
+use crate::observe::events::{EventSink, FleetEvent};
+use crate::observe::logs::OutputSink;
 use crate::process::{group, reaper, spawn};
-use crate::restart::policy::ExitResult;
 use nix::sys::signal::Signal;
 use serde_json::json;
 use std::collections::VecDeque;
@@ -28,6 +28,19 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{error, info, instrument, warn};
+
+/// A gateway is spawned by its plan.
+impl spawn::Launch for Plan {
+    fn argv(&self) -> &[String] {
+        &self.argv
+    }
+    fn env(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.env
+    }
+    fn cwd(&self) -> &std::path::Path {
+        &self.cwd
+    }
+}
 
 /// Time between readiness probes while starting.
 pub const READY_PROBE_PERIOD: Duration = Duration::from_millis(250);
@@ -518,7 +531,7 @@ impl Actor {
             drop(r);
         }
         self.last_lines.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        use crate::logs::OutputStream;
+        use crate::observe::logs::OutputStream;
         let streams: [(Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>, OutputStream); 2] = [
             (child.stdout.take().map(|s| Box::new(s) as _), OutputStream::Stdout),
             (child.stderr.take().map(|s| Box::new(s) as _), OutputStream::Stderr),
@@ -570,7 +583,7 @@ impl Actor {
             Some((after, Some((port, periodic)))) => {
                 let timeout = self.health.timeout;
                 let latency =
-                    crate::control::metrics::PROBE_SECONDS.get_or_create_owned(&crate::control::metrics::profile_label(&self.name));
+                    crate::observe::metrics::PROBE_SECONDS.get_or_create_owned(&crate::observe::metrics::profile_label(&self.name));
                 self.probe = Some(Box::pin(async move {
                     tokio::time::sleep(after).await;
                     let _timer = ObserveOnDrop(latency, std::time::Instant::now());

@@ -10,10 +10,16 @@
 //! `watch` channel. Everyone else holds an [`InstanceHandle`]: controls in, status out.
 
 pub mod actor;
+pub mod backoff;
 pub mod handoff;
+pub mod policy;
+pub mod probe;
 pub mod state;
+mod view;
 
-use crate::restart::policy::ExitResult;
+pub use view::InstanceView;
+
+use crate::instance::policy::ExitResult;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot, watch};
 

@@ -5,8 +5,8 @@
 //! as s6-supervise's `actions[state][event]` table: there is no `_ =>` arm.
 
 use crate::fleet::RestartSettings;
-use crate::restart::backoff::Backoff;
-use crate::restart::policy::ExitResult;
+use crate::instance::backoff::Backoff;
+use crate::instance::policy::ExitResult;
 use std::time::Duration;
 use tokio::time::Instant;
 

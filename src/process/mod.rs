@@ -8,3 +8,4 @@ pub mod spawn;
 pub mod tool;
 pub mod tree;
 pub mod trim;
+pub mod usage;

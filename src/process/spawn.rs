@@ -1,4 +1,4 @@
-//! Spawning a gateway by its plan: the exact argv, environment and cwd of [`Plan`], a new
+//! Spawning a gateway by its plan: the exact argv, environment and cwd of a [`Launch`], a new
 //! process group with the gateway as leader (so one `killpg` reaches it and its in-group
 //! workers), stdin from /dev/null and stdout/stderr piped to clawherd.
 //!
@@ -11,12 +11,25 @@
 //! 2-CPU bench machine, 50 instances started in 38.0 ms with 8 at once against 43.0 ms with 2
 //! (median of 20 interleaved runs; the bash loop took 38.2 ms in the same runs).
 
-use crate::fleet::Plan;
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::process::{Child, Command};
 use tokio::sync::Semaphore;
+
+/// What a spawn needs to know: the exact argv, the whole environment (nothing is inherited) and
+/// the working directory. The fleet's plan implements it; this module knows nothing of fleets.
+pub trait Launch {
+    /// `argv[0]` is the program, looked up on the environment's `PATH`; an empty argv fails
+    /// with [`SpawnError::Exec`].
+    fn argv(&self) -> &[String];
+    /// The child's whole environment.
+    fn env(&self) -> &BTreeMap<String, String>;
+    /// The child's working directory, created if missing.
+    fn cwd(&self) -> &Path;
+}
 
 /// The number of CPUs (at least 1, at most 8).
 fn cpus() -> usize {
@@ -55,15 +68,15 @@ impl Drop for Wanting {
 /// thread is involved); a larger burst runs on tokio's blocking pool, at most four per CPU at a
 /// time. Same result and errors as [`spawn`]; a spawn cancelled by the runtime's shutdown is
 /// reported as [`SpawnError::Exec`].
-pub async fn spawn_parallel(plan: Arc<Plan>) -> Result<(Child, i32), SpawnError> {
+pub async fn spawn_parallel<L: Launch + Send + Sync + 'static>(plan: Arc<L>) -> Result<(Child, i32), SpawnError> {
     let _wanting = Wanting::new();
     tokio::task::yield_now().await;
     if WANTING.load(Ordering::SeqCst) <= cpus() {
-        return spawn(&plan);
+        return spawn(plan.as_ref());
     }
     let _slot = slots().acquire().await.expect("the spawn semaphore is never closed");
-    let program = plan.argv.first().cloned().unwrap_or_default();
-    match tokio::task::spawn_blocking(move || spawn(&plan)).await {
+    let program = plan.argv().first().cloned().unwrap_or_default();
+    match tokio::task::spawn_blocking(move || spawn(plan.as_ref())).await {
         Ok(r) => r,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => Err(SpawnError::Exec {
@@ -94,20 +107,27 @@ pub enum SpawnError {
     },
 }
 
-/// Starts the gateway of `plan`; returns the child and its pid (= its process group id).
+/// Starts the program of `plan`; returns the child and its pid (= its process group id).
 ///
 /// Errors: [`SpawnError`].
-pub fn spawn(plan: &Plan) -> Result<(Child, i32), SpawnError> {
-    std::fs::create_dir_all(&plan.cwd).map_err(|source| SpawnError::Cwd {
-        path: plan.cwd.display().to_string(),
+pub fn spawn<L: Launch>(plan: &L) -> Result<(Child, i32), SpawnError> {
+    let cwd = plan.cwd();
+    std::fs::create_dir_all(cwd).map_err(|source| SpawnError::Cwd {
+        path: cwd.display().to_string(),
         source,
     })?;
-    let program = plan.argv.first().cloned().unwrap_or_default();
+    let Some((program, args)) = plan.argv().split_first() else {
+        return Err(SpawnError::Exec {
+            program: String::new(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"),
+        });
+    };
+    let program = program.clone();
     let mut cmd = Command::new(&program);
-    cmd.args(&plan.argv[1..])
+    cmd.args(args)
         .env_clear()
-        .envs(&plan.env)
-        .current_dir(&plan.cwd)
+        .envs(plan.env())
+        .current_dir(cwd)
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -9,9 +9,6 @@
 //! and `/proc`; the histogram and the failover counter live for the process (the usual
 //! process-wide registry of a Prometheus client).
 
-use crate::metrics as tree_metrics;
-use crate::restart::policy::ExitResult;
-use crate::supervisor::InstanceView;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -42,8 +39,35 @@ pub fn profile_label(profile: &str) -> Labels {
     vec![("profile".to_string(), profile.to_string())]
 }
 
-/// The exposition of `views` now (OpenMetrics text).
-pub fn render(views: &[InstanceView]) -> String {
+/// One instance's figures at scrape time, as the control API reads them from its status and
+/// `/proc`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceSample {
+    /// Profile name.
+    pub profile: String,
+    /// Role (`main`, `rescue`, ...).
+    pub role: String,
+    /// Flavor (`openclaw`, `clawdbot`, `process`).
+    pub flavor: String,
+    /// Whether a process runs.
+    pub up: bool,
+    /// Whether the state is `ready`.
+    pub ready: bool,
+    /// Automatic restarts so far.
+    pub restarts: u32,
+    /// Last exit code: 128+n for signal n, -1 before any exit, -2 for a failed spawn.
+    pub last_exit_code: i64,
+    /// Resident memory of the whole tree, bytes.
+    pub tree_rss_bytes: u64,
+    /// CPU time of the live tree, seconds.
+    pub tree_cpu_seconds: f64,
+    /// Whether the profile is a standby (it gets a `failovers_total` series).
+    pub standby: bool,
+}
+
+/// The exposition of `instances` now, plus the process-wide families and clawherd's own
+/// figures (OpenMetrics text).
+pub fn render(instances: &[InstanceSample]) -> String {
     let mut reg = Registry::with_prefix("clawherd");
     let info = Family::<Labels, Gauge>::default();
     let up = Family::<Labels, Gauge>::default();
@@ -53,29 +77,21 @@ pub fn render(views: &[InstanceView]) -> String {
     let rss = Family::<Labels, Gauge>::default();
     let cpu = Family::<Labels, Counter<f64, AtomicU64>>::default();
     let tps = procfs::ticks_per_second() as f64;
-    for v in views {
-        let s = v.handle.status();
-        let l = profile_label(&v.profile.name);
+    for s in instances {
+        let l = profile_label(&s.profile);
         let mut li = l.clone();
-        li.push(("role".into(), v.profile.role.as_str().into()));
-        li.push(("flavor".into(), v.profile.flavor.as_str().into()));
+        li.push(("role".into(), s.role.clone()));
+        li.push(("flavor".into(), s.flavor.clone()));
         info.get_or_create(&li).set(1);
-        up.get_or_create(&l).set(i64::from(s.pid.is_some()));
-        ready.get_or_create(&l).set(i64::from(s.state == "ready"));
+        up.get_or_create(&l).set(i64::from(s.up));
+        ready.get_or_create(&l).set(i64::from(s.ready));
         restarts.get_or_create(&l).inc_by(u64::from(s.restarts));
-        let code = match s.last_exit {
-            None => -1,
-            Some(ExitResult::Code(c)) => i64::from(c),
-            Some(ExitResult::Signal(n)) => 128 + i64::from(n),
-            Some(ExitResult::SpawnFailed) => -2,
-        };
-        last_exit.get_or_create(&l).set(code);
-        let t = tree_metrics::sample(s.pid, &v.marker);
-        rss.get_or_create(&l).set(t.rss_bytes as i64);
-        cpu.get_or_create(&l).inc_by(t.cpu_ticks as f64 / tps);
+        last_exit.get_or_create(&l).set(s.last_exit_code);
+        rss.get_or_create(&l).set(i64::try_from(s.tree_rss_bytes).unwrap_or(i64::MAX));
+        cpu.get_or_create(&l).inc_by(s.tree_cpu_seconds);
         // Make every profile visible in the histogram and counter families.
         let _ = PROBE_SECONDS.get_or_create(&l);
-        if v.profile.standby.is_some() {
+        if s.standby {
             let _ = FAILOVERS.get_or_create(&l);
         }
     }

@@ -17,9 +17,9 @@
 //! (`clawherd stop main`) is not "down". The decision core ([`Controller`]) is pure and tested
 //! on paused time; [`run`] carries out its actions.
 
-use crate::events::{EventSink, FleetEvent};
 use crate::fleet::{Hooks, StandbyMode};
 use crate::instance::{Control, InstanceHandle, InstanceStatus};
+use crate::observe::events::{EventSink, FleetEvent};
 use serde_json::json;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -263,8 +263,8 @@ pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
                     pair.standby.send(Control::Stop(None)).await;
                 }
                 FoAction::FailedOver(reason) => {
-                    crate::control::metrics::FAILOVERS
-                        .get_or_create(&crate::control::metrics::profile_label(&standby_name))
+                    crate::observe::metrics::FAILOVERS
+                        .get_or_create(&crate::observe::metrics::profile_label(&standby_name))
                         .inc();
                     warn!(standby = %standby_name, protects = %main_name, %reason, "FAILOVER to the standby");
                     let e = FleetEvent::new(

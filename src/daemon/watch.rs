@@ -2,8 +2,8 @@
 //! changes (inotify through `notify`). Events are debounced: a burst of writes (an editor's
 //! save) gives one reload, half a second after the last event.
 
+use crate::control::Request;
 use crate::fleet::Fleet;
-use crate::supervisor::Request;
 use notify::{RecursiveMode, Watcher};
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -11,18 +11,19 @@
 //! status requests are still answered, with the stopping instances in them; a second reload
 //! waits for the first, and the reply comes when the reload is complete.
 
+use crate::control::Request;
 use crate::control::protocol::ReloadResponse;
-use crate::events::{EventSink, FleetEvent};
 use crate::fleet::{self, Fleet, FleetError, LoadContext, Plan, Profile};
 use crate::instance::actor::spawn_actor;
-use crate::instance::{Control, InstanceHandle};
-use crate::logs::OutputSink;
+use crate::instance::{Control, InstanceView};
+use crate::observe::events::{EventSink, FleetEvent};
+use crate::observe::logs::OutputSink;
 use crate::process::{group, reaper, tree};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
@@ -36,32 +37,6 @@ pub enum SupervisorError {
     /// Becoming subreaper or installing SIGCHLD handling failed.
     #[error("cannot set up process supervision: {0}")]
     Setup(String),
-}
-
-/// A request to the supervisor task.
-#[derive(Debug)]
-pub enum Request {
-    /// Reply with a view of every instance.
-    Instances(oneshot::Sender<Vec<InstanceView>>),
-    /// Re-read, re-prove and apply the fleet file; reply with what changed, or the located errors.
-    Reload(Option<oneshot::Sender<Result<ReloadResponse, String>>>),
-}
-
-/// One instance as the control API sees it. Cheap to clone: the profile and plan are shared
-/// (every status call and metrics scrape takes a view of every instance).
-#[derive(Debug, Clone)]
-pub struct InstanceView {
-    /// The profile.
-    pub profile: Arc<Profile>,
-    /// Its plan (the same one the instance's actor spawns by).
-    pub plan: Arc<Plan>,
-    /// Its `CLAWHERD_INSTANCE` marker.
-    pub marker: String,
-    /// Being stopped by a reload that removes or restarts the profile: its actor is ending, and
-    /// controls sent to it are dropped.
-    pub retiring: bool,
-    /// Its actor.
-    pub handle: InstanceHandle,
 }
 
 struct Managed {
@@ -81,6 +56,9 @@ pub struct Supervisor {
     controllers: BTreeMap<String, (PairKey, JoinHandle<()>)>,
     /// Instances a reload is stopping (removed, or changed and not yet started again).
     retiring: Vec<InstanceView>,
+    /// The current set of instances ([`Supervisor::views`]), published on every change for
+    /// tasks that follow the fleet through reloads (the systemd notify task).
+    roster: watch::Sender<Vec<InstanceView>>,
 }
 
 /// A reload between [`Supervisor::reload_begin`] and [`Supervisor::reload_finish`].
@@ -130,6 +108,7 @@ impl Supervisor {
             reaper,
             controllers: BTreeMap::new(),
             retiring: Vec::new(),
+            roster: watch::Sender::new(Vec::new()),
         };
         for (profile, plan) in instances {
             sup.launch(profile, plan).await;
@@ -204,6 +183,18 @@ impl Supervisor {
                 task,
             },
         );
+        self.publish();
+    }
+
+    /// A receiver of the current set of instances, updated whenever an instance is launched or
+    /// retired (start-up, reloads, shutdown). Closed once the supervisor is gone.
+    pub fn roster(&self) -> watch::Receiver<Vec<InstanceView>> {
+        self.roster.subscribe()
+    }
+
+    /// Publishes [`Supervisor::views`] to the roster's receivers.
+    fn publish(&self) {
+        self.roster.send_replace(self.views());
     }
 
     /// Every instance, in profile order, including those a reload is stopping.
@@ -230,6 +221,7 @@ impl Supervisor {
                 self.retiring.push(InstanceView { retiring: true, ..m.view });
             }
         }
+        self.publish();
         tasks
     }
 
@@ -311,6 +303,7 @@ impl Supervisor {
         } = pending;
         debug_assert!(stopping.iter().all(JoinHandle::is_finished), "reload_finish before stopped()");
         self.retiring.clear();
+        self.publish();
         for (profile, plan) in new_instances {
             if report.added.contains(&profile.name) || report.restarted.contains(&profile.name) {
                 self.launch(profile, plan).await;
@@ -321,6 +314,7 @@ impl Supervisor {
             }
         }
         self.fleet = new;
+        self.publish();
         // Parked instances wait for a reload: try them again.
         for m in self.managed.values() {
             if m.view.handle.status().state == "parked" {
@@ -391,7 +385,7 @@ pub async fn serve(
     mut sup: Supervisor,
     mut requests: mpsc::Receiver<Request>,
     shutdown: impl Future<Output = ()>,
-    notifier: &crate::systemd::Notifier,
+    notifier: &crate::systemd::notify::Notifier,
 ) {
     tokio::pin!(shutdown);
     // Reload requests that came while a reload waited for its stopped instances.
@@ -415,7 +409,7 @@ pub async fn serve(
                 let mut pending = match sup.reload_begin().await {
                     Ok(p) => p,
                     Err(e) => {
-                        let _ = notifier.ready(&crate::service::summary(&sup.views()));
+                        let _ = notifier.ready(&crate::daemon::notify::summary(&sup.views()));
                         if let Some(r) = reply {
                             let _ = r.send(Err(e));
                         }
@@ -443,7 +437,7 @@ pub async fn serve(
                     }
                 }
                 let result = sup.reload_finish(pending).await;
-                let _ = notifier.ready(&crate::service::summary(&sup.views()));
+                let _ = notifier.ready(&crate::daemon::notify::summary(&sup.views()));
                 if let Some(r) = reply {
                     let _ = r.send(Ok(result));
                 }

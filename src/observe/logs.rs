@@ -26,24 +26,7 @@ const CONSOLE_LINES: usize = 256;
 /// Lines buffered per follower before it is told it lagged.
 const FOLLOW_LINES: usize = 256;
 
-/// Size rotation of the per-instance files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rotation {
-    /// Rotate when the current file would exceed this many bytes.
-    pub max_bytes: u64,
-    /// Rotated files kept (`<profile>.log.1` is the newest).
-    pub keep: u32,
-}
-
-impl Default for Rotation {
-    /// 10 MiB × (5 kept + 1 current) = at most 60 MiB per instance.
-    fn default() -> Self {
-        Rotation {
-            max_bytes: 10 * 1024 * 1024,
-            keep: 5,
-        }
-    }
-}
+pub use crate::fleet::Rotation;
 
 /// One captured line, as followers receive it.
 #[derive(Debug, Clone)]
@@ -56,7 +39,7 @@ pub struct Line {
     pub stream: OutputStream,
 }
 
-pub use crate::journal::OutputStream;
+pub use crate::systemd::journal::OutputStream;
 
 /// Where gateway lines are mirrored besides the files.
 #[derive(Debug)]
@@ -67,7 +50,7 @@ pub enum Console {
     Stdout,
     /// The journal, as native entries with a `PROFILE=` field (when clawherd's stdout is the
     /// journal, instead of the stdout mirror: never both).
-    Journal(crate::journal::JournalWriter),
+    Journal(crate::systemd::journal::JournalWriter),
 }
 
 /// Handle to the writer threads; cheap to clone.

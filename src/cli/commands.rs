@@ -1,10 +1,10 @@
 //! Client-side commands: each is a few lines over one or more control API calls
 //! ([`crate::control::client`]), plus the rendering of the answer. Returns the exit code.
 
+use crate::cli::exit;
 use crate::cli::{Selection, Target};
 use crate::control::client::{Client, ClientError, socket_of};
 use crate::control::protocol::*;
-use crate::exit;
 use hyper::Method;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, SystemTime};
@@ -367,7 +367,7 @@ pub async fn events(client: &Client, follow: bool, lines: usize, json: bool) -> 
 }
 
 fn render_event(line: &str) -> String {
-    match serde_json::from_str::<crate::events::FleetEvent>(line) {
+    match serde_json::from_str::<crate::observe::events::FleetEvent>(line) {
         Ok(e) => format!(
             "{}  {:<18} {:<10} {}{}",
             e.ts,

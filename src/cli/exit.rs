@@ -1,0 +1,32 @@
+//! Exit codes (sysexits.h), chosen in one place by `main`.
+
+/// Success.
+pub const OK: u8 = 0;
+/// The operation failed (e.g. not ready in time).
+pub const FAILURE: u8 = 1;
+/// Command line usage error.
+pub const USAGE: u8 = 64;
+/// The daemon is unreachable.
+pub const UNAVAILABLE: u8 = 69;
+/// Internal error.
+pub const SOFTWARE: u8 = 70;
+/// Bad configuration: the fleet file, an OpenClaw config, or the isolation proof.
+pub const CONFIG: u8 = 78;
+
+/// The exit code of a control-socket set-up error: another daemon serves the fleet → 69,
+/// anything else → 70.
+pub fn of_control(e: &crate::control::server::ControlError) -> u8 {
+    match e {
+        crate::control::server::ControlError::AlreadyRunning(_) => UNAVAILABLE,
+        crate::control::server::ControlError::Io { .. } => SOFTWARE,
+    }
+}
+
+/// The exit code of a daemon that could not run: a metrics port taken → 69, a set-up failure
+/// → 70.
+pub fn of_daemon(e: &crate::daemon::DaemonError) -> u8 {
+    match e {
+        crate::daemon::DaemonError::MetricsListen { .. } => UNAVAILABLE,
+        crate::daemon::DaemonError::Setup(_) => SOFTWARE,
+    }
+}

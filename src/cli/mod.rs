@@ -1,0 +1,9 @@
+//! The command line: argument definitions ([`args`], clap derive), the client commands that talk
+//! to a running daemon ([`commands`]), and the exit codes every command returns ([`exit`]).
+
+pub mod args;
+pub mod commands;
+pub mod exit;
+pub mod local;
+
+pub use args::{Cli, Command, Selection, Target};

@@ -1,0 +1,163 @@
+//! The daemon behind `clawherd run`: the supervisor task that owns the fleet's instances
+//! ([`supervisor`]), reload on file change ([`watch`]), and the task that keeps systemd told
+//! (`READY=1`, `STATUS=`, `WATCHDOG=1`: [`notify`]).
+//!
+//! [`run`] is the whole life of a daemon after its fleet was proved and its control socket
+//! bound (mini-redis's `server::run`): it takes the stop signal as a future, so a test can run a
+//! fleet in-process and stop it with a oneshot.
+
+pub mod notify;
+pub mod supervisor;
+pub mod watch;
+
+use crate::control::Request;
+use crate::control::server::{self, AccessPolicy, AppState};
+use crate::fleet::Fleet;
+use crate::observe::events::EventSink;
+use crate::observe::logs::{Console, OutputSink};
+use crate::systemd::journal;
+use std::future::Future;
+use std::sync::Arc;
+use supervisor::Supervisor;
+use tokio::net::UnixListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+
+/// Why a daemon could not run its fleet. Each maps to one exit code in `main`.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// `metrics.listen` could not be bound (sysexits 69, unavailable).
+    #[error("cannot listen for metrics on {addr}: {source}\n  hint: choose another `metrics.listen` port")]
+    MetricsListen {
+        /// The address of the fleet file's `metrics.listen`.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Supervision could not be set up: subreaper, signal handlers (sysexits 70, internal).
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// How the daemon shows gateway output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Do not mirror gateway output to stdout (the files under `run_dir/logs` still get it).
+    pub quiet: bool,
+}
+
+/// Runs `fleet` until `shutdown` resolves: starts every instance, serves the control API on
+/// `listener`, reloads on SIGHUP (and on file changes with `watch: true`), keeps systemd told,
+/// then stops every instance and waits until every tree is gone. Removes the socket file at the
+/// end.
+///
+/// Errors: [`DaemonError`]; nothing was started then.
+pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+    let console = match (options.quiet, journal::stdout_is_journal()) {
+        (true, _) => Console::Off,
+        (false, true) => match journal::JournalWriter::new() {
+            Ok(j) => Console::Journal(j),
+            Err(_) => Console::Stdout,
+        },
+        (false, false) => Console::Stdout,
+    };
+    let output = OutputSink::start(fleet.settings.run_dir.join("logs"), fleet.settings.rotation, console);
+    let events = EventSink::start(Some(fleet.settings.run_dir.join("events.jsonl")));
+    let (requests, requests_rx) = mpsc::channel(16);
+    let state = AppState {
+        requests: requests.clone(),
+        output: output.clone(),
+        keep: fleet.settings.rotation.keep,
+        fleet_path: fleet.path.clone(),
+        access: AccessPolicy {
+            owner_uid: nix::unistd::geteuid().as_raw(),
+            group_gid: fleet.settings.socket_group.as_ref().map(|g| g.1),
+        },
+        events: events.clone(),
+        cpu: Default::default(),
+    };
+    let socket = fleet.settings.socket.clone();
+    let metrics_listener = match fleet.settings.metrics_listen {
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(source) => return Err(DaemonError::MetricsListen { addr, source }),
+        },
+        None => None,
+    };
+    let watched = watch::watched_paths(&fleet);
+    let watching = fleet.settings.watch;
+    tracing::info!(fleet = %fleet.path.display(), instances = fleet.instances.len(), socket = %socket.display(), "isolation proved; starting");
+    let sup = Supervisor::start(fleet, output, events)
+        .await
+        .map_err(|e| DaemonError::Setup(e.to_string()))?;
+    // Owned here, stopped below: the API server, the SIGHUP listener, the metrics listener, the
+    // watcher and the systemd task.
+    let (stop_api, api_stopped) = oneshot::channel::<()>();
+    let api = tokio::spawn(server::serve(listener, state, async move {
+        let _ = api_stopped.await;
+    }));
+    let hup = tokio::spawn(reload_on_sighup(requests.clone()));
+    let (stop_metrics, metrics_stopped) = oneshot::channel::<()>();
+    let metrics_task = metrics_listener.map(|l| {
+        tokio::spawn(server::serve_metrics(l, requests.clone(), async move {
+            let _ = metrics_stopped.await;
+        }))
+    });
+    let notifier = Arc::new(crate::systemd::notify::Notifier::from_env());
+    // Once the fleet is up, give back the code only start-up needed: CLI, fleet file and
+    // configs, the proof, the first spawns and probes (see process::trim). Not earlier: the
+    // first spawns would fault the dropped code straight back in.
+    let roster = sup.roster();
+    let trim_task = tokio::spawn(async move {
+        notify::settled(roster).await;
+        let advised = crate::process::trim::page_out_startup_code();
+        tracing::debug!(advised_bytes = advised, "fleet up: paged out start-up code");
+    });
+    let notify_task = notify::start(notifier.clone(), sup.roster());
+    let watcher = if watching { watch::start(watched, requests.clone()) } else { None };
+    supervisor::serve(sup, requests_rx, shutdown, &notifier).await;
+    if let Some(t) = notify_task {
+        t.abort();
+    }
+    trim_task.abort();
+    drop(watcher);
+    hup.abort();
+    let _ = stop_api.send(());
+    let _ = api.await;
+    let _ = stop_metrics.send(());
+    if let Some(t) = metrics_task {
+        let _ = t.await;
+    }
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
+}
+
+/// SIGHUP reloads the fleet file (as `clawherd reload` does), so a closed terminal never kills
+/// clawherd and orphans its gateways.
+async fn reload_on_sighup(requests: mpsc::Sender<Request>) {
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::error!("cannot install the SIGHUP handler");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("received SIGHUP: reloading the fleet file");
+        if requests.send(Request::Reload(None)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT: the stop signal of a daemon run from the shell or
+/// by a service manager.
+///
+/// Errors: the handlers could not be installed.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("received SIGTERM"),
+            _ = int.recv() => tracing::info!("received SIGINT"),
+        }
+    })
+}

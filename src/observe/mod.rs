@@ -1,0 +1,6 @@
+//! What the fleet tells its operators: the event stream ([`events`]), captured gateway output
+//! ([`logs`]) and Prometheus metrics ([`metrics`]).
+
+pub mod events;
+pub mod logs;
+pub mod metrics;
