@@ -95,7 +95,7 @@ pub fn render_status(s: &StatusResponse) -> String {
             vec![
                 i.profile.clone(),
                 i.role.clone(),
-                i.state.clone(),
+                i.state.to_string(),
                 i.pid.map_or("-".into(), |p| p.to_string()),
                 i.uptime_s.map_or("-".into(), |u| short_duration(Duration::from_secs_f64(u))),
                 i.restarts.to_string(),

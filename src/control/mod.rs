@@ -31,4 +31,7 @@ pub enum Request {
     Instances(oneshot::Sender<Vec<InstanceView>>),
     /// Re-read, re-prove and apply the fleet file; reply with what changed, or the located errors.
     Reload(Option<oneshot::Sender<Result<ReloadResponse, String>>>),
+    /// Reply once no reload is in progress (at once when none is): an action on an instance a
+    /// reload is replacing waits for this, then acts on the new instance.
+    ReloadDone(oneshot::Sender<()>),
 }

@@ -1,6 +1,7 @@
 //! Request and response bodies of control API version 1 (JSON). Field names are stable; new
 //! fields may be added. Times are RFC 3339 UTC strings, durations seconds, sizes bytes.
 
+use crate::instance::Phase;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -32,7 +33,7 @@ pub struct InstanceReport {
     /// `openclaw` or `clawdbot`.
     pub flavor: String,
     /// `starting`, `ready`, `unready`, `stopping`, `backoff`, `crash-loop`, `parked`, `stopped`.
-    pub state: String,
+    pub state: Phase,
     /// Why it is parked: the gateway's own error line.
     pub reason: Option<String>,
     /// Gateway pid while one runs.
@@ -104,7 +105,7 @@ pub struct ActionResponse {
     /// `start`, `stop` or `restart`.
     pub action: String,
     /// State when answering.
-    pub state: String,
+    pub state: Phase,
     /// Pid when answering.
     pub pid: Option<i32>,
     /// Seconds spent waiting.

@@ -3,7 +3,7 @@
 //! [`InstanceView`]s and talk to instances through their handles.
 
 use super::protocol::*;
-use crate::instance::{Control, InstanceStatus};
+use crate::instance::{Control, Goal, InstanceStatus, Phase, WaitError};
 use crate::observe::logs;
 use crate::process::usage;
 use crate::{control::Request, instance::InstanceView};
@@ -21,9 +21,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
-
-/// How often an action on an instance that a reload is replacing looks again.
-const RELOAD_RETRY: Duration = Duration::from_millis(100);
 
 /// Window over which `status` measures CPU use when the previous call's readings
 /// ([`usage::CpuHistory`]) cannot serve.
@@ -289,7 +286,7 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
             profile: v.profile.name.clone(),
             role: v.profile.role.as_str().into(),
             flavor: v.profile.flavor.as_str().into(),
-            state: s.state.into(),
+            state: s.state,
             reason: s.reason.clone(),
             pid: s.pid,
             uptime_s: s.started_at.and_then(|t| now.duration_since(t).ok()).map(|d| d.as_secs_f64()),
@@ -297,7 +294,7 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
             last_exit: s.last_exit.map(|e| e.to_string()),
             last_exit_at: s.last_exit_at.map(rfc3339),
             base_port: v.plan.port(),
-            ready: s.state == "ready",
+            ready: s.state == Phase::Ready,
             live,
             tree: TreeReport {
                 processes: after.processes,
@@ -363,30 +360,25 @@ async fn action(
     UrlPath((profile, action)): UrlPath<(String, String)>,
     Query(q): Query<ActionQuery>,
 ) -> Response {
-    let requested = std::time::Instant::now();
-    let view = loop {
-        let view = match find(&state, &profile).await {
+    let mut view = match find(&state, &profile).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if view.retiring {
+        // A reload is replacing this instance: act on the new one once the reload is done.
+        let (tx, rx) = oneshot::channel();
+        if state.requests.send(Request::ReloadDone(tx)).await.is_err() || rx.await.is_err() {
+            return error(StatusCode::SERVICE_UNAVAILABLE, "clawherd is shutting down".into(), None);
+        }
+        view = match find(&state, &profile).await {
             Ok(v) => v,
             Err(r) => return r,
         };
-        if !view.retiring {
-            break view;
-        }
-        // A reload is replacing this instance: act on the new one once the reload is done.
-        if requested.elapsed() > MAX_WAIT {
-            return error(
-                StatusCode::CONFLICT,
-                format!("profile `{profile}` is being stopped by a reload that has not finished"),
-                Some("retry once `clawherd reload` has returned".into()),
-            );
-        }
-        tokio::time::sleep(RELOAD_RETRY).await;
-    };
-    let old_pid = view.handle.status().pid;
-    let (control, default_wait) = match action.as_str() {
-        "start" => (Control::Start, WaitFor::Ready),
-        "stop" => (Control::Stop(None), WaitFor::Stopped),
-        "restart" => (Control::Restart, WaitFor::Ready),
+    }
+    let control = match action.as_str() {
+        "start" => Control::Start,
+        "stop" => Control::Stop,
+        "restart" => Control::Restart,
         other => {
             return error(
                 StatusCode::NOT_FOUND,
@@ -395,52 +387,23 @@ async fn action(
             );
         }
     };
-    let wait = q.wait.unwrap_or(default_wait);
-    let timeout = Duration::from_secs_f64(q.timeout_s.unwrap_or(120.0).clamp(0.0, MAX_WAIT.as_secs_f64()));
-    let mut rx = view.handle.subscribe();
-    rx.mark_unchanged();
-    if !view.handle.send(control).await {
+    let goal = match (q.wait, control) {
+        (Some(WaitFor::None), _) => None,
+        (Some(WaitFor::Ready), _) | (None, Control::Start | Control::Restart) => Some(Goal::Ready),
+        (Some(WaitFor::Stopped), _) | (None, Control::Stop | Control::Shutdown) => Some(Goal::Stopped),
+    };
+    let timeout = match wait_timeout(q.timeout_s) {
+        Ok(t) => t,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e, Some("e.g. ?timeout_s=60".into())),
+    };
+    let started = tokio::time::Instant::now();
+    let Ok(applied) = view.handle.apply(control).await else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the instance is shutting down".into(), None);
-    }
-    let started = std::time::Instant::now();
-    let restart = action == "restart";
-    let outcome = tokio::time::timeout(timeout, async {
-        // Until the status changed once after the request, a stopped/failed state is the one
-        // from before the request (the actor has not handled it yet), not its outcome.
-        let mut changed = false;
-        loop {
-            let s = rx.borrow_and_update().clone();
-            let fresh = !restart || (s.pid.is_some() && s.pid != old_pid);
-            let last = || s.last_exit.map(|e| e.to_string()).unwrap_or_else(|| "none".into());
-            match (wait, s.state) {
-                (WaitFor::None, _) => return Ok(s),
-                (WaitFor::Ready, "ready") if fresh => return Ok(s),
-                (WaitFor::Ready, "parked") if changed => {
-                    return Err((
-                        s.clone(),
-                        format!("instance parked on a configuration error: {}", s.reason.clone().unwrap_or_default()),
-                    ));
-                }
-                (WaitFor::Ready, "crash-loop") if changed => {
-                    return Err((
-                        s.clone(),
-                        format!(
-                            "instance is in a crash loop (last exit: {}); it keeps retrying at the slow cadence",
-                            last()
-                        ),
-                    ));
-                }
-                (WaitFor::Ready, "stopped") if changed => return Err((s.clone(), format!("instance stopped (last exit: {})", last()))),
-                (WaitFor::Stopped, "stopped" | "parked") => return Ok(s),
-                _ => {}
-            }
-            if rx.changed().await.is_err() {
-                return Err((s, "the instance ended".into()));
-            }
-            changed = true;
-        }
-    })
-    .await;
+    };
+    let outcome = match goal {
+        None => Ok(applied),
+        Some(goal) => view.handle.wait_for(goal, started + timeout).await,
+    };
     let waited_s = started.elapsed().as_secs_f64();
     let respond = |code: StatusCode, s: &InstanceStatus, problem: Option<String>| {
         (
@@ -448,7 +411,7 @@ async fn action(
             Json(ActionResponse {
                 profile: profile.clone(),
                 action: action.clone(),
-                state: s.state.into(),
+                state: s.state,
                 pid: s.pid,
                 waited_s,
                 problem,
@@ -457,18 +420,24 @@ async fn action(
             .into_response()
     };
     match outcome {
-        Ok(Ok(s)) => respond(StatusCode::OK, &s, None),
-        Ok(Err((s, why))) => respond(StatusCode::CONFLICT, &s, Some(why)),
-        Err(_) => {
-            let s = view.handle.status();
-            let target = if wait == WaitFor::Ready { "ready" } else { "stopped" };
-            respond(
-                StatusCode::GATEWAY_TIMEOUT,
-                &s,
-                Some(format!("not {target} within {timeout:?} (state {})", s.state)),
-            )
-        }
+        Ok(s) => respond(StatusCode::OK, &s, None),
+        Err((s, e @ WaitError::TimedOut { .. })) => respond(StatusCode::GATEWAY_TIMEOUT, &s, Some(e.to_string())),
+        Err((s, e)) => respond(StatusCode::CONFLICT, &s, Some(e.to_string())),
     }
+}
+
+/// The wait of an action: `timeout_s` seconds (default 120), at most [`MAX_WAIT`].
+///
+/// Errors: a value that is not a finite number between 0 and 3600 (`NaN`, `inf`, negative).
+fn wait_timeout(timeout_s: Option<f64>) -> Result<Duration, String> {
+    let secs = timeout_s.unwrap_or(120.0);
+    if !secs.is_finite() || !(0.0..=MAX_WAIT.as_secs_f64()).contains(&secs) {
+        return Err(format!(
+            "timeout_s must be a number of seconds from 0 to {}, not {secs}",
+            MAX_WAIT.as_secs()
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 async fn reload(State(state): State<AppState>) -> Response {
@@ -658,7 +627,7 @@ fn metric_samples(views: &[InstanceView]) -> Vec<crate::observe::metrics::Instan
                 role: v.profile.role.as_str().into(),
                 flavor: v.profile.flavor.as_str().into(),
                 up: s.pid.is_some(),
-                ready: s.state == "ready",
+                ready: s.state == Phase::Ready,
                 restarts: s.restarts,
                 last_exit_code: match s.last_exit {
                     None => -1,
@@ -779,6 +748,17 @@ mod tests {
         };
         assert!(!no_group.allows(&peer(1001, 50), &[50]));
         assert!(!no_group.allows(&peer(u32::MAX, u32::MAX), &[]), "unknown credentials");
+    }
+
+    /// Regression (hardening issue): `?timeout_s=NaN` made `Duration::from_secs_f64` panic,
+    /// which aborts the daemon.
+    #[test]
+    fn wait_timeouts_outside_the_range_are_refused_not_panicked_on() {
+        assert_eq!(wait_timeout(None), Ok(Duration::from_secs(120)));
+        assert_eq!(wait_timeout(Some(0.5)), Ok(Duration::from_millis(500)));
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, 3600.5, f64::MAX] {
+            assert!(wait_timeout(Some(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]

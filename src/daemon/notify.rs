@@ -9,8 +9,8 @@
 //! so `STATUS=` and `WATCHDOG=1` go on (they froze before, and systemd's watchdog then killed a
 //! healthy daemon).
 
-use crate::instance::InstanceStatus;
 use crate::instance::InstanceView;
+use crate::instance::{InstanceStatus, Phase};
 use crate::systemd::notify::Notifier;
 use futures_util::future::select_all;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(80);
 pub fn summary(views: &[InstanceView]) -> String {
     let statuses: Vec<(InstanceStatus, bool)> = views.iter().map(|v| (v.handle.status(), is_cold(v))).collect();
     let must: Vec<&(InstanceStatus, bool)> = statuses.iter().filter(|(_, cold)| !cold).collect();
-    let ready = must.iter().filter(|(s, _)| s.state == "ready").count();
+    let ready = must.iter().filter(|(s, _)| s.state == Phase::Ready).count();
     let parts: Vec<String> = statuses
         .iter()
         .map(|(s, cold)| format!("{} {}{}", s.profile, s.state, if *cold { " (cold)" } else { "" }))
@@ -43,7 +43,10 @@ fn is_cold(v: &InstanceView) -> bool {
 
 /// Whether every instance of `views` that must be up (all but cold standbys) is ready.
 fn fleet_up(views: &[InstanceView]) -> bool {
-    views.iter().filter(|v| !is_cold(v)).all(|v| v.handle.status().state == "ready")
+    views
+        .iter()
+        .filter(|v| !is_cold(v))
+        .all(|v| v.handle.status().state == Phase::Ready)
 }
 
 /// The roster and the status of every instance on it: wakes on any change of either.

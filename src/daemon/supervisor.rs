@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
@@ -317,7 +317,7 @@ impl Supervisor {
         self.publish();
         // Parked instances wait for a reload: try them again.
         for m in self.managed.values() {
-            if m.view.handle.status().state == "parked" {
+            if m.view.handle.status().state == crate::instance::Phase::Parked {
                 m.view.handle.send(Control::Start).await;
             }
         }
@@ -392,6 +392,8 @@ pub async fn serve(
     let mut deferred = std::collections::VecDeque::new();
     // The tasks of a reload interrupted by shutdown.
     let mut stopping = Vec::new();
+    // Callers waiting for the reload in progress to finish.
+    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     'serve: loop {
         let req = match deferred.pop_front() {
             Some(reply) => Some(Request::Reload(reply)),
@@ -403,6 +405,9 @@ pub async fn serve(
         match req {
             Some(Request::Instances(reply)) => {
                 let _ = reply.send(sup.views());
+            }
+            Some(Request::ReloadDone(reply)) => {
+                let _ = reply.send(());
             }
             Some(Request::Reload(reply)) => {
                 let _ = notifier.reloading();
@@ -429,6 +434,7 @@ pub async fn serve(
                                 let _ = r.send(sup.views());
                             }
                             Some(Request::Reload(r)) => deferred.push_back(r),
+                            Some(Request::ReloadDone(r)) => waiting.push(r),
                             None => {
                                 pending.stopped().await;
                                 break;
@@ -437,6 +443,10 @@ pub async fn serve(
                     }
                 }
                 let result = sup.reload_finish(pending).await;
+                // Actions that waited for this reload act on the new instances now.
+                for r in waiting.drain(..) {
+                    let _ = r.send(());
+                }
                 let _ = notifier.ready(&crate::daemon::notify::summary(&sup.views()));
                 if let Some(r) = reply {
                     let _ = r.send(Ok(result));

@@ -18,7 +18,7 @@
 //! on paused time; [`run`] carries out its actions.
 
 use crate::fleet::{Hooks, StandbyMode};
-use crate::instance::{Control, InstanceHandle, InstanceStatus};
+use crate::instance::{Control, InstanceHandle, InstanceStatus, Phase};
 use crate::observe::events::{EventSink, FleetEvent};
 use serde_json::json;
 use std::time::Duration;
@@ -92,13 +92,13 @@ pub enum MainHealth {
 }
 
 impl MainHealth {
-    /// From an instance status (state names of [`crate::instance::state::State::name`]).
+    /// From an instance status.
     pub fn of(status: &InstanceStatus) -> Self {
         match status.state {
-            "ready" => MainHealth::Ready,
-            "stopped" => MainHealth::Stopped,
-            "crash-loop" | "parked" => MainHealth::Down,
-            _ => MainHealth::NotReady,
+            Phase::Ready => MainHealth::Ready,
+            Phase::Stopped => MainHealth::Stopped,
+            Phase::CrashLoop | Phase::Parked => MainHealth::Down,
+            Phase::Starting | Phase::Unready | Phase::Stopping | Phase::Backoff => MainHealth::NotReady,
         }
     }
 }
@@ -260,7 +260,7 @@ pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
                     pair.standby.send(Control::Start).await;
                 }
                 FoAction::StopStandby => {
-                    pair.standby.send(Control::Stop(None)).await;
+                    pair.standby.send(Control::Stop).await;
                 }
                 FoAction::FailedOver(reason) => {
                     crate::observe::metrics::FAILOVERS
@@ -295,7 +295,7 @@ pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
         }
         if let Some(at) = awaiting_standby {
             let s = standby_rx.borrow_and_update().clone();
-            if s.state == "ready" {
+            if s.state == Phase::Ready {
                 let took = at.elapsed().as_secs_f64();
                 info!(standby = %standby_name, took_s = took, "standby ready after failover");
                 events.emit(FleetEvent::new(

@@ -8,7 +8,7 @@
 //! `eventLoop.degraded` is never punished. Nothing runs between probes: timers only.
 
 use super::state::{Action, Event, Machine, Report, State, TREE_GRACE};
-use super::{Control, InstanceHandle, InstanceStatus};
+use super::{Control, InstanceHandle, InstanceStatus, Message};
 use crate::fleet::{HealthSettings, Plan, Profile};
 use crate::instance::policy::ExitResult;
 use crate::instance::probe;
@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{error, info, instrument, warn};
@@ -92,7 +92,6 @@ pub fn spawn_actor(
         probe: None,
         live_failures: 0,
         ready_failures: 0,
-        pending_stops: Vec::new(),
         readers: Vec::new(),
         last_lines: Arc::new(Mutex::new(VecDeque::new())),
     };
@@ -112,7 +111,7 @@ fn status_of(profile: &str, m: &Machine, parked: Option<String>, finished: bool)
     };
     InstanceStatus {
         profile: profile.to_string(),
-        state: m.state.name(),
+        state: m.state.phase(),
         pid: m.state.pid(),
         started_at,
         ready_at,
@@ -156,8 +155,6 @@ struct Actor {
     live_failures: u32,
     /// Consecutive readiness failures after readiness.
     ready_failures: u32,
-    /// Stop requests waiting for `stopped`.
-    pending_stops: Vec<oneshot::Sender<()>>,
     /// Output reader tasks of the current child; owned here, aborted when the actor ends.
     readers: Vec<JoinHandle<()>>,
     /// The last output lines of the current child. A `std` mutex: the readers push a line and
@@ -167,7 +164,7 @@ struct Actor {
 
 impl Actor {
     #[instrument(skip_all, fields(profile = %self.name))]
-    async fn run(mut self, mut rx: mpsc::Receiver<Control>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Message>) {
         let mut shutting_down = false;
         loop {
             if shutting_down && self.child.is_none() && !matches!(self.machine.state, State::StopSigterm { .. } | State::StopSigkill { .. })
@@ -193,18 +190,27 @@ impl Actor {
                     let handed_back = self.handed_back(result, pid).await;
                     Event::Exited { result, config_error, handed_back }
                 }
-                control = rx.recv(), if !shutting_down => match control {
-                    Some(Control::Start) => Event::Start,
-                    Some(Control::Restart) => Event::Restart,
-                    Some(Control::Stop(reply)) => {
-                        self.pending_stops.extend(reply);
-                        Event::Stop
+                message = rx.recv(), if !shutting_down => {
+                    let (control, applied) = match message {
+                        Some(Message { control, applied }) => (control, applied),
+                        None => (Control::Shutdown, None),
+                    };
+                    let event = match control {
+                        Control::Start => Event::Start,
+                        Control::Restart => Event::Restart,
+                        Control::Stop => Event::Stop,
+                        Control::Shutdown => {
+                            shutting_down = true;
+                            Event::Stop
+                        }
+                    };
+                    self.apply(event).await;
+                    // The ticket: the status published by `apply` shows the control's effect.
+                    if let Some(t) = applied {
+                        let _ = t.send(());
                     }
-                    Some(Control::Shutdown) | None => {
-                        shutting_down = true;
-                        Event::Stop
-                    }
-                },
+                    continue;
+                }
                 () = sleep_until(self.timer.as_ref().map(|(t, _)| *t)) => {
                     let (_, event) = self.timer.take().expect("timer armed");
                     event
@@ -341,11 +347,6 @@ impl Actor {
                 if let Some(next) = self.perform(action).await {
                     queue.push(next);
                 }
-            }
-        }
-        if matches!(self.machine.state, State::Stopped | State::Parked { .. }) {
-            for reply in self.pending_stops.drain(..) {
-                let _ = reply.send(());
             }
         }
         self.ensure_probe();

@@ -12,25 +12,27 @@
 pub mod actor;
 pub mod backoff;
 pub mod handoff;
+pub mod phase;
 pub mod policy;
 pub mod probe;
 pub mod state;
 mod view;
 
+pub use phase::Phase;
 pub use view::InstanceView;
 
 use crate::instance::policy::ExitResult;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 
 /// A snapshot of one instance, published after every change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceStatus {
     /// Profile name.
     pub profile: String,
-    /// Coarse state name (`stopped`, `starting`, `ready`, `unready`, `stopping`, `backoff`,
-    /// `crash-loop`, `parked`).
-    pub state: &'static str,
+    /// The coarse state.
+    pub state: Phase,
     /// Gateway pid while one runs.
     pub pid: Option<i32>,
     /// When the running gateway was spawned.
@@ -51,33 +53,107 @@ pub struct InstanceStatus {
     pub finished: bool,
 }
 
-/// A request to an instance.
-#[derive(Debug)]
+/// A request to an instance, in the imperative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
     /// Bring it up.
     Start,
-    /// Bring it down; the reply fires once it is stopped.
-    Stop(Option<oneshot::Sender<()>>),
+    /// Bring it down.
+    Stop,
     /// Stop if running, then start.
     Restart,
     /// Bring it down and end the actor.
     Shutdown,
 }
 
+/// A control on its way to the actor, with the ticket that resolves once it was applied.
+#[derive(Debug)]
+pub(crate) struct Message {
+    pub(crate) control: Control,
+    pub(crate) applied: Option<oneshot::Sender<()>>,
+}
+
+/// What [`InstanceHandle::wait_for`] waits for (s6-svc's `-wU` and `-wD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goal {
+    /// Ready (`GET /readyz` answered 200), not merely spawned.
+    Ready,
+    /// Stopped, or parked (nothing runs and nothing will until asked).
+    Stopped,
+}
+
+impl std::fmt::Display for Goal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Goal::Ready => "ready",
+            Goal::Stopped => "stopped",
+        })
+    }
+}
+
+/// Why a wait ended without reaching its goal. The status at that moment comes with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WaitError {
+    /// Parked on a configuration error (the gateway's own error line).
+    #[error("instance parked on a configuration error: {0}")]
+    Parked(String),
+    /// In a crash loop (the last exit); it keeps retrying at the slow cadence.
+    #[error("instance is in a crash loop (last exit: {0}); it keeps retrying at the slow cadence")]
+    CrashLoop(String),
+    /// Stopped while waiting for ready (the last exit).
+    #[error("instance stopped (last exit: {0})")]
+    Stopped(String),
+    /// The actor ended (the fleet is stopping, or a reload removed the profile).
+    #[error("the instance ended")]
+    Ended,
+    /// The deadline passed first.
+    #[error("not {goal} within {:.1} s (state {phase})", .after.as_secs_f64())]
+    TimedOut {
+        /// What was awaited.
+        goal: Goal,
+        /// How long was waited.
+        after: Duration,
+        /// The phase at the deadline.
+        phase: Phase,
+    },
+}
+
 /// Handle to an instance actor. Cloning is cheap; the actor ends after [`Control::Shutdown`]
 /// or when every handle is dropped (it then stops its gateway first).
+///
+/// Controls come in two forms: [`InstanceHandle::send`] queues one and returns, and
+/// [`InstanceHandle::apply`] resolves once the actor has applied it (watchexec's `Ticket`), so
+/// the status read right after shows its effect. [`InstanceHandle::start`], `stop` and
+/// `restart` apply and then [`InstanceHandle::wait_for`] the goal.
 #[derive(Debug, Clone)]
 pub struct InstanceHandle {
     /// Profile name.
     pub profile: String,
-    tx: mpsc::Sender<Control>,
+    tx: mpsc::Sender<Message>,
     status: watch::Receiver<InstanceStatus>,
 }
 
 impl InstanceHandle {
     /// Queues a control; false if the actor is gone.
-    pub async fn send(&self, c: Control) -> bool {
-        self.tx.send(c).await.is_ok()
+    pub async fn send(&self, control: Control) -> bool {
+        self.tx.send(Message { control, applied: None }).await.is_ok()
+    }
+
+    /// Queues a control and resolves once the actor has applied it; the returned status shows
+    /// its effect (for a restart of a running gateway: `stopping`).
+    ///
+    /// Errors: [`WaitError::Ended`] if the actor is gone or ends before applying it.
+    pub async fn apply(&self, control: Control) -> Result<InstanceStatus, WaitError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Message {
+                control,
+                applied: Some(tx),
+            })
+            .await
+            .map_err(|_| WaitError::Ended)?;
+        rx.await.map_err(|_| WaitError::Ended)?;
+        Ok(self.status())
     }
 
     /// The latest status.
@@ -90,11 +166,71 @@ impl InstanceHandle {
         self.status.clone()
     }
 
-    /// Stops the instance and waits until it is stopped.
-    pub async fn stop(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.send(Control::Stop(Some(tx))).await {
-            let _ = rx.await;
+    /// Waits until the instance reaches `goal`, judging from the current status on: for
+    /// [`Goal::Ready`], `parked`, `crash-loop` and `stopped` end the wait with the reason; for
+    /// [`Goal::Stopped`], `stopped` and `parked` both count. Call it after [`Self::apply`], so
+    /// that a status from before the control is not mistaken for its outcome.
+    ///
+    /// Errors: [`WaitError`], with the status at that moment.
+    pub async fn wait_for(&self, goal: Goal, deadline: Instant) -> Result<InstanceStatus, (InstanceStatus, WaitError)> {
+        let mut rx = self.subscribe();
+        let started = Instant::now();
+        loop {
+            let s = rx.borrow_and_update().clone();
+            let last = || s.last_exit.map(|e| e.to_string()).unwrap_or_else(|| "none".into());
+            let verdict = match (goal, s.state) {
+                (Goal::Ready, Phase::Ready) | (Goal::Stopped, Phase::Stopped | Phase::Parked) => Some(Ok(())),
+                (Goal::Ready, Phase::Parked) => Some(Err(WaitError::Parked(s.reason.clone().unwrap_or_default()))),
+                (Goal::Ready, Phase::CrashLoop) => Some(Err(WaitError::CrashLoop(last()))),
+                (Goal::Ready, Phase::Stopped) => Some(Err(WaitError::Stopped(last()))),
+                (Goal::Ready, Phase::Starting | Phase::Unready | Phase::Stopping | Phase::Backoff)
+                | (Goal::Stopped, Phase::Starting | Phase::Ready | Phase::Unready | Phase::Stopping | Phase::Backoff | Phase::CrashLoop) => {
+                    None
+                }
+            };
+            match verdict {
+                Some(Ok(())) => return Ok(s),
+                Some(Err(e)) => return Err((s, e)),
+                None => {}
+            }
+            tokio::select! {
+                r = rx.changed() => if r.is_err() {
+                    return Err((s, WaitError::Ended));
+                },
+                () = tokio::time::sleep_until(deadline) => {
+                    let phase = s.state;
+                    return Err((s, WaitError::TimedOut { goal, after: started.elapsed(), phase }));
+                }
+            }
         }
+    }
+
+    /// Starts the instance and waits until it is ready (at once if it already is).
+    ///
+    /// Errors: see [`Self::wait_for`].
+    pub async fn start(&self, deadline: Instant) -> Result<InstanceStatus, (InstanceStatus, WaitError)> {
+        self.apply_and_wait(Control::Start, Goal::Ready, deadline).await
+    }
+
+    /// Stops the instance and waits until it is stopped.
+    ///
+    /// Errors: see [`Self::wait_for`].
+    pub async fn stop(&self, deadline: Instant) -> Result<InstanceStatus, (InstanceStatus, WaitError)> {
+        self.apply_and_wait(Control::Stop, Goal::Stopped, deadline).await
+    }
+
+    /// Restarts the instance (stop if running, then start) and waits until the new gateway is
+    /// ready.
+    ///
+    /// Errors: see [`Self::wait_for`].
+    pub async fn restart(&self, deadline: Instant) -> Result<InstanceStatus, (InstanceStatus, WaitError)> {
+        self.apply_and_wait(Control::Restart, Goal::Ready, deadline).await
+    }
+
+    async fn apply_and_wait(&self, control: Control, goal: Goal, deadline: Instant) -> Result<InstanceStatus, (InstanceStatus, WaitError)> {
+        if let Err(e) = self.apply(control).await {
+            return Err((self.status(), e));
+        }
+        self.wait_for(goal, deadline).await
     }
 }

@@ -102,17 +102,18 @@ pub enum State {
 }
 
 impl State {
-    /// The coarse name shown to operators (systemd's state translation).
-    pub fn name(&self) -> &'static str {
+    /// The coarse state shown to operators (systemd's state translation).
+    pub fn phase(&self) -> super::Phase {
+        use super::Phase;
         match self {
-            State::Stopped => "stopped",
-            State::Starting { .. } => "starting",
-            State::Ready { .. } => "ready",
-            State::Unready { .. } => "unready",
-            State::StopSigterm { .. } | State::StopSigkill { .. } => "stopping",
-            State::AutoRestart { .. } => "backoff",
-            State::CrashLoop { .. } => "crash-loop",
-            State::Parked { .. } => "parked",
+            State::Stopped => Phase::Stopped,
+            State::Starting { .. } => Phase::Starting,
+            State::Ready { .. } => Phase::Ready,
+            State::Unready { .. } => Phase::Unready,
+            State::StopSigterm { .. } | State::StopSigkill { .. } => Phase::Stopping,
+            State::AutoRestart { .. } => Phase::Backoff,
+            State::CrashLoop { .. } => Phase::CrashLoop,
+            State::Parked { .. } => Phase::Parked,
         }
     }
 
@@ -628,7 +629,7 @@ mod tests {
         for (i, e) in events.iter().enumerate() {
             last = m.step(e.clone(), t0 + Duration::from_secs(i as u64));
         }
-        (m.state.name(), last)
+        (m.state.phase().as_str(), last)
     }
 
     #[tokio::test(start_paused = true)]
@@ -906,10 +907,10 @@ mod tests {
             tick(&mut m, E::Spawned { pid: 100 + i });
             let actions = tick(&mut m, exited(ExitResult::Code(1)));
             if i < 2 {
-                assert_eq!(m.state.name(), "backoff", "exit {i}");
+                assert_eq!(m.state.phase().as_str(), "backoff", "exit {i}");
                 tick(&mut m, E::BackoffElapsed);
             } else {
-                assert_eq!(m.state.name(), "crash-loop");
+                assert_eq!(m.state.phase().as_str(), "crash-loop");
                 let retry = Duration::from_secs(120);
                 assert!(
                     actions.contains(&Action::Report(Report::CrashLoop {
@@ -928,7 +929,7 @@ mod tests {
         assert_eq!(tick(&mut m, E::BackoffElapsed), vec![Action::Spawn], "the slow retry spawns");
         tick(&mut m, E::Spawned { pid: 200 });
         tick(&mut m, exited(ExitResult::Code(1)));
-        assert_eq!(m.state.name(), "crash-loop", "still looping: back to the slow cadence");
+        assert_eq!(m.state.phase().as_str(), "crash-loop", "still looping: back to the slow cadence");
         assert_eq!(
             tick(&mut m, E::Start),
             vec![Action::ClearTimer, Action::Spawn],
