@@ -20,6 +20,7 @@
 use crate::fleet::{Hooks, StandbyMode};
 use crate::instance::{Control, InstanceHandle, InstanceStatus, Phase};
 use crate::observe::events::{EventSink, FleetEvent};
+use crate::process::later;
 use serde_json::json;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -132,8 +133,8 @@ impl Controller {
     /// When [`Controller::tick`] must run next, if a delay is pending.
     pub fn deadline(&self) -> Option<Instant> {
         match self.state {
-            PairState::Suspect { since, limit } => Some(since + limit),
-            PairState::Recovering { ready_since, .. } => Some(ready_since + self.failback_after),
+            PairState::Suspect { since, limit } => Some(later(since, limit)),
+            PairState::Recovering { ready_since, .. } => Some(later(ready_since, self.failback_after)),
             PairState::Normal | PairState::FailedOver { .. } => None,
         }
     }
@@ -187,7 +188,7 @@ impl Controller {
     /// A pending delay may have passed at `now`.
     pub fn tick(&mut self, now: Instant) -> Vec<FoAction> {
         match self.state {
-            PairState::Suspect { since, limit } if now >= since + limit => {
+            PairState::Suspect { since, limit } if now >= later(since, limit) => {
                 let waited = humantime::format_duration(Duration::from_secs(now.duration_since(since).as_secs()));
                 let reason = if self.main_was_ready {
                     format!("main not ready for {waited}")
@@ -196,7 +197,7 @@ impl Controller {
                 };
                 self.failover(reason, now)
             }
-            PairState::Recovering { ready_since, .. } if now >= ready_since + self.failback_after => {
+            PairState::Recovering { ready_since, .. } if now >= later(ready_since, self.failback_after) => {
                 self.state = PairState::Normal;
                 let mut actions = vec![FoAction::FailedBack];
                 if self.mode == StandbyMode::Cold {

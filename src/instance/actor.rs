@@ -102,10 +102,7 @@ fn status_of(profile: &str, m: &Machine, parked: Option<String>, finished: bool)
     let (now, wall) = (Instant::now(), std::time::SystemTime::now());
     let wall_of = |t: Instant| wall.checked_sub(now.saturating_duration_since(t));
     let (started_at, ready_at) = match &m.state {
-        State::Starting { since, .. }
-        | State::Unready { since, .. }
-        | State::StopSigterm { since, .. }
-        | State::StopSigkill { since, .. } => (wall_of(*since), None),
+        State::Starting { since, .. } | State::Unready { since, .. } | State::Stopping { since, .. } => (wall_of(*since), None),
         State::Ready { since, ready_at, .. } => (wall_of(*since), wall_of(*ready_at)),
         State::Stopped | State::AutoRestart { .. } | State::CrashLoop { .. } | State::Parked { .. } => (None, None),
     };
@@ -167,8 +164,7 @@ impl Actor {
     async fn run(mut self, mut rx: mpsc::Receiver<Message>) {
         let mut shutting_down = false;
         loop {
-            if shutting_down && self.child.is_none() && !matches!(self.machine.state, State::StopSigterm { .. } | State::StopSigkill { .. })
-            {
+            if shutting_down && self.child.is_none() && !matches!(self.machine.state, State::Stopping { .. }) {
                 break;
             }
             let event = tokio::select! {
@@ -407,13 +403,13 @@ impl Actor {
                     tracing::debug!(pid, "reaped orphan");
                 }
             }
-            Action::ArmStopTimer(d) => self.timer = Some((Instant::now() + d, Event::StopTimerFired)),
+            Action::ArmStopTimer(d) => self.timer = Some((crate::process::later(Instant::now(), d), Event::StopTimerFired)),
             // A zero delay needs no timer (tokio's has 1 ms granularity): restart now.
             Action::ArmBackoff(d) if d.is_zero() => {
                 self.timer = None;
                 return Some(Event::BackoffElapsed);
             }
-            Action::ArmBackoff(d) => self.timer = Some((Instant::now() + d, Event::BackoffElapsed)),
+            Action::ArmBackoff(d) => self.timer = Some((crate::process::later(Instant::now(), d), Event::BackoffElapsed)),
             Action::ClearTimer => self.timer = None,
             Action::Report(r) => self.report(r, pid),
         }

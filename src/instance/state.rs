@@ -7,6 +7,7 @@
 use crate::fleet::RestartSettings;
 use crate::instance::backoff::Backoff;
 use crate::instance::policy::ExitResult;
+use crate::process::later;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -32,6 +33,15 @@ pub enum AfterStop {
     StayDown,
     /// Start again (a restart).
     Start,
+}
+
+/// How far a stop has escalated (systemd's `SERVICE_STOP_SIGTERM` and `SERVICE_STOP_SIGKILL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// SIGTERM (and SIGCONT) sent to the process group.
+    Term,
+    /// SIGKILL sent to every member of the tree.
+    Kill,
 }
 
 /// The instance's state. Data that exists only in one state lives in its variant.
@@ -64,23 +74,17 @@ pub enum State {
         /// Time readiness was lost.
         unready_at: Instant,
     },
-    /// SIGTERM sent to the process group; SIGKILL when the stop timer fires.
-    StopSigterm {
+    /// Being stopped: `signal` was sent; the stop timer escalates SIGTERM to SIGKILL and
+    /// reports a gateway that outlives SIGKILL.
+    Stopping {
         /// Gateway pid.
         pid: i32,
         /// Spawn time.
         since: Instant,
         /// What follows the stop.
         then: AfterStop,
-    },
-    /// SIGKILL sent to the whole tree.
-    StopSigkill {
-        /// Gateway pid.
-        pid: i32,
-        /// Spawn time.
-        since: Instant,
-        /// What follows the stop.
-        then: AfterStop,
+        /// The last signal sent.
+        signal: StopSignal,
     },
     /// Waiting before the next start.
     AutoRestart {
@@ -110,7 +114,7 @@ impl State {
             State::Starting { .. } => Phase::Starting,
             State::Ready { .. } => Phase::Ready,
             State::Unready { .. } => Phase::Unready,
-            State::StopSigterm { .. } | State::StopSigkill { .. } => Phase::Stopping,
+            State::Stopping { .. } => Phase::Stopping,
             State::AutoRestart { .. } => Phase::Backoff,
             State::CrashLoop { .. } => Phase::CrashLoop,
             State::Parked { .. } => Phase::Parked,
@@ -120,11 +124,7 @@ impl State {
     /// The gateway's pid while one runs.
     pub fn pid(&self) -> Option<i32> {
         match self {
-            State::Starting { pid, .. }
-            | State::Ready { pid, .. }
-            | State::Unready { pid, .. }
-            | State::StopSigterm { pid, .. }
-            | State::StopSigkill { pid, .. } => Some(*pid),
+            State::Starting { pid, .. } | State::Ready { pid, .. } | State::Unready { pid, .. } | State::Stopping { pid, .. } => Some(*pid),
             State::Stopped | State::AutoRestart { .. } | State::CrashLoop { .. } | State::Parked { .. } => None,
         }
     }
@@ -278,135 +278,173 @@ impl Machine {
         self.backoff.settings().policy
     }
 
-    /// Applies `event` at `now`; returns the actions to carry out, in order.
+    /// Applies `event` at `now`; returns the actions to carry out, in order. Each event group
+    /// has its own function, which decides every state explicitly (no `_ =>` arm).
     pub fn step(&mut self, event: Event, now: Instant) -> Vec<Action> {
-        use Event as E;
+        match event {
+            Event::Start => self.on_start(),
+            Event::Restart => self.on_restart(),
+            Event::Stop => self.on_stop(),
+            Event::Spawned { pid } => self.on_spawned(pid, now),
+            Event::SpawnFailed => self.on_spawn_failed(now),
+            Event::BecameReady => self.on_ready(now),
+            Event::BecameUnready => self.on_unready(now),
+            Event::LivenessFailed => self.on_liveness_failed(),
+            Event::Exited {
+                result,
+                config_error,
+                handed_back,
+            } => self.on_exit(
+                Exit {
+                    result,
+                    config_error,
+                    handed_back,
+                },
+                now,
+            ),
+            Event::StopTimerFired => self.on_stop_timer(),
+            Event::BackoffElapsed => self.on_backoff_elapsed(),
+        }
+    }
+
+    /// Begins a graceful stop of a running gateway: SIGTERM, then the stop timer.
+    fn begin_stop(&mut self, pid: i32, since: Instant, then: AfterStop, timeout: Duration) -> Vec<Action> {
+        self.state = State::Stopping {
+            pid,
+            since,
+            then,
+            signal: StopSignal::Term,
+        };
+        vec![Action::SignalTerm, Action::ArmStopTimer(timeout)]
+    }
+
+    fn on_start(&mut self) -> Vec<Action> {
         use State as S;
-        let state = self.state.clone();
-        match (state, event) {
-            // Start requests.
-            (S::Stopped | S::Parked { .. }, E::Start | E::Restart) => {
-                self.want = Want::Up;
+        self.want = Want::Up;
+        match &mut self.state {
+            S::Stopped | S::Parked { .. } => {
                 self.backoff.reset();
                 vec![Action::Spawn]
             }
-            (S::AutoRestart { .. } | S::CrashLoop { .. }, E::Restart) => {
-                self.want = Want::Up;
-                self.backoff.reset();
-                vec![Action::ClearTimer, Action::Spawn]
-            }
-            (S::CrashLoop { .. }, E::Start) => {
+            S::CrashLoop { .. } => {
                 // An operator's start: try now, with a fresh tally.
-                self.want = Want::Up;
                 self.backoff.reset();
                 vec![Action::ClearTimer, Action::Spawn]
             }
-            (S::AutoRestart { .. } | S::Starting { .. } | S::Ready { .. } | S::Unready { .. }, E::Start) => {
-                self.want = Want::Up;
+            S::Stopping { then, .. } => {
+                *then = AfterStop::Start;
                 vec![]
             }
-            (S::StopSigterm { pid, since, .. }, E::Start | E::Restart) => {
-                self.want = Want::Up;
-                self.state = S::StopSigterm {
-                    pid,
-                    since,
-                    then: AfterStop::Start,
-                };
-                vec![]
-            }
-            (S::StopSigkill { pid, since, .. }, E::Start | E::Restart) => {
-                self.want = Want::Up;
-                self.state = S::StopSigkill {
-                    pid,
-                    since,
-                    then: AfterStop::Start,
-                };
-                vec![]
-            }
-            (S::Starting { pid, since } | S::Ready { pid, since, .. } | S::Unready { pid, since, .. }, E::Restart) => {
-                self.want = Want::Up;
-                self.state = S::StopSigterm {
-                    pid,
-                    since,
-                    then: AfterStop::Start,
-                };
-                vec![Action::SignalTerm, Action::ArmStopTimer(self.stop_timeout)]
-            }
+            S::AutoRestart { .. } | S::Starting { .. } | S::Ready { .. } | S::Unready { .. } => vec![],
+        }
+    }
 
-            // Stop requests.
-            (S::Starting { pid, since } | S::Ready { pid, since, .. } | S::Unready { pid, since, .. }, E::Stop) => {
-                self.want = Want::Down;
-                self.state = S::StopSigterm {
-                    pid,
-                    since,
-                    then: AfterStop::StayDown,
-                };
-                vec![Action::SignalTerm, Action::ArmStopTimer(self.stop_timeout)]
+    fn on_restart(&mut self) -> Vec<Action> {
+        use State as S;
+        self.want = Want::Up;
+        match self.state.clone() {
+            S::Stopped | S::Parked { .. } => {
+                self.backoff.reset();
+                vec![Action::Spawn]
             }
-            (S::StopSigterm { pid, since, .. }, E::Stop) => {
-                // A second SIGTERM does not hurry OpenClaw (facts §4); the timer escalates.
-                self.want = Want::Down;
-                self.state = S::StopSigterm {
-                    pid,
-                    since,
-                    then: AfterStop::StayDown,
-                };
-                vec![]
+            S::AutoRestart { .. } | S::CrashLoop { .. } => {
+                self.backoff.reset();
+                vec![Action::ClearTimer, Action::Spawn]
             }
-            (S::StopSigkill { pid, since, .. }, E::Stop) => {
-                self.want = Want::Down;
-                self.state = S::StopSigkill {
+            S::Stopping { pid, since, signal, .. } => {
+                self.state = S::Stopping {
                     pid,
                     since,
-                    then: AfterStop::StayDown,
+                    then: AfterStop::Start,
+                    signal,
                 };
                 vec![]
             }
-            (S::AutoRestart { .. } | S::CrashLoop { .. }, E::Stop) => {
-                self.want = Want::Down;
+            S::Starting { pid, since } | S::Ready { pid, since, .. } | S::Unready { pid, since, .. } => {
+                self.begin_stop(pid, since, AfterStop::Start, self.stop_timeout)
+            }
+        }
+    }
+
+    fn on_stop(&mut self) -> Vec<Action> {
+        use State as S;
+        self.want = Want::Down;
+        match &mut self.state {
+            S::Starting { pid, since } | S::Ready { pid, since, .. } | S::Unready { pid, since, .. } => {
+                let (pid, since) = (*pid, *since);
+                self.begin_stop(pid, since, AfterStop::StayDown, self.stop_timeout)
+            }
+            S::Stopping { then, .. } => {
+                // A second SIGTERM does not hurry OpenClaw (docs/openclaw.md, "Lifecycle"); the
+                // stop timer escalates.
+                *then = AfterStop::StayDown;
+                vec![]
+            }
+            S::AutoRestart { .. } | S::CrashLoop { .. } => {
                 self.state = S::Stopped;
                 vec![Action::ClearTimer]
             }
-            (S::Stopped | S::Parked { .. }, E::Stop) => {
-                self.want = Want::Down;
+            S::Stopped | S::Parked { .. } => {
                 self.state = S::Stopped;
                 vec![]
             }
+        }
+    }
 
-            // Spawn results.
-            (_, E::Spawned { pid }) => {
+    fn on_spawned(&mut self, pid: i32, now: Instant) -> Vec<Action> {
+        use State as S;
+        match self.state {
+            S::Stopped | S::Parked { .. } | S::AutoRestart { .. } | S::CrashLoop { .. } => {
                 self.backoff.record_start(now);
                 self.state = S::Starting { pid, since: now };
                 vec![]
             }
-            (_, E::SpawnFailed) => {
-                self.backoff.record_start(now);
-                self.after_unrequested_exit(
-                    Exit {
-                        result: ExitResult::SpawnFailed,
-                        config_error: None,
-                        handed_back: false,
-                    },
-                    Duration::ZERO,
-                    None,
-                    now,
-                )
-            }
+            // A spawn is only asked for where no gateway runs, and its result is fed back at
+            // once; a running state keeps its own gateway.
+            S::Starting { .. } | S::Ready { .. } | S::Unready { .. } | S::Stopping { .. } => vec![],
+        }
+    }
 
-            // Readiness and liveness.
-            (S::Starting { pid, since }, E::BecameReady) => {
+    fn on_spawn_failed(&mut self, now: Instant) -> Vec<Action> {
+        use State as S;
+        match self.state {
+            S::Stopped | S::Parked { .. } | S::AutoRestart { .. } | S::CrashLoop { .. } => {
+                self.backoff.record_start(now);
+                let exit = Exit {
+                    result: ExitResult::SpawnFailed,
+                    config_error: None,
+                    handed_back: false,
+                };
+                self.after_unrequested_exit(exit, Duration::ZERO, None, now)
+            }
+            // As for `Spawned`: a running state keeps its own gateway.
+            S::Starting { .. } | S::Ready { .. } | S::Unready { .. } | S::Stopping { .. } => vec![],
+        }
+    }
+
+    fn on_ready(&mut self, now: Instant) -> Vec<Action> {
+        use State as S;
+        match self.state {
+            S::Starting { pid, since } => {
                 let after = now.duration_since(since);
                 self.last_ready_after = Some(after);
                 self.state = S::Ready { pid, since, ready_at: now };
                 vec![Action::Report(Report::Ready { after })]
             }
-            (S::Unready { pid, since, .. }, E::BecameReady) => {
+            S::Unready { pid, since, .. } => {
                 self.state = S::Ready { pid, since, ready_at: now };
                 vec![Action::Report(Report::Ready {
                     after: now.duration_since(since),
                 })]
             }
-            (S::Ready { pid, since, .. }, E::BecameUnready) => {
+            S::Stopped | S::Parked { .. } | S::AutoRestart { .. } | S::CrashLoop { .. } | S::Ready { .. } | S::Stopping { .. } => vec![],
+        }
+    }
+
+    fn on_unready(&mut self, now: Instant) -> Vec<Action> {
+        use State as S;
+        match self.state {
+            S::Ready { pid, since, .. } => {
                 self.state = S::Unready {
                     pid,
                     since,
@@ -414,74 +452,53 @@ impl Machine {
                 };
                 vec![Action::Report(Report::Unready)]
             }
-            (S::Starting { pid, since } | S::Ready { pid, since, .. } | S::Unready { pid, since, .. }, E::LivenessFailed) => {
-                self.restarts += 1;
-                self.state = S::StopSigterm {
-                    pid,
-                    since,
-                    then: AfterStop::Start,
-                };
-                vec![
-                    Action::Report(Report::LivenessRestart),
-                    Action::SignalTerm,
-                    Action::ArmStopTimer(self.liveness_stop_timeout),
-                ]
-            }
-            (
-                S::Stopped
-                | S::Parked { .. }
-                | S::AutoRestart { .. }
-                | S::CrashLoop { .. }
-                | S::Ready { .. }
-                | S::StopSigterm { .. }
-                | S::StopSigkill { .. },
-                E::BecameReady,
-            )
-            | (
-                S::Stopped
-                | S::Parked { .. }
-                | S::AutoRestart { .. }
-                | S::CrashLoop { .. }
-                | S::Starting { .. }
-                | S::Unready { .. }
-                | S::StopSigterm { .. }
-                | S::StopSigkill { .. },
-                E::BecameUnready,
-            )
-            | (
-                S::Stopped | S::Parked { .. } | S::AutoRestart { .. } | S::CrashLoop { .. } | S::StopSigterm { .. } | S::StopSigkill { .. },
-                E::LivenessFailed,
-            ) => {
+            S::Stopped
+            | S::Parked { .. }
+            | S::AutoRestart { .. }
+            | S::CrashLoop { .. }
+            | S::Starting { .. }
+            | S::Unready { .. }
+            | S::Stopping { .. } => {
                 vec![]
             }
+        }
+    }
 
-            // Exits.
-            (
-                S::Starting { since, .. } | S::Ready { since, .. } | S::Unready { since, .. },
-                E::Exited {
-                    result,
-                    config_error,
-                    handed_back,
-                },
-            ) => {
+    fn on_liveness_failed(&mut self) -> Vec<Action> {
+        use State as S;
+        match self.state {
+            S::Starting { pid, since } | S::Ready { pid, since, .. } | S::Unready { pid, since, .. } => {
+                self.restarts += 1;
+                let mut actions = vec![Action::Report(Report::LivenessRestart)];
+                actions.extend(self.begin_stop(pid, since, AfterStop::Start, self.liveness_stop_timeout));
+                actions
+            }
+            S::Stopped | S::Parked { .. } | S::AutoRestart { .. } | S::CrashLoop { .. } | S::Stopping { .. } => vec![],
+        }
+    }
+
+    fn on_exit(&mut self, exit: Exit, now: Instant) -> Vec<Action> {
+        use State as S;
+        match self.state {
+            S::Starting { since, .. } | S::Ready { since, .. } | S::Unready { since, .. } => {
                 let ready_for = match self.state {
                     S::Ready { ready_at, .. } => Some(now.duration_since(ready_at)),
                     S::Unready { .. } => Some(Duration::ZERO),
-                    _ => None,
-                };
-                let exit = Exit {
-                    result,
-                    config_error,
-                    handed_back,
+                    S::Stopped
+                    | S::Parked { .. }
+                    | S::AutoRestart { .. }
+                    | S::CrashLoop { .. }
+                    | S::Starting { .. }
+                    | S::Stopping { .. } => None,
                 };
                 self.after_unrequested_exit(exit, now.duration_since(since), ready_for, now)
             }
-            (S::StopSigterm { since, then, .. } | S::StopSigkill { since, then, .. }, E::Exited { result, .. }) => {
-                self.last_exit = Some((result, now));
+            S::Stopping { since, then, .. } => {
+                self.last_exit = Some((exit.result, now));
                 let mut actions = vec![
                     Action::ClearTimer,
                     Action::Report(Report::Exited {
-                        result,
+                        result: exit.result,
                         requested: true,
                         uptime: now.duration_since(since),
                     }),
@@ -493,41 +510,39 @@ impl Machine {
                 }
                 actions
             }
-            (S::Stopped | S::Parked { .. } | S::AutoRestart { .. } | S::CrashLoop { .. }, E::Exited { .. }) => vec![],
+            S::Stopped | S::Parked { .. } | S::AutoRestart { .. } | S::CrashLoop { .. } => vec![],
+        }
+    }
 
-            // Timers.
-            (S::StopSigterm { pid, since, then }, E::StopTimerFired) => {
-                self.state = S::StopSigkill { pid, since, then };
-                vec![Action::KillTree, Action::ArmStopTimer(KILL_WAIT)]
+    fn on_stop_timer(&mut self) -> Vec<Action> {
+        use State as S;
+        match &mut self.state {
+            S::Stopping { signal, .. } => {
+                let report = match signal {
+                    StopSignal::Term => None,
+                    StopSignal::Kill => Some(Action::Report(Report::StuckAfterKill)),
+                };
+                *signal = StopSignal::Kill;
+                report
+                    .into_iter()
+                    .chain([Action::KillTree, Action::ArmStopTimer(KILL_WAIT)])
+                    .collect()
             }
-            (S::StopSigkill { .. }, E::StopTimerFired) => vec![
-                Action::Report(Report::StuckAfterKill),
-                Action::KillTree,
-                Action::ArmStopTimer(KILL_WAIT),
-            ],
-            (
-                S::Stopped
-                | S::Parked { .. }
-                | S::AutoRestart { .. }
-                | S::CrashLoop { .. }
-                | S::Starting { .. }
-                | S::Ready { .. }
-                | S::Unready { .. },
-                E::StopTimerFired,
-            ) => {
-                vec![]
-            }
-            (S::AutoRestart { .. } | S::CrashLoop { .. }, E::BackoffElapsed) => vec![Action::Spawn],
-            (
-                S::Stopped
-                | S::Parked { .. }
-                | S::Starting { .. }
-                | S::Ready { .. }
-                | S::Unready { .. }
-                | S::StopSigterm { .. }
-                | S::StopSigkill { .. },
-                E::BackoffElapsed,
-            ) => vec![],
+            S::Stopped
+            | S::Parked { .. }
+            | S::AutoRestart { .. }
+            | S::CrashLoop { .. }
+            | S::Starting { .. }
+            | S::Ready { .. }
+            | S::Unready { .. } => vec![],
+        }
+    }
+
+    fn on_backoff_elapsed(&mut self) -> Vec<Action> {
+        use State as S;
+        match self.state {
+            S::AutoRestart { .. } | S::CrashLoop { .. } => vec![Action::Spawn],
+            S::Stopped | S::Parked { .. } | S::Starting { .. } | S::Ready { .. } | S::Unready { .. } | S::Stopping { .. } => vec![],
         }
     }
 
@@ -568,7 +583,7 @@ impl Machine {
                 window,
                 retry_in,
             }));
-            self.state = State::CrashLoop { at: now + retry_in };
+            self.state = State::CrashLoop { at: later(now, retry_in) };
             actions.push(Action::ArmBackoff(retry_in));
             return actions;
         }
@@ -578,7 +593,7 @@ impl Machine {
         } else {
             self.backoff.next_delay(uptime, ready_for.unwrap_or_default())
         };
-        self.state = State::AutoRestart { at: now + delay };
+        self.state = State::AutoRestart { at: later(now, delay) };
         actions.extend([Action::Report(Report::Backoff(delay)), Action::ArmBackoff(delay)]);
         actions
     }
@@ -630,6 +645,23 @@ mod tests {
             last = m.step(e.clone(), t0 + Duration::from_secs(i as u64));
         }
         (m.state.phase().as_str(), last)
+    }
+
+    /// Regression (hardening issue): `300000000000y` as a stop timeout, backoff or crash-loop
+    /// retry overflowed `Instant + Duration` and aborted the daemon.
+    #[tokio::test(start_paused = true)]
+    async fn huge_delays_never_overflow_the_clock() {
+        let huge = Duration::from_secs(u64::MAX / 4);
+        let mut s = settings(RestartPolicy::Always);
+        (s.backoff_initial, s.backoff_max, s.crash_loop_retry) = (huge, huge, huge);
+        s.crash_loop_max_starts = 1;
+        let mut m = Machine::new(s, huge, huge);
+        let (phase, _) = run(&mut m, &[Event::Start, Event::Spawned { pid: 1 }, exited(ExitResult::Code(1))]);
+        assert_eq!(phase, "crash-loop");
+        let (phase, actions) = run(&mut m, &[Event::Start, Event::Spawned { pid: 2 }, Event::Stop]);
+        assert_eq!((phase, actions), ("stopping", vec![Action::SignalTerm, Action::ArmStopTimer(huge)]));
+        let now = Instant::now();
+        assert!(later(now, huge) > now && later(now, Duration::MAX) > now);
     }
 
     #[tokio::test(start_paused = true)]

@@ -60,7 +60,7 @@ pub async fn take_down(scope: Scope, leader: Option<i32>, marker: &str, grace: D
     }
     signal_members(&found, Signal::SIGTERM);
     signal_members(&found, Signal::SIGCONT);
-    if !wait_gone(scope, leader, marker, Instant::now() + grace).await {
+    if !wait_gone(scope, leader, marker, super::later(Instant::now(), grace)).await {
         let left = members(scope, leader, marker);
         signal_members(&left, Signal::SIGKILL);
         if !wait_gone(scope, leader, marker, Instant::now() + Duration::from_secs(10)).await {

@@ -9,3 +9,11 @@ pub mod tool;
 pub mod tree;
 pub mod trim;
 pub mod usage;
+
+/// `now + d`, or a moment about 30 years away when that overflows: a delay that long never
+/// fires in practice, and an `Instant` overflow would abort the daemon.
+pub fn later(now: tokio::time::Instant, d: std::time::Duration) -> tokio::time::Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(std::time::Duration::from_secs(30 * 365 * 86_400)))
+        .unwrap_or(now)
+}
