@@ -6,7 +6,9 @@
 
 use super::diagnostic::{Diagnostic, Diagnostics, Place, did_you_mean};
 use super::expand::{UnsetVar, expand};
-use super::file::{ByteSize, DurationFile, FleetFile, HealthFile, HooksFile, LogsFile, Parsed, ProfileFile, RestartFile};
+use super::file::{
+    BackoffFile, ByteSize, CrashLoopFile, DurationFile, FleetFile, HealthFile, HooksFile, LogsFile, Parsed, ProfileFile, RestartFile,
+};
 use super::ranges::{self, Bound, Range};
 use super::{Flavor, FleetSettings, HealthSettings, Hooks, Located, Profile, RestartPolicy, RestartSettings, Role, Standby, StandbyMode};
 use serde_saphyr::Spanned;
@@ -324,12 +326,12 @@ impl Cx<'_> {
         }
     }
 
-    /// A count key: `default` when unset; 0 below the range is reported as `zero` says, any
-    /// other value out of range with the range.
-    fn count(&mut self, s: Option<&Spanned<u32>>, key: &str, range: &Range<u32>, zero: &str, default: u32) -> u32 {
+    /// A count key: `default` when unset; a 0 that `zero` explains is reported with that
+    /// message, any other value out of range with the range.
+    fn count(&mut self, s: Option<&Spanned<u32>>, key: &str, range: &Range<u32>, zero: Option<&str>, default: u32) -> u32 {
         let Some(s) = s else { return default };
-        if s.value == 0 && !range.contains(0) {
-            self.error(s, key, zero.into(), "use 1 or more");
+        if let (0, Some(why)) = (s.value, zero) {
+            self.error(s, key, why.into(), "use 1 or more");
             return default;
         }
         if self.in_range(s, &s.value.to_string(), s.value, key, range) {
@@ -389,7 +391,7 @@ impl Cx<'_> {
         {
             rotation.max_bytes = b;
         }
-        rotation.keep = self.count(l.keep.as_ref(), "logs.keep", &ranges::LOGS_KEEP, "", rotation.keep);
+        rotation.keep = self.count(l.keep.as_ref(), "logs.keep", &ranges::LOGS_KEEP, None, rotation.keep);
         rotation
     }
 
@@ -683,51 +685,63 @@ impl Cx<'_> {
         self.text(v, &key)
     }
 
-    /// The `restart:` block. Crash-loop defaults depend on what runs: a gateway boots in 10-40 s,
-    /// so 6 starts in 5 min is a loop (retried every 5 min); a plain process restarts in
-    /// milliseconds, so it gets systemd-like limits: 10 starts in 10 s, retried every 30 s.
+    /// The `restart:` block.
     fn restart(&mut self, flavor: Option<Flavor>, r: Option<&RestartFile>) -> RestartSettings {
+        let policy = r.and_then(|r| r.policy.as_ref()).and_then(|s| self.parsed(s, "restart.policy"));
+        let (backoff_initial, backoff_max, backoff_reset_after) = self.backoff(r.and_then(|r| r.backoff.as_ref()));
+        let crash_loop = r.and_then(|r| r.crash_loop.as_ref());
+        let (crash_loop_max_starts, crash_loop_window, crash_loop_retry) = self.crash_loop(flavor, crash_loop);
+        RestartSettings {
+            policy: policy.unwrap_or(RestartPolicy::Always),
+            backoff_initial,
+            backoff_max,
+            backoff_reset_after,
+            crash_loop_max_starts,
+            crash_loop_window,
+            crash_loop_retry,
+        }
+    }
+
+    /// `restart.backoff:` initial, max (not below initial) and reset_after.
+    fn backoff(&mut self, b: Option<&BackoffFile>) -> (Duration, Duration, Duration) {
+        let field = |f: fn(&BackoffFile) -> Option<&DurationFile>| b.and_then(f);
+        let (range, default) = (&ranges::DELAY, Duration::from_secs(60));
+        let initial = self.duration(
+            field(|b| b.initial.as_ref()),
+            "restart.backoff.initial",
+            range,
+            Duration::from_secs(1),
+        );
+        let max_s = field(|b| b.max.as_ref());
+        let max = self.duration(max_s, "restart.backoff.max", range, default);
+        let reset = self.duration(field(|b| b.reset_after.as_ref()), "restart.backoff.reset_after", range, default);
+        if max < initial
+            && let Some(s) = max_s
+        {
+            let hint = format!("set it to at least {}", humantime::format_duration(initial));
+            let message = "the maximum backoff is below the initial one".to_string();
+            self.error(s, "restart.backoff.max", message, hint);
+        }
+        (initial, max, reset)
+    }
+
+    /// `restart.crash_loop:` max_starts, window and retry_every. The defaults depend on what
+    /// runs: a gateway boots in 10-40 s, so 6 starts in 5 min is a loop (retried every 5 min); a
+    /// plain process restarts in milliseconds, so it gets systemd-like limits: 10 starts in 10 s,
+    /// retried every 30 s.
+    fn crash_loop(&mut self, flavor: Option<Flavor>, c: Option<&CrashLoopFile>) -> (u32, Duration, Duration) {
         let (def_max, def_window, def_retry) = match flavor {
             Some(Flavor::Process) => (10, Duration::from_secs(10), Duration::from_secs(30)),
             _ => (6, Duration::from_secs(300), Duration::from_secs(300)),
         };
-        let b = r.and_then(|r| r.backoff.as_ref());
-        let c = r.and_then(|r| r.crash_loop.as_ref());
-        let policy = r.and_then(|r| r.policy.as_ref()).and_then(|s| self.parsed(s, "restart.policy"));
-        let delay = |k: &str| (format!("restart.{k}"), &ranges::DELAY);
-        let (k, range) = delay("backoff.initial");
-        let initial = self.duration(b.and_then(|b| b.initial.as_ref()), &k, range, Duration::from_secs(1));
-        let (k, range) = delay("backoff.max");
-        let max = self.duration(b.and_then(|b| b.max.as_ref()), &k, range, Duration::from_secs(60));
-        let (k, range) = delay("backoff.reset_after");
-        let reset = self.duration(b.and_then(|b| b.reset_after.as_ref()), &k, range, Duration::from_secs(60));
-        let (k, range) = delay("crash_loop.window");
-        let window = self.duration(c.and_then(|c| c.window.as_ref()), &k, range, def_window);
+        let max_starts_s = c.and_then(|c| c.max_starts.as_ref());
+        let zero = Some("0 starts allows none");
+        let max_starts = self.count(max_starts_s, "restart.crash_loop.max_starts", &ranges::MAX_STARTS, zero, def_max);
+        let window_s = c.and_then(|c| c.window.as_ref());
+        let window = self.duration(window_s, "restart.crash_loop.window", &ranges::DELAY, def_window);
         let retry_s = c.and_then(|c| c.retry_every.as_ref());
         let retry = self.duration(retry_s, "restart.crash_loop.retry_every", &ranges::CRASH_LOOP_RETRY, def_retry);
-        let max_starts_s = c.and_then(|c| c.max_starts.as_ref());
-        let k = "restart.crash_loop.max_starts";
-        let max_starts = self.count(max_starts_s, k, &ranges::MAX_STARTS, "0 starts allows none", def_max);
-        if max < initial
-            && let Some(s) = b.and_then(|b| b.max.as_ref())
-        {
-            let hint = format!("set it to at least {}", humantime::format_duration(initial));
-            self.error(
-                s,
-                "restart.backoff.max",
-                "the maximum backoff is below the initial one".into(),
-                hint,
-            );
-        }
-        RestartSettings {
-            policy: policy.unwrap_or(RestartPolicy::Always),
-            backoff_initial: initial,
-            backoff_max: max,
-            backoff_reset_after: reset,
-            crash_loop_max_starts: max_starts,
-            crash_loop_window: window,
-            crash_loop_retry: retry,
-        }
+        (max_starts, window, retry)
     }
 
     /// The `health:` block.
@@ -757,7 +771,7 @@ impl Cx<'_> {
         let kill_s = get(|h| h.kill_after.as_ref());
         let kill_after = self.duration(kill_s, "health.kill_after", &ranges::STOP_TIMEOUT, Duration::from_secs(15));
         let threshold = h.and_then(|h| h.failure_threshold.as_ref());
-        let why = "a threshold of 0 would fail on no failure";
+        let why = Some("a threshold of 0 would fail on no failure");
         let failure_threshold = self.count(threshold, "health.failure_threshold", &ranges::FAILURE_THRESHOLD, why, 3);
         HealthSettings {
             period,
