@@ -1174,4 +1174,32 @@ mod tests {
             ("main", Duration::from_secs(5))
         );
     }
+
+    proptest::proptest! {
+        /// Whatever number and unit a duration key is given, validation either refuses it or
+        /// yields a value in the key's range, which `run` can add to any deadline.
+        #[test]
+        fn accepted_durations_are_in_range_and_usable_as_deadlines(
+            key in proptest::sample::select(vec!["stop_timeout", "failover_after", "health: {period", "restart: {backoff: {initial", "restart: {crash_loop: {retry_every"]),
+            n in proptest::prop_oneof![0u64..2000, proptest::num::u64::ANY],
+            unit in proptest::sample::select(vec!["ns", "ms", "s", "m", "h", "d", "w", "y"]),
+        ) {
+            let close = "}".repeat(key.matches('{').count());
+            let text = format!("version: 1\nprofiles:\n  main: {{}}\n  rescue:\n    {key}: {n}{unit}{close}\n");
+            if let Ok(v) = run(&text) {
+                let p = &v.profiles[1];
+                let standby = p.standby.as_ref().map(|s| s.failover_after).unwrap_or_default();
+                for (d, range) in [
+                    (p.stop_timeout, ranges::STOP_TIMEOUT),
+                    (standby, ranges::DELAY),
+                    (p.health.period, ranges::PROBE_PERIOD),
+                    (p.restart.backoff_initial, ranges::DELAY),
+                    (p.restart.crash_loop_retry, ranges::CRASH_LOOP_RETRY),
+                ] {
+                    proptest::prop_assert!(range.contains(d), "{text}: {d:?}");
+                    proptest::prop_assert!(tokio::time::Instant::now().checked_add(d * 2).is_some());
+                }
+            }
+        }
+    }
 }
