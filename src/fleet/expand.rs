@@ -97,6 +97,8 @@ mod tests {
             ("cost $5", "cost $5"),
             ("${HOST", "${HOST"),
             ("${EMPTY}x", "x"),
+            // An unclosed `${` is text; the scan goes on, so a later `$${` is still an escape.
+            ("${A $${X", "${A ${X"),
         ];
         for (input, want) in cases {
             assert_eq!(expand(input, &vars, Some("/home/u")).as_deref(), Ok(want), "{input}");
@@ -106,7 +108,11 @@ mod tests {
 
     #[test]
     fn openclaw_rule_keeps_missing_and_lowercase() {
-        let env = BTreeMap::from([("DIR".to_string(), "/d".to_string()), ("E".to_string(), String::new())]);
+        let env = BTreeMap::from([
+            ("DIR".to_string(), "/d".to_string()),
+            ("E".to_string(), String::new()),
+            ("dir".to_string(), "/lower".to_string()),
+        ]);
         assert_eq!(openclaw_substitute("${DIR}/w", &env), "/d/w");
         assert_eq!(openclaw_substitute("${MISSING}/w", &env), "${MISSING}/w");
         assert_eq!(openclaw_substitute("${E}/w", &env), "${E}/w");
