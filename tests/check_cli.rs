@@ -166,3 +166,63 @@ fn completions_and_man_page_are_generated_from_the_cli() {
         &man[..200.min(man.len())]
     );
 }
+
+/// Writes `bytes` as a fleet file in a fresh folder and runs `clawherd check` on it.
+fn check_bytes(bytes: &[u8]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("fleet.yaml");
+    std::fs::write(&path, bytes).expect("write");
+    let (code, out, err) = clawherd(&["check", "--no-host-ports", path.to_str().expect("utf8")]);
+    (code, out, err.replace(&path.display().to_string(), "fleet.yaml"))
+}
+
+/// Issue 12: each of these passed `check`, then aborted the daemon (`Instant + d` overflow with
+/// `panic = "abort"`: on stop, on a crash, within a second of start) or made `clawherd logs`
+/// allocate about 100 GB. `check` now refuses them with their place, key and range.
+#[test]
+fn check_refuses_values_run_cannot_survive() {
+    let text = "version: 1\nlogs: {keep: 4294967295}\nprofiles:\n  main:\n    stop_timeout: 300000000000y\n    restart: {backoff: {initial: 300000000000y}}\n  rescue:\n    failover_after: 300000000000y\n";
+    let (code, _, err) = check_bytes(text.as_bytes());
+    assert_eq!(code, 78, "{err}");
+    for want in [
+        "fleet.yaml:2:14: error: logs.keep: `4294967295` is out of range: it must be at least 0 and at most 100",
+        "fleet.yaml:5:19: error: profile 'main': profiles.main.stop_timeout: `300000000000y` is out of range: it must be at least 0s and at most 1h",
+        "fleet.yaml:6:34: error: profile 'main': profiles.main.restart.backoff.initial: `300000000000y` is out of range",
+        "fleet.yaml:8:21: error: profile 'rescue': profiles.rescue.failover_after: `300000000000y` is out of range",
+        "hint: write a value from 0s to 1day",
+    ] {
+        assert!(err.contains(want), "{want}\n{err}");
+    }
+}
+
+/// Issue 12: a NUL byte in an env value, the command or a path passed `check`; every spawn then
+/// failed.
+#[test]
+fn check_refuses_nul_bytes() {
+    let text = "version: 1\nprofiles:\n  main:\n    env: {A: \"a\\0b\"}\n    command: [\"openclaw\\0\"]\n    state_dir: \"/tmp/s\\0\"\n";
+    let (code, _, err) = check_bytes(text.as_bytes());
+    assert_eq!(code, 78, "{err}");
+    for want in [
+        "fleet.yaml:4:14: error: profile 'main': profiles.main.env.A: the value contains a NUL byte",
+        "fleet.yaml:5:14: error: profile 'main': profiles.main.command: the value contains a NUL byte",
+        "fleet.yaml:6:16: error: profile 'main': profiles.main.state_dir: the value contains a NUL byte",
+    ] {
+        assert!(err.contains(want), "{want}\n{err}");
+    }
+}
+
+/// Issue 12: a fleet file that is not UTF-8 was refused without a place; an alias's places cut
+/// the parser's message at "(used"; `port: .nan` did not say what was written.
+#[test]
+fn check_locates_encoding_and_parser_errors() {
+    let (code, _, err) = check_bytes(b"version: 1\nprofiles:\n  main:\n    state_dir: /x\xff\n");
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("fleet.yaml:4:18: error: byte 0xff is not UTF-8"), "{err}");
+    let (code, _, err) = check_bytes(b"version: 1\ndefaults:\n  env: {A: &p 70000}\nprofiles:\n  main:\n    port: *p\n");
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("(defined at line 3, column 15) (used at line 6, column 11)"), "{err}");
+    let (code, _, err) = check_bytes(b"version: 1\nprofiles:\n  main:\n    port: .nan\n");
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("fleet.yaml:4:11: error: invalid u16: `.nan` is not a port"), "{err}");
+    assert!(err.contains("hint: a port is an integer from 1 to 65535"), "{err}");
+}

@@ -17,72 +17,55 @@ pub struct UnsetVar(pub String);
 /// Errors with the first unset variable's name. `$${` yields a literal `${`; an unclosed `${`
 /// is kept as written.
 pub fn expand(input: &str, vars: &dyn Fn(&str) -> Option<String>, home: Option<&str>) -> Result<String, UnsetVar> {
-    let mut out = String::with_capacity(input.len());
-    let mut rest = input;
-    if let Some(h) = home
-        && (rest == "~" || rest.starts_with("~/"))
-    {
-        out.push_str(h);
-        rest = &rest[1..];
-    }
-    while let Some(pos) = rest.find('$') {
-        out.push_str(&rest[..pos]);
-        let tail = &rest[pos..];
-        if let Some(after) = tail.strip_prefix("$${") {
-            out.push_str("${");
-            rest = after;
-        } else if let Some(body) = tail.strip_prefix("${") {
-            match body.find('}') {
-                Some(end) => {
-                    let name = &body[..end];
-                    out.push_str(&vars(name).ok_or_else(|| UnsetVar(name.to_string()))?);
-                    rest = &body[end + 1..];
-                }
-                None => {
-                    out.push_str(tail);
-                    rest = "";
-                }
-            }
-        } else {
-            out.push('$');
-            rest = &tail[1..];
-        }
-    }
-    out.push_str(rest);
-    Ok(out)
+    let (head, rest) = match home {
+        Some(h) if input == "~" || input.starts_with("~/") => (h, input.get(1..).unwrap_or("")),
+        _ => ("", input),
+    };
+    let body = substitute(rest, |name| vars(name).map(Some).ok_or_else(|| UnsetVar(name.to_string())))?;
+    Ok(format!("{head}{body}"))
 }
 
 /// OpenClaw's config substitution: `${NAME}` with `NAME` matching `[A-Z_][A-Z0-9_]*` is replaced
 /// by a non-empty value from `env`; a missing or empty one stays as written; `$${X}` yields `${X}`.
 pub fn openclaw_substitute(input: &str, env: &BTreeMap<String, String>) -> String {
+    let found = substitute(input, |name| {
+        let value = env.get(name).filter(|v| is_upper_name(name) && !v.is_empty());
+        Ok::<_, std::convert::Infallible>(value.cloned())
+    });
+    match found {
+        Ok(text) => text,
+        Err(never) => match never {},
+    }
+}
+
+/// The one `${NAME}` scanner of both rules: `$${` yields a literal `${`; each closed `${NAME}` is
+/// replaced by `lookup(NAME)`'s value, or kept as written when it gives `None`; a `$` that starts
+/// neither (an unclosed `${` included) is kept.
+///
+/// Errors: the first error `lookup` returns.
+fn substitute<E>(input: &str, mut lookup: impl FnMut(&str) -> Result<Option<String>, E>) -> Result<String, E> {
     let mut out = String::with_capacity(input.len());
     let mut rest = input;
     while let Some(pos) = rest.find('$') {
-        out.push_str(&rest[..pos]);
-        let tail = &rest[pos..];
+        let (text, tail) = rest.split_at(pos);
+        out.push_str(text);
         if let Some(after) = tail.strip_prefix("$${") {
             out.push_str("${");
             rest = after;
-            continue;
-        }
-        if let Some(body) = tail.strip_prefix("${")
-            && let Some(end) = body.find('}')
-        {
-            let name = &body[..end];
-            if is_upper_name(name) {
-                match env.get(name).filter(|v| !v.is_empty()) {
-                    Some(v) => out.push_str(v),
-                    None => out.push_str(&tail[..end + 3]),
-                }
-                rest = &body[end + 1..];
-                continue;
+        } else if let Some((name, after)) = tail.strip_prefix("${").and_then(|body| body.split_once('}')) {
+            match lookup(name)? {
+                Some(value) => out.push_str(&value),
+                // `tail` is `${NAME}...`: ASCII around the name, so the cut is on a char boundary.
+                None => out.push_str(tail.get(..name.len() + 3).unwrap_or(tail)),
             }
+            rest = after;
+        } else {
+            out.push('$');
+            rest = tail.get(1..).unwrap_or("");
         }
-        out.push('$');
-        rest = &tail[1..];
     }
     out.push_str(rest);
-    out
+    Ok(out)
 }
 
 fn is_upper_name(name: &str) -> bool {
@@ -114,6 +97,8 @@ mod tests {
             ("cost $5", "cost $5"),
             ("${HOST", "${HOST"),
             ("${EMPTY}x", "x"),
+            // An unclosed `${` is text; the scan goes on, so a later `$${` is still an escape.
+            ("${A $${X", "${A ${X"),
         ];
         for (input, want) in cases {
             assert_eq!(expand(input, &vars, Some("/home/u")).as_deref(), Ok(want), "{input}");
@@ -123,7 +108,11 @@ mod tests {
 
     #[test]
     fn openclaw_rule_keeps_missing_and_lowercase() {
-        let env = BTreeMap::from([("DIR".to_string(), "/d".to_string()), ("E".to_string(), String::new())]);
+        let env = BTreeMap::from([
+            ("DIR".to_string(), "/d".to_string()),
+            ("E".to_string(), String::new()),
+            ("dir".to_string(), "/lower".to_string()),
+        ]);
         assert_eq!(openclaw_substitute("${DIR}/w", &env), "/d/w");
         assert_eq!(openclaw_substitute("${MISSING}/w", &env), "${MISSING}/w");
         assert_eq!(openclaw_substitute("${E}/w", &env), "${E}/w");

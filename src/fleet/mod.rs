@@ -14,6 +14,7 @@ pub mod host;
 pub mod isolation;
 pub mod openclaw;
 pub mod plan;
+pub mod ranges;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -339,10 +340,11 @@ pub fn load(path: &Path, ctx: &LoadContext) -> Result<Fleet, FleetError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let text = std::fs::read_to_string(&path).map_err(|source| FleetError::Read {
+    let bytes = std::fs::read(&path).map_err(|source| FleetError::Read {
         path: path.clone(),
         source,
     })?;
+    let text = validate::decode(&path, bytes).map_err(FleetError::Invalid)?;
     load_str(&path, &text, ctx)
 }
 

@@ -1,20 +1,27 @@
-//! `FleetFile` → validated [`Profile`]s: parse with locations, apply `defaults:`, expand `~` and
-//! `${VAR}`, check every value, and gather every problem with its line, column, key and fix.
+//! `FleetFile` → validated [`Profile`]s, as a pipeline of small rules (process-compose's loader):
+//! parse with locations, check the fleet-level settings, merge `defaults:` into each profile
+//! ([`ProfileFile::over`]), then validate each merged profile section by section and resolve who
+//! stands by for whom. Every problem is gathered with its line, column, profile, key and fix.
+//! Every number and duration is checked against its range in [`super::ranges`].
 
 use super::diagnostic::{Diagnostic, Diagnostics, Place, did_you_mean};
 use super::expand::{UnsetVar, expand};
-use super::file::{FleetFile, HealthFile, HooksFile, ProfileFile, RestartFile};
+use super::file::{
+    BackoffFile, ByteSize, CrashLoopFile, DurationFile, FleetFile, HealthFile, HooksFile, LogsFile, Parsed, ProfileFile, RestartFile,
+};
+use super::ranges::{self, Bound, Range};
 use super::{Flavor, FleetSettings, HealthSettings, Hooks, Located, Profile, RestartPolicy, RestartSettings, Role, Standby, StandbyMode};
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Default graceful stop budget: OpenClaw's own stop policy for an unmanaged/external gateway is
-/// a 315 s drain and a 325 s hard deadline, 330 s in all (`gateway-shutdown-budget.mjs`,
-/// facts §4). An idle gateway stops in 0.3–2.6 s, so this only matters for a busy or hung one.
-pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(330);
+pub use super::file::parse_size;
 
+/// Default graceful stop budget: OpenClaw's own stop policy for an unmanaged/external gateway is
+/// a 315 s drain and a 325 s hard deadline, 330 s in all (`gateway-shutdown-budget.mjs`).
+/// An idle gateway stops in 0.3–2.6 s, so this only matters for a busy or hung one.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(330);
 /// Environment variables a profile may not set in `env:` because clawherd sets them from the
 /// profile's keys, with the key to use instead.
 const RESERVED_ENV: &[(&str, &str)] = &[
@@ -30,10 +37,9 @@ const RESERVED_ENV: &[(&str, &str)] = &[
     ("CLAWDBOT_PROFILE", "openclaw_profile"),
     (
         "NODE_COMPILE_CACHE",
-        "nothing: with it set, openclaw.mjs runs the gateway as a grandchild behind a wrapper that a signal can orphan (facts §4)",
+        "nothing: with it set, openclaw.mjs runs the gateway as a grandchild behind a wrapper that a signal can orphan",
     ),
 ];
-
 /// The result of validation: profiles in name order plus warnings.
 #[derive(Debug)]
 pub struct Validated {
@@ -52,145 +58,104 @@ pub struct Validated {
 ///
 /// Errors: every problem found, each located; warnings are returned with them.
 pub fn validate(path: &Path, text: &str, env: &BTreeMap<String, String>) -> Result<Validated, Diagnostics> {
-    let file: FleetFile = serde_saphyr::from_str(text).map_err(|e| Diagnostics(vec![parse_error(path, &e)]))?;
+    let file: FleetFile = serde_saphyr::from_str(text).map_err(|e| Diagnostics(vec![parse_error(path, text, &e)]))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-    let dir_ref = dir.clone();
     let mut cx = Cx {
         path,
-        dir: &dir_ref,
+        dir: &dir,
         env,
+        profile: None,
         diags: Diagnostics::default(),
     };
-
-    if file.version.value != 1 {
-        cx.error(
-            &file.version,
-            "version",
-            format!("unsupported fleet file version {}", file.version.value),
-            "set `version: 1`",
-        );
-    }
-    let run_dir = match &file.run_dir {
-        Some(s) => cx.path_value(s, "run_dir").unwrap_or_else(|| default_run_dir(&dir, env)),
-        None => default_run_dir(&dir, env),
-    };
-    if file.profiles.is_empty() {
-        cx.diags.push(
-            Diagnostic::error(Place::file(path), "the fleet declares no profiles")
-                .key("profiles")
-                .hint("add at least one profile under `profiles:`, e.g. `main: {role: main, port: 18789}`"),
-        );
-    }
-    let mut rotation = super::Rotation::default();
-    if let Some(l) = &file.logs {
-        if let Some(s) = &l.max_size {
-            match parse_size(&s.value) {
-                Some(b) if b >= 4096 => rotation.max_bytes = b,
-                _ => cx.error(
-                    s,
-                    "logs.max_size",
-                    format!("`{}` is not a size of at least 4KiB", s.value),
-                    "write bytes or a size such as `10MiB`, `500KB`",
-                ),
-            }
-        }
-        if let Some(k) = &l.keep {
-            rotation.keep = k.value;
-        }
-    }
-    let socket = match file.control.as_ref().and_then(|c| c.socket.as_ref()) {
-        Some(s) => cx.path_value(s, "control.socket").unwrap_or_else(|| run_dir.join("clawherd.sock")),
-        None => default_socket(&run_dir, env),
-    };
-    let socket_group = match file.control.as_ref().and_then(|c| c.group.as_ref()) {
-        Some(g) => match nix::unistd::Group::from_name(&g.value) {
-            Ok(Some(grp)) => Some((g.value.clone(), grp.gid.as_raw())),
-            _ => {
-                cx.error(
-                    g,
-                    "control.group",
-                    format!("group `{}` does not exist on this host", g.value),
-                    "create it (`groupadd`), or remove the key to allow only clawherd's user",
-                );
-                None
-            }
-        },
-        None => None,
-    };
-    if socket.as_os_str().len() > 100 {
-        let place = Place::file(path);
-        cx.diags.push(
-            Diagnostic::error(
-                place,
-                format!(
-                    "control socket path {} is longer than a Unix socket allows (about 100 bytes)",
-                    socket.display()
-                ),
-            )
-            .key("control.socket")
-            .hint("set `control: {socket: /run/clawherd/NAME.sock}` or a shorter `run_dir`"),
-        );
-    }
-    let watch = file.watch.as_ref().is_some_and(|w| w.value);
-    let hooks = cx.hooks(file.hooks.as_ref());
-    let metrics_listen = match file.metrics.as_ref().and_then(|m| m.listen.as_ref()) {
-        Some(s) => match s.value.parse::<std::net::SocketAddr>() {
-            Ok(a) => {
-                if !a.ip().is_loopback() {
-                    let d = Diagnostic::warning(cx.place(s), format!("metrics listen on {a}, reachable from other hosts"))
-                        .key("metrics.listen")
-                        .hint("metrics name your profiles and ports; prefer 127.0.0.1 unless a firewall guards the port");
-                    cx.diags.push(d);
-                }
-                Some(a)
-            }
-            Err(_) => {
-                cx.error(
-                    s,
-                    "metrics.listen",
-                    format!("`{}` is not a host:port address", s.value),
-                    "write e.g. `127.0.0.1:9464`",
-                );
-                None
-            }
-        },
-        None => None,
-    };
+    cx.version(&file.version);
+    cx.some_profiles(&file.profiles);
+    let settings = cx.settings(&file);
     let defaults = file.defaults.unwrap_or_default();
+    let mut failovers = BTreeMap::new();
     let mut profiles = Vec::new();
-    for (name, spanned) in &file.profiles {
-        if let Some(p) = cx.profile(name, spanned, &defaults) {
-            profiles.push(p);
+    for (name, own) in &file.profiles {
+        cx.defaults_port(&own.value, &defaults);
+        let merged = own.value.over(&defaults);
+        if let Some((profile, failover)) = cx.profile(name, own, &merged) {
+            profiles.push(profile);
+            failovers.insert(name.clone(), (merged.standby_for, failover));
         }
     }
-    cx.standbys(&file.profiles, &defaults, &mut profiles);
+    cx.standbys(&failovers, &mut profiles);
     if cx.diags.has_errors() {
         return Err(cx.diags);
     }
     Ok(Validated {
-        dir,
+        dir: dir.clone(),
         profiles,
-        settings: FleetSettings {
-            run_dir,
-            rotation,
-            socket,
-            socket_group,
-            watch,
-            hooks,
-            metrics_listen,
-        },
+        settings,
         warnings: cx.diags,
     })
 }
 
-/// Turns a YAML/serde error into a diagnostic, adding "did you mean" for unknown keys.
-fn parse_error(path: &Path, e: &serde_saphyr::Error) -> Diagnostic {
-    let place = match e.location() {
-        Some(l) => Place::at(path, l.line() as u32, l.column() as u32),
-        None => Place::file(path),
+/// The fleet file's bytes as text.
+///
+/// Errors: one diagnostic at the line and column of the first byte that is not UTF-8.
+pub fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, Diagnostics> {
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let before = bytes.get(..good).unwrap_or_default();
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = std::str::from_utf8(before.get(line_start..).unwrap_or_default()).map_or(1, |s| s.chars().count() + 1);
+        let byte = bytes.get(good).copied().unwrap_or_default();
+        let place = Place::at(
+            path,
+            u32::try_from(line).unwrap_or(u32::MAX),
+            u32::try_from(column).unwrap_or(u32::MAX),
+        );
+        let d = Diagnostic::error(place, format!("byte 0x{byte:02x} is not UTF-8: the fleet file must be UTF-8 text"))
+            .hint("re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`");
+        Diagnostics(vec![d])
+    })
+}
+
+/// Turns a YAML/serde error into a diagnostic, adding "did you mean" for unknown keys and what was
+/// written for a number that does not read.
+fn parse_error(path: &Path, text: &str, e: &serde_saphyr::Error) -> Diagnostic {
+    let (place, written) = match e.location() {
+        Some(l) => {
+            let (line, column) = (l.line() as u32, l.column() as u32);
+            (Place::at(path, line, column), written_at(text, line, column))
+        }
+        None => (Place::file(path), None),
     };
-    let raw = e.without_snippet().to_string();
-    // serde-saphyr prefixes "error: line L column C: "; the place already says that.
+    let message = parse_message(&e.without_snippet().to_string());
+    let d = Diagnostic::error(place, message.clone());
+    if let Some((unknown, expected)) = unknown_field(&message) {
+        let hint = match did_you_mean(&unknown, expected.iter().map(String::as_str)) {
+            Some(s) => format!("did you mean `{s}`? (keys here: {})", expected.join(", ")),
+            None => format!("remove it; keys allowed here: {}", expected.join(", ")),
+        };
+        return d.hint(hint);
+    }
+    let (what, hint) = if message.contains("u16") {
+        ("a port", "a port is an integer from 1 to 65535")
+    } else if message.contains("u32") {
+        ("a whole number", "write a whole number")
+    } else {
+        return d;
+    };
+    match written {
+        Some(w) => Diagnostic {
+            message: format!("{message}: `{w}` is not {what}"),
+            ..d
+        },
+        None => d,
+    }
+    .hint(hint)
+}
+
+/// serde-saphyr's message without what the place already says: the "error: line L column C: "
+/// prefix and a trailing ", at line L, column C". Anything else, such as an alias's
+/// "(defined at line L, column C) (used at line L, column C)", is kept whole.
+fn parse_message(raw: &str) -> String {
     let message = raw
         .split_once(": ")
         .and_then(|(head, rest)| if head.starts_with("error") { Some(rest) } else { None })
@@ -198,25 +163,23 @@ fn parse_error(path: &Path, e: &serde_saphyr::Error) -> Diagnostic {
             Some((pos, msg)) if pos.starts_with("line ") => msg,
             _ => rest,
         })
-        .unwrap_or(&raw);
-    // Some messages repeat the position at their end (", at line 8, column 5"); the place has it.
-    let message = match message.rfind(" at line ") {
-        Some(i) => message[..i].trim_end_matches(',').to_string(),
-        None => message.to_string(),
+        .unwrap_or(raw);
+    let Some((head, position)) = message.rsplit_once(" at line ") else {
+        return message.to_string();
     };
-    let mut d = Diagnostic::error(place, message.clone());
-    if let Some((unknown, expected)) = unknown_field(&message) {
-        let hint = match did_you_mean(&unknown, expected.iter().map(String::as_str)) {
-            Some(s) => format!("did you mean `{s}`? (keys here: {})", expected.join(", ")),
-            None => format!("remove it; keys allowed here: {}", expected.join(", ")),
-        };
-        d = d.hint(hint);
-    } else if message.contains("u16") {
-        d = d.hint("a port is an integer from 1 to 65535");
-    } else if message.contains("u32") {
-        d = d.hint("write a whole number");
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match position.split_once(", column ") {
+        Some((line, column)) if digits(line) && digits(column) => head.trim_end_matches(',').to_string(),
+        _ => message.to_string(),
     }
-    d
+}
+
+/// The scalar written at 1-based `line` and `column` of `text` (up to a `,`, `]`, `}` or `#`).
+fn written_at(text: &str, line: u32, column: u32) -> Option<String> {
+    let row = text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let from: String = row.chars().skip(usize::try_from(column).ok()?.saturating_sub(1)).collect();
+    let scalar = from.split([',', ']', '}', '#']).next().unwrap_or_default().trim();
+    (!scalar.is_empty()).then(|| scalar.chars().take(40).collect())
 }
 
 /// Parses serde's "unknown field `x`, expected one of `a`, `b`" (backticks optional).
@@ -233,59 +196,78 @@ fn unknown_field(message: &str) -> Option<(String, Vec<String>)> {
     Some((name.to_string(), expected))
 }
 
-/// Validation context: the file, clawherd's env, and the problems found so far.
+/// Validation context: the file, clawherd's env, the profile being validated, and the problems
+/// found so far.
 struct Cx<'a> {
     path: &'a Path,
     dir: &'a Path,
     env: &'a BTreeMap<String, String>,
+    /// The profile whose values are being checked: every diagnostic meanwhile names it, and its
+    /// keys are `profiles.<name>.<key>`.
+    profile: Option<String>,
     diags: Diagnostics,
 }
 
+/// Value helpers: place, errors, text, paths, enums, durations and counts with their ranges.
 impl Cx<'_> {
     fn place<T>(&self, s: &Spanned<T>) -> Place {
         Place::at(self.path, s.referenced.line() as u32, s.referenced.column() as u32)
     }
 
-    fn error<T>(&mut self, s: &Spanned<T>, key: &str, message: String, hint: &str) {
-        let d = Diagnostic::error(self.place(s), message).key(key).hint(hint);
-        self.diags.push(d);
-    }
-
-    fn profile_error<T>(&mut self, profile: &str, s: &Spanned<T>, key: &str, message: String, hint: String) {
-        let d = Diagnostic::error(self.place(s), message).profile(profile).key(key).hint(hint);
-        self.diags.push(d);
-    }
-
-    /// A count that must be at least 1: `default` when unset; 0 is reported (`why`) and read as 1.
-    fn count(&mut self, profile: &str, s: Option<&Spanned<u32>>, key: &str, why: &str, default: u32) -> u32 {
-        match s {
-            Some(s) if s.value == 0 => {
-                self.profile_error(profile, s, key, why.into(), "use 1 or more".into());
-                1
-            }
-            Some(s) => s.value,
-            None => default,
+    /// The full key path of `key`: `profiles.<name>.<key>` inside a profile.
+    fn key(&self, key: &str) -> String {
+        match &self.profile {
+            Some(p) => format!("profiles.{p}.{key}"),
+            None => key.to_string(),
         }
+    }
+
+    /// An error at `s` about `key` (relative to the current profile).
+    fn error<T>(&mut self, s: &Spanned<T>, key: &str, message: String, hint: impl Into<String>) {
+        let mut d = Diagnostic::error(self.place(s), message).key(self.key(key)).hint(hint);
+        if let Some(p) = &self.profile {
+            d = d.profile(p);
+        }
+        self.diags.push(d);
     }
 
     fn home(&self) -> Option<&str> {
         self.env.get("HOME").map(String::as_str)
     }
 
-    /// Expands `~`/`${VAR}` in a string value; reports an unset variable.
-    fn text(&mut self, s: &Spanned<String>, key: &str) -> Option<String> {
+    /// Expands `~`/`${VAR}` in one string; reports an unset variable and a NUL byte.
+    fn expand_one(&mut self, s: &Spanned<impl Sized>, item: &str, key: &str) -> Option<String> {
         let env = self.env;
         let lookup = |name: &str| env.get(name).cloned();
-        match expand(&s.value, &lookup, self.home()) {
+        match expand(item, &lookup, self.home()) {
+            Ok(v) if v.contains('\0') => {
+                let message = "the value contains a NUL byte".to_string();
+                self.error(
+                    s,
+                    key,
+                    message,
+                    "remove it: no program can be given a NUL byte, so every start would fail",
+                );
+                None
+            }
             Ok(v) => Some(v),
             Err(UnsetVar(name)) => {
                 let msg = format!("`${{{name}}}` is not set in clawherd's environment");
                 let hint = format!("export {name} before starting clawherd, or write `$${{{name}}}` for a literal `${{{name}}}`");
-                let d = Diagnostic::error(self.place(s), msg).key(key).hint(hint);
-                self.diags.push(d);
+                self.error(s, key, msg, hint);
                 None
             }
         }
+    }
+
+    /// Expands a string value.
+    fn text(&mut self, s: &Spanned<String>, key: &str) -> Option<String> {
+        self.expand_one(s, &s.value, key)
+    }
+
+    /// Expands each item of a list value (a command line).
+    fn list(&mut self, s: &Spanned<Vec<String>>, key: &str) -> Vec<String> {
+        s.value.iter().filter_map(|item| self.expand_one(s, item, key)).collect()
     }
 
     /// Expands and anchors a path value at the fleet file's folder.
@@ -298,245 +280,243 @@ impl Cx<'_> {
         Some(self.dir.join(v))
     }
 
-    fn located_path(&mut self, s: &Spanned<String>, key: String) -> Option<Located<PathBuf>> {
-        let value = self.path_value(s, &key)?;
+    fn located_path(&mut self, s: &Spanned<String>, key: &str) -> Option<Located<PathBuf>> {
+        let value = self.path_value(s, key)?;
         Some(Located {
             value,
             place: self.place(s),
-            key,
+            key: self.key(key),
         })
     }
 
-    fn duration(&mut self, s: &Spanned<String>, key: &str) -> Option<Duration> {
-        match humantime::parse_duration(s.value.trim()) {
-            Ok(d) => Some(d),
+    /// The value of an enum, duration or size key; `None` with its error reported.
+    fn parsed<T: Clone>(&mut self, s: &Spanned<Parsed<T>>, key: &str) -> Option<T> {
+        match &s.value.value {
+            Ok(v) => Some(v.clone()),
             Err(e) => {
-                self.error(
-                    s,
-                    key,
-                    format!("`{}` is not a duration: {e}", s.value),
-                    "write a duration such as `500ms`, `10s`, `5m`",
-                );
+                let (message, hint) = (e.message.clone(), e.hint.clone());
+                self.error(s, key, message, hint);
                 None
             }
         }
     }
 
-    fn profile(&mut self, name: &str, spanned: &Spanned<ProfileFile>, d: &ProfileFile) -> Option<Profile> {
-        let p = &spanned.value;
-        let place = self.place(spanned);
-        let errors_before = self.diags.error_count();
-        let key = |k: &str| format!("profiles.{name}.{k}");
+    /// Whether `value` (written as `written`) is in `range`; reports it if not.
+    fn in_range<T: Bound, U>(&mut self, s: &Spanned<U>, written: &str, value: T, key: &str, range: &Range<T>) -> bool {
+        if range.contains(value) {
+            return true;
+        }
+        let message = format!("`{written}` is out of range: it must be {}", range.describe());
+        let hint = format!(
+            "write a value from {} to {} (docs/fleet-file.md lists every range)",
+            range.min.show(),
+            range.max.show()
+        );
+        self.error(s, key, message, hint);
+        false
+    }
 
-        if !valid_profile_name(name) {
-            self.profile_error(
-                name,
-                spanned,
-                "profiles",
-                format!("`{name}` is not a valid profile name"),
-                "use 1-64 lowercase letters, digits, `-` or `_`, starting with a letter or digit (OpenClaw's profile-name rule)".into(),
+    /// A duration key: `default` when unset; a bad or out-of-range value is reported (and read
+    /// as `default`, validation fails anyway).
+    fn duration(&mut self, s: Option<&DurationFile>, key: &str, range: &Range<Duration>, default: Duration) -> Duration {
+        let Some(s) = s else { return default };
+        match self.parsed(s, key) {
+            Some(d) if self.in_range(s, &s.value.text, d.0, key, range) => d.0,
+            _ => default,
+        }
+    }
+
+    /// A count key: `default` when unset; a 0 that `zero` explains is reported with that
+    /// message, any other value out of range with the range.
+    fn count(&mut self, s: Option<&Spanned<u32>>, key: &str, range: &Range<u32>, zero: Option<&str>, default: u32) -> u32 {
+        let Some(s) = s else { return default };
+        if let (0, Some(why)) = (s.value, zero) {
+            self.error(s, key, why.into(), "use 1 or more");
+            return default;
+        }
+        if self.in_range(s, &s.value.to_string(), s.value, key, range) {
+            s.value
+        } else {
+            default
+        }
+    }
+}
+
+/// Fleet-level rules: version, settings, hooks.
+impl Cx<'_> {
+    fn version(&mut self, version: &Spanned<u32>) {
+        if version.value != 1 {
+            let message = format!("unsupported fleet file version {}", version.value);
+            self.error(version, "version", message, "set `version: 1`");
+        }
+    }
+
+    fn some_profiles(&mut self, profiles: &BTreeMap<String, Spanned<ProfileFile>>) {
+        if profiles.is_empty() {
+            self.diags.push(
+                Diagnostic::error(Place::file(self.path), "the fleet declares no profiles")
+                    .key("profiles")
+                    .hint("add at least one profile under `profiles:`, e.g. `main: {role: main, port: 18789}`"),
             );
         }
+    }
 
-        let role = match p.role.as_ref().or(d.role.as_ref()) {
-            Some(s) => match s.value.as_str() {
-                "main" => Some(Role::Main),
-                "rescue" => Some(Role::Rescue),
-                other => {
-                    let hint = did_you_mean(other, ["main", "rescue"])
-                        .map_or("write `main` or `rescue`".to_string(), |s| format!("did you mean `{s}`?"));
-                    self.profile_error(name, s, &key("role"), format!("unknown role `{other}`"), hint);
-                    None
-                }
-            },
-            None => match name {
-                "main" => Some(Role::Main),
-                "rescue" => Some(Role::Rescue),
-                _ => {
-                    self.profile_error(
-                        name,
-                        spanned,
-                        &key("role"),
-                        "no role".into(),
-                        "add `role: main` or `role: rescue`".into(),
-                    );
-                    None
-                }
-            },
+    fn settings(&mut self, file: &FleetFile) -> FleetSettings {
+        let run_dir = match &file.run_dir {
+            Some(s) => self.path_value(s, "run_dir").unwrap_or_else(|| default_run_dir(self.dir, self.env)),
+            None => default_run_dir(self.dir, self.env),
         };
+        let control = file.control.as_ref();
+        FleetSettings {
+            rotation: self.rotation(file.logs.as_ref()),
+            socket: self.socket(control.and_then(|c| c.socket.as_ref()), &run_dir),
+            socket_group: control.and_then(|c| c.group.as_ref()).and_then(|g| self.group(g)),
+            watch: file.watch.as_ref().is_some_and(|w| w.value),
+            hooks: self.hooks(file.hooks.as_ref()),
+            metrics_listen: file
+                .metrics
+                .as_ref()
+                .and_then(|m| m.listen.as_ref())
+                .and_then(|s| self.metrics_listen(s)),
+            run_dir,
+        }
+    }
 
-        let flavor = match p.flavor.as_ref().or(d.flavor.as_ref()) {
-            Some(s) => match s.value.as_str() {
-                "openclaw" => Some(Flavor::OpenClaw),
-                "clawdbot" | "moltbot" => Some(Flavor::Clawdbot),
-                "process" => Some(Flavor::Process),
-                other => {
-                    let hint = did_you_mean(other, ["openclaw", "clawdbot", "process"])
-                        .map_or("write `openclaw`, `clawdbot` or `process`".to_string(), |s| {
-                            format!("did you mean `{s}`?")
-                        });
-                    self.profile_error(name, s, &key("flavor"), format!("unknown flavor `{other}`"), hint);
-                    None
-                }
-            },
-            None => Some(Flavor::OpenClaw),
+    fn rotation(&mut self, logs: Option<&LogsFile>) -> super::Rotation {
+        let mut rotation = super::Rotation::default();
+        let Some(l) = logs else { return rotation };
+        if let Some(s) = &l.max_size
+            && let Some(ByteSize(b)) = self.parsed(s, "logs.max_size")
+            && self.in_range(s, &s.value.text, b, "logs.max_size", &ranges::LOGS_MAX_SIZE)
+        {
+            rotation.max_bytes = b;
+        }
+        rotation.keep = self.count(l.keep.as_ref(), "logs.keep", &ranges::LOGS_KEEP, None, rotation.keep);
+        rotation
+    }
+
+    /// The control socket path, refused when longer than a Unix socket address allows.
+    fn socket(&mut self, s: Option<&Spanned<String>>, run_dir: &Path) -> PathBuf {
+        let socket = match s {
+            Some(s) => self
+                .path_value(s, "control.socket")
+                .unwrap_or_else(|| run_dir.join("clawherd.sock")),
+            None => default_socket(run_dir, self.env),
         };
+        if socket.as_os_str().len() > 100 {
+            let message = format!(
+                "control socket path {} is longer than a Unix socket allows (about 100 bytes)",
+                socket.display()
+            );
+            self.diags.push(
+                Diagnostic::error(Place::file(self.path), message)
+                    .key("control.socket")
+                    .hint("set `control: {socket: /run/clawherd/NAME.sock}` or a shorter `run_dir`"),
+            );
+        }
+        socket
+    }
 
-        let openclaw_profile = match p.openclaw_profile.as_ref().or(d.openclaw_profile.as_ref()) {
-            Some(s) if s.value.eq_ignore_ascii_case("default") => None,
-            Some(s) if valid_profile_name(&s.value.to_ascii_lowercase()) => Some(s.value.clone()),
-            Some(s) => {
-                self.profile_error(
-                    name,
-                    s,
-                    &key("openclaw_profile"),
-                    format!("`{}` is not a valid OpenClaw profile name (openclaw would exit 2)", s.value),
-                    "use `default` or a name matching ^[a-z0-9][a-z0-9_-]{0,63}$".into(),
-                );
+    fn group(&mut self, g: &Spanned<String>) -> Option<(String, u32)> {
+        match nix::unistd::Group::from_name(&g.value) {
+            Ok(Some(grp)) => Some((g.value.clone(), grp.gid.as_raw())),
+            _ => {
+                let message = format!("group `{}` does not exist on this host", g.value);
+                let hint = "create it (`groupadd`), or remove the key to allow only clawherd's user";
+                self.error(g, "control.group", message, hint);
                 None
             }
-            None => None,
-        };
+        }
+    }
 
-        let config = p
-            .config
-            .as_ref()
-            .or(d.config.as_ref())
-            .and_then(|s| self.located_path(s, key("config")));
-        let state_dir = p
-            .state_dir
-            .as_ref()
-            .or(d.state_dir.as_ref())
-            .and_then(|s| self.located_path(s, key("state_dir")));
-        let workspace = p
-            .workspace
-            .as_ref()
-            .or(d.workspace.as_ref())
-            .and_then(|s| self.located_path(s, key("workspace")));
-        let cwd = p.cwd.as_ref().or(d.cwd.as_ref()).and_then(|s| self.path_value(s, &key("cwd")));
-        let port = match p.port.as_ref().or(d.port.as_ref()) {
-            Some(s) if s.value == 0 => {
-                self.profile_error(
-                    name,
-                    s,
-                    &key("port"),
-                    "port 0 is not a fixed port".into(),
-                    "choose a port in 1024..=65425".into(),
-                );
-                None
-            }
-            Some(s) => Some(Located {
-                value: s.value,
-                place: self.place(s),
-                key: key("port"),
-            }),
-            None => None,
+    fn metrics_listen(&mut self, s: &Spanned<String>) -> Option<std::net::SocketAddr> {
+        let Ok(a) = s.value.parse::<std::net::SocketAddr>() else {
+            let message = format!("`{}` is not a host:port address", s.value);
+            self.error(s, "metrics.listen", message, "write e.g. `127.0.0.1:9464`");
+            return None;
         };
-        if let (None, Some(s)) = (&p.port, &d.port) {
+        if !a.ip().is_loopback() {
+            let d = Diagnostic::warning(self.place(s), format!("metrics listen on {a}, reachable from other hosts"))
+                .key("metrics.listen")
+                .hint("metrics name your profiles and ports; prefer 127.0.0.1 unless a firewall guards the port");
+            self.diags.push(d);
+        }
+        Some(a)
+    }
+
+    /// The fleet-level `hooks:` block.
+    fn hooks(&mut self, h: Option<&HooksFile>) -> Hooks {
+        let default_timeout = Duration::from_secs(10);
+        let Some(h) = h else {
+            return Hooks {
+                command: None,
+                url: None,
+                timeout: default_timeout,
+            };
+        };
+        let command = h.command.as_ref().map(|c| self.list(c, "hooks.command")).filter(|c| !c.is_empty());
+        let url = h.url.as_ref().and_then(|u| {
+            let v = self.text(u, "hooks.url")?;
+            if v.starts_with("http://") {
+                return Some(v);
+            }
+            let hint = "clawherd posts hooks over plain HTTP, e.g. to a local relay: http://127.0.0.1:9000/clawherd";
+            self.error(u, "hooks.url", format!("`{v}` is not an http:// URL"), hint);
+            None
+        });
+        let timeout = self.duration(h.timeout.as_ref(), "hooks.timeout", &ranges::TIMEOUT, default_timeout);
+        Hooks { command, url, timeout }
+    }
+}
+
+/// Profile rules: one function per section of a profile, on the profile merged with `defaults:`.
+impl Cx<'_> {
+    /// `defaults.port` applies one base port to every profile that sets none: a warning.
+    fn defaults_port(&mut self, own: &ProfileFile, defaults: &ProfileFile) {
+        if let (None, Some(s)) = (&own.port, &defaults.port) {
             self.diags.push(
                 Diagnostic::warning(self.place(s), "`defaults.port` gives every profile the same base port")
                     .key("defaults.port")
                     .hint("set `port` per profile instead"),
             );
         }
+    }
 
-        let ports: Vec<Located<u16>> = match p.ports.as_ref().or(d.ports.as_ref()) {
-            Some(s) if flavor != Some(Flavor::Process) => {
-                self.profile_error(
-                    name,
-                    s,
-                    &key("ports"),
-                    "`ports` is for `flavor: process`".into(),
-                    "a gateway's ports are derived from `port`; remove `ports`".into(),
-                );
-                Vec::new()
-            }
-            Some(s) => s
-                .value
-                .iter()
-                .map(|v| Located {
-                    value: *v,
-                    place: self.place(s),
-                    key: key("ports"),
-                })
-                .collect(),
-            None => Vec::new(),
+    /// Profile `name`, as written (`own`) and merged with the defaults (`p`), with its failover
+    /// settings for [`Cx::standbys`].
+    fn profile(&mut self, name: &str, own: &Spanned<ProfileFile>, p: &ProfileFile) -> Option<(Profile, Failover)> {
+        let errors_before = self.diags.error_count();
+        self.profile = Some(name.to_string());
+        self.profile_name(name, own);
+        let role = self.role(name, own, p);
+        let flavor = match &p.flavor {
+            Some(s) => self.parsed(s, "flavor"),
+            None => Some(Flavor::OpenClaw),
         };
+        let openclaw_profile = self.openclaw_profile(p);
+        let config = p.config.as_ref().and_then(|s| self.located_path(s, "config"));
+        let state_dir = p.state_dir.as_ref().and_then(|s| self.located_path(s, "state_dir"));
+        let workspace = p.workspace.as_ref().and_then(|s| self.located_path(s, "workspace"));
+        let cwd = p.cwd.as_ref().and_then(|s| self.path_value(s, "cwd"));
+        let port = self.port(p);
+        let ports = self.ports(flavor, p);
         if flavor == Some(Flavor::Process) {
-            let gateway_only = [
-                ("openclaw_profile", p.openclaw_profile.is_some()),
-                ("config", p.config.is_some()),
-                ("state_dir", p.state_dir.is_some()),
-                ("workspace", p.workspace.is_some()),
-            ];
-            for (k, set) in gateway_only {
-                if set {
-                    self.profile_error(
-                        name,
-                        spanned,
-                        &key(k),
-                        format!("`{k}` is not used by `flavor: process`"),
-                        format!("remove `{k}`, or use a gateway flavor"),
-                    );
-                }
-            }
-            if p.command.is_none() && d.command.is_none() {
-                self.profile_error(
-                    name,
-                    spanned,
-                    &key("command"),
-                    "`flavor: process` needs a command".into(),
-                    "add e.g. `command: [cloudflared, tunnel, run]`".into(),
-                );
-            }
+            self.process_keys(own, p);
         }
-        let default_command = match flavor {
-            Some(Flavor::Clawdbot) => vec!["clawdbot".to_string(), "gateway".into(), "run".into()],
-            _ => vec!["openclaw".to_string(), "gateway".into(), "run".into()],
-        };
-        let command = match p.command.as_ref().or(d.command.as_ref()) {
-            Some(s) if s.value.is_empty() || s.value[0].trim().is_empty() => {
-                self.profile_error(
-                    name,
-                    s,
-                    &key("command"),
-                    "the command is empty".into(),
-                    "write e.g. `command: [openclaw, gateway, run]`".into(),
-                );
-                default_command
-            }
-            Some(s) => self.list(s, &key("command")),
-            None => default_command,
-        };
-        let args = match p.args.as_ref().or(d.args.as_ref()) {
-            Some(s) => self.list(s, &key("args")),
-            None => Vec::new(),
-        };
-
-        let mut env = BTreeMap::new();
-        for source in [d.env.as_ref(), p.env.as_ref()].into_iter().flatten() {
-            for (k, v) in source {
-                if let Some(value) = self.env_entry(name, k, v) {
-                    env.insert(k.clone(), value);
-                }
-            }
-        }
-
-        let restart = self.restart(name, flavor, p.restart.as_ref(), d.restart.as_ref());
-        let health = self.health(name, p.health.as_ref(), d.health.as_ref());
-        let stop_timeout = p
-            .stop_timeout
-            .as_ref()
-            .or(d.stop_timeout.as_ref())
-            .and_then(|s| self.duration(s, &key("stop_timeout")))
-            .unwrap_or(DEFAULT_STOP_TIMEOUT);
-
+        let command = self.command(flavor, p);
+        let args = p.args.as_ref().map(|s| self.list(s, "args")).unwrap_or_default();
+        let env = self.env(p);
+        let restart = self.restart(flavor, p.restart.as_ref());
+        let health = self.health(p.health.as_ref());
+        let stop_timeout = self.duration(p.stop_timeout.as_ref(), "stop_timeout", &ranges::STOP_TIMEOUT, DEFAULT_STOP_TIMEOUT);
+        let failover = self.failover(p);
+        self.profile = None;
         if self.diags.error_count() > errors_before {
             return None;
         }
-        Some(Profile {
+        let profile = Profile {
             name: name.to_string(),
-            place,
+            place: self.place(own),
             role: role?,
             flavor: flavor?,
             openclaw_profile,
@@ -549,199 +529,147 @@ impl Cx<'_> {
             args,
             env,
             cwd,
-            restart: restart?,
+            restart,
             stop_timeout,
-            health: health?,
+            health,
             standby: None,
-        })
-    }
-
-    /// The `health:` block, profile fields over defaults fields.
-    fn health(&mut self, profile: &str, p: Option<&HealthFile>, d: Option<&HealthFile>) -> Option<HealthSettings> {
-        let before = self.diags.error_count();
-        let key = |k: &str| format!("profiles.{profile}.health.{k}");
-        let pick = |f: fn(&HealthFile) -> Option<&Spanned<String>>| p.and_then(f).or_else(|| d.and_then(f));
-        let mut dur =
-            |s: Option<&Spanned<String>>, k: &str, default: Duration| s.and_then(|s| self.duration(s, &key(k))).unwrap_or(default);
-        let period = dur(pick(|h| h.period.as_ref()), "period", Duration::from_secs(10));
-        let timeout = dur(pick(|h| h.timeout.as_ref()), "timeout", Duration::from_secs(5));
-        let startup_grace = dur(pick(|h| h.startup_grace.as_ref()), "startup_grace", Duration::from_secs(300));
-        let kill_after = dur(pick(|h| h.kill_after.as_ref()), "kill_after", Duration::from_secs(15));
-        let threshold = p
-            .and_then(|h| h.failure_threshold.as_ref())
-            .or_else(|| d.and_then(|h| h.failure_threshold.as_ref()));
-        let failure_threshold = self.count(
-            profile,
-            threshold,
-            &key("failure_threshold"),
-            "a threshold of 0 would fail on no failure",
-            3,
-        );
-        let liveness = p
-            .and_then(|h| h.liveness.as_ref())
-            .or_else(|| d.and_then(|h| h.liveness.as_ref()))
-            .is_none_or(|l| l.value);
-        if period.is_zero() {
-            let s = pick(|h| h.period.as_ref()).expect("a zero period was written");
-            self.profile_error(
-                profile,
-                s,
-                &key("period"),
-                "a zero period would probe without pause".into(),
-                "use e.g. `10s`".into(),
-            );
-        }
-        if self.diags.error_count() > before {
-            return None;
-        }
-        Some(HealthSettings {
-            period,
-            timeout,
-            failure_threshold,
-            startup_grace,
-            kill_after,
-            liveness,
-        })
-    }
-
-    /// The fleet-level `hooks:` block.
-    fn hooks(&mut self, h: Option<&HooksFile>) -> Hooks {
-        let Some(h) = h else {
-            return Hooks {
-                command: None,
-                url: None,
-                timeout: Duration::from_secs(10),
-            };
         };
-        let command = h.command.as_ref().map(|c| self.list(c, "hooks.command")).filter(|c| !c.is_empty());
-        let url = h.url.as_ref().and_then(|u| {
-            let v = self.text(u, "hooks.url")?;
-            if v.starts_with("http://") {
-                Some(v)
-            } else {
-                self.error(
-                    u,
-                    "hooks.url",
-                    format!("`{v}` is not an http:// URL"),
-                    "clawherd posts hooks over plain HTTP, e.g. to a local relay: http://127.0.0.1:9000/clawherd",
-                );
+        Some((profile, failover?))
+    }
+
+    fn profile_name(&mut self, name: &str, own: &Spanned<ProfileFile>) {
+        if !valid_profile_name(name) {
+            let d = Diagnostic::error(self.place(own), format!("`{name}` is not a valid profile name"))
+                .profile(name)
+                .key("profiles")
+                .hint("use 1-64 lowercase letters, digits, `-` or `_`, starting with a letter or digit (OpenClaw's profile-name rule)");
+            self.diags.push(d);
+        }
+    }
+
+    /// The role as written, else the one a profile named `main` or `rescue` has.
+    fn role(&mut self, name: &str, own: &Spanned<ProfileFile>, p: &ProfileFile) -> Option<Role> {
+        if let Some(s) = &p.role {
+            return self.parsed(s, "role");
+        }
+        match name {
+            "main" => Some(Role::Main),
+            "rescue" => Some(Role::Rescue),
+            _ => {
+                self.error(own, "role", "no role".into(), "add `role: main` or `role: rescue`");
                 None
             }
-        });
-        let timeout = h
-            .timeout
-            .as_ref()
-            .and_then(|t| self.duration(t, "hooks.timeout"))
-            .unwrap_or(Duration::from_secs(10));
-        Hooks { command, url, timeout }
-    }
-
-    /// Resolves who stands by for whom, once every profile is known. A `rescue`-role profile
-    /// stands by for the only `main`-role profile unless it names another with `standby_for`.
-    fn standbys(&mut self, raw: &BTreeMap<String, Spanned<ProfileFile>>, d: &ProfileFile, profiles: &mut [Profile]) {
-        let names: Vec<String> = profiles.iter().map(|p| p.name.clone()).collect();
-        let mains: Vec<String> = profiles.iter().filter(|p| p.role == Role::Main).map(|p| p.name.clone()).collect();
-        for profile in profiles.iter_mut() {
-            let Some(spanned) = raw.get(&profile.name) else { continue };
-            let p = &spanned.value;
-            let key = |k: &str| format!("profiles.{}.{k}", profile.name);
-            let target = match p.standby_for.as_ref() {
-                Some(s) if s.value == profile.name => {
-                    self.profile_error(
-                        &profile.name,
-                        s,
-                        &key("standby_for"),
-                        "a profile cannot stand by for itself".into(),
-                        "name the profile to protect, e.g. `main`".into(),
-                    );
-                    continue;
-                }
-                Some(s) if !names.contains(&s.value) => {
-                    let hint = did_you_mean(&s.value, names.iter().map(String::as_str))
-                        .map_or(format!("profiles: {}", names.join(", ")), |n| format!("did you mean `{n}`?"));
-                    self.profile_error(
-                        &profile.name,
-                        s,
-                        &key("standby_for"),
-                        format!("no profile `{}` to stand by for", s.value),
-                        hint,
-                    );
-                    continue;
-                }
-                Some(s) => s.value.clone(),
-                None if profile.role == Role::Rescue && mains.len() == 1 => mains[0].clone(),
-                None => continue,
-            };
-            let mode = match p.standby.as_ref().or(d.standby.as_ref()) {
-                Some(s) => match s.value.as_str() {
-                    "hot" => StandbyMode::Hot,
-                    "cold" => StandbyMode::Cold,
-                    other => {
-                        self.profile_error(
-                            &profile.name,
-                            s,
-                            &key("standby"),
-                            format!("unknown standby mode `{other}`"),
-                            "write `hot` (always running) or `cold` (started on failover)".into(),
-                        );
-                        continue;
-                    }
-                },
-                None => StandbyMode::Hot,
-            };
-            let mut dur =
-                |s: Option<&Spanned<String>>, k: &str, default: Duration| s.and_then(|s| self.duration(s, &key(k))).unwrap_or(default);
-            let failover_after = dur(
-                p.failover_after.as_ref().or(d.failover_after.as_ref()),
-                "failover_after",
-                Duration::from_secs(60),
-            );
-            let failback_after = dur(
-                p.failback_after.as_ref().or(d.failback_after.as_ref()),
-                "failback_after",
-                Duration::from_secs(60),
-            );
-            profile.standby = Some(Standby {
-                standby_for: target,
-                mode,
-                failover_after,
-                failback_after,
-            });
         }
     }
 
-    fn list(&mut self, s: &Spanned<Vec<String>>, key: &str) -> Vec<String> {
-        let env = self.env;
-        let lookup = |n: &str| env.get(n).cloned();
-        let mut out = Vec::new();
-        for item in &s.value {
-            match expand(item, &lookup, self.home()) {
-                Ok(v) => out.push(v),
-                Err(UnsetVar(n)) => {
-                    let hint = format!("export {n} before starting clawherd");
-                    self.error(s, key, format!("`${{{n}}}` is not set in clawherd's environment"), &hint);
-                }
+    /// `openclaw_profile`: `None` for OpenClaw's default profile.
+    fn openclaw_profile(&mut self, p: &ProfileFile) -> Option<String> {
+        let s = p.openclaw_profile.as_ref()?;
+        if s.value.eq_ignore_ascii_case("default") {
+            return None;
+        }
+        if valid_profile_name(&s.value.to_ascii_lowercase()) {
+            return Some(s.value.clone());
+        }
+        let message = format!("`{}` is not a valid OpenClaw profile name (openclaw would exit 2)", s.value);
+        self.error(
+            s,
+            "openclaw_profile",
+            message,
+            "use `default` or a name matching ^[a-z0-9][a-z0-9_-]{0,63}$",
+        );
+        None
+    }
+
+    fn port(&mut self, p: &ProfileFile) -> Option<Located<u16>> {
+        let s = p.port.as_ref()?;
+        if s.value == 0 {
+            self.error(s, "port", "port 0 is not a fixed port".into(), "choose a port in 1024..=65425");
+            return None;
+        }
+        Some(Located {
+            value: s.value,
+            place: self.place(s),
+            key: self.key("port"),
+        })
+    }
+
+    /// `ports`, only for `flavor: process`, each a fixed port.
+    fn ports(&mut self, flavor: Option<Flavor>, p: &ProfileFile) -> Vec<Located<u16>> {
+        let Some(s) = p.ports.as_ref() else { return Vec::new() };
+        if flavor != Some(Flavor::Process) {
+            let hint = "a gateway's ports are derived from `port`; remove `ports`";
+            self.error(s, "ports", "`ports` is for `flavor: process`".into(), hint);
+            return Vec::new();
+        }
+        let mut ports = Vec::new();
+        for &value in &s.value {
+            if self.in_range(s, &value.to_string(), value, "ports", &ranges::PORT) {
+                let (place, key) = (self.place(s), self.key("ports"));
+                ports.push(Located { value, place, key });
             }
         }
-        out
+        ports
     }
 
-    fn env_entry(&mut self, profile: &str, k: &str, v: &Spanned<String>) -> Option<String> {
+    /// A plain process sets none of a gateway's keys itself, and needs a command.
+    fn process_keys(&mut self, own: &Spanned<ProfileFile>, p: &ProfileFile) {
+        let o = &own.value;
+        let gateway_only = [
+            ("openclaw_profile", o.openclaw_profile.is_some()),
+            ("config", o.config.is_some()),
+            ("state_dir", o.state_dir.is_some()),
+            ("workspace", o.workspace.is_some()),
+        ];
+        for (k, _) in gateway_only.into_iter().filter(|(_, set)| *set) {
+            let hint = format!("remove `{k}`, or use a gateway flavor");
+            self.error(own, k, format!("`{k}` is not used by `flavor: process`"), hint);
+        }
+        if p.command.is_none() {
+            let hint = "add e.g. `command: [cloudflared, tunnel, run]`";
+            self.error(own, "command", "`flavor: process` needs a command".into(), hint);
+        }
+    }
+
+    /// The command line, default the flavor's gateway command.
+    fn command(&mut self, flavor: Option<Flavor>, p: &ProfileFile) -> Vec<String> {
+        let program = match flavor {
+            Some(Flavor::Clawdbot) => "clawdbot",
+            _ => "openclaw",
+        };
+        let default_command = vec![program.to_string(), "gateway".into(), "run".into()];
+        match &p.command {
+            Some(s) if s.value.first().is_none_or(|c| c.trim().is_empty()) => {
+                let hint = "write e.g. `command: [openclaw, gateway, run]`";
+                self.error(s, "command", "the command is empty".into(), hint);
+                default_command
+            }
+            Some(s) => self.list(s, "command"),
+            None => default_command,
+        }
+    }
+
+    /// `env:`, the defaults' entries with the profile's over them.
+    fn env(&mut self, p: &ProfileFile) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        for (k, v) in p.env.iter().flatten() {
+            if let Some(value) = self.env_entry(k, v) {
+                env.insert(k.clone(), value);
+            }
+        }
+        env
+    }
+
+    fn env_entry(&mut self, k: &str, v: &Spanned<String>) -> Option<String> {
         let key = format!("env.{k}");
         let valid = !k.is_empty() && !k.contains('=') && !k.contains('\0') && !k.starts_with(|c: char| c.is_ascii_digit());
         if !valid {
-            self.profile_error(
-                profile,
-                v,
-                &key,
-                format!("`{k}` is not a valid environment variable name"),
-                "use letters, digits and `_`".into(),
-            );
+            let message = format!("`{k}` is not a valid environment variable name");
+            self.error(v, &key, message, "use letters, digits and `_`");
             return None;
         }
         if let Some((_, instead)) = RESERVED_ENV.iter().find(|(r, _)| *r == k) {
-            self.profile_error(
-                profile,
+            self.error(
                 v,
                 &key,
                 format!("`{k}` is set by clawherd"),
@@ -750,117 +678,191 @@ impl Cx<'_> {
             return None;
         }
         if k.starts_with("CLAWHERD_") {
-            self.profile_error(
-                profile,
-                v,
-                &key,
-                format!("`{k}` is reserved for clawherd's own markers"),
-                "choose another name".into(),
-            );
+            let message = format!("`{k}` is reserved for clawherd's own markers");
+            self.error(v, &key, message, "choose another name");
             return None;
         }
         self.text(v, &key)
     }
 
-    /// The `restart:` block, profile fields over defaults fields. Crash-loop defaults depend on
-    /// what runs: a gateway boots in 10-40 s, so 6 starts in 5 min is a loop (retried every
-    /// 5 min); a plain process restarts in milliseconds, so it gets systemd-like limits: 10 starts
-    /// in 10 s, retried every 30 s.
-    fn restart(
-        &mut self,
-        profile: &str,
-        flavor: Option<Flavor>,
-        p: Option<&RestartFile>,
-        d: Option<&RestartFile>,
-    ) -> Option<RestartSettings> {
+    /// The `restart:` block.
+    fn restart(&mut self, flavor: Option<Flavor>, r: Option<&RestartFile>) -> RestartSettings {
+        let policy = r.and_then(|r| r.policy.as_ref()).and_then(|s| self.parsed(s, "restart.policy"));
+        let (backoff_initial, backoff_max, backoff_reset_after) = self.backoff(r.and_then(|r| r.backoff.as_ref()));
+        let crash_loop = r.and_then(|r| r.crash_loop.as_ref());
+        let (crash_loop_max_starts, crash_loop_window, crash_loop_retry) = self.crash_loop(flavor, crash_loop);
+        RestartSettings {
+            policy: policy.unwrap_or(RestartPolicy::Always),
+            backoff_initial,
+            backoff_max,
+            backoff_reset_after,
+            crash_loop_max_starts,
+            crash_loop_window,
+            crash_loop_retry,
+        }
+    }
+
+    /// `restart.backoff:` initial, max (not below initial) and reset_after.
+    fn backoff(&mut self, b: Option<&BackoffFile>) -> (Duration, Duration, Duration) {
+        let field = |f: fn(&BackoffFile) -> Option<&DurationFile>| b.and_then(f);
+        let (range, default) = (&ranges::DELAY, Duration::from_secs(60));
+        let initial = self.duration(
+            field(|b| b.initial.as_ref()),
+            "restart.backoff.initial",
+            range,
+            Duration::from_secs(1),
+        );
+        let max_s = field(|b| b.max.as_ref());
+        let max = self.duration(max_s, "restart.backoff.max", range, default);
+        let reset = self.duration(field(|b| b.reset_after.as_ref()), "restart.backoff.reset_after", range, default);
+        if max < initial
+            && let Some(s) = max_s
+        {
+            let hint = format!("set it to at least {}", humantime::format_duration(initial));
+            let message = "the maximum backoff is below the initial one".to_string();
+            self.error(s, "restart.backoff.max", message, hint);
+        }
+        (initial, max, reset)
+    }
+
+    /// `restart.crash_loop:` max_starts, window and retry_every. The defaults depend on what
+    /// runs: a gateway boots in 10-40 s, so 6 starts in 5 min is a loop (retried every 5 min); a
+    /// plain process restarts in milliseconds, so it gets systemd-like limits: 10 starts in 10 s,
+    /// retried every 30 s.
+    fn crash_loop(&mut self, flavor: Option<Flavor>, c: Option<&CrashLoopFile>) -> (u32, Duration, Duration) {
         let (def_max, def_window, def_retry) = match flavor {
             Some(Flavor::Process) => (10, Duration::from_secs(10), Duration::from_secs(30)),
             _ => (6, Duration::from_secs(300), Duration::from_secs(300)),
         };
-        let key = |k: &str| format!("profiles.{profile}.restart.{k}");
-        let pick = |f: fn(&RestartFile) -> Option<&Spanned<String>>| p.and_then(f).or_else(|| d.and_then(f));
-        let before = self.diags.error_count();
-        let policy = match pick(|r| r.policy.as_ref()) {
-            Some(s) => match s.value.as_str() {
-                "always" => RestartPolicy::Always,
-                "on-failure" | "on_failure" => RestartPolicy::OnFailure,
-                "never" | "no" => RestartPolicy::Never,
-                other => {
-                    let hint = did_you_mean(other, ["always", "on-failure", "never"])
-                        .map_or("write `always`, `on-failure` or `never`".to_string(), |s| {
-                            format!("did you mean `{s}`?")
-                        });
-                    self.profile_error(profile, s, &key("policy"), format!("unknown restart policy `{other}`"), hint);
-                    RestartPolicy::Always
-                }
-            },
-            None => RestartPolicy::Always,
+        let max_starts_s = c.and_then(|c| c.max_starts.as_ref());
+        let zero = Some("0 starts allows none");
+        let max_starts = self.count(max_starts_s, "restart.crash_loop.max_starts", &ranges::MAX_STARTS, zero, def_max);
+        let window_s = c.and_then(|c| c.window.as_ref());
+        let window = self.duration(window_s, "restart.crash_loop.window", &ranges::DELAY, def_window);
+        let retry_s = c.and_then(|c| c.retry_every.as_ref());
+        let retry = self.duration(retry_s, "restart.crash_loop.retry_every", &ranges::CRASH_LOOP_RETRY, def_retry);
+        (max_starts, window, retry)
+    }
+
+    /// The `health:` block.
+    fn health(&mut self, h: Option<&HealthFile>) -> HealthSettings {
+        let get = |f: fn(&HealthFile) -> Option<&DurationFile>| h.and_then(f);
+        let period_s = get(|h| h.period.as_ref());
+        let period = match period_s {
+            Some(s) if matches!(&s.value.value, Ok(d) if d.0.is_zero()) => {
+                self.error(
+                    s,
+                    "health.period",
+                    "a zero period would probe without pause".into(),
+                    "use e.g. `10s`",
+                );
+                Duration::from_secs(10)
+            }
+            _ => self.duration(period_s, "health.period", &ranges::PROBE_PERIOD, Duration::from_secs(10)),
         };
-        let initial_s = backoff_field(p, d, |b| b.initial.as_ref());
-        let max_s = backoff_field(p, d, |b| b.max.as_ref());
-        let reset_s = backoff_field(p, d, |b| b.reset_after.as_ref());
-        let window_s = crash_field(p, d, |c| c.window.as_ref());
-        let max_starts_s = crash_field(p, d, |c| c.max_starts.as_ref());
-        let mut dur =
-            |sp: Option<&Spanned<String>>, k: &str, default: Duration| sp.and_then(|s| self.duration(s, &key(k))).unwrap_or(default);
-        let initial = dur(initial_s, "backoff.initial", Duration::from_secs(1));
-        let max = dur(max_s, "backoff.max", Duration::from_secs(60));
-        let reset = dur(reset_s, "backoff.reset_after", Duration::from_secs(60));
-        let window = dur(window_s, "crash_loop.window", def_window);
-        let retry = dur(crash_field(p, d, |c| c.retry_every.as_ref()), "crash_loop.retry_every", def_retry);
-        let max_starts = self.count(
-            profile,
-            max_starts_s,
-            &key("crash_loop.max_starts"),
-            "0 starts allows none",
-            def_max,
+        let timeout = self.duration(
+            get(|h| h.timeout.as_ref()),
+            "health.timeout",
+            &ranges::TIMEOUT,
+            Duration::from_secs(5),
         );
-        if max < initial
-            && let Some(s) = max_s
-        {
-            self.profile_error(
-                profile,
-                s,
-                &key("backoff.max"),
-                "the maximum backoff is below the initial one".into(),
-                format!("set it to at least {}", humantime::format_duration(initial)),
-            );
+        let grace_s = get(|h| h.startup_grace.as_ref());
+        let startup_grace = self.duration(grace_s, "health.startup_grace", &ranges::DELAY, Duration::from_secs(300));
+        let kill_s = get(|h| h.kill_after.as_ref());
+        let kill_after = self.duration(kill_s, "health.kill_after", &ranges::STOP_TIMEOUT, Duration::from_secs(15));
+        let threshold = h.and_then(|h| h.failure_threshold.as_ref());
+        let why = Some("a threshold of 0 would fail on no failure");
+        let failure_threshold = self.count(threshold, "health.failure_threshold", &ranges::FAILURE_THRESHOLD, why, 3);
+        HealthSettings {
+            period,
+            timeout,
+            failure_threshold,
+            startup_grace,
+            kill_after,
+            liveness: h.and_then(|h| h.liveness.as_ref()).is_none_or(|l| l.value),
         }
-        if self.diags.error_count() > before {
-            return None;
-        }
-        Some(RestartSettings {
-            policy,
-            backoff_initial: initial,
-            backoff_max: max,
-            backoff_reset_after: reset,
-            crash_loop_max_starts: max_starts,
-            crash_loop_window: window,
-            crash_loop_retry: retry,
-        })
     }
 }
 
-/// `restart.backoff.<field>` of the profile, else of the defaults.
-fn backoff_field<'a, T>(
-    p: Option<&'a RestartFile>,
-    d: Option<&'a RestartFile>,
-    f: fn(&'a super::file::BackoffFile) -> Option<&'a T>,
-) -> Option<&'a T> {
-    p.and_then(|r| r.backoff.as_ref())
-        .and_then(f)
-        .or_else(|| d.and_then(|r| r.backoff.as_ref()).and_then(f))
+/// A profile's failover settings, checked with the profile; they apply once it turns out to
+/// stand by for another.
+#[derive(Debug, Clone, Copy)]
+struct Failover {
+    mode: StandbyMode,
+    failover_after: Duration,
+    failback_after: Duration,
 }
 
-/// `restart.crash_loop.<field>` of the profile, else of the defaults.
-fn crash_field<'a, T>(
-    p: Option<&'a RestartFile>,
-    d: Option<&'a RestartFile>,
-    f: fn(&'a super::file::CrashLoopFile) -> Option<&'a T>,
-) -> Option<&'a T> {
-    p.and_then(|r| r.crash_loop.as_ref())
-        .and_then(f)
-        .or_else(|| d.and_then(|r| r.crash_loop.as_ref()).and_then(f))
+/// Failover rules: each profile's settings, then who stands by for whom once every profile is
+/// known.
+impl Cx<'_> {
+    /// `standby`, `failover_after` and `failback_after` (defaults: hot, 60 s, 60 s).
+    fn failover(&mut self, p: &ProfileFile) -> Option<Failover> {
+        let mode = match &p.standby {
+            Some(s) => self.parsed(s, "standby"),
+            None => Some(StandbyMode::Hot),
+        };
+        let minute = Duration::from_secs(60);
+        let failover_after = self.duration(p.failover_after.as_ref(), "failover_after", &ranges::DELAY, minute);
+        let failback_after = self.duration(p.failback_after.as_ref(), "failback_after", &ranges::DELAY, minute);
+        Some(Failover {
+            mode: mode?,
+            failover_after,
+            failback_after,
+        })
+    }
+
+    /// Resolves who stands by for whom. A `rescue`-role profile stands by for the only
+    /// `main`-role profile unless it names another with `standby_for`.
+    fn standbys(&mut self, failovers: &BTreeMap<String, (Option<Spanned<String>>, Failover)>, profiles: &mut [Profile]) {
+        let names: Vec<String> = profiles.iter().map(|p| p.name.clone()).collect();
+        let mains: Vec<String> = profiles.iter().filter(|p| p.role == Role::Main).map(|p| p.name.clone()).collect();
+        for profile in profiles.iter_mut() {
+            let Some((standby_for, f)) = failovers.get(&profile.name) else {
+                continue;
+            };
+            self.profile = Some(profile.name.clone());
+            profile.standby = self
+                .standby_target(profile, standby_for.as_ref(), &names, &mains)
+                .map(|target| Standby {
+                    standby_for: target,
+                    mode: f.mode,
+                    failover_after: f.failover_after,
+                    failback_after: f.failback_after,
+                });
+        }
+        self.profile = None;
+    }
+
+    /// The profile `profile` stands by for: as named by `standby_for`, else the only main for a
+    /// rescue; `None` for a profile that stands by for none (or names a wrong one, reported).
+    fn standby_target(
+        &mut self,
+        profile: &Profile,
+        standby_for: Option<&Spanned<String>>,
+        names: &[String],
+        mains: &[String],
+    ) -> Option<String> {
+        match standby_for {
+            Some(s) if s.value == profile.name => {
+                let hint = "name the profile to protect, e.g. `main`";
+                self.error(s, "standby_for", "a profile cannot stand by for itself".into(), hint);
+                None
+            }
+            Some(s) if !names.contains(&s.value) => {
+                let hint = did_you_mean(&s.value, names.iter().map(String::as_str))
+                    .map_or(format!("profiles: {}", names.join(", ")), |n| format!("did you mean `{n}`?"));
+                self.error(s, "standby_for", format!("no profile `{}` to stand by for", s.value), hint);
+                None
+            }
+            Some(s) => Some(s.value.clone()),
+            None if profile.role == Role::Rescue => match mains {
+                [only] => Some(only.clone()),
+                _ => None,
+            },
+            None => None,
+        }
+    }
 }
 
 /// The run dir when the fleet file names none: `.clawherd` beside the fleet file, or systemd's
@@ -885,29 +887,12 @@ pub fn default_socket(run_dir: &Path, env: &BTreeMap<String, String>) -> PathBuf
     }
 }
 
-/// Parses `4096`, `10MiB`, `500KB`, `1G` (K/M/G are powers of 1024 with or without `i`/`B`).
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let mult = match unit.trim().to_ascii_lowercase().trim_end_matches('b').trim_end_matches('i') {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        _ => return None,
-    };
-    n.checked_mul(mult)
-}
-
 /// OpenClaw's profile-name rule `^[a-z0-9][a-z0-9_-]{0,63}$` (`dist/profile-utils-*.mjs`), applied
 /// to lowercase names.
 pub fn valid_profile_name(name: &str) -> bool {
     let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= 64
-        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+    b.len() <= 64
+        && b.first().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
 }
@@ -1020,5 +1005,201 @@ mod tests {
         assert!(first_error("version: 1\nprofiles:\n  main:\n    port: 70000\n").contains("invalid u16"));
         assert!(first_error("version: 1\nprofiles: {}\n").contains("declares no profiles"));
         assert!(first_error("version: 1\nprofiles:\n  main: {}\n  main: {}\n").contains("duplicate"));
+    }
+
+    /// Issue 12: values `check` accepted but `run` could not survive (`Instant + d` overflow on
+    /// stop, on a crash and at start; a 100 GB allocation in `clawherd logs`).
+    #[test]
+    fn every_number_and_duration_has_a_located_range() {
+        let text = "version: 1\nlogs: {keep: 4294967295, max_size: 5GiB}\nhooks: {timeout: 2h}\nprofiles:\n  main:\n    stop_timeout: 300000000000y\n    restart: {backoff: {initial: 300000000000y}, crash_loop: {max_starts: 1000001, retry_every: 10ms}}\n    health: {period: 50ms, timeout: 0s, failure_threshold: 101, kill_after: 2h, startup_grace: 2d}\n  rescue:\n    failover_after: 300000000000y\n    failback_after: 25h\n  tunnel: {role: rescue, flavor: process, command: [x], ports: [0]}\n";
+        let d = run(text).expect_err("must fail");
+        let all = d.to_string();
+        let want = [
+            (
+                "2:14",
+                "logs.keep: `4294967295` is out of range: it must be at least 0 and at most 100",
+            ),
+            (
+                "2:36",
+                "logs.max_size: `5GiB` is out of range: it must be at least 4KiB and at most 4GiB",
+            ),
+            (
+                "3:18",
+                "hooks.timeout: `2h` is out of range: it must be at least 1ms and at most 1h",
+            ),
+            (
+                "6:19",
+                "profile 'main': profiles.main.stop_timeout: `300000000000y` is out of range: it must be at least 0s and at most 1h",
+            ),
+            (
+                "7:34",
+                "profiles.main.restart.backoff.initial: `300000000000y` is out of range: it must be at least 0s and at most 1day",
+            ),
+            ("7:75", "profiles.main.restart.crash_loop.max_starts: `1000001` is out of range"),
+            (
+                "7:97",
+                "profiles.main.restart.crash_loop.retry_every: `10ms` is out of range: it must be at least 100ms",
+            ),
+            (
+                "8:22",
+                "profiles.main.health.period: `50ms` is out of range: it must be at least 100ms and at most 1day",
+            ),
+            (
+                "8:37",
+                "profiles.main.health.timeout: `0s` is out of range: it must be at least 1ms",
+            ),
+            (
+                "8:60",
+                "profiles.main.health.failure_threshold: `101` is out of range: it must be at least 1 and at most 100",
+            ),
+            (
+                "8:77",
+                "profiles.main.health.kill_after: `2h` is out of range: it must be at least 0s and at most 1h",
+            ),
+            ("8:96", "profiles.main.health.startup_grace: `2d` is out of range"),
+            (
+                "10:21",
+                "profile 'rescue': profiles.rescue.failover_after: `300000000000y` is out of range: it must be at least 0s and at most 1day",
+            ),
+            ("11:21", "profiles.rescue.failback_after: `25h` is out of range"),
+            (
+                "12:64",
+                "profiles.tunnel.ports: `0` is out of range: it must be at least 1 and at most 65535",
+            ),
+        ];
+        for (at, message) in want {
+            let line = all
+                .lines()
+                .find(|l| l.contains(message))
+                .unwrap_or_else(|| panic!("{message}\n{all}"));
+            assert!(line.starts_with(&format!("/f/fleet.yaml:{at}: error: ")), "{line}");
+        }
+        assert!(
+            all.contains("hint: write a value from 0s to 1h (docs/fleet-file.md lists every range)"),
+            "{all}"
+        );
+        assert_eq!(d.error_count(), want.len(), "{all}");
+    }
+
+    /// Issue 12: a NUL byte passed `check`, then every spawn failed.
+    #[test]
+    fn nul_bytes_are_refused_where_written() {
+        let text = "version: 1\nhooks: {command: [\"h\\0\"]}\nprofiles:\n  main:\n    env: {A: \"a\\0b\", \"B\\0\": x}\n    command: [\"x\\0\"]\n    args: [\"--a\\0\"]\n    state_dir: \"/s\\0\"\n    config: \"/c\\0\"\n    workspace: \"/w\\0\"\n    cwd: \"/d\\0\"\n";
+        let d = run(text).expect_err("must fail");
+        let all = d.to_string();
+        for key in [
+            "hooks.command",
+            "env.A",
+            "command",
+            "args",
+            "state_dir",
+            "config",
+            "workspace",
+            "cwd",
+        ] {
+            assert!(
+                all.lines().any(|l| l.contains(&format!("{key}: the value contains a NUL byte"))),
+                "{key}\n{all}"
+            );
+        }
+        assert!(
+            all.contains("profiles.main.env.B\0: `B\0` is not a valid environment variable name"),
+            "{all}"
+        );
+        assert!(
+            all.contains("/f/fleet.yaml:8:16: error: profile 'main': profiles.main.state_dir: the value contains a NUL"),
+            "{all}"
+        );
+        assert!(all.contains("hint: remove it: no program can be given a NUL byte"), "{all}");
+        assert_eq!(d.error_count(), 9, "{all}");
+    }
+
+    /// Issue 12: a non-UTF-8 fleet file was refused without a place.
+    #[test]
+    fn non_utf8_is_located_at_the_first_bad_byte() {
+        let bytes = b"version: 1\nprofiles:\n  main:\n    state_dir: /\xc3\xa9t\xff\n".to_vec();
+        let e = decode(Path::new("/f/fleet.yaml"), bytes).expect_err("not UTF-8").to_string();
+        assert!(e.starts_with("/f/fleet.yaml:4:19: error: byte 0xff is not UTF-8"), "{e}");
+        assert!(e.contains("hint: re-save the file as UTF-8"), "{e}");
+        assert_eq!(
+            decode(Path::new("/f"), b"a: \xc3\xa9\n".to_vec()).ok().as_deref(),
+            Some("a: \u{e9}\n")
+        );
+    }
+
+    /// Issue 12: a message that names an alias's places (as budget errors met while replaying an
+    /// alias do) was cut at "(used".
+    #[test]
+    fn parser_messages_are_printed_whole() {
+        let cut = "error: line 3 column 7: budget breached: Nodes { nodes: 250001 } (used at line 3, column 7)";
+        assert_eq!(
+            parse_message(cut),
+            "budget breached: Nodes { nodes: 250001 } (used at line 3, column 7)"
+        );
+        assert_eq!(parse_message("error: invalid type: map, at line 8, column 5"), "invalid type: map");
+        let e = first_error("version: 1\ndefaults:\n  env: {A: &p 70000}\nprofiles:\n  main:\n    port: *p\n");
+        assert!(
+            e.contains("invalid u16 (defined at line 3, column 15) (used at line 6, column 11)"),
+            "{e}"
+        );
+    }
+
+    /// Issue 12: `port: .nan` said neither what was written nor the range.
+    #[test]
+    fn a_nan_port_says_what_was_written_and_the_range() {
+        let e = first_error("version: 1\nprofiles:\n  main:\n    port: .nan\n");
+        assert!(e.starts_with("/f/fleet.yaml:4:11: error: invalid u16: `.nan` is not a port"), "{e}");
+        assert!(e.contains("hint: a port is an integer from 1 to 65535"), "{e}");
+        let e = first_error("version: 1\nprofiles:\n  main: {health: {failure_threshold: -1}}\n");
+        assert!(e.contains("`-1` is not a whole number"), "{e}");
+    }
+
+    #[test]
+    fn defaults_merge_block_by_block_and_standby_for_stays_own() {
+        let v = run("version: 1\ndefaults:\n  standby_for: main\n  failover_after: 5s\n  health: {period: 2s, timeout: 1s}\n  restart: {crash_loop: {window: 1m}}\nprofiles:\n  main:\n    health: {timeout: 3s}\n    restart: {crash_loop: {max_starts: 2}}\n  rescue: {}\n")
+            .expect("valid");
+        let main = &v.profiles[0];
+        assert_eq!(
+            (main.health.period, main.health.timeout),
+            (Duration::from_secs(2), Duration::from_secs(3))
+        );
+        assert_eq!(
+            (main.restart.crash_loop_max_starts, main.restart.crash_loop_window),
+            (2, Duration::from_secs(60))
+        );
+        assert_eq!(main.standby, None, "standby_for is not inherited");
+        let standby = v.profiles[1].standby.as_ref().expect("rescue stands by");
+        assert_eq!(
+            (standby.standby_for.as_str(), standby.failover_after),
+            ("main", Duration::from_secs(5))
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever number and unit a duration key is given, validation either refuses it or
+        /// yields a value in the key's range, which `run` can add to any deadline.
+        #[test]
+        fn accepted_durations_are_in_range_and_usable_as_deadlines(
+            key in proptest::sample::select(vec!["stop_timeout", "failover_after", "health: {period", "restart: {backoff: {initial", "restart: {crash_loop: {retry_every"]),
+            n in proptest::prop_oneof![0u64..2000, proptest::num::u64::ANY],
+            unit in proptest::sample::select(vec!["ns", "ms", "s", "m", "h", "d", "w", "y"]),
+        ) {
+            let close = "}".repeat(key.matches('{').count());
+            let text = format!("version: 1\nprofiles:\n  main: {{}}\n  rescue:\n    {key}: {n}{unit}{close}\n");
+            if let Ok(v) = run(&text) {
+                let p = &v.profiles[1];
+                let standby = p.standby.as_ref().map(|s| s.failover_after).unwrap_or_default();
+                for (d, range) in [
+                    (p.stop_timeout, ranges::STOP_TIMEOUT),
+                    (standby, ranges::DELAY),
+                    (p.health.period, ranges::PROBE_PERIOD),
+                    (p.restart.backoff_initial, ranges::DELAY),
+                    (p.restart.crash_loop_retry, ranges::CRASH_LOOP_RETRY),
+                ] {
+                    proptest::prop_assert!(range.contains(d), "{text}: {d:?}");
+                    proptest::prop_assert!(tokio::time::Instant::now().checked_add(d * 2).is_some());
+                }
+            }
+        }
     }
 }
