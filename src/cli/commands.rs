@@ -371,7 +371,7 @@ fn render_event(line: &str) -> String {
         Ok(e) => format!(
             "{}  {:<18} {:<10} {}{}",
             e.ts,
-            e.kind,
+            e.kind(),
             e.profile.unwrap_or_else(|| "-".into()),
             e.pid.map_or(String::new(), |p| format!("pid {p}: ")),
             e.message

@@ -16,7 +16,7 @@ use crate::control::protocol::ReloadResponse;
 use crate::fleet::{self, Fleet, FleetError, LoadContext, Plan, Profile};
 use crate::instance::actor::spawn_actor;
 use crate::instance::{Control, InstanceView};
-use crate::observe::events::{EventSink, FleetEvent};
+use crate::observe::events::{EventSink, FleetEvent, What};
 use crate::observe::logs::OutputSink;
 use crate::process::{group, reaper, tree};
 use std::collections::BTreeMap;
@@ -243,11 +243,10 @@ impl Supervisor {
                     "reload refused, the fleet keeps running unchanged:\n{text}"
                 );
                 self.events.emit(FleetEvent::new(
-                    "reload_refused",
+                    What::ReloadRefused { errors: text.clone() },
                     None,
                     None,
                     format!("{} error(s); the fleet keeps running unchanged", d.error_count()),
-                    serde_json::json!({"errors": text}),
                 ));
                 return Err(text);
             }
@@ -325,11 +324,18 @@ impl Supervisor {
         self.start_controllers(&relaunched);
         info!(added = ?report.added, removed = ?report.removed, restarted = ?report.restarted, unchanged = report.unchanged.len(), "reloaded");
         self.events.emit(FleetEvent::new(
-            "reloaded",
+            What::Reloaded {
+                added: report.added.clone(),
+                removed: report.removed.clone(),
+                restarted: report.restarted.clone(),
+                unchanged: report.unchanged.clone(),
+            },
             None,
             None,
-            format!("added {:?}, removed {:?}, restarted {:?}", report.added, report.removed, report.restarted),
-            serde_json::json!({"added": report.added, "removed": report.removed, "restarted": report.restarted, "unchanged": report.unchanged}),
+            format!(
+                "added {:?}, removed {:?}, restarted {:?}",
+                report.added, report.removed, report.restarted
+            ),
         ));
         if !report.needs_restart.is_empty() {
             warn!(settings = ?report.needs_restart, "these fleet settings changed but apply only when clawherd restarts");

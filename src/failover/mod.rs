@@ -19,9 +19,8 @@
 
 use crate::fleet::{Hooks, StandbyMode};
 use crate::instance::{Control, InstanceHandle, InstanceStatus, Phase};
-use crate::observe::events::{EventSink, FleetEvent};
+use crate::observe::events::{EventSink, FleetEvent, What};
 use crate::process::later;
-use serde_json::json;
 use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -268,25 +267,28 @@ pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
                         .get_or_create(&crate::observe::metrics::profile_label(&standby_name))
                         .inc();
                     warn!(standby = %standby_name, protects = %main_name, %reason, "FAILOVER to the standby");
-                    let e = FleetEvent::new(
-                        "failover",
-                        Some(&standby_name),
-                        None,
-                        format!("{main_name} down ({reason}); {standby_name} takes over"),
-                        json!({"standby_for": main_name, "reason": reason, "mode": mode_name(settings.mode)}),
-                    );
+                    let message = format!("{main_name} down ({reason}); {standby_name} takes over");
+                    let what = What::Failover {
+                        standby_for: main_name.clone(),
+                        reason,
+                        mode: mode_name(settings.mode).into(),
+                    };
+                    let e = FleetEvent::new(what, Some(&standby_name), None, message);
                     hooks_for(&mut hook_tasks, &hooks, &events, &e);
                     events.emit(e);
                     awaiting_standby = Some(Instant::now());
                 }
                 FoAction::FailedBack => {
                     info!(standby = %standby_name, protects = %main_name, "failback: main is ready again");
+                    let what = What::Failback {
+                        standby_for: main_name.clone(),
+                        mode: mode_name(settings.mode).into(),
+                    };
                     let e = FleetEvent::new(
-                        "failback",
+                        what,
                         Some(&standby_name),
                         None,
                         format!("{main_name} ready again; failback from {standby_name}"),
-                        json!({"standby_for": main_name, "mode": mode_name(settings.mode)}),
                     );
                     hooks_for(&mut hook_tasks, &hooks, &events, &e);
                     events.emit(e);
@@ -300,11 +302,10 @@ pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
                 let took = at.elapsed().as_secs_f64();
                 info!(standby = %standby_name, took_s = took, "standby ready after failover");
                 events.emit(FleetEvent::new(
-                    "standby_ready",
+                    What::StandbyReady { after_failover_s: took },
                     Some(&standby_name),
                     s.pid,
                     format!("{standby_name} serves /readyz {took:.1} s after failover"),
-                    json!({"after_failover_s": took}),
                 ));
                 awaiting_standby = None;
             }
@@ -333,19 +334,24 @@ fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, events: &Event
     if let Some(cmd) = hooks.command.clone() {
         let (events, event, body, timeout) = (events.clone(), event.clone(), body.clone(), hooks.timeout);
         tasks.spawn(async move {
+            let (standby_for, reason) = match &event.what {
+                What::Failover { standby_for, reason, .. } => (standby_for.as_str(), reason.as_str()),
+                What::Failback { standby_for, .. } => (standby_for.as_str(), ""),
+                _ => ("", ""),
+            };
             let mut c = tokio::process::Command::new(&cmd[0]);
             c.args(&cmd[1..])
-                .env("CLAWHERD_EVENT", &event.kind)
+                .env("CLAWHERD_EVENT", event.kind())
                 .env("CLAWHERD_EVENT_JSON", &body)
                 .env("CLAWHERD_STANDBY", event.profile.clone().unwrap_or_default())
-                .env("CLAWHERD_STANDBY_FOR", event.detail["standby_for"].as_str().unwrap_or_default())
-                .env("CLAWHERD_REASON", event.detail["reason"].as_str().unwrap_or_default());
+                .env("CLAWHERD_STANDBY_FOR", standby_for)
+                .env("CLAWHERD_REASON", reason);
             // Registered with the reaper, so the orphan reaper never takes its exit status.
             let result = match crate::process::tool::run(&mut c, timeout).await {
                 Ok((s, out)) => {
                     let out = String::from_utf8_lossy(&out);
                     if !out.trim().is_empty() {
-                        info!(hook = %cmd[0], event = %event.kind, output = %out.trim_end(), "hook command output");
+                        info!(hook = %cmd[0], event = %event.kind(), output = %out.trim_end(), "hook command output");
                     }
                     if s.success() {
                         Ok(())
@@ -371,16 +377,14 @@ fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, events: &Event
 
 fn report_hook(events: &EventSink, event: &FleetEvent, what: &str, result: Result<(), String>) {
     match result {
-        Ok(()) => info!(event = %event.kind, hook = what, "hook ran"),
+        Ok(()) => info!(event = %event.kind(), hook = what, "hook ran"),
         Err(e) => {
-            warn!(event = %event.kind, hook = what, error = %e, "hook failed");
-            events.emit(FleetEvent::new(
-                "hook_failed",
-                event.profile.as_deref(),
-                None,
-                e,
-                json!({"event": event.kind, "hook": what}),
-            ));
+            warn!(event = %event.kind(), hook = what, error = %e, "hook failed");
+            let failed = What::HookFailed {
+                event: event.kind().into(),
+                hook: what.into(),
+            };
+            events.emit(FleetEvent::new(failed, event.profile.as_deref(), None, e));
         }
     }
 }

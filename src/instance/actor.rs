@@ -12,11 +12,10 @@ use super::{Control, InstanceHandle, InstanceStatus, Message};
 use crate::fleet::{HealthSettings, Plan, Profile};
 use crate::instance::policy::ExitResult;
 use crate::instance::probe;
-use crate::observe::events::{EventSink, FleetEvent};
+use crate::observe::events::{EventSink, FleetEvent, What};
 use crate::observe::logs::OutputSink;
 use crate::process::{group, reaper, spawn};
 use nix::sys::signal::Signal;
-use serde_json::json;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -244,11 +243,13 @@ impl Actor {
                         "liveness probe failed {} times in a row", self.live_failures
                     );
                     self.events.emit(FleetEvent::new(
-                        "liveness_failed",
+                        What::LivenessFailed {
+                            failures: self.live_failures,
+                            period_s: self.health.period.as_secs_f64(),
+                        },
                         Some(&self.name),
                         state.pid(),
                         format!("GET /healthz failed {} times in a row", self.live_failures),
-                        json!({"failures": self.live_failures, "period_s": self.health.period.as_secs_f64()}),
                     ));
                     self.live_failures = 0;
                     return Some(Event::LivenessFailed);
@@ -306,15 +307,15 @@ impl Actor {
                     reason = reason.as_deref().unwrap_or("-"),
                     "the gateway handed a restart back (restart-handoff accepted)"
                 );
+                let message = format!(
+                    "the gateway asked to be restarted ({})",
+                    reason.as_deref().unwrap_or("no reason given")
+                );
                 self.events.emit(FleetEvent::new(
-                    "restart_handoff",
+                    What::RestartHandoff { reason },
                     Some(&self.name),
                     Some(pid),
-                    format!(
-                        "the gateway asked to be restarted ({})",
-                        reason.as_deref().unwrap_or("no reason given")
-                    ),
-                    json!({"reason": reason}),
+                    message,
                 ));
                 true
             }
@@ -336,11 +337,14 @@ impl Actor {
 
     /// Feeds `event` to the machine and carries out the actions, feeding back spawn results.
     async fn apply(&mut self, event: Event) {
+        // The gateway an event is about: after an exit the state no longer has its pid, but its
+        // `exited` report names it.
+        let pid_before = self.machine.state.pid();
         let mut queue = vec![event];
         while let Some(event) = queue.pop() {
             let actions = self.machine.step(event, Instant::now());
             for action in actions {
-                if let Some(next) = self.perform(action).await {
+                if let Some(next) = self.perform(action, pid_before).await {
                     queue.push(next);
                 }
             }
@@ -349,18 +353,21 @@ impl Actor {
         self.publish(false);
     }
 
-    async fn perform(&mut self, action: Action) -> Option<Event> {
+    async fn perform(&mut self, action: Action, pid_before: Option<i32>) -> Option<Event> {
         let pid = self.machine.state.pid();
         match action {
             Action::Spawn => match spawn::spawn_parallel(self.plan.clone()).await {
                 Ok((mut child, pid)) => {
-                    info!(pid, port = ?self.plan.port(), "spawned");
+                    info!(
+                        pid,
+                        port = self.plan.port().map_or_else(|| "none".to_string(), |p| p.to_string()),
+                        "spawned"
+                    );
                     self.events.emit(FleetEvent::new(
-                        "spawned",
+                        What::Spawned { port: self.plan.port() },
                         Some(&self.name),
                         Some(pid),
                         "gateway spawned",
-                        json!({"port": self.plan.port()}),
                     ));
                     self.attach_output(&mut child);
                     self.child = Some(child);
@@ -371,13 +378,8 @@ impl Actor {
                 }
                 Err(e) => {
                     error!(error = %e, "spawn failed");
-                    self.events.emit(FleetEvent::new(
-                        "spawn_failed",
-                        Some(&self.name),
-                        None,
-                        e.to_string(),
-                        serde_json::Value::Null,
-                    ));
+                    self.events
+                        .emit(FleetEvent::new(What::SpawnFailed, Some(&self.name), None, e.to_string()));
                     return Some(Event::SpawnFailed);
                 }
             },
@@ -411,7 +413,7 @@ impl Actor {
             }
             Action::ArmBackoff(d) => self.timer = Some((crate::process::later(Instant::now(), d), Event::BackoffElapsed)),
             Action::ClearTimer => self.timer = None,
-            Action::Report(r) => self.report(r, pid),
+            Action::Report(r) => self.report(r, pid.or(pid_before)),
         }
         None
     }
@@ -433,26 +435,31 @@ impl Actor {
                     ExitResult::SpawnFailed => (None, None),
                 };
                 FleetEvent::new(
-                    "exited",
+                    What::Exited {
+                        requested,
+                        uptime_s,
+                        code,
+                        signal,
+                    },
                     name,
                     pid,
                     result.to_string(),
-                    json!({"requested": requested, "uptime_s": uptime_s, "code": code, "signal": signal}),
                 )
             }
             Report::Ready { after } => {
                 info!(pid, after_s = after.as_secs_f64(), "ready");
                 FleetEvent::new(
-                    "ready",
+                    What::Ready {
+                        after_s: after.as_secs_f64(),
+                    },
                     name,
                     pid,
                     format!("ready after {:.1} s", after.as_secs_f64()),
-                    json!({"after_s": after.as_secs_f64()}),
                 )
             }
             Report::Unready => {
                 warn!(pid, "not ready any more (GET /readyz failing)");
-                FleetEvent::new("unready", name, pid, "GET /readyz failing", serde_json::Value::Null)
+                FleetEvent::new(What::Unready, name, pid, "GET /readyz failing")
             }
             Report::Backoff(d) => {
                 info!(
@@ -461,11 +468,13 @@ impl Actor {
                     "restart scheduled"
                 );
                 FleetEvent::new(
-                    "restart_scheduled",
+                    What::RestartScheduled {
+                        delay_s: d.as_secs_f64(),
+                        restarts: self.machine.restarts,
+                    },
                     name,
                     None,
                     format!("restart in {}", humantime::format_duration(d)),
-                    json!({"delay_s": d.as_secs_f64(), "restarts": self.machine.restarts}),
                 )
             }
             Report::CrashLoop { starts, window, retry_in } => {
@@ -477,7 +486,11 @@ impl Actor {
                     humantime::format_duration(retry_in)
                 );
                 FleetEvent::new(
-                    "crash_loop",
+                    What::CrashLoop {
+                        starts,
+                        window_s: window.as_secs(),
+                        retry_in_s: retry_in.as_secs(),
+                    },
                     name,
                     None,
                     format!(
@@ -485,38 +498,25 @@ impl Actor {
                         humantime::format_duration(window),
                         humantime::format_duration(retry_in)
                     ),
-                    json!({"starts": starts, "window_s": window.as_secs(), "retry_in_s": retry_in.as_secs()}),
                 )
             }
             Report::Parked { reason } => {
                 error!(%reason, "PARKED: exit 78 with a configuration error; fix it, then `clawherd reload` or `clawherd start {}`", self.name);
-                FleetEvent::new(
-                    "parked",
-                    name,
-                    None,
-                    format!("configuration error: {reason}"),
-                    json!({"reason": reason}),
-                )
+                let message = format!("configuration error: {reason}");
+                FleetEvent::new(What::Parked { reason }, name, None, message)
             }
             Report::LivenessRestart => {
                 warn!(pid, "restarting after failed liveness probes");
                 FleetEvent::new(
-                    "restarting",
+                    What::Restarting { cause: "liveness".into() },
                     name,
                     pid,
                     "restart after failed liveness probes",
-                    json!({"cause": "liveness"}),
                 )
             }
             Report::StuckAfterKill => {
                 error!(pid, "gateway survived SIGKILL; still waiting for its exit");
-                FleetEvent::new(
-                    "stuck",
-                    name,
-                    pid,
-                    "survived SIGKILL (uninterruptible sleep?)",
-                    serde_json::Value::Null,
-                )
+                FleetEvent::new(What::Stuck, name, pid, "survived SIGKILL (uninterruptible sleep?)")
             }
         };
         self.events.emit(event);

@@ -21,35 +21,182 @@ pub const RECENT: usize = 1000;
 /// Rotate the events file past this size (bytes).
 const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
-/// One event.
+/// One event: when, which instance, one human line, and what happened with its details.
+///
+/// JSON: `{"ts", "profile", "pid", "message", "kind", "detail": {...}}`; `detail` is absent for
+/// kinds that carry none. `kind` and the fields of `detail` are stable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FleetEvent {
     /// RFC 3339 time with milliseconds.
     pub ts: String,
-    /// What happened (snake_case, past tense or a state entered).
-    pub kind: String,
     /// The profile concerned, if any.
     pub profile: Option<String>,
     /// The gateway pid concerned, if any.
     pub pid: Option<i32>,
     /// One human line.
     pub message: String,
-    /// Structured details (exit code, delay, reason, standby, ...).
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
-    pub detail: serde_json::Value,
+    /// What happened, with its details.
+    #[serde(flatten)]
+    pub what: What,
+}
+
+/// What happened: facts in the past tense (or a state entered), each with its details.
+/// Durations are seconds (`_s`), as fractional numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum What {
+    /// A gateway was spawned; `port` is its base port (none for a plain process without one).
+    Spawned {
+        /// Base port.
+        port: Option<u16>,
+    },
+    /// The spawn failed (the message says why).
+    SpawnFailed,
+    /// The gateway (its process-group leader) exited.
+    Exited {
+        /// Whether clawherd had asked for it (a stop, a restart).
+        requested: bool,
+        /// Seconds since spawn.
+        uptime_s: f64,
+        /// Exit code, for a normal exit.
+        code: Option<i32>,
+        /// Signal number, for a death by signal.
+        signal: Option<i32>,
+    },
+    /// `GET /readyz` answered 200.
+    Ready {
+        /// Seconds from spawn to ready.
+        after_s: f64,
+    },
+    /// Readiness was lost.
+    Unready,
+    /// A restart was scheduled after a backoff delay.
+    RestartScheduled {
+        /// The delay, seconds.
+        delay_s: f64,
+        /// Automatic restarts so far.
+        restarts: u32,
+    },
+    /// Too many starts in the crash-loop window; retried at the slow cadence.
+    CrashLoop {
+        /// Starts within the window.
+        starts: usize,
+        /// The window, seconds.
+        window_s: u64,
+        /// Seconds to the next attempt.
+        retry_in_s: u64,
+    },
+    /// Exit 78 with a real configuration error: parked until a start or a reload.
+    Parked {
+        /// The gateway's own error line.
+        reason: String,
+    },
+    /// Being restarted, for `cause` (today only `liveness`).
+    Restarting {
+        /// Why.
+        cause: String,
+    },
+    /// `GET /healthz` failed `failures` times in a row.
+    LivenessFailed {
+        /// Failures in a row.
+        failures: u32,
+        /// The probe period, seconds.
+        period_s: f64,
+    },
+    /// The gateway outlived SIGKILL (uninterruptible sleep?).
+    Stuck,
+    /// OpenClaw's restart hand-off was accepted: the gateway asked to be restarted.
+    RestartHandoff {
+        /// The reason the gateway recorded.
+        reason: Option<String>,
+    },
+    /// The standby took over from the profile it stands by for.
+    Failover {
+        /// The protected profile (main).
+        standby_for: String,
+        /// Why main counts as down.
+        reason: String,
+        /// `hot` or `cold`.
+        mode: String,
+    },
+    /// The standby answered `/readyz` after a failover.
+    StandbyReady {
+        /// Seconds from the failover.
+        after_failover_s: f64,
+    },
+    /// Main was ready again for `failback_after`: back to normal.
+    Failback {
+        /// The protected profile (main).
+        standby_for: String,
+        /// `hot` or `cold`.
+        mode: String,
+    },
+    /// A failover hook failed (the message says how).
+    HookFailed {
+        /// The kind of the event the hook ran for.
+        event: String,
+        /// `command` or `url`.
+        hook: String,
+    },
+    /// A reload was applied.
+    Reloaded {
+        /// Profiles started.
+        added: Vec<String>,
+        /// Profiles stopped.
+        removed: Vec<String>,
+        /// Profiles restarted because they changed.
+        restarted: Vec<String>,
+        /// Profiles kept running.
+        unchanged: Vec<String>,
+    },
+    /// A reload was refused; the fleet keeps running unchanged.
+    ReloadRefused {
+        /// The rendered errors.
+        errors: String,
+    },
+}
+
+impl What {
+    /// The stable `kind` name, as serialized.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            What::Spawned { .. } => "spawned",
+            What::SpawnFailed => "spawn_failed",
+            What::Exited { .. } => "exited",
+            What::Ready { .. } => "ready",
+            What::Unready => "unready",
+            What::RestartScheduled { .. } => "restart_scheduled",
+            What::CrashLoop { .. } => "crash_loop",
+            What::Parked { .. } => "parked",
+            What::Restarting { .. } => "restarting",
+            What::LivenessFailed { .. } => "liveness_failed",
+            What::Stuck => "stuck",
+            What::RestartHandoff { .. } => "restart_handoff",
+            What::Failover { .. } => "failover",
+            What::StandbyReady { .. } => "standby_ready",
+            What::Failback { .. } => "failback",
+            What::HookFailed { .. } => "hook_failed",
+            What::Reloaded { .. } => "reloaded",
+            What::ReloadRefused { .. } => "reload_refused",
+        }
+    }
 }
 
 impl FleetEvent {
     /// An event stamped now.
-    pub fn new(kind: &str, profile: Option<&str>, pid: Option<i32>, message: impl Into<String>, detail: serde_json::Value) -> Self {
+    pub fn new(what: What, profile: Option<&str>, pid: Option<i32>, message: impl Into<String>) -> Self {
         FleetEvent {
             ts: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-            kind: kind.to_string(),
             profile: profile.map(str::to_string),
             pid,
             message: message.into(),
-            detail,
+            what,
         }
+    }
+
+    /// The stable `kind` name.
+    pub fn kind(&self) -> &'static str {
+        self.what.kind()
     }
 }
 
@@ -142,11 +289,10 @@ mod tests {
         let mut rx = sink.subscribe();
         for i in 0..3 {
             sink.emit(FleetEvent::new(
-                "ready",
+                What::Ready { after_s: 1.5 },
                 Some("main"),
                 Some(i),
                 format!("ready {i}"),
-                serde_json::json!({"after_s": 1.5}),
             ));
         }
         assert_eq!(sink.recent(2).iter().map(|e| e.pid).collect::<Vec<_>>(), [Some(1), Some(2)]);
@@ -156,15 +302,54 @@ mod tests {
         loop {
             let text = std::fs::read_to_string(&path).unwrap_or_default();
             if text.lines().count() == 3 {
-                let e: FleetEvent = serde_json::from_str(text.lines().next().expect("line")).expect("json");
+                let first = text.lines().next().expect("line");
+                let e: FleetEvent = serde_json::from_str(first).expect("json");
                 assert_eq!(
-                    (e.kind.as_str(), e.profile.as_deref(), e.detail["after_s"].as_f64()),
-                    ("ready", Some("main"), Some(1.5))
+                    (e.kind(), e.profile.as_deref(), e.what.clone()),
+                    ("ready", Some("main"), What::Ready { after_s: 1.5 })
                 );
+                // The wire format: `kind` beside the common fields, details under `detail`.
+                let v: serde_json::Value = serde_json::from_str(first).expect("json");
+                assert_eq!((v["kind"].as_str(), v["detail"]["after_s"].as_f64()), (Some("ready"), Some(1.5)));
                 break;
             }
             assert!(std::time::Instant::now() < deadline, "events file not written: {text}");
             std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn every_kind_round_trips_and_detail_less_kinds_have_none() {
+        let all = [
+            What::Spawned { port: Some(18789) },
+            What::SpawnFailed,
+            What::Exited {
+                requested: false,
+                uptime_s: 1.5,
+                code: Some(1),
+                signal: None,
+            },
+            What::Unready,
+            What::Stuck,
+            What::Reloaded {
+                added: vec!["a".into()],
+                removed: vec![],
+                restarted: vec![],
+                unchanged: vec![],
+            },
+        ];
+        for what in all {
+            let e = FleetEvent::new(what.clone(), Some("main"), Some(7), "m");
+            let line = serde_json::to_string(&e).expect("json");
+            let back: FleetEvent = serde_json::from_str(&line).expect("parse");
+            assert_eq!(back, e, "{line}");
+            let v: serde_json::Value = serde_json::from_str(&line).expect("json");
+            assert_eq!(v["kind"].as_str(), Some(what.kind()));
+            assert_eq!(
+                v.get("detail").is_none(),
+                matches!(what, What::SpawnFailed | What::Unready | What::Stuck),
+                "{line}"
+            );
         }
     }
 }
