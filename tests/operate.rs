@@ -170,7 +170,7 @@ fn status_reports_cpu_since_the_previous_call() {
 /// rescue `stopping`. Returns the fleet, the daemon, main's and the old rescue's pids, the log
 /// mark before the reload, and the reload's thread.
 type ReloadThread = std::thread::JoinHandle<(i32, String, String)>;
-fn reload_waiting_for_a_drain(salt: u32) -> (TestFleet, Daemon, i32, i32, usize, ReloadThread) {
+fn reload_waiting_for_a_drain(salt: u32) -> (TestFleet, Daemon, i32, i32, Mark, ReloadThread) {
     let a = free_base(salt);
     let b = free_base(salt + 2);
     let b = if a.abs_diff(b) < 120 { a + 200 } else { b };
@@ -342,7 +342,7 @@ fn logs_show_and_follow_captured_output() {
         "several profiles are prefixed: {both}"
     );
     let mut follower = Command::new(clawherd_bin())
-        .args(["logs", "rescue", "-F", "-n", "0", "-f"])
+        .args(["logs", "rescue", "-F", "-n", "1", "-f"])
         .arg(&fleet.path)
         .stdout(Stdio::piped())
         .spawn()
@@ -354,8 +354,9 @@ fn logs_show_and_follow_captured_output() {
             let _ = tx.send(line);
         }
     });
-    // The follower is subscribed once the request is answered; a restart then writes new lines.
-    std::thread::sleep(Duration::from_millis(300));
+    // The daemon subscribes the follower before it sends the last line of history (`-n 1`):
+    // once that line arrived, a restart's new lines reach the follower.
+    rx.recv_timeout(D).expect("the last line of history");
     let (code, _, _) = cli(&fleet, &["restart", "rescue"]);
     assert_eq!(code, 0);
     let end = std::time::Instant::now() + D;

@@ -8,6 +8,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
+use clawherd::observe::events::What;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -46,11 +47,12 @@ fn example_copy() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-fn after_s(line: &str) -> f64 {
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix("after_s="))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN)
+/// Seconds from spawn to ready, from a `ready` event.
+fn after_s(e: &clawherd::observe::events::FleetEvent) -> f64 {
+    match e.what {
+        clawherd::observe::events::What::Ready { after_s } => after_s,
+        _ => f64::NAN,
+    }
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -63,59 +65,161 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// (1) the example fleet comes up and both /readyz answer 200; (2) SIGKILL of main's gateway
-/// brings main back to ready while rescue keeps its pid; (3) SIGTERM to clawherd exits 0 and
-/// leaves nothing of either gateway tree.
-#[test]
-fn example_fleet_comes_up_recovers_main_and_stops_clean() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(path) = tools_path() else { return };
-    let (dir, fleet) = example_copy();
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("free")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let text = std::fs::read_to_string(&fleet).expect("read");
-    std::fs::write(&fleet, format!("metrics: {{listen: \"127.0.0.1:{metrics_port}\"}}\n{text}")).expect("write");
-    let started = Instant::now();
-    let mut d = Daemon::start_with(&fleet, &[("PATH", &path)], &[]);
+/// The example fleet (a copy), running under clawherd with both gateways ready.
+struct Booted {
+    dir: tempfile::TempDir,
+    fleet: PathBuf,
+    d: Daemon,
+    main_pid: i32,
+    rescue_pid: i32,
+}
 
-    // (1)
-    let (_, main_ready) = d.wait_line_from(0, &["profile=main", ": ready "], BOOT);
-    let (_, rescue_ready) = d.wait_line_from(0, &["profile=rescue", ": ready "], BOOT);
+/// Starts a copy of the example fleet (with `prefix` put before the fleet file's text) and
+/// waits until both gateways are ready; prints the boot figures. None when skipped.
+fn boot_example(prefix: &str) -> Option<Booted> {
+    let path = tools_path()?;
+    let (dir, fleet) = example_copy();
+    let text = std::fs::read_to_string(&fleet).expect("read");
+    std::fs::write(&fleet, format!("{prefix}{text}")).expect("write");
+    let started = Instant::now();
+    let d = Daemon::start_with(&fleet, &[("PATH", &path)], &[]);
+    let main_ready = d.wait_event(0, "ready", "main", BOOT);
+    let rescue_ready = d.wait_event(0, "ready", "rescue", BOOT);
     assert_eq!(http_status(18789, "/readyz"), Some(200));
     assert_eq!(http_status(19789, "/readyz"), Some(200));
-    let main_pid = field(&main_ready, "pid").expect("pid");
-    let rescue_pid = field(&rescue_ready, "pid").expect("pid");
     eprintln!(
         "figure: spawn -> ready: main {:.1} s, rescue {:.1} s (both started together; {:.1} s since clawherd started)",
         after_s(&main_ready),
         after_s(&rescue_ready),
         started.elapsed().as_secs_f64()
     );
+    Some(Booted {
+        main_pid: main_ready.pid.expect("pid"),
+        rescue_pid: rescue_ready.pid.expect("pid"),
+        dir,
+        fleet,
+        d,
+    })
+}
+
+/// `clawherd ARGS -f FLEET`: exit code, stdout, stderr.
+fn cli_of(fleet: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(clawherd_bin())
+        .args(args)
+        .arg("-f")
+        .arg(fleet)
+        .output()
+        .expect("clawherd");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The example fleet comes up, both `/readyz` answer 200, each gateway logs to its own file;
+/// SIGTERM to clawherd exits 0 and leaves nothing of either gateway tree.
+#[test]
+fn example_fleet_comes_up_ready_and_stops_clean() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(Booted {
+        dir,
+        fleet,
+        mut d,
+        main_pid,
+        rescue_pid,
+    }) = boot_example("")
+    else {
+        return;
+    };
     eprintln!("figure: clawherd RSS with 2 ready gateways: {} KiB", rss_kib(d.child.id()));
     // Each gateway's own file log went where its config says, not to the shared /tmp default.
     wait_until("main's own log file", BOOT, || {
         dir.path().join("state/main/logs/openclaw.log").exists()
     });
+    let mark = d.mark();
+    let stopping = Instant::now();
+    d.signal(15);
+    let status = d.wait_exit(STOP);
+    eprintln!("figure: SIGTERM -> clawherd exited {:.1} s", stopping.elapsed().as_secs_f64());
+    assert_eq!(status.code(), Some(0), "log:\n{}", d.log_text());
+    let left = marked_pids(&format!("@{}", fleet.display()));
+    assert!(left.is_empty(), "processes of the fleet left after stop: {left:?}");
+    assert!(!alive(rescue_pid) && !alive(main_pid));
+    assert_eq!(http_status(18789, "/healthz"), None);
+    assert_eq!(http_status(19789, "/healthz"), None);
+    let exited = d.wait_event(mark, "exited", "main", STOP);
+    assert_eq!(exited.pid, Some(main_pid), "the exit names its gateway");
+    assert!(
+        matches!(
+            exited.what,
+            clawherd::observe::events::What::Exited {
+                requested: true,
+                code: Some(0),
+                ..
+            }
+        ),
+        "graceful stop: {exited:?}"
+    );
+}
 
-    // Operate through the control socket: status shows both ready with their trees' memory;
-    // restart rescue through the CLI changes only rescue's pid; `logs -F` shows the lines the
-    // new gateway writes.
-    let cli = |args: &[&str]| {
-        let out = std::process::Command::new(clawherd_bin())
-            .args(args)
-            .arg("-f")
-            .arg(&fleet)
-            .output()
-            .expect("clawherd");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+/// SIGKILL of main's gateway brings main back to ready while rescue keeps its pid and is not
+/// restarted; no zombie is left.
+#[test]
+fn kill_9_of_main_brings_main_back_and_leaves_rescue_alone() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(Booted {
+        d, main_pid, rescue_pid, ..
+    }) = boot_example("")
+    else {
+        return;
     };
+    let mark = d.mark();
+    let killed = Instant::now();
+    signal(main_pid, 9);
+    let new_pid = d.wait_spawned(mark, "main", BOOT);
+    let respawn = killed.elapsed();
+    let ready_again = d.wait_event(mark, "ready", "main", BOOT);
+    let ready = killed.elapsed();
+    assert_ne!(new_pid, main_pid);
+    assert_eq!(http_status(18789, "/readyz"), Some(200));
+    assert!(alive(rescue_pid), "rescue's gateway must not be touched");
+    let rescue_exits: Vec<_> = d.events()[mark.events..]
+        .iter()
+        .filter(|e| e.kind() == "exited" && e.profile.as_deref() == Some("rescue"))
+        .cloned()
+        .collect();
+    assert!(rescue_exits.is_empty(), "rescue must not restart when main dies: {rescue_exits:?}");
+    eprintln!(
+        "figure: kill -9 main -> respawned {:.3} s, -> ready again {:.1} s (spawn -> ready {:.1} s)",
+        respawn.as_secs_f64(),
+        ready.as_secs_f64(),
+        after_s(&ready_again)
+    );
+    assert!(zombies_of(d.child.id() as i32).is_empty());
+}
+
+/// Operating a real fleet through the control socket: status shows both ready with their trees'
+/// memory; Prometheus metrics parse; `restart rescue` changes only rescue's pid; `logs -F`
+/// shows the lines the new gateway writes.
+#[test]
+fn real_fleet_status_metrics_restart_and_follow() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let Some(Booted {
+        fleet,
+        main_pid,
+        rescue_pid,
+        ..
+    }) = boot_example(&format!("metrics: {{listen: \"127.0.0.1:{metrics_port}\"}}\n"))
+    else {
+        return;
+    };
+    let cli = |args: &[&str]| cli_of(&fleet, args);
     // Probe lag: the gateway's own "[gateway] ready" line (stamped by clawherd as it read it) to
     // clawherd's `ready` event.
     let (_, logs, _) = cli(&["logs", "main", "-n", "1000"]);
@@ -175,7 +279,8 @@ fn example_fleet_comes_up_recovers_main_and_stops_clean() {
         .filter(|l| l.starts_with("clawherd_instance_") && l.contains("main"))
         .collect();
     eprintln!("figure: metrics sample:\n{}", sample.join("\n"));
-    // A call 1 s after the previous one reports CPU since then, without a window of its own.
+    // A call a second after the previous one reports CPU since then, without a window of its
+    // own: the elapsed second is what is measured, not a wait for something to happen.
     std::thread::sleep(Duration::from_secs(1));
     let t = Instant::now();
     let (_, table, _) = cli(&["status"]);
@@ -186,7 +291,7 @@ fn example_fleet_comes_up_recovers_main_and_stops_clean() {
         t.elapsed().as_secs_f64() * 1000.0
     );
     let mut follower = std::process::Command::new(clawherd_bin())
-        .args(["logs", "rescue", "-F", "-n", "0", "-f"])
+        .args(["logs", "rescue", "-F", "-n", "1", "-f"])
         .arg(&fleet)
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -199,7 +304,8 @@ fn example_fleet_comes_up_recovers_main_and_stops_clean() {
             let _ = tx.send(line);
         }
     });
-    std::thread::sleep(Duration::from_millis(500));
+    // The follower is subscribed before the last line of history (`-n 1`) is sent to it.
+    rx.recv_timeout(BOOT).expect("the last line of history");
     let t = Instant::now();
     let (code, out, err) = cli(&["restart", "rescue", "--timeout", "5m"]);
     eprintln!(
@@ -218,7 +324,6 @@ fn example_fleet_comes_up_recovers_main_and_stops_clean() {
     };
     assert_eq!(pid(&after, "main"), Some(i64::from(main_pid)), "main untouched by rescue's restart");
     assert_ne!(pid(&after, "rescue"), Some(i64::from(rescue_pid)));
-    let rescue_pid = pid(&after, "rescue").expect("rescue pid") as i32;
     let end = Instant::now() + BOOT;
     let followed = loop {
         match rx.recv_timeout(end.saturating_duration_since(Instant::now())) {
@@ -230,49 +335,9 @@ fn example_fleet_comes_up_recovers_main_and_stops_clean() {
     eprintln!("figure: logs -F rescue showed: {followed}");
     let _ = follower.kill();
     let _ = follower.wait();
-
-    // (2)
-    let mark = d.mark();
-    let killed = Instant::now();
-    signal(main_pid, 9);
-    let new_pid = d.wait_spawned(mark, "main", BOOT);
-    let respawn = killed.elapsed();
-    let (_, ready_again) = d.wait_line_from(mark, &["profile=main", ": ready "], BOOT);
-    let ready = killed.elapsed();
-    assert_ne!(new_pid, main_pid);
-    assert_eq!(http_status(18789, "/readyz"), Some(200));
-    assert!(alive(rescue_pid), "rescue's gateway must not be touched");
-    assert!(
-        !d.log_text_from(mark).contains("profile=rescue}: exited"),
-        "rescue must not restart when main dies"
-    );
-    eprintln!(
-        "figure: kill -9 main -> respawned {:.3} s, -> ready again {:.1} s (spawn -> ready {:.1} s)",
-        respawn.as_secs_f64(),
-        ready.as_secs_f64(),
-        after_s(&ready_again)
-    );
-    assert!(zombies_of(d.child.id() as i32).is_empty());
-
-    // (3)
-    let stopping = Instant::now();
-    d.signal(15);
-    let status = d.wait_exit(STOP);
-    eprintln!("figure: SIGTERM -> clawherd exited {:.1} s", stopping.elapsed().as_secs_f64());
-    assert_eq!(status.code(), Some(0), "log:\n{}", d.log_text());
-    let left = marked_pids(&format!("@{}", fleet.display()));
-    assert!(left.is_empty(), "processes of the fleet left after stop: {left:?}");
-    assert!(!alive(rescue_pid) && !alive(new_pid));
-    assert_eq!(http_status(18789, "/healthz"), None);
-    assert_eq!(http_status(19789, "/healthz"), None);
-    assert!(
-        d.log_text().contains("profile=main}: exited as asked result=exit 0"),
-        "graceful stop:\n{}",
-        d.log_text()
-    );
 }
 
-/// (4) a broken fleet with the real gateway command exits 78 and spawns nothing.
+/// A broken fleet with the real gateway command exits 78 and spawns nothing.
 #[test]
 fn broken_fleet_exits_78_and_spawns_nothing() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -319,7 +384,7 @@ fn cli(fleet: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 /// OpenClaw's restart-handoff contract against the real gateway: under `on-failure`, SIGUSR2
-/// makes the gateway write its handoff and exit 0 (facts §4); clawherd asks
+/// makes the gateway write its handoff and exit 0 (docs/openclaw.md, "Restart hand-off"); clawherd asks
 /// `openclaw gateway restart-handoff consume --expected-pid`, gets `accepted`, and restarts it
 /// at once. A SIGTERM stop by clawherd afterwards is not mistaken for a hand-back.
 #[test]
@@ -339,9 +404,18 @@ fn on_failure_restarts_a_real_restart_handoff() {
     signal(pid, 12); // SIGUSR2: a full restart, handed back to the external supervisor
     d.wait_line_from(mark, &["profile=main", "asking OpenClaw whether it was a restart hand-back"], BOOT);
     let exited = asked.elapsed();
-    let (_, line) = d.wait_line_from(mark, &["profile=main", "handed a restart back"], BOOT);
+    let line = d.wait_event(mark, "restart_handoff", "main", BOOT).message;
     let consumed = asked.elapsed();
-    d.wait_line_from(mark, &["profile=main", "restart scheduled", "delay_ms=0"], BOOT);
+    let (_, scheduled) = d.wait_event_from(
+        mark,
+        "restart_scheduled of main",
+        |e| e.profile.as_deref() == Some("main") && e.kind() == "restart_scheduled",
+        BOOT,
+    );
+    assert!(
+        matches!(scheduled.what, What::RestartScheduled { delay_s, .. } if delay_s == 0.0),
+        "a handed-back restart is at once: {scheduled:?}"
+    );
     let new_pid = d.wait_ready(mark, "main", BOOT);
     assert_ne!(new_pid, pid);
     eprintln!(
@@ -369,7 +443,9 @@ fn hung_main_restarts_and_broken_main_fails_over_to_cold_rescue() {
     let d = Daemon::start_with(&fleet, &[("PATH", &path)], &[]);
     let main_pid = d.wait_ready(0, "main", BOOT);
     assert!(
-        !d.log_text().contains("profile=rescue}: spawned"),
+        !d.events()
+            .iter()
+            .any(|e| e.kind() == "spawned" && e.profile.as_deref() == Some("rescue")),
         "a cold rescue does not start with the fleet"
     );
 
@@ -377,7 +453,7 @@ fn hung_main_restarts_and_broken_main_fails_over_to_cold_rescue() {
     let mark = d.mark();
     let stopped = Instant::now();
     signal(main_pid, 19);
-    d.wait_line_from(mark, &["profile=main", "liveness probe failed 3 times"], BOOT);
+    d.wait_event(mark, "liveness_failed", "main", BOOT);
     let detected = stopped.elapsed();
     let new_pid = d.wait_ready(mark, "main", BOOT);
     assert_ne!(new_pid, main_pid);
@@ -396,12 +472,12 @@ fn hung_main_restarts_and_broken_main_fails_over_to_cold_rescue() {
     let broke = Instant::now();
     let (code, _, _) = cli(&fleet, &["restart", "main", "--no-wait"]);
     assert_eq!(code, 0);
-    let (_, parked) = d.wait_line_from(mark, &["profile=main", "PARKED"], BOOT);
+    let parked = d.wait_event(mark, "parked", "main", BOOT).message;
     assert!(
         parked.contains("notAKey") || parked.to_lowercase().contains("invalid"),
         "the gateway's own line: {parked}"
     );
-    d.wait_line_from(mark, &["FAILOVER"], BOOT);
+    d.wait_event(mark, "failover", "rescue", BOOT);
     let rescue_pid = d.wait_ready(mark, "rescue", BOOT);
     assert_eq!(http_status(19789, "/readyz"), Some(200));
     eprintln!(
@@ -418,8 +494,9 @@ fn hung_main_restarts_and_broken_main_fails_over_to_cold_rescue() {
     let (code, _, err) = cli(&fleet, &["reload"]);
     assert_eq!(code, 0, "{err}");
     d.wait_ready(mark, "main", BOOT);
-    d.wait_line_from(mark, &["failback"], BOOT);
-    d.wait_line_from(mark, &["profile=rescue", "exited as asked"], BOOT);
+    d.wait_event(mark, "failback", "rescue", BOOT);
+    let exited = d.wait_event(mark, "exited", "rescue", BOOT);
+    assert!(matches!(exited.what, What::Exited { requested: true, .. }), "{exited:?}");
     assert!(!alive(rescue_pid));
     let (_, events, _) = cli(&fleet, &["events", "-n", "200"]);
     for kind in ["liveness_failed", "parked", "failover", "standby_ready", "failback"] {

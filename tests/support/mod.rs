@@ -4,6 +4,7 @@
 //! fixed sleep.
 #![allow(dead_code)]
 
+use clawherd::observe::events::FleetEvent;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -192,11 +193,31 @@ pub struct LogLines {
     changed: Condvar,
 }
 
-/// A running `clawherd run`; its stderr lines are collected as they arrive.
+/// A running `clawherd run`; its stderr lines are collected as they arrive, and its event
+/// stream (`<run_dir>/events.jsonl`) is read as it grows.
 pub struct Daemon {
     pub child: Child,
     pub log: Arc<LogLines>,
     pub fleet_path: PathBuf,
+    /// Events of the fleet's file before this daemon started (an earlier daemon's): waits
+    /// never see them.
+    events_before: usize,
+}
+
+/// A place in a daemon's log and event stream: waits "from a mark" see only what came after.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mark {
+    /// Index of the next log line.
+    pub log: usize,
+    /// Index of the next event.
+    pub events: usize,
+}
+
+impl From<usize> for Mark {
+    /// A mark at log line `log` (events from the start).
+    fn from(log: usize) -> Self {
+        Mark { log, events: 0 }
+    }
 }
 
 impl Daemon {
@@ -219,6 +240,10 @@ impl Daemon {
         for k in remove {
             cmd.env_remove(k);
         }
+        let events_before = {
+            let path = fleet.parent().expect("fleet dir").join(".clawherd/events.jsonl");
+            std::fs::read_to_string(path).unwrap_or_default().lines().count()
+        };
         let mut child = cmd.spawn().expect("spawn clawherd");
         let stderr = child.stderr.take().expect("stderr");
         let log = Arc::new(LogLines::default());
@@ -235,17 +260,72 @@ impl Daemon {
             child,
             log,
             fleet_path: fleet.to_path_buf(),
+            events_before,
         }
     }
 
-    /// Number of lines so far: a cursor for [`Daemon::wait_line_from`].
-    pub fn mark(&self) -> usize {
-        self.log.lines.lock().expect("log").0.len()
+    /// The end of the log and of the event stream now: a cursor for the `wait_*` methods.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            log: self.log.lines.lock().expect("log").0.len(),
+            events: self.events().len(),
+        }
     }
 
-    /// Waits for a line at index ≥ `from` containing every one of `needles`; returns its index
+    /// The events file of the fleet (tests use the default `run_dir`).
+    pub fn events_path(&self) -> PathBuf {
+        self.fleet_path.parent().expect("fleet dir").join(".clawherd/events.jsonl")
+    }
+
+    /// Every event recorded so far, oldest first (a line still being written is skipped).
+    pub fn events(&self) -> Vec<FleetEvent> {
+        let text = std::fs::read_to_string(self.events_path()).unwrap_or_default();
+        text.lines().map_while(|l| serde_json::from_str(l).ok()).collect()
+    }
+
+    /// Waits for an event at or after `from` for which `pred` holds; returns its index and the
+    /// event. The events file is read again every 20 ms until `deadline`, then the test fails
+    /// with every event and the log.
+    pub fn wait_event_from(
+        &self,
+        from: impl Into<Mark>,
+        what: &str,
+        pred: impl Fn(&FleetEvent) -> bool,
+        deadline: Duration,
+    ) -> (usize, FleetEvent) {
+        let from = from.into().events.max(self.events_before);
+        let end = Instant::now() + deadline;
+        loop {
+            let events = self.events();
+            if let Some((i, e)) = events.iter().enumerate().skip(from).find(|(_, e)| pred(e)) {
+                return (i, e.clone());
+            }
+            if Instant::now() >= end {
+                let listed: Vec<String> = events
+                    .iter()
+                    .map(|e| format!("{} {:?} {:?} {}", e.kind(), e.profile, e.pid, e.message))
+                    .collect();
+                panic!(
+                    "no event {what} within {deadline:?}; events:\n{}\nlog:\n{}",
+                    listed.join("\n"),
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for an event of `kind` about `profile` at or after `from`.
+    pub fn wait_event(&self, from: impl Into<Mark>, kind: &str, profile: &str, deadline: Duration) -> FleetEvent {
+        let what = format!("{kind} of {profile}");
+        self.wait_event_from(from, &what, |e| e.kind() == kind && e.profile.as_deref() == Some(profile), deadline)
+            .1
+    }
+
+    /// Waits for a line at or after `from` containing every one of `needles`; returns its index
     /// and text. Panics with the whole log after `deadline`.
-    pub fn wait_line_from(&self, from: usize, needles: &[&str], deadline: Duration) -> (usize, String) {
+    pub fn wait_line_from(&self, from: impl Into<Mark>, needles: &[&str], deadline: Duration) -> (usize, String) {
+        let from = from.into().log;
         let end = Instant::now() + deadline;
         let mut guard = self.log.lines.lock().expect("log");
         loop {
@@ -273,20 +353,21 @@ impl Daemon {
         self.wait_line_from(0, needles, deadline).1
     }
 
-    /// Waits for a `spawned` line of `profile` at or after `from`; returns the pid.
-    pub fn wait_spawned(&self, from: usize, profile: &str, deadline: Duration) -> i32 {
-        let (_, line) = self.wait_line_from(from, &[&format!("profile={profile}"), "spawned"], deadline);
-        field(&line, "pid").expect("pid field")
+    /// Waits for a `spawned` event of `profile` at or after `from`; returns the pid.
+    pub fn wait_spawned(&self, from: impl Into<Mark>, profile: &str, deadline: Duration) -> i32 {
+        self.wait_event(from, "spawned", profile, deadline)
+            .pid
+            .expect("spawned names its pid")
     }
 
-    /// Waits for a `ready` line of `profile` at or after `from`; returns the pid.
-    pub fn wait_ready(&self, from: usize, profile: &str, deadline: Duration) -> i32 {
-        let (_, line) = self.wait_line_from(from, &[&format!("profile={profile}"), ": ready "], deadline);
-        field(&line, "pid").expect("pid field")
+    /// Waits for a `ready` event of `profile` at or after `from`; returns the pid.
+    pub fn wait_ready(&self, from: impl Into<Mark>, profile: &str, deadline: Duration) -> i32 {
+        self.wait_event(from, "ready", profile, deadline).pid.expect("ready names its pid")
     }
 
     /// The log from line `from` on.
-    pub fn log_text_from(&self, from: usize) -> String {
+    pub fn log_text_from(&self, from: impl Into<Mark>) -> String {
+        let from = from.into().log;
         self.log.lines.lock().expect("log").0.get(from..).unwrap_or_default().join("\n")
     }
 
