@@ -72,7 +72,7 @@ fn missing_fleet_file_is_a_config_error() {
 }
 
 /// A gateway started by hand on a profile's state dir (OpenClaw's state lock names it) is
-/// refused before anything starts: a second gateway there would exit 78 (facts §6).
+/// refused before anything starts: a second gateway there would exit 78 (docs/openclaw.md, "Shared state between instances").
 #[test]
 fn state_dir_held_by_a_foreign_gateway_is_refused() {
     let base = free_base(25);

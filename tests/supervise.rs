@@ -73,7 +73,7 @@ fn exit_zero_handback_is_restarted() {
 }
 
 /// Under `on-failure`, an exit 0 is a stop unless OpenClaw's restart-handoff CLI confirms the
-/// gateway asked for a restart (facts §4): main hands back (SIGUSR2) and is restarted at once;
+/// gateway asked for a restart (docs/openclaw.md, "Lifecycle"): main hands back (SIGUSR2) and is restarted at once;
 /// rescue exits 0 on its own and stays stopped.
 #[test]
 fn on_failure_follows_the_restart_handoff_contract() {

@@ -75,7 +75,7 @@ fn check_common(rel: &str, fleet: &str) -> BTreeMap<String, Vec<String>> {
             "{rel}: {code} not in {prevent}"
         );
     }
-    // facts §6: OpenClaw needs the /tmp its CLI sees.
+    // docs/openclaw.md, "Shared state between instances": OpenClaw needs the /tmp its CLI sees.
     assert!(
         d.get("Service.PrivateTmp").is_none_or(|v| v.iter().all(|v| v == "no")),
         "{rel}: PrivateTmp"

@@ -470,7 +470,7 @@ pub async fn serve(
 /// Finds processes that carry a marker of this fleet (left by a clawherd that was SIGKILLed:
 /// gateways, spawn brokers, tools) and takes them down: SIGTERM to each, SIGKILL after
 /// a grace of 10 s. A gateway left running on a state dir would make the new one exit 78,
-/// and one on a port would make it exit 1 (facts §2, §6).
+/// and one on a port would make it exit 1 (docs/openclaw.md, "Ports" and "Shared state between instances").
 pub async fn take_down_leftovers(fleet: &Fleet) {
     let suffix = format!("@{}", fleet.path.display());
     let found = tree::marked_processes(&suffix);

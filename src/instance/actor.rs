@@ -1,6 +1,6 @@
 //! The instance actor: one tokio task per profile. See the module doc of [`super`].
 //!
-//! Probing (facts §5): while starting, `GET /readyz` every [`READY_PROBE_PERIOD`] until 200.
+//! Probing (docs/openclaw.md, "Health and readiness"): while starting, `GET /readyz` every [`READY_PROBE_PERIOD`] until 200.
 //! Once ready, or once `health.startup_grace` has passed without readiness, every
 //! `health.period` one round of `GET /healthz` (liveness) and `GET /readyz` (readiness):
 //! `failure_threshold` liveness failures in a row restart the gateway (a hung or SIGSTOPped one
@@ -48,7 +48,7 @@ const LAST_LINES: usize = 40;
 /// How long to wait for the last output lines after an exit 78 before judging it.
 const DRAIN_WAIT: Duration = Duration::from_secs(1);
 
-/// Lines by which OpenClaw says its exit 78 is about another owner of the state dir (facts §6),
+/// Lines by which OpenClaw says its exit 78 is about another owner of the state dir (docs/openclaw.md, "Shared state between instances"),
 /// not about its configuration: transient, retried with backoff.
 const LOCK_MARKERS: &[&str] = &[
     "owns gateway-lifecycle",
@@ -616,7 +616,7 @@ impl Actor {
 }
 
 /// Judges an exit 78 from the gateway's last output lines: `None` for the state-dir lock case
-/// (transient, facts §6), else the most telling error line (a real configuration error).
+/// (transient, docs/openclaw.md, "Shared state between instances"), else the most telling error line (a real configuration error).
 pub fn classify_exit_78(lines: &VecDeque<String>) -> Option<String> {
     if lines.iter().any(|l| LOCK_MARKERS.iter().any(|m| l.contains(m))) {
         return None;

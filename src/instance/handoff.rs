@@ -1,4 +1,4 @@
-//! OpenClaw's restart hand-back (facts §4, "Restart decision"; openclaw 2026.9.6
+//! OpenClaw's restart hand-back (docs/openclaw.md, "Restart hand-off"; openclaw 2026.9.6
 //! `dist/gateway-cli-*.mjs` `restart-handoff consume` and `dist/restart-handoff-*.mjs`).
 //!
 //! Under `OPENCLAW_SUPERVISOR_MODE=external` (clawherd sets it) a gateway that wants a full

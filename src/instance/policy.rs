@@ -26,7 +26,7 @@ impl ExitResult {
     }
 
     /// Exit code 0: under `OPENCLAW_SUPERVISOR_MODE=external`, an exit 0 clawherd did not ask for
-    /// is the gateway handing a restart back to its supervisor (facts §4).
+    /// is the gateway handing a restart back to its supervisor (docs/openclaw.md, "Lifecycle").
     pub fn is_clean(self) -> bool {
         self == ExitResult::Code(0)
     }
@@ -50,7 +50,7 @@ impl fmt::Display for ExitResult {
 impl RestartPolicy {
     /// Whether an exit clawherd did not request restarts the instance (systemd's
     /// `Restart=` semantics). `always` includes exit 0, which under external supervision is how
-    /// OpenClaw hands a restart back (SIGUSR2, config reload, `gateway restart`; facts §4), so
+    /// OpenClaw hands a restart back (SIGUSR2, config reload, `gateway restart`; docs/openclaw.md, "Lifecycle"), so
     /// `always` is the default for gateways. `on-failure` treats exit 0 as a deliberate stop
     /// unless `handed_back`: OpenClaw's restart-handoff consume confirmed that the gateway asked
     /// for the restart. `never` restarts nothing.

@@ -227,7 +227,7 @@ pub enum Action {
     KillTree,
     /// Take down what is left of the tree after the leader exited (SIGTERM, grace, SIGKILL), and
     /// wait until it is gone before anything else: a new gateway on a state dir whose old owner
-    /// still lives exits 78 (facts §6).
+    /// still lives exits 78 (docs/openclaw.md, "Shared state between instances").
     CleanupTree,
     /// Arm the stop timer.
     ArmStopTimer(Duration),

@@ -2,7 +2,7 @@
 //!
 //! A stop is SIGTERM to the gateway's process group (`killpg`), the stop timeout, then SIGKILL
 //! to every member of the tree ([`super::tree::tree_members`]), which includes the spawn broker
-//! that lives in its own session (facts §4). Never SIGHUP (no handler: immediate death, 129) or
+//! that lives in its own session (docs/openclaw.md, "Lifecycle"). Never SIGHUP (no handler: immediate death, 129) or
 //! SIGUSR1 (opens the Node inspector on the shared port 9229).
 
 use super::tree::{self, ProcInfo};

@@ -2,7 +2,7 @@
 //!
 //! An instance's tree is the union of (1) its leader's process group, (2) the leader's
 //! descendants by parent pid, and (3) every process whose environment carries the instance's
-//! `CLAWHERD_INSTANCE` marker. OpenClaw's spawn broker runs in its own session (facts §4), so
+//! `CLAWHERD_INSTANCE` marker. OpenClaw's spawn broker runs in its own session (docs/openclaw.md, "Lifecycle"), so
 //! (1) misses it; after the leader dies its children re-parent to us (subreaper), so (2) misses
 //! them; (3) finds them, and also finds leftovers after clawherd itself was SIGKILLed.
 //! A marker can be scrubbed by a tool that clears its environment; cgroups would close that gap.
