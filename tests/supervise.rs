@@ -72,6 +72,52 @@ fn exit_zero_handback_is_restarted() {
     assert_ne!(d.wait_ready(mark, "main", D), pid);
 }
 
+/// Judging an exit (here OpenClaw's restart hand-off CLI, held open by a gate) runs beside the
+/// actor's controls: `stop --no-wait` is applied at once and status shows `stopping`; once the
+/// judgement ends, the requested stop wins over the hand-back. Before, the actor awaited the
+/// ~5 s CLI inline and every control and status change waited behind it.
+#[test]
+fn controls_are_applied_while_an_exit_is_judged() {
+    let (main, _) = two(103);
+    let gate = tempfile::tempdir().expect("tempdir");
+    let gate_file = gate.path().join("open");
+    let main = main.env("FAKE_CONSUME_GATE", &gate_file.to_string_lossy()).yaml(&format!(
+        "    command: [\"{}\", \"gateway\", \"run\"]\n    restart: {{policy: on-failure}}\n",
+        fake_gateway_bin()
+    ));
+    let fleet = TestFleet::fake(&[main], "");
+    let d = Daemon::start(&fleet.path);
+    let pid = d.wait_ready(0, "main", D);
+    let mark = d.mark();
+    signal(pid, 12); // SIGUSR2: the stand-in writes its handoff and exits 0
+    d.wait_line_from(mark, &["profile=main", "asking OpenClaw whether it was a restart hand-back"], D);
+    let path = fleet.path.to_string_lossy().into_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(run_clawherd(&["stop", "main", "--no-wait", "-f", &path]));
+    });
+    let (code, out, err) = rx.recv_timeout(D).expect("stop --no-wait answered while the exit is judged");
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, out, _) = run_clawherd(&["status", "main", "--json", "-f", &fleet.path.to_string_lossy()]);
+    let state = |out: &str| {
+        serde_json::from_str::<serde_json::Value>(out)
+            .ok()
+            .map(|v| v["instances"][0]["state"].clone())
+    };
+    assert_eq!(state(&out), Some(serde_json::json!("stopping")), "{out}");
+    std::fs::write(&gate_file, "").expect("open the gate");
+    let exited = d.wait_event(mark, "exited", "main", D);
+    assert_eq!(exited.pid, Some(pid));
+    wait_until("main stopped, not restarted", D, || {
+        let (_, out, _) = run_clawherd(&["status", "main", "--json", "-f", &fleet.path.to_string_lossy()]);
+        state(&out) == Some(serde_json::json!("stopped"))
+    });
+    assert!(
+        !d.events()[mark.events..].iter().any(|e| e.kind() == "spawned"),
+        "a requested stop wins over the hand-back"
+    );
+}
+
 /// Under `on-failure`, an exit 0 is a stop unless OpenClaw's restart-handoff CLI confirms the
 /// gateway asked for a restart (docs/openclaw.md, "Lifecycle"): main hands back (SIGUSR2) and is restarted at once;
 /// rescue exits 0 on its own and stays stopped.

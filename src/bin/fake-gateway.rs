@@ -285,7 +285,16 @@ fn state_dir() -> Option<PathBuf> {
 }
 
 /// `gateway restart-handoff consume --expected-pid P --json`, as OpenClaw's CLI answers it.
+///
+/// With `FAKE_CONSUME_GATE=PATH` it first waits (up to 120 s) until PATH exists, as a slow CLI
+/// would, so a test can hold clawherd's judgement of an exit open.
 fn consume_handoff(args: &[String]) -> ! {
+    if let Some(gate) = std::env::var_os("FAKE_CONSUME_GATE") {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !std::path::Path::new(&gate).exists() && std::time::Instant::now() < end {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
     let expected = args
         .iter()
         .position(|a| a == "--expected-pid")

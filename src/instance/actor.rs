@@ -86,12 +86,10 @@ pub fn spawn_actor(
         events,
         machine,
         status_tx,
-        child: None,
+        run: None,
+        judging: None,
         timer: None,
         probe: None,
-        live_failures: 0,
-        ready_failures: 0,
-        readers: Vec::new(),
         last_lines: Arc::new(Mutex::new(VecDeque::new())),
     };
     (handle, tokio::spawn(actor.run(rx)))
@@ -129,6 +127,27 @@ enum ProbeOutcome {
 }
 
 type ProbeFuture = Pin<Box<dyn Future<Output = ProbeOutcome> + Send>>;
+type JudgeFuture = Pin<Box<dyn Future<Output = Event> + Send>>;
+
+/// What exists only while a gateway runs.
+struct Run {
+    /// The gateway (the process-group leader); its exit is what the actor waits for.
+    child: Child,
+    /// Its output reader tasks (they end at EOF, once the whole tree is gone).
+    readers: Vec<JoinHandle<()>>,
+    /// Consecutive liveness failures.
+    live_failures: u32,
+    /// Consecutive readiness failures after readiness.
+    ready_failures: u32,
+}
+
+/// What judging an exit needs when OpenClaw's restart hand-off must be asked about.
+struct HandoffQuery {
+    argv: Vec<String>,
+    plan: Arc<Plan>,
+    name: Arc<str>,
+    events: EventSink,
+}
 
 struct Actor {
     name: Arc<str>,
@@ -141,18 +160,15 @@ struct Actor {
     events: EventSink,
     machine: Machine,
     status_tx: watch::Sender<InstanceStatus>,
-    /// The running gateway (only while one runs).
-    child: Option<Child>,
+    /// The running gateway and what lives only with it (watchexec's `Running { child }`).
+    run: Option<Run>,
+    /// An exit being judged (an exit 78's last lines, OpenClaw's restart hand-off): an
+    /// in-flight future like the probe, so controls and status are never held up behind it.
+    judging: Option<JudgeFuture>,
     /// The one armed timer: its deadline and the event it fires.
     timer: Option<(Instant, Event)>,
     /// The scheduled or in-flight probe round.
     probe: Option<ProbeFuture>,
-    /// Consecutive liveness failures.
-    live_failures: u32,
-    /// Consecutive readiness failures after readiness.
-    ready_failures: u32,
-    /// Output reader tasks of the current child; owned here, aborted when the actor ends.
-    readers: Vec<JoinHandle<()>>,
     /// The last output lines of the current child. A `std` mutex: the readers push a line and
     /// let go; nothing awaits while holding it.
     last_lines: Arc<Mutex<VecDeque<String>>>,
@@ -163,11 +179,11 @@ impl Actor {
     async fn run(mut self, mut rx: mpsc::Receiver<Message>) {
         let mut shutting_down = false;
         loop {
-            if shutting_down && self.child.is_none() && !matches!(self.machine.state, State::Stopping { .. }) {
+            if shutting_down && self.run.is_none() && self.judging.is_none() && !matches!(self.machine.state, State::Stopping { .. }) {
                 break;
             }
             let event = tokio::select! {
-                status = wait_child(&mut self.child) => {
+                status = wait_child(&mut self.run) => {
                     let result = match status {
                         Ok(s) => ExitResult::from_status(s),
                         Err(e) => {
@@ -175,15 +191,12 @@ impl Actor {
                             ExitResult::Code(-1)
                         }
                     };
-                    let pid = self.machine.state.pid();
-                    if let Some(pid) = pid {
-                        reaper::forget_leader(pid);
-                    }
-                    self.child = None;
-                    self.probe = None;
-                    let config_error = self.config_error(result).await;
-                    let handed_back = self.handed_back(result, pid).await;
-                    Event::Exited { result, config_error, handed_back }
+                    self.begin_judging(result);
+                    continue;
+                }
+                event = poll_judging(&mut self.judging) => {
+                    self.judging = None;
+                    event
                 }
                 message = rx.recv(), if !shutting_down => {
                     let (control, applied) = match message {
@@ -223,10 +236,37 @@ impl Actor {
             };
             self.apply(event).await;
         }
-        for r in self.readers.drain(..) {
-            r.abort();
+        if let Some(run) = self.run.take() {
+            for r in run.readers {
+                r.abort();
+            }
         }
         self.publish(true);
+    }
+
+    /// The leader exited: reap bookkeeping, stop probing, and start judging the exit; the
+    /// [`Event::Exited`] comes when the judgement resolves.
+    fn begin_judging(&mut self, result: ExitResult) {
+        let pid = self.machine.state.pid();
+        if let Some(pid) = pid {
+            reaper::forget_leader(pid);
+        }
+        let readers = self.run.take().map(|r| r.readers).unwrap_or_default();
+        self.probe = None;
+        let last_lines = self.last_lines.clone();
+        let handoff = self.handoff_query(result, pid);
+        self.judging = Some(Box::pin(async move {
+            let config_error = config_error(result, readers, &last_lines).await;
+            let handed_back = match (handoff, pid) {
+                (Some(q), Some(pid)) => handed_back(q, pid).await,
+                _ => false,
+            };
+            Event::Exited {
+                result,
+                config_error,
+                handed_back,
+            }
+        }));
     }
 
     /// Turns a probe round into an event, counting consecutive failures.
@@ -236,29 +276,28 @@ impl Actor {
             (ProbeOutcome::Readiness(true), State::Starting { .. }) => Some(Event::BecameReady),
             (ProbeOutcome::Readiness(_), _) => None,
             (ProbeOutcome::Health { live, ready }, state) => {
-                self.live_failures = if live { 0 } else { self.live_failures + 1 };
-                if self.health.liveness && self.live_failures >= threshold {
-                    warn!(
-                        failures = self.live_failures,
-                        "liveness probe failed {} times in a row", self.live_failures
-                    );
+                let run = self.run.as_mut()?;
+                run.live_failures = if live { 0 } else { run.live_failures + 1 };
+                if self.health.liveness && run.live_failures >= threshold {
+                    let failures = run.live_failures;
+                    run.live_failures = 0;
+                    warn!(failures, "liveness probe failed {failures} times in a row");
                     self.events.emit(FleetEvent::new(
                         What::LivenessFailed {
-                            failures: self.live_failures,
+                            failures,
                             period_s: self.health.period.as_secs_f64(),
                         },
                         Some(&self.name),
                         state.pid(),
-                        format!("GET /healthz failed {} times in a row", self.live_failures),
+                        format!("GET /healthz failed {failures} times in a row"),
                     ));
-                    self.live_failures = 0;
                     return Some(Event::LivenessFailed);
                 }
                 match state {
                     State::Starting { .. } | State::Unready { .. } if ready => Some(Event::BecameReady),
                     State::Ready { .. } => {
-                        self.ready_failures = if ready { 0 } else { self.ready_failures + 1 };
-                        (self.ready_failures >= threshold).then_some(Event::BecameUnready)
+                        run.ready_failures = if ready { 0 } else { run.ready_failures + 1 };
+                        (run.ready_failures >= threshold).then_some(Event::BecameUnready)
                     }
                     _ => None,
                 }
@@ -266,73 +305,26 @@ impl Actor {
         }
     }
 
-    /// For an exit 78, the gateway's own error line when it is a real configuration error;
-    /// `None` when it is the state-dir lock case or any other exit.
-    async fn config_error(&mut self, result: ExitResult) -> Option<String> {
-        if result != ExitResult::Code(78) {
-            return None;
-        }
-        // Let the readers drain the last lines (they end at EOF), briefly.
-        let readers = std::mem::take(&mut self.readers);
-        let _ = tokio::time::timeout(DRAIN_WAIT, futures_util::future::join_all(readers)).await;
-        let lines = self.last_lines.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        classify_exit_78(&lines)
-    }
-
-    /// Whether an exit 0 that clawherd did not ask for is OpenClaw's restart hand-back
-    /// (see [`super::handoff`]). Asked only when the answer matters: an OpenClaw gateway whose
-    /// command ends in `gateway run`, under `restart.policy: on-failure` (`always` restarts
-    /// anyway, `never` does not), and not while being stopped. Takes a CLI run (5.4 s here); a
-    /// failure to ask is logged and counts as "not asked for".
-    async fn handed_back(&mut self, result: ExitResult, pid: Option<i32>) -> bool {
+    /// What to ask OpenClaw when judging an exit 0 clawherd did not ask for (see
+    /// [`super::handoff`]); `None` when the answer cannot matter: asked only for an OpenClaw
+    /// gateway whose command ends in `gateway run`, under `restart.policy: on-failure`
+    /// (`always` restarts anyway, `never` does not), and not while being stopped.
+    fn handoff_query(&self, result: ExitResult, pid: Option<i32>) -> Option<HandoffQuery> {
         let unrequested = matches!(
             self.machine.state,
             State::Starting { .. } | State::Ready { .. } | State::Unready { .. }
         );
         let policy = self.machine.restart_policy();
-        let (Some(command), Some(pid)) = (&self.openclaw_command, pid) else {
-            return false;
-        };
         if !result.is_clean() || !unrequested || policy != crate::fleet::RestartPolicy::OnFailure {
-            return false;
+            return None;
         }
-        let Some(argv) = super::handoff::consume_argv(command, pid) else {
-            return false;
-        };
-        info!(pid, "exit 0 under on-failure: asking OpenClaw whether it was a restart hand-back");
-        match super::handoff::consume(&argv, &self.plan).await {
-            Ok(super::handoff::Verdict::Accepted { reason }) => {
-                info!(
-                    pid,
-                    reason = reason.as_deref().unwrap_or("-"),
-                    "the gateway handed a restart back (restart-handoff accepted)"
-                );
-                let message = format!(
-                    "the gateway asked to be restarted ({})",
-                    reason.as_deref().unwrap_or("no reason given")
-                );
-                self.events.emit(FleetEvent::new(
-                    What::RestartHandoff { reason },
-                    Some(&self.name),
-                    Some(pid),
-                    message,
-                ));
-                true
-            }
-            Ok(super::handoff::Verdict::NotAsked { status, reason }) => {
-                info!(
-                    pid,
-                    status,
-                    reason = reason.as_deref().unwrap_or("-"),
-                    "exit 0 was not a restart hand-back"
-                );
-                false
-            }
-            Err(e) => {
-                warn!(pid, error = %e, "cannot ask OpenClaw whether exit 0 was a restart hand-back; treating it as a stop");
-                false
-            }
-        }
+        let argv = super::handoff::consume_argv(self.openclaw_command.as_ref()?, pid?)?;
+        Some(HandoffQuery {
+            argv,
+            plan: self.plan.clone(),
+            name: self.name.clone(),
+            events: self.events.clone(),
+        })
     }
 
     /// Feeds `event` to the machine and carries out the actions, feeding back spawn results.
@@ -369,11 +361,14 @@ impl Actor {
                         Some(pid),
                         "gateway spawned",
                     ));
-                    self.attach_output(&mut child);
-                    self.child = Some(child);
+                    let readers = self.attach_output(&mut child);
+                    self.run = Some(Run {
+                        child,
+                        readers,
+                        live_failures: 0,
+                        ready_failures: 0,
+                    });
                     self.probe = None;
-                    self.live_failures = 0;
-                    self.ready_failures = 0;
                     return Some(Event::Spawned { pid });
                 }
                 Err(e) => {
@@ -384,7 +379,9 @@ impl Actor {
                 }
             },
             Action::SignalTerm => {
-                if let Some(pid) = pid {
+                // While an exit is being judged the leader is gone (and reaped): its pid may be
+                // reused, so it is not signalled; the exit's event follows.
+                if let (Some(pid), Some(_)) = (pid, &self.run) {
                     info!(pid, "stopping: SIGTERM to process group");
                     group::signal_group(pid, Signal::SIGTERM);
                     // A SIGSTOPped gateway handles the SIGTERM once continued.
@@ -522,11 +519,9 @@ impl Actor {
         self.events.emit(event);
     }
 
-    fn attach_output(&mut self, child: &mut Child) {
-        for r in self.readers.drain(..) {
-            // Old readers end at EOF once the old tree is gone; they hold nothing else.
-            drop(r);
-        }
+    /// Starts the readers of the new child's output; returns their tasks (owned by its [`Run`]).
+    fn attach_output(&mut self, child: &mut Child) -> Vec<JoinHandle<()>> {
+        let mut readers = Vec::new();
         self.last_lines.lock().unwrap_or_else(|e| e.into_inner()).clear();
         use crate::observe::logs::OutputStream;
         let streams: [(Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>, OutputStream); 2] = [
@@ -537,7 +532,7 @@ impl Actor {
             let name = self.name.clone();
             let sink = self.output.clone();
             let last = self.last_lines.clone();
-            self.readers.push(tokio::spawn(async move {
+            readers.push(tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     {
@@ -551,12 +546,15 @@ impl Actor {
                 }
             }));
         }
+        readers
     }
 
     /// Schedules the next probe round if the state wants one and none is pending; drops a pending
     /// one the state no longer wants. A plain process (no probe port) is ready once it runs.
     fn ensure_probe(&mut self) {
+        // No gateway runs while its exit is judged: nothing to probe.
         let wanted = match (&self.machine.state, self.plan.ready_port) {
+            _ if self.run.is_none() => None,
             (State::Starting { .. }, None) => Some((Duration::ZERO, None)),
             (State::Starting { since, .. }, Some(port)) if since.elapsed() < self.health.startup_grace => {
                 // Fast readiness probing until the grace ends; then the periodic round.
@@ -651,9 +649,66 @@ impl Drop for ObserveOnDrop {
     }
 }
 
-async fn wait_child(child: &mut Option<Child>) -> std::io::Result<std::process::ExitStatus> {
-    match child {
-        Some(c) => c.wait().await,
+/// For an exit 78, the gateway's own error line when it is a real configuration error; `None`
+/// for the state-dir lock case or any other exit. Waits briefly ([`DRAIN_WAIT`]) for the
+/// readers to take the last lines (they end at EOF).
+async fn config_error(result: ExitResult, readers: Vec<JoinHandle<()>>, last_lines: &Mutex<VecDeque<String>>) -> Option<String> {
+    if result != ExitResult::Code(78) {
+        return None;
+    }
+    let _ = tokio::time::timeout(DRAIN_WAIT, futures_util::future::join_all(readers)).await;
+    let lines = last_lines.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    classify_exit_78(&lines)
+}
+
+/// Whether an exit 0 that clawherd did not ask for is OpenClaw's restart hand-back: asks
+/// `restart-handoff consume` (a CLI run, 5.4 s here); a failure to ask is logged and counts as
+/// "not asked for".
+async fn handed_back(q: HandoffQuery, pid: i32) -> bool {
+    info!(profile = %q.name, pid, "exit 0 under on-failure: asking OpenClaw whether it was a restart hand-back");
+    match super::handoff::consume(&q.argv, &q.plan).await {
+        Ok(super::handoff::Verdict::Accepted { reason }) => {
+            info!(
+                profile = %q.name,
+                pid,
+                reason = reason.as_deref().unwrap_or("-"),
+                "the gateway handed a restart back (restart-handoff accepted)"
+            );
+            let message = format!(
+                "the gateway asked to be restarted ({})",
+                reason.as_deref().unwrap_or("no reason given")
+            );
+            q.events
+                .emit(FleetEvent::new(What::RestartHandoff { reason }, Some(&q.name), Some(pid), message));
+            true
+        }
+        Ok(super::handoff::Verdict::NotAsked { status, reason }) => {
+            info!(
+                profile = %q.name,
+                pid,
+                status,
+                reason = reason.as_deref().unwrap_or("-"),
+                "exit 0 was not a restart hand-back"
+            );
+            false
+        }
+        Err(e) => {
+            warn!(profile = %q.name, pid, error = %e, "cannot ask OpenClaw whether exit 0 was a restart hand-back; treating it as a stop");
+            false
+        }
+    }
+}
+
+async fn wait_child(run: &mut Option<Run>) -> std::io::Result<std::process::ExitStatus> {
+    match run {
+        Some(r) => r.child.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn poll_judging(judging: &mut Option<JudgeFuture>) -> Event {
+    match judging {
+        Some(j) => j.await,
         None => std::future::pending().await,
     }
 }

@@ -665,6 +665,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    #[allow(clippy::too_many_lines, reason = "the transition table reads best as one table")]
     async fn transition_table() {
         use Event as E;
         use RestartPolicy as P;
