@@ -6,5 +6,6 @@ mod support;
 mod chaos;
 mod check_cli;
 mod failover;
+mod fuzz;
 mod operate;
 mod supervise;
