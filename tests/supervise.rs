@@ -401,3 +401,38 @@ fn a_large_fleet_spawns_in_parallel_and_every_leader_is_supervised() {
     }
     assert!(marked_pids(&format!("@{}", path.display())).is_empty());
 }
+
+/// Leftovers of a SIGKILLed clawherd that ignore SIGTERM are taken down together, in one grace
+/// (10 s) rather than one per instance, and the new daemon answers `status` meanwhile.
+#[test]
+fn leftovers_are_taken_down_together_while_status_is_answered() {
+    let (main, rescue) = two(31);
+    let fleet = TestFleet::fake(&[main.env("FAKE_IGNORE_SIGTERM", "1"), rescue.env("FAKE_IGNORE_SIGTERM", "1")], "");
+    let mut first = Daemon::start(&fleet.path);
+    let old_main = first.wait_ready(0, "main", D);
+    let old_rescue = first.wait_ready(0, "rescue", D);
+    first.signal(9);
+    first.wait_exit(D);
+    std::mem::forget(first); // its Drop would clean up what the second clawherd must find
+    let started = std::time::Instant::now();
+    let second = Daemon::start(&fleet.path);
+    second.wait_line(&["found leftovers"], D);
+    let asked = std::time::Instant::now();
+    let (code, _, err) = run_clawherd(&["status", "--json", "-f", &fleet.path.to_string_lossy()]);
+    let waited = asked.elapsed();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        alive(old_main) || alive(old_rescue),
+        "status was answered before the leftovers were gone"
+    );
+    assert!(waited < Duration::from_secs(5), "status waited {waited:?} for the leftovers");
+    second.wait_line(&["leftovers gone"], D);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(18),
+        "two leftovers ignoring SIGTERM took {took:?}: one 10 s grace each?"
+    );
+    assert!(!alive(old_main) && !alive(old_rescue));
+    second.wait_ready(0, "main", D);
+    second.wait_ready(0, "rescue", D);
+}

@@ -63,7 +63,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
     };
     let output = OutputSink::start(fleet.settings.run_dir.join("logs"), fleet.settings.rotation, console);
     let events = EventSink::start(Some(fleet.settings.run_dir.join("events.jsonl")));
-    let (requests, requests_rx) = mpsc::channel(16);
+    let (requests, mut requests_rx) = mpsc::channel(16);
     let state = AppState {
         requests: requests.clone(),
         output: output.clone(),
@@ -87,15 +87,26 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
     let watched = watch::watched_paths(&fleet);
     let watching = fleet.settings.watch;
     tracing::info!(fleet = %fleet.path.display(), instances = fleet.instances.len(), socket = %socket.display(), "isolation proved; starting");
-    let sup = Supervisor::start(fleet, output, events)
+    let mut sup = Supervisor::start(fleet, output, events)
         .await
         .map_err(|e| DaemonError::Setup(e.to_string()))?;
     // Owned here, stopped below: the API server, the SIGHUP listener, the metrics listener, the
-    // watcher and the systemd task.
+    // watcher and the systemd task. The API is served from now on, while leftovers of an
+    // earlier clawherd are taken down too.
     let (stop_api, api_stopped) = oneshot::channel::<()>();
     let api = tokio::spawn(server::serve(listener, state, async move {
         let _ = api_stopped.await;
     }));
+    tokio::pin!(shutdown);
+    let Some(held) = supervisor::clear_leftovers(&sup, &mut requests_rx, shutdown.as_mut()).await else {
+        tracing::info!("stopped while taking down leftovers; nothing was started");
+        let _ = stop_api.send(());
+        let _ = api.await;
+        sup.shutdown(Vec::new()).await;
+        let _ = std::fs::remove_file(&socket);
+        return Ok(());
+    };
+    sup.launch_all().await;
     let hup = tokio::spawn(reload_on_sighup(requests.clone()));
     let (stop_metrics, metrics_stopped) = oneshot::channel::<()>();
     let metrics_task = metrics_listener.map(|l| {
@@ -115,7 +126,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
     });
     let notify_task = notify::start(notifier.clone(), sup.roster());
     let watcher = if watching { watch::start(watched, requests.clone()) } else { None };
-    supervisor::serve(sup, requests_rx, shutdown, &notifier).await;
+    supervisor::serve(sup, requests_rx, held, shutdown, &notifier).await;
     if let Some(t) = notify_task {
         t.abort();
     }

@@ -1,6 +1,6 @@
 //! The supervisor: the one task that owns the set of instances (their handles, profiles and
-//! plans). It takes down leftovers of an earlier clawherd, makes itself subreaper, starts every
-//! instance, answers requests (a snapshot of the instances for the control API, a reload), and
+//! plans). It makes itself subreaper, takes down leftovers of an earlier clawherd (all at once,
+//! answering status meanwhile: [`clear_leftovers`]), starts every instance, answers requests (a snapshot of the instances for the control API, a reload), and
 //! on shutdown stops every instance gracefully and waits until every tree is gone.
 //!
 //! Reload re-reads and re-proves the fleet file. An invalid fleet changes nothing. A valid one is
@@ -88,19 +88,16 @@ impl PendingReload {
 }
 
 impl Supervisor {
-    /// Sets up supervision (subreaper, SIGCHLD reaping, leftovers taken down) and starts every
-    /// instance of `fleet`; returns at once.
+    /// Sets up supervision (subreaper, SIGCHLD reaping) for `fleet`; returns at once. Nothing
+    /// is started yet: [`clear_leftovers`], then [`Supervisor::launch_all`].
     ///
     /// Errors: [`SupervisorError::Setup`].
-    pub async fn start(mut fleet: Fleet, output: OutputSink, events: EventSink) -> Result<Self, SupervisorError> {
+    pub async fn start(fleet: Fleet, output: OutputSink, events: EventSink) -> Result<Self, SupervisorError> {
         reaper::become_subreaper().map_err(|e| SupervisorError::Setup(format!("PR_SET_CHILD_SUBREAPER: {e}")))?;
         // Install SIGCHLD handling before any child exists.
         let reaper = tokio::spawn(reaper::run());
         tokio::task::yield_now().await;
-        take_down_leftovers(&fleet).await;
-        // The instances move into their actors and views; `fleet` keeps the settings.
-        let instances = std::mem::take(&mut fleet.instances);
-        let mut sup = Supervisor {
+        Ok(Supervisor {
             fleet,
             managed: BTreeMap::new(),
             output,
@@ -109,12 +106,17 @@ impl Supervisor {
             controllers: BTreeMap::new(),
             retiring: Vec::new(),
             roster: watch::Sender::new(Vec::new()),
-        };
-        for (profile, plan) in instances {
-            sup.launch(profile, plan).await;
+        })
+    }
+
+    /// Starts every instance of the fleet given to [`Supervisor::start`] and the failover
+    /// controllers; once leftovers are gone ([`clear_leftovers`]).
+    pub async fn launch_all(&mut self) {
+        // The instances move into their actors and views; `fleet` keeps the settings.
+        for (profile, plan) in std::mem::take(&mut self.fleet.instances) {
+            self.launch(profile, plan).await;
         }
-        sup.start_controllers(&[]);
-        Ok(sup)
+        self.start_controllers(&[]);
     }
 
     /// Starts the failover controller of every standby profile that has none, and keeps the
@@ -379,17 +381,21 @@ fn same_runtime(a: (&Profile, &Plan), b: (&Profile, &Plan)) -> bool {
         && a.0.flavor == b.0.flavor
 }
 
+/// A caller waiting for the answer to a reload (none for SIGHUP and the file watch).
+pub type ReloadReply = Option<oneshot::Sender<Result<ReloadResponse, String>>>;
+
 /// Runs the supervisor task until `shutdown` resolves: answers `requests`, then stops the fleet.
-/// The whole life of `clawherd run` after set-up.
+/// The whole life of `clawherd run` after set-up. `held`: reloads asked for before, done first.
 pub async fn serve(
     mut sup: Supervisor,
     mut requests: mpsc::Receiver<Request>,
+    held: Vec<ReloadReply>,
     shutdown: impl Future<Output = ()>,
     notifier: &crate::systemd::notify::Notifier,
 ) {
     tokio::pin!(shutdown);
     // Reload requests that came while a reload waited for its stopped instances.
-    let mut deferred = std::collections::VecDeque::new();
+    let mut deferred: std::collections::VecDeque<ReloadReply> = held.into();
     // The tasks of a reload interrupted by shutdown.
     let mut stopping = Vec::new();
     // Callers waiting for the reload in progress to finish.
@@ -461,19 +467,125 @@ pub async fn serve(
     info!("all instances stopped");
 }
 
-/// Finds processes that carry a marker of this fleet (left by a clawherd that was SIGKILLed:
-/// gateways, spawn brokers, tools) and takes them down: SIGTERM to each, SIGKILL after
-/// a grace of 10 s. A gateway left running on a state dir would make the new one exit 78,
-/// and one on a port would make it exit 1 (facts §2, §6).
+/// Takes down leftovers of an earlier clawherd ([`take_down_leftovers`]) while answering
+/// `requests`: status sees no instance yet, actions find none, a reload is held and returned
+/// (the caller passes it to [`serve`]), "reload done" is answered at once. Returns `None` when
+/// `shutdown` resolved first (then nothing must be started).
+pub async fn clear_leftovers(
+    sup: &Supervisor,
+    requests: &mut mpsc::Receiver<Request>,
+    shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Option<Vec<ReloadReply>> {
+    let work = take_down_leftovers(&sup.fleet);
+    tokio::pin!(work);
+    let mut shutdown = shutdown;
+    let mut held = Vec::new();
+    loop {
+        tokio::select! {
+            () = &mut work => return Some(held),
+            () = shutdown.as_mut() => return None,
+            req = requests.recv() => match req {
+                Some(Request::Instances(r)) => {
+                    let _ = r.send(sup.views());
+                }
+                Some(Request::ReloadDone(r)) => {
+                    let _ = r.send(());
+                }
+                Some(Request::Reload(r)) => held.push(r),
+                None => {
+                    (&mut work).await;
+                    return Some(held);
+                }
+            },
+        }
+    }
+}
+
+/// Finds processes that carry a marker of this fleet whose daemon is dead (left by a clawherd
+/// that was SIGKILLed: gateways, spawn brokers, tools) and takes them all down together:
+/// SIGTERM to each, one shared grace of 10 s, then SIGKILL ([`group::take_down_together`]).
+/// A gateway left running on a state dir would make the new one exit 78, and one on a port
+/// would make it exit 1. Processes whose marker names a daemon that still runs are not
+/// leftovers and are left alone (another clawherd runs them); old markers that name no daemon
+/// are leftovers.
 pub async fn take_down_leftovers(fleet: &Fleet) {
     let suffix = format!("@{}", fleet.path.display());
-    let found = tree::marked_processes(&suffix);
-    for (marker, procs) in found {
+    let found = leftovers(&suffix);
+    for (marker, procs) in &tree::marked_processes(&suffix) {
+        if !found.contains_key(marker) {
+            let desc: Vec<String> = procs.iter().map(|p| p.pid.to_string()).collect();
+            warn!(instance = %marker, processes = %desc.join(", "), "processes of this fleet run under another clawherd that is alive; left alone");
+        }
+    }
+    if found.is_empty() {
+        return;
+    }
+    for (marker, procs) in &found {
         let desc: Vec<String> = procs.iter().map(|p| format!("{} ({})", p.pid, p.comm)).collect();
         warn!(instance = %marker, processes = %desc.join(", "), "found leftovers of an earlier clawherd; taking them down");
-        let started = Instant::now();
-        group::take_down(group::Scope::Host, None, &marker, LEFTOVER_GRACE).await;
-        info!(instance = %marker, took_ms = started.elapsed().as_millis() as u64, "leftovers gone");
     }
+    let started = Instant::now();
+    group::take_down_together(|| leftovers(&suffix).into_values().flatten().collect(), LEFTOVER_GRACE).await;
+    info!(
+        instances = found.len(),
+        took_ms = started.elapsed().as_millis() as u64,
+        "leftovers gone"
+    );
     reaper::reap_orphans();
+}
+
+/// The live processes whose marker ends in `suffix` (`@<fleet file>`) and names no daemon that
+/// still runs (a dead one, or none: an older clawherd's marker), grouped by marker.
+fn leftovers(suffix: &str) -> BTreeMap<String, Vec<tree::ProcInfo>> {
+    let mut found = tree::marked_processes(suffix);
+    found.retain(|marker, _| !tree::Marker::parse(marker).daemon.is_some_and(|d| d.is_alive()));
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::tree::{DaemonId, MARKER_VAR, Marker};
+
+    /// Only processes whose daemon is dead are leftovers: a marker naming a live daemon (here
+    /// this test process) is another clawherd's gateway and is left alone; a marker naming a
+    /// dead one (same pid, another start time: a reused pid), or no daemon (an older
+    /// clawherd's marker), is a leftover.
+    #[test]
+    fn leftovers_are_only_processes_whose_daemon_is_dead() {
+        let fleet = std::path::PathBuf::from(format!("/tmp/leftover-test-{}.yaml", std::process::id()));
+        let suffix = format!("@{}", fleet.display());
+        let live = DaemonId::current();
+        let dead = DaemonId {
+            starttime: live.starttime.wrapping_add(1),
+            ..live
+        };
+        let markers = [
+            Marker::new(live, "live", &fleet).to_string(),
+            Marker::new(dead, "dead", &fleet).to_string(),
+            format!("old{suffix}"),
+        ];
+        let mut children: Vec<std::process::Child> = markers
+            .iter()
+            .map(|m| {
+                std::process::Command::new("sleep")
+                    .arg("30")
+                    .env(MARKER_VAR, m)
+                    .spawn()
+                    .expect("spawn sleep")
+            })
+            .collect();
+        // The new image's environment is readable a moment after `spawn` returns.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while children.iter().any(|c| tree::marker_of(c.id() as i32).is_none()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let found = leftovers(&suffix);
+        for c in &mut children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let names: Vec<&str> = found.keys().map(String::as_str).collect();
+        assert_eq!(names, [markers[1].as_str(), markers[2].as_str()], "{found:?}");
+    }
 }
