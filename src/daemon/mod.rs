@@ -7,6 +7,7 @@
 //! fleet in-process and stop it with a oneshot.
 
 pub mod notify;
+pub mod registry;
 pub mod supervisor;
 pub mod watch;
 
