@@ -478,3 +478,22 @@ fn leftovers_are_taken_down_together_while_status_is_answered() {
     second.wait_ready(0, "main", D);
     second.wait_ready(0, "rescue", D);
 }
+
+/// Gateway output and events are the owner's only: run_dir and logs/ 0700, files 0600.
+#[test]
+fn run_dir_logs_and_events_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (main, _) = two(33);
+    let fleet = TestFleet::fake(&[main], "");
+    let d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    let run = fleet.dir.path().join(".clawherd");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    wait_until("main.log and events.jsonl written", D, || {
+        run.join("logs/main.log").exists() && run.join("events.jsonl").exists()
+    });
+    assert_eq!(mode(&run), 0o700);
+    assert_eq!(mode(&run.join("logs")), 0o700);
+    assert_eq!(mode(&run.join("logs/main.log")), 0o600);
+    assert_eq!(mode(&run.join("events.jsonl")), 0o600);
+}

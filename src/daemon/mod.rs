@@ -62,6 +62,10 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         },
         (false, false) => Console::Stdout,
     };
+    let group = fleet.settings.socket_group.as_ref().map(|g| g.1);
+    if let Err(e) = crate::observe::logs::prepare_run_dir(&fleet.settings.run_dir, group) {
+        tracing::warn!(run_dir = %fleet.settings.run_dir.display(), error = %e, "cannot set the access of run_dir");
+    }
     let output = OutputSink::start(fleet.settings.run_dir.join("logs"), fleet.settings.rotation, console);
     let events = EventSink::start(Some(fleet.settings.run_dir.join("events.jsonl")));
     let (requests, mut requests_rx) = mpsc::channel(16);
