@@ -53,7 +53,7 @@ impl Record {
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// Another daemon holds the fleet's lock (sysexits 69).
-    #[error("{} is already run by another clawherd: {}\n  hint: talk to it (`clawherd status -f {}`), or stop it first{}",
+    #[error("another clawherd already serves this fleet ({}): {}\n  hint: talk to it (`clawherd status -f {}`), or stop it first{}",
         fleet.display(),
         match (record.as_ref().map(|r| r.pid), record.as_ref().map(|r| r.socket.display())) {
             (Some(pid), Some(socket)) => format!("pid {pid}, control socket {socket}"),
