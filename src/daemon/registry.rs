@@ -112,19 +112,27 @@ pub fn key(fleet: &Path) -> String {
     format!("{h:016x}")
 }
 
-/// The registry folders, in the order they are tried: `/run/clawherd` (root only),
+/// The registry folders, in the order they are tried: `/run/clawherd` (root, or the user a
+/// system service runs as, when systemd's `RuntimeDirectory=clawherd` made it theirs),
 /// `$XDG_RUNTIME_DIR/clawherd` (others, when set), `/tmp/clawherd-<uid>`.
 pub fn dirs() -> Vec<PathBuf> {
     let uid = nix::unistd::geteuid();
+    let system = PathBuf::from(SYSTEM_DIR);
     let mut out = Vec::new();
-    if uid.is_root() {
-        out.push(PathBuf::from("/run/clawherd"));
-    } else if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty()) {
+    if uid.is_root() || std::fs::symlink_metadata(&system).is_ok_and(|m| m.is_dir() && m.uid() == uid.as_raw()) {
+        out.push(system);
+    }
+    if !uid.is_root()
+        && let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty())
+    {
         out.push(PathBuf::from(x).join("clawherd"));
     }
     out.push(PathBuf::from(format!("/tmp/clawherd-{}", uid.as_raw())));
     out
 }
+
+/// The registry folder of daemons run as root or as a system service's user.
+const SYSTEM_DIR: &str = "/run/clawherd";
 
 /// Creates `dir` if needed and checks that it is ours: a real folder (not a symlink), owned by
 /// this user, and not writable by anyone else (`/tmp/clawherd-<uid>` must be 0700, as anyone
@@ -245,12 +253,20 @@ fn read(path: &Path) -> Option<Record> {
     serde_json::from_slice(&text).ok()
 }
 
-/// The record of the daemon running `fleet`, if one runs: looked up in every registry folder
-/// this user may use (a stale record, whose daemon died, is ignored).
+/// The record of the daemon running `fleet`, if one runs: looked up in this user's registry
+/// folders ([`dirs`]) and in `/run/clawherd` (a system daemon's, for members of its
+/// `control.group`), only in folders owned by root or this user, so nobody else can point a
+/// client elsewhere. A stale record, whose daemon died, is ignored.
 pub fn find(fleet: &Path) -> Option<Record> {
     let key = key(fleet);
-    dirs()
+    let me = nix::unistd::geteuid().as_raw();
+    let mut folders = dirs();
+    if !folders.iter().any(|d| d == Path::new(SYSTEM_DIR)) {
+        folders.push(PathBuf::from(SYSTEM_DIR));
+    }
+    folders
         .iter()
+        .filter(|d| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir() && (m.uid() == 0 || m.uid() == me)))
         .filter_map(|d| read(&d.join(format!("{key}.json"))))
         .find(Record::is_live)
 }
