@@ -35,6 +35,9 @@ pub enum DaemonError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Another clawherd that is alive runs gateways of this fleet (sysexits 69, unavailable).
+    #[error("{0}")]
+    OtherDaemon(supervisor::OtherDaemon),
     /// Supervision could not be set up: subreaper, signal handlers (sysexits 70, internal).
     #[error("{0}")]
     Setup(String),
@@ -103,13 +106,19 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         let _ = api_stopped.await;
     }));
     tokio::pin!(shutdown);
-    let Some(held) = supervisor::clear_leftovers(&sup, &mut requests_rx, shutdown.as_mut()).await else {
-        tracing::info!("stopped while taking down leftovers; nothing was started");
+    let cleared = supervisor::clear_leftovers(&sup, &mut requests_rx, shutdown.as_mut()).await;
+    let Ok(Some(held)) = cleared else {
         let _ = stop_api.send(());
         let _ = api.await;
         sup.shutdown(Vec::new()).await;
         let _ = std::fs::remove_file(&socket);
-        return Ok(());
+        return match cleared {
+            Err(e) => Err(DaemonError::OtherDaemon(e)),
+            _ => {
+                tracing::info!("stopped while taking down leftovers; nothing was started");
+                Ok(())
+            }
+        };
     };
     sup.launch_all().await;
     let hup = tokio::spawn(reload_on_sighup(requests.clone()));

@@ -471,19 +471,21 @@ pub async fn serve(
 /// `requests`: status sees no instance yet, actions find none, a reload is held and returned
 /// (the caller passes it to [`serve`]), "reload done" is answered at once. Returns `None` when
 /// `shutdown` resolved first (then nothing must be started).
+///
+/// Errors: [`OtherDaemon`] (then nothing must be started either).
 pub async fn clear_leftovers(
     sup: &Supervisor,
     requests: &mut mpsc::Receiver<Request>,
     shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
-) -> Option<Vec<ReloadReply>> {
+) -> Result<Option<Vec<ReloadReply>>, OtherDaemon> {
     let work = take_down_leftovers(&sup.fleet);
     tokio::pin!(work);
     let mut shutdown = shutdown;
     let mut held = Vec::new();
     loop {
         tokio::select! {
-            () = &mut work => return Some(held),
-            () = shutdown.as_mut() => return None,
+            result = &mut work => return result.map(|()| Some(held)),
+            () = shutdown.as_mut() => return Ok(None),
             req = requests.recv() => match req {
                 Some(Request::Instances(r)) => {
                     let _ = r.send(sup.views());
@@ -492,46 +494,73 @@ pub async fn clear_leftovers(
                     let _ = r.send(());
                 }
                 Some(Request::Reload(r)) => held.push(r),
-                None => {
-                    (&mut work).await;
-                    return Some(held);
-                }
+                None => return (&mut work).await.map(|()| Some(held)),
             },
         }
     }
+}
+
+/// Gateways of this fleet run under another clawherd that is alive (one this daemon's registry
+/// lock cannot see: started as another user, or in another mount namespace).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "another clawherd already serves this fleet: pid {pid} runs {instances}\n  hint: stop it first (`kill {pid}`); it was started as another user or with another registry, so its lock was not seen"
+)]
+pub struct OtherDaemon {
+    /// The other daemon's pid.
+    pub pid: i32,
+    /// The markers of its processes, comma-separated.
+    pub instances: String,
 }
 
 /// Finds processes that carry a marker of this fleet whose daemon is dead (left by a clawherd
 /// that was SIGKILLed: gateways, spawn brokers, tools) and takes them all down together:
 /// SIGTERM to each, one shared grace of 10 s, then SIGKILL ([`group::take_down_together`]).
 /// A gateway left running on a state dir would make the new one exit 78, and one on a port
-/// would make it exit 1. Processes whose marker names a daemon that still runs are not
-/// leftovers and are left alone (another clawherd runs them); old markers that name no daemon
-/// are leftovers.
-pub async fn take_down_leftovers(fleet: &Fleet) {
-    let suffix = format!("@{}", fleet.path.display());
-    let found = leftovers(&suffix);
-    for (marker, procs) in &tree::marked_processes(&suffix) {
-        if !found.contains_key(marker) {
-            let desc: Vec<String> = procs.iter().map(|p| p.pid.to_string()).collect();
-            warn!(instance = %marker, processes = %desc.join(", "), "processes of this fleet run under another clawherd that is alive; left alone");
+/// would make it exit 1. Old markers that name no daemon are leftovers.
+///
+/// Errors: [`OtherDaemon`] when a process's marker names another daemon that still runs: its
+/// gateways are not leftovers, nothing is taken down, and this daemon must not start.
+pub async fn take_down_leftovers(fleet: &Fleet) -> Result<(), OtherDaemon> {
+    take_down_marked(&format!("@{}", fleet.path.display())).await
+}
+
+/// [`take_down_leftovers`] of the processes whose marker ends in `suffix`.
+async fn take_down_marked(suffix: &str) -> Result<(), OtherDaemon> {
+    let me = tree::DaemonId::current();
+    let mut found = tree::marked_processes(suffix);
+    let mut others: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    found.retain(|marker, _| match tree::Marker::parse(marker).daemon {
+        Some(d) if d.is_alive() => {
+            if d.pid != me.pid {
+                others.entry(d.pid).or_default().push(marker.clone());
+            }
+            false
         }
+        _ => true,
+    });
+    if let Some((pid, markers)) = others.into_iter().next() {
+        return Err(OtherDaemon {
+            pid,
+            instances: markers.join(", "),
+        });
     }
     if found.is_empty() {
-        return;
+        return Ok(());
     }
     for (marker, procs) in &found {
         let desc: Vec<String> = procs.iter().map(|p| format!("{} ({})", p.pid, p.comm)).collect();
         warn!(instance = %marker, processes = %desc.join(", "), "found leftovers of an earlier clawherd; taking them down");
     }
     let started = Instant::now();
-    group::take_down_together(|| leftovers(&suffix).into_values().flatten().collect(), LEFTOVER_GRACE).await;
+    group::take_down_together(|| leftovers(suffix).into_values().flatten().collect(), LEFTOVER_GRACE).await;
     info!(
         instances = found.len(),
         took_ms = started.elapsed().as_millis() as u64,
         "leftovers gone"
     );
     reaper::reap_orphans();
+    Ok(())
 }
 
 /// The live processes whose marker ends in `suffix` (`@<fleet file>`) and names no daemon that
@@ -587,5 +616,43 @@ mod tests {
         }
         let names: Vec<&str> = found.keys().map(String::as_str).collect();
         assert_eq!(names, [markers[1].as_str(), markers[2].as_str()], "{found:?}");
+    }
+
+    /// Gateways of this fleet whose daemon is another clawherd that is alive (one whose lock
+    /// this daemon could not see) make the start fail with that daemon's pid; nothing of
+    /// theirs is taken down.
+    #[tokio::test]
+    async fn gateways_of_another_live_daemon_stop_the_start() {
+        let suffix = format!("@/tmp/other-daemon-test-{}.yaml", std::process::id());
+        let mut daemon = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn daemon stand-in");
+        let dpid = daemon.id() as i32;
+        let other = DaemonId {
+            pid: dpid,
+            starttime: tree::stat_of(dpid).expect("stat").starttime,
+        };
+        let marker = format!("{}.{}:main{suffix}", other.pid, other.starttime);
+        let mut gateway = std::process::Command::new("sleep")
+            .arg("30")
+            .env(MARKER_VAR, &marker)
+            .spawn()
+            .expect("spawn gateway stand-in");
+        let gpid = gateway.id() as i32;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while tree::marker_of(gpid).is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let result = take_down_marked(&suffix).await;
+        let still = tree::stat_of(gpid).is_some_and(|p| p.state != 'Z');
+        for c in [&mut daemon, &mut gateway] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let e = result.expect_err("another live daemon runs this fleet");
+        assert_eq!((e.pid, e.instances.as_str()), (dpid, marker.as_str()));
+        assert!(e.to_string().contains(&format!("pid {dpid}")), "{e}");
+        assert!(still, "the other daemon's gateway is left alone");
     }
 }
