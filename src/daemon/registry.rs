@@ -10,9 +10,9 @@
 //! to the running daemon. A second `clawherd run` of the same fleet file finds the lock held and
 //! stops there, before it could take the first one's gateways for leftovers.
 //!
-//! The lock file is never removed (removing a file others may be about to lock lets two
-//! processes both "hold" it); the record is removed when the daemon ends, and a record left by
-//! a SIGKILLed daemon is recognised as stale by its pid and start time.
+//! The daemon removes its record and lock file when it ends (a locker checks that the file it
+//! locked is still the one at the path, so removing it is safe); a record left by a SIGKILLed
+//! daemon is recognised as stale by its pid and start time.
 
 use crate::process::tree::DaemonId;
 use nix::fcntl::{Flock, FlockArg};
@@ -84,6 +84,7 @@ pub enum RegistryError {
 pub struct Registration {
     /// Held for the daemon's life; released when dropped (or when the process dies).
     _lock: Flock<File>,
+    lock: PathBuf,
     record: PathBuf,
     fleet: PathBuf,
 }
@@ -173,37 +174,53 @@ pub fn acquire(fleet: &Path) -> Result<Registration, RegistryError> {
             continue;
         }
         let lock = dir.join(format!("{key}.lock"));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock)
-            .map_err(|source| RegistryError::Io {
-                path: lock.clone(),
-                source,
-            })?;
-        return match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(held) => Ok(Registration {
-                _lock: held,
-                record: dir.join(format!("{key}.json")),
-                fleet: canonical(fleet),
-            }),
-            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(RegistryError::Held {
-                fleet: canonical(fleet),
-                record: read(&dir.join(format!("{key}.json"))).map(Box::new),
-                lock,
-            }),
-            Err((_, e)) => Err(RegistryError::Io {
-                path: lock,
-                source: e.into(),
-            }),
-        };
+        return lock_file(&lock, &canonical(fleet)).map(|held| Registration {
+            _lock: held,
+            lock: lock.clone(),
+            record: dir.join(format!("{key}.json")),
+            fleet: canonical(fleet),
+        });
     }
     Err(last.unwrap_or_else(|| RegistryError::Io {
         path: PathBuf::from("/tmp"),
         source: std::io::Error::other("no registry folder"),
     }))
+}
+
+/// Opens (creating) and locks `lock`. The daemon before may remove the file while another
+/// process holds it open: a lock taken on a file no longer at `lock` is worthless, so it is
+/// taken again on the file now there (bounded: the file changes only when a daemon ends).
+/// `fleet` names the fleet file in a [`RegistryError::Held`].
+fn lock_file(lock: &Path, fleet: &Path) -> Result<Flock<File>, RegistryError> {
+    let io = |source| RegistryError::Io {
+        path: lock.to_path_buf(),
+        source,
+    };
+    for _ in 0..8 {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(lock)
+            .map_err(io)?;
+        let held = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(held) => held,
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                return Err(RegistryError::Held {
+                    fleet: fleet.to_path_buf(),
+                    record: read(&lock.with_extension("json")).map(Box::new),
+                    lock: lock.to_path_buf(),
+                });
+            }
+            Err((_, e)) => return Err(io(e.into())),
+        };
+        let ours = held.metadata().map_err(io)?.ino();
+        if std::fs::metadata(lock).is_ok_and(|m| m.ino() == ours) {
+            return Ok(held);
+        }
+    }
+    Err(io(std::io::Error::other("the lock file keeps being replaced")))
 }
 
 impl Registration {
@@ -240,11 +257,13 @@ impl Registration {
 }
 
 impl Drop for Registration {
-    /// Removes the record (if it is still this daemon's); the lock is released with the file.
+    /// Removes the record (if it is still this daemon's) and the lock file, while the lock is
+    /// still held (see [`lock_file`] for why that is safe); the lock is released just after.
     fn drop(&mut self) {
         if read(&self.record).is_some_and(|r| r.pid == DaemonId::current().pid) {
             let _ = std::fs::remove_file(&self.record);
         }
+        let _ = std::fs::remove_file(&self.lock);
     }
 }
 
@@ -315,8 +334,10 @@ mod tests {
             }
             other => panic!("second registration: {other:?}"),
         }
+        let lock = first.lock.clone();
         drop(first);
         assert!(find(&f).is_none(), "the record goes with the daemon");
+        assert!(!lock.exists(), "and so does the lock file");
         let again = acquire(&f).expect("free again");
         drop(again);
     }
