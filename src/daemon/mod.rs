@@ -105,9 +105,13 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
     let api = tokio::spawn(server::serve(listener, state, async move {
         let _ = api_stopped.await;
     }));
+    // SIGHUP's default action ends the process: handled before the leftovers (up to a grace
+    // and more), its reload held until the instances run.
+    let hup = tokio::spawn(reload_on_sighup(requests.clone()));
     tokio::pin!(shutdown);
     let cleared = supervisor::clear_leftovers(&sup, &mut requests_rx, shutdown.as_mut()).await;
     let Ok(Some(held)) = cleared else {
+        hup.abort();
         let _ = stop_api.send(());
         let _ = api.await;
         sup.shutdown(Vec::new()).await;
@@ -121,7 +125,6 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         };
     };
     sup.launch_all().await;
-    let hup = tokio::spawn(reload_on_sighup(requests.clone()));
     let (stop_metrics, metrics_stopped) = oneshot::channel::<()>();
     let metrics_task = metrics_listener.map(|l| {
         tokio::spawn(server::serve_metrics(l, requests.clone(), async move {
