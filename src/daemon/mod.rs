@@ -1,6 +1,7 @@
 //! The daemon behind `clawherd run`: the supervisor task that owns the fleet's instances
-//! ([`supervisor`]), reload on file change ([`watch`]), and the task that keeps systemd told
-//! (`READY=1`, `STATUS=`, `WATCHDOG=1`: [`notify`]).
+//! ([`supervisor`]), reload on file change ([`watch`]), the task that keeps systemd told
+//! (`READY=1`, `STATUS=`, `WATCHDOG=1`: [`notify`]), and the registry that makes one fleet file
+//! one daemon and lets clients find it ([`registry`]).
 //!
 //! [`run`] is the whole life of a daemon after its fleet was proved and its control socket
 //! bound (mini-redis's `server::run`): it takes the stop signal as a future, so a test can run a
@@ -50,8 +51,8 @@ pub struct Options {
     pub quiet: bool,
 }
 
-/// Runs `fleet` until `shutdown` resolves: starts every instance, serves the control API on
-/// `listener`, reloads on SIGHUP (and on file changes with `watch: true`), keeps systemd told,
+/// Runs `fleet` until `shutdown` resolves: serves the control API on `listener`, takes down
+/// leftovers of an earlier clawherd meanwhile, starts every instance, reloads on SIGHUP (and on file changes with `watch: true`), keeps systemd told,
 /// then stops every instance and waits until every tree is gone. Removes the socket file at the
 /// end.
 ///

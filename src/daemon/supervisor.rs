@@ -1,7 +1,8 @@
 //! The supervisor: the one task that owns the set of instances (their handles, profiles and
 //! plans). It makes itself subreaper, takes down leftovers of an earlier clawherd (all at once,
-//! answering status meanwhile: [`clear_leftovers`]), starts every instance, answers requests (a snapshot of the instances for the control API, a reload), and
-//! on shutdown stops every instance gracefully and waits until every tree is gone.
+//! answering status meanwhile: [`clear_leftovers`]), starts every instance, answers requests (a
+//! snapshot of the instances for the control API, a reload), and on shutdown stops every
+//! instance gracefully and waits until every tree is gone.
 //!
 //! Reload re-reads and re-proves the fleet file. An invalid fleet changes nothing. A valid one is
 //! applied as a difference: removed profiles are stopped, added ones started, and only profiles
