@@ -204,8 +204,15 @@ pub fn prepare_run_dir(run_dir: &Path, group: Option<u32>) -> std::io::Result<()
             tracing::warn!(path = %dir.display(), "run_dir is shared (another user's, or sticky): its mode is left alone");
             continue;
         }
-        if let Some(gid) = group {
-            nix::unistd::chown(&dir, None, Some(nix::unistd::Gid::from_raw(gid))).map_err(std::io::Error::from)?;
+        if let Some(gid) = group
+            && let Err(e) = nix::unistd::chown(&dir, None, Some(nix::unistd::Gid::from_raw(gid)))
+        {
+            // Not the group's: then nobody's but the owner's.
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+            return Err(std::io::Error::other(format!(
+                "cannot give {} to group {gid} ({e}); it stays the owner's only. Make clawherd's user a member of `control.group`",
+                dir.display()
+            )));
         }
         if meta.permissions().mode() & 0o7777 != mode {
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))?;
@@ -241,7 +248,8 @@ fn ensure_dir(dir: &Path) -> std::io::Result<()> {
 /// [`prepare_run_dir`] gave the folder. A file that exists with more access (an older
 /// clawherd made it 0644) is tightened.
 ///
-/// Errors: the file cannot be opened, or its mode or group cannot be set.
+/// Errors: the file cannot be opened. A mode or group that cannot be set is logged, and the
+/// file is still written (its folder keeps it from others).
 pub fn open_append(path: &Path) -> std::io::Result<File> {
     let folder = path.parent().and_then(|p| std::fs::metadata(p).ok());
     let group = folder.filter(|m| m.permissions().mode() & 0o050 == 0o050).map(|m| m.gid());
@@ -250,11 +258,15 @@ pub fn open_append(path: &Path) -> std::io::Result<File> {
     let meta = file.metadata()?;
     // Only regular files: a log path pointing at a device (/dev/null) is not ours to change.
     if meta.is_file() {
+        let mut result = Ok(());
         if let Some(gid) = group.filter(|g| *g != meta.gid()) {
-            std::os::unix::fs::fchown(&file, None, Some(gid))?;
+            result = std::os::unix::fs::fchown(&file, None, Some(gid));
         }
         if meta.permissions().mode() & 0o777 != mode {
-            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+            result = result.and(file.set_permissions(std::fs::Permissions::from_mode(mode)));
+        }
+        if let Err(e) = result {
+            tracing::warn!(path = %path.display(), error = %e, "cannot set the mode or group of this file");
         }
     }
     Ok(file)
