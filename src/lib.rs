@@ -5,7 +5,8 @@
 //! `scripts/check-layers`).
 //! - [`cli`]: argument definitions, the client commands and their rendering, exit codes.
 //! - [`daemon`]: `clawherd run`: the supervisor task that owns the instances, reload, leftovers,
-//!   the file watch and the task that keeps systemd told.
+//!   the file watch, the task that keeps systemd told, and the registry (one daemon per fleet
+//!   file, found by clients).
 //! - [`control`]: the control API (HTTP over a Unix socket): server, handlers, client, protocol.
 //! - [`failover`]: the pure failover controller per standby, its task and hooks.
 //! - [`instance`]: one actor per profile owning its gateway; the pure state machine, restart

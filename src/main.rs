@@ -124,6 +124,20 @@ where
 }
 
 fn run(file: &Path, quiet: bool) -> u8 {
+    // The fleet's lock first, before the file is even read: a second daemon of the same fleet
+    // file must stop here, whatever the file now says (an edited `run_dir` or
+    // `control.socket` no longer leads to the first one's socket).
+    let registration = match daemon::registry::acquire(file) {
+        Ok(r) => Some(r),
+        Err(e @ daemon::registry::RegistryError::Held { .. }) => {
+            eprintln!("clawherd: {e}");
+            return exit::UNAVAILABLE;
+        }
+        Err(e) => {
+            tracing::warn!("{e}; running without the one-daemon-per-fleet lock");
+            None
+        }
+    };
     let fleet = match local::load(file, true) {
         Ok(f) => f,
         Err(code) => return code,
@@ -142,6 +156,11 @@ fn run(file: &Path, quiet: bool) -> u8 {
                 return exit::of_control(&e);
             }
         };
+        if let Some(r) = &registration
+            && let Err(e) = r.publish(&fleet.settings.socket, &fleet.settings.run_dir)
+        {
+            tracing::warn!("{e}; clients find this daemon by the fleet file's socket only");
+        }
         let shutdown = match daemon::shutdown_signal() {
             Ok(s) => s,
             Err(e) => {
@@ -149,12 +168,15 @@ fn run(file: &Path, quiet: bool) -> u8 {
                 return exit::SOFTWARE;
             }
         };
-        match daemon::run(fleet, listener, daemon::Options { quiet }, shutdown).await {
+        let code = match daemon::run(fleet, listener, daemon::Options { quiet }, shutdown).await {
             Ok(()) => exit::OK,
             Err(e) => {
                 eprintln!("clawherd: {e}");
                 exit::of_daemon(&e)
             }
-        }
+        };
+        // Held until every gateway is gone.
+        drop(registration);
+        code
     })
 }

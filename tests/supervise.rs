@@ -447,3 +447,99 @@ fn a_large_fleet_spawns_in_parallel_and_every_leader_is_supervised() {
     }
     assert!(marked_pids(&format!("@{}", path.display())).is_empty());
 }
+
+/// One fleet, one daemon (issue 12): with `run_dir` and `control.socket` edited under a running
+/// daemon (they apply at its next start), a second `run` of the same file is refused with 69,
+/// naming the first daemon's pid and socket, and leaves its gateways alone. Clients still
+/// reach the first daemon through its registry record, even when the file is broken (then
+/// `reload` gets the daemon's verdict, 78) or gone.
+#[test]
+fn a_second_run_of_an_edited_fleet_is_refused_and_clients_still_reach_the_first() {
+    let (main, rescue) = two(29);
+    let fleet = TestFleet::fake(&[main, rescue], "");
+    let first = Daemon::start(&fleet.path);
+    let main_pid = first.wait_ready(0, "main", D);
+    let rescue_pid = first.wait_ready(0, "rescue", D);
+    let text = std::fs::read_to_string(&fleet.path).expect("read fleet");
+    std::fs::write(
+        &fleet.path,
+        format!("run_dir: elsewhere\ncontrol:\n  socket: elsewhere/other.sock\n{text}"),
+    )
+    .expect("edit fleet");
+    let mut second = Daemon::start(&fleet.path);
+    let status = second.wait_exit(Duration::from_secs(30));
+    let err = second.log_text();
+    assert_eq!(status.code(), Some(69), "{err}");
+    let socket = fleet.dir.path().join(".clawherd/clawherd.sock");
+    assert!(
+        err.contains(&format!("pid {}", first.child.id())) && err.contains(&socket.display().to_string()),
+        "names the first daemon's pid and socket: {err}"
+    );
+    assert!(alive(main_pid) && alive(rescue_pid), "the first daemon's gateways live on");
+    let f = fleet.path.to_string_lossy().into_owned();
+    let (code, out, err) = run_clawherd(&["status", "-f", &f]);
+    assert_eq!(code, 0, "status finds the running daemon through its record: {err}");
+    assert!(out.contains(&main_pid.to_string()), "{out}");
+    std::fs::write(&fleet.path, "version: [\n").expect("break fleet");
+    let (code, _, err) = run_clawherd(&["reload", "-f", &f]);
+    assert_eq!(code, 78, "the daemon's verdict on a broken file: {err}");
+    std::fs::remove_file(&fleet.path).expect("remove fleet");
+    let (code, out, err) = run_clawherd(&["status", "-f", &f]);
+    assert_eq!(code, 0, "a removed fleet file still leads to its daemon: {err}");
+    assert!(out.contains(&rescue_pid.to_string()), "{out}");
+    assert!(alive(main_pid) && alive(rescue_pid));
+}
+
+/// Leftovers of a SIGKILLed clawherd that ignore SIGTERM are taken down together, in one grace
+/// (10 s) rather than one per instance, and the new daemon answers `status` meanwhile.
+#[test]
+fn leftovers_are_taken_down_together_while_status_is_answered() {
+    let (main, rescue) = two(31);
+    let fleet = TestFleet::fake(&[main.env("FAKE_IGNORE_SIGTERM", "1"), rescue.env("FAKE_IGNORE_SIGTERM", "1")], "");
+    let mut first = Daemon::start(&fleet.path);
+    let old_main = first.wait_ready(0, "main", D);
+    let old_rescue = first.wait_ready(0, "rescue", D);
+    first.signal(9);
+    first.wait_exit(D);
+    std::mem::forget(first); // its Drop would clean up what the second clawherd must find
+    let started = std::time::Instant::now();
+    let second = Daemon::start(&fleet.path);
+    second.wait_line(&["found leftovers"], D);
+    let asked = std::time::Instant::now();
+    let (code, _, err) = run_clawherd(&["status", "--json", "-f", &fleet.path.to_string_lossy()]);
+    let waited = asked.elapsed();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        alive(old_main) || alive(old_rescue),
+        "status was answered before the leftovers were gone"
+    );
+    assert!(waited < Duration::from_secs(5), "status waited {waited:?} for the leftovers");
+    second.wait_line(&["leftovers gone"], D);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(18),
+        "two leftovers ignoring SIGTERM took {took:?}: one 10 s grace each?"
+    );
+    assert!(!alive(old_main) && !alive(old_rescue));
+    second.wait_ready(0, "main", D);
+    second.wait_ready(0, "rescue", D);
+}
+
+/// Gateway output and events are the owner's only: run_dir and logs/ 0700, files 0600.
+#[test]
+fn run_dir_logs_and_events_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (main, _) = two(33);
+    let fleet = TestFleet::fake(&[main], "");
+    let d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    let run = fleet.dir.path().join(".clawherd");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    wait_until("main.log and events.jsonl written", D, || {
+        run.join("logs/main.log").exists() && run.join("events.jsonl").exists()
+    });
+    assert_eq!(mode(&run), 0o700);
+    assert_eq!(mode(&run.join("logs")), 0o700);
+    assert_eq!(mode(&run.join("logs/main.log")), 0o600);
+    assert_eq!(mode(&run.join("events.jsonl")), 0o600);
+}

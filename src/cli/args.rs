@@ -18,8 +18,9 @@ pub struct Cli {
 /// How a client command finds the daemon: the fleet file's socket, or an explicit one.
 #[derive(Debug, Args)]
 pub struct Target {
-    /// The fleet file whose daemon to talk to (its socket is `control.socket` or
-    /// `<run_dir>/clawherd.sock`).
+    /// The fleet file whose daemon to talk to: the daemon running it is found through its
+    /// registry record (even after the file was edited or removed), else by the file's
+    /// `control.socket` or `<run_dir>/clawherd.sock`.
     #[arg(short = 'f', long = "file", default_value = "fleet.yaml", env = "CLAWHERD_FLEET")]
     pub file: PathBuf,
     /// The control socket, overriding --file.

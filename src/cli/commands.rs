@@ -9,15 +9,21 @@ use hyper::Method;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, SystemTime};
 
-/// The client for `target`, or the exit code after printing why there is none.
+/// The client for `target`, or the exit code after printing why there is none. The socket is
+/// `--socket` when given, else the one the daemon running the fleet file registered
+/// ([`crate::daemon::registry::find`]: right even when the file was since edited, broken or
+/// removed), else the one the fleet file names ([`socket_of`]).
 pub fn client(target: &Target) -> Result<Client, u8> {
-    match &target.socket {
-        Some(s) => Ok(Client::new(s.clone())),
-        None => socket_of(&target.file).map(Client::new).map_err(|e| {
-            eprintln!("clawherd: {e}");
-            exit::USAGE
-        }),
+    if let Some(s) = &target.socket {
+        return Ok(Client::new(s.clone()));
     }
+    if let Some(r) = crate::daemon::registry::find(&target.file) {
+        return Ok(Client::new(r.socket));
+    }
+    socket_of(&target.file).map(Client::new).map_err(|e| {
+        eprintln!("clawherd: {e}");
+        exit::USAGE
+    })
 }
 
 fn unreachable(e: ClientError) -> u8 {

@@ -22,11 +22,11 @@ pub fn of_control(e: &crate::control::server::ControlError) -> u8 {
     }
 }
 
-/// The exit code of a daemon that could not run: a metrics port taken → 69, a set-up failure
-/// → 70.
+/// The exit code of a daemon that could not run: a metrics port taken or another daemon
+/// running the fleet → 69, a set-up failure → 70.
 pub fn of_daemon(e: &crate::daemon::DaemonError) -> u8 {
     match e {
-        crate::daemon::DaemonError::MetricsListen { .. } => UNAVAILABLE,
+        crate::daemon::DaemonError::MetricsListen { .. } | crate::daemon::DaemonError::OtherDaemon(_) => UNAVAILABLE,
         crate::daemon::DaemonError::Setup(_) => SOFTWARE,
     }
 }

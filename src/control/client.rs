@@ -94,7 +94,11 @@ impl Client {
 
 /// The control socket of the fleet file at `fleet`, read leniently (only `run_dir` and
 /// `control.socket`, so a fleet file being edited still leads to its daemon): `control.socket`,
-/// else `<run_dir>/clawherd.sock`, else `/run/clawherd/clawherd.sock` when that exists.
+/// else the default the daemon computes ([`crate::fleet::validate::default_socket`] over
+/// [`crate::fleet::validate::default_run_dir`], with this process's environment), else
+/// `/run/clawherd/clawherd.sock` when only that exists (a system service's socket, whose
+/// `$RUNTIME_DIRECTORY` a client does not see). A running daemon is found before this, through
+/// its registry record (`clawherd::daemon::registry`); this is the fallback.
 ///
 /// Errors: the fleet file cannot be read or parsed at all.
 pub fn socket_of(fleet: &Path) -> Result<PathBuf, String> {
@@ -116,10 +120,11 @@ pub fn socket_of(fleet: &Path) -> Result<PathBuf, String> {
     })?;
     let l: Lenient = serde_saphyr::from_str(&text).map_err(|e| format!("{}: {}", fleet.display(), e.without_snippet()))?;
     let dir = fleet.parent().unwrap_or(Path::new("/"));
-    let env = |n: &str| std::env::var(n).ok();
-    let home = std::env::var("HOME").ok();
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let lookup = |n: &str| env.get(n).cloned();
+    let home = env.get("HOME").cloned();
     let expand = |s: &str| {
-        crate::fleet::expand::expand(s, &env, home.as_deref())
+        crate::fleet::expand::expand(s, &lookup, home.as_deref())
             .map(|v| dir.join(v))
             .map_err(|u| format!("`${{{}}}` is not set", u.0))
     };
@@ -128,9 +133,9 @@ pub fn socket_of(fleet: &Path) -> Result<PathBuf, String> {
     }
     let run_dir = match l.run_dir {
         Some(r) => expand(&r)?,
-        None => dir.join(".clawherd"),
+        None => crate::fleet::validate::default_run_dir(dir, &env),
     };
-    let beside = run_dir.join("clawherd.sock");
+    let own = crate::fleet::validate::default_socket(&run_dir, &env);
     let system = PathBuf::from("/run/clawherd/clawherd.sock");
-    Ok(if !beside.exists() && system.exists() { system } else { beside })
+    Ok(if !own.exists() && system.exists() { system } else { own })
 }

@@ -1,12 +1,14 @@
 //! The daemon behind `clawherd run`: the supervisor task that owns the fleet's instances
-//! ([`supervisor`]), reload on file change ([`watch`]), and the task that keeps systemd told
-//! (`READY=1`, `STATUS=`, `WATCHDOG=1`: [`notify`]).
+//! ([`supervisor`]), reload on file change ([`watch`]), the task that keeps systemd told
+//! (`READY=1`, `STATUS=`, `WATCHDOG=1`: [`notify`]), and the registry that makes one fleet file
+//! one daemon and lets clients find it ([`registry`]).
 //!
 //! [`run`] is the whole life of a daemon after its fleet was proved and its control socket
 //! bound (mini-redis's `server::run`): it takes the stop signal as a future, so a test can run a
 //! fleet in-process and stop it with a oneshot.
 
 pub mod notify;
+pub mod registry;
 pub mod supervisor;
 pub mod watch;
 
@@ -34,6 +36,9 @@ pub enum DaemonError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Another clawherd that is alive runs gateways of this fleet (sysexits 69, unavailable).
+    #[error("{0}")]
+    OtherDaemon(supervisor::OtherDaemon),
     /// Supervision could not be set up: subreaper, signal handlers (sysexits 70, internal).
     #[error("{0}")]
     Setup(String),
@@ -46,8 +51,8 @@ pub struct Options {
     pub quiet: bool,
 }
 
-/// Runs `fleet` until `shutdown` resolves: starts every instance, serves the control API on
-/// `listener`, reloads on SIGHUP (and on file changes with `watch: true`), keeps systemd told,
+/// Runs `fleet` until `shutdown` resolves: serves the control API on `listener`, takes down
+/// leftovers of an earlier clawherd meanwhile, starts every instance, reloads on SIGHUP (and on file changes with `watch: true`), keeps systemd told,
 /// then stops every instance and waits until every tree is gone. Removes the socket file at the
 /// end.
 ///
@@ -61,9 +66,13 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         },
         (false, false) => Console::Stdout,
     };
+    let group = fleet.settings.socket_group.as_ref().map(|g| g.1);
+    if let Err(e) = crate::observe::logs::prepare_run_dir(&fleet.settings.run_dir, group) {
+        tracing::warn!(run_dir = %fleet.settings.run_dir.display(), error = %e, "cannot set the access of run_dir");
+    }
     let output = OutputSink::start(fleet.settings.run_dir.join("logs"), fleet.settings.rotation, console);
     let events = EventSink::start(Some(fleet.settings.run_dir.join("events.jsonl")));
-    let (requests, requests_rx) = mpsc::channel(16);
+    let (requests, mut requests_rx) = mpsc::channel(16);
     let state = AppState {
         requests: requests.clone(),
         output: output.clone(),
@@ -87,16 +96,36 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
     let watched = watch::watched_paths(&fleet);
     let watching = fleet.settings.watch;
     tracing::info!(fleet = %fleet.path.display(), instances = fleet.instances.len(), socket = %socket.display(), "isolation proved; starting");
-    let sup = Supervisor::start(fleet, output, events)
+    let mut sup = Supervisor::start(fleet, output, events)
         .await
         .map_err(|e| DaemonError::Setup(e.to_string()))?;
     // Owned here, stopped below: the API server, the SIGHUP listener, the metrics listener, the
-    // watcher and the systemd task.
+    // watcher and the systemd task. The API is served from now on, while leftovers of an
+    // earlier clawherd are taken down too.
     let (stop_api, api_stopped) = oneshot::channel::<()>();
     let api = tokio::spawn(server::serve(listener, state, async move {
         let _ = api_stopped.await;
     }));
+    // SIGHUP's default action ends the process: handled before the leftovers (up to a grace
+    // and more), its reload held until the instances run.
     let hup = tokio::spawn(reload_on_sighup(requests.clone()));
+    tokio::pin!(shutdown);
+    let cleared = supervisor::clear_leftovers(&sup, &mut requests_rx, shutdown.as_mut()).await;
+    let Ok(Some(held)) = cleared else {
+        hup.abort();
+        let _ = stop_api.send(());
+        let _ = api.await;
+        sup.shutdown(Vec::new()).await;
+        let _ = std::fs::remove_file(&socket);
+        return match cleared {
+            Err(e) => Err(DaemonError::OtherDaemon(e)),
+            _ => {
+                tracing::info!("stopped while taking down leftovers; nothing was started");
+                Ok(())
+            }
+        };
+    };
+    sup.launch_all().await;
     let (stop_metrics, metrics_stopped) = oneshot::channel::<()>();
     let metrics_task = metrics_listener.map(|l| {
         tokio::spawn(server::serve_metrics(l, requests.clone(), async move {
@@ -115,7 +144,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
     });
     let notify_task = notify::start(notifier.clone(), sup.roster());
     let watcher = if watching { watch::start(watched, requests.clone()) } else { None };
-    supervisor::serve(sup, requests_rx, shutdown, &notifier).await;
+    supervisor::serve(sup, requests_rx, held, shutdown, &notifier).await;
     if let Some(t) = notify_task {
         t.abort();
     }

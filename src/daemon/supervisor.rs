@@ -1,7 +1,8 @@
 //! The supervisor: the one task that owns the set of instances (their handles, profiles and
-//! plans). It takes down leftovers of an earlier clawherd, makes itself subreaper, starts every
-//! instance, answers requests (a snapshot of the instances for the control API, a reload), and
-//! on shutdown stops every instance gracefully and waits until every tree is gone.
+//! plans). It makes itself subreaper, takes down leftovers of an earlier clawherd (all at once,
+//! answering status meanwhile: [`clear_leftovers`]), starts every instance, answers requests (a
+//! snapshot of the instances for the control API, a reload), and on shutdown stops every
+//! instance gracefully and waits until every tree is gone.
 //!
 //! Reload re-reads and re-proves the fleet file. An invalid fleet changes nothing. A valid one is
 //! applied as a difference: removed profiles are stopped, added ones started, and only profiles
@@ -88,19 +89,16 @@ impl PendingReload {
 }
 
 impl Supervisor {
-    /// Sets up supervision (subreaper, SIGCHLD reaping, leftovers taken down) and starts every
-    /// instance of `fleet`; returns at once.
+    /// Sets up supervision (subreaper, SIGCHLD reaping) for `fleet`; returns at once. Nothing
+    /// is started yet: [`clear_leftovers`], then [`Supervisor::launch_all`].
     ///
     /// Errors: [`SupervisorError::Setup`].
-    pub async fn start(mut fleet: Fleet, output: OutputSink, events: EventSink) -> Result<Self, SupervisorError> {
+    pub async fn start(fleet: Fleet, output: OutputSink, events: EventSink) -> Result<Self, SupervisorError> {
         reaper::become_subreaper().map_err(|e| SupervisorError::Setup(format!("PR_SET_CHILD_SUBREAPER: {e}")))?;
         // Install SIGCHLD handling before any child exists.
         let reaper = tokio::spawn(reaper::run());
         tokio::task::yield_now().await;
-        take_down_leftovers(&fleet).await;
-        // The instances move into their actors and views; `fleet` keeps the settings.
-        let instances = std::mem::take(&mut fleet.instances);
-        let mut sup = Supervisor {
+        Ok(Supervisor {
             fleet,
             managed: BTreeMap::new(),
             output,
@@ -109,12 +107,17 @@ impl Supervisor {
             controllers: BTreeMap::new(),
             retiring: Vec::new(),
             roster: watch::Sender::new(Vec::new()),
-        };
-        for (profile, plan) in instances {
-            sup.launch(profile, plan).await;
+        })
+    }
+
+    /// Starts every instance of the fleet given to [`Supervisor::start`] and the failover
+    /// controllers; once leftovers are gone ([`clear_leftovers`]).
+    pub async fn launch_all(&mut self) {
+        // The instances move into their actors and views; `fleet` keeps the settings.
+        for (profile, plan) in std::mem::take(&mut self.fleet.instances) {
+            self.launch(profile, plan).await;
         }
-        sup.start_controllers(&[]);
-        Ok(sup)
+        self.start_controllers(&[]);
     }
 
     /// Starts the failover controller of every standby profile that has none, and keeps the
@@ -385,17 +388,21 @@ fn same_runtime(a: (&Profile, &Plan), b: (&Profile, &Plan)) -> bool {
         && a.0.flavor == b.0.flavor
 }
 
+/// A caller waiting for the answer to a reload (none for SIGHUP and the file watch).
+pub type ReloadReply = Option<oneshot::Sender<Result<ReloadResponse, String>>>;
+
 /// Runs the supervisor task until `shutdown` resolves: answers `requests`, then stops the fleet.
-/// The whole life of `clawherd run` after set-up.
+/// The whole life of `clawherd run` after set-up. `held`: reloads asked for before, done first.
 pub async fn serve(
     mut sup: Supervisor,
     mut requests: mpsc::Receiver<Request>,
+    held: Vec<ReloadReply>,
     shutdown: impl Future<Output = ()>,
     notifier: &crate::systemd::notify::Notifier,
 ) {
     tokio::pin!(shutdown);
     // Reload requests that came while a reload waited for its stopped instances.
-    let mut deferred = std::collections::VecDeque::new();
+    let mut deferred: std::collections::VecDeque<ReloadReply> = held.into();
     // The tasks of a reload interrupted by shutdown.
     let mut stopping = Vec::new();
     // Callers waiting for the reload in progress to finish.
@@ -467,19 +474,192 @@ pub async fn serve(
     info!("all instances stopped");
 }
 
-/// Finds processes that carry a marker of this fleet (left by a clawherd that was SIGKILLed:
-/// gateways, spawn brokers, tools) and takes them down: SIGTERM to each, SIGKILL after
-/// a grace of 10 s. A gateway left running on a state dir would make the new one exit 78,
-/// and one on a port would make it exit 1 (docs/openclaw.md, "Ports" and "Shared state between instances").
-pub async fn take_down_leftovers(fleet: &Fleet) {
-    let suffix = format!("@{}", fleet.path.display());
-    let found = tree::marked_processes(&suffix);
-    for (marker, procs) in found {
+/// Takes down leftovers of an earlier clawherd ([`take_down_leftovers`]) while answering
+/// `requests`: status sees no instance yet, actions find none, a reload is held and returned
+/// (the caller passes it to [`serve`]), "reload done" is answered at once. Returns `None` when
+/// `shutdown` resolved first (then nothing must be started).
+///
+/// Errors: [`OtherDaemon`] (then nothing must be started either).
+pub async fn clear_leftovers(
+    sup: &Supervisor,
+    requests: &mut mpsc::Receiver<Request>,
+    shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Result<Option<Vec<ReloadReply>>, OtherDaemon> {
+    let work = take_down_leftovers(&sup.fleet);
+    tokio::pin!(work);
+    let mut shutdown = shutdown;
+    let mut held = Vec::new();
+    loop {
+        tokio::select! {
+            result = &mut work => return result.map(|()| Some(held)),
+            () = shutdown.as_mut() => return Ok(None),
+            req = requests.recv() => match req {
+                Some(Request::Instances(r)) => {
+                    let _ = r.send(sup.views());
+                }
+                Some(Request::ReloadDone(r)) => {
+                    let _ = r.send(());
+                }
+                Some(Request::Reload(r)) => held.push(r),
+                None => return (&mut work).await.map(|()| Some(held)),
+            },
+        }
+    }
+}
+
+/// Gateways of this fleet run under another clawherd that is alive (one this daemon's registry
+/// lock cannot see: started as another user, or in another mount namespace).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "another clawherd already serves this fleet: pid {pid} runs {instances}\n  hint: stop it first (`kill {pid}`); it was started as another user or with another registry, so its lock was not seen"
+)]
+pub struct OtherDaemon {
+    /// The other daemon's pid.
+    pub pid: i32,
+    /// The markers of its processes, comma-separated.
+    pub instances: String,
+}
+
+/// Finds processes that carry a marker of this fleet whose daemon is dead (left by a clawherd
+/// that was SIGKILLed: gateways, spawn brokers, tools) and takes them all down together:
+/// SIGTERM to each, one shared grace of 10 s, then SIGKILL ([`group::take_down_together`]).
+/// A gateway left running on a state dir would make the new one exit 78, and one on a port
+/// would make it exit 1. Old markers that name no daemon are leftovers.
+///
+/// Errors: [`OtherDaemon`] when a process's marker names another daemon that still runs: its
+/// gateways are not leftovers, nothing is taken down, and this daemon must not start.
+pub async fn take_down_leftovers(fleet: &Fleet) -> Result<(), OtherDaemon> {
+    take_down_marked(&format!("@{}", fleet.path.display())).await
+}
+
+/// [`take_down_leftovers`] of the processes whose marker ends in `suffix`.
+async fn take_down_marked(suffix: &str) -> Result<(), OtherDaemon> {
+    let me = tree::DaemonId::current();
+    let mut found = tree::marked_processes(suffix);
+    let mut others: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    found.retain(|marker, _| match tree::Marker::parse(marker).daemon {
+        Some(d) if d.is_alive() => {
+            if d.pid != me.pid {
+                others.entry(d.pid).or_default().push(marker.clone());
+            }
+            false
+        }
+        _ => true,
+    });
+    if let Some((pid, markers)) = others.into_iter().next() {
+        return Err(OtherDaemon {
+            pid,
+            instances: markers.join(", "),
+        });
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    for (marker, procs) in &found {
         let desc: Vec<String> = procs.iter().map(|p| format!("{} ({})", p.pid, p.comm)).collect();
         warn!(instance = %marker, processes = %desc.join(", "), "found leftovers of an earlier clawherd; taking them down");
-        let started = Instant::now();
-        group::take_down(group::Scope::Host, None, &marker, LEFTOVER_GRACE).await;
-        info!(instance = %marker, took_ms = started.elapsed().as_millis() as u64, "leftovers gone");
     }
+    let started = Instant::now();
+    group::take_down_together(|| leftovers(suffix).into_values().flatten().collect(), LEFTOVER_GRACE).await;
+    info!(
+        instances = found.len(),
+        took_ms = started.elapsed().as_millis() as u64,
+        "leftovers gone"
+    );
     reaper::reap_orphans();
+    Ok(())
+}
+
+/// The live processes whose marker ends in `suffix` (`@<fleet file>`) and names no daemon that
+/// still runs (a dead one, or none: an older clawherd's marker), grouped by marker.
+fn leftovers(suffix: &str) -> BTreeMap<String, Vec<tree::ProcInfo>> {
+    let mut found = tree::marked_processes(suffix);
+    found.retain(|marker, _| !tree::Marker::parse(marker).daemon.is_some_and(|d| d.is_alive()));
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::tree::{DaemonId, MARKER_VAR, Marker};
+
+    /// Only processes whose daemon is dead are leftovers: a marker naming a live daemon (here
+    /// this test process) is another clawherd's gateway and is left alone; a marker naming a
+    /// dead one (same pid, another start time: a reused pid), or no daemon (an older
+    /// clawherd's marker), is a leftover.
+    #[test]
+    fn leftovers_are_only_processes_whose_daemon_is_dead() {
+        let fleet = std::path::PathBuf::from(format!("/tmp/leftover-test-{}.yaml", std::process::id()));
+        let suffix = format!("@{}", fleet.display());
+        let live = DaemonId::current();
+        let dead = DaemonId {
+            starttime: live.starttime.wrapping_add(1),
+            ..live
+        };
+        let markers = [
+            Marker::new(live, "live", &fleet).to_string(),
+            Marker::new(dead, "dead", &fleet).to_string(),
+            format!("old{suffix}"),
+        ];
+        let mut children: Vec<std::process::Child> = markers
+            .iter()
+            .map(|m| {
+                std::process::Command::new("sleep")
+                    .arg("30")
+                    .env(MARKER_VAR, m)
+                    .spawn()
+                    .expect("spawn sleep")
+            })
+            .collect();
+        // The new image's environment is readable a moment after `spawn` returns.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while children.iter().any(|c| tree::marker_of(c.id() as i32).is_none()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let found = leftovers(&suffix);
+        for c in &mut children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let names: Vec<&str> = found.keys().map(String::as_str).collect();
+        assert_eq!(names, [markers[1].as_str(), markers[2].as_str()], "{found:?}");
+    }
+
+    /// Gateways of this fleet whose daemon is another clawherd that is alive (one whose lock
+    /// this daemon could not see) make the start fail with that daemon's pid; nothing of
+    /// theirs is taken down.
+    #[tokio::test]
+    async fn gateways_of_another_live_daemon_stop_the_start() {
+        let suffix = format!("@/tmp/other-daemon-test-{}.yaml", std::process::id());
+        let mut daemon = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn daemon stand-in");
+        let dpid = daemon.id() as i32;
+        let other = DaemonId {
+            pid: dpid,
+            starttime: tree::stat_of(dpid).expect("stat").starttime,
+        };
+        let marker = format!("{}.{}:main{suffix}", other.pid, other.starttime);
+        let mut gateway = std::process::Command::new("sleep")
+            .arg("30")
+            .env(MARKER_VAR, &marker)
+            .spawn()
+            .expect("spawn gateway stand-in");
+        let gpid = gateway.id() as i32;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while tree::marker_of(gpid).is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let result = take_down_marked(&suffix).await;
+        let still = tree::stat_of(gpid).is_some_and(|p| p.state != 'Z');
+        for c in [&mut daemon, &mut gateway] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let e = result.expect_err("another live daemon runs this fleet");
+        assert_eq!((e.pid, e.instances.as_str()), (dpid, marker.as_str()));
+        assert!(e.to_string().contains(&format!("pid {dpid}")), "{e}");
+        assert!(still, "the other daemon's gateway is left alone");
+    }
 }

@@ -10,7 +10,8 @@ use crate::process::tree;
 use std::collections::BTreeSet;
 
 /// One diagnostic per listener that meets a port bound by a process that is not this instance's
-/// own (its `CLAWHERD_INSTANCE` marker is `marker_for(profile)`). Names the owner's pid and
+/// own (its `CLAWHERD_INSTANCE` marker names the instance of `marker_for(profile)`, whichever
+/// daemon spawned it: a running daemon's or a dead one's leftover). Names the owner's pid and
 /// command when readable, and the nearest free base port.
 pub fn check_bound_ports(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str) -> String) -> Vec<Diagnostic> {
     let bound = crate::process::listeners::listening_ports();
@@ -30,11 +31,11 @@ pub fn check_bound_ports(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str
     let owners = tree::socket_owners(&inodes);
     let mut out = Vec::new();
     for (profile, plan) in instances {
-        let own = marker_for(&profile.name);
+        let own = tree::Marker::parse(&marker_for(&profile.name)).instance;
         let foreign: Vec<(u16, Option<i32>)> = bound
             .iter()
             .map(|(port, inode)| (*port, owners.get(inode).copied()))
-            .filter(|(_, owner)| owner.is_none_or(|pid| tree::marker_of(pid).as_deref() != Some(own.as_str())))
+            .filter(|(_, owner)| owner.is_none_or(|pid| tree::instance_of(pid).as_deref() != Some(own.as_str())))
             .collect();
         let mut taken: Vec<PortRange> = foreign.iter().map(|(p, _)| PortRange::single(u32::from(*p))).collect();
         taken.extend(
@@ -91,7 +92,8 @@ pub fn check_state_dirs(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str)
             continue;
         };
         let pid = pid as i32;
-        if tree::marker_of(pid).as_deref() == Some(marker_for(&profile.name).as_str()) || !holds_state_dir(pid, &g.state_dir.value) {
+        let own = tree::Marker::parse(&marker_for(&profile.name)).instance;
+        if tree::instance_of(pid).as_deref() == Some(own.as_str()) || !holds_state_dir(pid, &g.state_dir.value) {
             continue;
         }
         out.push(

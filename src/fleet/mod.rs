@@ -281,17 +281,25 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// The marker clawherd puts into every child's environment as `CLAWHERD_INSTANCE`, so that
-    /// the whole tree of an instance, setsid'd workers included, can be found in `/proc` later,
-    /// even after clawherd itself was SIGKILLed: `<profile>@<fleet file path>`.
+    /// The marker clawherd puts into every child's environment as `CLAWHERD_INSTANCE`
+    /// ([`instance_marker`] of this fleet file).
     pub fn instance_marker(&self, profile: &str) -> String {
-        format!("{profile}@{}", self.path.display())
+        instance_marker(&self.path, profile)
     }
 
     /// The instance of profile `name`.
     pub fn get(&self, name: &str) -> Option<&(Profile, Plan)> {
         self.instances.iter().find(|(p, _)| p.name == name)
     }
+}
+
+/// The marker clawherd puts into every child's environment as `CLAWHERD_INSTANCE`, so that
+/// the whole tree of an instance, setsid'd workers included, can be found in `/proc` later,
+/// even after clawherd itself was SIGKILLed: `<pid>.<starttime>:<profile>@<fleet file path>`,
+/// naming this process as the daemon that runs it (see [`crate::process::tree::Marker`]). The
+/// one place a marker is made: plans, the supervisor and the host checks all use it.
+pub fn instance_marker(fleet: &Path, profile: &str) -> String {
+    crate::process::tree::Marker::new(crate::process::tree::DaemonId::current(), profile, fleet).to_string()
 }
 
 /// Everything needed from the outside world to load a fleet: clawherd's own environment and a
@@ -353,7 +361,7 @@ pub fn load(path: &Path, ctx: &LoadContext) -> Result<Fleet, FleetError> {
 pub fn load_str(path: &Path, text: &str, ctx: &LoadContext) -> Result<Fleet, FleetError> {
     let validated = validate::validate(path, text, &ctx.env).map_err(FleetError::Invalid)?;
     let mut diags = validated.warnings;
-    let marker_for = |name: &str| format!("{name}@{}", path.display());
+    let marker_for = |name: &str| instance_marker(path, name);
     let mut instances = Vec::new();
     for profile in validated.profiles {
         match plan::plan(&profile, &validated.dir, &ctx.env, &marker_for(&profile.name)) {

@@ -218,9 +218,21 @@ impl EventSink {
             std::thread::Builder::new()
                 .name("clawherd-events".into())
                 .spawn(move || {
+                    // A full disk is reported once per 10 s, not once per event.
+                    let mut losses = crate::observe::logs::Losses::default();
                     for line in rx {
-                        if let Err(e) = append(&path, &line) {
-                            tracing::error!(path = %path.display(), error = %e, "cannot write the events file");
+                        match append(&path, &line) {
+                            Ok(()) => {
+                                if let Some(note) = losses.note() {
+                                    tracing::warn!(path = %path.display(), "events file writable again: {note}");
+                                    losses = Default::default();
+                                }
+                            }
+                            Err(e) => {
+                                if let Some(r) = losses.lost(&e, std::time::Instant::now()) {
+                                    tracing::error!(path = %path.display(), "cannot write the events file: {r}");
+                                }
+                            }
                         }
                     }
                 })
@@ -273,7 +285,8 @@ fn append(path: &PathBuf, line: &str) -> std::io::Result<()> {
         let _ = std::fs::rename(&old1, &old2);
         std::fs::rename(path, &old1)?;
     }
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    // 0600 (0640 with `control.group`): events name profiles, pids and reasons.
+    let mut f = crate::observe::logs::open_append(path)?;
     writeln!(f, "{line}")
 }
 

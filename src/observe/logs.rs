@@ -7,16 +7,29 @@
 //! supervision or the file log. When a channel is full the line is dropped from that sink and
 //! counted; the count is written once the sink drains. At most `(keep + 1) * max_bytes` bytes are
 //! kept per instance.
+//!
+//! When a file cannot be written (disk full, quota, I/O error), its lines are counted as lost,
+//! not reported one by one: one ERROR line per file at most every [`LOSS_REPORT_EVERY`]
+//! ("N lines dropped since ..."), and the first write that succeeds again resumes the file with
+//! a note of how many lines were lost ([`Losses`]).
+//!
+//! Gateway output and events may hold secrets, so `run_dir`, `logs/` and every file in them
+//! are the owner's only (0700 folders, 0600 files), or also readable by `control.group` (0750,
+//! 0640, that group) when the fleet names one: [`prepare_run_dir`], [`open_append`].
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::broadcast;
+
+/// At most one report of lost lines per file in this period.
+pub const LOSS_REPORT_EVERY: Duration = Duration::from_secs(10);
 
 /// Lines buffered for the file writer before dropping (the queue is preallocated and touched:
 /// 1024 lines is about 60 KiB).
@@ -157,14 +170,180 @@ struct Open {
 }
 
 fn open(dir: &Path, profile: &str) -> std::io::Result<Open> {
-    std::fs::create_dir_all(dir)?;
-    let file = OpenOptions::new().create(true).append(true).open(path_for(dir, profile))?;
+    ensure_dir(dir)?;
+    let file = open_append(&path_for(dir, profile))?;
     let bytes = file.metadata()?.len();
     Ok(Open { file, bytes })
 }
 
+/// The access of clawherd's folders under `run_dir`: 0700, or 0750 with group `gid`.
+fn dir_mode(group: Option<u32>) -> u32 {
+    if group.is_some() { 0o750 } else { 0o700 }
+}
+
+/// Creates `run_dir` and its `logs/` folder as the owner's only (0700), or also the group's
+/// (0750, group `group`: `control.group`'s gid), and tightens them when they exist with more
+/// access (an older clawherd made them 0755). A `run_dir` that is not clawherd's alone (owned by
+/// another user, or sticky like `/tmp`) is left as it is.
+///
+/// Errors: a folder cannot be created, or its mode or group cannot be set.
+pub fn prepare_run_dir(run_dir: &Path, group: Option<u32>) -> std::io::Result<()> {
+    let mode = dir_mode(group);
+    for dir in [run_dir.to_path_buf(), run_dir.join("logs")] {
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        match std::fs::DirBuilder::new().mode(mode).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        let meta = std::fs::metadata(&dir)?;
+        let ours = meta.uid() == nix::unistd::geteuid().as_raw() && meta.permissions().mode() & 0o1000 == 0;
+        if !ours {
+            tracing::warn!(path = %dir.display(), "run_dir is shared (another user's, or sticky): its mode is left alone");
+            continue;
+        }
+        if let Some(gid) = group
+            && let Err(e) = nix::unistd::chown(&dir, None, Some(nix::unistd::Gid::from_raw(gid)))
+        {
+            // Not the group's: then nobody's but the owner's.
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+            return Err(std::io::Error::other(format!(
+                "cannot give {} to group {gid} ({e}); it stays the owner's only. Make clawherd's user a member of `control.group`",
+                dir.display()
+            )));
+        }
+        if meta.permissions().mode() & 0o7777 != mode {
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates `dir` (a folder under `run_dir`) if missing, with the access of its parent folder
+/// (0700, or 0750 when the parent is group-readable).
+fn ensure_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let group = dir
+        .parent()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .filter(|m| m.permissions().mode() & 0o050 == 0o050);
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::DirBuilder::new()
+        .mode(dir_mode(group.as_ref().map(|m| m.gid())))
+        .create(dir)
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Opens (creating) `path` for appending, as the owner's only (0600), or also its folder's
+/// group's (0640, the folder's group) when the folder is group-readable: the access
+/// [`prepare_run_dir`] gave the folder. A file that exists with more access (an older
+/// clawherd made it 0644) is tightened.
+///
+/// Errors: the file cannot be opened. A mode or group that cannot be set is logged, and the
+/// file is still written (its folder keeps it from others).
+pub fn open_append(path: &Path) -> std::io::Result<File> {
+    let folder = path.parent().and_then(|p| std::fs::metadata(p).ok());
+    let group = folder.filter(|m| m.permissions().mode() & 0o050 == 0o050).map(|m| m.gid());
+    let mode = if group.is_some() { 0o640 } else { 0o600 };
+    let file = OpenOptions::new().create(true).append(true).mode(mode).open(path)?;
+    let meta = file.metadata()?;
+    // Only regular files: a log path pointing at a device (/dev/null) is not ours to change.
+    if meta.is_file() {
+        let mut result = Ok(());
+        if let Some(gid) = group.filter(|g| *g != meta.gid()) {
+            result = std::os::unix::fs::fchown(&file, None, Some(gid));
+        }
+        if meta.permissions().mode() & 0o777 != mode {
+            result = result.and(file.set_permissions(std::fs::Permissions::from_mode(mode)));
+        }
+        if let Err(e) = result {
+            tracing::warn!(path = %path.display(), error = %e, "cannot set the mode or group of this file");
+        }
+    }
+    Ok(file)
+}
+
+/// Lines of one file lost to write errors since the last successful write, and when they were
+/// last reported: at most one report per [`LOSS_REPORT_EVERY`], and one note when writing works
+/// again.
+#[derive(Debug, Default)]
+pub struct Losses {
+    lost: u64,
+    since: Option<SystemTime>,
+    reported: Option<Instant>,
+}
+
+impl Losses {
+    /// Counts one lost line (the write failed with `error` at `now`); returns the report to
+    /// log, when one is due: the first loss, then at most once per [`LOSS_REPORT_EVERY`].
+    pub fn lost(&mut self, error: &std::io::Error, now: Instant) -> Option<String> {
+        self.lost += 1;
+        let since = *self.since.get_or_insert_with(SystemTime::now);
+        if self.reported.is_some_and(|r| now.saturating_duration_since(r) < LOSS_REPORT_EVERY) {
+            return None;
+        }
+        self.reported = Some(now);
+        Some(format!(
+            "{} lines dropped since {}: {error}",
+            self.lost,
+            humantime::format_rfc3339_seconds(since)
+        ))
+    }
+
+    /// The note to write before the next line once writing works again: how many lines were
+    /// lost and since when; `None` when none were.
+    pub fn note(&self) -> Option<String> {
+        (self.lost > 0).then(|| {
+            format!(
+                "[clawherd: {} lines lost since {} (the file could not be written)]",
+                self.lost,
+                self.since
+                    .map_or_else(String::new, |s| humantime::format_rfc3339_seconds(s).to_string())
+            )
+        })
+    }
+}
+
+/// Writes `text` as one line to `out`, counting it in `losses` when that fails. Returns the
+/// bytes written (the line, and the note of earlier losses when writing works again).
+fn write_counted(out: &mut impl Write, text: &str, losses: &mut Losses, path: &Path, now: Instant) -> u64 {
+    let report = |losses: &mut Losses, e: &std::io::Error| {
+        if let Some(r) = losses.lost(e, now) {
+            tracing::error!(path = %path.display(), "cannot write instance log file: {r}");
+        }
+    };
+    // The note first: once it is written, the line follows on a disk that has room again.
+    let note = losses.note();
+    if let Some(n) = &note
+        && let Err(e) = writeln!(out, "{n}")
+    {
+        report(losses, &e);
+        return 0;
+    }
+    let mut written = note.as_ref().map_or(0, |n| n.len() as u64 + 1);
+    if note.is_some() {
+        tracing::warn!(path = %path.display(), lost = losses.lost, "instance log file writable again");
+        *losses = Losses::default();
+    }
+    match writeln!(out, "{text}") {
+        Ok(()) => written += text.len() as u64 + 1,
+        Err(e) => report(losses, &e),
+    }
+    written
+}
+
 fn file_writer(dir: PathBuf, rotation: Rotation, rx: Receiver<Line>, follow: broadcast::Sender<Line>) {
     let mut files: HashMap<Arc<str>, Open> = HashMap::new();
+    let mut losses: HashMap<Arc<str>, Losses> = HashMap::new();
     for line in rx {
         let dropped = DROPPED_FILES.swap(0, Ordering::Relaxed);
         let mut text = line.text.clone();
@@ -181,22 +360,22 @@ fn file_writer(dir: PathBuf, rotation: Rotation, rx: Receiver<Line>, follow: bro
                 tracing::error!(profile = %line.profile, error = %e, "cannot rotate instance log file");
             }
         }
+        let lost = losses.entry(line.profile.clone()).or_default();
         if !files.contains_key(&line.profile) {
             match open(&dir, &line.profile) {
                 Ok(o) => {
                     files.insert(line.profile.clone(), o);
                 }
                 Err(e) => {
-                    tracing::error!(path = %path_for(&dir, &line.profile).display(), error = %e, "cannot open instance log file; line dropped");
+                    if let Some(r) = lost.lost(&e, Instant::now()) {
+                        tracing::error!(path = %path_for(&dir, &line.profile).display(), "cannot open instance log file: {r}");
+                    }
                     continue;
                 }
             }
         }
         if let Some(o) = files.get_mut(&line.profile) {
-            match writeln!(o.file, "{text}") {
-                Ok(()) => o.bytes += size,
-                Err(e) => tracing::error!(profile = %line.profile, error = %e, "cannot write instance log file"),
-            }
+            o.bytes += write_counted(&mut o.file, &text, lost, &path_for(&dir, &line.profile), Instant::now());
         }
         // Nobody following is the normal case.
         let _ = follow.send(line);
@@ -296,5 +475,114 @@ mod tests {
         let future = SystemTime::now() + Duration::from_secs(3600);
         assert!(tail(dir.path(), "main", 10, Some(future), 2).expect("tail").is_empty());
         assert!(line_time(&last[0]).is_some());
+    }
+
+    /// A writer that fails (ENOSPC) while `full`, as a full disk does.
+    struct Disk {
+        full: bool,
+        out: Vec<u8>,
+    }
+
+    impl Write for Disk {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if self.full {
+                return Err(std::io::Error::from_raw_os_error(nix::libc::ENOSPC));
+            }
+            self.out.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Disk full under run_dir: lost lines are reported at most once per 10 s per file (not one
+    /// ERROR per line), and the first write that succeeds again resumes the file with the count.
+    #[test]
+    fn a_full_disk_is_reported_once_per_period_and_the_file_resumes_with_the_count() {
+        // The real thing: /dev/full fails every write with ENOSPC (and is not chmod-ed).
+        let mut full = open_append(Path::new("/dev/full")).expect("open /dev/full");
+        let mut losses = Losses::default();
+        let t0 = Instant::now();
+        let mut reports = Vec::new();
+        // 100,000 lines over 25 s: reports at 0 s, 10 s and 20 s only.
+        for i in 0..100_000u64 {
+            let e = writeln!(full, "line {i}").expect_err("/dev/full is full");
+            if let Some(r) = losses.lost(&e, t0 + Duration::from_micros(i * 250)) {
+                reports.push(r);
+            }
+        }
+        assert_eq!(reports.len(), 3, "{reports:?}");
+        assert!(reports[0].starts_with("1 lines dropped since "), "{}", reports[0]);
+        assert!(reports[2].starts_with("80001 lines dropped since "), "{}", reports[2]);
+
+        let mut disk = Disk {
+            full: true,
+            out: Vec::new(),
+        };
+        let mut losses = Losses::default();
+        let path = Path::new("/run/x/main.log");
+        for i in 0..1000 {
+            assert_eq!(write_counted(&mut disk, &format!("lost {i}"), &mut losses, path, t0), 0);
+        }
+        disk.full = false;
+        let written = write_counted(&mut disk, "back", &mut losses, path, t0);
+        let text = String::from_utf8(disk.out).expect("utf8");
+        assert_eq!(written, text.len() as u64);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with("[clawherd: 1000 lines lost since "), "{text}");
+        assert_eq!(lines[1], "back");
+        assert!(losses.note().is_none(), "the count starts again after the note");
+    }
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).expect("metadata").permissions().mode() & 0o7777
+    }
+
+    /// Gateway output and events are not for every local user: run_dir and logs/ are 0700 and
+    /// the files 0600, tightened where an older clawherd left 0755/0644; with `control.group`
+    /// 0750/0640 and that group.
+    #[test]
+    fn run_dir_logs_and_their_files_are_private() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let run = tmp.path().join("run");
+        prepare_run_dir(&run, None).expect("prepare");
+        assert_eq!((mode(&run), mode(&run.join("logs"))), (0o700, 0o700));
+        let sink = OutputSink::start(run.join("logs"), Rotation::default(), Console::Off);
+        let mut follow = sink.subscribe();
+        sink.line(&Arc::from("main"), OutputStream::Stdout, "secret".into());
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("rt");
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(30), follow.recv())
+                .await
+                .expect("line in time")
+                .expect("line");
+        });
+        assert_eq!(mode(&path_for(&run.join("logs"), "main")), 0o600);
+
+        // An older clawherd's folders and files are tightened.
+        let old = tmp.path().join("old");
+        std::fs::create_dir_all(old.join("logs")).expect("mkdir");
+        for d in [&old, &old.join("logs")] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let events = old.join("events.jsonl");
+        std::fs::write(&events, "{}\n").expect("write");
+        std::fs::set_permissions(&events, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        prepare_run_dir(&old, None).expect("prepare");
+        drop(open_append(&events).expect("open"));
+        assert_eq!((mode(&old), mode(&old.join("logs")), mode(&events)), (0o700, 0o700, 0o600));
+
+        // With `control.group` (here our own group, which we may always give).
+        let gid = nix::unistd::getegid().as_raw();
+        let shared = tmp.path().join("shared");
+        prepare_run_dir(&shared, Some(gid)).expect("prepare");
+        let f = shared.join("events.jsonl");
+        drop(open_append(&f).expect("open"));
+        drop(open_append(&shared.join("logs").join("main.log")).expect("open"));
+        assert_eq!((mode(&shared), mode(&shared.join("logs"))), (0o750, 0o750));
+        assert_eq!((mode(&f), mode(&shared.join("logs/main.log"))), (0o640, 0o640));
+        assert_eq!(std::fs::metadata(&f).expect("meta").gid(), gid);
     }
 }

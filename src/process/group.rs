@@ -70,6 +70,41 @@ pub async fn take_down(scope: Scope, leader: Option<i32>, marker: &str, grace: D
     found
 }
 
+/// Like [`take_down`], for many trees at once, as `find` lists them (read again on every poll,
+/// so a member spawned meanwhile is found too): SIGTERM (and SIGCONT) to all of them together,
+/// one shared `grace`, SIGKILL to all that are left, then waits (bounded, 10 s) until `find`
+/// lists nothing. Takes at most `grace` + 10 s, however many trees there are. Returns the
+/// processes found at first.
+pub async fn take_down_together(find: impl Fn() -> Vec<ProcInfo>, grace: Duration) -> Vec<ProcInfo> {
+    let found = find();
+    if found.is_empty() {
+        return found;
+    }
+    signal_members(&found, Signal::SIGTERM);
+    signal_members(&found, Signal::SIGCONT);
+    let gone_by = |deadline: Instant| {
+        let find = &find;
+        async move {
+            loop {
+                if find().is_empty() {
+                    return true;
+                }
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                tokio::time::sleep(TREE_POLL).await;
+            }
+        }
+    };
+    if !gone_by(Instant::now() + grace).await {
+        signal_members(&find(), Signal::SIGKILL);
+        if !gone_by(Instant::now() + Duration::from_secs(10)).await {
+            tracing::error!("processes survived SIGKILL for 10 s (uninterruptible sleep?)");
+        }
+    }
+    found
+}
+
 /// SIGKILLs every member of the live tree at once and waits (bounded, 10 s) until none is left.
 pub async fn kill_all(leader: Option<i32>, marker: &str) {
     let found = members(Scope::Live, leader, marker);

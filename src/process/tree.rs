@@ -16,6 +16,98 @@ pub const MARKER_VAR: &str = "CLAWHERD_INSTANCE";
 /// `MARKER_VAR=`, as it starts an entry of `/proc/PID/environ`.
 const MARKER_PREFIX: &[u8] = b"CLAWHERD_INSTANCE=";
 
+/// One clawherd daemon, told apart from any later process that reuses its pid by its start
+/// time: the owner written into every marker, so that a process whose daemon still lives is
+/// never taken for a leftover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DaemonId {
+    /// The daemon's pid.
+    pub pid: i32,
+    /// Its start time in clock ticks since boot (`/proc/PID/stat` field 22); 0 when it could
+    /// not be read, and then only the pid is compared.
+    pub starttime: u64,
+}
+
+impl DaemonId {
+    /// This process, read once from `/proc/self/stat`.
+    pub fn current() -> DaemonId {
+        static ME: std::sync::OnceLock<DaemonId> = std::sync::OnceLock::new();
+        *ME.get_or_init(|| {
+            let pid = std::process::id() as i32;
+            DaemonId {
+                pid,
+                starttime: stat_of(pid).map_or(0, |p| p.starttime),
+            }
+        })
+    }
+
+    /// Whether this daemon still runs: its pid names a live process (not a zombie) with the
+    /// same start time.
+    pub fn is_alive(self) -> bool {
+        stat_of(self.pid).is_some_and(|p| p.state != 'Z' && (self.starttime == 0 || p.starttime == self.starttime))
+    }
+}
+
+/// A parsed `CLAWHERD_INSTANCE` value: `<pid>.<starttime>:<profile>@<fleet file>`, where the
+/// part before `:` names the daemon that spawned the process ([`DaemonId`]). Markers of older
+/// clawherds (`<profile>@<fleet file>`) parse with no daemon, so they are leftovers whenever
+/// they are found at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    /// The daemon that spawned the process, when the marker names it.
+    pub daemon: Option<DaemonId>,
+    /// `<profile>@<fleet file>`: which instance of which fleet, whichever daemon runs it.
+    pub instance: String,
+}
+
+impl Marker {
+    /// The marker of `profile` of the fleet file at `fleet`, spawned by `daemon`.
+    pub fn new(daemon: DaemonId, profile: &str, fleet: &std::path::Path) -> Marker {
+        Marker {
+            daemon: Some(daemon),
+            instance: format!("{profile}@{}", fleet.display()),
+        }
+    }
+
+    /// Reads a marker. A value without a well-formed daemon part is taken whole as the
+    /// instance (an older clawherd's marker, or a foreign one), never refused.
+    pub fn parse(value: &str) -> Marker {
+        let (head, _) = value.split_once('@').unwrap_or((value, ""));
+        let daemon = head.split_once(':').and_then(|(d, _)| {
+            let (pid, start) = d.split_once('.')?;
+            Some(DaemonId {
+                pid: pid.parse().ok().filter(|p: &i32| *p > 0)?,
+                starttime: start.parse().ok()?,
+            })
+        });
+        match (daemon, value.split_once(':')) {
+            (Some(d), Some((_, instance))) => Marker {
+                daemon: Some(d),
+                instance: instance.to_string(),
+            },
+            _ => Marker {
+                daemon: None,
+                instance: value.to_string(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Marker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.daemon {
+            Some(d) => write!(f, "{}.{}:{}", d.pid, d.starttime, self.instance),
+            None => f.write_str(&self.instance),
+        }
+    }
+}
+
+/// The instance part (`<profile>@<fleet file>`) of the marker of `pid`, whichever daemon
+/// spawned it; `None` as for [`marker_of`].
+pub fn instance_of(pid: i32) -> Option<String> {
+    marker_of(pid).map(|m| Marker::parse(&m).instance)
+}
+
 /// One process as read from `/proc/PID/stat`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcInfo {
@@ -230,6 +322,30 @@ mod tests {
         assert_eq!(marker_in(b"XCLAWHERD_INSTANCE=no\0CLAWHERD_INSTANCEX=no\0"), None);
         assert_eq!(marker_in(b"CLAWHERD_INSTANCE=a\0CLAWHERD_INSTANCE=b\0"), Some(&b"a"[..]));
         assert_eq!(marker_in(b""), None);
+    }
+
+    #[test]
+    fn a_marker_names_its_daemon_and_older_markers_still_parse() {
+        let me = DaemonId::current();
+        assert!(me.is_alive());
+        assert!(me.starttime > 0, "start time read from /proc/self/stat");
+        let m = Marker::new(me, "main", std::path::Path::new("/srv/a@b:c/fleet.yaml"));
+        let text = m.to_string();
+        assert_eq!(text, format!("{}.{}:main@/srv/a@b:c/fleet.yaml", me.pid, me.starttime));
+        assert_eq!(Marker::parse(&text), m);
+        // An older clawherd's marker: no daemon, the whole value is the instance.
+        let old = Marker::parse("main@/srv/a:b/fleet.yaml");
+        assert_eq!((old.daemon, old.instance.as_str()), (None, "main@/srv/a:b/fleet.yaml"));
+        assert_eq!(Marker::parse("x.y:main@/f").daemon, None);
+        assert_eq!(Marker::parse("").instance, "");
+        // Same pid, another start time: the pid was reused, that daemon is dead.
+        assert!(
+            !DaemonId {
+                starttime: me.starttime + 1,
+                ..me
+            }
+            .is_alive()
+        );
     }
 
     #[test]

@@ -180,7 +180,8 @@ impl TestFleet {
         TestFleet { dir, path }
     }
 
-    /// The `CLAWHERD_INSTANCE` marker of `profile`.
+    /// The instance part of `profile`'s `CLAWHERD_INSTANCE` marker (`<profile>@<fleet>`), which
+    /// every marker of it ends with, whichever daemon spawned it.
     pub fn marker(&self, profile: &str) -> String {
         format!("{profile}@{}", self.path.display())
     }
