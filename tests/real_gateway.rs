@@ -65,7 +65,8 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// The example fleet (a copy), running under clawherd with both gateways ready.
+/// The example fleet (a copy), running under clawherd with both gateways ready. Bind every
+/// field: a field left to `..` is dropped at once (the daemon killed, the folder removed).
 struct Booted {
     dir: tempfile::TempDir,
     fleet: PathBuf,
@@ -169,7 +170,11 @@ fn example_fleet_comes_up_ready_and_stops_clean() {
 fn kill_9_of_main_brings_main_back_and_leaves_rescue_alone() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(Booted {
-        d, main_pid, rescue_pid, ..
+        dir: _dir,
+        fleet: _fleet,
+        d,
+        main_pid,
+        rescue_pid,
     }) = boot_example("")
     else {
         return;
