@@ -8,7 +8,7 @@
 #   default: clawherd's own defaults (backoff initial 1s, max 60s, reset_after 60s;
 #            crash_loop 6 starts / 5m). A child killed after 1.3 s of uptime is a crash "in the
 #            first minute", so each kill waits the doubling backoff: 1 s, 2 s, 4 s, 8 s, 16 s...
-#            and the 7th start within 5 min puts the instance in `failed`.
+#            and the 7th start within 5 min puts the instance in `crash-loop` (slow retries).
 #   fast:    backoff initial 0s (the smallest value `clawherd check` accepts; 0 * 2^n = 0),
 #            crash_loop.max_starts 1000000.
 # `run --quiet`: gateway output is not mirrored to stdout (it is still written to run_dir/logs).
