@@ -387,7 +387,6 @@ pub(crate) mod tests {
                 value: base,
                 source: Source::Derived("test".into()),
             }),
-            ready_port: Some(base),
             listeners,
             cdp_urls: Vec::new(),
             cwd: state,

@@ -172,17 +172,6 @@ pub struct Hooks {
     pub timeout: Duration,
 }
 
-/// A value written in the fleet file, with its place.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Located<T> {
-    /// The value, expanded.
-    pub value: T,
-    /// Where it was written.
-    pub place: Place,
-    /// Its key path in the fleet file (`profiles.main.port`).
-    pub key: String,
-}
-
 /// One validated profile: what the operator declared, defaults applied, nothing derived yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
@@ -197,15 +186,15 @@ pub struct Profile {
     /// OpenClaw profile name; `None` is the default profile.
     pub openclaw_profile: Option<String>,
     /// Explicit config file (absolute).
-    pub config: Option<Located<PathBuf>>,
+    pub config: Option<Sourced<PathBuf>>,
     /// Explicit state dir (absolute).
-    pub state_dir: Option<Located<PathBuf>>,
+    pub state_dir: Option<Sourced<PathBuf>>,
     /// Explicit workspace (absolute).
-    pub workspace: Option<Located<PathBuf>>,
+    pub workspace: Option<Sourced<PathBuf>>,
     /// Explicit base port.
-    pub port: Option<Located<u16>>,
+    pub port: Option<Sourced<u16>>,
     /// Further declared ports (`flavor: process` only).
-    pub ports: Vec<Located<u16>>,
+    pub ports: Vec<Sourced<u16>>,
     /// Program and arguments.
     pub command: Vec<String>,
     /// Extra arguments after clawherd's own.

@@ -4,7 +4,7 @@
 use super::diagnostic::{Diagnostic, Diagnostics, Place, did_you_mean};
 use super::expand::{UnsetVar, expand};
 use super::file::{FleetFile, HealthFile, HooksFile, ProfileFile, RestartFile};
-use super::{Flavor, FleetSettings, HealthSettings, Hooks, Located, Profile, RestartPolicy, RestartSettings, Role, Standby, StandbyMode};
+use super::{Flavor, FleetSettings, HealthSettings, Hooks, Profile, RestartPolicy, RestartSettings, Role, Sourced, Standby, StandbyMode};
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -298,13 +298,9 @@ impl Cx<'_> {
         Some(self.dir.join(v))
     }
 
-    fn located_path(&mut self, s: &Spanned<String>, key: String) -> Option<Located<PathBuf>> {
+    fn located_path(&mut self, s: &Spanned<String>, key: String) -> Option<Sourced<PathBuf>> {
         let value = self.path_value(s, &key)?;
-        Some(Located {
-            value,
-            place: self.place(s),
-            key,
-        })
+        Some(Sourced::fleet(value, self.place(s), key))
     }
 
     fn duration(&mut self, s: &Spanned<String>, key: &str) -> Option<Duration> {
@@ -425,11 +421,7 @@ impl Cx<'_> {
                 );
                 None
             }
-            Some(s) => Some(Located {
-                value: s.value,
-                place: self.place(s),
-                key: key("port"),
-            }),
+            Some(s) => Some(Sourced::fleet(s.value, self.place(s), key("port"))),
             None => None,
         };
         if let (None, Some(s)) = (&p.port, &d.port) {
@@ -440,7 +432,7 @@ impl Cx<'_> {
             );
         }
 
-        let ports: Vec<Located<u16>> = match p.ports.as_ref().or(d.ports.as_ref()) {
+        let ports: Vec<Sourced<u16>> = match p.ports.as_ref().or(d.ports.as_ref()) {
             Some(s) if flavor != Some(Flavor::Process) => {
                 self.profile_error(
                     name,
@@ -451,15 +443,7 @@ impl Cx<'_> {
                 );
                 Vec::new()
             }
-            Some(s) => s
-                .value
-                .iter()
-                .map(|v| Located {
-                    value: *v,
-                    place: self.place(s),
-                    key: key("ports"),
-                })
-                .collect(),
+            Some(s) => s.value.iter().map(|v| Sourced::fleet(*v, self.place(s), key("ports"))).collect(),
             None => Vec::new(),
         };
         if flavor == Some(Flavor::Process) {
@@ -942,7 +926,10 @@ mod tests {
         assert_eq!(main.stop_timeout, Duration::from_secs(10));
         assert_eq!(main.restart.policy, RestartPolicy::OnFailure);
         assert_eq!(main.restart.backoff_initial, Duration::from_secs(2));
-        assert_eq!(main.port.as_ref().map(|p| (p.value, p.place.line)), Some((18789, Some(8))));
+        assert_eq!(
+            main.port.as_ref().map(|p| (p.value, p.source.fleet_place().and_then(|pl| pl.line))),
+            Some((18789, Some(8)))
+        );
         let rescue = &v.profiles[1];
         assert_eq!(rescue.role, Role::Rescue);
         assert_eq!(

@@ -546,7 +546,7 @@ impl Actor {
     /// Schedules the next probe round if the state wants one and none is pending; drops a pending
     /// one the state no longer wants. A plain process (no probe port) is ready once it runs.
     fn ensure_probe(&mut self) {
-        let wanted = match (&self.machine.state, self.plan.ready_port) {
+        let wanted = match (&self.machine.state, self.plan.ready_port()) {
             (State::Starting { .. }, None) => Some((Duration::ZERO, None)),
             (State::Starting { since, .. }, Some(port)) if since.elapsed() < self.health.startup_grace => {
                 // Fast readiness probing until the grace ends; then the periodic round.
