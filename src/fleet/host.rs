@@ -83,7 +83,7 @@ pub fn check_state_dirs(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str)
     for (profile, plan) in instances {
         let Some(g) = &plan.gateway else { continue };
         let lock = g.state_dir.value.join(format!("tmp/openclaw-{uid}/gateway.state.lock"));
-        let Some(pid) = std::fs::read_to_string(&lock)
+        let Some(pid) = super::read_bounded(&lock)
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|v| v.get("pid")?.as_i64())

@@ -13,6 +13,7 @@ pub mod host;
 pub mod isolation;
 pub mod openclaw;
 pub mod plan;
+pub mod read;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Place, Severity};
 pub use plan::{Listener, PathKind, Plan, PortRange, Source, Sourced};
+pub use read::{ReadError, read_bounded};
 
 /// What a profile is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,12 +288,12 @@ impl LoadContext {
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
     /// The fleet file cannot be read.
-    #[error("{}: cannot read the fleet file: {source}\n  hint: check the path, or pass the file as `clawherd check PATH`", path.display())]
+    #[error("{}: cannot read the fleet file: {source}\n  hint: {}, or pass the file as `clawherd check PATH`", path.display(), source.hint())]
     Read {
         /// The fleet file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// Why: OS error, not a regular file, too large, not UTF-8.
+        source: ReadError,
     },
     /// Problems in the fleet file, the OpenClaw configs, or the isolation proof.
     #[error("{0}")]
@@ -304,11 +306,11 @@ pub enum FleetError {
 /// problem found (syntax, unknown keys, bad values, unreadable OpenClaw configs, isolation
 /// clashes, ports bound by foreign processes) otherwise. Warnings alone do not fail.
 pub fn load(path: &Path, ctx: &LoadContext) -> Result<Fleet, FleetError> {
-    let path = std::path::absolute(path).map_err(|source| FleetError::Read {
+    let path = std::path::absolute(path).map_err(|e| FleetError::Read {
         path: path.to_path_buf(),
-        source,
+        source: ReadError::Open(e),
     })?;
-    let text = std::fs::read_to_string(&path).map_err(|source| FleetError::Read {
+    let text = read_bounded(&path).map_err(|source| FleetError::Read {
         path: path.clone(),
         source,
     })?;

@@ -108,24 +108,40 @@ pub struct ConfigError {
 /// Reads and parses an OpenClaw config (JSON5: comments, unquoted keys, trailing commas).
 /// A missing file is `Ok` with `value: None`.
 ///
-/// Errors: unreadable file (permissions, a directory), JSON5 syntax error (with line and column),
-/// or a top level that is not an object. OpenClaw exits 78 on the last two (facts §3).
+/// Errors: unreadable file (permissions, not a regular file such as a FIFO or a device, larger
+/// than 16 MiB, not UTF-8; see [`read_bounded`](super::read_bounded)), nesting deeper than
+/// [`MAX_NESTING`](super::read::MAX_NESTING) (with line and column), JSON5 syntax error (with line
+/// and column), or a top level that is not an object. OpenClaw exits 78 on the last two.
 pub fn read_config(path: &Path) -> Result<ConfigFile, ConfigError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match super::read::read_bounded(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(e) if e.is_not_found() => {
             return Ok(ConfigFile {
                 path: path.to_path_buf(),
                 value: None,
             });
         }
         Err(e) => {
+            let position = match e {
+                super::read::ReadError::NotUtf8 { line, column } => Some((line, column)),
+                _ => None,
+            };
             return Err(ConfigError {
-                position: None,
-                message: format!("cannot read it: {e}"),
+                position,
+                message: format!("cannot be read: {e}"),
             });
         }
     };
+    // The JSON5 parser recurses once per level: refuse deep nesting before it can overflow the stack.
+    if let Some(position) = super::read::json5_too_deep(&text, super::read::MAX_NESTING) {
+        return Err(ConfigError {
+            position: Some(position),
+            message: format!(
+                "nests deeper than {} levels of [ and {{ here; no OpenClaw config needs that (flatten it)",
+                super::read::MAX_NESTING
+            ),
+        });
+    }
     let value: Value = json5::from_str(&text).map_err(|e| ConfigError {
         position: e.position().map(|p| (p.line as u32 + 1, p.column as u32 + 1)),
         message: format!("is not valid JSON5: {}", strip_position(&e.to_string())),
