@@ -311,28 +311,34 @@ fn check_cdp_urls(a: (&Plan, &Place), b: (&Plan, &Place)) -> Vec<Diagnostic> {
     out
 }
 
-/// The path with `..` removed and symlinks of its longest existing ancestor resolved, so two
-/// spellings of one place compare equal. The file system is only read.
+/// The path as the kernel would resolve it, so two spellings of one place compare equal: the
+/// existing prefix is resolved component by component (symlinks followed, `..` applied to the
+/// resolved path, as `open(2)` does), then the part that does not exist yet is applied lexically.
+/// `lnk/../x` with `lnk` → `real/deep` is `real/x`, not `./x`. The file system is only read.
 pub fn resolve_existing(p: &Path) -> PathBuf {
-    let p = super::plan::normalize(p);
-    let mut existing = p.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(canon) = existing.canonicalize() {
-            let mut out = canon;
-            for c in rest.iter().rev() {
-                out.push(c);
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    let mut exists = true;
+    for c in p.components() {
+        match c {
+            Component::Prefix(_) | Component::RootDir => out.push(c.as_os_str()),
+            Component::CurDir => {}
+            // `out` is canonical while it exists, so its parent is the kernel's `..`.
+            Component::ParentDir => {
+                out.pop();
             }
-            return out;
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
+            Component::Normal(name) => {
+                out.push(name);
+                if exists {
+                    match out.canonicalize() {
+                        Ok(canon) => out = canon,
+                        Err(_) => exists = false,
+                    }
+                }
             }
-            _ => return p,
         }
     }
+    out
 }
 
 #[cfg(test)]
@@ -487,6 +493,28 @@ pub(crate) mod tests {
             run(&[p1, p2])
                 .iter()
                 .any(|d| d.to_string().contains("is the same as the state dir"))
+        );
+    }
+
+    /// Regression (issue 12): `lnk/../x` with `lnk` → `real/deep` is `real/x` for the kernel;
+    /// the proof removed `..` first and saw `./x`, so a clash with main on `real/x` passed.
+    #[test]
+    fn dotdot_after_a_symlink_follows_the_symlink_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("real/deep")).expect("mkdir");
+        std::os::unix::fs::symlink(dir.path().join("real/deep"), dir.path().join("lnk")).expect("symlink");
+        let real = dir.path().canonicalize().expect("canonical tempdir");
+        assert_eq!(resolve_existing(&dir.path().join("lnk/../x")), real.join("real/x"));
+        assert_eq!(resolve_existing(&dir.path().join("lnk/../x/y/../z")), real.join("real/x/z"));
+        let mut p1 = plan("main", 18789, &[], dir.path());
+        p1.gateway.as_mut().expect("gateway").state_dir.value = dir.path().join("real/x");
+        let mut p2 = plan("rescue", 19789, &[], dir.path());
+        p2.gateway.as_mut().expect("gateway").state_dir.value = dir.path().join("lnk/../x");
+        let d = run(&[p1, p2]);
+        assert!(
+            d.iter()
+                .any(|d| d.to_string().contains("is the same as the state dir of profile 'main'")),
+            "{d:#?}"
         );
     }
 
