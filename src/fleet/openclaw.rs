@@ -226,9 +226,82 @@ pub fn url_host_port(url: &str) -> Option<(String, u16)> {
     }
 }
 
-/// Whether `host` names this machine's loopback (`localhost`, `127.0.0.0/8`, `::1`).
-pub fn is_loopback_host(host: &str) -> bool {
-    host == "localhost" || host == "::1" || host.starts_with("127.")
+/// The host of an [`Endpoint`], with every spelling of this machine folded into one value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EndpointHost {
+    /// This machine: `localhost` (and `*.localhost`), `127.0.0.0/8`, `::1`, `::ffff:127.x.y.z`,
+    /// and the listen-all addresses `0.0.0.0` and `::`, which meet every loopback spelling.
+    Local,
+    /// Another host: a lowercased name without a trailing dot, or an IP address in canonical form.
+    Remote(String),
+}
+
+/// A TCP endpoint that a CDP setting (`cdpUrl`, `cdpPort`) reaches. Two settings reach the same
+/// browser exactly when their endpoints are equal, whatever the spelling of the URL: host aliases
+/// of this machine, the scheme's default port (80 for http/ws, 443 for https/wss), user info,
+/// path, query and fragment do not matter. Non-loopback addresses of this host's own interfaces
+/// count as remote (they are not enumerated).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Endpoint {
+    /// The host.
+    pub host: EndpointHost,
+    /// The TCP port.
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// The endpoint of a `http(s)://` or `ws(s)://` URL; `None` when it is not such a URL.
+    pub fn of_url(url: &str) -> Option<Endpoint> {
+        let (host, port) = url_host_port(url.trim())?;
+        Some(Endpoint {
+            host: endpoint_host(&host),
+            port,
+        })
+    }
+
+    /// A port on this machine (a `cdpPort`).
+    pub fn local(port: u16) -> Endpoint {
+        Endpoint {
+            host: EndpointHost::Local,
+            port,
+        }
+    }
+
+    /// Whether the endpoint is on this machine (so it occupies one of its ports).
+    pub fn is_local(&self) -> bool {
+        self.host == EndpointHost::Local
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.host {
+            EndpointHost::Local => write!(f, "port {} of this host", self.port),
+            EndpointHost::Remote(h) if h.contains(':') => write!(f, "[{h}]:{}", self.port),
+            EndpointHost::Remote(h) => write!(f, "{h}:{}", self.port),
+        }
+    }
+}
+
+fn endpoint_host(host: &str) -> EndpointHost {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") {
+        return EndpointHost::Local;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => {
+            let ip = match ip {
+                std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+                v4 => v4,
+            };
+            if ip.is_loopback() || ip.is_unspecified() {
+                EndpointHost::Local
+            } else {
+                EndpointHost::Remote(ip.to_string())
+            }
+        }
+        Err(_) => EndpointHost::Remote(host),
+    }
 }
 
 #[cfg(test)]
@@ -303,5 +376,29 @@ mod tests {
         assert_eq!(url_host_port("http://[::1]:9444/"), Some(("::1".into(), 9444)));
         assert_eq!(url_host_port("https://chrome.example"), Some(("chrome.example".into(), 443)));
         assert_eq!(url_host_port("nonsense"), None);
+    }
+
+    /// Regression (issue 12): one endpoint, many spellings; the proof compared strings.
+    #[test]
+    fn endpoints_fold_spellings() {
+        let e = |u: &str| Endpoint::of_url(u).expect(u);
+        let local = Endpoint::local(9222);
+        for u in [
+            "http://127.0.0.1:9222",
+            "http://localhost:9222/json/version",
+            "ws://LOCALHOST.:9222/devtools/browser/x?y=1",
+            "http://[::1]:9222",
+            "http://[::ffff:127.0.0.1]:9222",
+            "http://user:pw@127.0.0.2:9222/#frag",
+            "http://0.0.0.0:9222",
+            "http://[::]:9222",
+        ] {
+            assert_eq!(e(u), local, "{u}");
+        }
+        assert_eq!(e("http://chrome.example"), e("ws://Chrome.Example:80/x"));
+        assert_eq!(e("https://chrome.example"), e("wss://chrome.example:443"));
+        assert_ne!(e("http://chrome.example"), e("https://chrome.example"));
+        assert_ne!(e("http://10.0.0.5:9222"), local);
+        assert_eq!(e("http://[2001:DB8::1]:9222"), e("http://[2001:db8:0::1]:9222"));
     }
 }

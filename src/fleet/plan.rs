@@ -782,9 +782,9 @@ impl Cx<'_> {
     /// port (as a port the instance connects to). Returns whether the key is set.
     fn cdp_url(&mut self, key: &str, label: String, env: &BTreeMap<String, String>, out: &mut Ports) -> bool {
         let Some(url) = self.string(key, env) else { return false };
-        match openclaw::url_host_port(&url) {
-            Some((host, port)) if openclaw::is_loopback_host(&host) => {
-                let l = self.pinned(label, u32::from(port), u32::from(port), key, true);
+        match openclaw::Endpoint::of_url(&url) {
+            Some(ep) if ep.is_local() => {
+                let l = self.pinned(label, u32::from(ep.port), u32::from(ep.port), key, true);
                 out.listeners.push(l);
             }
             Some(_) => {}
