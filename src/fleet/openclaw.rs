@@ -1,5 +1,5 @@
 //! What clawherd knows of OpenClaw's own rules, each with its source in openclaw@2026.9.6
-//! (`../shared/openclaw-facts.md` has the observations): the named-profile port hash, the
+//! (each checked against a running gateway): the named-profile port hash, the
 //! default state dir, config file and log file, reading a JSON5 config, and the keys a flavor
 //! refuses.
 
@@ -14,7 +14,7 @@ pub const DEFAULT_BASE_PORT: u16 = 18789;
 
 /// The base port OpenClaw derives for a named profile without a configured port:
 /// FNV-1a-32 of the name, `20000 + h % 40000` (`dist/paths-*.mjs`; `rescue` → 23532,
-/// `main` → 23592, `ops` → 55291, facts §2).
+/// `main` → 23592, `ops` → 55291, observed).
 pub fn profile_port_hash(name: &str) -> u16 {
     let mut h: u32 = 0x811c_9dc5;
     for b in name.bytes() {
@@ -26,7 +26,7 @@ pub fn profile_port_hash(name: &str) -> u16 {
 
 /// The state dir OpenClaw uses for `profile` (None = default) under `home`: `~/.openclaw` or
 /// `~/.openclaw-NAME` (`resolveProfileStateDir`, `dist/profile-utils-*.mjs`). For the default
-/// profile an existing legacy `~/.clawdbot` is used when `~/.openclaw` does not exist (facts §1).
+/// profile an existing legacy `~/.clawdbot` is used when `~/.openclaw` does not exist.
 pub fn default_state_dir(flavor: Flavor, profile: Option<&str>, home: &Path) -> PathBuf {
     let base = flavor.home_dir_name();
     match profile {
@@ -44,7 +44,7 @@ pub fn default_state_dir(flavor: Flavor, profile: Option<&str>, home: &Path) -> 
 }
 
 /// The config file inside a state dir: `openclaw.json`, or an existing legacy `clawdbot.json`
-/// when `openclaw.json` does not exist (`resolveConfigPath`, facts §1).
+/// when `openclaw.json` does not exist (`resolveConfigPath`).
 pub fn default_config_path(flavor: Flavor, state_dir: &Path) -> PathBuf {
     let file = state_dir.join(flavor.config_file_name());
     let legacy = state_dir.join("clawdbot.json");
@@ -178,7 +178,7 @@ impl ConfigFile {
 }
 
 /// Keys a flavor's gateway refuses, with the reason and the fix. Today's OpenClaw has a strict
-/// schema and exits 78 on an unknown key (facts §2-3): `browser.controlPort` never existed
+/// schema and exits 78 on an unknown key (`dist/config-*.mjs` validation): `browser.controlPort` never existed
 /// there, `browser.cdpPortRangeStart` is retired (`dist/legacy-*.mjs`), `canvasHost` was removed
 /// (`doctor --fix` migrates it to `plugins.entries.canvas.config.host`).
 pub fn refused_keys(flavor: Flavor) -> &'static [(&'static str, &'static str)] {
