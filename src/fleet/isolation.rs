@@ -526,7 +526,7 @@ fn pinned_clash(
             .skip(1)
             .filter_map(|(x, l)| Some(format!("'{}''s {} {}", items.get(*x)?.0.profile, l.name, l.range)))
             .collect();
-        message.push_str(&format!(" and {} more listeners: {}", names.len(), label_list(&names)));
+        message.push_str(&format!(" and {} other listener(s): {}", names.len(), label_list(&names)));
     }
     let d = Diagnostic::error(pinned.source.place_or(owner_place), message)
         .profile(&owner.profile)
@@ -912,6 +912,34 @@ pub(crate) mod tests {
         a.cdp_urls.push(url("http://chrome.example"));
         b.cdp_urls.push(url("https://chrome.example"));
         assert!(run(&[a, b]).is_empty());
+    }
+
+    /// Three instances on one base port or one pinned port: one error each, naming all three.
+    #[test]
+    fn shared_base_and_shared_pin_are_one_error_each() {
+        let root = Path::new("/nonexistent-root");
+        let d = run(&[
+            plan("a", 18789, &[], root),
+            plan("b", 18789, &[], root),
+            plan("c", 18789, &[], root),
+        ]);
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert!(
+            d[0].message
+                .contains("base port 18789 (footprint 18789-18899) is shared by 3 profiles: 'a', 'b', 'c'"),
+            "{d:#?}"
+        );
+        let d = run(&[
+            plan("a", 20000, &[9222], root),
+            plan("b", 21000, &[9222], root),
+            plan("c", 22000, &[9222], root),
+        ]);
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert!(
+            d[0].message
+                .contains("pin0 9222 lies in profile 'b''s pin0 9222 and 1 other listener(s): 'c''s pin0 9222"),
+            "{d:#?}"
+        );
     }
 
     /// A fleet file of `n` gateways all on base 18789 and one state dir (so sharing config,
