@@ -297,7 +297,9 @@ fn base_relative_overlap(a: &Plan, b: &Plan) -> bool {
 }
 
 /// Clashes of base-relative ports: instances on one base port get one error per base port;
-/// a base port whose ports meet those of lower bases gets one error naming them all.
+/// a base port whose ports meet those of lower bases gets one error naming them all. In a run
+/// of bases that meet one another, the first [`MAX_NAMED`] such errors are given in full and the
+/// rest as one summary, so the output stays bounded.
 fn check_base_ports(items: &[(&Plan, &Place)], occupancy: &Occupancy) -> Vec<Diagnostic> {
     let mut bases: Vec<(u16, usize)> = items
         .iter()
@@ -309,6 +311,7 @@ fn check_base_ports(items: &[(&Plan, &Place)], occupancy: &Occupancy) -> Vec<Dia
     let groups: Vec<&[(u16, usize)]> = bases.chunk_by(|a, b| a.0 == b.0).collect();
     let reach = items.iter().map(|(p, _)| top_offset(p)).max().unwrap_or(0);
     let mut out = Vec::new();
+    let mut run = Run::default();
     for (k, group) in groups.iter().enumerate() {
         let members: Vec<usize> = group.iter().map(|(_, i)| *i).collect();
         let Some(&(base, mover)) = group.first() else { continue };
@@ -327,15 +330,62 @@ fn check_base_ports(items: &[(&Plan, &Place)], occupancy: &Occupancy) -> Vec<Dia
             .filter(|o| matches!((items.get(*o), items.get(mover)), (Some((a, _)), Some((b, _))) if base_relative_overlap(a, b)))
             .collect();
         if lower.is_empty() {
+            out.extend(run.finish(items, occupancy));
             continue;
         }
-        if members.len() == 1 {
+        if run.reported >= MAX_NAMED {
+            run.overflow.extend(members);
+        } else if members.len() == 1 {
+            run.reported += 1;
             out.extend(base_clash(items, mover, &lower, occupancy));
         } else {
+            run.reported += 1;
             out.extend(base_clash_group(items, &members, &lower, occupancy));
         }
     }
+    out.extend(run.finish(items, occupancy));
     out
+}
+
+/// A run of base ports that meet one another: how many errors were given in full, and the
+/// instances past that.
+#[derive(Default)]
+struct Run {
+    reported: usize,
+    overflow: Vec<usize>,
+}
+
+impl Run {
+    /// The summary of the instances past the first errors of the run, if any; starts a new run.
+    fn finish(&mut self, items: &[(&Plan, &Place)], occupancy: &Occupancy) -> Option<Diagnostic> {
+        let run = std::mem::take(self);
+        let (first, place) = items.get(*run.overflow.first()?)?;
+        let names: Vec<String> = run
+            .overflow
+            .iter()
+            .filter_map(|i| items.get(*i))
+            .map(|(p, _)| p.profile.clone())
+            .collect();
+        let bases: Vec<u16> = run.overflow.iter().filter_map(|i| items.get(*i)?.0.port()).collect();
+        let src = &first.base_port.as_ref()?.source;
+        let d = Diagnostic::error(
+            src.place_or(place),
+            format!(
+                "ports of {} more profiles (bases {}-{}) intersect those of the profiles below them: {}",
+                names.len(),
+                bases.iter().min().copied().unwrap_or(0),
+                bases.iter().max().copied().unwrap_or(0),
+                name_list(&names)
+            ),
+        )
+        .profile(&first.profile)
+        .key("port")
+        .note(format!(
+            "the {MAX_NAMED} errors above show how this run of base ports meets; every base needs its own footprint (base..=base+110)"
+        ))
+        .hint(base_hint(first, occupancy));
+        Some(d)
+    }
 }
 
 /// `profile 'x' base port to N (...)` or the no-free-base hint, for `mover`.
@@ -979,6 +1029,38 @@ pub(crate) mod tests {
             "{text}"
         );
         assert!(text.contains("state dir") && text.contains("and 990 more"), "{text}");
+    }
+
+    /// 1,000 gateways on bases 1 apart (every one meets its 110 neighbours): at most
+    /// `MAX_NAMED` + 1 errors for the run, not one per profile.
+    #[test]
+    fn a_long_run_of_meeting_bases_gives_bounded_output() {
+        let root = Path::new("/nonexistent-root");
+        let plans: Vec<Plan> = (0..1000u16)
+            .map(|i| {
+                let mut p = plan(&format!("p{i}"), 20_000 + i, &[], root);
+                p.gateway.as_mut().expect("gateway").state_dir.value = root.join(format!("s{i}"));
+                for (k, s) in [("c", 0), ("w", 1), ("l", 2)] {
+                    let g = p.gateway.as_mut().expect("gateway");
+                    let v = root.join(format!("s{i}/{k}"));
+                    match s {
+                        0 => g.config.value = v,
+                        1 => g.workspace.value = v,
+                        _ => g.log_file.value = v,
+                    }
+                }
+                p
+            })
+            .collect();
+        let d = run(&plans);
+        let bytes: usize = d.iter().map(|d| d.to_string().len()).sum();
+        assert!(d.len() <= MAX_NAMED + 1, "{} errors", d.len());
+        assert!(bytes < 16 * 1024, "{bytes} bytes");
+        assert!(
+            d.iter()
+                .any(|d| d.message.contains("ports of 989 more profiles (bases 20011-20999)")),
+            "{d:#?}"
+        );
     }
 
     fn ports_of(p: &Plan) -> std::collections::BTreeSet<u32> {
