@@ -66,5 +66,31 @@ fn check_1000_clashing(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, check_200, check_1000_clashing);
+/// 1,000 profiles on bases 1 apart, each with its own paths: every base meets its neighbours.
+fn check_1000_run(c: &mut Criterion) {
+    let mut text = String::from("version: 1\ndefaults:\n  args: [--allow-unconfigured]\nprofiles:\n");
+    for i in 0..1000 {
+        let role = if i == 0 { "main" } else { "rescue" };
+        text.push_str(&format!(
+            "  p{i}:\n    role: {role}\n    openclaw_profile: p{i}\n    port: {}\n    state_dir: s/p{i}\n",
+            20_000 + i
+        ));
+    }
+    let dir = std::env::temp_dir().join("clawherd-bench-run");
+    let path = dir.join("fleet.yaml");
+    let ctx = LoadContext {
+        env: [("HOME".to_string(), dir.display().to_string())].into(),
+        check_host_ports: false,
+    };
+    let errors = match load_str(&path, &text, &ctx) {
+        Ok(_) => panic!("the fleet must not prove"),
+        Err(e) => e.to_string(),
+    };
+    println!("check 1000 profiles on bases 1 apart: {} bytes of errors", errors.len());
+    c.bench_function("check 1000 profiles on bases 1 apart (parse, validate, plan, prove)", |b| {
+        b.iter(|| load_str(black_box(&path), black_box(&text), &ctx).expect_err("clashes"))
+    });
+}
+
+criterion_group!(benches, check_200, check_1000_clashing, check_1000_run);
 criterion_main!(benches);
