@@ -226,3 +226,44 @@ fn check_locates_encoding_and_parser_errors() {
     assert!(err.contains("fleet.yaml:4:11: error: invalid u16: `.nan` is not a port"), "{err}");
     assert!(err.contains("hint: a port is an integer from 1 to 65535"), "{err}");
 }
+
+/// Regression (issue 12): with another gateway live on the base port, `check` suggested base+1,
+/// inside that gateway's footprint (base..=base+110). The hint now keeps clear of the whole
+/// footprint of every bound port, and a holder that is another clawherd fleet's gateway is named.
+#[test]
+fn port_hint_avoids_a_live_gateways_footprint_and_names_its_fleet() {
+    let base = free_base(37);
+    let state = tempfile::tempdir().expect("state");
+    let mut other = Command::new(fake_gateway_bin())
+        .args(["--port", &base.to_string()])
+        .env("CLAWHERD_INSTANCE", "main@/elsewhere/fleet.yaml")
+        .env("OPENCLAW_STATE_DIR", state.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the other fleet's gateway");
+    wait_until("the other gateway listens", FAKE_DEADLINE, || {
+        http_status(base, "/healthz").is_some()
+    });
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", base)], "");
+    let (code, _, err) = clawherd(&["check", fleet.path.to_str().expect("utf8")]);
+    let _ = other.kill();
+    let _ = other.wait();
+    assert_eq!(code, 78, "{err}");
+    assert!(
+        err.contains(&format!("port {base} of gateway (HTTP, WebSocket, canvas) {base} is already bound on this host by pid {}, profile 'main' of the clawherd fleet /elsewhere/fleet.yaml", other.id())),
+        "{err}"
+    );
+    assert!(err.contains("stop it (`clawherd stop main -f /elsewhere/fleet.yaml`)"), "{err}");
+    let hint: u32 = err
+        .split("base port to ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("a base port hint: {err}"));
+    let base = u32::from(base);
+    assert!(
+        hint > base + 110 || hint + 110 < base,
+        "hint {hint} meets the footprint of {base}: {err}"
+    );
+}

@@ -112,10 +112,11 @@ pub fn socket_of(fleet: &Path) -> Result<PathBuf, String> {
         socket: Option<String>,
     }
     let fleet = std::path::absolute(fleet).map_err(|e| format!("{}: {e}", fleet.display()))?;
-    let text = std::fs::read_to_string(&fleet).map_err(|e| {
+    let text = crate::fleet::read_bounded(&fleet).map_err(|e| {
         format!(
-            "{}: cannot read the fleet file: {e}\n  hint: pass --file FLEET or --socket PATH",
-            fleet.display()
+            "{}: cannot read the fleet file: {e}\n  hint: {}, or pass --file FLEET or --socket PATH",
+            fleet.display(),
+            e.hint()
         )
     })?;
     let l: Lenient = serde_saphyr::from_str(&text).map_err(|e| format!("{}: {}", fleet.display(), e.without_snippet()))?;

@@ -245,7 +245,7 @@ async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> 
     let probes = futures_util::future::join_all(
         all.iter()
             .zip(&statuses)
-            .map(|(v, s)| probe_signals(v.plan.ready_port, s.pid.is_some())),
+            .map(|(v, s)| probe_signals(v.plan.ready_port(), s.pid.is_some())),
     );
     // CPU since the previous call when it is recent enough for every process; otherwise
     // measured over a window, which the probes fill in part.

@@ -1,18 +1,20 @@
 //! Checks a plan against this host: a port of the plan already bound by a process outside the
-//! fleet means the gateway would fail to bind (exit 1 after ~16.5 s, facts §2) or, worse, a
-//! CDP client would talk to somebody else's browser.
+//! fleet means the gateway would fail to bind (exit 1 after ~16.5 s, OpenClaw's bind retry in
+//! `dist/run-*.mjs`) or, worse, a CDP client would talk to somebody else's browser.
 
 use super::diagnostic::Diagnostic;
-use super::isolation::suggest_base;
-use super::plan::PortRange;
+use super::isolation::Occupancy;
+use super::plan::{OPENCLAW_PORTS, PortRange};
 use super::{Plan, Profile};
 use crate::process::tree;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One diagnostic per listener that meets a port bound by a process that is not this instance's
 /// own (its `CLAWHERD_INSTANCE` marker names the instance of `marker_for(profile)`, whichever
 /// daemon spawned it: a running daemon's or a dead one's leftover). Names the owner's pid and
-/// command when readable, and the nearest free base port.
+/// command when readable (and the fleet and profile when it is another clawherd fleet's
+/// gateway), and the nearest base port whose whole footprint is free of every planned port and of
+/// the footprint a gateway on each bound port may use (base..=base+110).
 pub fn check_bound_ports(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str) -> String) -> Vec<Diagnostic> {
     let bound = crate::process::listeners::listening_ports();
     if bound.is_empty() {
@@ -29,26 +31,43 @@ pub fn check_bound_ports(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str
         return Vec::new();
     }
     let owners = tree::socket_owners(&inodes);
+    let markers: BTreeMap<i32, Option<String>> = owners.values().map(|pid| (*pid, tree::marker_of(*pid))).collect();
+    // A marker names its daemon too; the instance part says whose gateway it is.
+    let instance_of = |pid: i32| markers.get(&pid).cloned().flatten().map(|m| tree::Marker::parse(&m).instance);
+    let ours: BTreeSet<String> = instances
+        .iter()
+        .map(|(p, _)| tree::Marker::parse(&marker_for(&p.name)).instance)
+        .collect();
+    // Hints avoid every planned listener and the footprint of every port bound outside the fleet.
+    let occupancy = std::cell::OnceCell::new();
+    let occupancy = || {
+        occupancy.get_or_init(|| {
+            let foreign = bound.iter().filter(|(_, inode)| {
+                let instance = owners.get(inode).and_then(|pid| instance_of(*pid));
+                instance.is_none_or(|i| !ours.contains(&i))
+            });
+            let footprints = foreign.map(|(p, _)| PortRange {
+                lo: u32::from(*p),
+                hi: u32::from(*p) + gateway_reach(),
+            });
+            let planned = instances.iter().flat_map(|(_, pl)| pl.listeners.iter().map(|l| l.range));
+            Occupancy::new(footprints.chain(planned))
+        })
+    };
     let mut out = Vec::new();
     for (profile, plan) in instances {
         let own = tree::Marker::parse(&marker_for(&profile.name)).instance;
         let foreign: Vec<(u16, Option<i32>)> = bound
             .iter()
             .map(|(port, inode)| (*port, owners.get(inode).copied()))
-            .filter(|(_, owner)| owner.is_none_or(|pid| tree::instance_of(pid).as_deref() != Some(own.as_str())))
+            .filter(|(_, owner)| owner.is_none_or(|pid| instance_of(pid).as_deref() != Some(own.as_str())))
             .collect();
-        let mut taken: Vec<PortRange> = foreign.iter().map(|(p, _)| PortRange::single(u32::from(*p))).collect();
-        taken.extend(
-            instances
-                .iter()
-                .filter(|(p, _)| p.name != profile.name)
-                .flat_map(|(_, pl)| pl.listeners.iter().map(|l| l.range)),
-        );
         for l in &plan.listeners {
             let hits: Vec<&(u16, Option<i32>)> = foreign.iter().filter(|(p, _)| l.range.contains(u32::from(*p))).collect();
             let Some((port, owner)) = hits.first() else { continue };
-            let who = match owner {
-                Some(pid) => format!("pid {pid} ({})", describe(*pid)),
+            let holder = owner.map(|pid| Holder::of(pid, markers.get(&pid).cloned().flatten()));
+            let who = match &holder {
+                Some(h) => h.to_string(),
                 None => "a process clawherd cannot inspect (another user or namespace)".to_string(),
             };
             let mut d = Diagnostic::error(
@@ -60,12 +79,16 @@ pub fn check_bound_ports(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str
             if hits.len() > 1 {
                 d = d.note(format!("{} ports of this range are bound", hits.len()));
             }
-            let fix = match (l.base_offset, suggest_base(plan, &taken)) {
+            let stop = match &holder {
+                Some(Holder::Clawherd { profile: p, fleet, .. }) => format!("stop it (`clawherd stop {p} -f {fleet}`)"),
+                _ => "stop that process".to_string(),
+            };
+            let fix = match (l.base_offset, occupancy().suggest_base(plan, true)) {
                 (Some(_), Some(b)) => format!(
-                    "stop that process, or set profile '{}' base port to {b} (free of every bound and planned port)",
+                    "{stop}, or set profile '{}' base port to {b} (its whole footprint is free of every bound and planned port)",
                     profile.name
                 ),
-                _ => format!("stop that process, or move {} elsewhere", l.source),
+                _ => format!("{stop}, or move {} elsewhere", l.source),
             };
             out.push(d.hint(fix));
         }
@@ -73,10 +96,58 @@ pub fn check_bound_ports(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str
     out
 }
 
+/// How far above its base port a gateway may listen: the top of OpenClaw's port layout (110).
+fn gateway_reach() -> u32 {
+    OPENCLAW_PORTS.iter().map(|r| r.offset.1).max().unwrap_or(0)
+}
+
+/// The process holding a bound port.
+enum Holder {
+    /// A gateway of another clawherd fleet (its `CLAWHERD_INSTANCE` marker `<profile>@<fleet file>`).
+    Clawherd {
+        /// Its pid.
+        pid: i32,
+        /// The profile in that fleet.
+        profile: String,
+        /// That fleet's file.
+        fleet: String,
+    },
+    /// Any other process.
+    Other(i32),
+}
+
+impl Holder {
+    fn of(pid: i32, marker: Option<String>) -> Holder {
+        match marker.as_deref().and_then(|m| m.split_once('@')) {
+            Some((profile, fleet)) => Holder::Clawherd {
+                pid,
+                profile: profile.to_string(),
+                fleet: fleet.to_string(),
+            },
+            None => Holder::Other(pid),
+        }
+    }
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Holder::Clawherd { pid, profile, fleet } => {
+                write!(
+                    f,
+                    "pid {pid}, profile '{profile}' of the clawherd fleet {fleet} ({})",
+                    describe(*pid)
+                )
+            }
+            Holder::Other(pid) => write!(f, "pid {pid} ({})", describe(*pid)),
+        }
+    }
+}
+
 /// One diagnostic per instance whose state dir is held by a live gateway that is not this
 /// instance's: OpenClaw records its owner in `$STATE/tmp/openclaw-<uid>/gateway.state.lock`
 /// (`dist/gateway-lock-*.mjs`), and a second gateway on a live state dir exits 78 in 1-3 s
-/// (facts §6). A stale lock (dead pid, or a pid now used by something that is not a gateway of
+/// (observed with openclaw@2026.9.6). A stale lock (dead pid, or a pid now used by something that is not a gateway of
 /// that state dir) is ignored, as OpenClaw does.
 pub fn check_state_dirs(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str) -> String) -> Vec<Diagnostic> {
     let uid = nix::unistd::geteuid();
@@ -84,7 +155,7 @@ pub fn check_state_dirs(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str)
     for (profile, plan) in instances {
         let Some(g) = &plan.gateway else { continue };
         let lock = g.state_dir.value.join(format!("tmp/openclaw-{uid}/gateway.state.lock"));
-        let Some(pid) = std::fs::read_to_string(&lock)
+        let Some(pid) = super::read_bounded(&lock)
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|v| v.get("pid")?.as_i64())

@@ -1,19 +1,32 @@
-//! The isolation proof: over every pair of instances, no path lies on or inside another's and no
-//! port or range intersects another's. Every violation is reported, each with a concrete fix.
+//! The isolation proof: no path of an instance lies on or inside another's and no port or range
+//! intersects another's. Every violation is reported, each with a concrete fix; instances that
+//! share one path, base port, pinned port or CDP endpoint get one error naming them all (the
+//! first [`MAX_NAMED`], then a count), so the output stays bounded however many share it.
 //!
 //! OpenClaw's checklist (`docs/gateway/multiple-gateways.md`) asks for separate config, state
 //! dir and workspace, a unique `gateway.port`, derived ports that never overlap and unshared
 //! `browser.cdpUrl`s. Its rule of thumb "base ports at least 20 apart" is not enough: an
-//! instance may use base..=base+110 (CDP range base+11..=base+110, facts §2), so this module
-//! proves disjointness of the actual sets and suggests a base port whose whole footprint is free.
+//! instance may use base..=base+110 (CDP range base+11..=base+110, `resolveBrowserConfig` in
+//! `dist/config-*.mjs`), so this module proves disjointness of the actual sets and suggests a
+//! base port whose whole footprint is free.
+//!
+//! Cost: near-linear in the number of instances. Paths are grouped in a sorted map and each path
+//! looks up its ancestors (depth × log n); base ports are sorted and each is compared with the
+//! lower ones within reach of a footprint (at most 110 port values); pinned ports are stabbing
+//! queries over listeners sorted by their first port; CDP URLs are grouped by endpoint.
 
 use super::Profile;
 use super::diagnostic::{Diagnostic, Place};
-use super::plan::{Listener, PathKind, Plan, PortRange};
+use super::openclaw::Endpoint;
+use super::plan::{Listener, PathKind, Plan, PortRange, Source, Sourced};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Lowest base port suggested in a fix (below are privileged ports).
 const MIN_SUGGESTED_PORT: u32 = 1024;
+
+/// At most this many profiles are named in one grouped error; the others are counted.
+pub const MAX_NAMED: usize = 10;
 
 /// Proves the fleet's instances isolated; returns every violation (empty = proved).
 pub fn prove(instances: &[(Profile, Plan)]) -> Vec<Diagnostic> {
@@ -28,16 +41,24 @@ pub fn prove_plans(items: &[(&Plan, &Place)]) -> Vec<Diagnostic> {
         out.extend(check_port_bounds(plan, place));
         out.extend(check_own_pins(plan, place));
     }
-    let resolved: Vec<Vec<(PathKind, PathBuf)>> = items
-        .iter()
-        .map(|(p, _)| p.paths().into_iter().map(|(k, s)| (k, resolve_existing(&s.value))).collect())
-        .collect();
-    for i in 0..items.len() {
-        for j in i + 1..items.len() {
-            out.extend(check_paths(items[i], &resolved[i], items[j], &resolved[j]));
-            out.extend(check_ports(items, i, j));
-            out.extend(check_cdp_urls(items[i], items[j]));
-        }
+    out.extend(check_paths(items));
+    let occupancy = Occupancy::new(items.iter().flat_map(|(p, _)| p.listeners.iter().map(|l| l.range)));
+    out.extend(check_base_ports(items, &occupancy));
+    out.extend(check_pinned_ports(items));
+    out.extend(check_cdp_urls(items));
+    out
+}
+
+/// `'a', 'b', ... and N more`: the first [`MAX_NAMED`] profile names, quoted, then a count.
+fn name_list(names: &[String]) -> String {
+    label_list(&names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>())
+}
+
+/// The first [`MAX_NAMED`] labels, then a count of the others.
+fn label_list(labels: &[String]) -> String {
+    let mut out = labels.iter().take(MAX_NAMED).cloned().collect::<Vec<_>>().join(", ");
+    if labels.len() > MAX_NAMED {
+        out.push_str(&format!(" and {} more", labels.len() - MAX_NAMED));
     }
     out
 }
@@ -45,12 +66,7 @@ pub fn prove_plans(items: &[(&Plan, &Place)]) -> Vec<Diagnostic> {
 fn check_port_bounds(plan: &Plan, place: &Place) -> Vec<Diagnostic> {
     // Only base-relative listeners can pass 65535; they exist only with a base port.
     let Some(base) = &plan.base_port else { return Vec::new() };
-    let footprint = plan
-        .listeners
-        .iter()
-        .filter_map(|l| l.base_offset.map(|(_, hi)| hi))
-        .max()
-        .unwrap_or(0);
+    let footprint = top_offset(plan);
     plan.listeners
         .iter()
         .filter(|l| l.range.hi > 65535)
@@ -64,13 +80,22 @@ fn check_port_bounds(plan: &Plan, place: &Place) -> Vec<Diagnostic> {
         .collect()
 }
 
+/// The highest offset of a base-relative listener (0 without any).
+fn top_offset(plan: &Plan) -> u32 {
+    plan.listeners
+        .iter()
+        .filter_map(|l| l.base_offset.map(|(_, hi)| hi))
+        .max()
+        .unwrap_or(0)
+}
+
 /// Pinned ports (explicit cdpPort/cdpUrl, controlPort, canvasHost.port) of one instance must be
 /// unique within it too.
 fn check_own_pins(plan: &Plan, place: &Place) -> Vec<Diagnostic> {
     let pinned: Vec<&Listener> = plan.listeners.iter().filter(|l| l.base_offset.is_none()).collect();
     let mut out = Vec::new();
     for (i, a) in pinned.iter().enumerate() {
-        for b in &pinned[i + 1..] {
+        for b in pinned.iter().skip(i + 1) {
             if a.range.overlaps(&b.range) {
                 out.push(
                     Diagnostic::error(
@@ -87,45 +112,149 @@ fn check_own_pins(plan: &Plan, place: &Place) -> Vec<Diagnostic> {
     out
 }
 
-fn check_paths(a: (&Plan, &Place), ra: &[(PathKind, PathBuf)], b: (&Plan, &Place), rb: &[(PathKind, PathBuf)]) -> Vec<Diagnostic> {
+/// One path of one instance, resolved as the kernel would.
+struct PathEntry {
+    item: usize,
+    kind: PathKind,
+    path: PathBuf,
+}
+
+/// Shared paths (one error per path) and paths on or inside another instance's (one error per
+/// pair of paths), found through a map of every resolved path.
+fn check_paths(items: &[(&Plan, &Place)]) -> Vec<Diagnostic> {
+    let entries: Vec<PathEntry> = items
+        .iter()
+        .enumerate()
+        .flat_map(|(item, (p, _))| {
+            p.paths().into_iter().map(move |(kind, s)| PathEntry {
+                item,
+                kind,
+                path: resolve_existing(&s.value),
+            })
+        })
+        .collect();
+    // Entries are in item order, so each group is too.
+    let mut by_path: BTreeMap<&Path, Vec<&PathEntry>> = BTreeMap::new();
+    for e in &entries {
+        by_path.entry(e.path.as_path()).or_default().push(e);
+    }
     let mut out = Vec::new();
-    for (ka, pa) in ra {
-        for (kb, pb) in rb {
-            let relation = if pa == pb {
-                "is the same as"
-            } else if pb.starts_with(pa) {
-                "lies inside"
-            } else if pa.starts_with(pb) {
-                "contains"
-            } else {
-                continue;
-            };
-            // Report on b (the later profile), pointing at where b's value came from.
-            let (plan_a, _) = a;
-            let (plan_b, place_b) = b;
-            let src_b = plan_b.paths().into_iter().find(|(k, _)| k == kb).map(|(_, s)| s.source.clone());
-            let src_a = plan_a.paths().into_iter().find(|(k, _)| k == ka).map(|(_, s)| s.source.clone());
-            let (Some(src_a), Some(src_b)) = (src_a, src_b) else { continue };
-            out.push(
-                Diagnostic::error(
-                    src_b.place_or(place_b),
-                    format!(
-                        "{} {} {relation} the {} of profile '{}' ({})",
-                        kb.as_str(),
-                        pb.display(),
-                        ka.as_str(),
-                        plan_a.profile,
-                        pa.display()
-                    ),
-                )
-                .profile(&plan_b.profile)
-                .note(format!("'{}' {} comes from {}", plan_b.profile, kb.as_str(), src_b))
-                .note(format!("'{}' {} comes from {}", plan_a.profile, ka.as_str(), src_a))
-                .hint(path_fix(*kb, plan_b)),
-            );
+    for (path, group) in &by_path {
+        out.extend(same_path(items, group));
+        for container in path.ancestors().skip(1).filter_map(|a| by_path.get(a)) {
+            out.extend(nested_path(items, group, container));
         }
     }
     out
+}
+
+fn source_of(plan: &Plan, kind: PathKind) -> Option<&Sourced<PathBuf>> {
+    plan.paths().into_iter().find(|(k, _)| *k == kind).map(|(_, s)| s)
+}
+
+/// The error of one pair: `b`'s path `relation` `a`'s, reported on `b`.
+fn path_pair(items: &[(&Plan, &Place)], a: &PathEntry, b: &PathEntry, relation: &str) -> Option<Diagnostic> {
+    let (plan_a, _) = items.get(a.item)?;
+    let (plan_b, place_b) = items.get(b.item)?;
+    let src_a = &source_of(plan_a, a.kind)?.source;
+    let src_b = &source_of(plan_b, b.kind)?.source;
+    let d = Diagnostic::error(
+        src_b.place_or(place_b),
+        format!(
+            "{} {} {relation} the {} of profile '{}' ({})",
+            b.kind.as_str(),
+            b.path.display(),
+            a.kind.as_str(),
+            plan_a.profile,
+            a.path.display()
+        ),
+    )
+    .profile(&plan_b.profile)
+    .note(format!("'{}' {} comes from {}", plan_b.profile, b.kind.as_str(), src_b))
+    .note(format!("'{}' {} comes from {}", plan_a.profile, a.kind.as_str(), src_a))
+    .hint(path_fix(b.kind, plan_b));
+    Some(d)
+}
+
+/// Quoted profile names of `group` (one per instance, in order), with the kind when kinds differ.
+fn entry_names(items: &[(&Plan, &Place)], group: &[&PathEntry]) -> Vec<String> {
+    let mixed = group.iter().any(|e| Some(e.kind) != group.first().map(|f| f.kind));
+    let mut names: Vec<String> = Vec::new();
+    let mut last = None;
+    for e in group {
+        let Some((plan, _)) = items.get(e.item) else { continue };
+        if mixed {
+            names.push(format!("'{}' ({})", plan.profile, e.kind.as_str()));
+        } else if last != Some(e.item) {
+            names.push(format!("'{}'", plan.profile));
+        }
+        last = Some(e.item);
+    }
+    names
+}
+
+/// One error for a path held by more than one instance.
+fn same_path(items: &[(&Plan, &Place)], group: &[&PathEntry]) -> Option<Diagnostic> {
+    let first = group.first()?;
+    let second = group.iter().find(|e| e.item != first.item)?;
+    if group.len() == 2 {
+        return path_pair(items, first, second, "is the same as");
+    }
+    let (plan, place) = items.get(second.item)?;
+    let src = &source_of(plan, second.kind)?.source;
+    let names = entry_names(items, group);
+    let profiles = {
+        let mut v: Vec<usize> = group.iter().map(|e| e.item).collect();
+        v.dedup();
+        v.len()
+    };
+    let d = Diagnostic::error(
+        src.place_or(place),
+        format!(
+            "{} {} is shared by {profiles} profiles: {}",
+            second.kind.as_str(),
+            second.path.display(),
+            label_list(&names)
+        ),
+    )
+    .profile(&plan.profile)
+    .note(format!("'{}' {} comes from {}", plan.profile, second.kind.as_str(), src))
+    .note("every profile named here needs one of its own, except one")
+    .hint(path_fix(second.kind, plan));
+    Some(d)
+}
+
+/// One error for the paths of `inside` that lie inside the path of `container`, across instances.
+fn nested_path(items: &[(&Plan, &Place)], inside: &[&PathEntry], container: &[&PathEntry]) -> Option<Diagnostic> {
+    // The first pair of different instances; without one, it is an instance's own layout.
+    let (i, c) = inside
+        .iter()
+        .find_map(|i| container.iter().find(|c| c.item != i.item).map(|c| (*i, *c)))?;
+    if inside.len() == 1 && container.len() == 1 {
+        return if i.item > c.item {
+            path_pair(items, c, i, "lies inside")
+        } else {
+            path_pair(items, i, c, "contains")
+        };
+    }
+    let (plan, place) = items.get(i.item)?;
+    let src = &source_of(plan, i.kind)?.source;
+    let d = Diagnostic::error(
+        src.place_or(place),
+        format!(
+            "{} {} of {} lies inside the {} {} of {}",
+            i.kind.as_str(),
+            i.path.display(),
+            label_list(&entry_names(items, inside)),
+            c.kind.as_str(),
+            c.path.display(),
+            label_list(&entry_names(items, container)),
+        ),
+    )
+    .profile(&plan.profile)
+    .note(format!("'{}' {} comes from {}", plan.profile, i.kind.as_str(), src))
+    .hint(path_fix(i.kind, plan));
+    Some(d)
 }
 
 fn path_fix(kind: PathKind, plan: &Plan) -> String {
@@ -137,7 +266,7 @@ fn path_fix(kind: PathKind, plan: &Plan) -> String {
             format!("give profile '{name}' a config of its own with `config:` (or its own `state_dir:`/`openclaw_profile:`)")
         }
         PathKind::StateDir => match g.state_dir.source {
-            super::plan::Source::Fleet { .. } => {
+            Source::Fleet { .. } => {
                 format!("change `state_dir:` of profile '{name}' to a folder outside every other instance's paths")
             }
             _ => format!("give profile '{name}' a state dir of its own with `state_dir:` or `openclaw_profile: {name}`"),
@@ -154,185 +283,458 @@ fn path_fix(kind: PathKind, plan: &Plan) -> String {
     }
 }
 
-fn check_ports(items: &[(&Plan, &Place)], i: usize, j: usize) -> Vec<Diagnostic> {
-    let (a, place_a) = items[i];
-    let (b, place_b) = items[j];
-    let mut base_clashes = Vec::new();
+/// Whether a base-relative listener of `a` meets one of `b`.
+fn base_relative_overlap(a: &Plan, b: &Plan) -> bool {
+    let rel = |p: &'_ Plan| {
+        p.listeners
+            .iter()
+            .filter(|l| l.base_offset.is_some())
+            .map(|l| l.range)
+            .collect::<Vec<_>>()
+    };
+    let rb = rel(b);
+    rel(a).iter().any(|x| rb.iter().any(|y| x.overlaps(y)))
+}
+
+/// Clashes of base-relative ports: instances on one base port get one error per base port;
+/// a base port whose ports meet those of lower bases gets one error naming them all. In a run
+/// of bases that meet one another, the first [`MAX_NAMED`] such errors are given in full and the
+/// rest as one summary, so the output stays bounded.
+fn check_base_ports(items: &[(&Plan, &Place)], occupancy: &Occupancy) -> Vec<Diagnostic> {
+    let mut bases: Vec<(u16, usize)> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, (p, _))| p.listeners.iter().any(|l| l.base_offset.is_some()))
+        .filter_map(|(i, (p, _))| Some((p.port()?, i)))
+        .collect();
+    bases.sort_unstable();
+    let groups: Vec<&[(u16, usize)]> = bases.chunk_by(|a, b| a.0 == b.0).collect();
+    let reach = items.iter().map(|(p, _)| top_offset(p)).max().unwrap_or(0);
     let mut out = Vec::new();
-    for la in &a.listeners {
-        for lb in &b.listeners {
-            if !la.range.overlaps(&lb.range) || (la.connects && lb.connects) {
-                continue;
-            }
-            match (la.base_offset, lb.base_offset) {
-                (Some(_), Some(_)) => base_clashes.push((la, lb)),
-                // A pinned port (config key) meets the other side: the fix is that key.
-                (None, _) => out.push(pinned_clash((a, la, place_a), (b, lb))),
-                (Some(_), None) => out.push(pinned_clash((b, lb, place_b), (a, la))),
-            }
+    let mut run = Run::default();
+    for (k, group) in groups.iter().enumerate() {
+        let members: Vec<usize> = group.iter().map(|(_, i)| *i).collect();
+        let Some(&(base, mover)) = group.first() else { continue };
+        match members.as_slice() {
+            [a, b] => out.extend(base_clash(items, *b, &[*a], occupancy)),
+            [_, second, ..] => out.extend(shared_base(items, base, &members, *second, occupancy)),
+            _ => {}
+        }
+        // Lower bases within reach of a footprint whose ports meet this base's.
+        let lower: Vec<usize> = groups
+            .iter()
+            .take(k)
+            .rev()
+            .take_while(|g| g.first().is_some_and(|(b, _)| u32::from(*b) + reach >= u32::from(base)))
+            .flat_map(|g| g.iter().map(|(_, i)| *i))
+            .filter(|o| matches!((items.get(*o), items.get(mover)), (Some((a, _)), Some((b, _))) if base_relative_overlap(a, b)))
+            .collect();
+        if lower.is_empty() {
+            out.extend(run.finish(items, occupancy));
+            continue;
+        }
+        if run.reported >= MAX_NAMED {
+            run.overflow.extend(members);
+        } else if members.len() == 1 {
+            run.reported += 1;
+            out.extend(base_clash(items, mover, &lower, occupancy));
+        } else {
+            run.reported += 1;
+            out.extend(base_clash_group(items, &members, &lower, occupancy));
         }
     }
-    // Base-relative listeners exist only with a base port.
-    let (Some(base_a), Some(base_b)) = (&a.base_port, &b.base_port) else {
-        return out;
-    };
-    if base_clashes.is_empty() {
-        return out;
+    out.extend(run.finish(items, occupancy));
+    out
+}
+
+/// A run of base ports that meet one another: how many errors were given in full, and the
+/// instances past that.
+#[derive(Default)]
+struct Run {
+    reported: usize,
+    overflow: Vec<usize>,
+}
+
+impl Run {
+    /// The summary of the instances past the first errors of the run, if any; starts a new run.
+    fn finish(&mut self, items: &[(&Plan, &Place)], occupancy: &Occupancy) -> Option<Diagnostic> {
+        let run = std::mem::take(self);
+        let (first, place) = items.get(*run.overflow.first()?)?;
+        let names: Vec<String> = run
+            .overflow
+            .iter()
+            .filter_map(|i| items.get(*i))
+            .map(|(p, _)| p.profile.clone())
+            .collect();
+        let bases: Vec<u16> = run.overflow.iter().filter_map(|i| items.get(*i)?.0.port()).collect();
+        let src = &first.base_port.as_ref()?.source;
+        let d = Diagnostic::error(
+            src.place_or(place),
+            format!(
+                "ports of {} more profiles (bases {}-{}) intersect those of the profiles below them: {}",
+                names.len(),
+                bases.iter().min().copied().unwrap_or(0),
+                bases.iter().max().copied().unwrap_or(0),
+                name_list(&names)
+            ),
+        )
+        .profile(&first.profile)
+        .key("port")
+        .note(format!(
+            "the {MAX_NAMED} errors above show how this run of base ports meets; every base needs its own footprint (base..=base+110)"
+        ))
+        .hint(base_hint(first, occupancy));
+        Some(d)
     }
-    // Move the instance with the higher base port (ties: the later one), keeping e.g. main on
-    // the documented 18789.
-    let (mover, mover_base, other, other_base, mover_place) = if base_b.value >= base_a.value {
-        (b, base_b, a, base_a, place_b)
-    } else {
-        (a, base_a, b, base_b, place_a)
+}
+
+/// `profile 'x' base port to N (...)` or the no-free-base hint, for `mover`.
+fn base_hint(mover: &Plan, occupancy: &Occupancy) -> String {
+    let also_config = match &mover.gateway {
+        Some(g) if g.config_exists => format!(" and gateway.port in {}", g.config.value.display()),
+        _ => String::new(),
     };
-    let footprint = |p: &Plan, base: u16| {
-        let offsets = p.listeners.iter().filter_map(|l| l.base_offset);
-        let hi = offsets.map(|o| o.1).max().unwrap_or(0);
-        PortRange {
-            lo: u32::from(base),
-            hi: u32::from(base) + hi,
-        }
-    };
-    let mut d = Diagnostic::error(
-        mover_base.source.place_or(mover_place),
-        format!(
-            "ports of profile '{}' (base {}, footprint {}) intersect those of profile '{}' (base {}, footprint {})",
-            mover.profile,
-            mover_base.value,
-            footprint(mover, mover_base.value),
-            other.profile,
-            other_base.value,
-            footprint(other, other_base.value)
+    match occupancy.suggest_base(mover, true) {
+        Some(port) => format!(
+            "set profile '{}' base port to {port}{also_config} (the nearest base whose whole footprint is free), or keep bases ≥ 120 apart",
+            mover.profile
         ),
-    )
-    .profile(&mover.profile)
-    .key("port");
-    for (la, lb) in &base_clashes {
-        let (lm, lo) = if std::ptr::eq(mover, a) { (la, lb) } else { (lb, la) };
-        d = d.note(format!(
-            "'{}' {} {} ({}) meets '{}' {} {} ({})",
-            mover.profile, lm.name, lm.range, lm.source, other.profile, lo.name, lo.range, lo.source
-        ));
+        None => "no free base port exists for this footprint; reduce the fleet or pin browser ports".to_string(),
     }
-    let gap = mover_base.value.abs_diff(other_base.value);
+}
+
+fn footprint(p: &Plan) -> PortRange {
+    let base = p.port().map_or(0, u32::from);
+    PortRange {
+        lo: base,
+        hi: base + top_offset(p),
+    }
+}
+
+/// One error on `mover` whose base-relative ports meet those of `others` (lower bases, or the
+/// first instance on the same base): with one other, every meeting pair of listeners as a note.
+fn base_clash(items: &[(&Plan, &Place)], mover: usize, others: &[usize], occupancy: &Occupancy) -> Option<Diagnostic> {
+    let (m, m_place) = items.get(mover)?;
+    let m_base = m.base_port.as_ref()?;
+    let first = others.first().and_then(|o| items.get(*o))?.0;
+    let describe = |p: &Plan| {
+        format!(
+            "profile '{}' (base {}, footprint {})",
+            p.profile,
+            p.port().unwrap_or(0),
+            footprint(p)
+        )
+    };
+    let message = if others.len() == 1 {
+        format!("ports of {} intersect those of {}", describe(m), describe(first))
+    } else {
+        let names: Vec<String> = others
+            .iter()
+            .filter_map(|o| items.get(*o))
+            .map(|(p, _)| p.profile.clone())
+            .collect();
+        format!(
+            "ports of {} intersect those of {} profiles: {} (the nearest: {})",
+            describe(m),
+            others.len(),
+            name_list(&names),
+            describe(first)
+        )
+    };
+    let mut d = Diagnostic::error(m_base.source.place_or(m_place), message)
+        .profile(&m.profile)
+        .key("port");
+    for lm in m.listeners.iter().filter(|l| l.base_offset.is_some()) {
+        for lo in first
+            .listeners
+            .iter()
+            .filter(|l| l.base_offset.is_some() && l.range.overlaps(&lm.range))
+        {
+            d = d.note(format!(
+                "'{}' {} {} ({}) meets '{}' {} {} ({})",
+                m.profile, lm.name, lm.range, lm.source, first.profile, lo.name, lo.range, lo.source
+            ));
+        }
+    }
+    let gap = m_base.value.abs_diff(first.port().unwrap_or(0));
     if (20..120).contains(&gap) {
         d = d.note(format!(
             "the bases are {gap} apart, which meets OpenClaw's documented \"at least 20 apart\", but a gateway may use base..=base+110: keep bases at least 120 apart"
         ));
     }
-    let taken: Vec<PortRange> = items
+    Some(d.hint(base_hint(m, occupancy)))
+}
+
+/// One error for three or more instances on one base port, on the second of them.
+fn shared_base(items: &[(&Plan, &Place)], base: u16, members: &[usize], second: usize, occupancy: &Occupancy) -> Option<Diagnostic> {
+    let (m, place) = items.get(second)?;
+    let names: Vec<String> = members
         .iter()
-        .filter(|(p, _)| !std::ptr::eq(*p, mover))
-        .flat_map(|(p, _)| p.listeners.iter().map(|l| l.range))
+        .filter_map(|i| items.get(*i))
+        .map(|(p, _)| p.profile.clone())
         .collect();
-    let also_config = match &mover.gateway {
-        Some(g) if g.config_exists => format!(" and gateway.port in {}", g.config.value.display()),
-        _ => String::new(),
+    let src = &m.base_port.as_ref()?.source;
+    let d = Diagnostic::error(
+        src.place_or(place),
+        format!(
+            "base port {base} (footprint {}) is shared by {} profiles: {}",
+            footprint(m),
+            members.len(),
+            name_list(&names)
+        ),
+    )
+    .profile(&m.profile)
+    .key("port")
+    .note(format!("'{}' base port comes from {src}", m.profile))
+    .note("every profile named here needs a base port of its own, except one, with bases at least 120 apart")
+    .hint(base_hint(m, occupancy));
+    Some(d)
+}
+
+/// Several instances on one base port whose ports meet those of lower bases: one error.
+fn base_clash_group(items: &[(&Plan, &Place)], members: &[usize], lower: &[usize], occupancy: &Occupancy) -> Option<Diagnostic> {
+    let (m, place) = items.get(*members.first()?)?;
+    let names = |ids: &[usize]| {
+        ids.iter()
+            .filter_map(|i| items.get(*i))
+            .map(|(p, _)| p.profile.clone())
+            .collect::<Vec<_>>()
     };
-    d = match suggest_base(mover, &taken) {
-        Some(port) => d.hint(format!(
-            "set profile '{}' base port to {port}{also_config} (the nearest base whose whole footprint is free), or keep bases ≥ 120 apart",
-            mover.profile
-        )),
-        None => d.hint("no free base port exists for this footprint; reduce the fleet or pin browser ports"),
-    };
-    out.push(d);
+    let src = &m.base_port.as_ref()?.source;
+    let d = Diagnostic::error(
+        src.place_or(place),
+        format!(
+            "ports of profiles {} (base {}, footprint {}) intersect those of profiles {}",
+            name_list(&names(members)),
+            m.port().unwrap_or(0),
+            footprint(m),
+            name_list(&names(lower))
+        ),
+    )
+    .profile(&m.profile)
+    .key("port")
+    .hint(base_hint(m, occupancy));
+    Some(d)
+}
+
+/// Clashes of pinned ports (a config key's port): one error per pinned port, naming every
+/// listener of other instances it meets. Two pins on one port are reported on the earlier
+/// instance; a later pin on a port an earlier instance pins too reports only what else it meets.
+fn check_pinned_ports(items: &[(&Plan, &Place)]) -> Vec<Diagnostic> {
+    // Every listener, by first port, for stabbing queries.
+    let mut all: Vec<(PortRange, usize, &Listener)> = items
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (p, _))| p.listeners.iter().map(move |l| (l.range, i, l)))
+        .collect();
+    all.sort_by_key(|(r, i, _)| (r.lo, *i));
+    let width = all.iter().map(|(r, _, _)| r.hi - r.lo).max().unwrap_or(0);
+    let mut first_pin: BTreeMap<PortRange, usize> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (i, (owner, place)) in items.iter().enumerate() {
+        for pin in owner.listeners.iter().filter(|l| l.base_offset.is_none()) {
+            let earlier_pin = *first_pin.entry(pin.range).or_insert(i) < i;
+            let start = all.partition_point(|(r, _, _)| r.lo + width < pin.range.lo);
+            let end = all.partition_point(|(r, _, _)| r.lo <= pin.range.hi);
+            let hits: Vec<(usize, &Listener)> = all
+                .get(start..end)
+                .unwrap_or_default()
+                .iter()
+                .filter(|(r, x, l)| {
+                    *x != i
+                        && r.overlaps(&pin.range)
+                        && !(pin.connects && l.connects)
+                        && (l.base_offset.is_some() || (*x > i && !earlier_pin))
+                })
+                .map(|(_, x, l)| (*x, *l))
+                .collect();
+            out.extend(pinned_clash(items, (owner, pin, place), &hits));
+        }
+    }
     out
 }
 
-/// A clash where `pinned` (a port fixed by a config key of `owner`) meets `hit` of `other`.
-fn pinned_clash((owner, pinned, owner_place): (&Plan, &Listener, &Place), (other, hit): (&Plan, &Listener)) -> Diagnostic {
+/// The error for `pinned` (a port fixed by a config key of `owner`) meeting `hits` of others.
+fn pinned_clash(
+    items: &[(&Plan, &Place)],
+    (owner, pinned, owner_place): (&Plan, &Listener, &Place),
+    hits: &[(usize, &Listener)],
+) -> Option<Diagnostic> {
+    let (other, hit) = hits.first().and_then(|(x, l)| Some((items.get(*x)?.0, *l)))?;
     let key = match &pinned.source {
-        super::plan::Source::Config { key, .. } => key.clone(),
+        Source::Config { key, .. } => key.clone(),
         _ => "port".to_string(),
     };
     let verb = if pinned.connects { "points into" } else { "lies in" };
-    Diagnostic::error(
-        pinned.source.place_or(owner_place),
-        format!(
-            "{} {} {verb} profile '{}''s {} {}",
-            pinned.name, pinned.range, other.profile, hit.name, hit.range
-        ),
-    )
-    .profile(&owner.profile)
-    .key(key)
-    .note(format!("'{}' {} comes from {}", other.profile, hit.name, hit.source))
-    .hint(format!(
-        "move {} to a port outside every other instance's ports (see `clawherd ports`)",
-        pinned.source
-    ))
+    let mut message = format!(
+        "{} {} {verb} profile '{}''s {} {}",
+        pinned.name, pinned.range, other.profile, hit.name, hit.range
+    );
+    if hits.len() > 1 {
+        let names: Vec<String> = hits
+            .iter()
+            .skip(1)
+            .filter_map(|(x, l)| Some(format!("'{}''s {} {}", items.get(*x)?.0.profile, l.name, l.range)))
+            .collect();
+        message.push_str(&format!(" and {} other listener(s): {}", names.len(), label_list(&names)));
+    }
+    let d = Diagnostic::error(pinned.source.place_or(owner_place), message)
+        .profile(&owner.profile)
+        .key(key)
+        .note(format!("'{}' {} comes from {}", other.profile, hit.name, hit.source))
+        .hint(format!(
+            "move {} to a port outside every other instance's ports (see `clawherd ports`)",
+            pinned.source
+        ));
+    Some(d)
 }
 
-/// The base port nearest to `plan`'s whose base-relative listeners, moved with it, meet none of
-/// `taken` nor the plan's own pinned ports, and stay within 1024..=65535. `None` if none exists.
-pub fn suggest_base(plan: &Plan, taken: &[PortRange]) -> Option<u16> {
-    let base = u32::from(plan.port()?);
-    let offsets: Vec<(u32, u32)> = plan.listeners.iter().filter_map(|l| l.base_offset).collect();
-    let pinned: Vec<PortRange> = plan.listeners.iter().filter(|l| l.base_offset.is_none()).map(|l| l.range).collect();
-    let top = offsets.iter().map(|o| o.1).max().unwrap_or(0);
-    let fits = |cand: u32| {
-        cand >= MIN_SUGGESTED_PORT
-            && cand + top <= 65535
-            && offsets.iter().all(|(lo, hi)| {
-                let r = PortRange {
-                    lo: cand + lo,
-                    hi: cand + hi,
-                };
-                !taken.iter().chain(&pinned).any(|t| t.overlaps(&r))
-            })
-    };
-    (1..=65535u32).find_map(|d| {
-        let up = base + d;
-        let down = base.checked_sub(d);
-        if fits(up) {
-            Some(up as u16)
-        } else {
-            down.filter(|c| fits(*c)).map(|c| c as u16)
+/// Ports taken by a set of ranges, as prefix sums of how many ranges cover each port, so that
+/// "is any port of this range taken by somebody else" costs O(1) plus the size of one plan.
+pub struct Occupancy {
+    /// `sums[p]` = number of (range, port) coverings of ports below `p`.
+    sums: Vec<u64>,
+}
+
+/// Ports past 65535 exist in plans (to be reported); the table reaches this far.
+const PORT_TABLE: usize = 65536 + 256;
+
+impl Occupancy {
+    /// The occupancy of `ranges` (ports past the table's end are ignored).
+    pub fn new(ranges: impl IntoIterator<Item = PortRange>) -> Self {
+        let mut diff = vec![0i64; PORT_TABLE + 1];
+        for r in ranges {
+            let lo = (r.lo as usize).min(PORT_TABLE);
+            let hi = (r.hi as usize + 1).min(PORT_TABLE);
+            if let (Some(a), true) = (diff.get_mut(lo), lo < hi) {
+                *a += 1;
+            }
+            if let (Some(b), true) = (diff.get_mut(hi), lo < hi) {
+                *b -= 1;
+            }
         }
-    })
+        let mut sums = Vec::with_capacity(PORT_TABLE + 1);
+        let (mut cover, mut total) = (0i64, 0u64);
+        sums.push(0);
+        for d in diff.iter().take(PORT_TABLE) {
+            cover += d;
+            total += cover.max(0) as u64;
+            sums.push(total);
+        }
+        Occupancy { sums }
+    }
+
+    /// Coverings of the ports of `r`.
+    fn covered(&self, r: PortRange) -> u64 {
+        let at = |p: u32| self.sums.get((p as usize).min(PORT_TABLE)).copied().unwrap_or(0);
+        at(r.hi.saturating_add(1)).saturating_sub(at(r.lo))
+    }
+
+    /// The base port nearest to `plan`'s whose whole footprint (base..=base+top offset, gaps
+    /// included), moved with it, meets no taken port and stays within 1024..=65535. With
+    /// `counted_self`, `plan`'s own base-relative listeners are part of the occupancy and do
+    /// not count against it. `None` if no such base exists or `plan` has no base port.
+    pub fn suggest_base(&self, plan: &Plan, counted_self: bool) -> Option<u16> {
+        let base = u32::from(plan.port()?);
+        let top = top_offset(plan);
+        let own: Vec<PortRange> = if counted_self {
+            plan.listeners.iter().filter(|l| l.base_offset.is_some()).map(|l| l.range).collect()
+        } else {
+            Vec::new()
+        };
+        let own_pins: Vec<PortRange> = plan.listeners.iter().filter(|l| l.base_offset.is_none()).map(|l| l.range).collect();
+        let fits = |cand: u32| {
+            let r = PortRange { lo: cand, hi: cand + top };
+            let mine: u64 = own
+                .iter()
+                .map(|o| u64::from(o.hi.min(r.hi).saturating_sub(o.lo.max(r.lo)) + 1) * u64::from(o.overlaps(&r)))
+                .sum();
+            cand >= MIN_SUGGESTED_PORT
+                && cand + top <= 65535
+                && self.covered(r) <= mine
+                && (counted_self || !own_pins.iter().any(|p| p.overlaps(&r)))
+        };
+        (1..=65535u32).find_map(|d| {
+            let up = base + d;
+            let down = base.checked_sub(d);
+            if fits(up) {
+                u16::try_from(up).ok()
+            } else {
+                down.filter(|c| fits(*c)).and_then(|c| u16::try_from(c).ok())
+            }
+        })
+    }
 }
 
-fn check_cdp_urls(a: (&Plan, &Place), b: (&Plan, &Place)) -> Vec<Diagnostic> {
+/// The base port nearest to `plan`'s whose whole footprint (base..=base+110 for OpenClaw, gaps
+/// included), moved with it, meets none of `taken` nor the plan's own pinned ports, and stays
+/// within 1024..=65535. `None` if none exists.
+pub fn suggest_base(plan: &Plan, taken: &[PortRange]) -> Option<u16> {
+    Occupancy::new(taken.iter().copied()).suggest_base(plan, false)
+}
+
+/// CDP URLs of different instances that reach one endpoint (any spelling): one error per endpoint.
+fn check_cdp_urls(items: &[(&Plan, &Place)]) -> Vec<Diagnostic> {
+    let mut by_endpoint: BTreeMap<Endpoint, Vec<(usize, &Sourced<String>)>> = BTreeMap::new();
+    for (i, (p, _)) in items.iter().enumerate() {
+        for u in &p.cdp_urls {
+            if let Some(ep) = Endpoint::of_url(&u.value) {
+                by_endpoint.entry(ep).or_default().push((i, u));
+            }
+        }
+    }
+    by_endpoint.iter().filter_map(|(ep, group)| shared_cdp(items, ep, group)).collect()
+}
+
+fn shared_cdp(items: &[(&Plan, &Place)], ep: &Endpoint, group: &[(usize, &Sourced<String>)]) -> Option<Diagnostic> {
+    let (ia, ua) = group.first()?;
+    let (ib, ub) = group.iter().find(|(i, _)| i != ia)?;
+    let (a, _) = items.get(*ia)?;
+    let (b, place_b) = items.get(*ib)?;
     let norm = |u: &str| u.trim().trim_end_matches('/').to_ascii_lowercase();
-    let mut out = Vec::new();
-    for ua in &a.0.cdp_urls {
-        for ub in &b.0.cdp_urls {
-            if norm(&ua.value) == norm(&ub.value) {
-                out.push(
-                    Diagnostic::error(ub.source.place_or(b.1), format!("CDP URL {} is also used by profile '{}'", ub.value, a.0.profile))
-                        .profile(&b.0.profile)
-                        .note(format!("'{}' has it from {}", a.0.profile, ua.source))
-                        .hint("two gateways driving one browser fight over its tabs; give each instance its own browser (cdpUrl) or drop the key to use the managed one"),
-                );
+    let message = if group.len() > 2 {
+        let names: Vec<String> = group.iter().filter_map(|(i, _)| Some(items.get(*i)?.0.profile.clone())).collect();
+        format!("CDP URL {} reaches {ep}, as do the CDP URLs of {}", ub.value, name_list(&names))
+    } else if norm(&ua.value) == norm(&ub.value) {
+        format!("CDP URL {} is also used by profile '{}'", ub.value, a.profile)
+    } else {
+        format!("CDP URL {} reaches {ep}, as does profile '{}''s {}", ub.value, a.profile, ua.value)
+    };
+    let d = Diagnostic::error(ub.source.place_or(place_b), message)
+        .profile(&b.profile)
+        .note(format!("'{}' has it from {}", a.profile, ua.source))
+        .hint("two gateways driving one browser fight over its tabs; give each instance its own browser (cdpUrl) or drop the key to use the managed one");
+    Some(d)
+}
+
+/// The path as the kernel would resolve it, so two spellings of one place compare equal: the
+/// existing prefix is resolved component by component (symlinks followed, `..` applied to the
+/// resolved path, as `open(2)` does), then the part that does not exist yet is applied lexically.
+/// `lnk/../x` with `lnk` → `real/deep` is `real/x`, not `./x`. The file system is only read.
+pub fn resolve_existing(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    let mut exists = true;
+    for c in p.components() {
+        match c {
+            Component::Prefix(_) | Component::RootDir => out.push(c.as_os_str()),
+            Component::CurDir => {}
+            // `out` is canonical while it exists, so its parent is the kernel's `..`.
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(name) => {
+                out.push(name);
+                if exists {
+                    match out.canonicalize() {
+                        Ok(canon) => out = canon,
+                        Err(_) => exists = false,
+                    }
+                }
             }
         }
     }
     out
-}
-
-/// The path with `..` removed and symlinks of its longest existing ancestor resolved, so two
-/// spellings of one place compare equal. The file system is only read.
-pub fn resolve_existing(p: &Path) -> PathBuf {
-    let p = super::plan::normalize(p);
-    let mut existing = p.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(canon) = existing.canonicalize() {
-            let mut out = canon;
-            for c in rest.iter().rev() {
-                out.push(c);
-            }
-            return out;
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return p,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -387,7 +789,6 @@ pub(crate) mod tests {
                 value: base,
                 source: Source::Derived("test".into()),
             }),
-            ready_port: Some(base),
             listeners,
             cdp_urls: Vec::new(),
             cwd: state,
@@ -491,6 +892,28 @@ pub(crate) mod tests {
         );
     }
 
+    /// Regression (issue 12): `lnk/../x` with `lnk` → `real/deep` is `real/x` for the kernel;
+    /// the proof removed `..` first and saw `./x`, so a clash with main on `real/x` passed.
+    #[test]
+    fn dotdot_after_a_symlink_follows_the_symlink_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("real/deep")).expect("mkdir");
+        std::os::unix::fs::symlink(dir.path().join("real/deep"), dir.path().join("lnk")).expect("symlink");
+        let real = dir.path().canonicalize().expect("canonical tempdir");
+        assert_eq!(resolve_existing(&dir.path().join("lnk/../x")), real.join("real/x"));
+        assert_eq!(resolve_existing(&dir.path().join("lnk/../x/y/../z")), real.join("real/x/z"));
+        let mut p1 = plan("main", 18789, &[], dir.path());
+        p1.gateway.as_mut().expect("gateway").state_dir.value = dir.path().join("real/x");
+        let mut p2 = plan("rescue", 19789, &[], dir.path());
+        p2.gateway.as_mut().expect("gateway").state_dir.value = dir.path().join("lnk/../x");
+        let d = run(&[p1, p2]);
+        assert!(
+            d.iter()
+                .any(|d| d.to_string().contains("is the same as the state dir of profile 'main'")),
+            "{d:#?}"
+        );
+    }
+
     #[test]
     fn shared_cdp_url_is_reported() {
         let root = Path::new("/nonexistent-root");
@@ -506,6 +929,137 @@ pub(crate) mod tests {
             run(&[a, b])
                 .iter()
                 .any(|d| d.message.contains("CDP URL http://10.0.0.5:9222/ is also used by profile 'main'"))
+        );
+    }
+
+    /// Regression (issue 12): CDP URLs were compared as strings, so two spellings of one
+    /// endpoint passed.
+    #[test]
+    fn cdp_urls_reaching_one_endpoint_clash_whatever_the_spelling() {
+        let root = Path::new("/nonexistent-root");
+        let url = |u: &str| Sourced {
+            value: u.to_string(),
+            source: Source::Derived("t".into()),
+        };
+        for (x, y) in [
+            ("http://localhost:9222", "ws://127.0.0.1:9222/devtools/browser/abc"),
+            ("http://[::1]:9222/json", "http://0.0.0.0:9222"),
+            ("http://chrome.example", "ws://CHROME.example:80/x?y"),
+        ] {
+            let mut a = plan("main", 18789, &[], root);
+            let mut b = plan("rescue", 19789, &[], root);
+            a.cdp_urls.push(url(x));
+            b.cdp_urls.push(url(y));
+            let d = run(&[a, b]);
+            assert!(
+                d.iter()
+                    .any(|d| d.message.contains(&format!("CDP URL {y} reaches")) && d.message.contains("profile 'main''s")),
+                "{x} vs {y}: {d:#?}"
+            );
+        }
+        let mut a = plan("main", 18789, &[], root);
+        let mut b = plan("rescue", 19789, &[], root);
+        a.cdp_urls.push(url("http://chrome.example"));
+        b.cdp_urls.push(url("https://chrome.example"));
+        assert!(run(&[a, b]).is_empty());
+    }
+
+    /// Three instances on one base port or one pinned port: one error each, naming all three.
+    #[test]
+    fn shared_base_and_shared_pin_are_one_error_each() {
+        let root = Path::new("/nonexistent-root");
+        let d = run(&[
+            plan("a", 18789, &[], root),
+            plan("b", 18789, &[], root),
+            plan("c", 18789, &[], root),
+        ]);
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert!(
+            d[0].message
+                .contains("base port 18789 (footprint 18789-18899) is shared by 3 profiles: 'a', 'b', 'c'"),
+            "{d:#?}"
+        );
+        let d = run(&[
+            plan("a", 20000, &[9222], root),
+            plan("b", 21000, &[9222], root),
+            plan("c", 22000, &[9222], root),
+        ]);
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert!(
+            d[0].message
+                .contains("pin0 9222 lies in profile 'b''s pin0 9222 and 1 other listener(s): 'c''s pin0 9222"),
+            "{d:#?}"
+        );
+    }
+
+    /// A fleet file of `n` gateways all on base 18789 and one state dir (so sharing config,
+    /// workspace and log file too).
+    pub(crate) fn clashing_fleet(n: usize) -> String {
+        let mut y = String::from("version: 1\ndefaults:\n  args: [--allow-unconfigured]\n  state_dir: shared\nprofiles:\n");
+        for i in 0..n {
+            let role = if i == 0 { "main" } else { "rescue" };
+            y.push_str(&format!("  p{i}:\n    role: {role}\n    port: 18789\n"));
+        }
+        y
+    }
+
+    /// Regression (issue 12): 400 profiles on one base port printed 92 MB of errors and 1,000
+    /// sharing a state dir 1.3 GB (one error per pair, each pair's notes). Now one error per
+    /// shared path or port, each naming at most ten profiles.
+    #[test]
+    fn thousand_clashing_profiles_give_bounded_output() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = crate::fleet::LoadContext {
+            env: [("HOME".to_string(), dir.path().display().to_string())].into(),
+            check_host_ports: false,
+        };
+        let started = std::time::Instant::now();
+        let Err(e) = crate::fleet::load_str(&dir.path().join("fleet.yaml"), &clashing_fleet(1000), &ctx) else {
+            panic!("accepted")
+        };
+        let text = e.to_string();
+        eprintln!(
+            "1000 clashing profiles: {} bytes of errors in {:?} (debug build)",
+            text.len(),
+            started.elapsed()
+        );
+        assert!(text.len() < 8 * 1024, "{} bytes:\n{text}", text.len());
+        assert!(
+            text.contains("base port 18789 (footprint 18789-18899) is shared by 1000 profiles: 'p0', 'p1', 'p10'"),
+            "{text}"
+        );
+        assert!(text.contains("state dir") && text.contains("and 990 more"), "{text}");
+    }
+
+    /// 1,000 gateways on bases 1 apart (every one meets its 110 neighbours): at most
+    /// `MAX_NAMED` + 1 errors for the run, not one per profile.
+    #[test]
+    fn a_long_run_of_meeting_bases_gives_bounded_output() {
+        let root = Path::new("/nonexistent-root");
+        let plans: Vec<Plan> = (0..1000u16)
+            .map(|i| {
+                let mut p = plan(&format!("p{i}"), 20_000 + i, &[], root);
+                p.gateway.as_mut().expect("gateway").state_dir.value = root.join(format!("s{i}"));
+                for (k, s) in [("c", 0), ("w", 1), ("l", 2)] {
+                    let g = p.gateway.as_mut().expect("gateway");
+                    let v = root.join(format!("s{i}/{k}"));
+                    match s {
+                        0 => g.config.value = v,
+                        1 => g.workspace.value = v,
+                        _ => g.log_file.value = v,
+                    }
+                }
+                p
+            })
+            .collect();
+        let d = run(&plans);
+        let bytes: usize = d.iter().map(|d| d.to_string().len()).sum();
+        assert!(d.len() <= MAX_NAMED + 1, "{} errors", d.len());
+        assert!(bytes < 16 * 1024, "{bytes} bytes");
+        assert!(
+            d.iter()
+                .any(|d| d.message.contains("ports of 989 more profiles (bases 20011-20999)")),
+            "{d:#?}"
         );
     }
 
@@ -528,7 +1082,7 @@ pub(crate) mod tests {
                 for j in i + 1..plans.len() {
                     let oracle = !ports_of(&plans[i]).is_disjoint(&ports_of(&plans[j]));
                     let (a, b) = (&plans[i].profile, &plans[j].profile);
-                    let names = |x: &str, d: &Diagnostic| d.profile.as_deref() == Some(x) || d.message.contains(&format!("profile '{x}'"));
+                    let names = |x: &str, d: &Diagnostic| d.profile.as_deref() == Some(x) || d.message.contains(&format!("'{x}'"));
                     let reported = d.iter().any(|d| names(a, d) && names(b, d));
                     prop_assert_eq!(oracle, reported, "pair {} {}: {:?}", a, b, d);
                 }

@@ -15,6 +15,7 @@ pub mod isolation;
 pub mod openclaw;
 pub mod plan;
 pub mod ranges;
+pub mod read;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Place, Severity};
 pub use plan::{Listener, PathKind, Plan, PortRange, Source, Sourced};
+pub use read::{ReadError, read_bounded, read_bounded_bytes};
 
 /// What a profile is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,17 +176,6 @@ pub struct Hooks {
     pub timeout: Duration,
 }
 
-/// A value written in the fleet file, with its place.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Located<T> {
-    /// The value, expanded.
-    pub value: T,
-    /// Where it was written.
-    pub place: Place,
-    /// Its key path in the fleet file (`profiles.main.port`).
-    pub key: String,
-}
-
 /// One validated profile: what the operator declared, defaults applied, nothing derived yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
@@ -199,15 +190,15 @@ pub struct Profile {
     /// OpenClaw profile name; `None` is the default profile.
     pub openclaw_profile: Option<String>,
     /// Explicit config file (absolute).
-    pub config: Option<Located<PathBuf>>,
+    pub config: Option<Sourced<PathBuf>>,
     /// Explicit state dir (absolute).
-    pub state_dir: Option<Located<PathBuf>>,
+    pub state_dir: Option<Sourced<PathBuf>>,
     /// Explicit workspace (absolute).
-    pub workspace: Option<Located<PathBuf>>,
+    pub workspace: Option<Sourced<PathBuf>>,
     /// Explicit base port.
-    pub port: Option<Located<u16>>,
+    pub port: Option<Sourced<u16>>,
     /// Further declared ports (`flavor: process` only).
-    pub ports: Vec<Located<u16>>,
+    pub ports: Vec<Sourced<u16>>,
     /// Program and arguments.
     pub command: Vec<String>,
     /// Extra arguments after clawherd's own.
@@ -326,12 +317,12 @@ impl LoadContext {
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
     /// The fleet file cannot be read.
-    #[error("{}: cannot read the fleet file: {source}\n  hint: check the path, or pass the file as `clawherd check PATH`", path.display())]
+    #[error("{}: cannot read the fleet file: {source}\n  hint: {}, or pass the file as `clawherd check PATH`", path.display(), source.hint())]
     Read {
         /// The fleet file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// Why: OS error, not a regular file, too large, not UTF-8.
+        source: ReadError,
     },
     /// Problems in the fleet file, the OpenClaw configs, or the isolation proof.
     #[error("{0}")]
@@ -344,11 +335,11 @@ pub enum FleetError {
 /// problem found (syntax, unknown keys, bad values, unreadable OpenClaw configs, isolation
 /// clashes, ports bound by foreign processes) otherwise. Warnings alone do not fail.
 pub fn load(path: &Path, ctx: &LoadContext) -> Result<Fleet, FleetError> {
-    let path = std::path::absolute(path).map_err(|source| FleetError::Read {
+    let path = std::path::absolute(path).map_err(|e| FleetError::Read {
         path: path.to_path_buf(),
-        source,
+        source: ReadError::Open(e),
     })?;
-    let bytes = std::fs::read(&path).map_err(|source| FleetError::Read {
+    let bytes = read_bounded_bytes(&path).map_err(|source| FleetError::Read {
         path: path.clone(),
         source,
     })?;

@@ -1,5 +1,5 @@
 //! What clawherd knows of OpenClaw's own rules, each with its source in openclaw@2026.9.6
-//! (`../shared/openclaw-facts.md` has the observations): the named-profile port hash, the
+//! (each checked against a running gateway): the named-profile port hash, the
 //! default state dir, config file and log file, reading a JSON5 config, and the keys a flavor
 //! refuses.
 
@@ -14,7 +14,7 @@ pub const DEFAULT_BASE_PORT: u16 = 18789;
 
 /// The base port OpenClaw derives for a named profile without a configured port:
 /// FNV-1a-32 of the name, `20000 + h % 40000` (`dist/paths-*.mjs`; `rescue` → 23532,
-/// `main` → 23592, `ops` → 55291, facts §2).
+/// `main` → 23592, `ops` → 55291, observed).
 pub fn profile_port_hash(name: &str) -> u16 {
     let mut h: u32 = 0x811c_9dc5;
     for b in name.bytes() {
@@ -26,7 +26,7 @@ pub fn profile_port_hash(name: &str) -> u16 {
 
 /// The state dir OpenClaw uses for `profile` (None = default) under `home`: `~/.openclaw` or
 /// `~/.openclaw-NAME` (`resolveProfileStateDir`, `dist/profile-utils-*.mjs`). For the default
-/// profile an existing legacy `~/.clawdbot` is used when `~/.openclaw` does not exist (facts §1).
+/// profile an existing legacy `~/.clawdbot` is used when `~/.openclaw` does not exist.
 pub fn default_state_dir(flavor: Flavor, profile: Option<&str>, home: &Path) -> PathBuf {
     let base = flavor.home_dir_name();
     match profile {
@@ -44,7 +44,7 @@ pub fn default_state_dir(flavor: Flavor, profile: Option<&str>, home: &Path) -> 
 }
 
 /// The config file inside a state dir: `openclaw.json`, or an existing legacy `clawdbot.json`
-/// when `openclaw.json` does not exist (`resolveConfigPath`, facts §1).
+/// when `openclaw.json` does not exist (`resolveConfigPath`).
 pub fn default_config_path(flavor: Flavor, state_dir: &Path) -> PathBuf {
     let file = state_dir.join(flavor.config_file_name());
     let legacy = state_dir.join("clawdbot.json");
@@ -108,24 +108,40 @@ pub struct ConfigError {
 /// Reads and parses an OpenClaw config (JSON5: comments, unquoted keys, trailing commas).
 /// A missing file is `Ok` with `value: None`.
 ///
-/// Errors: unreadable file (permissions, a directory), JSON5 syntax error (with line and column),
-/// or a top level that is not an object. OpenClaw exits 78 on the last two (facts §3).
+/// Errors: unreadable file (permissions, not a regular file such as a FIFO or a device, larger
+/// than 16 MiB, not UTF-8; see [`read_bounded`](super::read_bounded)), nesting deeper than
+/// [`MAX_NESTING`](super::read::MAX_NESTING) (with line and column), JSON5 syntax error (with line
+/// and column), or a top level that is not an object. OpenClaw exits 78 on the last two.
 pub fn read_config(path: &Path) -> Result<ConfigFile, ConfigError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match super::read::read_bounded(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(e) if e.is_not_found() => {
             return Ok(ConfigFile {
                 path: path.to_path_buf(),
                 value: None,
             });
         }
         Err(e) => {
+            let position = match e {
+                super::read::ReadError::NotUtf8 { line, column } => Some((line, column)),
+                _ => None,
+            };
             return Err(ConfigError {
-                position: None,
-                message: format!("cannot read it: {e}"),
+                position,
+                message: format!("cannot be read: {e}"),
             });
         }
     };
+    // The JSON5 parser recurses once per level: refuse deep nesting before it can overflow the stack.
+    if let Some(position) = super::read::json5_too_deep(&text, super::read::MAX_NESTING) {
+        return Err(ConfigError {
+            position: Some(position),
+            message: format!(
+                "nests deeper than {} levels of [ and {{ here; no OpenClaw config needs that (flatten it)",
+                super::read::MAX_NESTING
+            ),
+        });
+    }
     let value: Value = json5::from_str(&text).map_err(|e| ConfigError {
         position: e.position().map(|p| (p.line as u32 + 1, p.column as u32 + 1)),
         message: format!("is not valid JSON5: {}", strip_position(&e.to_string())),
@@ -162,7 +178,7 @@ impl ConfigFile {
 }
 
 /// Keys a flavor's gateway refuses, with the reason and the fix. Today's OpenClaw has a strict
-/// schema and exits 78 on an unknown key (facts §2-3): `browser.controlPort` never existed
+/// schema and exits 78 on an unknown key (`dist/config-*.mjs` validation): `browser.controlPort` never existed
 /// there, `browser.cdpPortRangeStart` is retired (`dist/legacy-*.mjs`), `canvasHost` was removed
 /// (`doctor --fix` migrates it to `plugins.entries.canvas.config.host`).
 pub fn refused_keys(flavor: Flavor) -> &'static [(&'static str, &'static str)] {
@@ -210,9 +226,82 @@ pub fn url_host_port(url: &str) -> Option<(String, u16)> {
     }
 }
 
-/// Whether `host` names this machine's loopback (`localhost`, `127.0.0.0/8`, `::1`).
-pub fn is_loopback_host(host: &str) -> bool {
-    host == "localhost" || host == "::1" || host.starts_with("127.")
+/// The host of an [`Endpoint`], with every spelling of this machine folded into one value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EndpointHost {
+    /// This machine: `localhost` (and `*.localhost`), `127.0.0.0/8`, `::1`, `::ffff:127.x.y.z`,
+    /// and the listen-all addresses `0.0.0.0` and `::`, which meet every loopback spelling.
+    Local,
+    /// Another host: a lowercased name without a trailing dot, or an IP address in canonical form.
+    Remote(String),
+}
+
+/// A TCP endpoint that a CDP setting (`cdpUrl`, `cdpPort`) reaches. Two settings reach the same
+/// browser exactly when their endpoints are equal, whatever the spelling of the URL: host aliases
+/// of this machine, the scheme's default port (80 for http/ws, 443 for https/wss), user info,
+/// path, query and fragment do not matter. Non-loopback addresses of this host's own interfaces
+/// count as remote (they are not enumerated).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Endpoint {
+    /// The host.
+    pub host: EndpointHost,
+    /// The TCP port.
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// The endpoint of a `http(s)://` or `ws(s)://` URL; `None` when it is not such a URL.
+    pub fn of_url(url: &str) -> Option<Endpoint> {
+        let (host, port) = url_host_port(url.trim())?;
+        Some(Endpoint {
+            host: endpoint_host(&host),
+            port,
+        })
+    }
+
+    /// A port on this machine (a `cdpPort`).
+    pub fn local(port: u16) -> Endpoint {
+        Endpoint {
+            host: EndpointHost::Local,
+            port,
+        }
+    }
+
+    /// Whether the endpoint is on this machine (so it occupies one of its ports).
+    pub fn is_local(&self) -> bool {
+        self.host == EndpointHost::Local
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.host {
+            EndpointHost::Local => write!(f, "port {} of this host", self.port),
+            EndpointHost::Remote(h) if h.contains(':') => write!(f, "[{h}]:{}", self.port),
+            EndpointHost::Remote(h) => write!(f, "{h}:{}", self.port),
+        }
+    }
+}
+
+fn endpoint_host(host: &str) -> EndpointHost {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") {
+        return EndpointHost::Local;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => {
+            let ip = match ip {
+                std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+                v4 => v4,
+            };
+            if ip.is_loopback() || ip.is_unspecified() {
+                EndpointHost::Local
+            } else {
+                EndpointHost::Remote(ip.to_string())
+            }
+        }
+        Err(_) => EndpointHost::Remote(host),
+    }
 }
 
 #[cfg(test)]
@@ -287,5 +376,29 @@ mod tests {
         assert_eq!(url_host_port("http://[::1]:9444/"), Some(("::1".into(), 9444)));
         assert_eq!(url_host_port("https://chrome.example"), Some(("chrome.example".into(), 443)));
         assert_eq!(url_host_port("nonsense"), None);
+    }
+
+    /// Regression (issue 12): one endpoint, many spellings; the proof compared strings.
+    #[test]
+    fn endpoints_fold_spellings() {
+        let e = |u: &str| Endpoint::of_url(u).expect(u);
+        let local = Endpoint::local(9222);
+        for u in [
+            "http://127.0.0.1:9222",
+            "http://localhost:9222/json/version",
+            "ws://LOCALHOST.:9222/devtools/browser/x?y=1",
+            "http://[::1]:9222",
+            "http://[::ffff:127.0.0.1]:9222",
+            "http://user:pw@127.0.0.2:9222/#frag",
+            "http://0.0.0.0:9222",
+            "http://[::]:9222",
+        ] {
+            assert_eq!(e(u), local, "{u}");
+        }
+        assert_eq!(e("http://chrome.example"), e("ws://Chrome.Example:80/x"));
+        assert_eq!(e("https://chrome.example"), e("wss://chrome.example:443"));
+        assert_ne!(e("http://chrome.example"), e("https://chrome.example"));
+        assert_ne!(e("http://10.0.0.5:9222"), local);
+        assert_eq!(e("http://[2001:DB8::1]:9222"), e("http://[2001:db8:0::1]:9222"));
     }
 }

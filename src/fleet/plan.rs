@@ -1,17 +1,23 @@
 //! The plan of one instance: its effective paths, base port, derived ports, environment and
 //! command line, each value with the place it came from.
 //!
-//! Precedence follows OpenClaw (facts §1-3): base port = fleet `port` (passed as `--port`) >
-//! config `gateway.port` > named-profile hash > 18789; state dir = fleet `state_dir` >
-//! `~/.openclaw[-NAME]`; config = fleet `config` > `<state>/openclaw.json`; workspace = config
-//! `agents.defaults.workspace` > fleet `workspace` (as `OPENCLAW_WORKSPACE_DIR`) >
-//! `<state>/workspace`; log file = config `logging.file` > `/tmp/openclaw/openclaw[-NAME]-DATE.log`.
-//! Relative paths inside a config resolve against the gateway's cwd, `~` against `OPENCLAW_HOME`
-//! or `HOME`, as Node's `path.resolve` does in `resolveUserPath` (`dist/home-dir-*.mjs`).
+//! Precedence follows OpenClaw (`resolveStateDir`, `resolveConfigPath` and `resolveGatewayPort` in
+//! its `dist/paths-*.mjs`): base port = fleet `port` (passed as `--port`) > config `gateway.port` >
+//! named-profile hash > 18789; state dir = fleet `state_dir` > `~/.openclaw[-NAME]`; config = fleet
+//! `config` > `<state>/openclaw.json`; workspace = config `agents.defaults.workspace` > fleet
+//! `workspace` (as `OPENCLAW_WORKSPACE_DIR`) > `<state>/workspace`; log file = config
+//! `logging.file` > `/tmp/openclaw/openclaw[-NAME]-DATE.log`. Relative paths inside a config
+//! resolve against the gateway's cwd, `~` against `OPENCLAW_HOME` or `HOME`, as Node's
+//! `path.resolve` does in `resolveUserPath` (`dist/home-dir-*.mjs`).
+//!
+//! [`plan`] is a pipeline of small steps, one function each: identity paths (state dir, config),
+//! the base port, the environment and command line, the workspace and log file, the listeners
+//! (one table of data per flavor, [`port_layout`]) and the warnings about what the gateway would
+//! refuse at start.
 
 use super::diagnostic::{Diagnostic, Place};
-use super::openclaw;
-use super::{Flavor, Located, Profile};
+use super::openclaw::{self, ConfigFile};
+use super::{Flavor, Profile};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,7 +30,7 @@ pub enum Source {
     Fleet {
         /// Place of the value.
         place: Place,
-        /// Its key path.
+        /// Its key path (`profiles.main.port`).
         key: String,
     },
     /// Read from the instance's OpenClaw config.
@@ -49,7 +55,8 @@ impl fmt::Display for Source {
 }
 
 impl Source {
-    /// The place to point a diagnostic at: the fleet value, the config file, or the profile.
+    /// The place to point a diagnostic at: the fleet value, the config file, or `profile_place`
+    /// for a derived value.
     pub fn place_or(&self, profile_place: &Place) -> Place {
         match self {
             Source::Fleet { place, .. } => place.clone(),
@@ -57,35 +64,54 @@ impl Source {
             Source::Derived(_) => profile_place.clone(),
         }
     }
+
+    /// The place in the fleet file, for a value written there; `None` otherwise.
+    pub fn fleet_place(&self) -> Option<&Place> {
+        match self {
+            Source::Fleet { place, .. } => Some(place),
+            Source::Config { .. } | Source::Derived(_) => None,
+        }
+    }
+
+    /// The key path (fleet or config key); `None` for a derived value.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Source::Fleet { key, .. } | Source::Config { key, .. } => Some(key),
+            Source::Derived(_) => None,
+        }
+    }
 }
 
-/// A value and its source.
+/// A value and its origin: written in the fleet file (with its place and key), read from an
+/// OpenClaw config (file and key), or derived by an OpenClaw rule. The one "value + origin" type
+/// of the fleet pipeline, from the validated [`Profile`] to the proof's diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sourced<T> {
-    /// The effective value.
+    /// The effective value (expanded, paths absolute).
     pub value: T,
     /// Where it came from.
     pub source: Source,
 }
 
 impl<T> Sourced<T> {
-    fn new(value: T, source: Source) -> Self {
+    /// A value with an origin.
+    pub fn new(value: T, source: Source) -> Self {
         Sourced { value, source }
+    }
+
+    /// A value written in the fleet file at `place` under the key path `key`.
+    pub fn fleet(value: T, place: Place, key: impl Into<String>) -> Self {
+        Sourced::new(value, Source::Fleet { place, key: key.into() })
+    }
+
+    /// A value derived by the OpenClaw rule described by `rule`.
+    pub fn derived(value: T, rule: impl Into<String>) -> Self {
+        Sourced::new(value, Source::Derived(rule.into()))
     }
 }
 
-fn from_fleet<T: Clone>(l: &Located<T>) -> Sourced<T> {
-    Sourced::new(
-        l.value.clone(),
-        Source::Fleet {
-            place: l.place.clone(),
-            key: l.key.clone(),
-        },
-    )
-}
-
 /// An inclusive port range; bounds are `u32` so a derived port past 65535 can be reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PortRange {
     /// First port.
     pub lo: u32,
@@ -138,8 +164,158 @@ pub struct Listener {
     pub connects: bool,
 }
 
-/// The kinds of per-instance paths the proof keeps apart.
+/// When a row of a port layout applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Always.
+    Always,
+    /// Unless the config says `browser.enabled: false`.
+    BrowserEnabled,
+}
+
+/// A config key that pins a row's ports instead of the base port: the key's port plus `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pin {
+    /// Dotted config key holding a port (1-65535).
+    pub key: &'static str,
+    /// Inclusive offsets from that port.
+    pub offset: (u32, u32),
+}
+
+/// A CDP URL key that, when set, replaces a row: the instance connects to the URL's endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlKey {
+    /// Dotted config key holding the URL.
+    pub key: &'static str,
+    /// Listener name used for the URL's endpoint.
+    pub name: &'static str,
+}
+
+/// One listener of a flavor's port layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRow {
+    /// Listener name, as `clawherd ports` shows it.
+    pub name: &'static str,
+    /// Inclusive offsets from the base port.
+    pub offset: (u32, u32),
+    /// When the listener exists.
+    pub when: When,
+    /// A config key that pins the ports instead.
+    pub pin: Option<Pin>,
+    /// A CDP URL key that replaces the row when set.
+    pub url: Option<UrlKey>,
+    /// The rule shown as the source; `None` for the base port itself (its source is the base port's).
+    pub rule: Option<&'static str>,
+    /// Where in the OpenClaw package the rule lives.
+    pub doc: &'static str,
+}
+
+/// The gateway's own listener: the base port.
+const GATEWAY_ROW: PortRow = PortRow {
+    name: "gateway (HTTP, WebSocket, canvas)",
+    offset: (0, 0),
+    when: When::Always,
+    pin: None,
+    url: None,
+    rule: None,
+    doc: "resolveGatewayPort, dist/paths-*.mjs",
+};
+
+/// `browser.cdpUrl`: when set, the default browser profile uses its endpoint instead of the range.
+const BROWSER_CDP_URL: UrlKey = UrlKey {
+    key: "browser.cdpUrl",
+    name: "CDP (browser.cdpUrl)",
+};
+
+/// Today's OpenClaw: base, base+2, base+10, base+11..=base+110 (the last three only with the
+/// browser enabled; `browser.cdpUrl` replaces the CDP range).
+pub const OPENCLAW_PORTS: &[PortRow] = &[
+    GATEWAY_ROW,
+    PortRow {
+        name: "browser control",
+        offset: (2, 2),
+        when: When::BrowserEnabled,
+        pin: None,
+        url: None,
+        rule: Some("base+2, the browser control server"),
+        doc: "resolveBrowserConfig, dist/config-*.mjs",
+    },
+    PortRow {
+        name: "browser extension relay",
+        offset: (10, 10),
+        when: When::BrowserEnabled,
+        pin: None,
+        url: None,
+        rule: Some("base+10, the extension relay"),
+        doc: "dist/relay-server-*.mjs",
+    },
+    PortRow {
+        name: "managed Chrome CDP range",
+        offset: (11, 110),
+        when: When::BrowserEnabled,
+        pin: None,
+        url: Some(BROWSER_CDP_URL),
+        rule: Some("base+11..=base+110, i.e. controlPort+9..=controlPort+108"),
+        doc: "resolveBrowserConfig, dist/config-*.mjs",
+    },
+];
+
+/// `browser.controlPort` of the Clawdbot generation.
+const CONTROL_PORT: &str = "browser.controlPort";
+
+/// The Clawdbot generation: base, control base+2 (or `browser.controlPort`), canvas base+4 (or
+/// `canvasHost.port`), CDP controlPort+9..=controlPort+108 (or `browser.cdpUrl`).
+pub const CLAWDBOT_PORTS: &[PortRow] = &[
+    GATEWAY_ROW,
+    PortRow {
+        name: "browser control",
+        offset: (2, 2),
+        when: When::Always,
+        pin: Some(Pin {
+            key: CONTROL_PORT,
+            offset: (0, 0),
+        }),
+        url: None,
+        rule: Some("base+2, browser control"),
+        doc: "clawdbot's resolveBrowserConfig, dist/config-*.mjs",
+    },
+    PortRow {
+        name: "canvas host",
+        offset: (4, 4),
+        when: When::Always,
+        pin: Some(Pin {
+            key: "canvasHost.port",
+            offset: (0, 0),
+        }),
+        url: None,
+        rule: Some("base+4, canvasHost.port default"),
+        doc: "clawdbot's canvas host defaults",
+    },
+    PortRow {
+        name: "managed Chrome CDP range",
+        offset: (11, 110),
+        when: When::Always,
+        pin: Some(Pin {
+            key: CONTROL_PORT,
+            offset: (9, 108),
+        }),
+        url: Some(BROWSER_CDP_URL),
+        rule: Some("controlPort+9..=controlPort+108 with controlPort = base+2"),
+        doc: "clawdbot's resolveBrowserConfig, dist/config-*.mjs",
+    },
+];
+
+/// The port layout of a gateway flavor; empty for `flavor: process` (its ports are declared).
+pub fn port_layout(flavor: Flavor) -> &'static [PortRow] {
+    match flavor {
+        Flavor::OpenClaw => OPENCLAW_PORTS,
+        Flavor::Clawdbot => CLAWDBOT_PORTS,
+        Flavor::Process => &[],
+    }
+}
+
+/// The kinds of per-instance paths the proof keeps apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PathKind {
     /// The OpenClaw config file.
     Config,
@@ -185,10 +361,9 @@ pub struct Plan {
     pub profile: String,
     /// The gateway's paths; `None` for `flavor: process`.
     pub gateway: Option<GatewayPaths>,
-    /// Base port: the gateway's, or a process's declared `port`.
+    /// Base port: the gateway's, or a process's declared `port`. Stored only here; the
+    /// listeners, `--port` and `OPENCLAW_GATEWAY_PORT` are computed from it.
     pub base_port: Option<Sourced<u16>>,
-    /// Port whose `GET /readyz` decides readiness; `None` = ready once spawned.
-    pub ready_port: Option<u16>,
     /// Every port and range of the instance, base port first.
     pub listeners: Vec<Listener>,
     /// CDP URLs pinned in the config (`browser.cdpUrl`, `browser.profiles.<n>.cdpUrl`), as written
@@ -220,11 +395,18 @@ impl Plan {
     pub fn port(&self) -> Option<u16> {
         self.base_port.as_ref().map(|p| p.value)
     }
+
+    /// Port whose `GET /readyz` decides readiness: a gateway's base port; `None` for a plain
+    /// process (ready once spawned).
+    pub fn ready_port(&self) -> Option<u16> {
+        self.gateway.as_ref().and(self.port())
+    }
 }
 
-/// Variables removed from clawherd's environment before it becomes a gateway's (facts §4 spawn
-/// recipe): systemd/launchd hints would make the gateway hand restarts to systemd instead of us,
-/// `NODE_COMPILE_CACHE` puts a wrapper between us and the gateway. Prefixes end in `_`.
+/// Variables removed from clawherd's environment before it becomes a gateway's: systemd/launchd
+/// hints would make the gateway hand restarts to systemd instead of us
+/// (`resolveGatewayRestartDecision`, `dist/supervisor-markers-*.mjs`), `NODE_COMPILE_CACHE` puts a
+/// wrapper between us and the gateway (`openclaw.mjs`). Prefixes end in `_`.
 pub const SCRUBBED_ENV: &[&str] = &[
     "INVOCATION_ID",
     "SYSTEMD_EXEC_PID",
@@ -267,330 +449,49 @@ pub fn plan(
     if profile.flavor == Flavor::Process {
         return Ok((plan_process(profile, fleet_dir, parent_env, marker), Vec::new()));
     }
-    let flavor = profile.flavor;
-    let prefix = flavor.env_prefix();
-    let oc_profile = profile.openclaw_profile.as_deref();
-    let mut errors = Vec::new();
-    let mut warnings = Vec::new();
-    let err = |d: Diagnostic| d.profile(&profile.name);
-
-    // Home as the gateway will see it: the fleet env's OPENCLAW_HOME, else HOME.
-    let home_var = format!("{prefix}_HOME");
-    let home = profile
-        .env
-        .get(&home_var)
-        .or_else(|| profile.env.get("HOME"))
-        .or_else(|| parent_env.get("HOME"))
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/"));
-
-    let state_dir = match &profile.state_dir {
-        Some(l) => from_fleet(l),
-        None => {
-            let dir = openclaw::default_state_dir(flavor, oc_profile, &home);
-            let rule = match oc_profile {
-                Some(n) => format!("default state dir of OpenClaw profile '{n}'"),
-                None => "default state dir of OpenClaw's default profile".to_string(),
-            };
-            Sourced::new(dir, Source::Derived(rule))
-        }
+    let home = gateway_home(profile, parent_env);
+    let state_dir = state_dir_of(profile, &home);
+    let config = config_of(profile, &state_dir.value);
+    let cfg = read_config(profile, &config)?;
+    let mut cx = Cx {
+        profile,
+        config: &config.value,
+        cfg: &cfg,
+        errors: refused_keys(profile, &config.value, &cfg),
+        warnings: Vec::new(),
     };
-    let config = match &profile.config {
-        Some(l) => from_fleet(l),
-        None => Sourced::new(
-            openclaw::default_config_path(flavor, &state_dir.value),
-            Source::Derived("default config file in the state dir".into()),
-        ),
-    };
-    let cfg = match openclaw::read_config(&config.value) {
-        Ok(c) => c,
-        Err(e) => {
-            let place = match e.position {
-                Some((l, c)) => Place::at(&config.value, l, c),
-                None => Place::file(&config.value),
-            };
-            let d = Diagnostic::error(place, format!("OpenClaw config {}", e.message))
-                .note(format!("config of this profile comes from {}", config.source))
-                .hint("fix the file (the gateway exits 78 on it), or point `config:` at another one");
-            return Err(vec![err(d)]);
-        }
-    };
-    let cfg_place = |key: &str| Source::Config {
-        file: config.value.clone(),
-        key: key.to_string(),
-    };
-
-    for (key, why) in openclaw::refused_keys(flavor) {
-        if cfg.get(key).is_some() {
-            let d = Diagnostic::error(
-                Place::file(&config.value),
-                format!("key not accepted by the `{}` flavor", flavor.as_str()),
-            )
-            .key(*key)
-            .hint(*why);
-            errors.push(err(d));
-        }
-    }
-
-    // Base port.
-    let config_port = match cfg.get("gateway.port") {
-        None => None,
-        Some(v) => match v.as_u64().filter(|p| (1..=65535).contains(p)) {
-            Some(p) => Some(Sourced::new(p as u16, cfg_place("gateway.port"))),
-            None => {
-                let d = Diagnostic::error(Place::file(&config.value), format!("{v} is not a port (1-65535)"))
-                    .key("gateway.port")
-                    .hint("write an integer port such as 18789");
-                errors.push(err(d));
-                None
-            }
-        },
-    };
-    let base_port = match (&profile.port, &config_port) {
-        (Some(l), Some(c)) if l.value != c.value => {
-            warnings.push(err(Diagnostic::warning(l.place.clone(), format!("base port {} differs from gateway.port {} in {}", l.value, c.value, config.value.display()))
-                .key(l.key.clone())
-                .note("the gateway listens on the fleet's port (clawherd passes --port), but `openclaw` CLI commands read gateway.port and would probe the other one (facts §2)")
-                .hint(format!("set gateway.port to {} in the config, or remove `port` from the fleet file", l.value))));
-            from_fleet(l)
-        }
-        (Some(l), _) => from_fleet(l),
-        (None, Some(c)) => c.clone(),
-        (None, None) => match oc_profile {
-            Some(n) => Sourced::new(
-                openclaw::profile_port_hash(n),
-                Source::Derived(format!("OpenClaw's port hash of profile '{n}' (FNV-1a)")),
-            ),
-            None => Sourced::new(openclaw::DEFAULT_BASE_PORT, Source::Derived("OpenClaw's default base port".into())),
-        },
-    };
-
-    // Environment and command line (the spawn recipe of facts §4).
-    let mut env = base_env(parent_env, profile, fleet_dir, marker);
-    env.insert(format!("{prefix}_STATE_DIR"), state_dir.value.display().to_string());
-    env.insert(format!("{prefix}_CONFIG_PATH"), config.value.display().to_string());
-    env.insert(format!("{prefix}_GATEWAY_PORT"), base_port.value.to_string());
-    if flavor == Flavor::OpenClaw {
-        env.insert("OPENCLAW_SUPERVISOR_MODE".into(), "external".into());
-    }
-    if let Some(n) = oc_profile {
-        env.insert(format!("{prefix}_PROFILE"), n.to_string());
-    }
-    if let Some(w) = &profile.workspace {
-        env.insert(format!("{prefix}_WORKSPACE_DIR"), w.value.display().to_string());
-    }
-    env.insert("NO_COLOR".into(), "1".into());
-    env.extend(profile.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let mut argv = profile.command.clone();
-    argv.extend(["--port".to_string(), base_port.value.to_string()]);
-    argv.extend(profile.args.iter().cloned());
+    let base_port = cx.base_port();
+    let env = gateway_env(
+        profile,
+        parent_env,
+        fleet_dir,
+        marker,
+        &state_dir.value,
+        &config.value,
+        base_port.value,
+    );
+    let argv = gateway_argv(profile, base_port.value);
     let cwd = profile.cwd.clone().unwrap_or_else(|| state_dir.value.clone());
-
     let resolve = |raw: &str| resolve_user_path(raw, &home, &cwd);
-    let config_string = |key: &str, errors: &mut Vec<Diagnostic>| match cfg.get_str(key, &env) {
-        None => None,
-        Some(Ok(s)) => Some(s),
-        Some(Err(msg)) => {
-            errors.push(err(Diagnostic::error(Place::file(&config.value), msg)
-                .key(key)
-                .hint("write a string")));
-            None
-        }
-    };
-
-    let workspace_cfg = config_string("agents.defaults.workspace", &mut errors);
-    let workspace = match (workspace_cfg, &profile.workspace) {
-        (Some(w), fleet) => {
-            let v = resolve(&w);
-            if let Some(l) = fleet.as_ref().filter(|l| l.value != v) {
-                errors.push(err(Diagnostic::error(
-                    l.place.clone(),
-                    format!(
-                        "workspace {} is overridden by agents.defaults.workspace {} in {}",
-                        l.value.display(),
-                        v.display(),
-                        config.value.display()
-                    ),
-                )
-                .key(l.key.clone())
-                .hint("keep one of the two: OpenClaw's config wins over OPENCLAW_WORKSPACE_DIR")));
-            }
-            Sourced::new(v, cfg_place("agents.defaults.workspace"))
-        }
-        (None, Some(l)) => from_fleet(l),
-        (None, None) => Sourced::new(
-            state_dir.value.join("workspace"),
-            Source::Derived("default workspace in the state dir".into()),
-        ),
-    };
-    let log_file = match config_string("logging.file", &mut errors) {
-        Some(f) => Sourced::new(resolve(&f), cfg_place("logging.file")),
-        None => Sourced::new(
-            openclaw::default_log_file(flavor, oc_profile),
-            Source::Derived("OpenClaw's default log file (shared by every instance of the same OpenClaw profile)".into()),
-        ),
-    };
-
-    // Derived ports (resolveBrowserConfig, dist/config-*.mjs; facts §2).
-    let base = u32::from(base_port.value);
-    let derived = |name: &str, lo: u32, hi: u32, rule: &str| Listener {
-        name: name.to_string(),
-        range: PortRange {
-            lo: base + lo,
-            hi: base + hi,
-        },
-        source: Source::Derived(rule.to_string()),
-        base_offset: Some((lo, hi)),
-        connects: false,
-    };
-    let pinned = |name: String, lo: u32, hi: u32, key: &str, connects: bool| Listener {
-        name,
-        range: PortRange { lo, hi },
-        source: cfg_place(key),
-        base_offset: None,
-        connects,
-    };
-    let mut listeners = vec![Listener {
-        name: "gateway (HTTP, WebSocket, canvas)".into(),
-        range: PortRange::single(base),
-        source: base_port.source.clone(),
-        base_offset: Some((0, 0)),
-        connects: false,
-    }];
-    // A config port key: an integer 1..=65535, else an error.
-    let port_key = |key: &str, errors: &mut Vec<Diagnostic>| -> Option<u32> {
-        let v = cfg.get(key)?;
-        let port = v.as_u64().filter(|p| (1..=65535).contains(p)).map(|p| p as u32);
-        if port.is_none() {
-            errors.push(err(Diagnostic::error(
-                Place::file(&config.value),
-                format!("{v} is not a port (1-65535)"),
-            )
-            .key(key)
-            .hint("write an integer port")));
-        }
-        port
-    };
-    // A CDP URL: remembered for the shared-URL rule; a loopback one also occupies its port.
-    let mut cdp_urls = Vec::new();
-    let mut cdp_url = |key: &str, label: String, errors: &mut Vec<Diagnostic>, listeners: &mut Vec<Listener>| -> bool {
-        let Some(url) = config_string(key, errors) else { return false };
-        match openclaw::url_host_port(&url) {
-            Some((host, port)) if openclaw::is_loopback_host(&host) => {
-                listeners.push(pinned(label, u32::from(port), u32::from(port), key, true))
-            }
-            Some(_) => {}
-            None => errors.push(err(Diagnostic::error(
-                Place::file(&config.value),
-                format!("`{url}` is not an http(s):// or ws(s):// URL"),
-            )
-            .key(key)
-            .hint("write e.g. http://127.0.0.1:9222"))),
-        }
-        cdp_urls.push(Sourced::new(url, cfg_place(key)));
-        true
-    };
-    let browser_enabled = cfg.get("browser.enabled") != Some(&Value::Bool(false));
-    match flavor {
-        Flavor::OpenClaw if browser_enabled => {
-            listeners.push(derived("browser control", 2, 2, "base+2, the browser control server"));
-            listeners.push(derived("browser extension relay", 10, 10, "base+10, the extension relay"));
-            if !cdp_url("browser.cdpUrl", "CDP (browser.cdpUrl)".into(), &mut errors, &mut listeners) {
-                listeners.push(derived(
-                    "managed Chrome CDP range",
-                    11,
-                    110,
-                    "base+11..=base+110, i.e. controlPort+9..=controlPort+108",
-                ));
-            }
-        }
-        Flavor::OpenClaw | Flavor::Process => {}
-        Flavor::Clawdbot => {
-            let control = port_key("browser.controlPort", &mut errors);
-            listeners.push(match control {
-                Some(p) => pinned("browser control".into(), p, p, "browser.controlPort", false),
-                None => derived("browser control", 2, 2, "base+2, browser control"),
-            });
-            listeners.push(match port_key("canvasHost.port", &mut errors) {
-                Some(p) => pinned("canvas host".into(), p, p, "canvasHost.port", false),
-                None => derived("canvas host", 4, 4, "base+4, canvasHost.port default"),
-            });
-            if !cdp_url("browser.cdpUrl", "CDP (browser.cdpUrl)".into(), &mut errors, &mut listeners) {
-                listeners.push(match control {
-                    Some(c) => pinned("managed Chrome CDP range".into(), c + 9, c + 108, "browser.controlPort", false),
-                    None => derived(
-                        "managed Chrome CDP range",
-                        11,
-                        110,
-                        "controlPort+9..=controlPort+108 with controlPort = base+2",
-                    ),
-                });
-            }
-        }
-    }
-    if let Some(Value::Object(profiles)) = cfg.get("browser.profiles") {
-        for name in profiles.keys() {
-            let key = format!("browser.profiles.{name}.cdpPort");
-            if let Some(p) = port_key(&key, &mut errors) {
-                listeners.push(pinned(format!("CDP of browser profile '{name}'"), p, p, &key, false));
-            }
-            let key = format!("browser.profiles.{name}.cdpUrl");
-            cdp_url(
-                &key,
-                format!("CDP of browser profile '{name}' (cdpUrl)"),
-                &mut errors,
-                &mut listeners,
-            );
-        }
-    }
-
-    // What the gateway itself would refuse at start (facts §3): warnings, the proof is still about isolation.
-    let allow_unconfigured = profile.args.iter().chain(&profile.command).any(|a| a == "--allow-unconfigured");
-    if flavor == Flavor::OpenClaw && !allow_unconfigured {
-        if cfg.value.is_none() {
-            warnings.push(err(Diagnostic::warning(
-                Place::file(&config.value),
-                "the config file does not exist; OpenClaw's defaults are assumed",
-            )
-            .note("`openclaw gateway run` exits 78 without a config unless given --allow-unconfigured")
-            .hint(
-                "create it with at least {gateway: {mode: \"local\"}}, or add `--allow-unconfigured` to args",
-            )));
-        } else if cfg.get("gateway.mode").and_then(Value::as_str) != Some("local") {
-            warnings.push(err(Diagnostic::warning(
-                Place::file(&config.value),
-                "gateway.mode is not \"local\"; the gateway exits 78 on start",
-            )
-            .key("gateway.mode")
-            .hint("set gateway.mode: \"local\"")));
-        }
-        if cfg.value.is_some() && cfg.get("gateway.bind").is_none() && in_container() {
-            warnings.push(err(Diagnostic::warning(
-                Place::file(&config.value),
-                "gateway.bind is unset and this host looks like a container, so OpenClaw binds 0.0.0.0 and exits 78 without auth",
-            )
-            .key("gateway.bind")
-            .hint("set gateway.bind: \"loopback\"")));
-        }
-    }
-
+    let workspace = cx.workspace(&env, &state_dir.value, &resolve);
+    let log_file = cx.log_file(&env, &resolve);
+    let (listeners, cdp_urls) = cx.listeners(&env, &base_port);
+    cx.start_warnings();
+    let Cx { errors, warnings, .. } = cx;
     if !errors.is_empty() {
         return Err(errors);
     }
-    let config_exists = cfg.value.is_some();
     let gateway = GatewayPaths {
+        config_exists: cfg.value.is_some(),
         config,
-        config_exists,
         state_dir,
         workspace,
         log_file,
     };
-    let ready_port = Some(base_port.value);
     let plan = Plan {
         profile: profile.name.clone(),
         gateway: Some(gateway),
         base_port: Some(base_port),
-        ready_port,
         listeners,
         cdp_urls,
         cwd,
@@ -598,6 +499,365 @@ pub fn plan(
         argv,
     };
     Ok((plan, warnings))
+}
+
+/// Home as the gateway will see it: the fleet env's `OPENCLAW_HOME`, else `HOME`, else `/`.
+fn gateway_home(profile: &Profile, parent_env: &BTreeMap<String, String>) -> PathBuf {
+    let home_var = format!("{}_HOME", profile.flavor.env_prefix());
+    profile
+        .env
+        .get(&home_var)
+        .or_else(|| profile.env.get("HOME"))
+        .or_else(|| parent_env.get("HOME"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// The state dir: the fleet's `state_dir`, else OpenClaw's default for the OpenClaw profile.
+fn state_dir_of(profile: &Profile, home: &Path) -> Sourced<PathBuf> {
+    if let Some(s) = &profile.state_dir {
+        return s.clone();
+    }
+    let oc_profile = profile.openclaw_profile.as_deref();
+    let dir = openclaw::default_state_dir(profile.flavor, oc_profile, home);
+    let rule = match oc_profile {
+        Some(n) => format!("default state dir of OpenClaw profile '{n}'"),
+        None => "default state dir of OpenClaw's default profile".to_string(),
+    };
+    Sourced::derived(dir, rule)
+}
+
+/// The config file: the fleet's `config`, else the default one in the state dir.
+fn config_of(profile: &Profile, state_dir: &Path) -> Sourced<PathBuf> {
+    match &profile.config {
+        Some(c) => c.clone(),
+        None => Sourced::derived(
+            openclaw::default_config_path(profile.flavor, state_dir),
+            "default config file in the state dir",
+        ),
+    }
+}
+
+/// Reads the config; an unreadable or unparsable one is the profile's only error.
+fn read_config(profile: &Profile, config: &Sourced<PathBuf>) -> Result<ConfigFile, Vec<Diagnostic>> {
+    openclaw::read_config(&config.value).map_err(|e| {
+        let place = match e.position {
+            Some((l, c)) => Place::at(&config.value, l, c),
+            None => Place::file(&config.value),
+        };
+        let d = Diagnostic::error(place, format!("OpenClaw config {}", e.message))
+            .profile(&profile.name)
+            .note(format!("config of this profile comes from {}", config.source))
+            .hint("fix the file (the gateway exits 78 on it), or point `config:` at another one");
+        vec![d]
+    })
+}
+
+/// One error per key of the config that the profile's flavor refuses.
+fn refused_keys(profile: &Profile, config: &Path, cfg: &ConfigFile) -> Vec<Diagnostic> {
+    let flavor = profile.flavor;
+    openclaw::refused_keys(flavor)
+        .iter()
+        .filter(|(key, _)| cfg.get(key).is_some())
+        .map(|(key, why)| {
+            Diagnostic::error(Place::file(config), format!("key not accepted by the `{}` flavor", flavor.as_str()))
+                .profile(&profile.name)
+                .key(*key)
+                .hint(*why)
+        })
+        .collect()
+}
+
+/// The environment of a gateway: [`base_env`], the spawn recipe's `OPENCLAW_*` variables
+/// (`OPENCLAW_SUPERVISOR_MODE=external` for today's OpenClaw), `NO_COLOR`, then the profile's own.
+fn gateway_env(
+    profile: &Profile,
+    parent_env: &BTreeMap<String, String>,
+    fleet_dir: &Path,
+    marker: &str,
+    state_dir: &Path,
+    config: &Path,
+    base_port: u16,
+) -> BTreeMap<String, String> {
+    let prefix = profile.flavor.env_prefix();
+    let mut env = base_env(parent_env, profile, fleet_dir, marker);
+    env.insert(format!("{prefix}_STATE_DIR"), state_dir.display().to_string());
+    env.insert(format!("{prefix}_CONFIG_PATH"), config.display().to_string());
+    env.insert(format!("{prefix}_GATEWAY_PORT"), base_port.to_string());
+    if profile.flavor == Flavor::OpenClaw {
+        env.insert("OPENCLAW_SUPERVISOR_MODE".into(), "external".into());
+    }
+    if let Some(n) = &profile.openclaw_profile {
+        env.insert(format!("{prefix}_PROFILE"), n.clone());
+    }
+    if let Some(w) = &profile.workspace {
+        env.insert(format!("{prefix}_WORKSPACE_DIR"), w.value.display().to_string());
+    }
+    env.insert("NO_COLOR".into(), "1".into());
+    env.extend(profile.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
+}
+
+/// The gateway's command line: the command, `--port BASE`, then the profile's arguments.
+fn gateway_argv(profile: &Profile, base_port: u16) -> Vec<String> {
+    let mut argv = profile.command.clone();
+    argv.extend(["--port".to_string(), base_port.to_string()]);
+    argv.extend(profile.args.iter().cloned());
+    argv
+}
+
+/// What the planning steps of one gateway profile share: the profile, its config, and the
+/// errors and warnings found so far.
+struct Cx<'a> {
+    profile: &'a Profile,
+    config: &'a Path,
+    cfg: &'a ConfigFile,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Cx<'_> {
+    fn source(&self, key: &str) -> Source {
+        Source::Config {
+            file: self.config.to_path_buf(),
+            key: key.to_string(),
+        }
+    }
+
+    fn error(&mut self, key: &str, message: String, hint: &str) {
+        let d = Diagnostic::error(Place::file(self.config), message)
+            .profile(&self.profile.name)
+            .key(key)
+            .hint(hint);
+        self.errors.push(d);
+    }
+
+    fn warn(&mut self, d: Diagnostic) {
+        self.warnings.push(d.profile(&self.profile.name));
+    }
+
+    /// A config port key: an integer 1..=65535, else an error (`hint` says what to write).
+    fn port_key(&mut self, key: &str, hint: &str) -> Option<u32> {
+        let v = self.cfg.get(key)?;
+        let port = v.as_u64().filter(|p| (1..=65535).contains(p)).map(|p| p as u32);
+        if port.is_none() {
+            self.error(key, format!("{v} is not a port (1-65535)"), hint);
+        }
+        port
+    }
+
+    /// A config string with OpenClaw's `${VAR}` substitution from `env`; a non-string is an error.
+    fn string(&mut self, key: &str, env: &BTreeMap<String, String>) -> Option<String> {
+        match self.cfg.get_str(key, env)? {
+            Ok(s) => Some(s),
+            Err(msg) => {
+                self.error(key, msg, "write a string");
+                None
+            }
+        }
+    }
+
+    /// The base port: the fleet's `port` (warning when `gateway.port` differs), else
+    /// `gateway.port`, else the named profile's hash, else 18789.
+    fn base_port(&mut self) -> Sourced<u16> {
+        let config_port = self
+            .port_key("gateway.port", "write an integer port such as 18789")
+            .map(|p| Sourced::new(p as u16, self.source("gateway.port")));
+        let fleet = self.profile.port.clone();
+        match (fleet, config_port) {
+            (Some(f), Some(c)) if f.value != c.value => {
+                let place = f.source.place_or(&self.profile.place);
+                let d = Diagnostic::warning(place, format!("base port {} differs from gateway.port {} in {}", f.value, c.value, self.config.display()))
+                    .key(f.source.key().unwrap_or("port"))
+                    .note("the gateway listens on the fleet's port (clawherd passes --port), but `openclaw` CLI commands read gateway.port and would probe the other one (resolveGatewayPort, dist/paths-*.mjs)")
+                    .hint(format!("set gateway.port to {} in the config, or remove `port` from the fleet file", f.value));
+                self.warn(d);
+                f
+            }
+            (Some(f), _) => f,
+            (None, Some(c)) => c,
+            (None, None) => match &self.profile.openclaw_profile {
+                Some(n) => Sourced::derived(
+                    openclaw::profile_port_hash(n),
+                    format!("OpenClaw's port hash of profile '{n}' (FNV-1a)"),
+                ),
+                None => Sourced::derived(openclaw::DEFAULT_BASE_PORT, "OpenClaw's default base port"),
+            },
+        }
+    }
+
+    /// The workspace: `agents.defaults.workspace` (an error when the fleet's `workspace`
+    /// differs), else the fleet's `workspace`, else `<state>/workspace`.
+    fn workspace(&mut self, env: &BTreeMap<String, String>, state_dir: &Path, resolve: &dyn Fn(&str) -> PathBuf) -> Sourced<PathBuf> {
+        let fleet = self.profile.workspace.clone();
+        let Some(w) = self.string("agents.defaults.workspace", env) else {
+            return fleet.unwrap_or_else(|| Sourced::derived(state_dir.join("workspace"), "default workspace in the state dir"));
+        };
+        let v = resolve(&w);
+        if let Some(f) = fleet.filter(|f| f.value != v) {
+            let message = format!(
+                "workspace {} is overridden by agents.defaults.workspace {} in {}",
+                f.value.display(),
+                v.display(),
+                self.config.display()
+            );
+            let d = Diagnostic::error(f.source.place_or(&self.profile.place), message)
+                .profile(&self.profile.name)
+                .key(f.source.key().unwrap_or("workspace"))
+                .hint("keep one of the two: OpenClaw's config wins over OPENCLAW_WORKSPACE_DIR");
+            self.errors.push(d);
+        }
+        Sourced::new(v, self.source("agents.defaults.workspace"))
+    }
+
+    /// The log file: `logging.file`, else OpenClaw's default rolling file of the OpenClaw profile.
+    fn log_file(&mut self, env: &BTreeMap<String, String>, resolve: &dyn Fn(&str) -> PathBuf) -> Sourced<PathBuf> {
+        match self.string("logging.file", env) {
+            Some(f) => Sourced::new(resolve(&f), self.source("logging.file")),
+            None => Sourced::derived(
+                openclaw::default_log_file(self.profile.flavor, self.profile.openclaw_profile.as_deref()),
+                "OpenClaw's default log file (shared by every instance of the same OpenClaw profile)",
+            ),
+        }
+    }
+
+    /// Every listener: the flavor's [`port_layout`] rows that apply, then each browser profile's
+    /// `cdpPort`/`cdpUrl`; and the CDP URLs found on the way.
+    fn listeners(&mut self, env: &BTreeMap<String, String>, base: &Sourced<u16>) -> (Vec<Listener>, Vec<Sourced<String>>) {
+        let mut out = Ports::default();
+        let browser_enabled = self.cfg.get("browser.enabled") != Some(&Value::Bool(false));
+        // A pin key may pin several rows (Clawdbot's controlPort); it is read, and refused, once.
+        let mut pins: BTreeMap<&str, Option<u32>> = BTreeMap::new();
+        for row in port_layout(self.profile.flavor) {
+            if row.when == When::BrowserEnabled && !browser_enabled {
+                continue;
+            }
+            if let Some(url) = row.url
+                && self.cdp_url(url.key, url.name.to_string(), env, &mut out)
+            {
+                continue;
+            }
+            let pinned = row.pin.and_then(|pin| {
+                let port = *pins
+                    .entry(pin.key)
+                    .or_insert_with(|| self.port_key(pin.key, "write an integer port"));
+                port.map(|p| (pin, p))
+            });
+            out.listeners.push(match pinned {
+                Some((pin, p)) => self.pinned(row.name.to_string(), p + pin.offset.0, p + pin.offset.1, pin.key, false),
+                None => derived_listener(row, base),
+            });
+        }
+        self.browser_profiles(env, &mut out);
+        (out.listeners, out.cdp_urls)
+    }
+
+    fn pinned(&self, name: String, lo: u32, hi: u32, key: &str, connects: bool) -> Listener {
+        Listener {
+            name,
+            range: PortRange { lo, hi },
+            source: self.source(key),
+            base_offset: None,
+            connects,
+        }
+    }
+
+    /// `browser.profiles.<name>.cdpPort` and `.cdpUrl` of every browser profile in the config.
+    fn browser_profiles(&mut self, env: &BTreeMap<String, String>, out: &mut Ports) {
+        let Some(Value::Object(profiles)) = self.cfg.get("browser.profiles") else {
+            return;
+        };
+        for name in profiles.keys() {
+            let key = format!("browser.profiles.{name}.cdpPort");
+            if let Some(p) = self.port_key(&key, "write an integer port") {
+                let l = self.pinned(format!("CDP of browser profile '{name}'"), p, p, &key, false);
+                out.listeners.push(l);
+            }
+            let key = format!("browser.profiles.{name}.cdpUrl");
+            self.cdp_url(&key, format!("CDP of browser profile '{name}' (cdpUrl)"), env, out);
+        }
+    }
+
+    /// A CDP URL at `key`: remembered for the shared-URL rule; a loopback one also occupies its
+    /// port (as a port the instance connects to). Returns whether the key is set.
+    fn cdp_url(&mut self, key: &str, label: String, env: &BTreeMap<String, String>, out: &mut Ports) -> bool {
+        let Some(url) = self.string(key, env) else { return false };
+        match openclaw::Endpoint::of_url(&url) {
+            Some(ep) if ep.is_local() => {
+                let l = self.pinned(label, u32::from(ep.port), u32::from(ep.port), key, true);
+                out.listeners.push(l);
+            }
+            Some(_) => {}
+            None => self.error(
+                key,
+                format!("`{url}` is not an http(s):// or ws(s):// URL"),
+                "write e.g. http://127.0.0.1:9222",
+            ),
+        }
+        out.cdp_urls.push(Sourced::new(url, self.source(key)));
+        true
+    }
+
+    /// What the gateway itself would refuse at start (`openclaw gateway run`'s config guards):
+    /// warnings, the proof is still about isolation.
+    fn start_warnings(&mut self) {
+        let profile = self.profile;
+        let allow_unconfigured = profile.args.iter().chain(&profile.command).any(|a| a == "--allow-unconfigured");
+        if profile.flavor != Flavor::OpenClaw || allow_unconfigured {
+            return;
+        }
+        let file = Place::file(self.config);
+        if self.cfg.value.is_none() {
+            self.warn(
+                Diagnostic::warning(file, "the config file does not exist; OpenClaw's defaults are assumed")
+                    .note("`openclaw gateway run` exits 78 without a config unless given --allow-unconfigured")
+                    .hint("create it with at least {gateway: {mode: \"local\"}}, or add `--allow-unconfigured` to args"),
+            );
+            return;
+        }
+        if self.cfg.get("gateway.mode").and_then(Value::as_str) != Some("local") {
+            self.warn(
+                Diagnostic::warning(file.clone(), "gateway.mode is not \"local\"; the gateway exits 78 on start")
+                    .key("gateway.mode")
+                    .hint("set gateway.mode: \"local\""),
+            );
+        }
+        if self.cfg.get("gateway.bind").is_none() && in_container() {
+            self.warn(
+                Diagnostic::warning(
+                    file,
+                    "gateway.bind is unset and this host looks like a container, so OpenClaw binds 0.0.0.0 and exits 78 without auth",
+                )
+                .key("gateway.bind")
+                .hint("set gateway.bind: \"loopback\""),
+            );
+        }
+    }
+}
+
+/// Listeners and CDP URLs gathered while planning.
+#[derive(Default)]
+struct Ports {
+    listeners: Vec<Listener>,
+    cdp_urls: Vec<Sourced<String>>,
+}
+
+/// A row's listener moved with the base port; the base port's own row takes its source.
+fn derived_listener(row: &PortRow, base: &Sourced<u16>) -> Listener {
+    let b = u32::from(base.value);
+    Listener {
+        name: row.name.to_string(),
+        range: PortRange {
+            lo: b + row.offset.0,
+            hi: b + row.offset.1,
+        },
+        source: match row.rule {
+            Some(rule) => Source::Derived(rule.to_string()),
+            None => base.source.clone(),
+        },
+        base_offset: Some(row.offset),
+        connects: false,
+    }
 }
 
 /// The environment every child gets: clawherd's, scrubbed, plus the three markers.
@@ -627,10 +887,7 @@ fn plan_process(profile: &Profile, fleet_dir: &Path, parent_env: &BTreeMap<Strin
         .map(|l| Listener {
             name: "declared port".into(),
             range: PortRange::single(u32::from(l.value)),
-            source: Source::Fleet {
-                place: l.place.clone(),
-                key: l.key.clone(),
-            },
+            source: l.source.clone(),
             base_offset: None,
             connects: false,
         })
@@ -638,8 +895,7 @@ fn plan_process(profile: &Profile, fleet_dir: &Path, parent_env: &BTreeMap<Strin
     Plan {
         profile: profile.name.clone(),
         gateway: None,
-        base_port: profile.port.as_ref().map(from_fleet),
-        ready_port: None,
+        base_port: profile.port.clone(),
         listeners,
         cdp_urls: Vec::new(),
         cwd: profile.cwd.clone().unwrap_or_else(|| fleet_dir.to_path_buf()),
@@ -680,4 +936,47 @@ pub fn normalize(p: &Path) -> PathBuf {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::{LoadContext, load_str};
+
+    fn ports_of(dir: &Path, fleet: &str) -> Vec<(String, String, String)> {
+        let ctx = LoadContext {
+            env: [("HOME".to_string(), dir.display().to_string())].into(),
+            check_host_ports: false,
+        };
+        let f = match load_str(&dir.join("fleet.yaml"), fleet, &ctx) {
+            Ok(f) => f,
+            Err(e) => panic!("{e}"),
+        };
+        f.instances
+            .iter()
+            .flat_map(|(p, plan)| plan.listeners.iter().map(|l| (p.name.clone(), l.name.clone(), l.range.to_string())))
+            .collect()
+    }
+
+    /// The tables give today's layouts: OpenClaw base, +2, +10, +11..=+110; Clawdbot's
+    /// controlPort pin moves control and the CDP range, canvas stays base+4.
+    #[test]
+    fn port_tables_give_each_flavors_layout() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("c.json5"), "{browser: {controlPort: 21000}}").expect("write");
+        let fleet = "version: 1\ndefaults:\n  args: [--allow-unconfigured]\nprofiles:\n  a:\n    role: main\n    port: 18789\n    state_dir: a\n  b:\n    role: rescue\n    flavor: clawdbot\n    port: 20000\n    state_dir: b\n    config: c.json5\n";
+        let got = ports_of(dir.path(), fleet);
+        let want = [
+            ("a", "gateway (HTTP, WebSocket, canvas)", "18789"),
+            ("a", "browser control", "18791"),
+            ("a", "browser extension relay", "18799"),
+            ("a", "managed Chrome CDP range", "18800-18899"),
+            ("b", "gateway (HTTP, WebSocket, canvas)", "20000"),
+            ("b", "browser control", "21000"),
+            ("b", "canvas host", "20004"),
+            ("b", "managed Chrome CDP range", "21009-21108"),
+        ];
+        let want: Vec<(String, String, String)> = want.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+        assert_eq!(got, want);
+    }
 }

@@ -10,7 +10,7 @@ use super::file::{
     BackoffFile, ByteSize, CrashLoopFile, DurationFile, FleetFile, HealthFile, HooksFile, LogsFile, Parsed, ProfileFile, RestartFile,
 };
 use super::ranges::{self, Bound, Range};
-use super::{Flavor, FleetSettings, HealthSettings, Hooks, Located, Profile, RestartPolicy, RestartSettings, Role, Standby, StandbyMode};
+use super::{Flavor, FleetSettings, HealthSettings, Hooks, Profile, RestartPolicy, RestartSettings, Role, Sourced, Standby, StandbyMode};
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -280,13 +280,9 @@ impl Cx<'_> {
         Some(self.dir.join(v))
     }
 
-    fn located_path(&mut self, s: &Spanned<String>, key: &str) -> Option<Located<PathBuf>> {
+    fn located_path(&mut self, s: &Spanned<String>, key: &str) -> Option<Sourced<PathBuf>> {
         let value = self.path_value(s, key)?;
-        Some(Located {
-            value,
-            place: self.place(s),
-            key: self.key(key),
-        })
+        Some(Sourced::fleet(value, self.place(s), self.key(key)))
     }
 
     /// The value of an enum, duration or size key; `None` with its error reported.
@@ -581,21 +577,17 @@ impl Cx<'_> {
         None
     }
 
-    fn port(&mut self, p: &ProfileFile) -> Option<Located<u16>> {
+    fn port(&mut self, p: &ProfileFile) -> Option<Sourced<u16>> {
         let s = p.port.as_ref()?;
         if s.value == 0 {
             self.error(s, "port", "port 0 is not a fixed port".into(), "choose a port in 1024..=65425");
             return None;
         }
-        Some(Located {
-            value: s.value,
-            place: self.place(s),
-            key: self.key("port"),
-        })
+        Some(Sourced::fleet(s.value, self.place(s), self.key("port")))
     }
 
     /// `ports`, only for `flavor: process`, each a fixed port.
-    fn ports(&mut self, flavor: Option<Flavor>, p: &ProfileFile) -> Vec<Located<u16>> {
+    fn ports(&mut self, flavor: Option<Flavor>, p: &ProfileFile) -> Vec<Sourced<u16>> {
         let Some(s) = p.ports.as_ref() else { return Vec::new() };
         if flavor != Some(Flavor::Process) {
             let hint = "a gateway's ports are derived from `port`; remove `ports`";
@@ -606,7 +598,7 @@ impl Cx<'_> {
         for &value in &s.value {
             if self.in_range(s, &value.to_string(), value, "ports", &ranges::PORT) {
                 let (place, key) = (self.place(s), self.key("ports"));
-                ports.push(Located { value, place, key });
+                ports.push(Sourced::fleet(value, place, key));
             }
         }
         ports
@@ -927,7 +919,10 @@ mod tests {
         assert_eq!(main.stop_timeout, Duration::from_secs(10));
         assert_eq!(main.restart.policy, RestartPolicy::OnFailure);
         assert_eq!(main.restart.backoff_initial, Duration::from_secs(2));
-        assert_eq!(main.port.as_ref().map(|p| (p.value, p.place.line)), Some((18789, Some(8))));
+        assert_eq!(
+            main.port.as_ref().map(|p| (p.value, p.source.fleet_place().and_then(|pl| pl.line))),
+            Some((18789, Some(8)))
+        );
         let rescue = &v.profiles[1];
         assert_eq!(rescue.role, Role::Rescue);
         assert_eq!(

@@ -553,7 +553,7 @@ impl Actor {
     /// one the state no longer wants. A plain process (no probe port) is ready once it runs.
     fn ensure_probe(&mut self) {
         // No gateway runs while its exit is judged: nothing to probe.
-        let wanted = match (&self.machine.state, self.plan.ready_port) {
+        let wanted = match (&self.machine.state, self.plan.ready_port()) {
             _ if self.run.is_none() => None,
             (State::Starting { .. }, None) => Some((Duration::ZERO, None)),
             (State::Starting { since, .. }, Some(port)) if since.elapsed() < self.health.startup_grace => {
