@@ -2,6 +2,7 @@
 //! and reaping its whole tree, and reading `/proc`.
 
 pub mod group;
+pub mod limits;
 pub mod listeners;
 pub mod reaper;
 pub mod spawn;
