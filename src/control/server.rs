@@ -71,7 +71,7 @@ impl Limits {
         let quarter = usize::try_from(nofile / 4).unwrap_or(usize::MAX);
         Limits {
             max_connections: quarter.clamp(1, 256),
-            header_read_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(5),
         }
     }
 
