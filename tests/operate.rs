@@ -710,3 +710,33 @@ fn a_regular_file_at_the_socket_path_is_refused_and_kept() {
     assert_eq!(std::fs::read_to_string(&precious).expect("still there"), "keep me");
     assert!(marked_pids(&fleet.marker("main")).is_empty(), "nothing was started");
 }
+
+/// Regression (hardening issue): `clawherd env` redacted by a few names only, so keys, a
+/// database URL's password and `--token x` in the command line printed in clear.
+#[test]
+fn env_redacts_secrets_by_name_value_and_flag() {
+    let a = free_base(71);
+    let fleet = TestFleet::fake(
+        &[TestProfile::new("main", "main", a)
+            .env("OPENAI_KEY", "plain-openai")
+            .env("GH_PAT", "plain-pat")
+            .env("DATABASE_URL", "postgres://app:hunter2@db:5432/app")
+            .env("LLM_UPSTREAM", "sk-ant-api03-shapedsecret")
+            .yaml("    args: [\"--allow-unconfigured\", \"--token\", \"flag-s3cret\"]\n")],
+        "",
+    );
+    let d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    let (code, out, err) = cli(&fleet, &["env", "main"]);
+    assert_eq!(code, 0, "{err}");
+    for secret in ["plain-openai", "plain-pat", "hunter2", "shapedsecret", "flag-s3cret"] {
+        assert!(!out.contains(secret), "{secret} shown: {out}");
+    }
+    assert!(out.contains("postgres://app:***@db:5432/app"), "{out}");
+    assert!(out.contains("--token '<redacted>'"), "{out}");
+    assert!(out.contains("# redacted: ") && out.contains("--token"), "{out}");
+    let (_, shown, _) = cli(&fleet, &["env", "main", "--show-secrets"]);
+    for secret in ["plain-openai", "hunter2", "flag-s3cret"] {
+        assert!(shown.contains(secret), "--show-secrets shows {secret}: {shown}");
+    }
+}

@@ -1,9 +1,10 @@
 //! `GET /v1/instances/{profile}/env`: the exact cwd, environment and command line of a gateway,
-//! secret-looking values redacted unless `?show_secrets=true`.
+//! secrets redacted ([`crate::observe::redact`]) unless `?show_secrets=true`.
 
 use super::find;
-use crate::control::protocol::{EnvResponse, is_secret_name};
+use crate::control::protocol::EnvResponse;
 use crate::control::server::AppState;
+use crate::observe::redact;
 use axum::Json;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -22,23 +23,34 @@ pub async fn env(State(state): State<AppState>, UrlPath(profile): UrlPath<String
         Ok(v) => v,
         Err(r) => return r,
     };
+    if q.show_secrets {
+        return Json(EnvResponse {
+            profile,
+            argv: view.plan.argv.clone(),
+            cwd: view.plan.cwd.display().to_string(),
+            env: view.plan.env.clone(),
+            redacted: Vec::new(),
+        })
+        .into_response();
+    }
     let mut redacted = Vec::new();
     let env: BTreeMap<String, String> = view
         .plan
         .env
         .iter()
         .map(|(k, v)| {
-            if !q.show_secrets && is_secret_name(k) {
+            let (shown, hidden) = redact::redact_var(k, v);
+            if hidden {
                 redacted.push(k.clone());
-                (k.clone(), "<redacted>".to_string())
-            } else {
-                (k.clone(), v.clone())
             }
+            (k.clone(), shown)
         })
         .collect();
+    let (argv, hidden_args) = redact::redact_argv(&view.plan.argv);
+    redacted.extend(hidden_args);
     Json(EnvResponse {
         profile,
-        argv: view.plan.argv.clone(),
+        argv,
         cwd: view.plan.cwd.display().to_string(),
         env,
         redacted,
