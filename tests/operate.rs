@@ -701,8 +701,11 @@ fn a_regular_file_at_the_socket_path_is_refused_and_kept() {
     std::fs::write(&precious, "keep me").expect("write");
     let text = std::fs::read_to_string(&fleet.path).expect("read");
     std::fs::write(&fleet.path, format!("control: {{socket: {}}}\n{text}", precious.display())).expect("write");
-    let (code, _, err) = run_clawherd(&["run", "--quiet", &fleet.path.to_string_lossy()]);
-    assert_eq!(code, 78, "{err}");
+    // Started as a daemon, so a clawherd that wrongly runs is stopped by the guard's drop.
+    let mut d = Daemon::start(&fleet.path);
+    let code = d.wait_exit(Duration::from_secs(30)).code();
+    let err = d.log_text();
+    assert_eq!(code, Some(78), "{err}");
     assert!(
         err.contains(&precious.display().to_string()) && err.contains("not a socket") && err.contains("control.socket"),
         "{err}"
