@@ -1,5 +1,6 @@
-//! The control server: an accept loop over the Unix socket that serves [`routes::router`] on
-//! each connection with hyper's HTTP/1.1, and the TCP metrics listener.
+//! The control server: an accept loop that serves [`routes::router`] on each connection of the
+//! Unix socket with hyper's HTTP/1.1, and [`routes::metrics_router`] on the TCP metrics
+//! listener, within the same limits.
 //!
 //! Connections are a resource a client could exhaust, so they are bounded: at most
 //! [`Limits::max_connections`] at once (further clients wait in the socket's backlog), and a
@@ -17,6 +18,7 @@ use crate::process::usage;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::extract::connect_info::ConnectInfo;
+use axum::serve::Listener;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::path::PathBuf;
@@ -81,7 +83,8 @@ impl Limits {
     }
 }
 
-/// Serves `listener` until `shutdown` resolves, within [`Limits::from_process`].
+/// Serves the control API on `listener` until `shutdown` resolves, within
+/// [`Limits::from_process`].
 ///
 /// Errors: none today (accept errors are logged and retried); the `Result` is kept for callers.
 pub async fn serve(
@@ -96,63 +99,92 @@ pub async fn serve(
 /// Serves `listener` within `limits` until `shutdown` resolves; then ends followers' streams,
 /// lets connections finish for up to [`DRAIN`] and drops the rest.
 pub async fn serve_with(listener: UnixListener, state: AppState, limits: Limits, shutdown: impl std::future::Future<Output = ()>) {
+    serve_limited(listener, routes::router(state), limits, shutdown, |s: &UnixStream| {
+        Some(Peer::of(s))
+    })
+    .await;
+}
+
+/// Serves only `GET /metrics` on a TCP `listener` (`metrics.listen`) until `shutdown`, within
+/// the same limits as the control socket.
+///
+/// Errors: none today (accept errors are logged and retried); the `Result` is kept for callers.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    requests: mpsc::Sender<Request>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_limited(listener, routes::metrics_router(requests), Limits::from_process(), shutdown, |_| {
+        None
+    })
+    .await;
+    Ok(())
+}
+
+/// The accept loop: one task per connection, at most `limits.max_connections` at once, each
+/// given the peer's credentials (`peer_of`) and a [`Closing`] in its requests' extensions.
+/// Accept errors are logged and retried by `listener`.
+async fn serve_limited<L: Listener>(
+    mut listener: L,
+    app: Router,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()>,
+    peer_of: fn(&L::Io) -> Option<Peer>,
+) {
     let (closing_tx, closing_rx) = watch::channel(false);
-    let app = routes::router(state).layer(axum::Extension(Closing(closing_rx.clone())));
+    let app = app.layer(axum::Extension(Closing(closing_rx.clone())));
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     // Every connection task is owned here: awaited during the drain, aborted after it.
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
-        let accepted = tokio::select! {
+        let (io, permit) = tokio::select! {
             () = &mut shutdown => break,
-            a = accept(&listener, &permits) => a,
+            a = accept(&mut listener, &permits) => a,
         };
         while connections.try_join_next().is_some() {}
-        if let Some((stream, permit)) = accepted {
-            connections.spawn(connection(stream, app.clone(), limits, Closing(closing_rx.clone()), permit));
-        }
+        let peer = peer_of(&io);
+        connections.spawn(connection(io, peer, app.clone(), limits, Closing(closing_rx.clone()), permit));
     }
     drop(listener);
     let _ = closing_tx.send(true);
     let drained = tokio::time::timeout(DRAIN, async { while connections.join_next().await.is_some() {} }).await;
     if drained.is_err() {
-        tracing::debug!(left = connections.len(), "control connections dropped at shutdown");
+        tracing::debug!(left = connections.len(), "connections dropped at shutdown");
     }
     connections.abort_all();
 }
 
-/// Waits for a free connection slot, then for a client. `None` after an accept error (logged;
-/// a short pause when out of descriptors, so the loop does not spin).
-async fn accept(listener: &UnixListener, permits: &Arc<Semaphore>) -> Option<(UnixStream, OwnedSemaphorePermit)> {
-    // The semaphore is never closed, so this only waits.
-    let permit = permits.clone().acquire_owned().await.ok()?;
-    match listener.accept().await {
-        Ok((stream, _)) => Some((stream, permit)),
-        Err(e) => {
-            tracing::warn!(error = %e, "control socket accept failed");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            None
-        }
-    }
+/// Waits for a free connection slot, then for a client.
+async fn accept<L: Listener>(listener: &mut L, permits: &Arc<Semaphore>) -> (L::Io, Option<OwnedSemaphorePermit>) {
+    // The semaphore is never closed, so this only waits; were it closed, serving on without a
+    // permit is the safe side.
+    let permit = permits.clone().acquire_owned().await.ok();
+    let (io, _) = listener.accept().await;
+    (io, permit)
 }
 
 /// Serves one connection until the client closes it, it idles past the header timeout, or the
 /// server shuts down (then the response in flight is finished and the connection closed).
-async fn connection(stream: UnixStream, app: Router, limits: Limits, closing: Closing, _permit: OwnedSemaphorePermit) {
-    let peer = Peer::of(&stream);
+async fn connection<I>(io: I, peer: Option<Peer>, app: Router, limits: Limits, closing: Closing, _permit: Option<OwnedSemaphorePermit>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(ConnectInfo(peer));
+        if let Some(peer) = peer {
+            req.extensions_mut().insert(ConnectInfo(peer));
+        }
         app.clone().call(req)
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     tokio::select! {
         r = conn.as_mut() => {
             if let Err(e) = r {
-                tracing::debug!(error = %e, "control connection ended");
+                tracing::debug!(error = %e, "connection ended");
             }
         }
         () = closing.closed() => {
@@ -160,19 +192,6 @@ async fn connection(stream: UnixStream, app: Router, limits: Limits, closing: Cl
             let _ = conn.await;
         }
     }
-}
-
-/// Serves only `GET /metrics` on a TCP `listener` (`metrics.listen`), until `shutdown`.
-///
-/// Errors: the accept loop failed.
-pub async fn serve_metrics(
-    listener: tokio::net::TcpListener,
-    requests: mpsc::Sender<Request>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, routes::metrics_router(requests))
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 #[cfg(test)]
