@@ -74,7 +74,7 @@ pub struct TreeReport {
     pub cpu_span_s: f64,
 }
 
-/// OpenClaw's own view from `/readyz` (facts §5).
+/// OpenClaw's own view from `/readyz` (OpenClaw answers it from `dist/gateway-http-route-contracts-*.mjs`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct OpenClawSignals {
     /// `failing` reasons (`startup-sidecars`, `gateway-draining`, channel ids, ...).

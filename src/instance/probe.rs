@@ -1,6 +1,6 @@
 //! HTTP probes: `GET /readyz` (readiness) and `GET /healthz` (liveness) on 127.0.0.1, with a
 //! timeout. OpenClaw answers them without auth, `200` when ready/live and `503` with `failing`
-//! reasons otherwise (`dist/gateway-http-route-contracts-*.mjs`, facts §5). Before the listener
+//! reasons otherwise (`dist/gateway-http-route-contracts-*.mjs` in its package). Before the listener
 //! exists the connection is refused, which counts as "not ready".
 
 use crate::process::http::{self, Target};
