@@ -29,8 +29,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tower_service::Service;
 
-/// How long connections may take to finish after shutdown began before they are dropped.
-pub const DRAIN: Duration = Duration::from_millis(500);
+/// How long connections may take to finish after shutdown began before they are dropped. The
+/// daemon drains the control socket, then the metrics listener: twice this stays under the
+/// second within which it exits after its last instance stopped.
+pub const DRAIN: Duration = Duration::from_millis(400);
 
 /// Shared state of the handlers.
 #[derive(Clone)]
