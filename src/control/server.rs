@@ -207,4 +207,104 @@ mod tests {
         assert_eq!(Limits::for_nofile(256).max_connections, 64);
         assert_eq!(Limits::for_nofile(2).max_connections, 1);
     }
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A TCP server of `app` within `limits`, stopped by the returned sender.
+    async fn tcp_server(
+        app: Router,
+        limits: Limits,
+    ) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(serve_limited(
+            listener,
+            app,
+            limits,
+            async move {
+                let _ = stopped.await;
+            },
+            |_| None,
+        ));
+        (addr, stop, task)
+    }
+
+    /// Reads until the peer closes; `true` when it did (EOF or reset) within 10 s.
+    async fn closed_by_server(s: &mut tokio::net::TcpStream) -> bool {
+        let mut buf = [0u8; 256];
+        let read = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        });
+        read.await.is_ok()
+    }
+
+    /// More idle connections than the cap: a later request is still answered once the header
+    /// timeout has closed the idle ones, and every idle one is closed.
+    #[tokio::test]
+    async fn idle_connections_over_the_cap_are_closed_and_a_request_still_answered() {
+        let app = Router::new().route("/", axum::routing::get(|| async { "hi" }));
+        let limits = Limits {
+            max_connections: 2,
+            header_read_timeout: Duration::from_millis(300),
+        };
+        let (addr, _stop, _task) = tcp_server(app, limits).await;
+        let mut idle = Vec::new();
+        for _ in 0..4 {
+            idle.push(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+        }
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .expect("send");
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(10), s.read_to_string(&mut answer))
+            .await
+            .expect("answered in time")
+            .expect("read");
+        assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("hi"), "{answer}");
+        for (i, s) in idle.iter_mut().enumerate() {
+            assert!(closed_by_server(s).await, "idle connection {i} is still open");
+        }
+    }
+
+    /// At shutdown a follower's stream ends (its body is complete) and the server returns.
+    #[tokio::test]
+    async fn shutdown_ends_a_following_stream_and_returns() {
+        async fn follow(axum::Extension(closing): axum::Extension<Closing>) -> axum::body::Body {
+            use futures_util::StreamExt;
+            let forever = futures_util::stream::repeat_with(|| Ok::<_, std::convert::Infallible>(bytes::Bytes::from_static(b""))).then(
+                |b| async move {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    b
+                },
+            );
+            let head = futures_util::stream::once(async { Ok(bytes::Bytes::from_static(b"head\n")) });
+            axum::body::Body::from_stream(head.chain(forever).take_until(closing.closed()))
+        }
+        let app = Router::new().route("/follow", axum::routing::get(follow));
+        let (addr, stop, task) = tcp_server(app, Limits::for_nofile(1024)).await;
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(b"GET /follow HTTP/1.1\r\nhost: x\r\n\r\n").await.expect("send");
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).await.expect("head");
+        assert!(String::from_utf8_lossy(&buf[..n]).contains("head"));
+        let _ = stop.send(());
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the server returned")
+            .expect("joined");
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest)).await;
+        assert!(
+            rest.ends_with(b"0\r\n\r\n"),
+            "the chunked body ended: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
 }
