@@ -60,7 +60,7 @@ fn check_1000_clashing(c: &mut Criterion) {
         Ok(_) => panic!("the clashing fleet must not prove"),
         Err(e) => e.to_string(),
     };
-    println!("check 1000 clashing profiles: {} bytes of errors", errors.len());
+    eprintln!("figure: check 1000 clashing profiles: {} bytes of errors", errors.len());
     c.bench_function("check 1000 clashing profiles (parse, validate, plan, prove)", |b| {
         b.iter(|| load_str(black_box(&path), black_box(&text), &ctx).expect_err("clashes"))
     });
@@ -86,7 +86,7 @@ fn check_1000_run(c: &mut Criterion) {
         Ok(_) => panic!("the fleet must not prove"),
         Err(e) => e.to_string(),
     };
-    println!("check 1000 profiles on bases 1 apart: {} bytes of errors", errors.len());
+    eprintln!("figure: check 1000 profiles on bases 1 apart: {} bytes of errors", errors.len());
     c.bench_function("check 1000 profiles on bases 1 apart (parse, validate, plan, prove)", |b| {
         b.iter(|| load_str(black_box(&path), black_box(&text), &ctx).expect_err("clashes"))
     });

@@ -15,7 +15,8 @@
 //! - [`fleet`]: the fleet file, from YAML to a validated, planned and proved [`fleet::Fleet`];
 //!   discovery of existing profiles for `init`.
 //! - [`process`]: spawning as a process-group leader, signalling and reaping whole trees,
-//!   subreaper, `/proc` readings (trees, listeners, resource usage).
+//!   subreaper, `/proc` readings (trees, listeners, resource usage), the open-file limit, the one
+//!   small HTTP client (probes, hooks, CLI).
 //! - [`systemd`]: the `sd_notify` and journal protocols.
 #![warn(missing_docs, clippy::unwrap_used)]
 

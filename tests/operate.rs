@@ -577,3 +577,170 @@ fn metrics_are_scraped_and_parsed() {
     std::io::Read::read_to_string(&mut u, &mut body).expect("read");
     assert!(body.contains("clawherd_instance_info{"), "{body}");
 }
+
+/// The control socket of a test fleet (the default, beside the fleet file).
+fn socket_of(fleet: &TestFleet) -> std::path::PathBuf {
+    fleet.dir.path().join(".clawherd/clawherd.sock")
+}
+
+/// Sends `request` as raw bytes on a new control connection; returns the status line.
+fn raw_request(fleet: &TestFleet, request: &[u8]) -> String {
+    use std::io::Read;
+    let mut s = std::os::unix::net::UnixStream::connect(socket_of(fleet)).expect("connect");
+    s.set_read_timeout(Some(D)).expect("timeout");
+    s.write_all(request).expect("send");
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).lines().next().unwrap_or_default().to_string()
+}
+
+/// Regression (hardening issue): `GET /v1/logs?profile=%aé`, sent raw (`%a` then a multi-byte
+/// character), made the hand-written percent decoder slice inside the character and panic,
+/// which aborts the daemon and leaves its gateways unsupervised.
+#[test]
+fn a_broken_escape_before_raw_utf8_in_the_logs_query_is_answered_not_aborted() {
+    let a = free_base(63);
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a)], "");
+    let mut d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    let status_line = raw_request(
+        &fleet,
+        b"GET /v1/logs?profile=%a\xc3\xa9 HTTP/1.1\r\nHost: clawherd\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        status_line.starts_with("HTTP/1.1 4"),
+        "an error answer, not a dead daemon: {status_line:?}"
+    );
+    let status_line = raw_request(
+        &fleet,
+        b"GET /v1/logs?profile=%a%C3%A9 HTTP/1.1\r\nHost: clawherd\r\nConnection: close\r\n\r\n",
+    );
+    assert!(status_line.starts_with("HTTP/1.1 404"), "{status_line:?}");
+    assert!(d.child.try_wait().expect("try_wait").is_none(), "the daemon is alive");
+    let (code, _, err) = cli(&fleet, &["status"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// Regression (hardening issue): idle control connections were never closed nor capped, so
+/// enough of them used up the descriptors the probes and spawns need. With 128 descriptors the
+/// cap is 32: open more idle connections than that; `status` is still answered and every idle
+/// connection is closed by the server.
+#[test]
+fn idle_control_connections_are_capped_and_closed() {
+    use std::io::Read;
+    let a = free_base(65);
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a)], "");
+    let d = Daemon::start_under(&fleet.path, &["prlimit", "--nofile=128:128"], &[], &[]);
+    let pid = d.wait_ready(0, "main", D);
+    let idle: Vec<std::os::unix::net::UnixStream> = (0..40)
+        .map(|_| std::os::unix::net::UnixStream::connect(socket_of(&fleet)).expect("connect"))
+        .collect();
+    let (code, out, err) = cli(&fleet, &["status"]);
+    assert_eq!(code, 0, "status is answered beside the idle connections: {err}");
+    assert!(out.contains("ready"), "{out}");
+    for (i, mut s) in idle.into_iter().enumerate() {
+        s.set_read_timeout(Some(D)).expect("timeout");
+        let mut buf = [0u8; 64];
+        match s.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("idle connection {i} was not closed: {other:?}"),
+        }
+    }
+    assert!(alive(pid), "the gateway kept running");
+    assert_eq!(http_status(a, "/readyz"), Some(200));
+}
+
+/// Regression (hardening issue): on SIGTERM with `logs -F` and `events -F` attached, the
+/// fleet stopped but the daemon waited for the followers to quit. Now the followers get
+/// end-of-stream and the daemon exits.
+#[test]
+fn sigterm_ends_attached_followers_and_the_daemon_exits() {
+    let (fleet, mut d, _, _) = pair(67);
+    let follower = |args: &[&str]| {
+        let mut child = Command::new(clawherd_bin())
+            .args(args)
+            .arg("-f")
+            .arg(&fleet.path)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("follower");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        // The first line means the follower is attached (its request was answered).
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("first line");
+        assert!(!first.is_empty(), "{args:?} printed nothing");
+        // Keep draining, so the follower never blocks on a full pipe.
+        std::thread::spawn(move || for _ in stdout.lines().map_while(Result::ok) {});
+        child
+    };
+    let mut logs = follower(&["logs", "-F", "-n", "5"]);
+    let mut events = follower(&["events", "-F", "-n", "5"]);
+    d.signal(15);
+    let status = d.wait_exit(Duration::from_secs(30));
+    assert!(status.success(), "{status:?}");
+    for (name, child) in [("logs -F", &mut logs), ("events -F", &mut events)] {
+        let end = std::time::Instant::now() + Duration::from_secs(30);
+        let code = loop {
+            if let Some(s) = child.try_wait().expect("try_wait") {
+                break s;
+            }
+            assert!(std::time::Instant::now() < end, "{name} did not end after the daemon exited");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(code.success(), "{name}: {code:?}");
+    }
+}
+
+/// Regression (hardening issue): `control.socket` naming an existing regular file passed and
+/// `run` deleted the file. Now `run` refuses (78), names the path and the fix, and keeps it.
+#[test]
+fn a_regular_file_at_the_socket_path_is_refused_and_kept() {
+    let a = free_base(69);
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a)], "");
+    let precious = fleet.dir.path().join("notes.txt");
+    std::fs::write(&precious, "keep me").expect("write");
+    let text = std::fs::read_to_string(&fleet.path).expect("read");
+    std::fs::write(&fleet.path, format!("control: {{socket: {}}}\n{text}", precious.display())).expect("write");
+    // Started as a daemon, so a clawherd that wrongly runs is stopped by the guard's drop.
+    let mut d = Daemon::start(&fleet.path);
+    let code = d.wait_exit(Duration::from_secs(30)).code();
+    let err = d.log_text();
+    assert_eq!(code, Some(78), "{err}");
+    assert!(
+        err.contains(&precious.display().to_string()) && err.contains("not a socket") && err.contains("control.socket"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&precious).expect("still there"), "keep me");
+    assert!(marked_pids(&fleet.marker("main")).is_empty(), "nothing was started");
+}
+
+/// Regression (hardening issue): `clawherd env` redacted by a few names only, so keys, a
+/// database URL's password and `--token x` in the command line printed in clear.
+#[test]
+fn env_redacts_secrets_by_name_value_and_flag() {
+    let a = free_base(71);
+    let fleet = TestFleet::fake(
+        &[TestProfile::new("main", "main", a)
+            .env("OPENAI_KEY", "plain-openai")
+            .env("GH_PAT", "plain-pat")
+            .env("DATABASE_URL", "postgres://app:hunter2@db:5432/app")
+            .env("LLM_UPSTREAM", "sk-ant-api03-shapedsecret")
+            .yaml("    args: [\"--allow-unconfigured\", \"--token\", \"flag-s3cret\"]\n")],
+        "",
+    );
+    let d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    let (code, out, err) = cli(&fleet, &["env", "main"]);
+    assert_eq!(code, 0, "{err}");
+    for secret in ["plain-openai", "plain-pat", "hunter2", "shapedsecret", "flag-s3cret"] {
+        assert!(!out.contains(secret), "{secret} shown: {out}");
+    }
+    assert!(out.contains("postgres://app:***@db:5432/app"), "{out}");
+    assert!(out.contains("--token '<redacted>'"), "{out}");
+    assert!(out.contains("# redacted: ") && out.contains("--token"), "{out}");
+    let (_, shown, _) = cli(&fleet, &["env", "main", "--show-secrets"]);
+    for secret in ["plain-openai", "hunter2", "flag-s3cret"] {
+        assert!(shown.contains(secret), "--show-secrets shows {secret}: {shown}");
+    }
+}

@@ -14,10 +14,11 @@ pub const SOFTWARE: u8 = 70;
 pub const CONFIG: u8 = 78;
 
 /// The exit code of a control-socket set-up error: another daemon serves the fleet → 69,
-/// anything else → 70.
+/// something that is not a socket at the socket path → 78, anything else → 70.
 pub fn of_control(e: &crate::control::server::ControlError) -> u8 {
     match e {
         crate::control::server::ControlError::AlreadyRunning(_) => UNAVAILABLE,
+        crate::control::server::ControlError::NotASocket { .. } => CONFIG,
         crate::control::server::ControlError::Io { .. } => SOFTWARE,
     }
 }

@@ -1,12 +1,14 @@
 //! The client behind every CLI command that talks to a running clawherd: HTTP/1.1 over the
-//! control socket with hyper. Also finds the socket of a fleet file.
+//! control socket ([`crate::process::http`]). Also finds the socket of a fleet file.
 
+use crate::process::http::{self, HttpError, Target};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::Full;
 use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
 use std::path::{Path, PathBuf};
-use tokio::net::UnixStream;
+
+/// The largest answer read whole (a status of a large fleet is well under it).
+pub const MAX_BODY_BYTES: usize = 16 << 20;
 
 /// Why a call failed before an HTTP answer came.
 #[derive(Debug, thiserror::Error)]
@@ -24,9 +26,25 @@ pub enum ClientError {
     /// The socket refused us (file permissions).
     #[error("permission denied on {0}\n  hint: run as clawherd's user or root, or ask for `control.group` membership")]
     Denied(PathBuf),
-    /// HTTP-level failure.
+    /// HTTP-level failure, or an answer over [`MAX_BODY_BYTES`].
     #[error("control API: {0}")]
-    Http(#[from] hyper::Error),
+    Http(HttpError),
+}
+
+impl From<HttpError> for ClientError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Connect {
+                target: Target::Unix(path),
+                source,
+            } if source.kind() == std::io::ErrorKind::PermissionDenied => ClientError::Denied(path),
+            HttpError::Connect {
+                target: Target::Unix(path),
+                source,
+            } => ClientError::Unreachable { path, source },
+            other => ClientError::Http(other),
+        }
+    }
 }
 
 /// A connection factory for one socket.
@@ -41,38 +59,24 @@ impl Client {
         Client { socket }
     }
 
-    async fn send(&self, method: Method, path: &str) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
-        let stream = UnixStream::connect(&self.socket).await.map_err(|source| {
-            if source.kind() == std::io::ErrorKind::PermissionDenied {
-                ClientError::Denied(self.socket.clone())
-            } else {
-                ClientError::Unreachable {
-                    path: self.socket.clone(),
-                    source,
-                }
-            }
-        })?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        // Drives the connection while the response (possibly a stream) is read; it ends when the
-        // response body is done and the sender is dropped.
-        tokio::spawn(conn);
+    async fn send(&self, method: Method, path: &str) -> Result<http::Response, ClientError> {
         let req = Request::builder()
             .method(method)
             .uri(path)
             .header(hyper::header::HOST, "clawherd")
-            .body(Empty::<Bytes>::new())
-            .expect("static request is valid");
-        Ok(sender.send_request(req).await?)
+            .body(Full::new(Bytes::new()))
+            .map_err(HttpError::from)?;
+        // No timeout: an action may wait for its instance as long as the caller asked.
+        Ok(http::send(&Target::Unix(self.socket.clone()), req).await?)
     }
 
     /// One call; returns the status and the whole body.
     ///
-    /// Errors: [`ClientError`].
+    /// Errors: [`ClientError`] (also when the body exceeds [`MAX_BODY_BYTES`]).
     pub async fn call(&self, method: Method, path: &str) -> Result<(u16, Bytes), ClientError> {
         let res = self.send(method, path).await?;
-        let status = res.status().as_u16();
-        let body = res.into_body().collect().await?.to_bytes();
-        Ok((status, body))
+        let status = res.status();
+        Ok((status, res.bytes(MAX_BODY_BYTES).await?))
     }
 
     /// A streaming GET: `on_chunk` gets the status and each body chunk as it arrives. Returns
@@ -80,13 +84,10 @@ impl Client {
     ///
     /// Errors: [`ClientError`].
     pub async fn stream(&self, path: &str, mut on_chunk: impl FnMut(u16, &[u8])) -> Result<u16, ClientError> {
-        let res = self.send(Method::GET, path).await?;
-        let status = res.status().as_u16();
-        let mut body = res.into_body();
-        while let Some(frame) = body.frame().await {
-            if let Some(data) = frame?.data_ref() {
-                on_chunk(status, data);
-            }
+        let mut res = self.send(Method::GET, path).await?;
+        let status = res.status();
+        while let Some(chunk) = res.chunk().await {
+            on_chunk(status, &chunk?);
         }
         Ok(status)
     }

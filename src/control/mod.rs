@@ -8,15 +8,19 @@
 //! | `POST /v1/reload` | | [`protocol::ReloadResponse`]; 422 with the located errors when the new fleet is invalid (nothing changes) |
 //! | `GET /v1/instances/{profile}/env` | `?show_secrets=true` | [`protocol::EnvResponse`] |
 //! | `GET /v1/logs` | `?profile=A&profile=B&n=100&since=RFC3339&follow=true` | `text/plain`, one line per captured line, streamed while `follow` |
-//! | `GET /metrics` | | Prometheus/OpenMetrics text ([`metrics`]) |
+//! | `GET /metrics` | | Prometheus/OpenMetrics text ([`crate::observe::metrics`]) |
 //! | `GET /v1/events` | `?n=100&follow=true` | JSON lines of [`crate::observe::events::FleetEvent`], streamed while `follow` |
 //!
 //! Errors are [`protocol::ErrorResponse`] with a non-2xx status. The socket is mode 0600 (0660
 //! with `control.group`) and every connection's peer credentials (`SO_PEERCRED`) are checked:
 //! clawherd's own user, root, and members of `control.group` are allowed, anyone else gets 403.
 
+pub mod access;
+pub mod bind;
 pub mod client;
+pub mod handlers;
 pub mod protocol;
+pub mod routes;
 pub mod server;
 
 use crate::instance::InstanceView;

@@ -74,7 +74,7 @@ pub struct TreeReport {
     pub cpu_span_s: f64,
 }
 
-/// OpenClaw's own view from `/readyz` (facts §5).
+/// OpenClaw's own view from `/readyz` (OpenClaw answers it from `dist/gateway-http-route-contracts-*.mjs`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct OpenClawSignals {
     /// `failing` reasons (`startup-sidecars`, `gateway-draining`, channel ids, ...).
@@ -134,13 +134,15 @@ pub struct ReloadResponse {
 pub struct EnvResponse {
     /// Profile.
     pub profile: String,
-    /// Program and arguments.
+    /// Program and arguments; values of secret-named flags and secret-looking arguments
+    /// redacted unless asked.
     pub argv: Vec<String>,
     /// Working directory.
     pub cwd: String,
-    /// The whole environment; secret-looking values replaced by `<redacted>` unless asked.
+    /// The whole environment; secret values replaced by `<redacted>` (URL passwords by `***`)
+    /// unless asked.
     pub env: BTreeMap<String, String>,
-    /// Names whose values were redacted.
+    /// Variables, flags (`--token`) and arguments (`argv[N]`) whose values were redacted.
     pub redacted: Vec<String>,
 }
 
@@ -151,37 +153,4 @@ pub struct ErrorResponse {
     pub error: String,
     /// How to fix it, when known.
     pub hint: Option<String>,
-}
-
-/// Whether an environment variable's value looks secret (token, password, key, ...).
-pub fn is_secret_name(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    [
-        "TOKEN",
-        "PASSWORD",
-        "PASSWD",
-        "SECRET",
-        "API_KEY",
-        "APIKEY",
-        "PRIVATE",
-        "CREDENTIAL",
-        "AUTH",
-    ]
-    .iter()
-    .any(|s| n.contains(s))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secret_names() {
-        for n in ["OPENCLAW_GATEWAY_TOKEN", "openai_api_key", "DB_PASSWORD", "GITHUB_AUTH"] {
-            assert!(is_secret_name(n), "{n}");
-        }
-        for n in ["PATH", "HOME", "OPENCLAW_STATE_DIR", "KEYBOARD_LAYOUT"] {
-            assert!(!is_secret_name(n), "{n}");
-        }
-    }
 }

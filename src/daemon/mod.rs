@@ -58,6 +58,7 @@ pub struct Options {
 ///
 /// Errors: [`DaemonError`]; nothing was started then.
 pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+    crate::process::limits::raise_nofile();
     let console = match (options.quiet, journal::stdout_is_journal()) {
         (true, _) => Console::Off,
         (false, true) => match journal::JournalWriter::new() {

@@ -367,9 +367,12 @@ fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, events: &Event
     if let Some(url) = hooks.url.clone() {
         let (events, event, timeout) = (events.clone(), event.clone(), hooks.timeout);
         tasks.spawn(async move {
-            let result = tokio::time::timeout(timeout, post(&url, body))
-                .await
-                .unwrap_or_else(|_| Err(format!("POST {url} took longer than {timeout:?}")));
+            let result = tokio::time::timeout(timeout, post(&url, body)).await.unwrap_or_else(|_| {
+                Err(format!(
+                    "POST {} took longer than {timeout:?}",
+                    crate::observe::redact::redact_value(&url).0
+                ))
+            });
             report_hook(&events, &event, "url", result);
         });
     }
@@ -391,40 +394,38 @@ fn report_hook(events: &EventSink, event: &FleetEvent, what: &str, result: Resul
 
 /// POSTs `body` as JSON to an `http://host[:port]/path` URL; a 2xx answer is success.
 async fn post(url: &str, body: String) -> Result<(), String> {
-    use http_body_util::{BodyExt, Full};
+    use crate::process::http::{self, Target};
+    // The URL may carry a password (`http://user:pass@host/`): errors show it masked.
+    let shown = crate::observe::redact::redact_value(url).0;
     let rest = url
         .strip_prefix("http://")
-        .ok_or_else(|| format!("{url}: only http:// is supported"))?;
+        .ok_or_else(|| format!("{shown}: only http:// is supported"))?;
     let (authority, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
     let addr = if authority.contains(':') {
         authority.to_string()
     } else {
         format!("{authority}:80")
     };
-    let stream = tokio::net::TcpStream::connect(&addr)
-        .await
-        .map_err(|e| format!("POST {url}: {e}"))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("POST {url}: {e}"))?;
-    let conn = tokio::spawn(conn);
     let req = hyper::Request::post(path)
         .header(hyper::header::HOST, authority)
         .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(bytes::Bytes::from(body)))
-        .map_err(|e| format!("POST {url}: {e}"))?;
-    let res = sender.send_request(req).await.map_err(|e| format!("POST {url}: {e}"));
-    let outcome = match res {
-        Ok(r) if r.status().is_success() => {
-            let _ = r.into_body().collect().await;
-            Ok(())
-        }
-        Ok(r) => Err(format!("POST {url}: HTTP {}", r.status())),
-        Err(e) => Err(e),
-    };
-    conn.abort();
-    outcome
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .map_err(|e| format!("POST {shown}: {e}"))?;
+    let res = http::send(&Target::Tcp(addr), req)
+        .await
+        .map_err(|e| format!("POST {shown}: {e}"))?;
+    if !(200..300).contains(&res.status()) {
+        let status = hyper::StatusCode::from_u16(res.status()).map_or_else(|_| res.status().to_string(), |s| s.to_string());
+        return Err(format!("POST {shown}: HTTP {status}"));
+    }
+    // The answer's body means nothing to us; read (a bounded part of) it so the receiver
+    // finishes writing before the connection closes.
+    let _ = res.bytes(HOOK_BODY_BYTES).await;
+    Ok(())
 }
+
+/// The most of a hook's answer that is read (and thrown away).
+const HOOK_BODY_BYTES: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! them, then run the isolation proof on it so a clash (two profiles whose port footprints
 //! meet, a shared log file) is pointed out before anything runs.
 //!
-//! Where OpenClaw keeps a profile (facts §1, `resolveStateDir` in `dist/paths-*.mjs`): the
+//! Where OpenClaw keeps a profile (docs/openclaw.md, "Identity"; `resolveStateDir` in `dist/paths-*.mjs`): the
 //! default profile in `~/.openclaw`, a named one in `~/.openclaw-NAME`, both under
 //! `$OPENCLAW_HOME` instead of `~` when that is set; the config is `<state>/openclaw.json` (an
 //! existing legacy `clawdbot.json` when that is missing). A legacy `~/.clawdbot` is the default

@@ -100,7 +100,7 @@ pub enum RestartPolicy {
     /// Every exit clawherd did not ask for.
     Always,
     /// Non-zero exits, deaths by signal and failed spawns; exit 0 counts as a deliberate stop
-    /// (so OpenClaw's exit-0 restart hand-back, facts §4, is not followed).
+    /// (so OpenClaw's exit-0 restart hand-back, docs/openclaw.md "Restart hand-off", is not followed).
     OnFailure,
     /// Never; the instance stays stopped.
     Never,

@@ -1,70 +1,34 @@
 //! HTTP probes: `GET /readyz` (readiness) and `GET /healthz` (liveness) on 127.0.0.1, with a
 //! timeout. OpenClaw answers them without auth, `200` when ready/live and `503` with `failing`
-//! reasons otherwise (`dist/gateway-http-route-contracts-*.mjs`, docs/openclaw.md, "Health and readiness"). Before the listener
+//! reasons otherwise (`dist/gateway-http-route-contracts-*.mjs` in its package). Before the listener
 //! exists the connection is refused, which counts as "not ready".
 
+use crate::process::http::{self, Target};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
+use http_body_util::Full;
 use std::time::Duration;
-use tokio::net::TcpStream;
 
 /// Readiness path.
 pub const READY_PATH: &str = "/readyz";
 /// Liveness path.
 pub const LIVE_PATH: &str = "/healthz";
 
-/// Why a probe got no HTTP answer.
-#[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
-    /// Nothing listens yet, or the connection failed.
-    #[error("connect to 127.0.0.1:{port}: {source}")]
-    Connect {
-        /// The port.
-        port: u16,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// HTTP-level failure.
-    #[error("http: {0}")]
-    Http(#[from] hyper::Error),
-    /// No complete answer within the timeout.
-    #[error("no answer within {0:?}")]
-    Timeout(Duration),
-}
+/// Why a probe got no HTTP answer: refused (nothing listens yet), an HTTP error, a timeout,
+/// or a body over [`MAX_BODY_BYTES`].
+pub type ProbeError = http::HttpError;
+
+/// The largest probe answer read; `/readyz` answers are a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// `GET path` on `127.0.0.1:port`; returns the status code and body.
 ///
-/// Errors: [`ProbeError`] (refused, HTTP error, timeout).
+/// Errors: [`ProbeError`] (refused, HTTP error, timeout, body too large).
 pub async fn get(port: u16, path: &str, timeout: Duration) -> Result<(u16, Bytes), ProbeError> {
-    tokio::time::timeout(timeout, get_inner(port, path))
-        .await
-        .map_err(|_| ProbeError::Timeout(timeout))?
-}
-
-async fn get_inner(port: u16, path: &str) -> Result<(u16, Bytes), ProbeError> {
-    let stream = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|source| ProbeError::Connect { port, source })?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    // The connection task ends when the response is read and the sender dropped; it is owned by
-    // this probe (aborted on return).
-    let conn = tokio::spawn(conn);
-    let req = Request::get(path)
+    let request = hyper::Request::get(path)
         .header(hyper::header::HOST, format!("127.0.0.1:{port}"))
         .header(hyper::header::CONNECTION, "close")
-        .body(Empty::<Bytes>::new())
-        .expect("static request is valid");
-    let result = async {
-        let res = sender.send_request(req).await?;
-        let status = res.status().as_u16();
-        let body = res.into_body().collect().await?.to_bytes();
-        Ok((status, body))
-    }
-    .await;
-    conn.abort();
-    result
+        .body(Full::new(Bytes::new()))?;
+    http::fetch(&Target::Tcp(format!("127.0.0.1:{port}")), request, timeout, MAX_BODY_BYTES).await
 }
 
 /// Whether the gateway on `port` reports ready (`GET /readyz` → 200).

@@ -1,6 +1,8 @@
 //! What the fleet tells its operators: the event stream ([`events`]), captured gateway output
-//! ([`logs`]) and Prometheus metrics ([`metrics`]).
+//! ([`logs`]) and Prometheus metrics ([`metrics`]); secrets hidden from what is shown
+//! ([`redact`]).
 
 pub mod events;
 pub mod logs;
 pub mod metrics;
+pub mod redact;

@@ -228,7 +228,20 @@ impl Daemon {
 
     /// Starts with extra environment `env` and without the variables in `remove`.
     pub fn start_with(fleet: &Path, env: &[(&str, &str)], remove: &[&str]) -> Self {
-        let mut cmd = Command::new(clawherd_bin());
+        Self::start_under(fleet, &[], env, remove)
+    }
+
+    /// [`Daemon::start_with`] run through `wrapper` (a program and its arguments that exec
+    /// clawherd, such as `prlimit --nofile=128:128`), so the daemon's pid is the child's.
+    pub fn start_under(fleet: &Path, wrapper: &[&str], env: &[(&str, &str)], remove: &[&str]) -> Self {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(clawherd_bin());
+                c
+            }
+            None => Command::new(clawherd_bin()),
+        };
         cmd.args(["run", "--quiet"])
             .arg(fleet)
             .stdin(Stdio::null())

@@ -1,0 +1,178 @@
+//! `GET /v1/status`: per instance its state, process tree figures (CPU, RSS) and the health
+//! signals the gateway reports now.
+
+use super::{unknown_profile, views};
+use crate::control::protocol::{API_VERSION, InstanceReport, OpenClawSignals, StatusResponse, TreeReport};
+use crate::control::server::AppState;
+use crate::instance::{InstanceStatus, InstanceView, Phase};
+use crate::process::usage;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Window over which `status` measures CPU use when the previous call's readings
+/// ([`usage::CpuHistory`]) cannot serve.
+const CPU_WINDOW: Duration = Duration::from_millis(200);
+/// Timeout of the health probes `status` makes.
+const STATUS_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Query of the status route.
+#[derive(serde::Deserialize)]
+pub struct StatusQuery {
+    profile: Option<String>,
+}
+
+/// What one status call measured, per instance in the order of the views.
+struct Measured {
+    /// Liveness and OpenClaw's `/readyz` details.
+    signals: Vec<(Option<bool>, Option<OpenClawSignals>)>,
+    /// The process trees at the end of the measurement.
+    trees: Vec<usage::TreeSample>,
+    /// CPU percent and the span (seconds) it was measured over.
+    cpu: Vec<(f64, f64)>,
+}
+
+/// Answers a [`StatusResponse`] for the whole fleet or `?profile=NAME`; 404 for an unknown
+/// profile, 503 while shutting down.
+pub async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> Response {
+    let mut all = match views(&state.requests).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Some(p) = &q.profile {
+        let names: Vec<String> = all.iter().map(|v| v.profile.name.clone()).collect();
+        all.retain(|v| &v.profile.name == p);
+        if all.is_empty() {
+            return unknown_profile(p, &names);
+        }
+    }
+    let statuses: Vec<InstanceStatus> = all.iter().map(|v| v.handle.status()).collect();
+    // Only a whole-fleet call replaces the CPU readings (a one-profile call would forget the rest).
+    let m = measure(&state, &all, &statuses, q.profile.is_none()).await;
+    let now = SystemTime::now();
+    let instances = all
+        .iter()
+        .zip(&statuses)
+        .zip(m.trees.into_iter().zip(m.cpu))
+        .zip(m.signals)
+        .map(|(((v, s), (tree, cpu)), signals)| report(v, s, tree, cpu, signals, now))
+        .collect();
+    let rss_bytes = procfs::process::Process::myself()
+        .and_then(|p| p.stat())
+        .map(|s| s.rss * procfs::page_size())
+        .unwrap_or(0);
+    Json(StatusResponse {
+        api: API_VERSION,
+        fleet: state.fleet_path.display().to_string(),
+        pid: std::process::id(),
+        rss_bytes,
+        instances,
+    })
+    .into_response()
+}
+
+/// Probes every running gateway at once and measures each tree's CPU use: since the previous
+/// call when it is recent enough for every process, otherwise over [`CPU_WINDOW`], which the
+/// probes fill in part. With `record`, the readings replace the previous call's.
+async fn measure(state: &AppState, all: &[InstanceView], statuses: &[InstanceStatus], record: bool) -> Measured {
+    let sample_all = || -> Vec<usage::TreeSample> { all.iter().zip(statuses).map(|(v, s)| usage::sample(s.pid, &v.marker)).collect() };
+    let started = Instant::now();
+    let before = sample_all();
+    let probes = futures_util::future::join_all(
+        all.iter()
+            .zip(statuses)
+            .map(|(v, s)| probe_signals(v.plan.ready_port(), s.pid.is_some())),
+    );
+    let known: Option<Vec<(f64, f64)>> = {
+        // Held for a few arithmetic steps, never across an await.
+        let history = state.cpu.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        before.iter().map(|b| history.since_last(b, started)).collect()
+    };
+    let (signals, trees, sampled, cpu) = match known {
+        Some(cpu) => (probes.await, before, started, cpu),
+        None => {
+            let (signals, ()) = tokio::join!(probes, tokio::time::sleep(CPU_WINDOW));
+            let sampled = Instant::now();
+            let after = sample_all();
+            let elapsed = sampled - started;
+            let cpu = before
+                .iter()
+                .zip(&after)
+                .map(|(b, a)| (usage::cpu_percent(b, a, elapsed), elapsed.as_secs_f64()))
+                .collect();
+            (signals, after, sampled, cpu)
+        }
+    };
+    if record {
+        state
+            .cpu
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .record(&trees, sampled);
+    }
+    Measured { signals, trees, cpu }
+}
+
+/// One instance's row of the answer.
+fn report(
+    v: &InstanceView,
+    s: &InstanceStatus,
+    tree: usage::TreeSample,
+    (cpu_percent, cpu_span_s): (f64, f64),
+    (live, openclaw): (Option<bool>, Option<OpenClawSignals>),
+    now: SystemTime,
+) -> InstanceReport {
+    InstanceReport {
+        profile: v.profile.name.clone(),
+        role: v.profile.role.as_str().into(),
+        flavor: v.profile.flavor.as_str().into(),
+        state: s.state,
+        reason: s.reason.clone(),
+        pid: s.pid,
+        uptime_s: s.started_at.and_then(|t| now.duration_since(t).ok()).map(|d| d.as_secs_f64()),
+        restarts: s.restarts,
+        last_exit: s.last_exit.map(|e| e.to_string()),
+        last_exit_at: s.last_exit_at.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+        base_port: v.plan.port(),
+        ready: s.state == Phase::Ready,
+        live,
+        tree: TreeReport {
+            processes: tree.processes,
+            rss_bytes: tree.rss_bytes,
+            cpu_percent,
+            cpu_span_s,
+        },
+        openclaw,
+    }
+}
+
+/// Liveness (`/healthz` 200) and OpenClaw's own `/readyz` details, for a running gateway.
+async fn probe_signals(port: Option<u16>, running: bool) -> (Option<bool>, Option<OpenClawSignals>) {
+    use crate::instance::probe;
+    let Some(port) = port.filter(|_| running) else {
+        return (None, None);
+    };
+    let (live, ready) = tokio::join!(
+        probe::get(port, probe::LIVE_PATH, STATUS_PROBE_TIMEOUT),
+        probe::get(port, probe::READY_PATH, STATUS_PROBE_TIMEOUT)
+    );
+    let live = Some(matches!(live, Ok((200, _))));
+    let signals = ready
+        .ok()
+        .and_then(|(_, body)| serde_json::from_slice::<serde_json::Value>(&body).ok())
+        .map(|v| {
+            let list = |k: &str| -> Vec<String> {
+                v.get(k)
+                    .and_then(|a| a.as_array())
+                    .map(|a| a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)).collect())
+                    .unwrap_or_default()
+            };
+            OpenClawSignals {
+                failing: list("failing"),
+                suppressed: list("suppressed"),
+                event_loop_degraded: v.pointer("/eventLoop/degraded").and_then(|d| d.as_bool()),
+            }
+        });
+    (live, signals)
+}
