@@ -1,0 +1,363 @@
+//! clawherd under a real systemd (`scripts/systemd-ns` boots the machine's own systemd as PID 1
+//! of throwaway namespaces), with stand-in gateways (`fake-gateway`).
+//!
+//! - `system_unit_lifecycle`: `systemd/clawherd.service` exactly as shipped (plus a drop-in with
+//!   `WatchdogSec=`, the one setting the unit leaves commented for the user): READY=1 only once
+//!   every instance is ready; STATUS= in `systemctl status`; a reload that restarts a profile and
+//!   STATUS/WATCHDOG going on afterwards (the healthy daemon survives > 2× WatchdogSec); a
+//!   SIGSTOPped daemon killed by the watchdog and restarted with no duplicate gateways; journald
+//!   fields and readable messages; `systemctl stop` leaving no process;
+//!   `systemd-analyze security` printed and held to ≤ 4.0.
+//! - `user_unit_lifecycle`: `systemd/clawherd-user.service` under `user@.service` of a test user
+//!   (with linger): starts, READY=1, stop leaves nothing.
+//!
+//! Skipped (passing, with a `skip:` line) when not root or without namespaces, overlayfs or
+//! cgroup2. Every wait polls a state with a generous deadline.
+
+mod systemd_ns;
+
+use std::time::{Duration, Instant};
+use systemd_ns::{Container, wait_for};
+
+const UNIT: &str = "clawherd.service";
+const FLEET: &str = "/etc/clawherd/fleet.yaml";
+/// WatchdogSec= of the drop-in.
+const WATCHDOG: Duration = Duration::from_secs(4);
+/// Highest `systemd-analyze security` exposure the shipped system unit may have.
+const MAX_EXPOSURE: f64 = 4.0;
+/// Deadline for a unit or fleet state (generous: 2 cores shared with other builds).
+const STATE_DEADLINE: Duration = Duration::from_secs(120);
+
+fn manifest(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// A fleet of two stand-ins, main and rescue, with paths a root service would use. `rescue_env`
+/// are extra environment lines for rescue (its readiness delay).
+fn fleet(rescue_ready_delay_ms: u64) -> String {
+    format!(
+        "version: 1
+run_dir: /var/lib/clawherd
+defaults:
+  command: [\"/usr/local/bin/fake-gateway\"]
+  args: [\"--allow-unconfigured\"]
+  restart: {{backoff: {{initial: 100ms, max: 1s}}}}
+  stop_timeout: 20s
+profiles:
+  main:
+    role: main
+    openclaw_profile: main
+    port: 18789
+    state_dir: /var/lib/openclaw/main
+    config: /var/lib/openclaw/main.json5
+  rescue:
+    role: rescue
+    openclaw_profile: rescue
+    port: 19789
+    state_dir: /var/lib/openclaw/rescue
+    config: /var/lib/openclaw/rescue.json5
+    env:
+      FAKE_READY_DELAY_MS: \"{rescue_ready_delay_ms}\"
+"
+    )
+}
+
+/// Installs clawherd and the stand-in into /usr/local/bin (where the shipped ExecStart looks),
+/// the system unit byte for byte, and `fleet_text` as /etc/clawherd/fleet.yaml.
+fn install(c: &Container, fleet_text: &str) {
+    let bin = c.share(std::path::Path::new(env!("CARGO_BIN_EXE_clawherd")), "clawherd");
+    let fake = c.share(std::path::Path::new(env!("CARGO_BIN_EXE_fake-gateway")), "fake-gateway");
+    let unit = c.share(&manifest("systemd/clawherd.service"), "clawherd.service");
+    let fleet = c.share_text(fleet_text, "fleet.yaml");
+    c.ok(&format!(
+        "install -m 0755 {} {} /usr/local/bin/ && install -D -m 0644 {} /etc/systemd/system/{UNIT} \
+         && install -D -m 0644 {} {FLEET} && mkdir -p /var/lib/openclaw && systemctl daemon-reload",
+        bin.display(),
+        fake.display(),
+        unit.display(),
+        fleet.display()
+    ));
+    let shipped = std::fs::read(manifest("systemd/clawherd.service")).expect("read the shipped unit");
+    let inside = c.run(&["cat", "/etc/systemd/system/clawherd.service"]).stdout;
+    assert_eq!(
+        inside.as_bytes(),
+        shipped.as_slice(),
+        "the unit must be installed exactly as shipped"
+    );
+}
+
+/// Replaces the fleet file inside (the host copy is shared, then installed).
+fn put_fleet(c: &Container, fleet_text: &str) {
+    let f = c.share_text(fleet_text, "fleet-next.yaml");
+    c.ok(&format!("install -m 0644 {} {FLEET}", f.display()));
+}
+
+/// `(MainPID, ActiveState, SubState, StatusText, NRestarts)` in one `systemctl show`.
+struct UnitState {
+    main_pid: u32,
+    active: String,
+    status: String,
+    restarts: u32,
+}
+
+fn unit_state(c: &Container) -> UnitState {
+    let r = c.run(&["systemctl", "show", "-p", "MainPID,ActiveState,StatusText,NRestarts", UNIT]);
+    let mut s = UnitState {
+        main_pid: 0,
+        active: String::new(),
+        status: String::new(),
+        restarts: 0,
+    };
+    for line in r.stdout.lines() {
+        match line.split_once('=') {
+            Some(("MainPID", v)) => s.main_pid = v.parse().unwrap_or(0),
+            Some(("ActiveState", v)) => s.active = v.to_string(),
+            Some(("StatusText", v)) => s.status = v.to_string(),
+            Some(("NRestarts", v)) => s.restarts = v.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    s
+}
+
+/// Per profile: (state, pid) from `clawherd status --json` inside.
+fn fleet_status(c: &Container) -> Result<Vec<(String, String, u64)>, String> {
+    let r = c.run(&["clawherd", "status", "-f", FLEET, "--json"]);
+    if r.code != 0 {
+        return Err(format!("clawherd status exit {}: {}", r.code, r.stderr.trim()));
+    }
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).map_err(|e| format!("{e}: {}", r.stdout))?;
+    let list = v["instances"].as_array().ok_or("no instances")?;
+    Ok(list
+        .iter()
+        .map(|i| {
+            (
+                i["profile"].as_str().unwrap_or("?").to_string(),
+                i["state"].as_str().unwrap_or("?").to_string(),
+                i["pid"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect())
+}
+
+/// Host-visible (inside) pids of every process named `name`, with their parent pids.
+fn processes(c: &Container, name: &str) -> Vec<(u32, u32)> {
+    let out = c.sh(&format!("ps -e -o pid=,ppid=,comm= | awk '$3 == \"{name}\" {{print $1, $2}}'"));
+    out.stdout
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace().map(|x| x.parse::<u32>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .collect()
+}
+
+const ALL_READY: &str = "2/2 ready: main ready, rescue ready";
+
+/// Waits until the unit is active with every instance ready in STATUS=.
+fn wait_all_ready(c: &Container, what: &str) -> UnitState {
+    wait_for(what, STATE_DEADLINE, || {
+        let s = unit_state(c);
+        if s.active == "active" && s.status == ALL_READY {
+            Ok(s)
+        } else {
+            Err(format!("{} / {:?}", s.active, s.status))
+        }
+    })
+}
+
+fn security_score(c: &Container, unit: &str) -> f64 {
+    let r = c.run(&["systemd-analyze", "security", "--no-pager", unit]);
+    println!("== systemd-analyze security {unit}\n{}", r.stdout);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .unwrap_or_else(|| panic!("no exposure level in:\n{}{}", r.stdout, r.stderr));
+    let score = line
+        .split(':')
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("cannot read a score from {line:?}"));
+    println!("security score of {unit}: {score}");
+    score
+}
+
+#[test]
+fn system_unit_lifecycle() {
+    let Some(c) = Container::up("system") else { return };
+    install(&c, &fleet(6000));
+
+    // The drop-in: only what a user would set. WatchdogSec= is commented out in the shipped unit.
+    let dropin = c.share_text(&format!("[Service]\nWatchdogSec={}s\n", WATCHDOG.as_secs()), "watchdog.conf");
+    c.ok(&format!(
+        "install -D -m 0644 {} /etc/systemd/system/{UNIT}.d/watchdog.conf && systemctl daemon-reload",
+        dropin.display()
+    ));
+
+    let score = security_score(&c, UNIT);
+
+    // 1. Start: activating while rescue (6 s to ready) is not ready, active only once it is.
+    c.ok(&format!("systemctl start --no-block {UNIT}"));
+    let mut saw_activating_with_laggard = false;
+    let started = wait_for("the unit to become active", STATE_DEADLINE, || {
+        let s = unit_state(&c);
+        match s.active.as_str() {
+            "activating" => {
+                if s.status.starts_with("1/2 ready") {
+                    saw_activating_with_laggard = true;
+                }
+                Err(format!("activating / {:?}", s.status))
+            }
+            "active" => Ok(s),
+            other => Err(format!("{other} / {:?}", s.status)),
+        }
+    });
+    let at_active = fleet_status(&c).expect("clawherd status once active");
+    assert!(
+        at_active.iter().all(|(_, state, _)| state == "ready"),
+        "active before every instance was ready: {at_active:?}"
+    );
+    assert!(
+        saw_activating_with_laggard,
+        "never saw the unit activating with STATUS `1/2 ready…` while rescue was not ready yet"
+    );
+    assert_eq!(started.status, ALL_READY, "STATUS= when READY=1 was sent");
+
+    // 2. `systemctl status` shows the current STATUS=.
+    let status = c.run(&["systemctl", "status", "--no-pager", "-n", "0", UNIT]).stdout;
+    println!("== systemctl status {UNIT} (stand-in fleet ready)\n{status}");
+    assert!(status.contains(&format!("Status: \"{ALL_READY}\"")), "{status}");
+
+    // 3. A reload that restarts a profile (rescue's environment changes): STATUS= must follow
+    // the new instance through not-ready to ready. Before the fix it froze at the old
+    // instance's last state ("… rescue stopped").
+    let pid_before = started.main_pid;
+    let old_rescue = at_active.iter().find(|p| p.0 == "rescue").expect("rescue").2;
+    put_fleet(&c, &fleet(8000));
+    c.ok(&format!("systemctl reload {UNIT}"));
+    let mut seen = Vec::new();
+    wait_for("STATUS= to show the restarted rescue not ready", STATE_DEADLINE, || {
+        let s = unit_state(&c);
+        if seen.last() != Some(&s.status) {
+            seen.push(s.status.clone());
+        }
+        if s.status.starts_with("1/2 ready: main ready, rescue ") && s.status != "1/2 ready: main ready, rescue stopped" {
+            Ok(())
+        } else {
+            Err(format!("{:?}", s.status))
+        }
+    });
+    let after_reload = wait_all_ready(&c, "STATUS= to show the restarted rescue ready");
+    seen.push(after_reload.status.clone());
+    println!("STATUS= sequence during the reload: {seen:?}");
+    println!("STATUS line after the reload that restarted rescue: {:?}", after_reload.status);
+    let new_rescue = fleet_status(&c)
+        .expect("status")
+        .into_iter()
+        .find(|p| p.0 == "rescue")
+        .expect("rescue")
+        .2;
+    assert_ne!(new_rescue, old_rescue, "the reload was to restart rescue");
+    assert_eq!(after_reload.main_pid, pid_before, "a reload must not restart clawherd");
+
+    // 4. STATUS= keeps following the fleet after the reload: kill the new rescue gateway.
+    let killed_at = Instant::now();
+    c.ok(&format!("kill -9 {new_rescue}"));
+    wait_for("STATUS= to show rescue down after its gateway was killed", STATE_DEADLINE, || {
+        let s = unit_state(&c);
+        if s.status != ALL_READY { Ok(()) } else { Err(s.status) }
+    });
+    let back = wait_all_ready(&c, "STATUS= to show rescue ready again");
+    println!("rescue restarted and STATUS current again after {:?}", killed_at.elapsed());
+
+    // 5. The watchdog: the healthy daemon outlives well over 2× WatchdogSec after the reload.
+    let calm = WATCHDOG * 3;
+    let since = Instant::now();
+    while since.elapsed() < calm {
+        let s = unit_state(&c);
+        assert_eq!(
+            s.main_pid, back.main_pid,
+            "clawherd was replaced: the watchdog killed a healthy daemon"
+        );
+        assert_eq!(s.restarts, 0, "systemd restarted the unit");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    println!(
+        "healthy clawherd kept by the watchdog for {calm:?} ({}× WatchdogSec)",
+        calm.as_secs() / WATCHDOG.as_secs()
+    );
+
+    // 6. A stopped (SIGSTOP) clawherd is killed by the watchdog and restarted; the new one
+    // runs exactly one gateway per profile.
+    let old_gateways = processes(&c, "fake-gateway");
+    c.ok(&format!("systemctl kill --kill-who=main -s SIGSTOP {UNIT}"));
+    let restarted = wait_for("systemd to restart the stopped clawherd", STATE_DEADLINE, || {
+        let s = unit_state(&c);
+        if s.main_pid != 0 && s.main_pid != back.main_pid && s.restarts >= 1 {
+            Ok(s)
+        } else {
+            Err(format!("MainPID {} NRestarts {} {}", s.main_pid, s.restarts, s.active))
+        }
+    });
+    let restarted = {
+        let s = wait_all_ready(&c, "the restarted clawherd to have its fleet ready");
+        assert_eq!(s.main_pid, restarted.main_pid);
+        s
+    };
+    let gateways = processes(&c, "fake-gateway");
+    assert_eq!(
+        gateways.len(),
+        2,
+        "one gateway per profile after the restart: {gateways:?} (before: {old_gateways:?})"
+    );
+    assert!(
+        gateways.iter().all(|(_, ppid)| *ppid == restarted.main_pid),
+        "every gateway must be a child of the new clawherd {}: {gateways:?}",
+        restarted.main_pid
+    );
+    let result = c.run(&["journalctl", "-u", UNIT, "--no-pager", "-g", "[Ww]atchdog"]).stdout;
+    println!("== the watchdog in the journal\n{result}");
+    assert!(
+        result.contains("atchdog timeout"),
+        "systemd did not log a watchdog timeout:\n{result}"
+    );
+
+    // 7. journald: gateway lines carry PROFILE= and say which profile in MESSAGE; PORT= is a number.
+    let json = c.run(&["journalctl", "-u", UNIT, "-o", "json", "--no-pager"]).stdout;
+    let entries: Vec<serde_json::Value> = json.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    for profile in ["main", "rescue"] {
+        let ready = entries
+            .iter()
+            .find(|e| e["PROFILE"] == profile && e["MESSAGE"].as_str().is_some_and(|m| m.contains("[gateway] ready")));
+        let ready = ready.unwrap_or_else(|| panic!("no `[gateway] ready` entry with PROFILE={profile}"));
+        assert_eq!(ready["MESSAGE"], format!("[{profile}] [gateway] ready"), "{ready}");
+        let spawned = entries
+            .iter()
+            .find(|e| e["PROFILE"] == profile && e["MESSAGE"] == "spawned")
+            .unwrap_or_else(|| panic!("no `spawned` entry with PROFILE={profile}"));
+        let port = spawned["PORT"].as_str().unwrap_or("");
+        assert!(port.parse::<u16>().is_ok(), "PORT= of `spawned` must be a number, is {port:?}");
+    }
+    let short = c.run(&["journalctl", "-u", UNIT, "--no-pager", "-g", "gateway. ready"]).stdout;
+    println!("== journalctl -u {UNIT} -g 'gateway. ready' (default output)\n{short}");
+    assert!(
+        short.contains("[main] [gateway] ready") && short.contains("[rescue] [gateway] ready"),
+        "{short}"
+    );
+
+    // 8. Stop leaves no process.
+    c.ok(&format!("systemctl stop {UNIT}"));
+    let s = unit_state(&c);
+    assert_eq!(s.active, "inactive", "after systemctl stop");
+    let left: Vec<_> = ["clawherd", "fake-gateway"].iter().flat_map(|n| processes(&c, n)).collect();
+    assert!(left.is_empty(), "processes left after stop: {left:?}");
+    let cg = c.run(&["systemctl", "show", "-p", "ControlGroup", "--value", UNIT]).stdout;
+    assert!(cg.trim().is_empty(), "the unit's cgroup is still there: {cg}");
+
+    assert!(
+        score <= MAX_EXPOSURE,
+        "systemd-analyze security {UNIT}: {score} > {MAX_EXPOSURE} (see the table above)"
+    );
+}
