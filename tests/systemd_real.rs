@@ -17,7 +17,7 @@
 mod systemd_ns;
 
 use std::time::{Duration, Instant};
-use systemd_ns::{Container, wait_for};
+use systemd_ns::{Container, Run, wait_for};
 
 const UNIT: &str = "clawherd.service";
 const FLEET: &str = "/etc/clawherd/fleet.yaml";
@@ -225,6 +225,21 @@ fn system_unit_lifecycle() {
     );
     assert_eq!(started.status, ALL_READY, "STATUS= when READY=1 was sent");
 
+    // The hardening is in force, not just written down: seccomp filter on, capabilities cut.
+    let proc_status = c.ok(&format!("cat /proc/{}/status", started.main_pid));
+    let field = |k: &str| {
+        proc_status
+            .lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("Seccomp:"), "2", "no seccomp filter on clawherd:\n{proc_status}");
+    assert_eq!(field("NoNewPrivs:"), "1", "{proc_status}");
+    let bounding = u64::from_str_radix(&field("CapBnd:"), 16).expect("CapBnd");
+    // CAP_DAC_OVERRIDE (1), CAP_DAC_READ_SEARCH (2), CAP_FOWNER (3): the unit's bounding set.
+    assert_eq!(bounding, 0b1110, "CapBnd of clawherd: {bounding:#x}");
+
     // 2. `systemctl status` shows the current STATUS=.
     let status = c.run(&["systemctl", "status", "--no-pager", "-n", "0", UNIT]).stdout;
     println!("== systemctl status {UNIT} (stand-in fleet ready)\n{status}");
@@ -356,8 +371,61 @@ fn system_unit_lifecycle() {
     let cg = c.run(&["systemctl", "show", "-p", "ControlGroup", "--value", UNIT]).stdout;
     assert!(cg.trim().is_empty(), "the unit's cgroup is still there: {cg}");
 
+    node_under_the_hardening(&c);
+
     assert!(
         score <= MAX_EXPOSURE,
         "systemd-analyze security {UNIT}: {score} > {MAX_EXPOSURE} (see the table above)"
+    );
+}
+
+/// What the hardening means for Node (the gateways' runtime): a copy of the shipped unit with
+/// `node` in place of clawherd runs V8's JIT, reads /proc and the network interfaces and writes
+/// /tmp; with `MemoryDenyWriteExecute=yes` added (the one setting the unit leaves out for Node)
+/// the same program must fail. Skipped when there is no `node` on PATH.
+fn node_under_the_hardening(c: &Container) {
+    if c.sh("command -v node").code != 0 {
+        println!("skip: no node on PATH; the hardening was not tried with Node");
+        return;
+    }
+    let script = "const os=require('os');os.cpus();os.networkInterfaces();\
+        require('fs').writeFileSync('/tmp/clawherd-node-probe','ok');\
+        let s=0;for(let i=0;i<2e7;i++){s+=i%7}new Function('return 1')();\
+        console.log('node ok',process.version,s)";
+    let js = c.share_text(script, "probe.js");
+    let base = c.share(&manifest("systemd/clawherd.service"), "node-probe.service");
+    let run = |name: &str, extra: &str| -> Run {
+        let dropin = c.share_text(
+            &format!(
+                "[Service]\nType=oneshot\nExecStart=\nExecStart=/usr/bin/env node {}\nExecReload=\n{extra}",
+                js.display()
+            ),
+            &format!("{name}.conf"),
+        );
+        c.ok(&format!(
+            "install -m 0644 {} /etc/systemd/system/{name}.service && \
+             install -D -m 0644 {} /etc/systemd/system/{name}.service.d/probe.conf && systemctl daemon-reload",
+            base.display(),
+            dropin.display()
+        ));
+        let r = c.sh(&format!("systemctl start {name}.service"));
+        let log = c
+            .run(&["journalctl", "-u", &format!("{name}.service"), "--no-pager", "-o", "cat"])
+            .stdout;
+        println!("== {name} (the shipped hardening {}):\n{log}", extra.trim());
+        Run {
+            code: r.code,
+            stdout: log,
+            stderr: r.stderr,
+        }
+    };
+    let ok = run("node-probe", "");
+    assert_eq!(ok.code, 0, "node failed under the shipped hardening:\n{}{}", ok.stdout, ok.stderr);
+    assert!(ok.stdout.contains("node ok"), "{}", ok.stdout);
+    let mdwe = run("node-probe-mdwe", "MemoryDenyWriteExecute=yes\n");
+    println!("node with MemoryDenyWriteExecute=yes: exit {}", mdwe.code);
+    assert!(
+        mdwe.code != 0 && !mdwe.stdout.contains("node ok"),
+        "node ran with MemoryDenyWriteExecute=yes; the unit's reason for leaving it out is wrong"
     );
 }
