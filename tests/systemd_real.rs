@@ -9,7 +9,7 @@
 //!   fields and readable messages; `systemctl stop` leaving no process;
 //!   `systemd-analyze security` printed and held to ≤ 4.0.
 //! - `user_unit_lifecycle`: `systemd/clawherd-user.service` under `user@.service` of a test user
-//!   (with linger): starts, READY=1, stop leaves nothing.
+//!   (started by hand as linger would at boot): starts, READY=1, stop leaves nothing.
 //!
 //! Skipped (passing, with a `skip:` line) when not root or without namespaces, overlayfs or
 //! cgroup2. Every wait polls a state with a generous deadline.
@@ -32,8 +32,9 @@ fn manifest(rel: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
-/// A fleet of two stand-ins, main and rescue, with paths a root service would use. `rescue_env`
-/// are extra environment lines for rescue (its readiness delay).
+/// A fleet of two stand-ins, main and rescue, with paths a root service would use; rescue's
+/// `/readyz` turns 200 `rescue_ready_delay_ms` after it listens, and main leaves a worker in its
+/// own session (stopped only by SIGKILL of clawherd's process-tree sweep).
 fn fleet(rescue_ready_delay_ms: u64) -> String {
     format!(
         "version: 1
@@ -50,6 +51,8 @@ profiles:
     port: 18789
     state_dir: /var/lib/openclaw/main
     config: /var/lib/openclaw/main.json5
+    env:
+      FAKE_SPAWN_WORKER: \"1\"
   rescue:
     role: rescue
     openclaw_profile: rescue
@@ -321,15 +324,23 @@ fn system_unit_lifecycle() {
         assert_eq!(s.main_pid, restarted.main_pid);
         s
     };
-    let gateways = processes(&c, "fake-gateway");
+    // main's stand-in leaves a worker in its own session (only SIGKILL ends it), as a gateway's
+    // tool children may: one gateway per profile plus that worker, and nothing from before.
+    let all = processes(&c, "fake-gateway");
+    assert_eq!(
+        all.len(),
+        3,
+        "two gateways and main's worker after the restart: {all:?} (before: {old_gateways:?})"
+    );
+    assert!(
+        all.iter().all(|p| !old_gateways.contains(p)),
+        "a gateway or worker from before the restart survived: {all:?} (before: {old_gateways:?})"
+    );
+    let gateways: Vec<(u32, u32)> = all.iter().copied().filter(|(_, ppid)| *ppid == restarted.main_pid).collect();
     assert_eq!(
         gateways.len(),
         2,
-        "one gateway per profile after the restart: {gateways:?} (before: {old_gateways:?})"
-    );
-    assert!(
-        gateways.iter().all(|(_, ppid)| *ppid == restarted.main_pid),
-        "every gateway must be a child of the new clawherd {}: {gateways:?}",
+        "one gateway per profile, children of the new clawherd {}: {all:?}",
         restarted.main_pid
     );
     let result = c.run(&["journalctl", "-u", UNIT, "--no-pager", "-g", "[Ww]atchdog"]).stdout;
@@ -428,4 +439,81 @@ fn node_under_the_hardening(c: &Container) {
         mdwe.code != 0 && !mdwe.stdout.contains("node ok"),
         "node ran with MemoryDenyWriteExecute=yes; the unit's reason for leaving it out is wrong"
     );
+}
+
+/// The user unit's test user.
+const USER: &str = "clawherd-test";
+
+/// Runs `script` inside as the test user, with its user manager's runtime dir.
+fn as_user(c: &Container, uid: u32, script: &str) -> Run {
+    c.run(&[
+        "runuser",
+        "-u",
+        USER,
+        "--",
+        "env",
+        &format!("XDG_RUNTIME_DIR=/run/user/{uid}"),
+        "bash",
+        "-c",
+        script,
+    ])
+}
+
+#[test]
+fn user_unit_lifecycle() {
+    let Some(c) = Container::up("user") else { return };
+    let bin = c.share(std::path::Path::new(env!("CARGO_BIN_EXE_clawherd")), "clawherd");
+    let fake = c.share(std::path::Path::new(env!("CARGO_BIN_EXE_fake-gateway")), "fake-gateway");
+    let unit = c.share(&manifest("systemd/clawherd-user.service"), "clawherd-user.service");
+    let fleet_text = fleet(3000)
+        .replace("/var/lib/openclaw/", "state/")
+        .replace("run_dir: /var/lib/clawherd\n", "");
+    let fleet = c.share_text(&fleet_text, "user-fleet.yaml");
+    // The user, its files where the unit's install notes put them, and its user manager
+    // (user@UID.service, as linger would start it at boot; logind is not running in the test
+    // system, so it is started by hand).
+    let uid: u32 = c
+        .ok(&format!(
+            "useradd -m {USER} && install -m 0755 {fake} /usr/local/bin/ && \
+             runuser -u {USER} -- install -D -m 0755 {bin} /home/{USER}/.cargo/bin/clawherd && \
+             runuser -u {USER} -- install -D -m 0644 {unit} /home/{USER}/.config/systemd/user/clawherd.service && \
+             runuser -u {USER} -- install -D -m 0644 {fleet} /home/{USER}/.config/clawherd/fleet.yaml && \
+             id -u {USER}",
+            fake = fake.display(),
+            bin = bin.display(),
+            unit = unit.display(),
+            fleet = fleet.display()
+        ))
+        .trim()
+        .parse()
+        .expect("uid");
+    c.ok(&format!("systemctl start user@{uid}.service"));
+    let shipped = std::fs::read_to_string(manifest("systemd/clawherd-user.service")).expect("user unit");
+    let inside = as_user(&c, uid, "cat ~/.config/systemd/user/clawherd.service").stdout;
+    assert_eq!(inside, shipped, "the user unit must be installed exactly as shipped");
+
+    // Start: blocks until READY=1, which comes once both stand-ins are ready.
+    let start = as_user(&c, uid, "systemctl --user daemon-reload && systemctl --user start clawherd");
+    assert_eq!(start.code, 0, "systemctl --user start clawherd:\n{}{}", start.stdout, start.stderr);
+    let show = |prop: &str| {
+        as_user(&c, uid, &format!("systemctl --user show -p {prop} --value clawherd"))
+            .stdout
+            .trim()
+            .to_string()
+    };
+    assert_eq!(show("ActiveState"), "active");
+    assert_eq!(show("StatusText"), ALL_READY, "READY=1 must wait for every instance");
+    let status = as_user(&c, uid, "systemctl --user status --no-pager -n 0 clawherd").stdout;
+    println!("== systemctl --user status clawherd (as {USER})\n{status}");
+    let gateways = processes(&c, "fake-gateway");
+    assert_eq!(gateways.len(), 3, "two gateways and main's worker: {gateways:?}");
+    let owners = c.ok("ps -o user= -C fake-gateway | sort -u");
+    assert_eq!(owners.trim(), USER, "gateways run as the user");
+
+    // Stop leaves nothing of the user's fleet.
+    let stop = as_user(&c, uid, "systemctl --user stop clawherd");
+    assert_eq!(stop.code, 0, "systemctl --user stop clawherd:\n{}{}", stop.stdout, stop.stderr);
+    assert_eq!(show("ActiveState"), "inactive");
+    let left: Vec<_> = ["clawherd", "fake-gateway"].iter().flat_map(|n| processes(&c, n)).collect();
+    assert!(left.is_empty(), "processes left after stop: {left:?}");
 }
