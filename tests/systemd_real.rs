@@ -517,3 +517,87 @@ fn user_unit_lifecycle() {
     let left: Vec<_> = ["clawherd", "fake-gateway"].iter().flat_map(|n| processes(&c, n)).collect();
     assert!(left.is_empty(), "processes left after stop: {left:?}");
 }
+
+/// The Debian package: built by `scripts/deb` from this build's clawherd, installed with dpkg
+/// under a real systemd, enabled with a stand-in fleet, purged. Skipped without cargo-deb.
+#[test]
+fn debian_package() {
+    let has_cargo_deb = std::process::Command::new("cargo")
+        .args(["deb", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_cargo_deb {
+        println!("skip: cargo-deb is not installed (cargo install cargo-deb); the package was not built");
+        return;
+    }
+    let Some(c) = Container::up("deb") else { return };
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_clawherd")).parent().expect("bin dir");
+    let out = std::process::Command::new(manifest("scripts/deb"))
+        .arg("--bin-dir")
+        .arg(bin_dir)
+        .output()
+        .expect("run scripts/deb");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "scripts/deb failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deb = manifest(stdout.lines().last().expect("the .deb path").trim());
+    let deb = c.share(&deb, "clawherd.deb");
+    let fake = c.share(std::path::Path::new(env!("CARGO_BIN_EXE_fake-gateway")), "fake-gateway");
+
+    c.ok(&format!("dpkg -i {}", deb.display()));
+    let files = c.ok("dpkg -L clawherd");
+    for want in [
+        "/usr/bin/clawherd",
+        "/lib/systemd/system/clawherd.service",
+        "/usr/lib/systemd/user/clawherd.service",
+        "/usr/share/man/man1/clawherd.1.gz",
+        "/usr/share/bash-completion/completions/clawherd",
+        "/usr/share/zsh/vendor-completions/_clawherd",
+        "/usr/share/fish/vendor_completions.d/clawherd.fish",
+        "/usr/share/doc/clawherd/examples/fleet.yaml",
+        "/etc/clawherd/fleet.yaml",
+    ] {
+        assert!(files.lines().any(|l| l == want), "{want} not in the package:\n{files}");
+    }
+    let conffiles = c.ok("dpkg-query -W -f='${Conffiles}' clawherd");
+    assert!(conffiles.contains("/etc/clawherd/fleet.yaml"), "conffiles: {conffiles}");
+    let proof = c.sh("clawherd check --no-host-ports /etc/clawherd/fleet.yaml");
+    println!(
+        "== clawherd check of the packaged fleet (exit {})\n{}{}",
+        proof.code, proof.stdout, proof.stderr
+    );
+    assert_eq!(
+        c.run(&["systemctl", "is-enabled", UNIT]).stdout.trim(),
+        "disabled",
+        "installing must not enable the service"
+    );
+    let man = c.ok("zcat /usr/share/man/man1/clawherd.1.gz | head -c 200");
+    assert!(man.contains(".TH"), "not a man page: {man}");
+
+    // A fleet of stand-ins in place of the packaged one, then enable --now.
+    let fleet = c.share_text(&fleet(3000), "deb-fleet.yaml");
+    c.ok(&format!(
+        "install -m 0755 {} /usr/local/bin/ && mkdir -p /var/lib/openclaw && install -m 0644 {} {FLEET}",
+        fake.display(),
+        fleet.display()
+    ));
+    c.ok(&format!("systemctl enable --now {UNIT}"));
+    let up = wait_all_ready(&c, "the packaged service to be active with its fleet ready");
+    let status = c.run(&["systemctl", "status", "--no-pager", "-n", "0", UNIT]).stdout;
+    println!("== systemctl status {UNIT} (installed from the .deb)\n{status}");
+    assert!(status.contains("/usr/bin/clawherd run /etc/clawherd/fleet.yaml"), "{status}");
+    assert!(up.main_pid > 0);
+
+    // Purge: nothing runs, nothing of the package is left.
+    c.ok("dpkg --purge clawherd");
+    let left: Vec<_> = ["clawherd", "fake-gateway"].iter().flat_map(|n| processes(&c, n)).collect();
+    assert!(left.is_empty(), "processes left after purge: {left:?}");
+    assert_eq!(c.show(UNIT, "LoadState"), "not-found", "the unit is still known after purge");
+    let rest = c.sh(
+        "ls -d /etc/clawherd /var/lib/clawherd /usr/bin/clawherd /etc/systemd/system/multi-user.target.wants/clawherd.service 2>/dev/null",
+    );
+    assert!(rest.stdout.trim().is_empty(), "left after purge:\n{}", rest.stdout);
+}
