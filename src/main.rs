@@ -1,4 +1,5 @@
 //! `clawherd`: parse the command line, run the subcommand, map errors to exit codes in one place.
+#![warn(clippy::too_many_lines)]
 
 use clap::Parser;
 use clawherd::cli::{Cli, Command, commands, exit, local};

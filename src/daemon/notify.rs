@@ -75,18 +75,30 @@ impl Watched {
         }
     }
 
+    /// Waits for a new roster; false once the supervisor is gone. `changed()` marks the new
+    /// roster as seen, so [`Watched::refresh`]'s `has_changed()` would
+    /// miss it and keep the old views for good (STATUS= frozen after a reload that replaced an
+    /// instance): mark it unseen again for `refresh` to take.
+    async fn roster_changed_of(roster: &mut watch::Receiver<Vec<InstanceView>>) -> bool {
+        let alive = roster.changed().await.is_ok();
+        if alive {
+            roster.mark_changed();
+        }
+        alive
+    }
+
     /// Waits for a change of the roster or of an instance's status. False once the supervisor
     /// is gone (its roster closed). An instance whose actor ended stops being watched until the
     /// roster changes (the supervisor publishes a new roster when it replaces one).
     async fn changed(&mut self) -> bool {
         loop {
             if self.statuses.is_empty() {
-                return self.roster.changed().await.is_ok();
+                return Self::roster_changed_of(&mut self.roster).await;
             }
             let ended = {
                 let any_status = select_all(self.statuses.iter_mut().map(|rx| Box::pin(rx.changed())));
                 tokio::select! {
-                    r = self.roster.changed() => return r.is_ok(),
+                    alive = Self::roster_changed_of(&mut self.roster) => return alive,
                     (r, i, _) = any_status => match r {
                         Ok(()) => return true,
                         Err(_) => i,

@@ -258,7 +258,7 @@ impl Registration {
 
 impl Drop for Registration {
     /// Removes the record (if it is still this daemon's) and the lock file, while the lock is
-    /// still held (see [`lock_file`] for why that is safe); the lock is released just after.
+    /// still held (see `lock_file` for why that is safe); the lock is released just after.
     fn drop(&mut self) {
         if read(&self.record).is_some_and(|r| r.pid == DaemonId::current().pid) {
             let _ = std::fs::remove_file(&self.record);

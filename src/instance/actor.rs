@@ -350,11 +350,7 @@ impl Actor {
         match action {
             Action::Spawn => match spawn::spawn_parallel(self.plan.clone()).await {
                 Ok((mut child, pid)) => {
-                    info!(
-                        pid,
-                        port = self.plan.port().map_or_else(|| "none".to_string(), |p| p.to_string()),
-                        "spawned"
-                    );
+                    info!(pid, port = %self.plan.port().map_or_else(|| "none".to_string(), |p| p.to_string()), "spawned");
                     self.events.emit(FleetEvent::new(
                         What::Spawned { port: self.plan.port() },
                         Some(&self.name),

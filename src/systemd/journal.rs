@@ -115,9 +115,9 @@ pub fn journald_layer() -> Option<tracing_journald::Layer> {
     Some(layer.with_field_prefix(None).with_syslog_identifier(SYSLOG_IDENTIFIER.to_string()))
 }
 
-/// Writes gateway output lines to the journal as native entries with fields `MESSAGE`,
-/// `PRIORITY` (6 stdout, 3 stderr), `SYSLOG_IDENTIFIER=clawherd`, `PROFILE=<profile>` and
-/// `CLAWHERD_STREAM=stdout|stderr`. Safe to share between threads (`&self` methods).
+/// Writes gateway output lines to the journal as native entries with fields `MESSAGE` (the line
+/// after `[profile] `), `PRIORITY` (6 stdout, 3 stderr), `SYSLOG_IDENTIFIER=clawherd`,
+/// `PROFILE=<profile>` and `CLAWHERD_STREAM=stdout|stderr`. Safe to share between threads (`&self` methods).
 ///
 /// Sends block for at most one second (a stalled journald), so call it from a writer thread,
 /// not from the async runtime.
@@ -161,11 +161,14 @@ impl JournalWriter {
     }
 }
 
-/// The native-protocol datagram for one gateway line: `MESSAGE`, `PRIORITY`,
+/// The native-protocol datagram for one gateway line: `MESSAGE` (`[profile] line`), `PRIORITY`,
 /// `SYSLOG_IDENTIFIER`, `PROFILE`, `CLAWHERD_STREAM`, in that order. A line longer than
 /// [`MAX_MESSAGE_BYTES`] is cut and ends with `… [clawherd: N bytes cut]`.
 pub fn encode_line(profile: &str, stream: OutputStream, line: &str) -> Vec<u8> {
-    let message = truncate(line, MAX_MESSAGE_BYTES);
+    // The profile leads the message, as on clawherd's stdout mirror: `journalctl -u clawherd`
+    // and `systemctl status` show MESSAGE only, and two `[gateway] ready` lines must be told apart.
+    let prefixed = format!("[{profile}] {line}");
+    let message = truncate(&prefixed, MAX_MESSAGE_BYTES);
     let priority = stream.priority().to_string();
     encode_fields(&[
         ("MESSAGE", &message),
@@ -233,7 +236,7 @@ mod tests {
         w.write_line("main", OutputStream::Stdout, "[gateway] ready").expect("send");
         assert_eq!(
             recv(&sock),
-            b"MESSAGE=[gateway] ready\nPRIORITY=6\nSYSLOG_IDENTIFIER=clawherd\nPROFILE=main\nCLAWHERD_STREAM=stdout\n"
+            b"MESSAGE=[main] [gateway] ready\nPRIORITY=6\nSYSLOG_IDENTIFIER=clawherd\nPROFILE=main\nCLAWHERD_STREAM=stdout\n"
         );
     }
 
@@ -243,8 +246,8 @@ mod tests {
         let w = JournalWriter::at(&path).expect("writer");
         w.write_line("rescue", OutputStream::Stderr, "Error: boom\n    at x").expect("send");
         let mut want = b"MESSAGE\n".to_vec();
-        want.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0]);
-        want.extend_from_slice(b"Error: boom\n    at x\n");
+        want.extend_from_slice(&[29, 0, 0, 0, 0, 0, 0, 0]);
+        want.extend_from_slice(b"[rescue] Error: boom\n    at x\n");
         want.extend_from_slice(b"PRIORITY=3\nSYSLOG_IDENTIFIER=clawherd\nPROFILE=rescue\nCLAWHERD_STREAM=stderr\n");
         assert_eq!(recv(&sock), want);
     }
@@ -259,8 +262,11 @@ mod tests {
             .expect("send");
         let got = String::from_utf8(recv(&sock)).expect("utf8");
         let message = got.strip_prefix("MESSAGE=").and_then(|r| r.split('\n').next()).expect("message");
+        let (kept, _) = message.split_once('…').expect("cut marker");
+        let whole = "[main] ".len() + line.len();
+        assert!(kept.starts_with("[main] é"), "the profile leads the message");
         assert!(
-            message.ends_with(&format!("… [clawherd: {} bytes cut]", MAX_MESSAGE_BYTES)),
+            message.ends_with(&format!("… [clawherd: {} bytes cut]", whole - kept.len())),
             "{}",
             &message[message.len() - 40..]
         );
