@@ -1,0 +1,129 @@
+//! The task that runs one standby's [`Controller`]: it watches main's and the standby's status,
+//! feeds the controller, starts and stops the standby, records events and runs the hooks.
+
+use super::controller::{Controller, FoAction, MainHealth};
+use super::hooks::hooks_for;
+use crate::fleet::{Hooks, StandbyMode};
+use crate::instance::{Control, InstanceHandle, Phase};
+use crate::observe::events::{EventSink, FleetEvent, What};
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+/// One pair as the supervisor sets it up.
+pub struct Pair {
+    /// The standby.
+    pub standby: InstanceHandle,
+    /// The protected profile.
+    pub main: InstanceHandle,
+    /// How the controller decides.
+    pub settings: PairSettings,
+}
+
+/// A pair's settings, from the standby's profile and main's `health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PairSettings {
+    /// Hot or cold.
+    pub mode: StandbyMode,
+    /// Main down this long → failover.
+    pub failover_after: Duration,
+    /// Main ready this long → failback.
+    pub failback_after: Duration,
+    /// Main's `health.startup_grace` (see the module doc).
+    pub main_startup_grace: Duration,
+}
+
+/// Runs the controller of `pair` until aborted (the supervisor owns the task).
+pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
+    let mut main_rx = pair.main.subscribe();
+    let mut standby_rx = pair.standby.subscribe();
+    let standby_running = standby_rx.borrow().pid.is_some();
+    let settings = pair.settings;
+    let mut c = Controller::new(
+        settings.mode,
+        settings.failover_after,
+        settings.failback_after,
+        settings.main_startup_grace,
+        standby_running,
+        Instant::now(),
+    );
+    // A failover waiting for its standby to be ready: when it happened.
+    let mut awaiting_standby: Option<Instant> = None;
+    let (main_name, standby_name) = (pair.main.profile.clone(), pair.standby.profile.clone());
+    let mut hook_tasks = tokio::task::JoinSet::new();
+    loop {
+        let health = MainHealth::of(&main_rx.borrow_and_update());
+        let mut actions = c.on_main(health, Instant::now());
+        actions.extend(c.tick(Instant::now()));
+        for a in actions {
+            match a {
+                FoAction::StartStandby => {
+                    pair.standby.send(Control::Start).await;
+                }
+                FoAction::StopStandby => {
+                    pair.standby.send(Control::Stop).await;
+                }
+                FoAction::FailedOver(reason) => {
+                    crate::observe::metrics::FAILOVERS
+                        .get_or_create(&crate::observe::metrics::profile_label(&standby_name))
+                        .inc();
+                    warn!(standby = %standby_name, protects = %main_name, %reason, "FAILOVER to the standby");
+                    let message = format!("{main_name} down ({reason}); {standby_name} takes over");
+                    let what = What::Failover {
+                        standby_for: main_name.clone(),
+                        reason,
+                        mode: mode_name(settings.mode).into(),
+                    };
+                    let e = FleetEvent::new(what, Some(&standby_name), None, message);
+                    hooks_for(&mut hook_tasks, &hooks, &events, &e);
+                    events.emit(e);
+                    awaiting_standby = Some(Instant::now());
+                }
+                FoAction::FailedBack => {
+                    info!(standby = %standby_name, protects = %main_name, "failback: main is ready again");
+                    let what = What::Failback {
+                        standby_for: main_name.clone(),
+                        mode: mode_name(settings.mode).into(),
+                    };
+                    let e = FleetEvent::new(
+                        what,
+                        Some(&standby_name),
+                        None,
+                        format!("{main_name} ready again; failback from {standby_name}"),
+                    );
+                    hooks_for(&mut hook_tasks, &hooks, &events, &e);
+                    events.emit(e);
+                    awaiting_standby = None;
+                }
+            }
+        }
+        if let Some(at) = awaiting_standby {
+            let s = standby_rx.borrow_and_update().clone();
+            if s.state == Phase::Ready {
+                let took = at.elapsed().as_secs_f64();
+                info!(standby = %standby_name, took_s = took, "standby ready after failover");
+                events.emit(FleetEvent::new(
+                    What::StandbyReady { after_failover_s: took },
+                    Some(&standby_name),
+                    s.pid,
+                    format!("{standby_name} serves /readyz {took:.1} s after failover"),
+                ));
+                awaiting_standby = None;
+            }
+        }
+        let deadline = c.deadline();
+        tokio::select! {
+            r = main_rx.changed() => if r.is_err() { break },
+            r = standby_rx.changed() => if r.is_err() { break },
+            () = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {}
+            Some(_) = hook_tasks.join_next(), if !hook_tasks.is_empty() => {}
+        }
+    }
+}
+
+fn mode_name(m: StandbyMode) -> &'static str {
+    match m {
+        StandbyMode::Hot => "hot",
+        StandbyMode::Cold => "cold",
+    }
+}
