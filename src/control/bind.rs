@@ -34,23 +34,6 @@ pub enum ControlError {
     },
 }
 
-/// What a non-socket file type is, for [`ControlError::NotASocket`].
-fn kind_of(t: std::fs::FileType) -> &'static str {
-    if t.is_file() {
-        "a regular file"
-    } else if t.is_dir() {
-        "a folder"
-    } else if t.is_symlink() {
-        "a symbolic link"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_block_device() || t.is_char_device() {
-        "a device"
-    } else {
-        "not a socket"
-    }
-}
-
 /// Creates the socket at `path`: refuses if another clawherd answers there or if anything but
 /// a socket is there, removes a stale socket (one nobody answers on), creates the folder, binds,
 /// and sets mode 0600 (0660 and group `gid` if given).
@@ -71,7 +54,7 @@ pub async fn bind(path: &Path, group_gid: Option<u32>) -> Result<UnixListener, C
         Ok(meta) => {
             return Err(ControlError::NotASocket {
                 path: path.to_path_buf(),
-                kind: kind_of(meta.file_type()),
+                kind: crate::fleet::read::file_kind(meta.file_type()),
             });
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -21,7 +21,7 @@ pub enum ReadError {
     #[error("{0}")]
     Open(#[source] std::io::Error),
     /// Not a regular file (a FIFO, a device, a socket, a directory).
-    #[error("it is a {0}, not a regular file")]
+    #[error("it is {0}, not a regular file")]
     NotRegular(&'static str),
     /// Longer than [`MAX_FILE_BYTES`].
     #[error("it is larger than {} MiB", MAX_FILE_BYTES / (1024 * 1024))]
@@ -83,7 +83,7 @@ pub fn read_bounded_bytes(path: &Path) -> Result<Vec<u8>, ReadError> {
         .map_err(ReadError::Open)?;
     let kind = file.metadata().map_err(ReadError::Open)?.file_type();
     if !kind.is_file() {
-        return Err(ReadError::NotRegular(kind_name(kind)));
+        return Err(ReadError::NotRegular(file_kind(kind)));
     }
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(ReadError::Read)?;
@@ -93,19 +93,25 @@ pub fn read_bounded_bytes(path: &Path) -> Result<Vec<u8>, ReadError> {
     Ok(bytes)
 }
 
-fn kind_name(kind: std::fs::FileType) -> &'static str {
-    if kind.is_dir() {
-        "folder"
+/// What kind of file `kind` is, in words, with its article: "a regular file", "a FIFO", ... (for
+/// errors about a path that holds the wrong kind of file).
+pub fn file_kind(kind: std::fs::FileType) -> &'static str {
+    if kind.is_file() {
+        "a regular file"
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_symlink() {
+        "a symbolic link"
     } else if kind.is_fifo() {
-        "FIFO"
+        "a FIFO"
     } else if kind.is_char_device() {
-        "character device"
+        "a character device"
     } else if kind.is_block_device() {
-        "block device"
+        "a block device"
     } else if kind.is_socket() {
-        "socket"
+        "a socket"
     } else {
-        "special file"
+        "a special file"
     }
 }
 
