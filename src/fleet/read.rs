@@ -210,10 +210,10 @@ mod tests {
     fn devices_and_folders_are_refused() {
         for dev in ["/dev/zero", "/dev/urandom", "/dev/null"] {
             let e = read_bounded(Path::new(dev)).expect_err(dev);
-            assert!(matches!(e, ReadError::NotRegular("character device")), "{dev}: {e}");
+            assert!(matches!(e, ReadError::NotRegular("a character device")), "{dev}: {e}");
         }
         let dir = tempfile::tempdir().expect("tempdir");
-        assert!(matches!(read_bounded(dir.path()), Err(ReadError::NotRegular("folder"))));
+        assert!(matches!(read_bounded(dir.path()), Err(ReadError::NotRegular("a folder"))));
         assert!(read_bounded(&dir.path().join("missing")).expect_err("missing").is_not_found());
     }
 
