@@ -543,3 +543,51 @@ fn run_dir_logs_and_events_are_private() {
     assert_eq!(mode(&run.join("logs/main.log")), 0o600);
     assert_eq!(mode(&run.join("events.jsonl")), 0o600);
 }
+
+/// The daemon runs in-process through the library, as mini-redis's `server::run`:
+/// `daemon::run(fleet, listener, options, shutdown)` serves the fleet until its shutdown future
+/// resolves (here a oneshot), then every gateway is gone and the socket removed.
+#[test]
+fn the_daemon_runs_in_process_until_its_shutdown_future() {
+    let (main, _) = two(107);
+    let fleet = TestFleet::fake(&[main], "");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let ctx = clawherd::fleet::LoadContext {
+            env: std::env::vars().collect(),
+            check_host_ports: false,
+        };
+        let loaded = clawherd::fleet::load(&fleet.path, &ctx).expect("the fleet proves");
+        let socket = loaded.settings.socket.clone();
+        let listener = clawherd::control::server::bind(&socket, None).await.expect("bind");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let daemon = clawherd::daemon::run(loaded, listener, clawherd::daemon::Options { quiet: true }, async {
+            let _ = stopped.await;
+        });
+        let path = fleet.path.to_string_lossy().into_owned();
+        let operator = async move {
+            // The CLI, as a user would run it, from a blocking thread beside the daemon.
+            let pid = tokio::task::spawn_blocking(move || {
+                let end = std::time::Instant::now() + FAKE_DEADLINE;
+                loop {
+                    let (code, out, _) = run_clawherd(&["status", "main", "--json", "-f", &path]);
+                    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+                    if code == 0 && v["instances"][0]["state"] == "ready" {
+                        break v["instances"][0]["pid"].as_i64().expect("pid") as i32;
+                    }
+                    assert!(std::time::Instant::now() < end, "main not ready in-process: {out}");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            })
+            .await
+            .expect("status thread");
+            let _ = stop.send(());
+            pid
+        };
+        let (result, pid) = tokio::join!(daemon, operator);
+        result.expect("the daemon ran and stopped cleanly");
+        assert!(!alive(pid), "the gateway is gone after the shutdown future resolved");
+        assert!(!socket.exists(), "the socket is removed");
+    });
+    assert!(marked_pids(&format!("@{}", fleet.path.display())).is_empty());
+}
