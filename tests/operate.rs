@@ -744,3 +744,26 @@ fn env_redacts_secrets_by_name_value_and_flag() {
         assert!(shown.contains(secret), "--show-secrets shows {secret}: {shown}");
     }
 }
+
+/// Regression (hardening issue): an OpenClaw config replaced by a FIFO froze the daemon on
+/// reload (no status, a killed gateway not restarted) until someone wrote to it. The reload is
+/// now refused with the file named, off the runtime thread, and the fleet keeps running.
+#[test]
+fn a_reload_with_a_fifo_for_a_config_is_refused_and_the_fleet_keeps_running() {
+    let (fleet, d, _, _) = pair(139);
+    let rescue = d.wait_ready(0, "rescue", D);
+    let config = fleet.dir.path().join("rescue.json5");
+    let _ = std::fs::remove_file(&config);
+    nix::unistd::mkfifo(&config, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    let (code, out, err) = cli(&fleet, &["reload"]);
+    assert_eq!(code, 78, "{out}{err}");
+    assert!(err.contains("rescue.json5") && err.contains("FIFO"), "{err}");
+    assert_eq!(pid_of(&status_json(&fleet), "rescue"), Some(i64::from(rescue)));
+    let mark = d.mark();
+    signal(rescue, 9);
+    assert_ne!(
+        d.wait_ready(mark, "rescue", D),
+        rescue,
+        "a killed gateway is restarted after the refused reload"
+    );
+}

@@ -236,8 +236,13 @@ impl Supervisor {
     ///
     /// Errors: the rendered diagnostics of an invalid fleet; nothing was changed then.
     pub async fn reload_begin(&mut self) -> Result<PendingReload, String> {
-        let ctx = LoadContext::from_process();
-        let mut new = match fleet::load(&self.fleet.path, &ctx) {
+        // Off the runtime thread: reading the files, the proof and the host scan take time, and
+        // the instances' actors must go on meanwhile.
+        let path = self.fleet.path.clone();
+        let loaded = tokio::task::spawn_blocking(move || fleet::load(&path, &LoadContext::from_process()))
+            .await
+            .map_err(|e| format!("the reload could not run: {e}"))?;
+        let mut new = match loaded {
             Ok(f) => f,
             Err(FleetError::Invalid(d)) => {
                 let text = d.to_string();
