@@ -236,7 +236,8 @@ fn port_hint_avoids_a_live_gateways_footprint_and_names_its_fleet() {
     let state = tempfile::tempdir().expect("state");
     let mut other = Command::new(fake_gateway_bin())
         .args(["--port", &base.to_string()])
-        .env("CLAWHERD_INSTANCE", "main@/elsewhere/fleet.yaml")
+        // A marker naming its daemon, as every gateway of a running fleet carries.
+        .env("CLAWHERD_INSTANCE", "4242.123456:main@/elsewhere/fleet.yaml")
         .env("OPENCLAW_STATE_DIR", state.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -216,10 +216,11 @@ fn real_fleet_status_metrics_restart_and_follow() {
         .expect("addr")
         .port();
     let Some(Booted {
+        dir: _dir,
+        d: _d,
         fleet,
         main_pid,
         rescue_pid,
-        ..
     }) = boot_example(&format!("metrics: {{listen: \"127.0.0.1:{metrics_port}\"}}\n"))
     else {
         return;

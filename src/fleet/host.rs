@@ -118,7 +118,8 @@ enum Holder {
 
 impl Holder {
     fn of(pid: i32, marker: Option<String>) -> Holder {
-        match marker.as_deref().and_then(|m| m.split_once('@')) {
+        let instance = marker.map(|m| tree::Marker::parse(&m).instance);
+        match instance.as_deref().and_then(|m| m.split_once('@')) {
             Some((profile, fleet)) => Holder::Clawherd {
                 pid,
                 profile: profile.to_string(),

@@ -314,7 +314,9 @@ impl Daemon {
             if let Some((i, e)) = events.iter().enumerate().skip(from).find(|(_, e)| pred(e)) {
                 return (i, e.clone());
             }
-            if Instant::now() >= end {
+            // A daemon that has exited records nothing more: fail now, with its log.
+            let exited = self.log.lines.lock().expect("log").1;
+            if Instant::now() >= end || exited {
                 let listed: Vec<String> = events
                     .iter()
                     .map(|e| format!("{} {:?} {:?} {}", e.kind(), e.profile, e.pid, e.message))
