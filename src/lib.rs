@@ -19,6 +19,7 @@
 //!   small HTTP client (probes, hooks, CLI).
 //! - [`systemd`]: the `sd_notify` and journal protocols.
 #![warn(missing_docs, clippy::unwrap_used, clippy::too_many_lines)]
+#![cfg_attr(not(test), warn(clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 pub mod cli;
 pub mod control;

@@ -1,5 +1,6 @@
 //! `clawherd`: parse the command line, run the subcommand, map errors to exit codes in one place.
-#![warn(clippy::too_many_lines)]
+#![warn(clippy::unwrap_used, clippy::too_many_lines)]
+#![cfg_attr(not(test), warn(clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 use clap::Parser;
 use clawherd::cli::{Cli, Command, commands, exit, local};

@@ -141,9 +141,12 @@ pub fn ports(file: &Path) -> u8 {
         })
         .collect();
     let headers = ["INSTANCE", "LISTENER", "PORT", "SOURCE"];
-    let widths: Vec<usize> = (0..4)
-        .map(|i| rows.iter().map(|r| r[i].len()).chain([headers[i].len()]).max().unwrap_or(0))
-        .collect();
+    let mut widths = headers.map(str::len);
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.len());
+        }
+    }
     let print = |r: [&str; 4]| {
         println!(
             "{:<w0$}  {:<w1$}  {:<w2$}  {}",

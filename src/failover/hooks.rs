@@ -9,7 +9,9 @@ use tracing::{info, warn};
 /// failures become `hook_failed` events. Owned by the controller's `JoinSet`.
 pub(super) fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, events: &EventSink, event: &FleetEvent) {
     let body = serde_json::to_string(event).unwrap_or_default();
-    if let Some(cmd) = hooks.command.clone() {
+    // Validation keeps an empty command out (`None`), so `split_first` skips nothing real.
+    if let Some((program, args)) = hooks.command.as_deref().and_then(<[String]>::split_first) {
+        let (program, args) = (program.clone(), args.to_vec());
         let (events, event, body, timeout) = (events.clone(), event.clone(), body.clone(), hooks.timeout);
         tasks.spawn(async move {
             let (standby_for, reason) = match &event.what {
@@ -17,8 +19,8 @@ pub(super) fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, eve
                 What::Failback { standby_for, .. } => (standby_for.as_str(), ""),
                 _ => ("", ""),
             };
-            let mut c = tokio::process::Command::new(&cmd[0]);
-            c.args(&cmd[1..])
+            let mut c = tokio::process::Command::new(&program);
+            c.args(&args)
                 .env("CLAWHERD_EVENT", event.kind())
                 .env("CLAWHERD_EVENT_JSON", &body)
                 .env("CLAWHERD_STANDBY", event.profile.clone().unwrap_or_default())
@@ -29,12 +31,12 @@ pub(super) fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, eve
                 Ok((s, out)) => {
                     let out = String::from_utf8_lossy(&out);
                     if !out.trim().is_empty() {
-                        info!(hook = %cmd[0], event = %event.kind(), output = %out.trim_end(), "hook command output");
+                        info!(hook = %program, event = %event.kind(), output = %out.trim_end(), "hook command output");
                     }
                     if s.success() {
                         Ok(())
                     } else {
-                        Err(format!("hook command {} ended with {s}", cmd[0]))
+                        Err(format!("hook command {program} ended with {s}"))
                     }
                 }
                 Err(e) => Err(format!("hook command: {e}")),

@@ -220,7 +220,10 @@ impl Actor {
                     continue;
                 }
                 () = sleep_until(self.timer.as_ref().map(|(t, _)| *t)) => {
-                    let (_, event) = self.timer.take().expect("timer armed");
+                    // The timer was armed when this branch was built and nothing ran since.
+                    let Some((_, event)) = self.timer.take() else {
+                        continue;
+                    };
                     event
                 }
                 outcome = poll_probe(&mut self.probe) => {

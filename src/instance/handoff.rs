@@ -59,20 +59,25 @@ pub fn consume_argv(command: &[String], pid: i32) -> Option<Vec<String>> {
 ///
 /// Errors: not that JSON (the text, shortened, is in the message).
 pub fn parse(stdout: &[u8]) -> Result<Verdict, String> {
+    fn str_at(x: Option<&serde_json::Value>) -> Option<&str> {
+        x.and_then(serde_json::Value::as_str)
+    }
     let text = String::from_utf8_lossy(stdout);
     let v: serde_json::Value =
         serde_json::from_str(text.trim()).map_err(|e| format!("restart-handoff consume printed no JSON ({e}): {:.200}", text.trim()))?;
-    if v["protocol"] != "openclaw.gateway.restart-handoff" || v["ok"] != true {
+    if str_at(v.get("protocol")) != Some("openclaw.gateway.restart-handoff")
+        || v.get("ok").and_then(serde_json::Value::as_bool) != Some(true)
+    {
         return Err(format!("unexpected restart-handoff answer: {v}"));
     }
-    let reason = |x: &serde_json::Value| x.as_str().map(str::to_owned);
-    match v["status"].as_str() {
+    let reason = |x: Option<&serde_json::Value>| str_at(x).map(str::to_owned);
+    match str_at(v.get("status")) {
         Some("accepted") => Ok(Verdict::Accepted {
-            reason: reason(&v["handoff"]["reason"]),
+            reason: reason(v.get("handoff").and_then(|h| h.get("reason"))),
         }),
         Some(status @ ("none" | "rejected")) => Ok(Verdict::NotAsked {
             status: status.to_owned(),
-            reason: reason(&v["reason"]),
+            reason: reason(v.get("reason")),
         }),
         _ => Err(format!("unexpected restart-handoff status: {v}")),
     }
@@ -82,8 +87,11 @@ pub fn parse(stdout: &[u8]) -> Result<Verdict, String> {
 ///
 /// Errors: the command could not run, failed, timed out, or printed something else.
 pub async fn consume(argv: &[String], plan: &Plan) -> Result<Verdict, String> {
-    let mut cmd = tokio::process::Command::new(&argv[0]);
-    cmd.args(&argv[1..]).env_clear().envs(&plan.env).current_dir(&plan.cwd);
+    let Some((program, args)) = argv.split_first() else {
+        return Err("the restart-handoff consume command is empty".to_string());
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args).env_clear().envs(&plan.env).current_dir(&plan.cwd);
     let (status, out) = tool::run(&mut cmd, CONSUME_TIMEOUT).await.map_err(|e| e.to_string())?;
     if !status.success() {
         return Err(format!("`{}` ended with {status}", argv.join(" ")));

@@ -215,6 +215,10 @@ impl EventSink {
         let (follow, _) = broadcast::channel(256);
         let file = file.map(|path| {
             let (tx, rx) = sync_channel::<String>(256);
+            #[allow(
+                clippy::expect_used,
+                reason = "once, at the daemon's start-up before any gateway runs: no thread means no supervision to lose"
+            )]
             std::thread::Builder::new()
                 .name("clawherd-events".into())
                 .spawn(move || {

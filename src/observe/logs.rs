@@ -85,6 +85,10 @@ impl OutputSink {
         let (files, files_rx) = sync_channel(QUEUE_LINES);
         let (follow, _) = broadcast::channel(FOLLOW_LINES);
         let (d, f) = (dir.clone(), follow.clone());
+        #[allow(
+            clippy::expect_used,
+            reason = "once, at the daemon's start-up before any gateway runs: no thread means no supervision to lose"
+        )]
         std::thread::Builder::new()
             .name("clawherd-logfiles".into())
             .spawn(move || file_writer(d, rotation, files_rx, f))
@@ -93,6 +97,10 @@ impl OutputSink {
             Console::Off => None,
             mode => {
                 let (tx, rx) = sync_channel(CONSOLE_LINES);
+                #[allow(
+                    clippy::expect_used,
+                    reason = "once, at the daemon's start-up before any gateway runs: no thread means no supervision to lose"
+                )]
                 std::thread::Builder::new()
                     .name("clawherd-console".into())
                     .spawn(move || console_writer(rx, mode))

@@ -66,7 +66,10 @@ fn dump_listeners(family: u8) -> std::io::Result<Vec<(u16, u64)>> {
         let size = socket.recv(&mut &mut reply[..], 0)?;
         let mut offset = 0;
         while offset < size {
-            let msg = <NetlinkMessage<SockDiagMessage>>::deserialize(&reply[offset..size]).map_err(|e| bad(e.to_string()))?;
+            let chunk = reply
+                .get(offset..size)
+                .ok_or_else(|| bad(format!("sock_diag: a reply of {size} bytes overran the buffer")))?;
+            let msg = <NetlinkMessage<SockDiagMessage>>::deserialize(chunk).map_err(|e| bad(e.to_string()))?;
             match msg.payload {
                 NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r)) => {
                     out.push((r.header.socket_id.source_port, u64::from(r.header.inode)));

@@ -72,11 +72,13 @@ impl Notifier {
         let target = match env.get("NOTIFY_SOCKET").map(String::as_str) {
             None | Some("") => None,
             Some(s) if s.starts_with('/') => Some(NotifyTarget::Path(PathBuf::from(s))),
-            Some(s) if s.starts_with('@') && s.len() > 1 => Some(NotifyTarget::Abstract(s.as_bytes()[1..].to_vec())),
-            Some(other) => {
-                tracing::warn!(notify_socket = %other, "NOTIFY_SOCKET is neither an absolute path nor @name; not notifying systemd");
-                None
-            }
+            Some(s) => match s.strip_prefix('@').filter(|name| !name.is_empty()) {
+                Some(name) => Some(NotifyTarget::Abstract(name.as_bytes().to_vec())),
+                None => {
+                    tracing::warn!(notify_socket = %s, "NOTIFY_SOCKET is neither an absolute path nor @name; not notifying systemd");
+                    None
+                }
+            },
         };
         let watchdog = env
             .get("WATCHDOG_USEC")
