@@ -1,7 +1,7 @@
 //! `clawherd`: parse the command line, run the subcommand, map errors to exit codes in one place.
 
 use clap::Parser;
-use clawherd::cli::{Cli, Command, commands, exit, local};
+use clawherd::cli::{Cli, Command, commands, exit, local, top};
 use clawherd::control::server;
 use clawherd::daemon;
 use std::path::Path;
@@ -56,6 +56,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Reload { target } => client_command(&target, |c| async move { commands::reload(&c).await }),
+        Command::Top { target } => client_command(&target, |c| async move { top::run(c).await }),
         Command::Env {
             profile,
             show_secrets,

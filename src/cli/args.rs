@@ -177,6 +177,14 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// A live view of the fleet in the terminal: instances (state, pid, CPU and RSS with their
+    /// history, OpenClaw's signals), failover pairs, the port map, events and the selected
+    /// instance's log; start, stop and restart from the keyboard (`?` lists the keys).
+    Top {
+        /// Which daemon.
+        #[command(flatten)]
+        target: Target,
+    },
     /// Print the exact command line, working directory and environment clawherd uses for a
     /// profile, as shell lines to run the gateway by hand. Secret-looking values are redacted.
     Env {
