@@ -223,11 +223,14 @@ fn draw_table(app: &App, shown: &[&InstanceReport], f: &mut Frame, area: Rect) {
     if let Some(last) = widths.last_mut() {
         *last = Constraint::Min(0);
     }
-    let title = if app.filter.is_empty() {
+    let mut title = if app.filter.is_empty() {
         " instances ".to_string()
     } else {
         format!(" instances matching '{}' ", app.filter)
     };
+    if matches!(app.connection, Connection::Disconnected { .. }) {
+        title.push_str("(as last seen) ");
+    }
     let table = Table::new(rows, widths).header(header).block(Block::bordered().title(title));
     f.render_widget(table, area);
 }
@@ -436,7 +439,7 @@ pub const HELP: &[(&str, &str)] = &[
 ];
 
 fn draw_help(f: &mut Frame, area: Rect) {
-    let w = 64.min(area.width);
+    let w = 76.min(area.width);
     let h = (HELP.len() as u16 + 4).min(area.height);
     let rect = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
     let mut lines: Vec<Line> = HELP.iter().map(|(k, v)| Line::from(format!("{k:<12} {v}"))).collect();

@@ -93,17 +93,73 @@ pub async fn run(client: Client) -> u8 {
     code
 }
 
+/// The streams `top` follows; both are restarted when the daemon comes back.
+struct Followers {
+    client: Client,
+    tx: UnboundedSender<Msg>,
+    events: JoinHandle<()>,
+    log: Option<JoinHandle<()>>,
+}
+
+impl Followers {
+    fn new(client: Client, tx: UnboundedSender<Msg>) -> Followers {
+        let events = tokio::spawn(follow_events(client.clone(), tx.clone()));
+        Followers {
+            client,
+            tx,
+            events,
+            log: None,
+        }
+    }
+
+    /// Follows `profile`'s log instead of the one followed now (none for `None`).
+    fn follow_log(&mut self, profile: Option<String>) {
+        if let Some(t) = self.log.take() {
+            t.abort();
+        }
+        self.log = profile.map(|p| tokio::spawn(follow_logs(self.client.clone(), p, self.tx.clone())));
+    }
+
+    /// Ends both streams until [`Followers::restart`].
+    fn stop(&mut self) {
+        self.events.abort();
+        if let Some(t) = self.log.take() {
+            t.abort();
+        }
+    }
+
+    /// Starts both streams afresh: a daemon that was restarted may still hold the old streams
+    /// open while it shuts down, so their end cannot be waited for.
+    fn restart(&mut self, log_profile: Option<String>) {
+        self.events.abort();
+        self.events = tokio::spawn(follow_events(self.client.clone(), self.tx.clone()));
+        self.follow_log(log_profile);
+    }
+}
+
+impl Drop for Followers {
+    fn drop(&mut self) {
+        self.events.abort();
+        if let Some(t) = &self.log {
+            t.abort();
+        }
+    }
+}
+
 async fn event_loop(client: Client, mut app: App, terminal: &mut ratatui::DefaultTerminal) -> u8 {
     let (tx, mut rx) = unbounded_channel();
     let wake = Arc::new(Notify::new());
-    // The loop owns every task: they are aborted when it returns (the JoinHandles and the
-    // JoinSet below); the keyboard thread ends with the process.
+    // The loop owns every task: the status task and the actions are aborted when it returns,
+    // the followers when `followers` is dropped; the keyboard thread ends with the process.
     let status_task = tokio::spawn(poll_status(client.clone(), tx.clone(), wake.clone()));
-    let events_task = tokio::spawn(follow_events(client.clone(), tx.clone()));
-    let mut log_task: Option<JoinHandle<()>> = None;
+    let mut followers = Followers::new(client.clone(), tx.clone());
     let mut actions = JoinSet::new();
     let keys_tx = tx.clone();
     std::thread::spawn(move || read_keys(keys_tx));
+    // Which daemon the followers talk to; another pid, or an answer after a failure, means the
+    // daemon was restarted.
+    let mut daemon_pid = app.status.as_ref().map(|s| s.pid);
+    let mut was_down = false;
     let mut code = exit::OK;
     'outer: loop {
         if let Err(e) = terminal.draw(|f| draw::draw(&app, f)) {
@@ -121,10 +177,21 @@ async fn event_loop(client: Client, mut app: App, terminal: &mut ratatui::Defaul
                 Msg::Key(k) => app.on_key(k),
                 Msg::Resize => Vec::new(),
                 Msg::Status(s) => {
+                    if was_down || daemon_pid != Some(s.pid) {
+                        followers.restart(app.log_profile.clone());
+                    }
+                    was_down = false;
+                    daemon_pid = Some(s.pid);
                     app.on_status(*s, SystemTime::now());
                     Vec::new()
                 }
                 Msg::Disconnected(e) => {
+                    if !was_down {
+                        // Let go of a daemon that stopped answering: one shutting down waits
+                        // for its open streams to end.
+                        followers.stop();
+                    }
+                    was_down = true;
                     app.on_disconnected(e, SystemTime::now());
                     Vec::new()
                 }
@@ -161,12 +228,7 @@ async fn event_loop(client: Client, mut app: App, terminal: &mut ratatui::Defaul
                     Effect::Act { profile, action } => {
                         actions.spawn(act(client.clone(), profile, action, tx.clone(), wake.clone()));
                     }
-                    Effect::FollowLogs(profile) => {
-                        if let Some(t) = log_task.take() {
-                            t.abort();
-                        }
-                        log_task = profile.map(|p| tokio::spawn(follow_logs(client.clone(), p, tx.clone())));
-                    }
+                    Effect::FollowLogs(profile) => followers.follow_log(profile),
                 }
             }
         }
@@ -174,10 +236,6 @@ async fn event_loop(client: Client, mut app: App, terminal: &mut ratatui::Defaul
         while actions.try_join_next().is_some() {}
     }
     status_task.abort();
-    events_task.abort();
-    if let Some(t) = log_task {
-        t.abort();
-    }
     actions.abort_all();
     code
 }
