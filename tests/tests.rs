@@ -8,3 +8,4 @@ mod check_cli;
 mod failover;
 mod operate;
 mod supervise;
+mod top;

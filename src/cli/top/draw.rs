@@ -29,7 +29,7 @@ pub fn draw(app: &App, f: &mut Frame) {
     let pairs = app.pairs();
     let avail = area.height.saturating_sub(2);
     // The table gets its rows (plus border and header) up to half the room; the middle gets
-    // what the pairs and the port map need, up to a third; the bottom pane the rest.
+    // what the pairs and the port map need, up to two thirds of the rest; the bottom pane the rest.
     let table_h = (shown.len() as u16 + 3).min((avail / 2).max(4));
     let ports_h = shown.len() as u16 + 4;
     let pairs_h = pairs.len().max(1) as u16 + 2;
@@ -38,7 +38,7 @@ pub fn draw(app: &App, f: &mut Frame) {
     } else {
         ports_h + pairs_h
     };
-    let mid_h = mid_want.min(avail.saturating_sub(table_h) * 3 / 5);
+    let mid_h = mid_want.min(avail.saturating_sub(table_h) * 2 / 3);
     let [title, table, mid, bottom, keys] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(table_h),
