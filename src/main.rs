@@ -19,7 +19,8 @@ fn main() -> ExitCode {
     }
     let code = match cli.command {
         Command::Check { file, no_host_ports } => local::check(&file, !no_host_ports),
-        Command::Ports { file } => local::ports(&file),
+        Command::Ports { file, chart: false } => local::ports(&file),
+        Command::Ports { file, chart: true } => local::ports_chart(&file),
         Command::Run { file, quiet } => run(&file, quiet),
         Command::Status { profile, json, target } => {
             client_command(&target, |c| async move { commands::status(&c, profile.as_deref(), json).await })

@@ -419,3 +419,16 @@ fn top_in_tmux_restarts_the_selected_instance_only() {
     assert!(tmux(&["send-keys", "-t", &session.0, "q"]).status.success());
     wait_pane(&session.0, "top has quit", FAKE_DEADLINE, |p| !p.contains("clawherd top"));
 }
+
+#[test]
+fn top_ports_chart_draws_the_example_fleet() {
+    let fleet = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config-examples/fleet.yaml");
+    let (code, out, err) = run_clawherd(&["ports".as_ref(), "--chart".as_ref(), fleet.as_os_str()]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(lines[0].starts_with("main   █") && lines[0].chars().count() == 80, "{out}");
+    assert!(lines[1].starts_with("rescue ·") && lines[1].ends_with('█'), "{out}");
+    assert!(lines[2].contains("18789") && lines[2].ends_with("19899"), "{out}");
+    assert_eq!(lines[3], "free: 18900-19788 (889)");
+}

@@ -72,6 +72,9 @@ pub enum Command {
         /// The fleet file.
         #[arg(default_value = "fleet.yaml", env = "CLAWHERD_FLEET")]
         file: PathBuf,
+        /// Draw each instance's ports on one axis, with the free gaps between them.
+        #[arg(long)]
+        chart: bool,
     },
     /// Show every instance (or one): state, pid, uptime, restarts, last exit, port, readiness,
     /// liveness, CPU and memory of its whole process tree, OpenClaw's own signals.

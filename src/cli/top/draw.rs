@@ -292,7 +292,7 @@ fn instance_cells<'a>(app: &App, i: &'a InstanceReport) -> Vec<Cell<'a>> {
         }),
         Cell::from(cpu_hist.map_or(String::new(), |h| {
             let v: Vec<f64> = h.iter().copied().collect();
-            sparkline(&v, 12)
+            cpu_sparkline(&v, 12)
         })),
         Cell::from(if i.tree.processes > 0 {
             bytes(i.tree.rss_bytes)
@@ -301,27 +301,49 @@ fn instance_cells<'a>(app: &App, i: &'a InstanceReport) -> Vec<Cell<'a>> {
         }),
         Cell::from(rss_hist.map_or(String::new(), |h| {
             let v: Vec<f64> = h.iter().map(|b| *b as f64).collect();
-            sparkline(&v, 12)
+            rss_sparkline(&v, 12)
         })),
         Cell::from(signals),
     ]
 }
 
-/// The last `width` samples as bar glyphs scaled to the largest of them (all lowest when every
-/// sample is 0).
-pub fn sparkline(samples: &[f64], width: usize) -> String {
+/// The CPU history's scale never shrinks below this (percent of a core), so an idle
+/// instance's 0.1 % blips stay low bars.
+const CPU_SCALE_MIN: f64 = 10.0;
+
+/// The last `width` samples as bar glyphs, `lo` drawn lowest and `hi` (or the largest sample,
+/// if larger) highest.
+pub fn sparkline(samples: &[f64], width: usize, lo: f64, hi: f64) -> String {
     let tail = &samples[samples.len().saturating_sub(width)..];
-    let max = tail.iter().copied().fold(0.0f64, f64::max);
+    let hi = tail.iter().copied().fold(hi, f64::max);
+    let span = hi - lo;
     tail.iter()
         .map(|v| {
-            if max <= 0.0 || !v.is_finite() {
+            if span <= 0.0 || !v.is_finite() {
                 BARS[0]
             } else {
-                let i = ((v / max) * (BARS.len() - 1) as f64).round() as usize;
+                let i = (((v - lo) / span).clamp(0.0, 1.0) * (BARS.len() - 1) as f64).round() as usize;
                 BARS[i.min(BARS.len() - 1)]
             }
         })
         .collect()
+}
+
+/// The CPU history: from 0 to the largest sample, at least [`CPU_SCALE_MIN`] percent.
+fn cpu_sparkline(samples: &[f64], width: usize) -> String {
+    sparkline(samples, width, 0.0, CPU_SCALE_MIN)
+}
+
+/// The RSS history: from the smallest to the largest sample, so growth shows; flat when it
+/// moved less than 1 %.
+fn rss_sparkline(samples: &[f64], width: usize) -> String {
+    let tail = &samples[samples.len().saturating_sub(width)..];
+    let lo = tail.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = tail.iter().copied().fold(0.0, f64::max);
+    if !lo.is_finite() || hi - lo < hi * 0.01 {
+        return BARS[0].to_string().repeat(tail.len());
+    }
+    sparkline(tail, width, lo, hi)
 }
 
 fn draw_pairs(app: &App, pairs: &[super::app::Pair], f: &mut Frame, area: Rect) {
@@ -488,9 +510,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sparkline_scales_to_the_largest_sample() {
-        assert_eq!(sparkline(&[0.0, 50.0, 100.0], 10), "▁▅█");
-        assert_eq!(sparkline(&[0.0, 0.0], 10), "▁▁");
-        assert_eq!(sparkline(&[1.0, 2.0, 3.0, 4.0], 2), "▆█");
+    fn sparklines_scale() {
+        assert_eq!(sparkline(&[0.0, 50.0, 100.0], 10, 0.0, 0.0), "▁▅█");
+        assert_eq!(sparkline(&[0.0, 0.0], 10, 0.0, 0.0), "▁▁");
+        assert_eq!(sparkline(&[1.0, 2.0, 3.0, 4.0], 2, 0.0, 0.0), "▆█");
+        // An idle instance's blips stay low; a busy one fills the scale.
+        assert_eq!(cpu_sparkline(&[0.0, 0.1, 0.0], 10), "▁▁▁");
+        assert_eq!(cpu_sparkline(&[0.0, 64.4], 10), "▁█");
+        // RSS: growth from the smallest sample; steady memory is flat.
+        assert_eq!(rss_sparkline(&[100e6, 150e6, 200e6], 10), "▁▅█");
+        assert_eq!(rss_sparkline(&[100e6, 100.1e6], 10), "▁▁");
+        assert_eq!(rss_sparkline(&[], 10), "");
     }
 }
