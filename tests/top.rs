@@ -314,11 +314,10 @@ fn top_replayed_events_are_not_shown_twice() {
 
 // ---- end to end, in tmux ----
 
-/// tmux on a private server of this test process (`-L`), so the test never touches the
-/// user's sessions.
-fn tmux(args: &[&str]) -> std::process::Output {
-    let server = format!("clawherd-test-{}", std::process::id());
-    Command::new("tmux").args(["-L", &server]).args(args).output().expect("run tmux")
+/// tmux on the private server `server` (`-L`), so a test never touches the user's sessions
+/// nor another test's.
+fn tmux(server: &str, args: &[&str]) -> std::process::Output {
+    Command::new("tmux").args(["-L", server]).args(args).output().expect("run tmux")
 }
 
 /// The table row of `profile` in a captured pane.
@@ -338,7 +337,7 @@ fn pid_of(fleet: &TestFleet, profile: &str) -> Option<i64> {
 fn wait_pane(session: &str, what: &str, deadline: Duration, cond: impl Fn(&str) -> bool) -> String {
     let end = Instant::now() + deadline;
     loop {
-        let out = tmux(&["capture-pane", "-p", "-t", session]);
+        let out = tmux(session, &["capture-pane", "-p", "-t", session]);
         let pane = String::from_utf8_lossy(&out.stdout).into_owned();
         if cond(&pane) {
             return pane;
@@ -351,12 +350,13 @@ fn wait_pane(session: &str, what: &str, deadline: Duration, cond: impl Fn(&str) 
     }
 }
 
-/// Kills the private tmux server when the test ends, however it ends.
+/// A private tmux server with one session, both named by the string; killed when the test
+/// ends, however it ends.
 struct Session(String);
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = tmux(&["kill-server"]);
+        let _ = tmux(&self.0, &["kill-server"]);
     }
 }
 
@@ -376,9 +376,9 @@ fn top_in_tmux_restarts_the_selected_instance_only() {
     let main_pid = pid_of(&fleet, "main").expect("main runs");
     let rescue_pid = pid_of(&fleet, "rescue").expect("rescue runs");
 
-    let session = Session(format!("clawherd-top-{}", std::process::id()));
+    let session = Session(format!("clawherd-top-restart-{}", std::process::id()));
     let cmd = format!("{} top -f {}; sleep 600", clawherd_bin(), fleet.path.to_string_lossy());
-    let out = tmux(&["new-session", "-d", "-s", &session.0, "-x", "120", "-y", "32", &cmd]);
+    let out = tmux(&session.0, &["new-session", "-d", "-s", &session.0, "-x", "120", "-y", "32", &cmd]);
     assert!(out.status.success(), "tmux: {}", String::from_utf8_lossy(&out.stderr));
     let pane = wait_pane(&session.0, "top shows both instances ready", FAKE_DEADLINE, |p| {
         p.contains("2/2 ready")
@@ -388,8 +388,8 @@ fn top_in_tmux_restarts_the_selected_instance_only() {
     eprintln!("{pane}");
 
     // Down selects rescue; r restarts it at once (rescue is not a main).
-    assert!(tmux(&["send-keys", "-t", &session.0, "j"]).status.success());
-    assert!(tmux(&["send-keys", "-t", &session.0, "r"]).status.success());
+    assert!(tmux(&session.0, &["send-keys", "-t", &session.0, "j"]).status.success());
+    assert!(tmux(&session.0, &["send-keys", "-t", &session.0, "r"]).status.success());
     wait_pane(&session.0, "the restart was sent", FAKE_DEADLINE, |p| {
         p.contains("restart rescue: queued")
     });
@@ -405,18 +405,18 @@ fn top_in_tmux_restarts_the_selected_instance_only() {
     assert_eq!(pid_of(&fleet, "main"), Some(main_pid), "main must keep its pid");
 
     // r on main asks first; n cancels and main keeps its pid.
-    assert!(tmux(&["send-keys", "-t", &session.0, "k", "r"]).status.success());
+    assert!(tmux(&session.0, &["send-keys", "-t", &session.0, "k", "r"]).status.success());
     wait_pane(&session.0, "the confirmation prompt", FAKE_DEADLINE, |p| {
         p.contains("restart main (role main)?")
     });
-    assert!(tmux(&["send-keys", "-t", &session.0, "n"]).status.success());
+    assert!(tmux(&session.0, &["send-keys", "-t", &session.0, "n"]).status.success());
     wait_pane(&session.0, "the cancellation", FAKE_DEADLINE, |p| {
         p.contains("restart main: cancelled")
     });
     assert_eq!(pid_of(&fleet, "main"), Some(main_pid), "a cancelled restart leaves main alone");
 
     // q quits top (the pane's shell then sleeps).
-    assert!(tmux(&["send-keys", "-t", &session.0, "q"]).status.success());
+    assert!(tmux(&session.0, &["send-keys", "-t", &session.0, "q"]).status.success());
     wait_pane(&session.0, "top has quit", FAKE_DEADLINE, |p| !p.contains("clawherd top"));
 }
 
@@ -431,4 +431,41 @@ fn top_ports_chart_draws_the_example_fleet() {
     assert!(lines[1].starts_with("rescue ·") && lines[1].ends_with('█'), "{out}");
     assert!(lines[2].contains("18789") && lines[2].ends_with("19899"), "{out}");
     assert_eq!(lines[3], "free: 18900-19788 (889)");
+}
+
+#[test]
+fn top_in_tmux_follows_a_restarted_daemon() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed (apt-get install tmux)");
+        return;
+    }
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", free_base(73))], "");
+    let mut d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", FAKE_DEADLINE);
+    let first = d.child.id();
+    let session = Session(format!("clawherd-top-daemon-{}", std::process::id()));
+    let cmd = format!("{} top -f {}; sleep 600", clawherd_bin(), fleet.path.to_string_lossy());
+    let out = tmux(&session.0, &["new-session", "-d", "-s", &session.0, "-x", "120", "-y", "32", &cmd]);
+    assert!(out.status.success(), "tmux: {}", String::from_utf8_lossy(&out.stderr));
+    wait_pane(&session.0, "top shows main ready", FAKE_DEADLINE, |p| {
+        p.contains("1/1 ready") && p.contains(&format!("daemon pid {first}"))
+    });
+    // Follow main's log too, so top holds both streams open.
+    assert!(tmux(&session.0, &["send-keys", "-t", &session.0, "l"]).status.success());
+    wait_pane(&session.0, "main's log", FAKE_DEADLINE, |p| p.contains("log of main (following)"));
+
+    // A stopping clawherd waits for its open streams: top must let go of them.
+    d.signal(15);
+    wait_pane(&session.0, "top says it is disconnected", FAKE_DEADLINE, |p| {
+        p.contains("disconnected — retrying")
+    });
+    d.wait_exit(FAKE_DEADLINE);
+
+    let d2 = Daemon::start(&fleet.path);
+    d2.wait_ready(0, "main", FAKE_DEADLINE);
+    let second = d2.child.id();
+    let pane = wait_pane(&session.0, "top follows the new daemon", FAKE_DEADLINE, |p| {
+        p.contains(&format!("daemon pid {second}")) && p.contains("1/1 ready") && !p.contains("disconnected")
+    });
+    eprintln!("{pane}");
 }
