@@ -469,3 +469,23 @@ fn top_in_tmux_follows_a_restarted_daemon() {
     });
     eprintln!("{pane}");
 }
+
+#[test]
+fn top_scrolls_the_table_to_the_selection() {
+    let mut s = status();
+    let template = s.instances[1].clone();
+    for n in 0..12 {
+        let mut i = template.clone();
+        i.profile = format!("extra{n:02}");
+        i.base_port = Some(21000 + n * 200);
+        s.instances.push(i);
+    }
+    let mut a = App::new(false);
+    a.on_status(s, now());
+    for _ in 0..20 {
+        a.on_key(key('j'));
+    }
+    assert_eq!(a.selected.as_deref(), Some("extra11"));
+    let t = text(&render(&a, 80, 24));
+    assert!(t.contains("│extra11 rescue") && !t.contains("│main    main"), "{t}");
+}

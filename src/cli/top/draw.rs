@@ -14,7 +14,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState};
 use std::time::{Duration, SystemTime};
 
 /// Glyphs of a sparkline, lowest to highest.
@@ -30,9 +30,10 @@ pub fn draw(app: &App, f: &mut Frame) {
     let avail = area.height.saturating_sub(2);
     // The table gets its rows (plus border and header) up to half the room; the middle gets
     // what the pairs and the port map need, up to two thirds of the rest; the bottom pane the rest.
-    let table_h = (shown.len() as u16 + 3).min((avail / 2).max(4));
-    let ports_h = shown.len() as u16 + 4;
-    let pairs_h = pairs.len().max(1) as u16 + 2;
+    let count = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+    let table_h = count(shown.len()).saturating_add(3).min((avail / 2).max(4));
+    let ports_h = count(shown.len()).saturating_add(4);
+    let pairs_h = count(pairs.len().max(1)).saturating_add(2);
     let mid_want = if area.width >= SIDE_BY_SIDE {
         ports_h.max(pairs_h)
     } else {
@@ -206,13 +207,11 @@ fn draw_table(app: &App, shown: &[&InstanceReport], f: &mut Frame, area: Rect) {
         .style(Style::default().add_modifier(Modifier::BOLD));
     let rows = shown.iter().map(|i| {
         let cells = instance_cells(app, i);
-        let row = Row::new(cells.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c));
-        if app.selected.as_deref() == Some(i.profile.as_str()) {
-            row.style(Style::default().add_modifier(Modifier::REVERSED))
-        } else {
-            row
-        }
+        Row::new(cells.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c))
     });
+    // The selection is reversed (seen without colours too), and the table scrolls to keep it
+    // in view when there are more instances than rows.
+    let mut state = TableState::default().with_selected(shown.iter().position(|i| app.selected.as_deref() == Some(i.profile.as_str())));
     let mut widths: Vec<Constraint> = all
         .iter()
         .zip(&keep)
@@ -231,8 +230,11 @@ fn draw_table(app: &App, shown: &[&InstanceReport], f: &mut Frame, area: Rect) {
     if matches!(app.connection, Connection::Disconnected { .. }) {
         title.push_str("(as last seen) ");
     }
-    let table = Table::new(rows, widths).header(header).block(Block::bordered().title(title));
-    f.render_widget(table, area);
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::bordered().title(title))
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+    f.render_stateful_widget(table, area, &mut state);
 }
 
 /// Every column's cell for one instance, in the table's column order.
