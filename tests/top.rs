@@ -489,3 +489,24 @@ fn top_scrolls_the_table_to_the_selection() {
     let t = text(&render(&a, 80, 24));
     assert!(t.contains("│extra11 rescue") && !t.contains("│main    main"), "{t}");
 }
+
+#[test]
+fn top_tells_asked_exits_from_crashes_and_handoffs() {
+    let mut a = app(true);
+    let t = text(&render(&a, 200, 50));
+    assert!(t.contains("signal 9 crash"), "{t}");
+    let mut s = status();
+    s.instances[1].last_exit = Some("exit 0".into());
+    a.on_status(s.clone(), now());
+    a.on_event(event(
+        r#"{"ts":"2026-12-01T14:34:59.000Z","kind":"exited","profile":"rescue","pid":15571,"message":"exit 0","detail":{"requested":true,"uptime_s":3.0,"code":0,"signal":null}}"#,
+    ));
+    assert!(text(&render(&a, 200, 50)).contains("exit 0 asked"));
+    a.on_event(event(
+        r#"{"ts":"2026-12-01T14:34:59.500Z","kind":"exited","profile":"rescue","pid":15571,"message":"exit 0","detail":{"requested":false,"uptime_s":3.0,"code":0,"signal":null}}"#,
+    ));
+    a.on_event(event(
+        r#"{"ts":"2026-12-01T14:34:59.600Z","kind":"restart_handoff","profile":"rescue","pid":15571,"message":"restart hand-off accepted","detail":{"reason":"update"}}"#,
+    ));
+    assert!(text(&render(&a, 200, 50)).contains("exit 0 handoff"));
+}

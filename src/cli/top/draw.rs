@@ -243,7 +243,7 @@ fn instance_cells<'a>(app: &App, i: &'a InstanceReport) -> Vec<Cell<'a>> {
     let last_exit = match &i.last_exit {
         Some(e) => {
             let cause = match app.exit_cause(&i.profile) {
-                Some(ExitCause::Requested) => " stop",
+                Some(ExitCause::Requested) => " asked",
                 Some(ExitCause::Crash) => " crash",
                 Some(ExitCause::Handoff) => " handoff",
                 None => "",
