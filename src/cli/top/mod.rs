@@ -66,8 +66,8 @@ enum Msg {
 }
 
 /// Runs `clawherd top` against the daemon behind `client` until the user quits. Returns the
-/// exit code: 0 after quitting, 69 when the daemon does not answer at start, 70 when the
-/// terminal cannot be driven.
+/// exit code: 0 after quitting, 69 when the daemon does not answer at start, 64 without a
+/// terminal, 70 when the terminal fails while drawing or reading keys.
 pub async fn run(client: Client) -> u8 {
     // The first status is asked before the screen is taken, so a daemon that is not running
     // is reported on a plain terminal with the usual hint.
@@ -84,13 +84,22 @@ pub async fn run(client: Client) -> u8 {
     let mut terminal = match ratatui::try_init() {
         Ok(t) => t,
         Err(e) => {
+            // Whatever part of the set-up happened is undone.
+            ratatui::restore();
             eprintln!("clawherd: top needs a terminal: {e}\n  hint: use `clawherd status` or `clawherd events -F` in scripts");
-            return exit::SOFTWARE;
+            return exit::USAGE;
         }
     };
-    let code = event_loop(client, app, &mut terminal).await;
+    let result = event_loop(client, app, &mut terminal).await;
     ratatui::restore();
-    code
+    // Said after the screen is given back, so the message stays on the terminal.
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("clawherd: {e}");
+            exit::SOFTWARE
+        }
+    }
 }
 
 /// The streams `top` follows; both are restarted when the daemon comes back.
@@ -146,7 +155,9 @@ impl Drop for Followers {
     }
 }
 
-async fn event_loop(client: Client, mut app: App, terminal: &mut ratatui::DefaultTerminal) -> u8 {
+/// Draws, waits for messages, applies them and their effects, until a quit key; an error
+/// says why the terminal could not be used.
+async fn event_loop(client: Client, mut app: App, terminal: &mut ratatui::DefaultTerminal) -> Result<(), String> {
     let (tx, mut rx) = unbounded_channel();
     let wake = Arc::new(Notify::new());
     // The loop owns every task: the status task and the actions are aborted when it returns,
@@ -160,11 +171,10 @@ async fn event_loop(client: Client, mut app: App, terminal: &mut ratatui::Defaul
     // daemon was restarted.
     let mut daemon_pid = app.status.as_ref().map(|s| s.pid);
     let mut was_down = false;
-    let mut code = exit::OK;
+    let mut result = Ok(());
     'outer: loop {
         if let Err(e) = terminal.draw(|f| draw::draw(&app, f)) {
-            eprintln!("clawherd: cannot draw: {e}");
-            code = exit::SOFTWARE;
+            result = Err(format!("cannot draw: {e}"));
             break;
         }
         let Some(first) = rx.recv().await else { break };
@@ -217,8 +227,7 @@ async fn event_loop(client: Client, mut app: App, terminal: &mut ratatui::Defaul
                     Vec::new()
                 }
                 Msg::InputClosed(e) => {
-                    eprintln!("clawherd: cannot read the keyboard: {e}");
-                    code = exit::SOFTWARE;
+                    result = Err(format!("cannot read the keyboard: {e}"));
                     break 'outer;
                 }
             };
@@ -237,7 +246,7 @@ async fn event_loop(client: Client, mut app: App, terminal: &mut ratatui::Defaul
     }
     status_task.abort();
     actions.abort_all();
-    code
+    result
 }
 
 /// Reads keys and resizes until the app's loop is gone; runs on its own thread because
