@@ -84,8 +84,11 @@ pub async fn run(client: Client) -> u8 {
     let mut terminal = match ratatui::try_init() {
         Ok(t) => t,
         Err(e) => {
-            // Whatever part of the set-up happened is undone.
-            ratatui::restore();
+            // Whatever part of the set-up happened is undone (on a terminal only: restoring
+            // writes escape sequences to stdout).
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                ratatui::restore();
+            }
             eprintln!("clawherd: top needs a terminal: {e}\n  hint: use `clawherd status` or `clawherd events -F` in scripts");
             return exit::USAGE;
         }
