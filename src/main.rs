@@ -3,7 +3,7 @@
 #![cfg_attr(not(test), warn(clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 use clap::Parser;
-use clawherd::cli::{Cli, Command, commands, exit, local};
+use clawherd::cli::{Cli, Command, commands, exit, local, top};
 use clawherd::control::server;
 use clawherd::daemon;
 use std::path::Path;
@@ -21,7 +21,8 @@ fn main() -> ExitCode {
     }
     let code = match cli.command {
         Command::Check { file, no_host_ports } => local::check(&file, !no_host_ports),
-        Command::Ports { file } => local::ports(&file),
+        Command::Ports { file, chart: false } => local::ports(&file),
+        Command::Ports { file, chart: true } => local::ports_chart(&file),
         Command::Run { file, quiet } => run(&file, quiet),
         Command::Status { profile, json, target } => {
             client_command(&target, |c| async move { commands::status(&c, profile.as_deref(), json).await })
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Reload { target } => client_command(&target, |c| async move { commands::reload(&c).await }),
+        Command::Top { target } => client_command(&target, |c| async move { top::run(c).await }),
         Command::Env {
             profile,
             show_secrets,

@@ -9,3 +9,4 @@ mod failover;
 mod fuzz;
 mod operate;
 mod supervise;
+mod top;

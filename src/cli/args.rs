@@ -73,6 +73,9 @@ pub enum Command {
         /// The fleet file.
         #[arg(default_value = "fleet.yaml", env = "CLAWHERD_FLEET")]
         file: PathBuf,
+        /// Draw each instance's ports on one axis, with the free gaps between them.
+        #[arg(long)]
+        chart: bool,
     },
     /// Show every instance (or one): state, pid, uptime, restarts, last exit, port, readiness,
     /// liveness, CPU and memory of its whole process tree, OpenClaw's own signals.
@@ -174,6 +177,14 @@ pub enum Command {
     /// Re-read and re-prove the fleet file; apply only the difference. An invalid file changes
     /// nothing and its errors are printed. Exit 78 then.
     Reload {
+        /// Which daemon.
+        #[command(flatten)]
+        target: Target,
+    },
+    /// A live view of the fleet in the terminal: instances (state, pid, CPU and RSS with their
+    /// history, OpenClaw's signals), failover pairs, the port map, events and the selected
+    /// instance's log; start, stop and restart from the keyboard (`?` lists the keys).
+    Top {
         /// Which daemon.
         #[command(flatten)]
         target: Target,

@@ -165,3 +165,33 @@ pub fn ports(file: &Path) -> u8 {
     }
     exit::OK
 }
+
+/// `clawherd ports --chart`: each instance's planned ports, lowest to highest, drawn on one
+/// axis as wide as the terminal (80 columns when not a terminal), then the free gaps.
+pub fn ports_chart(file: &Path) -> u8 {
+    let f = match load(file, false) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let spans: Vec<super::top::chart::Span> = f
+        .instances
+        .iter()
+        .filter_map(|(p, plan)| {
+            let lo = plan.listeners.iter().map(|l| l.range.lo).min()?;
+            let hi = plan.listeners.iter().map(|l| l.range.hi).max()?;
+            Some(super::top::chart::Span {
+                name: p.name.clone(),
+                lo: u16::try_from(lo).ok()?,
+                hi: u16::try_from(hi).ok()?,
+            })
+        })
+        .collect();
+    let width = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        .then(|| ratatui::crossterm::terminal::size().ok())
+        .flatten()
+        .map_or(80, |(w, _)| usize::from(w));
+    for line in super::top::chart::render(&spans, width) {
+        println!("{line}");
+    }
+    exit::OK
+}

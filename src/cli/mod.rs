@@ -5,5 +5,6 @@ pub mod args;
 pub mod commands;
 pub mod exit;
 pub mod local;
+pub mod top;
 
 pub use args::{Cli, Command, Selection, Target};

@@ -1,0 +1,123 @@
+//! The port map as text: each instance's footprint (base port up to the highest port it may
+//! use) drawn on one shared axis, so a glance shows the gaps between instances. Pure: the same
+//! lines serve `clawherd top` and `clawherd ports --chart`.
+
+/// How far above its base port an OpenClaw (or legacy clawdbot) gateway may listen: its
+/// derived browser-control and CDP ports end at base+110 (see docs/openclaw.md).
+pub const OPENCLAW_FOOTPRINT: u16 = 110;
+
+/// One instance's ports on the axis: `lo..=hi`, inclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    /// The profile.
+    pub name: String,
+    /// Lowest port (the base port).
+    pub lo: u16,
+    /// Highest port it may use.
+    pub hi: u16,
+}
+
+impl Span {
+    /// The footprint of an instance of `flavor` with base port `base`: base..=base+110 for
+    /// `openclaw` and `clawdbot`, the base port alone for a plain `process`.
+    pub fn of(name: &str, flavor: &str, base: u16) -> Span {
+        let hi = match flavor {
+            "process" => base,
+            _ => base.saturating_add(OPENCLAW_FOOTPRINT),
+        };
+        Span {
+            name: name.to_string(),
+            lo: base,
+            hi,
+        }
+    }
+}
+
+/// Glyph of a cell some instance's footprint covers.
+const USED: char = '█';
+/// Glyph of a free cell.
+const FREE: char = '·';
+
+/// The chart in `width` columns: one line per span (`name │bar│`, in the order given), an axis
+/// line with the lowest and highest port, and a line naming the free gaps between footprints.
+/// Each bar cell stands for an equal share of the ports from the lowest to the highest; a cell
+/// touched by a footprint is drawn used, so a footprint is never invisible. Empty when there
+/// are no spans; a width too small for any bar gives bars of one cell.
+pub fn render(spans: &[Span], width: usize) -> Vec<String> {
+    let (Some(lo), Some(hi)) = (spans.iter().map(|s| s.lo).min(), spans.iter().map(|s| s.hi).max()) else {
+        return Vec::new();
+    };
+    let label = spans.iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
+    let cells = width.saturating_sub(label + 1).max(1);
+    let ports = u32::from(hi) - u32::from(lo) + 1;
+    // Cell i covers ports [lo + i*ports/cells, lo + (i+1)*ports/cells).
+    let cell_of = |p: u16| ((u32::from(p) - u32::from(lo)) as u64 * cells as u64 / ports as u64) as usize;
+    let mut out = Vec::with_capacity(spans.len() + 2);
+    for s in spans {
+        let (a, b) = (cell_of(s.lo), cell_of(s.hi).min(cells - 1));
+        let bar: String = (0..cells).map(|i| if i >= a && i <= b { USED } else { FREE }).collect();
+        out.push(format!("{:<label$} {bar}", s.name));
+    }
+    let (left, right) = (lo.to_string(), hi.to_string());
+    let gap = cells.saturating_sub(left.len() + right.len()).max(1);
+    out.push(format!("{:<label$} {left}{}{right}", "", " ".repeat(gap)));
+    out.push(gaps_line(spans));
+    out
+}
+
+/// `free: 18900-19788 (889)`, the ports between footprints, lowest first; `free: none` when the
+/// footprints touch or overlap everywhere.
+pub fn gaps_line(spans: &[Span]) -> String {
+    let mut sorted: Vec<(u16, u16)> = spans.iter().map(|s| (s.lo, s.hi)).collect();
+    sorted.sort_unstable();
+    let mut gaps = Vec::new();
+    let mut reach: Option<u16> = None;
+    for (lo, hi) in sorted {
+        if let Some(r) = reach
+            && lo > r.saturating_add(1)
+        {
+            let (a, b) = (r + 1, lo - 1);
+            gaps.push(format!("{a}-{b} ({})", u32::from(b) - u32::from(a) + 1));
+        }
+        reach = Some(reach.map_or(hi, |r| r.max(hi)));
+    }
+    if gaps.is_empty() {
+        "free: none between instances".to_string()
+    } else {
+        format!("free: {}", gaps.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_two_footprints_with_their_gap() {
+        let spans = [Span::of("main", "openclaw", 18789), Span::of("rescue", "openclaw", 19789)];
+        let lines = render(&spans, 30);
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].starts_with("main   █"), "{lines:?}");
+        assert!(lines[1].starts_with("rescue ·"), "{lines:?}");
+        assert!(lines[1].ends_with('█'), "{lines:?}");
+        assert!(lines[2].contains("18789") && lines[2].ends_with("19899"), "{lines:?}");
+        assert_eq!(lines[3], "free: 18900-19788 (889)");
+        assert!(lines.iter().take(2).all(|l| l.chars().count() == 30));
+    }
+
+    #[test]
+    fn a_process_is_one_port_and_stays_visible() {
+        let spans = [Span::of("a", "openclaw", 20000), Span::of("p", "process", 30000)];
+        let lines = render(&spans, 12);
+        assert_eq!(lines[1].chars().filter(|c| *c == USED).count(), 1, "{lines:?}");
+    }
+
+    #[test]
+    fn touching_footprints_leave_no_gap() {
+        let spans = [Span::of("a", "openclaw", 100), Span::of("b", "openclaw", 211)];
+        assert_eq!(gaps_line(&spans), "free: none between instances");
+        assert!(render(&[], 40).is_empty());
+        // A narrow terminal still gets one cell per bar.
+        assert_eq!(render(&spans, 1)[0], "a █");
+    }
+}
