@@ -123,84 +123,38 @@ struct Column {
 
 fn draw_table(app: &App, shown: &[&InstanceReport], f: &mut Frame, area: Rect) {
     let name_w = shown.iter().map(|i| i.profile.chars().count()).max().unwrap_or(0).max(7) as u16;
-    let all = [
-        Column {
-            header: "PROFILE",
-            width: name_w,
-            priority: 0,
-        },
-        Column {
-            header: "ROLE",
-            width: 6,
-            priority: 3,
-        },
-        Column {
-            header: "STATE",
-            width: 10,
-            priority: 0,
-        },
-        Column {
-            header: "PID",
-            width: 7,
-            priority: 1,
-        },
-        Column {
-            header: "UPTIME",
-            width: 6,
-            priority: 4,
-        },
-        Column {
-            header: "RST",
-            width: 3,
-            priority: 4,
-        },
-        Column {
-            header: "LAST EXIT",
-            width: 15,
-            priority: 5,
-        },
-        Column {
-            header: "RDY/LIV",
-            width: 7,
-            priority: 2,
-        },
-        Column {
-            header: "CPU",
-            width: 6,
-            priority: 2,
-        },
-        Column {
-            header: "CPU HISTORY",
-            width: 12,
-            priority: 6,
-        },
-        Column {
-            header: "RSS",
-            width: 9,
-            priority: 3,
-        },
-        Column {
-            header: "RSS HISTORY",
-            width: 12,
-            priority: 7,
-        },
-        Column {
-            header: "OPENCLAW",
-            width: 30,
-            priority: 8,
-        },
-    ];
+    // (header, width, priority): a lower priority is drawn first when room is short.
+    let all: Vec<Column> = [
+        ("PROFILE", name_w, 0),
+        ("ROLE", 6, 3),
+        ("STATE", 10, 0),
+        ("PID", 7, 1),
+        ("UPTIME", 6, 4),
+        ("RST", 3, 4),
+        ("LAST EXIT", 15, 5),
+        ("RDY/LIV", 7, 2),
+        ("CPU", 6, 2),
+        ("CPU HISTORY", 12, 6),
+        ("RSS", 9, 3),
+        ("RSS HISTORY", 12, 7),
+        ("OPENCLAW", 30, 8),
+    ]
+    .into_iter()
+    .map(|(header, width, priority)| Column { header, width, priority })
+    .collect();
     // Take columns by priority while they fit (borders 2, one space between columns).
     let room = area.width.saturating_sub(2);
-    let mut order: Vec<usize> = (0..all.len()).collect();
-    order.sort_by_key(|&i| all[i].priority);
+    let mut order: Vec<(usize, &Column)> = all.iter().enumerate().collect();
+    order.sort_by_key(|(_, c)| c.priority);
     let mut used = 0u16;
     let mut keep = vec![false; all.len()];
-    for i in order {
-        let need = all[i].width + u16::from(used > 0);
+    for (i, c) in order {
+        let need = c.width + u16::from(used > 0);
         if used + need <= room {
             used += need;
-            keep[i] = true;
+            if let Some(k) = keep.get_mut(i) {
+                *k = true;
+            }
         }
     }
     let header = Row::new(all.iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| Cell::from(c.header)))
@@ -316,17 +270,17 @@ const CPU_SCALE_MIN: f64 = 10.0;
 /// The last `width` samples as bar glyphs, `lo` drawn lowest and `hi` (or the largest sample,
 /// if larger) highest.
 pub fn sparkline(samples: &[f64], width: usize, lo: f64, hi: f64) -> String {
-    let tail = &samples[samples.len().saturating_sub(width)..];
+    let tail = samples.get(samples.len().saturating_sub(width)..).unwrap_or_default();
     let hi = tail.iter().copied().fold(hi, f64::max);
     let span = hi - lo;
     tail.iter()
         .map(|v| {
-            if span <= 0.0 || !v.is_finite() {
-                BARS[0]
+            let i = if span <= 0.0 || !v.is_finite() {
+                0
             } else {
-                let i = (((v - lo) / span).clamp(0.0, 1.0) * (BARS.len() - 1) as f64).round() as usize;
-                BARS[i.min(BARS.len() - 1)]
-            }
+                (((v - lo) / span).clamp(0.0, 1.0) * (BARS.len() - 1) as f64).round() as usize
+            };
+            BARS.get(i).or(BARS.last()).copied().unwrap_or(' ')
         })
         .collect()
 }
@@ -339,7 +293,7 @@ fn cpu_sparkline(samples: &[f64], width: usize) -> String {
 /// The RSS history: from the smallest to the largest sample, so growth shows; flat when it
 /// moved less than 1 %.
 fn rss_sparkline(samples: &[f64], width: usize) -> String {
-    let tail = &samples[samples.len().saturating_sub(width)..];
+    let tail = samples.get(samples.len().saturating_sub(width)..).unwrap_or_default();
     let lo = tail.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = tail.iter().copied().fold(0.0, f64::max);
     if !lo.is_finite() || hi - lo < hi * 0.01 {
@@ -386,7 +340,9 @@ fn draw_ports(shown: &[&InstanceReport], f: &mut Frame, area: Rect) {
 fn draw_events(app: &App, f: &mut Frame, area: Rect) {
     let rows = area.height.saturating_sub(2) as usize;
     let events = app.shown_events();
-    let lines: Vec<Line> = events[events.len().saturating_sub(rows)..]
+    let lines: Vec<Line> = events
+        .get(events.len().saturating_sub(rows)..)
+        .unwrap_or_default()
         .iter()
         .map(|e| {
             let time = e.ts.get(11..19).unwrap_or(&e.ts);
