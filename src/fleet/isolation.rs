@@ -15,10 +15,10 @@
 //! lower ones within reach of a footprint (at most 110 port values); pinned ports are stabbing
 //! queries over listeners sorted by their first port; CDP URLs are grouped by endpoint.
 
-use super::Profile;
 use super::diagnostic::{Diagnostic, Place};
 use super::openclaw::Endpoint;
 use super::plan::{Listener, PathKind, Plan, PortRange, Source, Sourced};
+use super::{Flavor, Profile};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -271,6 +271,10 @@ fn path_fix(kind: PathKind, plan: &Plan) -> String {
             }
             _ => format!("give profile '{name}' a state dir of its own with `state_dir:` or `openclaw_profile: {name}`"),
         },
+        PathKind::Workspace if g.flavor == Flavor::Clawdbot => format!(
+            "set agents.defaults.workspace in {} to a folder outside every other instance's paths (clawdbot reads no workspace variable)",
+            g.config.value.display()
+        ),
         PathKind::Workspace => format!(
             "set agents.defaults.workspace in {} (or `workspace:`) to a folder outside every other instance's paths",
             g.config.value.display()
@@ -779,6 +783,7 @@ pub(crate) mod tests {
         Plan {
             profile: name.into(),
             gateway: Some(GatewayPaths {
+                flavor: Flavor::OpenClaw,
                 config: s(state.join("openclaw.json")),
                 config_exists: false,
                 state_dir: s(state.clone()),

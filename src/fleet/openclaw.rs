@@ -59,6 +59,9 @@ pub fn default_config_path(flavor: Flavor, state_dir: &Path) -> PathBuf {
 /// (two instances share it on every day alike): `/tmp/openclaw/openclaw[-<encoded profile>]-YYYY-MM-DD.log`
 /// (`resolveDefaultRollingLogFile`, `dist/logger-*.mjs`). The profile segment comes from
 /// `OPENCLAW_PROFILE`, which clawherd sets for named profiles.
+///
+/// clawdbot's is `/tmp/clawdbot/clawdbot-YYYY-MM-DD.log` for every profile (no segment;
+/// `defaultRollingPathForToday`, clawdbot's dist/logging/logger.js): pass `None` for it.
 pub fn default_log_file(flavor: Flavor, profile: Option<&str>) -> PathBuf {
     let stem = match flavor {
         Flavor::OpenClaw | Flavor::Process => "openclaw",

@@ -386,6 +386,8 @@ impl PathKind {
 /// The files and folders of a gateway instance (not of a plain `process`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayPaths {
+    /// The gateway generation these paths follow.
+    pub flavor: Flavor,
     /// Effective config file (absolute).
     pub config: Sourced<PathBuf>,
     /// Whether the config file exists.
@@ -526,6 +528,7 @@ pub fn plan(
         return Err(errors);
     }
     let gateway = GatewayPaths {
+        flavor: profile.flavor,
         config_exists: cfg.value.is_some(),
         config,
         state_dir,
@@ -638,8 +641,19 @@ fn gateway_env(
     if let Some(n) = &profile.openclaw_profile {
         env.insert(format!("{prefix}_PROFILE"), n.clone());
     }
-    if let Some(w) = &profile.workspace {
-        env.insert(format!("{prefix}_WORKSPACE_DIR"), w.value.display().to_string());
+    match profile.flavor {
+        // clawdbot never reads CLAWDBOT_WORKSPACE_DIR; a fleet `workspace` is refused for it.
+        Flavor::OpenClaw | Flavor::Process => {
+            if let Some(w) = &profile.workspace {
+                env.insert(format!("{prefix}_WORKSPACE_DIR"), w.value.display().to_string());
+            }
+        }
+        // Without it the `clawdbot` entry re-spawns itself to add a Node flag and stays as a
+        // wrapper (about 54 MiB) between clawherd and the gateway; a SIGKILL to the wrapper then
+        // orphans a listening gateway (clawdbot's dist/entry.js, dist/process/child-process-bridge.js).
+        Flavor::Clawdbot => {
+            env.insert("CLAWDBOT_NO_RESPAWN".into(), "1".into());
+        }
     }
     env.insert("NO_COLOR".into(), "1".into());
     env.extend(profile.env.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -740,7 +754,11 @@ impl Cx<'_> {
     /// differs), else the fleet's `workspace`, else `<state>/workspace`.
     fn workspace(&mut self, env: &BTreeMap<String, String>, state_dir: &Path, resolve: &dyn Fn(&str) -> PathBuf) -> Sourced<PathBuf> {
         let fleet = self.profile.workspace.clone();
-        let Some(w) = self.string("agents.defaults.workspace", env) else {
+        let configured = self.string("agents.defaults.workspace", env);
+        if self.profile.flavor == Flavor::Clawdbot {
+            return self.clawdbot_workspace(fleet, configured, resolve);
+        }
+        let Some(w) = configured else {
             return fleet.unwrap_or_else(|| Sourced::derived(state_dir.join("workspace"), "default workspace in the state dir"));
         };
         let v = resolve(&w);
@@ -760,10 +778,59 @@ impl Cx<'_> {
         Sourced::new(v, self.source("agents.defaults.workspace"))
     }
 
+    /// clawdbot's workspace: `agents.defaults.workspace`, else `~/clawd`, or `~/clawd-<profile>` for
+    /// a named profile (`resolveAgentWorkspaceDir`, clawdbot's dist/agents/agent-scope.js and
+    /// dist/agents/workspace.js), so every default-profile instance shares `~/clawd`. A fleet
+    /// `workspace` is an error unless it names the same folder: clawdbot reads no workspace variable.
+    fn clawdbot_workspace(
+        &mut self,
+        fleet: Option<Sourced<PathBuf>>,
+        configured: Option<String>,
+        resolve: &dyn Fn(&str) -> PathBuf,
+    ) -> Sourced<PathBuf> {
+        let planned = match configured {
+            Some(w) => Sourced::new(resolve(&w), self.source("agents.defaults.workspace")),
+            None => {
+                let (dir, rule) = match self.profile.openclaw_profile.as_deref() {
+                    Some(n) if !n.eq_ignore_ascii_case("default") => {
+                        (format!("~/clawd-{n}"), format!("clawdbot's default workspace of profile '{n}'"))
+                    }
+                    _ => (
+                        "~/clawd".to_string(),
+                        "clawdbot's default workspace (shared by every default-profile instance)".to_string(),
+                    ),
+                };
+                Sourced::derived(resolve(&dir), rule)
+            }
+        };
+        if let Some(f) = fleet.filter(|f| f.value != planned.value) {
+            let message = format!(
+                "`workspace` {} has no effect on a clawdbot gateway, which uses {} ({})",
+                f.value.display(),
+                planned.value.display(),
+                planned.source
+            );
+            let d = Diagnostic::error(f.source.place_or(&self.profile.place), message)
+                .profile(&self.profile.name)
+                .key(f.source.key().unwrap_or("workspace"))
+                .hint(format!(
+                    "clawdbot reads its workspace only from its config: set agents.defaults.workspace: \"{}\" in {} and remove `workspace:`",
+                    f.value.display(),
+                    self.config.display()
+                ));
+            self.errors.push(d);
+        }
+        planned
+    }
+
     /// The log file: `logging.file`, else OpenClaw's default rolling file of the OpenClaw profile.
     fn log_file(&mut self, env: &BTreeMap<String, String>, resolve: &dyn Fn(&str) -> PathBuf) -> Sourced<PathBuf> {
         match self.string("logging.file", env) {
             Some(f) => Sourced::new(resolve(&f), self.source("logging.file")),
+            None if self.profile.flavor == Flavor::Clawdbot => Sourced::derived(
+                openclaw::default_log_file(Flavor::Clawdbot, None),
+                "clawdbot's default log file (no profile segment: shared by every clawdbot instance)",
+            ),
             None => Sourced::derived(
                 openclaw::default_log_file(self.profile.flavor, self.profile.openclaw_profile.as_deref()),
                 "OpenClaw's default log file (shared by every instance of the same OpenClaw profile)",
@@ -1126,5 +1193,45 @@ mod tests {
         let got = ports_of(dir.path(), fleet);
         let ranges: Vec<&str> = got.iter().map(|(_, _, r)| r.as_str()).collect();
         assert_eq!(ranges, ["22000", "22002", "22003", "22011-22110"]);
+    }
+
+    /// Issue 13: two default-profile clawdbot instances share `~/clawd` and
+    /// `/tmp/clawdbot/clawdbot-DATE.log`; the proof refuses both with the config key that fixes it.
+    #[test]
+    fn clawdbot_default_workspace_and_log_file_are_shared_and_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fleet = "version: 1\ndefaults:\n  flavor: clawdbot\nprofiles:\n  a:\n    role: main\n    port: 20000\n    state_dir: a\n  b:\n    role: rescue\n    port: 21000\n    state_dir: b\n";
+        let e = load_err(dir.path(), fleet, &[]);
+        assert!(e.contains(&format!("{}/clawd", dir.path().display())), "{e}");
+        assert!(e.contains("set agents.defaults.workspace in"), "{e}");
+        assert!(e.contains("/tmp/clawdbot/clawdbot-YYYY-MM-DD.log"), "{e}");
+        assert!(e.contains("set logging.file in"), "{e}");
+    }
+
+    /// A named clawdbot profile works in `~/clawd-<name>`; the env has CLAWDBOT_NO_RESPAWN=1 and
+    /// no CLAWDBOT_WORKSPACE_DIR; a fleet `workspace` that clawdbot would ignore is an error.
+    #[test]
+    fn clawdbot_workspace_env_and_fleet_workspace() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fleet = "version: 1\nprofiles:\n  r:\n    role: main\n    flavor: clawdbot\n    openclaw_profile: rescue\n    state_dir: r\n";
+        let ctx = LoadContext {
+            env: [("HOME".to_string(), dir.path().display().to_string())].into(),
+            check_host_ports: false,
+        };
+        let f = match load_str(&dir.path().join("fleet.yaml"), fleet, &ctx) {
+            Ok(f) => f,
+            Err(e) => panic!("{e}"),
+        };
+        let (_, plan) = f.get("r").expect("profile r");
+        let g = plan.gateway.as_ref().expect("gateway");
+        assert_eq!(g.workspace.value, dir.path().join("clawd-rescue"));
+        assert_eq!(plan.env.get("CLAWDBOT_NO_RESPAWN").map(String::as_str), Some("1"));
+        assert!(!plan.env.contains_key("CLAWDBOT_WORKSPACE_DIR"));
+        let fleet = format!("{fleet}    workspace: ws\n");
+        let e = load_err(dir.path(), &fleet, &[]);
+        assert!(
+            e.contains("has no effect on a clawdbot gateway") && e.contains("agents.defaults.workspace"),
+            "{e}"
+        );
     }
 }
