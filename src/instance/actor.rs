@@ -575,6 +575,22 @@ impl Actor {
                     ProbeOutcome::Readiness(true)
                 }))
             }
+            Some((after, Some((port, periodic)))) if self.flavor == Flavor::Clawdbot => {
+                // clawdbot has no /healthz or /readyz: one WebSocket challenge answers both.
+                let timeout = self.health.timeout;
+                let latency =
+                    crate::observe::metrics::PROBE_SECONDS.get_or_create_owned(&crate::observe::metrics::profile_label(&self.name));
+                self.probe = Some(Box::pin(async move {
+                    tokio::time::sleep(after).await;
+                    let _timer = ObserveOnDrop(latency, std::time::Instant::now());
+                    let up = probe::clawdbot_challenge(port, timeout).await;
+                    if periodic {
+                        ProbeOutcome::Health { live: up, ready: up }
+                    } else {
+                        ProbeOutcome::Readiness(up)
+                    }
+                }));
+            }
             Some((after, Some((port, periodic)))) => {
                 let timeout = self.health.timeout;
                 let latency =
