@@ -66,15 +66,24 @@ fn after_s(e: &clawherd::observe::events::FleetEvent) -> f64 {
     }
 }
 
-/// `clawherd ARGS FLEET` (local commands) or `clawherd ARGS -f FLEET`: exit code and stdout.
-fn cli(args: &[&str], fleet: &Path, flag: bool) -> (Option<i32>, String) {
+/// `clawherd ARGS FLEET` (local commands) or `clawherd ARGS -f FLEET`: exit code and stdout
+/// (stderr after it when `stderr`).
+fn cli_full(args: &[&str], fleet: &Path, flag: bool, stderr: bool) -> (Option<i32>, String) {
     let mut c = std::process::Command::new(clawherd_bin());
     c.args(args);
     if flag {
         c.arg("-f");
     }
     let out = c.arg(fleet).output().expect("clawherd");
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if stderr {
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    (out.status.code(), text)
+}
+
+fn cli(args: &[&str], fleet: &Path, flag: bool) -> (Option<i32>, String) {
+    cli_full(args, fleet, flag, false)
 }
 
 /// The planned TCP listeners of `profile` from `clawherd ports`: (name, lo, hi).
@@ -216,4 +225,44 @@ fn clawdbot_unknown_key_parks_with_the_gateways_line() {
     assert_eq!(spawns, 1, "a parked config error is not restarted");
     d.signal(15);
     assert_eq!(d.wait_exit(STOP).code(), Some(0));
+}
+
+/// A clawdbot gateway started by hand on main's config (on another port, so only its lock
+/// meets the fleet): `clawherd check` finds it through clawdbot's real lock,
+/// `<tmp>/clawdbot-<uid>/gateway.<sha1(config path)>.lock`, and names its pid.
+#[test]
+fn clawdbot_hand_started_gateway_on_the_config_is_found_by_its_lock() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(path) = tools_path() else { return };
+    let (dir, fleet) = clawdbot_fleet("");
+    let config = dir.path().join("main.json5");
+    let mut hand = std::process::Command::new("clawdbot")
+        .args(["gateway", "run", "--port", "27789"])
+        .env("PATH", &path)
+        .env("HOME", dir.path().join("home"))
+        .env("CLAWDBOT_NO_RESPAWN", "1")
+        .env("CLAWDBOT_CONFIG_PATH", &config)
+        .env("CLAWDBOT_STATE_DIR", dir.path().join("hand-state"))
+        .env("CLAWDBOT_GATEWAY_PORT", "27789")
+        .env_remove("TMPDIR")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn clawdbot");
+    let pid = hand.id();
+    let lock = clawherd::fleet::host::clawdbot_lock_path(&config, Path::new("/tmp"), nix::unistd::geteuid().as_raw());
+    wait_until("the hand-started gateway's lock", BOOT, || {
+        std::fs::read_to_string(&lock).is_ok_and(|t| t.contains(&format!("\"pid\":{pid},")))
+    });
+    let (code, out) = cli_full(&["check"], &fleet, false, true);
+    signal(pid as i32, 15);
+    let _ = hand.wait();
+    eprintln!("{out}");
+    assert_eq!(code, Some(78), "{out}");
+    assert!(
+        out.contains("in use by a clawdbot gateway clawherd did not start") && out.contains(&format!("pid {pid}")),
+        "{out}"
+    );
+    assert!(out.contains(&lock.display().to_string()), "{out}");
 }
