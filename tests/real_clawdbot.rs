@@ -40,13 +40,13 @@ fn tools_path() -> Option<String> {
 }
 
 /// A two-instance clawdbot fleet in a temp dir (its own HOME, so `~/clawd` is private), each
-/// gateway with its own workspace and log file; `main_extra` is put into main's config.
+/// gateway with its own workspace, canvas root and log file; `main_extra` is put into main's config.
 fn clawdbot_fleet(main_extra: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir(dir.path().join("home")).expect("home");
     for (name, port, extra) in [("main", MAIN_PORT, main_extra), ("rescue", RESCUE_PORT, "")] {
         let config = format!(
-            "{{\n  gateway: {{ mode: \"local\", port: {port}, bind: \"loopback\" }},\n  logging: {{ file: \"logs/clawdbot.log\" }},\n  agents: {{ defaults: {{ workspace: \"workspace\" }} }},\n{extra}}}\n"
+            "{{\n  gateway: {{ mode: \"local\", port: {port}, bind: \"loopback\" }},\n  logging: {{ file: \"logs/clawdbot.log\" }},\n  agents: {{ defaults: {{ workspace: \"workspace\" }} }},\n  canvasHost: {{ root: \"canvas\" }},\n{extra}}}\n"
         );
         std::fs::write(dir.path().join(format!("{name}.json5")), config).expect("write config");
     }

@@ -279,6 +279,11 @@ fn path_fix(kind: PathKind, plan: &Plan) -> String {
             "set agents.defaults.workspace in {} (or `workspace:`) to a folder outside every other instance's paths",
             g.config.value.display()
         ),
+        PathKind::CanvasRoot => format!(
+            "set canvasHost.root in {} to a folder of its own, e.g. {} (clawdbot's default ~/clawd/canvas ignores the workspace)",
+            g.config.value.display(),
+            g.state_dir.value.join("canvas").display()
+        ),
         PathKind::LogFile => format!(
             "set logging.file in {} to a file of its own, e.g. {}",
             g.config.value.display(),
@@ -789,6 +794,7 @@ pub(crate) mod tests {
                 state_dir: s(state.clone()),
                 workspace: s(state.join("workspace")),
                 log_file: s(state.join("gateway.log")),
+                canvas_root: None,
             }),
             base_port: Some(Sourced {
                 value: base,

@@ -369,6 +369,8 @@ pub enum PathKind {
     Workspace,
     /// The gateway's file log.
     LogFile,
+    /// clawdbot's canvas root, served on the base port.
+    CanvasRoot,
 }
 
 impl PathKind {
@@ -379,6 +381,7 @@ impl PathKind {
             PathKind::StateDir => "state dir",
             PathKind::Workspace => "workspace",
             PathKind::LogFile => "log file",
+            PathKind::CanvasRoot => "canvas root",
         }
     }
 }
@@ -398,6 +401,8 @@ pub struct GatewayPaths {
     pub workspace: Sourced<PathBuf>,
     /// Effective log file (absolute; default ones carry `YYYY-MM-DD` for the date).
     pub log_file: Sourced<PathBuf>,
+    /// clawdbot's canvas root (absolute); `None` for other flavors or with the canvas host off.
+    pub canvas_root: Option<Sourced<PathBuf>>,
 }
 
 /// The effective setup of one instance.
@@ -427,12 +432,16 @@ impl Plan {
     /// The paths the proof keeps apart, with their kind (none for a plain process).
     pub fn paths(&self) -> Vec<(PathKind, &Sourced<PathBuf>)> {
         match &self.gateway {
-            Some(g) => vec![
-                (PathKind::Config, &g.config),
-                (PathKind::StateDir, &g.state_dir),
-                (PathKind::Workspace, &g.workspace),
-                (PathKind::LogFile, &g.log_file),
-            ],
+            Some(g) => {
+                let mut v = vec![
+                    (PathKind::Config, &g.config),
+                    (PathKind::StateDir, &g.state_dir),
+                    (PathKind::Workspace, &g.workspace),
+                    (PathKind::LogFile, &g.log_file),
+                ];
+                v.extend(g.canvas_root.as_ref().map(|c| (PathKind::CanvasRoot, c)));
+                v
+            }
             None => Vec::new(),
         }
     }
@@ -521,6 +530,7 @@ pub fn plan(
     let resolve = |raw: &str| resolve_user_path(raw, &home, &cwd);
     let workspace = cx.workspace(&env, &state_dir.value, &resolve);
     let log_file = cx.log_file(&env, &resolve);
+    let canvas_root = cx.canvas_root(&env, &resolve);
     let (listeners, cdp_urls) = cx.listeners(&env, &base_port);
     cx.start_warnings();
     let Cx { errors, warnings, .. } = cx;
@@ -534,6 +544,7 @@ pub fn plan(
         state_dir,
         workspace,
         log_file,
+        canvas_root,
     };
     let plan = Plan {
         profile: profile.name.clone(),
@@ -821,6 +832,25 @@ impl Cx<'_> {
             self.errors.push(d);
         }
         planned
+    }
+
+    /// clawdbot's canvas root: `canvasHost.root`, else `~/clawd/canvas` for every profile, even
+    /// with a workspace configured (`createCanvasHostHandler`, clawdbot's dist/canvas-host/server.js);
+    /// none with `canvasHost.enabled: false` or `CLAWDBOT_SKIP_CANVAS_HOST=1`
+    /// (dist/gateway/server-runtime-config.js), or for another flavor.
+    fn canvas_root(&mut self, env: &BTreeMap<String, String>, resolve: &dyn Fn(&str) -> PathBuf) -> Option<Sourced<PathBuf>> {
+        let off = self.cfg.get("canvasHost.enabled") == Some(&Value::Bool(false))
+            || env.get("CLAWDBOT_SKIP_CANVAS_HOST").map(String::as_str) == Some("1");
+        if self.profile.flavor != Flavor::Clawdbot || off {
+            return None;
+        }
+        Some(match self.string("canvasHost.root", env) {
+            Some(r) => Sourced::new(resolve(&r), self.source("canvasHost.root")),
+            None => Sourced::derived(
+                resolve("~/clawd/canvas"),
+                "clawdbot's default canvas root (shared by every instance with the same HOME)",
+            ),
+        })
     }
 
     /// The log file: `logging.file`, else OpenClaw's default rolling file of the OpenClaw profile.
@@ -1195,7 +1225,7 @@ mod tests {
         assert_eq!(ranges, ["22000", "22002", "22003", "22011-22110"]);
     }
 
-    /// Issue 13: two default-profile clawdbot instances share `~/clawd` and
+    /// Issue 13: two default-profile clawdbot instances share `~/clawd`, `~/clawd/canvas` and
     /// `/tmp/clawdbot/clawdbot-DATE.log`; the proof refuses both with the config key that fixes it.
     #[test]
     fn clawdbot_default_workspace_and_log_file_are_shared_and_refused() {
@@ -1206,6 +1236,8 @@ mod tests {
         assert!(e.contains("set agents.defaults.workspace in"), "{e}");
         assert!(e.contains("/tmp/clawdbot/clawdbot-YYYY-MM-DD.log"), "{e}");
         assert!(e.contains("set logging.file in"), "{e}");
+        assert!(e.contains(&format!("{}/clawd/canvas", dir.path().display())), "{e}");
+        assert!(e.contains("set canvasHost.root in"), "{e}");
     }
 
     /// A named clawdbot profile works in `~/clawd-<name>`; the env has CLAWDBOT_NO_RESPAWN=1 and
