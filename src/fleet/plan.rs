@@ -1266,4 +1266,17 @@ mod tests {
             "{e}"
         );
     }
+
+    /// Issue 13, mixed generations: without `~/.openclaw` today's openclaw falls back to an
+    /// existing `~/.clawdbot`, so a default-profile openclaw instance and a legacy clawdbot one
+    /// land on one state dir; the proof refuses it.
+    #[test]
+    fn openclaw_falling_back_to_a_legacy_state_dir_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join(".clawdbot")).expect("mkdir");
+        let fleet = "version: 1\nprofiles:\n  new:\n    role: main\n    port: 18789\n    args: [--allow-unconfigured]\n  old:\n    role: rescue\n    flavor: clawdbot\n    port: 20789\n";
+        let e = load_err(dir.path(), fleet, &[]);
+        let legacy = dir.path().join(".clawdbot").display().to_string();
+        assert!(e.contains(&format!("state dir {legacy}")), "{e}");
+    }
 }
