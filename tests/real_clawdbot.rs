@@ -109,6 +109,16 @@ fn clawdbot_fleet_ready_ports_kill_9_and_clean_stop() {
     let main_pid = main_ready.pid.expect("pid");
     let rescue_pid = rescue_ready.pid.expect("pid");
 
+    // `status`: both ready and live (the quiet POST-only route; no /healthz in this version).
+    let (_, status) = cli(&["status"], &fleet, true);
+    eprintln!("{status}");
+    for name in ["main ", "rescue "] {
+        let row = status.lines().find(|l| l.starts_with(name)).expect("a row");
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols.get(2), Some(&"ready"), "{status}");
+        assert!(cols.iter().filter(|c| **c == "yes").count() >= 2, "ready and live: {status}");
+    }
+
     // No wrapper: the gateway is clawherd's child, alone in its tree.
     let marker = format!("@{}", fleet.display());
     let tree = marked_pids(&marker);

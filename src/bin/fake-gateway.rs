@@ -380,6 +380,8 @@ fn route(method: &str, path: &str, shared: &Shared) -> (u16, String) {
     };
     match path {
         "/healthz" | "/health" => (200, r#"{"ok":true,"status":"live"}"#.to_owned()),
+        // clawdbot's POST-only route, the quiet liveness check of `flavor: clawdbot`.
+        "/tools/invoke" => (405, "Method Not Allowed".to_owned()),
         "/readyz" | "/ready" => match shared.phase() {
             Phase::Ready => (200, format!(r#"{{"ready":true,"failing":[],"uptimeMs":{up}}}"#)),
             Phase::Starting => not_ready("startup-sidecars"),

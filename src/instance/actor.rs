@@ -576,18 +576,20 @@ impl Actor {
                 }))
             }
             Some((after, Some((port, periodic)))) if self.flavor == Flavor::Clawdbot => {
-                // clawdbot has no /healthz or /readyz: one WebSocket challenge answers both.
+                // clawdbot has no /healthz or /readyz. Readiness: the WebSocket challenge, which
+                // only the gateway gives. Periodic rounds (live and ready): its quiet POST-only
+                // route, since every challenge leaves a warning in the gateway's log.
                 let timeout = self.health.timeout;
                 let latency =
                     crate::observe::metrics::PROBE_SECONDS.get_or_create_owned(&crate::observe::metrics::profile_label(&self.name));
                 self.probe = Some(Box::pin(async move {
                     tokio::time::sleep(after).await;
                     let _timer = ObserveOnDrop(latency, std::time::Instant::now());
-                    let up = probe::clawdbot_challenge(port, timeout).await;
                     if periodic {
+                        let up = probe::clawdbot_http_alive(port, timeout).await;
                         ProbeOutcome::Health { live: up, ready: up }
                     } else {
-                        ProbeOutcome::Readiness(up)
+                        ProbeOutcome::Readiness(probe::clawdbot_challenge(port, timeout).await)
                     }
                 }));
             }

@@ -36,6 +36,20 @@ pub async fn is_ready(port: u16, timeout: Duration) -> bool {
     matches!(get(port, READY_PATH, timeout).await, Ok((200, _)))
 }
 
+/// A path clawdbot's HTTP server answers for POST only, without auth and whatever the config
+/// (`handleToolsInvokeHttpRequest`, clawdbot's dist/gateway/tools-invoke-http.js): a GET gets
+/// `405 Method Not Allowed`, where the Control UI fallback would give any other path 200 HTML.
+pub const CLAWDBOT_POST_ONLY_PATH: &str = "/tools/invoke";
+
+/// Whether the clawdbot gateway's HTTP handler chain answers on `127.0.0.1:port`: `GET
+/// /tools/invoke` → 405 with the body `Method Not Allowed`. A weaker proof than
+/// [`clawdbot_challenge`] (any server may answer 405), but it leaves no line in the gateway's log,
+/// so it serves the periodic rounds of an instance that [`clawdbot_challenge`] has already shown
+/// to be the gateway; each probe of the challenge logs a warning (`closed before connect`).
+pub async fn clawdbot_http_alive(port: u16, timeout: Duration) -> bool {
+    matches!(get(port, CLAWDBOT_POST_ONLY_PATH, timeout).await, Ok((405, body)) if body.as_ref() == b"Method Not Allowed")
+}
+
 /// The largest WebSocket handshake answer or first frame read from a clawdbot gateway.
 const MAX_WS_BYTES: usize = 64 * 1024;
 
@@ -139,6 +153,33 @@ mod tests {
                 .await;
         });
         assert!(!clawdbot_challenge(port, Duration::from_secs(5)).await);
+        server.abort();
+    }
+
+    /// One canned HTTP answer on a fresh port, for one connection.
+    async fn answer_once(response: &'static [u8]) -> (u16, tokio::task::JoinHandle<()>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let server = tokio::spawn(async move {
+            let (mut c, _) = l.accept().await.expect("accept");
+            let mut b = [0u8; 1024];
+            let _ = c.read(&mut b).await;
+            let _ = c.write_all(response).await;
+        });
+        (port, server)
+    }
+
+    #[tokio::test]
+    async fn the_quiet_check_wants_the_post_only_405() {
+        let ok: &[u8] =
+            b"HTTP/1.1 405 Method Not Allowed\r\nallow: POST\r\ncontent-length: 18\r\nconnection: close\r\n\r\nMethod Not Allowed";
+        let (port, server) = answer_once(ok).await;
+        assert!(clawdbot_http_alive(port, Duration::from_secs(5)).await);
+        server.abort();
+        let html: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+        let (port, server) = answer_once(html).await;
+        assert!(!clawdbot_http_alive(port, Duration::from_secs(5)).await);
         server.abort();
     }
 

@@ -147,7 +147,7 @@ fn report(
 }
 
 /// Liveness (`/healthz` 200) and OpenClaw's own `/readyz` details, for a running gateway; for a
-/// clawdbot gateway (no such routes) liveness is its WebSocket `connect.challenge` and there are no
+/// clawdbot gateway (no such routes) liveness is its quiet POST-only route and there are no
 /// details.
 async fn probe_signals(port: Option<u16>, running: bool, clawdbot: bool) -> (Option<bool>, Option<OpenClawSignals>) {
     use crate::instance::probe;
@@ -155,7 +155,7 @@ async fn probe_signals(port: Option<u16>, running: bool, clawdbot: bool) -> (Opt
         return (None, None);
     };
     if clawdbot {
-        return (Some(probe::clawdbot_challenge(port, STATUS_PROBE_TIMEOUT).await), None);
+        return (Some(probe::clawdbot_http_alive(port, STATUS_PROBE_TIMEOUT).await), None);
     }
     let (live, ready) = tokio::join!(
         probe::get(port, probe::LIVE_PATH, STATUS_PROBE_TIMEOUT),
