@@ -218,6 +218,8 @@ fn clawdbot_hand_started_gateway_on_the_config_is_found_by_its_lock() {
     let config = dir.path().join("main.json5");
     let mut hand = std::process::Command::new("clawdbot")
         .args(["gateway", "run", "--port", "27789"])
+        // Its relative logging.file resolves against the cwd: keep it in the temp dir.
+        .current_dir(dir.path())
         .env("PATH", &path)
         .env("HOME", dir.path().join("home"))
         .env("CLAWDBOT_NO_RESPAWN", "1")
