@@ -103,6 +103,20 @@ fn boot_example(prefix: &str) -> Option<Booted> {
     })
 }
 
+/// `clawherd ARGS FLEET` (a local command such as `ports`): exit code, stdout, stderr.
+fn cli_of_local(args: &[&str], fleet: &Path) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(clawherd_bin())
+        .args(args)
+        .arg(fleet)
+        .output()
+        .expect("clawherd");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// `clawherd ARGS -f FLEET`: exit code, stdout, stderr.
 fn cli_of(fleet: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = std::process::Command::new(clawherd_bin())
@@ -119,7 +133,7 @@ fn cli_of(fleet: &Path, args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 /// The example fleet comes up, both `/readyz` answer 200, each gateway logs to its own file;
-/// SIGTERM to clawherd exits 0 and leaves nothing of either gateway tree.
+/// main's tree listens only on ports `clawherd ports` plans; SIGTERM to clawherd exits 0 and leaves nothing of either gateway tree.
 #[test]
 fn example_fleet_comes_up_ready_and_stops_clean() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -134,6 +148,26 @@ fn example_fleet_comes_up_ready_and_stops_clean() {
         return;
     };
     eprintln!("figure: clawherd RSS with 2 ready gateways: {} KiB", rss_kib(d.child.id()));
+    // What main's whole tree listens on, against `clawherd ports` (issue 13): every bound TCP port
+    // is planned; the base port is bound; planned ports not bound are printed (the CDP range
+    // opens only when a browser starts).
+    let (_, ports_out, _) = cli_of_local(&["ports"], &fleet);
+    let plan = planned(&ports_out, "main");
+    let tree = marked_pids(&format!(":main@{}", fleet.display()));
+    let bound = listening_ports(&tree);
+    eprintln!("clawherd ports:\n{ports_out}figure: main's gateway tree {tree:?} listens on {bound:?}");
+    for p in &bound {
+        assert!(
+            plan.iter().any(|(_, lo, hi)| lo <= p && p <= hi),
+            "port {p} is bound but not planned: {plan:?}"
+        );
+    }
+    assert!(bound.contains(&18789), "{bound:?}");
+    for (name, lo, hi) in &plan {
+        if !bound.iter().any(|p| lo <= p && p <= hi) {
+            eprintln!("figure: planned but not bound now: {name} {lo}-{hi}");
+        }
+    }
     // Each gateway's own file log went where its config says, not to the shared /tmp default.
     wait_until("main's own log file", BOOT, || {
         dir.path().join("state/main/logs/openclaw.log").exists()

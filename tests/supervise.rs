@@ -272,7 +272,7 @@ fn child_environment_is_scrubbed_and_explicit() {
     assert_eq!(pgid, pid, "the gateway leads its own process group");
 }
 
-/// The clawdbot flavor gets CLAWDBOT_* variables.
+/// The clawdbot flavor gets CLAWDBOT_* variables and CLAWDBOT_NO_RESPAWN=1.
 #[test]
 fn clawdbot_flavor_gets_clawdbot_env() {
     let (main, _) = two(15);
@@ -282,6 +282,9 @@ fn clawdbot_flavor_gets_clawdbot_env() {
     let environ = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/environ")).expect("environ")).into_owned();
     assert!(environ.contains(&format!("CLAWDBOT_STATE_DIR={}", fleet.dir.path().join("state/main").display())));
     assert!(!environ.contains("OPENCLAW_STATE_DIR="));
+    // Issue 13: no respawned wrapper between clawherd and the gateway; no variable clawdbot never reads.
+    assert!(environ.contains("CLAWDBOT_NO_RESPAWN=1"));
+    assert!(!environ.contains("CLAWDBOT_WORKSPACE_DIR="));
     // The stand-in locks and writes its pid file in the state dir it was given.
     assert!(fleet.dir.path().join("state/main/fake-gateway.pid").exists());
 }

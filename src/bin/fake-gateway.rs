@@ -1,7 +1,8 @@
 //! `fake-gateway`: a small stand-in for the OpenClaw gateway (`openclaw gateway run`)
 //! used by clawherd's fast behaviour tests.
 //!
-//! It serves the gateway's health endpoints over minimal HTTP/1.1 on `127.0.0.1:<port>`,
+//! It serves the gateway's health endpoints over minimal HTTP/1.1 on `127.0.0.1:<port>` (and,
+//! once ready, answers a WebSocket upgrade with clawdbot's `connect.challenge` event),
 //! prints the gateway's lifecycle lines on stdout (`[gateway] ...`) and its own
 //! diagnostics on stderr (`[fake] ...`).
 //!
@@ -340,6 +341,15 @@ async fn handle(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let method = request_line.next().unwrap_or_default();
     let target = request_line.next().unwrap_or("/");
     let path = target.split('?').next().unwrap_or(target);
+    // clawdbot's readiness: a WebSocket upgrade answered with the `connect.challenge` event, once ready.
+    if head.to_ascii_lowercase().contains("upgrade: websocket") && shared.phase() == Phase::Ready {
+        let event = br#"{"type":"event","event":"connect.challenge","payload":{"nonce":"fake"}}"#;
+        let mut out = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".to_vec();
+        out.extend_from_slice(&[0x81, event.len() as u8]);
+        out.extend_from_slice(event);
+        stream.write_all(&out).await?;
+        return stream.shutdown().await;
+    }
     let (status, body) = route(method, path, shared);
     let reason = match status {
         200 => "OK",
@@ -370,6 +380,8 @@ fn route(method: &str, path: &str, shared: &Shared) -> (u16, String) {
     };
     match path {
         "/healthz" | "/health" => (200, r#"{"ok":true,"status":"live"}"#.to_owned()),
+        // clawdbot's POST-only route, the quiet liveness check of `flavor: clawdbot`.
+        "/tools/invoke" => (405, "Method Not Allowed".to_owned()),
         "/readyz" | "/ready" => match shared.phase() {
             Phase::Ready => (200, format!(r#"{{"ready":true,"failing":[],"uptimeMs":{up}}}"#)),
             Phase::Starting => not_ready("startup-sidecars"),

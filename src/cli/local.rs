@@ -163,6 +163,13 @@ pub fn ports(file: &Path) -> u8 {
     for r in &rows {
         print([&r[0], &r[1], &r[2], &r[3]]);
     }
+    for (p, plan) in &f.instances {
+        let Some(base) = plan.port() else { continue };
+        for n in fleet::plan::not_planned(p.flavor) {
+            let port = u32::from(base) + n.offset;
+            println!("not planned: {} {} {port} ({}): {}", p.name, n.name, n.claim, n.why);
+        }
+    }
     exit::OK
 }
 

@@ -7,7 +7,7 @@
 //! `$OPENCLAW_HOME` instead of `~` when that is set; the config is `<state>/openclaw.json` (an
 //! existing legacy `clawdbot.json` when that is missing). A legacy `~/.clawdbot` is the default
 //! profile of the Clawdbot generation and is taken only when there is no `~/.openclaw` (with
-//! one, today's OpenClaw ignores it).
+//! one, today's OpenClaw ignores it); a `~/.clawdbot-NAME` is a named legacy profile.
 
 use crate::fleet::openclaw::{self, read_config};
 use crate::fleet::validate::valid_profile_name;
@@ -92,19 +92,24 @@ pub fn discover(home: &Path, openclaw_home: Option<&Path>) -> Vec<FoundProfile> 
             candidates.push((legacy, None, Flavor::Clawdbot, via.clone()));
         }
         let Ok(entries) = std::fs::read_dir(root) else { continue };
-        let mut named: Vec<(String, PathBuf)> = entries
+        // Named profiles of both generations: `.openclaw-NAME`, and the legacy `.clawdbot-NAME`
+        // (clawdbot's `resolveStateDir` for CLAWDBOT_PROFILE=NAME, dist/config/paths.js).
+        let mut named: Vec<(Flavor, String, PathBuf)> = entries
             .flatten()
             .filter_map(|e| {
                 let file_name = e.file_name().into_string().ok()?;
-                let name = file_name.strip_prefix(".openclaw-")?.to_string();
+                let (flavor, name) = match file_name.strip_prefix(".openclaw-") {
+                    Some(n) => (Flavor::OpenClaw, n.to_string()),
+                    None => (Flavor::Clawdbot, file_name.strip_prefix(".clawdbot-")?.to_string()),
+                };
                 let path = e.path();
                 let lower = name.to_ascii_lowercase();
-                (valid_profile_name(&lower) && lower != "default" && looks_like_state_dir(&path)).then_some((name, path))
+                (valid_profile_name(&lower) && lower != "default" && looks_like_state_dir(&path)).then_some((flavor, name, path))
             })
             .collect();
-        named.sort();
-        for (name, path) in named {
-            candidates.push((path, Some(name), Flavor::OpenClaw, via.clone()));
+        named.sort_by(|a, b| (a.0 == Flavor::Clawdbot, &a.1).cmp(&(b.0 == Flavor::Clawdbot, &b.1)));
+        for (flavor, name, path) in named {
+            candidates.push((path, Some(name), flavor, via.clone()));
         }
     }
 
@@ -493,6 +498,23 @@ mod tests {
         assert!(!report.proved);
         assert!(report.text.contains(".openclaw-broken/openclaw.json"), "{}", report.text);
         assert!(report.text.contains("1 problem(s)"), "{}", report.text);
+    }
+
+    /// Issue 13: `init` finds named legacy profiles (`~/.clawdbot-NAME`) as `flavor: clawdbot`.
+    #[test]
+    fn named_legacy_clawdbot_profiles_are_found() {
+        let home = tempfile::tempdir().expect("tempdir");
+        write_config(home.path(), ".openclaw", 18789);
+        let legacy = home.path().join(".clawdbot-work");
+        std::fs::create_dir(&legacy).expect("mkdir");
+        std::fs::write(legacy.join("clawdbot.json"), "{gateway: {port: 20789}}").expect("write");
+        let found = discover(home.path(), None);
+        let work = found.iter().find(|f| f.name == "work").expect("the legacy profile");
+        assert_eq!(work.flavor, Flavor::Clawdbot);
+        assert_eq!(work.config, legacy.join("clawdbot.json"));
+        assert_eq!(work.port, Some(20789));
+        let text = render_fleet(&found);
+        assert!(text.contains("flavor: clawdbot"), "{text}");
     }
 
     #[test]

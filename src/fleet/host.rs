@@ -4,10 +4,11 @@
 
 use super::diagnostic::Diagnostic;
 use super::isolation::Occupancy;
-use super::plan::{OPENCLAW_PORTS, PortRange};
-use super::{Plan, Profile};
+use super::plan::{GatewayPaths, OPENCLAW_PORTS, PortRange};
+use super::{Flavor, Plan, Profile};
 use crate::process::tree;
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 /// One diagnostic per listener that meets a port bound by a process that is not this instance's
 /// own (its `CLAWHERD_INSTANCE` marker names the instance of `marker_for(profile)`, whichever
@@ -155,6 +156,10 @@ pub fn check_state_dirs(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str)
     let mut out = Vec::new();
     for (profile, plan) in instances {
         let Some(g) = &plan.gateway else { continue };
+        if g.flavor == Flavor::Clawdbot {
+            out.extend(check_clawdbot_lock(profile, plan, g, marker_for));
+            continue;
+        }
         let lock = g.state_dir.value.join(format!("tmp/openclaw-{uid}/gateway.state.lock"));
         let Some(pid) = super::read_bounded(&lock)
             .ok()
@@ -177,6 +182,75 @@ pub fn check_state_dirs(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str)
         );
     }
     out
+}
+
+/// clawdbot's gateway lock for a config file: `<tmpdir>/clawdbot-<uid>/gateway.<first 8 hex digits
+/// of sha1(config path)>.lock`, tmpdir being `TMPDIR` or `/tmp` as Node's `os.tmpdir()` gives it
+/// (`resolveGatewayLockPath`, clawdbot's dist/infra/gateway-lock.js; `resolveGatewayLockDir`,
+/// dist/config/paths.js). Keyed by config path: two gateways on one state dir both run.
+pub fn clawdbot_lock_path(config: &Path, tmpdir: &Path, uid: u32) -> PathBuf {
+    let digest = sha1_hex(config.as_os_str().as_encoded_bytes());
+    tmpdir.join(format!("clawdbot-{uid}/gateway.{}.lock", &digest[..8]))
+}
+
+/// A hand-started clawdbot gateway on this instance's config: its lock names a live pid that is
+/// not this instance's. The real gateway would wait 5 s for the lock and exit 1 ("lock timeout").
+fn check_clawdbot_lock(profile: &Profile, plan: &Plan, g: &GatewayPaths, marker_for: &dyn Fn(&str) -> String) -> Option<Diagnostic> {
+    let tmpdir = plan
+        .env
+        .get("TMPDIR")
+        .filter(|t| !t.is_empty())
+        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    let lock = clawdbot_lock_path(&g.config.value, &tmpdir, nix::unistd::geteuid().as_raw());
+    let pid = super::read_bounded(&lock)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("pid")?.as_i64())? as i32;
+    let own = tree::Marker::parse(&marker_for(&profile.name)).instance;
+    if tree::instance_of(pid).as_deref() == Some(own.as_str()) || !holds_clawdbot_config(pid, &g.config.value) {
+        return None;
+    }
+    let d = Diagnostic::error(
+        g.config.source.place_or(&profile.place),
+        format!(
+            "config {} is in use by a clawdbot gateway clawherd did not start: pid {pid} ({})",
+            g.config.value.display(),
+            describe(pid)
+        ),
+    )
+    .profile(&profile.name)
+    .key(g.config.source.key().unwrap_or("config"))
+    .note(format!(
+        "its lock is {}; clawdbot waits 5 s for it and exits 1 (\"lock timeout\")",
+        lock.display()
+    ))
+    .hint(format!(
+        "stop that gateway first (`kill {pid}`, or disable its service unit), or give this profile a config file of its own"
+    ));
+    Some(d)
+}
+
+/// Whether `pid` is alive and a clawdbot gateway of `config` (its environment names that config,
+/// or its command line is clawdbot's).
+fn holds_clawdbot_config(pid: i32, config: &Path) -> bool {
+    let Ok(proc_) = procfs::process::Process::new(pid) else {
+        return false;
+    };
+    if proc_.stat().map(|s| s.state == 'Z').unwrap_or(true) {
+        return false;
+    }
+    let env_match = proc_.environ().ok().is_some_and(|env| {
+        env.get(std::ffi::OsStr::new("CLAWDBOT_CONFIG_PATH"))
+            .is_some_and(|v| super::isolation::resolve_existing(Path::new(v)) == super::isolation::resolve_existing(config))
+    });
+    env_match || describe(pid).contains("clawdbot")
+}
+
+/// SHA-1 of `data` as 40 lowercase hex digits (the `sha1` crate); only to name clawdbot's lock
+/// file the way it does (`createHash("sha1")`), not for anything that needs a secure hash.
+pub fn sha1_hex(data: &[u8]) -> String {
+    use sha1::Digest;
+    sha1::Sha1::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether `pid` is alive and is a gateway of `state_dir` (its environment names that state dir,
@@ -203,5 +277,26 @@ fn describe(pid: i32) -> String {
         "command unknown".into()
     } else {
         cmd.chars().take(80).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha1_matches_the_standard_vectors() {
+        assert_eq!(sha1_hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+        assert_eq!(sha1_hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        let long = b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+        assert_eq!(sha1_hex(long), "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+    }
+
+    /// Issue 13: clawdbot's lock is keyed by the config path, in the temp dir, not the state dir.
+    #[test]
+    fn clawdbot_lock_is_keyed_by_config_path() {
+        let p = clawdbot_lock_path(Path::new("/home/u/.clawdbot/clawdbot.json"), Path::new("/tmp"), 1000);
+        let want = &sha1_hex(b"/home/u/.clawdbot/clawdbot.json")[..8];
+        assert_eq!(p, PathBuf::from(format!("/tmp/clawdbot-1000/gateway.{want}.lock")));
     }
 }

@@ -15,10 +15,10 @@
 //! lower ones within reach of a footprint (at most 110 port values); pinned ports are stabbing
 //! queries over listeners sorted by their first port; CDP URLs are grouped by endpoint.
 
-use super::Profile;
 use super::diagnostic::{Diagnostic, Place};
 use super::openclaw::Endpoint;
 use super::plan::{Listener, PathKind, Plan, PortRange, Source, Sourced};
+use super::{Flavor, Profile};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -271,9 +271,18 @@ fn path_fix(kind: PathKind, plan: &Plan) -> String {
             }
             _ => format!("give profile '{name}' a state dir of its own with `state_dir:` or `openclaw_profile: {name}`"),
         },
+        PathKind::Workspace if g.flavor == Flavor::Clawdbot => format!(
+            "set agents.defaults.workspace in {} to a folder outside every other instance's paths (clawdbot reads no workspace variable)",
+            g.config.value.display()
+        ),
         PathKind::Workspace => format!(
             "set agents.defaults.workspace in {} (or `workspace:`) to a folder outside every other instance's paths",
             g.config.value.display()
+        ),
+        PathKind::CanvasRoot => format!(
+            "set canvasHost.root in {} to a folder of its own, e.g. {} (clawdbot's default ~/clawd/canvas ignores the workspace)",
+            g.config.value.display(),
+            g.state_dir.value.join("canvas").display()
         ),
         PathKind::LogFile => format!(
             "set logging.file in {} to a file of its own, e.g. {}",
@@ -779,11 +788,13 @@ pub(crate) mod tests {
         Plan {
             profile: name.into(),
             gateway: Some(GatewayPaths {
+                flavor: Flavor::OpenClaw,
                 config: s(state.join("openclaw.json")),
                 config_exists: false,
                 state_dir: s(state.clone()),
                 workspace: s(state.join("workspace")),
                 log_file: s(state.join("gateway.log")),
+                canvas_root: None,
             }),
             base_port: Some(Sourced {
                 value: base,

@@ -59,6 +59,9 @@ pub fn default_config_path(flavor: Flavor, state_dir: &Path) -> PathBuf {
 /// (two instances share it on every day alike): `/tmp/openclaw/openclaw[-<encoded profile>]-YYYY-MM-DD.log`
 /// (`resolveDefaultRollingLogFile`, `dist/logger-*.mjs`). The profile segment comes from
 /// `OPENCLAW_PROFILE`, which clawherd sets for named profiles.
+///
+/// clawdbot's is `/tmp/clawdbot/clawdbot-YYYY-MM-DD.log` for every profile (no segment;
+/// `defaultRollingPathForToday`, clawdbot's dist/logging/logger.js): pass `None` for it.
 pub fn default_log_file(flavor: Flavor, profile: Option<&str>) -> PathBuf {
     let stem = match flavor {
         Flavor::OpenClaw | Flavor::Process => "openclaw",
@@ -186,7 +189,7 @@ pub fn refused_keys(flavor: Flavor) -> &'static [(&'static str, &'static str)] {
         Flavor::OpenClaw => &[
             (
                 "browser.controlPort",
-                "today's openclaw has no browser.controlPort (control is always base+2) and exits 78 on it; remove the key, or set `flavor: clawdbot` if this is a Clawdbot gateway",
+                "today's openclaw has no browser.controlPort (control is always base+2) and exits 78 on it; remove the key (clawdbot refuses it too; there the override is browser.controlUrl)",
             ),
             (
                 "browser.cdpPortRangeStart",
@@ -197,8 +200,46 @@ pub fn refused_keys(flavor: Flavor) -> &'static [(&'static str, &'static str)] {
                 "canvasHost was removed (canvas is served on the base port) and openclaw exits 78 on it; run `openclaw doctor --fix` or remove the block",
             ),
         ],
-        Flavor::Clawdbot | Flavor::Process => &[],
+        Flavor::Clawdbot => &[(
+            "browser.controlPort",
+            "clawdbot 2026.1.24's strict schema has no browser.controlPort and the gateway exits 1 on it (dist/config/zod-schema.js); write browser.controlUrl: \"http://127.0.0.1:PORT\" instead, which moves control (PORT), the extension relay (PORT+1) and the CDP range (PORT+9..PORT+108) together",
+        )],
+        Flavor::Process => &[],
     }
+}
+
+/// 1-based line and column of the key `dotted`'s last segment in a JSON5 config's text, found as
+/// the first `segment:` / `"segment":` / `'segment':` at or after the previous segments; `None`
+/// when the file cannot be read or the key is not written literally. Good enough to point at a
+/// refused key; not a parser.
+pub fn locate_key(path: &Path, dotted: &str) -> Option<(u32, u32)> {
+    let text = super::read::read_bounded(path).ok()?;
+    let mut from = 0;
+    for seg in dotted.split('.') {
+        from += find_key(&text[from..], seg)?;
+    }
+    let before = &text[..from];
+    let line = before.matches('\n').count() as u32 + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+    Some((line, col))
+}
+
+/// Byte offset of the first `seg` written as an object key in `text`.
+fn find_key(text: &str, seg: &str) -> Option<usize> {
+    let mut at = 0;
+    while let Some(i) = text[at..].find(seg) {
+        let start = at + i;
+        let end = start + seg.len();
+        let prev = text[..start].chars().next_back();
+        let quoted = matches!(prev, Some('"' | '\''));
+        let word_before = prev.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$');
+        let rest = text[end..].trim_start_matches(['"', '\'']);
+        if (quoted || !word_before) && rest.trim_start().starts_with(':') {
+            return Some(if quoted { start - 1 } else { start });
+        }
+        at = end;
+    }
+    None
 }
 
 /// Host and port of a `http://`/`ws://` CDP URL, with the scheme's default port.

@@ -176,10 +176,14 @@ pub enum When {
 /// A config key that pins a row's ports instead of the base port: the key's port plus `offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pin {
-    /// Dotted config key holding a port (1-65535).
+    /// Dotted config key holding a port (1-65535), or a URL when `url` is set.
     pub key: &'static str,
     /// Inclusive offsets from that port.
     pub offset: (u32, u32),
+    /// `Some(env)` when the key holds an `http://host:port` URL whose port is the pin, and the
+    /// environment variable `env` of the gateway pins it too when the key is unset
+    /// (clawdbot's `browser.controlUrl` / `CLAWDBOT_BROWSER_CONTROL_URL`).
+    pub url: Option<&'static str>,
 }
 
 /// A CDP URL key that, when set, replaces a row: the instance connects to the URL's endpoint.
@@ -260,50 +264,90 @@ pub const OPENCLAW_PORTS: &[PortRow] = &[
     },
 ];
 
-/// `browser.controlPort` of the Clawdbot generation.
-const CONTROL_PORT: &str = "browser.controlPort";
+/// clawdbot's browser control override: `browser.controlUrl` in the config, else
+/// `CLAWDBOT_BROWSER_CONTROL_URL`, else gateway port + 2 (`resolveBrowserConfig`,
+/// `dist/browser/config.js`). It moves the control server, the extension relay (control+1) and
+/// the CDP range (control+9..=control+108) together.
+const CONTROL_URL: &str = "browser.controlUrl";
 
-/// The Clawdbot generation: base, control base+2 (or `browser.controlPort`), canvas base+4 (or
-/// `canvasHost.port`), CDP controlPort+9..=controlPort+108 (or `browser.cdpUrl`).
+/// Pins a clawdbot row at `offset` from the control URL's port.
+const fn control_url_pin(offset: (u32, u32)) -> Option<Pin> {
+    Some(Pin {
+        key: CONTROL_URL,
+        offset,
+        url: Some("CLAWDBOT_BROWSER_CONTROL_URL"),
+    })
+}
+
+/// The Clawdbot generation as clawdbot@2026.1.24 binds it: base (HTTP, WebSocket and the canvas at
+/// `/__clawdbot__/canvas/`), browser control base+2, Chrome-extension relay base+3 (started at
+/// boot, `dist/browser/server.js`), CDP of managed browsers control+9..=control+108
+/// (`dist/config/port-defaults.js`, `dist/browser/profiles-service.js`; bound only when a
+/// browser starts). All but the base port disappear with `browser.enabled: false`. Nothing on
+/// base+4: see [`NOT_PLANNED`].
 pub const CLAWDBOT_PORTS: &[PortRow] = &[
     GATEWAY_ROW,
     PortRow {
         name: "browser control",
         offset: (2, 2),
-        when: When::Always,
-        pin: Some(Pin {
-            key: CONTROL_PORT,
-            offset: (0, 0),
-        }),
+        when: When::BrowserEnabled,
+        pin: control_url_pin((0, 0)),
         url: None,
         rule: Some("base+2, browser control"),
-        doc: "clawdbot's resolveBrowserConfig, dist/config-*.mjs",
+        doc: "resolveBrowserConfig, clawdbot's dist/browser/config.js",
     },
     PortRow {
-        name: "canvas host",
-        offset: (4, 4),
-        when: When::Always,
-        pin: Some(Pin {
-            key: "canvasHost.port",
-            offset: (0, 0),
-        }),
+        name: "browser extension relay",
+        offset: (3, 3),
+        when: When::BrowserEnabled,
+        pin: control_url_pin((1, 1)),
         url: None,
-        rule: Some("base+4, canvasHost.port default"),
-        doc: "clawdbot's canvas host defaults",
+        rule: Some("base+3 (control+1), the Chrome-extension relay, bound at boot"),
+        doc: "clawdbot's dist/browser/config.js, dist/browser/server.js",
     },
     PortRow {
         name: "managed Chrome CDP range",
         offset: (11, 110),
-        when: When::Always,
-        pin: Some(Pin {
-            key: CONTROL_PORT,
-            offset: (9, 108),
-        }),
+        when: When::BrowserEnabled,
+        pin: control_url_pin((9, 108)),
         url: Some(BROWSER_CDP_URL),
-        rule: Some("controlPort+9..=controlPort+108 with controlPort = base+2"),
-        doc: "clawdbot's resolveBrowserConfig, dist/config-*.mjs",
+        rule: Some("controlPort+9..=controlPort+108 with controlPort = base+2 (only while a browser runs)"),
+        doc: "clawdbot's dist/config/port-defaults.js, dist/browser/profiles-service.js",
     },
 ];
+
+/// A port the documentation of a flavor claims and the program does not bind, so the plan leaves
+/// it out; `clawherd ports` prints it with the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotPlanned {
+    /// Listener name as the docs give it.
+    pub name: &'static str,
+    /// The docs' rule, as an offset from the base port.
+    pub offset: u32,
+    /// What the docs say.
+    pub claim: &'static str,
+    /// Why the plan leaves it out, with the upstream source.
+    pub why: &'static str,
+}
+
+/// The ports a flavor's docs claim that its program does not bind.
+pub fn not_planned(flavor: Flavor) -> &'static [NotPlanned] {
+    match flavor {
+        Flavor::Clawdbot => NOT_PLANNED,
+        Flavor::OpenClaw | Flavor::Process => &[],
+    }
+}
+
+/// clawdbot's docs (the Moltbot "multiple gateways" page) give a canvas host on
+/// `canvasHost.port` = base+4; clawdbot@2026.1.24 serves the canvas on the base port
+/// (`dist/gateway/server-runtime-state.js`) and reads `canvasHost.port` only in code nothing calls
+/// (`dist/gateway/server-bridge-runtime.js`).
+pub const NOT_PLANNED: &[NotPlanned] = &[NotPlanned {
+    name: "canvas host",
+    offset: 4,
+    claim: "the docs say canvasHost.port = base+4",
+    why: "clawdbot 2026.1.24 serves the canvas on the base port at /__clawdbot__/canvas/ and never binds canvasHost.port (read only by dead code, dist/gateway/server-bridge-runtime.js)",
+}];
 
 /// The port layout of a gateway flavor; empty for `flavor: process` (its ports are declared).
 pub fn port_layout(flavor: Flavor) -> &'static [PortRow] {
@@ -325,6 +369,8 @@ pub enum PathKind {
     Workspace,
     /// The gateway's file log.
     LogFile,
+    /// clawdbot's canvas root, served on the base port.
+    CanvasRoot,
 }
 
 impl PathKind {
@@ -335,6 +381,7 @@ impl PathKind {
             PathKind::StateDir => "state dir",
             PathKind::Workspace => "workspace",
             PathKind::LogFile => "log file",
+            PathKind::CanvasRoot => "canvas root",
         }
     }
 }
@@ -342,6 +389,8 @@ impl PathKind {
 /// The files and folders of a gateway instance (not of a plain `process`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayPaths {
+    /// The gateway generation these paths follow.
+    pub flavor: Flavor,
     /// Effective config file (absolute).
     pub config: Sourced<PathBuf>,
     /// Whether the config file exists.
@@ -352,6 +401,8 @@ pub struct GatewayPaths {
     pub workspace: Sourced<PathBuf>,
     /// Effective log file (absolute; default ones carry `YYYY-MM-DD` for the date).
     pub log_file: Sourced<PathBuf>,
+    /// clawdbot's canvas root (absolute); `None` for other flavors or with the canvas host off.
+    pub canvas_root: Option<Sourced<PathBuf>>,
 }
 
 /// The effective setup of one instance.
@@ -381,12 +432,16 @@ impl Plan {
     /// The paths the proof keeps apart, with their kind (none for a plain process).
     pub fn paths(&self) -> Vec<(PathKind, &Sourced<PathBuf>)> {
         match &self.gateway {
-            Some(g) => vec![
-                (PathKind::Config, &g.config),
-                (PathKind::StateDir, &g.state_dir),
-                (PathKind::Workspace, &g.workspace),
-                (PathKind::LogFile, &g.log_file),
-            ],
+            Some(g) => {
+                let mut v = vec![
+                    (PathKind::Config, &g.config),
+                    (PathKind::StateDir, &g.state_dir),
+                    (PathKind::Workspace, &g.workspace),
+                    (PathKind::LogFile, &g.log_file),
+                ];
+                v.extend(g.canvas_root.as_ref().map(|c| (PathKind::CanvasRoot, c)));
+                v
+            }
             None => Vec::new(),
         }
     }
@@ -475,6 +530,7 @@ pub fn plan(
     let resolve = |raw: &str| resolve_user_path(raw, &home, &cwd);
     let workspace = cx.workspace(&env, &state_dir.value, &resolve);
     let log_file = cx.log_file(&env, &resolve);
+    let canvas_root = cx.canvas_root(&env, &resolve);
     let (listeners, cdp_urls) = cx.listeners(&env, &base_port);
     cx.start_warnings();
     let Cx { errors, warnings, .. } = cx;
@@ -482,11 +538,13 @@ pub fn plan(
         return Err(errors);
     }
     let gateway = GatewayPaths {
+        flavor: profile.flavor,
         config_exists: cfg.value.is_some(),
         config,
         state_dir,
         workspace,
         log_file,
+        canvas_root,
     };
     let plan = Plan {
         profile: profile.name.clone(),
@@ -560,7 +618,11 @@ fn refused_keys(profile: &Profile, config: &Path, cfg: &ConfigFile) -> Vec<Diagn
         .iter()
         .filter(|(key, _)| cfg.get(key).is_some())
         .map(|(key, why)| {
-            Diagnostic::error(Place::file(config), format!("key not accepted by the `{}` flavor", flavor.as_str()))
+            let place = match openclaw::locate_key(config, key) {
+                Some((line, col)) => Place::at(config, line, col),
+                None => Place::file(config),
+            };
+            Diagnostic::error(place, format!("key not accepted by the `{}` flavor", flavor.as_str()))
                 .profile(&profile.name)
                 .key(*key)
                 .hint(*why)
@@ -590,8 +652,19 @@ fn gateway_env(
     if let Some(n) = &profile.openclaw_profile {
         env.insert(format!("{prefix}_PROFILE"), n.clone());
     }
-    if let Some(w) = &profile.workspace {
-        env.insert(format!("{prefix}_WORKSPACE_DIR"), w.value.display().to_string());
+    match profile.flavor {
+        // clawdbot never reads CLAWDBOT_WORKSPACE_DIR; a fleet `workspace` is refused for it.
+        Flavor::OpenClaw | Flavor::Process => {
+            if let Some(w) = &profile.workspace {
+                env.insert(format!("{prefix}_WORKSPACE_DIR"), w.value.display().to_string());
+            }
+        }
+        // Without it the `clawdbot` entry re-spawns itself to add a Node flag and stays as a
+        // wrapper (about 54 MiB) between clawherd and the gateway; a SIGKILL to the wrapper then
+        // orphans a listening gateway (clawdbot's dist/entry.js, dist/process/child-process-bridge.js).
+        Flavor::Clawdbot => {
+            env.insert("CLAWDBOT_NO_RESPAWN".into(), "1".into());
+        }
     }
     env.insert("NO_COLOR".into(), "1".into());
     env.extend(profile.env.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -677,11 +750,13 @@ impl Cx<'_> {
             (Some(f), _) => f,
             (None, Some(c)) => c,
             (None, None) => match &self.profile.openclaw_profile {
-                Some(n) => Sourced::derived(
+                Some(n) if self.profile.flavor == Flavor::OpenClaw => Sourced::derived(
                     openclaw::profile_port_hash(n),
                     format!("OpenClaw's port hash of profile '{n}' (FNV-1a)"),
                 ),
-                None => Sourced::derived(openclaw::DEFAULT_BASE_PORT, "OpenClaw's default base port"),
+                // clawdbot has no per-profile hash: 18789 for every profile (`resolveGatewayPort`,
+                // clawdbot's dist/config/paths.js).
+                _ => Sourced::derived(openclaw::DEFAULT_BASE_PORT, "OpenClaw's default base port"),
             },
         }
     }
@@ -690,7 +765,11 @@ impl Cx<'_> {
     /// differs), else the fleet's `workspace`, else `<state>/workspace`.
     fn workspace(&mut self, env: &BTreeMap<String, String>, state_dir: &Path, resolve: &dyn Fn(&str) -> PathBuf) -> Sourced<PathBuf> {
         let fleet = self.profile.workspace.clone();
-        let Some(w) = self.string("agents.defaults.workspace", env) else {
+        let configured = self.string("agents.defaults.workspace", env);
+        if self.profile.flavor == Flavor::Clawdbot {
+            return self.clawdbot_workspace(fleet, configured, resolve);
+        }
+        let Some(w) = configured else {
             return fleet.unwrap_or_else(|| Sourced::derived(state_dir.join("workspace"), "default workspace in the state dir"));
         };
         let v = resolve(&w);
@@ -710,10 +789,78 @@ impl Cx<'_> {
         Sourced::new(v, self.source("agents.defaults.workspace"))
     }
 
+    /// clawdbot's workspace: `agents.defaults.workspace`, else `~/clawd`, or `~/clawd-<profile>` for
+    /// a named profile (`resolveAgentWorkspaceDir`, clawdbot's dist/agents/agent-scope.js and
+    /// dist/agents/workspace.js), so every default-profile instance shares `~/clawd`. A fleet
+    /// `workspace` is an error unless it names the same folder: clawdbot reads no workspace variable.
+    fn clawdbot_workspace(
+        &mut self,
+        fleet: Option<Sourced<PathBuf>>,
+        configured: Option<String>,
+        resolve: &dyn Fn(&str) -> PathBuf,
+    ) -> Sourced<PathBuf> {
+        let planned = match configured {
+            Some(w) => Sourced::new(resolve(&w), self.source("agents.defaults.workspace")),
+            None => {
+                let (dir, rule) = match self.profile.openclaw_profile.as_deref() {
+                    Some(n) if !n.eq_ignore_ascii_case("default") => {
+                        (format!("~/clawd-{n}"), format!("clawdbot's default workspace of profile '{n}'"))
+                    }
+                    _ => (
+                        "~/clawd".to_string(),
+                        "clawdbot's default workspace (shared by every default-profile instance)".to_string(),
+                    ),
+                };
+                Sourced::derived(resolve(&dir), rule)
+            }
+        };
+        if let Some(f) = fleet.filter(|f| f.value != planned.value) {
+            let message = format!(
+                "`workspace` {} has no effect on a clawdbot gateway, which uses {} ({})",
+                f.value.display(),
+                planned.value.display(),
+                planned.source
+            );
+            let d = Diagnostic::error(f.source.place_or(&self.profile.place), message)
+                .profile(&self.profile.name)
+                .key(f.source.key().unwrap_or("workspace"))
+                .hint(format!(
+                    "clawdbot reads its workspace only from its config: set agents.defaults.workspace: \"{}\" in {} and remove `workspace:`",
+                    f.value.display(),
+                    self.config.display()
+                ));
+            self.errors.push(d);
+        }
+        planned
+    }
+
+    /// clawdbot's canvas root: `canvasHost.root`, else `~/clawd/canvas` for every profile, even
+    /// with a workspace configured (`createCanvasHostHandler`, clawdbot's dist/canvas-host/server.js);
+    /// none with `canvasHost.enabled: false` or `CLAWDBOT_SKIP_CANVAS_HOST=1`
+    /// (dist/gateway/server-runtime-config.js), or for another flavor.
+    fn canvas_root(&mut self, env: &BTreeMap<String, String>, resolve: &dyn Fn(&str) -> PathBuf) -> Option<Sourced<PathBuf>> {
+        let off = self.cfg.get("canvasHost.enabled") == Some(&Value::Bool(false))
+            || env.get("CLAWDBOT_SKIP_CANVAS_HOST").map(String::as_str) == Some("1");
+        if self.profile.flavor != Flavor::Clawdbot || off {
+            return None;
+        }
+        Some(match self.string("canvasHost.root", env) {
+            Some(r) => Sourced::new(resolve(&r), self.source("canvasHost.root")),
+            None => Sourced::derived(
+                resolve("~/clawd/canvas"),
+                "clawdbot's default canvas root (shared by every instance with the same HOME)",
+            ),
+        })
+    }
+
     /// The log file: `logging.file`, else OpenClaw's default rolling file of the OpenClaw profile.
     fn log_file(&mut self, env: &BTreeMap<String, String>, resolve: &dyn Fn(&str) -> PathBuf) -> Sourced<PathBuf> {
         match self.string("logging.file", env) {
             Some(f) => Sourced::new(resolve(&f), self.source("logging.file")),
+            None if self.profile.flavor == Flavor::Clawdbot => Sourced::derived(
+                openclaw::default_log_file(Flavor::Clawdbot, None),
+                "clawdbot's default log file (no profile segment: shared by every clawdbot instance)",
+            ),
             None => Sourced::derived(
                 openclaw::default_log_file(self.profile.flavor, self.profile.openclaw_profile.as_deref()),
                 "OpenClaw's default log file (shared by every instance of the same OpenClaw profile)",
@@ -727,7 +874,7 @@ impl Cx<'_> {
         let mut out = Ports::default();
         let browser_enabled = self.cfg.get("browser.enabled") != Some(&Value::Bool(false));
         // A pin key may pin several rows (Clawdbot's controlPort); it is read, and refused, once.
-        let mut pins: BTreeMap<&str, Option<u32>> = BTreeMap::new();
+        let mut pins: BTreeMap<&str, Option<(u32, Source)>> = BTreeMap::new();
         for row in port_layout(self.profile.flavor) {
             if row.when == When::BrowserEnabled && !browser_enabled {
                 continue;
@@ -738,18 +885,49 @@ impl Cx<'_> {
                 continue;
             }
             let pinned = row.pin.and_then(|pin| {
-                let port = *pins
-                    .entry(pin.key)
-                    .or_insert_with(|| self.port_key(pin.key, "write an integer port"));
-                port.map(|p| (pin, p))
+                let port = pins.entry(pin.key).or_insert_with(|| match pin.url {
+                    Some(var) => self.url_port(pin.key, var, env),
+                    None => self.port_key(pin.key, "write an integer port").map(|p| (p, self.source(pin.key))),
+                });
+                port.clone().map(|p| (pin, p))
             });
             out.listeners.push(match pinned {
-                Some((pin, p)) => self.pinned(row.name.to_string(), p + pin.offset.0, p + pin.offset.1, pin.key, false),
+                Some((pin, (p, source))) => Listener {
+                    name: row.name.to_string(),
+                    range: PortRange {
+                        lo: p + pin.offset.0,
+                        hi: p + pin.offset.1,
+                    },
+                    source,
+                    base_offset: None,
+                    connects: false,
+                },
                 None => derived_listener(row, base),
             });
         }
         self.browser_profiles(env, &mut out);
         (out.listeners, out.cdp_urls)
+    }
+
+    /// The port of a URL pin: the config `key`, else the gateway's environment variable `var`
+    /// (an `http://host:port` URL; clawdbot's `parseHttpUrl` takes 80/443 for a URL without one).
+    /// A value that is not such a URL is an error at its key.
+    fn url_port(&mut self, key: &str, var: &str, env: &BTreeMap<String, String>) -> Option<(u32, Source)> {
+        let (raw, source) = match self.string(key, env) {
+            Some(raw) => (raw, self.source(key)),
+            None => {
+                let raw = env.get(var)?.clone();
+                (raw, Source::Derived(format!("{var} in the gateway's environment")))
+            }
+        };
+        match openclaw::url_host_port(raw.trim()) {
+            Some((_, port)) => Some((u32::from(port), source)),
+            None => {
+                let message = format!("`{raw}` (from {source}) is not an http:// URL with a port");
+                self.error(key, message, "write e.g. http://127.0.0.1:18791");
+                None
+            }
+        }
     }
 
     fn pinned(&self, name: String, lo: u32, hi: u32, key: &str, connects: bool) -> Listener {
@@ -958,12 +1136,17 @@ mod tests {
             .collect()
     }
 
-    /// The tables give today's layouts: OpenClaw base, +2, +10, +11..=+110; Clawdbot's
-    /// controlPort pin moves control and the CDP range, canvas stays base+4.
+    /// The tables give today's layouts: OpenClaw base, +2, +10, +11..=+110; clawdbot base, +2, +3,
+    /// +11..=+110 with no canvas port (issue 13: base+4 is never bound), and `browser.controlUrl`
+    /// moves control, relay and the CDP range together.
     #[test]
     fn port_tables_give_each_flavors_layout() {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("c.json5"), "{browser: {controlPort: 21000}}").expect("write");
+        std::fs::write(
+            dir.path().join("c.json5"),
+            "{browser: {controlUrl: 'http://127.0.0.1:21000'}, canvasHost: {port: 18793}}",
+        )
+        .expect("write");
         let fleet = "version: 1\ndefaults:\n  args: [--allow-unconfigured]\nprofiles:\n  a:\n    role: main\n    port: 18789\n    state_dir: a\n  b:\n    role: rescue\n    flavor: clawdbot\n    port: 20000\n    state_dir: b\n    config: c.json5\n";
         let got = ports_of(dir.path(), fleet);
         let want = [
@@ -973,10 +1156,127 @@ mod tests {
             ("a", "managed Chrome CDP range", "18800-18899"),
             ("b", "gateway (HTTP, WebSocket, canvas)", "20000"),
             ("b", "browser control", "21000"),
-            ("b", "canvas host", "20004"),
+            ("b", "browser extension relay", "21001"),
             ("b", "managed Chrome CDP range", "21009-21108"),
         ];
         let want: Vec<(String, String, String)> = want.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
         assert_eq!(got, want);
+    }
+
+    fn load_err(dir: &Path, fleet: &str, env: &[(&str, &str)]) -> String {
+        let mut env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        env.insert("HOME".into(), dir.display().to_string());
+        let ctx = LoadContext {
+            env,
+            check_host_ports: false,
+        };
+        match load_str(&dir.join("fleet.yaml"), fleet, &ctx) {
+            Ok(_) => panic!("must not load"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Issue 13: clawdbot's schema refuses `browser.controlPort` (exit 1); the proof refuses it at
+    /// its line and column and names `browser.controlUrl`.
+    #[test]
+    fn clawdbot_control_port_is_refused_at_its_place_with_the_control_url_fix() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("c.json5"),
+            "{\n  browser: {\n    \"controlPort\": 21000,\n  },\n}\n",
+        )
+        .expect("write");
+        let fleet =
+            "version: 1\nprofiles:\n  b:\n    role: main\n    flavor: clawdbot\n    port: 20000\n    state_dir: b\n    config: c.json5\n";
+        let e = load_err(dir.path(), fleet, &[]);
+        assert!(e.contains("c.json5:3:5"), "{e}");
+        assert!(e.contains("browser.controlPort") && e.contains("browser.controlUrl"), "{e}");
+    }
+
+    /// Issue 13: a named clawdbot profile gets 18789 (no FNV hash), and the control URL given in
+    /// the profile's environment moves control and relay.
+    #[test]
+    fn clawdbot_named_profile_defaults_to_18789_and_env_control_url_pins() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fleet = "version: 1\ndefaults:\n  flavor: clawdbot\nprofiles:\n  r:\n    role: main\n    openclaw_profile: rescue\n    state_dir: r\n    env:\n      CLAWDBOT_BROWSER_CONTROL_URL: http://127.0.0.1:30000\n";
+        let got = ports_of(dir.path(), fleet);
+        let ranges: Vec<&str> = got.iter().map(|(_, _, r)| r.as_str()).collect();
+        assert_eq!(ranges, ["18789", "30000", "30001", "30009-30108"]);
+    }
+
+    /// `browser.enabled: false` leaves clawdbot with its base port only.
+    #[test]
+    fn clawdbot_browser_disabled_is_base_port_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("c.json5"), "{browser: {enabled: false}}").expect("write");
+        let fleet =
+            "version: 1\nprofiles:\n  b:\n    role: main\n    flavor: clawdbot\n    port: 20000\n    state_dir: b\n    config: c.json5\n";
+        let got = ports_of(dir.path(), fleet);
+        assert_eq!(got.len(), 1, "{got:?}");
+    }
+
+    /// Without overrides clawdbot binds base, base+2 and base+3; the CDP range starts at base+11.
+    #[test]
+    fn clawdbot_default_layout_is_base_control_relay_cdp() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fleet = "version: 1\nprofiles:\n  c:\n    role: main\n    flavor: clawdbot\n    port: 22000\n    state_dir: c\n";
+        let got = ports_of(dir.path(), fleet);
+        let ranges: Vec<&str> = got.iter().map(|(_, _, r)| r.as_str()).collect();
+        assert_eq!(ranges, ["22000", "22002", "22003", "22011-22110"]);
+    }
+
+    /// Issue 13: two default-profile clawdbot instances share `~/clawd`, `~/clawd/canvas` and
+    /// `/tmp/clawdbot/clawdbot-DATE.log`; the proof refuses both with the config key that fixes it.
+    #[test]
+    fn clawdbot_default_workspace_and_log_file_are_shared_and_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fleet = "version: 1\ndefaults:\n  flavor: clawdbot\nprofiles:\n  a:\n    role: main\n    port: 20000\n    state_dir: a\n  b:\n    role: rescue\n    port: 21000\n    state_dir: b\n";
+        let e = load_err(dir.path(), fleet, &[]);
+        assert!(e.contains(&format!("{}/clawd", dir.path().display())), "{e}");
+        assert!(e.contains("set agents.defaults.workspace in"), "{e}");
+        assert!(e.contains("/tmp/clawdbot/clawdbot-YYYY-MM-DD.log"), "{e}");
+        assert!(e.contains("set logging.file in"), "{e}");
+        assert!(e.contains(&format!("{}/clawd/canvas", dir.path().display())), "{e}");
+        assert!(e.contains("set canvasHost.root in"), "{e}");
+    }
+
+    /// A named clawdbot profile works in `~/clawd-<name>`; the env has CLAWDBOT_NO_RESPAWN=1 and
+    /// no CLAWDBOT_WORKSPACE_DIR; a fleet `workspace` that clawdbot would ignore is an error.
+    #[test]
+    fn clawdbot_workspace_env_and_fleet_workspace() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fleet = "version: 1\nprofiles:\n  r:\n    role: main\n    flavor: clawdbot\n    openclaw_profile: rescue\n    state_dir: r\n";
+        let ctx = LoadContext {
+            env: [("HOME".to_string(), dir.path().display().to_string())].into(),
+            check_host_ports: false,
+        };
+        let f = match load_str(&dir.path().join("fleet.yaml"), fleet, &ctx) {
+            Ok(f) => f,
+            Err(e) => panic!("{e}"),
+        };
+        let (_, plan) = f.get("r").expect("profile r");
+        let g = plan.gateway.as_ref().expect("gateway");
+        assert_eq!(g.workspace.value, dir.path().join("clawd-rescue"));
+        assert_eq!(plan.env.get("CLAWDBOT_NO_RESPAWN").map(String::as_str), Some("1"));
+        assert!(!plan.env.contains_key("CLAWDBOT_WORKSPACE_DIR"));
+        let fleet = format!("{fleet}    workspace: ws\n");
+        let e = load_err(dir.path(), &fleet, &[]);
+        assert!(
+            e.contains("has no effect on a clawdbot gateway") && e.contains("agents.defaults.workspace"),
+            "{e}"
+        );
+    }
+
+    /// Issue 13, mixed generations: without `~/.openclaw` today's openclaw falls back to an
+    /// existing `~/.clawdbot`, so a default-profile openclaw instance and a legacy clawdbot one
+    /// land on one state dir; the proof refuses it.
+    #[test]
+    fn openclaw_falling_back_to_a_legacy_state_dir_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join(".clawdbot")).expect("mkdir");
+        let fleet = "version: 1\nprofiles:\n  new:\n    role: main\n    port: 18789\n    args: [--allow-unconfigured]\n  old:\n    role: rescue\n    flavor: clawdbot\n    port: 20789\n";
+        let e = load_err(dir.path(), fleet, &[]);
+        let legacy = dir.path().join(".clawdbot").display().to_string();
+        assert!(e.contains(&format!("state dir {legacy}")), "{e}");
     }
 }

@@ -9,7 +9,7 @@
 
 use super::state::{Action, Event, Machine, Report, State, TREE_GRACE};
 use super::{Control, InstanceHandle, InstanceStatus, Message};
-use crate::fleet::{HealthSettings, Plan, Profile};
+use crate::fleet::{Flavor, HealthSettings, Plan, Profile};
 use crate::instance::policy::ExitResult;
 use crate::instance::probe;
 use crate::observe::events::{EventSink, FleetEvent, What};
@@ -80,6 +80,7 @@ pub fn spawn_actor(
         name: Arc::from(profile.name.as_str()),
         plan,
         openclaw_command: (profile.flavor == crate::fleet::Flavor::OpenClaw).then(|| profile.command.clone()),
+        flavor: profile.flavor,
         health: profile.health.clone(),
         marker,
         output,
@@ -154,6 +155,8 @@ struct Actor {
     plan: Arc<Plan>,
     /// The profile's command when it runs today's OpenClaw (for its restart-handoff CLI).
     openclaw_command: Option<Vec<String>>,
+    /// The gateway generation: clawdbot reports a configuration error with exit 1, not 78.
+    flavor: Flavor,
     health: HealthSettings,
     marker: String,
     output: OutputSink,
@@ -257,9 +260,10 @@ impl Actor {
         let readers = self.run.take().map(|r| r.readers).unwrap_or_default();
         self.probe = None;
         let last_lines = self.last_lines.clone();
+        let flavor = self.flavor;
         let handoff = self.handoff_query(result, pid);
         self.judging = Some(Box::pin(async move {
-            let config_error = config_error(result, readers, &last_lines).await;
+            let config_error = config_error(flavor, result, readers, &last_lines).await;
             let handed_back = match (handoff, pid) {
                 (Some(q), Some(pid)) => handed_back(q, pid).await,
                 _ => false,
@@ -497,7 +501,7 @@ impl Actor {
                 )
             }
             Report::Parked { reason } => {
-                error!(%reason, "PARKED: exit 78 with a configuration error; fix it, then `clawherd reload` or `clawherd start {}`", self.name);
+                error!(%reason, "PARKED: the gateway exited with a configuration error; fix it, then `clawherd reload` or `clawherd start {}`", self.name);
                 let message = format!("configuration error: {reason}");
                 FleetEvent::new(What::Parked { reason }, name, None, message)
             }
@@ -574,6 +578,24 @@ impl Actor {
                     ProbeOutcome::Readiness(true)
                 }))
             }
+            Some((after, Some((port, periodic)))) if self.flavor == Flavor::Clawdbot => {
+                // clawdbot has no /healthz or /readyz. Readiness: the WebSocket challenge, which
+                // only the gateway gives. Periodic rounds (live and ready): its quiet POST-only
+                // route, since every challenge leaves a warning in the gateway's log.
+                let timeout = self.health.timeout;
+                let latency =
+                    crate::observe::metrics::PROBE_SECONDS.get_or_create_owned(&crate::observe::metrics::profile_label(&self.name));
+                self.probe = Some(Box::pin(async move {
+                    tokio::time::sleep(after).await;
+                    let _timer = ObserveOnDrop(latency, std::time::Instant::now());
+                    if periodic {
+                        let up = probe::clawdbot_http_alive(port, timeout).await;
+                        ProbeOutcome::Health { live: up, ready: up }
+                    } else {
+                        ProbeOutcome::Readiness(probe::clawdbot_challenge(port, timeout).await)
+                    }
+                }));
+            }
             Some((after, Some((port, periodic)))) => {
                 let timeout = self.health.timeout;
                 let latency =
@@ -639,6 +661,42 @@ pub fn classify_exit_78(lines: &VecDeque<String>) -> Option<String> {
     Some(line)
 }
 
+/// Lines by which clawdbot 2026.1.24 says it cannot start with its configuration (it exits 1 for
+/// every failure, so the output is all there is): the strict schema's `Invalid config at FILE:\n-
+/// KEY: Unrecognized key: "K"` and the `Problem:` list under `Config invalid`
+/// (clawdbot's dist/config/io.js, dist/cli/program/config-guard.js), a JSON5 syntax error as `JSON5
+/// parse failed` / `Failed to read config at`, and `Gateway start blocked: set gateway.mode=local`
+/// (dist/cli/gateway-cli/run.js). Observed by running the real gateway on such configs.
+const CLAWDBOT_CONFIG_MARKERS: &[&str] = &[
+    "Unrecognized key",
+    "JSON5 parse failed",
+    "Invalid config at",
+    "Failed to read config at",
+    "Gateway start blocked",
+    "Config invalid",
+];
+
+/// Judges clawdbot's exit 1 from its last output lines: the most telling line when they show a
+/// configuration error (a `Problem:` entry such as `- browser: Unrecognized key: "controlPort"`,
+/// else the marker line itself), `None` for any other failure (a busy port, a lock timeout, a
+/// crash), which is restarted per policy.
+pub fn classify_clawdbot_exit_1(lines: &VecDeque<String>) -> Option<String> {
+    if !lines.iter().any(|l| CLAWDBOT_CONFIG_MARKERS.iter().any(|m| l.contains(m))) {
+        return None;
+    }
+    // The most precise line first: a `Problem:` entry, then the blocked start, then any marker.
+    let pick = |pred: &dyn Fn(&str) -> bool| lines.iter().rev().find(|l| pred(l.trim())).map(|l| l.trim().to_string());
+    let line = pick(&|l| l.starts_with("- ") && (l.contains("Unrecognized key") || l.contains("JSON5 parse failed") || l.contains(": ")))
+        .or_else(|| pick(&|l| l.contains("Gateway start blocked")))
+        .or_else(|| pick(&|l| CLAWDBOT_CONFIG_MARKERS.iter().any(|m| l.contains(m))))?;
+    let file = lines.iter().find_map(|l| l.trim().strip_prefix("File: ").map(str::to_string));
+    let line = match file {
+        Some(f) if !line.contains(&f) => format!("{f}: {line}"),
+        _ => line,
+    };
+    Some(line.chars().take(300).collect())
+}
+
 /// Records the time from creation to drop into a histogram (seconds): a probe round's latency.
 struct ObserveOnDrop(prometheus_client::metrics::histogram::Histogram, std::time::Instant);
 
@@ -648,16 +706,26 @@ impl Drop for ObserveOnDrop {
     }
 }
 
-/// For an exit 78, the gateway's own error line when it is a real configuration error; `None`
+/// For an exit 78 (or clawdbot's exit 1), the gateway's own error line when it is a real configuration error; `None`
 /// for the state-dir lock case or any other exit. Waits briefly ([`DRAIN_WAIT`]) for the
 /// readers to take the last lines (they end at EOF).
-async fn config_error(result: ExitResult, readers: Vec<JoinHandle<()>>, last_lines: &Mutex<VecDeque<String>>) -> Option<String> {
-    if result != ExitResult::Code(78) {
-        return None;
-    }
+///
+/// clawdbot exits 1 for every failure; its exit 1 is a configuration error only when its output
+/// says so ([`classify_clawdbot_exit_1`]).
+async fn config_error(
+    flavor: Flavor,
+    result: ExitResult,
+    readers: Vec<JoinHandle<()>>,
+    last_lines: &Mutex<VecDeque<String>>,
+) -> Option<String> {
+    let classify: fn(&VecDeque<String>) -> Option<String> = match (flavor, result) {
+        (Flavor::Clawdbot, ExitResult::Code(1)) => classify_clawdbot_exit_1,
+        (_, ExitResult::Code(78)) => classify_exit_78,
+        _ => return None,
+    };
     let _ = tokio::time::timeout(DRAIN_WAIT, futures_util::future::join_all(readers)).await;
     let lines = last_lines.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    classify_exit_78(&lines)
+    classify(&lines)
 }
 
 /// Whether an exit 0 that clawherd did not ask for is OpenClaw's restart hand-back: asks
@@ -729,6 +797,44 @@ async fn poll_probe(probe: &mut Option<ProbeFuture>) -> ProbeOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13: clawdbot's exit 1 parks on the lines it printed for an unknown key, a JSON5
+    /// error and a missing gateway.mode (captured from clawdbot 2026.1.24), and not otherwise.
+    #[test]
+    fn clawdbot_exit_1_is_a_config_error_only_by_its_output() {
+        let lines = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<VecDeque<_>>();
+        let unknown = [
+            "Invalid config at /c.json5:\\n- browser: Unrecognized key: \"controlPort\"",
+            "│  Config invalid; doctor will run with best-effort config.  │",
+            "Config invalid",
+            "File: /c.json5",
+            "Problem:",
+            "  - browser: Unrecognized key: \"controlPort\"",
+            "",
+            "Run: clawdbot doctor --fix",
+        ];
+        assert_eq!(
+            classify_clawdbot_exit_1(&lines(&unknown)),
+            Some("/c.json5: - browser: Unrecognized key: \"controlPort\"".into())
+        );
+        let syntax = [
+            "Failed to read config at /c.json5 SyntaxError: JSON5: invalid character ',' at 1:58",
+            "    at syntaxError (/x/json5/lib/parse.js:1110:17)",
+            "Config invalid",
+            "File: /c.json5",
+            "Problem:",
+            "  - <root>: JSON5 parse failed: SyntaxError: JSON5: invalid character ',' at 1:58",
+            "Run: clawdbot doctor --fix",
+        ];
+        let got = classify_clawdbot_exit_1(&lines(&syntax)).expect("a config error");
+        assert!(got.contains("JSON5 parse failed") && got.contains("1:58"), "{got}");
+        let mode =
+            ["2026-12-01T15:41:01.377Z Gateway start blocked: set gateway.mode=local (current: unset) or pass --allow-unconfigured."];
+        let got = classify_clawdbot_exit_1(&lines(&mode)).expect("a config error");
+        assert!(got.contains("set gateway.mode=local"), "{got}");
+        let busy = ["Gateway failed to start: gateway already running (pid 7); lock timeout after 5000ms"];
+        assert_eq!(classify_clawdbot_exit_1(&lines(&busy)), None);
+    }
 
     #[test]
     fn exit_78_lock_case_is_transient_config_error_parks() {

@@ -507,3 +507,33 @@ pub fn zombies_of(parent: i32) -> Vec<i32> {
     }
     out
 }
+
+/// The planned TCP listeners of `profile` from `clawherd ports`: (name, lo, hi).
+pub fn planned(ports_out: &str, profile: &str) -> Vec<(String, u32, u32)> {
+    ports_out
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with("not planned:"))
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+            if cols.first() != Some(&profile) {
+                return None;
+            }
+            let (lo, hi) = match cols.get(2)?.split_once('-') {
+                Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+                None => (cols[2].parse().ok()?, cols[2].parse().ok()?),
+            };
+            Some((cols[1].to_string(), lo, hi))
+        })
+        .collect()
+}
+
+/// TCP ports in LISTEN state owned by any of `pids`, from `ss -ltnpH`.
+pub fn listening_ports(pids: &[i32]) -> std::collections::BTreeSet<u32> {
+    let out = std::process::Command::new("ss").args(["-ltnpH"]).output().expect("ss");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter(|l| pids.iter().any(|p| l.contains(&format!("pid={p},"))))
+        .filter_map(|l| l.split_whitespace().nth(3)?.rsplit(':').next()?.parse().ok())
+        .collect()
+}

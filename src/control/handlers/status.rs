@@ -79,11 +79,10 @@ async fn measure(state: &AppState, all: &[InstanceView], statuses: &[InstanceSta
     let sample_all = || -> Vec<usage::TreeSample> { all.iter().zip(statuses).map(|(v, s)| usage::sample(s.pid, &v.marker)).collect() };
     let started = Instant::now();
     let before = sample_all();
-    let probes = futures_util::future::join_all(
-        all.iter()
-            .zip(statuses)
-            .map(|(v, s)| probe_signals(v.plan.ready_port(), s.pid.is_some())),
-    );
+    let probes = futures_util::future::join_all(all.iter().zip(statuses).map(|(v, s)| {
+        let clawdbot = v.plan.gateway.as_ref().is_some_and(|g| g.flavor == crate::fleet::Flavor::Clawdbot);
+        probe_signals(v.plan.ready_port(), s.pid.is_some(), clawdbot)
+    }));
     let known: Option<Vec<(f64, f64)>> = {
         // Held for a few arithmetic steps, never across an await.
         let history = state.cpu.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -147,12 +146,17 @@ fn report(
     }
 }
 
-/// Liveness (`/healthz` 200) and OpenClaw's own `/readyz` details, for a running gateway.
-async fn probe_signals(port: Option<u16>, running: bool) -> (Option<bool>, Option<OpenClawSignals>) {
+/// Liveness (`/healthz` 200) and OpenClaw's own `/readyz` details, for a running gateway; for a
+/// clawdbot gateway (no such routes) liveness is its quiet POST-only route and there are no
+/// details.
+async fn probe_signals(port: Option<u16>, running: bool, clawdbot: bool) -> (Option<bool>, Option<OpenClawSignals>) {
     use crate::instance::probe;
     let Some(port) = port.filter(|_| running) else {
         return (None, None);
     };
+    if clawdbot {
+        return (Some(probe::clawdbot_http_alive(port, STATUS_PROBE_TIMEOUT).await), None);
+    }
     let (live, ready) = tokio::join!(
         probe::get(port, probe::LIVE_PATH, STATUS_PROBE_TIMEOUT),
         probe::get(port, probe::READY_PATH, STATUS_PROBE_TIMEOUT)
