@@ -713,6 +713,13 @@ fn a_regular_file_at_the_socket_path_is_refused_and_kept() {
     );
     assert_eq!(std::fs::read_to_string(&precious).expect("still there"), "keep me");
     assert!(marked_pids(&fleet.marker("main")).is_empty(), "nothing was started");
+    // `check` says so before anything runs.
+    let (code, _, err) = run_clawherd(&["check", "--no-host-ports", &fleet.path.to_string_lossy()]);
+    assert_eq!(code, 78, "{err}");
+    assert!(
+        err.contains("control.socket") && err.contains("is a regular file, not a socket"),
+        "{err}"
+    );
 }
 
 /// Regression (hardening issue): `clawherd env` redacted by a few names only, so keys, a

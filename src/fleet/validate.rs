@@ -410,6 +410,23 @@ impl Cx<'_> {
                     .hint("set `control: {socket: /run/clawherd/NAME.sock}` or a shorter `run_dir`"),
             );
         }
+        // Something other than a socket at the path is never replaced by `run`: say so now.
+        if let Ok(meta) = std::fs::symlink_metadata(&socket) {
+            use std::os::unix::fs::FileTypeExt;
+            if !meta.file_type().is_socket() {
+                let message = format!(
+                    "control socket path {} is {}, not a socket; clawherd will not replace it",
+                    socket.display(),
+                    super::read::file_kind(meta.file_type())
+                );
+                let place = s.map_or_else(|| Place::file(self.path), |s| self.place(s));
+                self.diags.push(
+                    Diagnostic::error(place, message)
+                        .key("control.socket")
+                        .hint("move or remove it, or set `control.socket` to another path"),
+                );
+            }
+        }
         socket
     }
 
