@@ -168,7 +168,8 @@ fn yes_no(v: Option<bool>) -> String {
     }
 }
 
-fn short_exit(e: &str) -> String {
+/// A last exit in a few words: `exit 1`, `signal 9` (the signal's name cut).
+pub(crate) fn short_exit(e: &str) -> String {
     e.split(" (").next().unwrap_or(e).replace("killed by signal", "signal")
 }
 
@@ -179,7 +180,8 @@ fn ago(rfc3339: &str) -> String {
         .map_or("?".into(), short_duration)
 }
 
-fn short_duration(d: Duration) -> String {
+/// A duration in at most two units: `42s`, `3m5s`, `2h10m`, `4d3h`.
+pub(crate) fn short_duration(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0..=59 => format!("{s}s"),
@@ -189,7 +191,8 @@ fn short_duration(d: Duration) -> String {
     }
 }
 
-fn bytes(b: u64) -> String {
+/// A size in bytes in the largest binary unit that fits: `512 B`, `40 KiB`, `3.2 MiB`, `1.02 GiB`.
+pub(crate) fn bytes(b: u64) -> String {
     match b {
         0..=1023 => format!("{b} B"),
         1024..=1_048_575 => format!("{:.0} KiB", b as f64 / 1024.0),

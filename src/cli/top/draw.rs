@@ -8,6 +8,7 @@
 
 use super::app::{App, Connection, ExitCause, Mode, Pane};
 use super::chart::{self, Span as PortSpan};
+use crate::cli::commands::{bytes, short_duration, short_exit};
 use crate::control::protocol::InstanceReport;
 use crate::instance::Phase;
 use ratatui::Frame;
@@ -431,36 +432,12 @@ fn draw_help(f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" keys ")), rect);
 }
 
-/// `signal 9` for `killed by signal 9 (SIGKILL)`, as `clawherd status` shortens it.
-fn short_exit(e: &str) -> String {
-    e.split(" (").next().unwrap_or(e).replace("killed by signal", "signal")
-}
-
 /// How long before `now` the RFC 3339 time `ts` was (`?` when unreadable).
 fn ago(now: SystemTime, ts: &str) -> String {
     humantime::parse_rfc3339_weak(ts)
         .ok()
         .and_then(|t| now.duration_since(t).ok())
         .map_or("?".into(), short_duration)
-}
-
-fn short_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{}s", s / 60, s % 60),
-        3600..=86_399 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d{}h", s / 86_400, (s % 86_400) / 3600),
-    }
-}
-
-fn bytes(b: u64) -> String {
-    match b {
-        0..=1023 => format!("{b} B"),
-        1024..=1_048_575 => format!("{:.0} KiB", b as f64 / 1024.0),
-        1_048_576..=1_073_741_823 => format!("{:.1} MiB", b as f64 / 1_048_576.0),
-        _ => format!("{:.2} GiB", b as f64 / 1_073_741_824.0),
-    }
 }
 
 #[cfg(test)]
