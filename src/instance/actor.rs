@@ -578,42 +578,34 @@ impl Actor {
                     ProbeOutcome::Readiness(true)
                 }))
             }
-            Some((after, Some((port, periodic)))) if self.flavor == Flavor::Clawdbot => {
-                // clawdbot has no /healthz or /readyz. Readiness: the WebSocket challenge, which
-                // only the gateway gives. Periodic rounds (live and ready): its quiet POST-only
-                // route, since every challenge leaves a warning in the gateway's log.
-                let timeout = self.health.timeout;
-                let latency =
-                    crate::observe::metrics::PROBE_SECONDS.get_or_create_owned(&crate::observe::metrics::profile_label(&self.name));
-                self.probe = Some(Box::pin(async move {
-                    tokio::time::sleep(after).await;
-                    let _timer = ObserveOnDrop(latency, std::time::Instant::now());
-                    if periodic {
-                        let up = probe::clawdbot_http_alive(port, timeout).await;
-                        ProbeOutcome::Health { live: up, ready: up }
-                    } else {
-                        ProbeOutcome::Readiness(probe::clawdbot_challenge(port, timeout).await)
-                    }
-                }));
-            }
             Some((after, Some((port, periodic)))) => {
-                let timeout = self.health.timeout;
+                let (timeout, clawdbot) = (self.health.timeout, self.flavor == Flavor::Clawdbot);
                 let latency =
                     crate::observe::metrics::PROBE_SECONDS.get_or_create_owned(&crate::observe::metrics::profile_label(&self.name));
                 self.probe = Some(Box::pin(async move {
                     tokio::time::sleep(after).await;
                     let _timer = ObserveOnDrop(latency, std::time::Instant::now());
-                    if periodic {
-                        let (live, ready) = tokio::join!(
-                            probe::get(port, probe::LIVE_PATH, timeout),
-                            probe::get(port, probe::READY_PATH, timeout)
-                        );
-                        ProbeOutcome::Health {
-                            live: matches!(live, Ok((200, _))),
-                            ready: matches!(ready, Ok((200, _))),
+                    match (clawdbot, periodic) {
+                        // clawdbot has no /healthz or /readyz. Periodic rounds (live and ready):
+                        // its quiet POST-only route, since every WebSocket challenge leaves a
+                        // warning in the gateway's log. Readiness: the challenge, which only
+                        // the gateway gives.
+                        (true, true) => {
+                            let up = probe::clawdbot_http_alive(port, timeout).await;
+                            ProbeOutcome::Health { live: up, ready: up }
                         }
-                    } else {
-                        ProbeOutcome::Readiness(probe::is_ready(port, timeout).await)
+                        (true, false) => ProbeOutcome::Readiness(probe::clawdbot_challenge(port, timeout).await),
+                        (false, true) => {
+                            let (live, ready) = tokio::join!(
+                                probe::get(port, probe::LIVE_PATH, timeout),
+                                probe::get(port, probe::READY_PATH, timeout)
+                            );
+                            ProbeOutcome::Health {
+                                live: matches!(live, Ok((200, _))),
+                                ready: matches!(ready, Ok((200, _))),
+                            }
+                        }
+                        (false, false) => ProbeOutcome::Readiness(probe::is_ready(port, timeout).await),
                     }
                 }));
             }

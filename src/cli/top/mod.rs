@@ -358,9 +358,7 @@ async fn follow_events(client: Client, tx: UnboundedSender<Msg>) {
                     replayed = true;
                     let _ = tx.send(Msg::EventsReplay);
                 }
-                pending.extend_from_slice(chunk);
-                while let Some(i) = pending.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = pending.drain(..=i).collect();
+                for line in complete_lines(&mut pending, chunk) {
                     // A line this version cannot read (a newer daemon's kind) is skipped.
                     if let Ok(e) = serde_json::from_slice::<FleetEvent>(&line) {
                         let _ = tx.send(Msg::Event(Box::new(e)));
@@ -376,6 +374,17 @@ async fn follow_events(client: Client, tx: UnboundedSender<Msg>) {
         }
         tokio::time::sleep(retry.next()).await;
     }
+}
+
+/// Appends `chunk` to `pending` and takes out every complete line (with its `\n`); a partial
+/// last line stays in `pending` for the next chunk of the stream.
+fn complete_lines(pending: &mut Vec<u8>, chunk: &[u8]) -> Vec<Vec<u8>> {
+    pending.extend_from_slice(chunk);
+    let mut lines = Vec::new();
+    while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+        lines.push(pending.drain(..=i).collect());
+    }
+    lines
 }
 
 /// Follows `profile`'s log, reconnecting with backoff; aborted when another log is followed.
@@ -395,9 +404,7 @@ async fn follow_logs(client: Client, profile: String, tx: UnboundedSender<Msg>) 
                     let _ = tx.send(Msg::LogLine(profile.clone(), api_error(status, chunk)));
                     return;
                 }
-                pending.extend_from_slice(chunk);
-                while let Some(i) = pending.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = pending.drain(..=i).collect();
+                for line in complete_lines(&mut pending, chunk) {
                     let text = String::from_utf8_lossy(&line).trim_end().to_string();
                     let _ = tx.send(Msg::LogLine(profile.clone(), text));
                 }
