@@ -79,6 +79,11 @@ struct Booted {
 /// waits until both gateways are ready; prints the boot figures. None when skipped.
 fn boot_example(prefix: &str) -> Option<Booted> {
     let path = tools_path()?;
+    // The previous test's gateways are gone (its Drop waits), but anything else on the host
+    // holding the documented ports would make clawherd refuse the fleet: say so plainly.
+    wait_until("ports 18789 and 19789 are free", BOOT, || {
+        !port_listened(18789) && !port_listened(19789)
+    });
     let (dir, fleet) = example_copy();
     let text = std::fs::read_to_string(&fleet).expect("read");
     std::fs::write(&fleet, format!("{prefix}{text}")).expect("write");

@@ -69,7 +69,7 @@ pub fn check_bound_ports(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str
             let holder = owner.map(|pid| Holder::of(pid, markers.get(&pid).cloned().flatten()));
             let who = match &holder {
                 Some(h) => h.to_string(),
-                None => "a process clawherd cannot inspect (another user or namespace)".to_string(),
+                None => "a process clawherd cannot inspect (another user, another namespace, or one still exiting)".to_string(),
             };
             let mut d = Diagnostic::error(
                 l.source.place_or(&profile.place),

@@ -465,9 +465,20 @@ pub fn marked_pids(suffix: &str) -> Vec<i32> {
     out
 }
 
+/// SIGKILLs every process marked with `suffix` and waits (up to 60 s) until none is alive:
+/// a killed gateway of 800 MiB takes a moment to free its memory and only then closes its
+/// sockets, so the next test would otherwise find its ports still bound.
 fn kill_marked(suffix: &str) {
-    for pid in marked_pids(suffix) {
-        signal(pid, 9);
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left: Vec<i32> = marked_pids(suffix).into_iter().filter(|p| alive(*p)).collect();
+        if left.is_empty() || Instant::now() >= end {
+            return;
+        }
+        for pid in left {
+            signal(pid, 9);
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -526,6 +537,19 @@ pub fn planned(ports_out: &str, profile: &str) -> Vec<(String, u32, u32)> {
             Some((cols[1].to_string(), lo, hi))
         })
         .collect()
+}
+
+/// Whether any socket on this host (IPv4 or IPv6) listens on TCP `port`, from /proc/net/tcp{,6}.
+pub fn port_listened(port: u16) -> bool {
+    let hex = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
+        std::fs::read_to_string(f).unwrap_or_default().lines().skip(1).any(|l| {
+            let mut w = l.split_whitespace();
+            let local = w.nth(1).unwrap_or("");
+            let state = w.nth(1).unwrap_or("");
+            local.ends_with(&hex) && state == "0A"
+        })
+    })
 }
 
 /// TCP ports in LISTEN state owned by any of `pids`, from `ss -ltnpH`.
