@@ -248,7 +248,7 @@ fn exports_keep_secrets_out_and_pairs_apart_and_follow_the_fleet() {
 }
 
 #[test]
-fn a_fleet_that_does_not_prove_or_a_bad_namespace_is_refused_and_nothing_is_written() {
+fn a_fleet_that_does_not_prove_or_bad_options_are_refused_and_nothing_is_written() {
     let out = tempfile::tempdir().expect("temp dir");
     let fleet = manifest("config-examples/broken/ports-20-apart.yaml");
     for target in ["kubernetes", "systemd"] {
@@ -267,6 +267,9 @@ fn a_fleet_that_does_not_prove_or_a_bad_namespace_is_refused_and_nothing_is_writ
     let r = clawherd(&["export", "kubernetes", example.to_str().expect("utf-8"), "--namespace", "Bots"]);
     assert_eq!(r.status.code(), Some(64), "{}", text(&r.stderr));
     assert!(text(&r.stderr).contains("not a Kubernetes namespace name"), "{}", text(&r.stderr));
+    let r = clawherd(&["export", "kubernetes", example.to_str().expect("utf-8"), "--storage", "10 gigs"]);
+    assert_eq!(r.status.code(), Some(64), "{}", text(&r.stderr));
+    assert!(r.stdout.is_empty());
 }
 
 #[test]

@@ -231,7 +231,7 @@ pub enum ExportTarget {
         /// A folder for one file per profile plus secrets.yaml; `-` (the default) prints one YAML stream.
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
-        /// Size of each state dir's volume (a Kubernetes quantity).
+        /// Size of each state dir's volume, a Kubernetes quantity such as `10Gi` or `500M`.
         #[arg(long, default_value = "10Gi")]
         storage: String,
         /// Gateway image of --plain StatefulSets.

@@ -222,6 +222,12 @@ pub fn export(target: super::ExportTarget) -> u8 {
         );
         return exit::USAGE;
     }
+    if let super::ExportTarget::Kubernetes { storage, .. } = &target
+        && !export::kubernetes::is_quantity(storage)
+    {
+        eprintln!("clawherd: --storage {storage:?} is not a Kubernetes quantity\n  hint: a number and a unit such as 10Gi, 500Mi or 1T");
+        return exit::USAGE;
+    }
     let fleet = match load(&file, false) {
         Ok(f) => f,
         Err(code) => return code,

@@ -29,6 +29,21 @@ impl Default for Options {
     }
 }
 
+/// Whether `s` is a plain Kubernetes storage quantity: digits with an optional fraction, then
+/// an optional binary (`Ki`..`Ei`) or decimal (`k`, `M`..`E`) suffix, e.g. `10Gi`, `1.5T`.
+pub fn is_quantity(s: &str) -> bool {
+    const SUFFIXES: &[&str] = &["Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E", ""];
+    let number = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let suffix = s.get(number.len()..).unwrap_or_default();
+    let mut parts = number.splitn(2, '.');
+    let whole = parts.next().unwrap_or_default();
+    let fraction = parts.next();
+    !whole.is_empty()
+        && whole.chars().all(|c| c.is_ascii_digit())
+        && fraction.is_none_or(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_digit()))
+        && SUFFIXES.contains(&suffix)
+}
+
 /// The pod label naming the instance. The operator puts `app.kubernetes.io/name: openclaw` and
 /// `app.kubernetes.io/instance: <OpenClawInstance name>` on the pods it makes
 /// (`SelectorLabels`, openclaw-rocks/k8s-operator `internal/resources/common.go`); the plain
@@ -223,4 +238,22 @@ pub fn config_commands(instances: &[Instance], key: &str, opts: &Options) -> Vec
             ))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_and_seconds() {
+        for ok in ["10Gi", "500M", "1.5T", "100"] {
+            assert!(is_quantity(ok), "{ok}");
+        }
+        for bad in ["", "Gi", "10 Gi", "10gb", "1.", "-1Gi", "1.2.3Gi"] {
+            assert!(!is_quantity(bad), "{bad}");
+        }
+        assert_eq!(seconds(Duration::from_millis(500), 1), 1);
+        assert_eq!(seconds(Duration::from_millis(2500), 1), 3);
+        assert_eq!(seconds(Duration::ZERO, 0), 0);
+    }
 }
