@@ -96,7 +96,8 @@ fn kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
 }
 
 /// A fleet of 50 profiles in `dir`: 24 main/rescue pairs (rescue `standby_for` its main, 120
-/// ports apart), a cold standby for the first main, and one plain process; every main has an
+/// ports apart; the last rescue bot a clawdbot), a cold standby for the first main, and one plain
+/// process; every main has an
 /// API key and a database URL with a password in its environment.
 fn fifty_profiles(dir: &Path) -> PathBuf {
     let mut y = String::from(
@@ -107,8 +108,10 @@ fn fifty_profiles(dir: &Path) -> PathBuf {
         y.push_str(&format!(
             "  m{k:02}:\n    role: main\n    openclaw_profile: m{k:02}\n    port: {base}\n    state_dir: state/m{k:02}\n    config: m{k:02}.json5\n    env:\n      ANTHROPIC_API_KEY: sk-ant-api03-{k:02}secretsecretsecret\n      DATABASE: postgres://bot:hunter{k:02}@db/bots\n      REGION: eu-{k}\n"
         ));
+        // The last rescue bot runs the older Clawdbot generation.
+        let flavor = if k == 23 { "    flavor: clawdbot\n" } else { "" };
         y.push_str(&format!(
-            "  r{k:02}:\n    role: rescue\n    standby_for: m{k:02}\n    openclaw_profile: r{k:02}\n    port: {}\n    state_dir: state/r{k:02}\n    config: r{k:02}.json5\n",
+            "  r{k:02}:\n    role: rescue\n{flavor}    standby_for: m{k:02}\n    openclaw_profile: r{k:02}\n    port: {}\n    state_dir: state/r{k:02}\n    config: r{k:02}.json5\n",
             base + 120
         ));
     }
@@ -187,8 +190,9 @@ fn operator_instances_match_the_crd_fields() {
     }
     let bad = "apiVersion: openclaw.rocks/v1alpha1\nkind: OpenClawInstance\nmetadata: {name: x}\nspec: {config: {format: yaml}}\n";
     let exports = validate_exports(bad, schema_check, &["kubernetes"]);
-    // The example's two gateways; 49 of the 50 (the plain process is not the operator's).
-    for (docs, gateways) in exports.iter().zip([2usize, 49]) {
+    // The example's two gateways; 48 of the 50 (the clawdbot and the plain process are not the
+    // operator's).
+    for (docs, gateways) in exports.iter().zip([2usize, 48]) {
         assert_eq!(kind(docs, "OpenClawInstance").len(), gateways);
     }
 }
@@ -245,6 +249,11 @@ fn exports_keep_secrets_out_and_pairs_apart_and_follow_the_fleet() {
         secret["stringData"],
         serde_json::json!({"ANTHROPIC_API_KEY": "", "DATABASE": "", "OPENCLAW_GATEWAY_TOKEN": ""})
     );
+    let clawdbot = kind(&docs, "Secret")
+        .into_iter()
+        .find(|d| d["metadata"]["name"] == "r23-env")
+        .expect("the Secret skeleton of the clawdbot r23");
+    assert_eq!(clawdbot["stringData"], serde_json::json!({"CLAWDBOT_GATEWAY_TOKEN": ""}));
 }
 
 #[test]

@@ -3,8 +3,10 @@
 //!
 //! Per gateway profile: one replica (0 for a cold standby), the gateway image running the plan's
 //! command line with `--bind lan` added (the pod's address must answer the kubelet's probes and
-//! the Service; OpenClaw then requires its gateway token, so `OPENCLAW_GATEWAY_TOKEN` is a key of
-//! the Secret), the state dir on its own volume (`volumeClaimTemplates`, mounted at
+//! the Service; the gateway then requires its token, so `OPENCLAW_GATEWAY_TOKEN`, or
+//! `CLAWDBOT_GATEWAY_TOKEN` for `flavor: clawdbot`, is a key of the Secret: the variable each
+//! generation reads when `gateway.auth.token` is unset, openclaw `dist/auth-*.mjs`, clawdbot
+//! `dist/gateway/auth.js`), the state dir on its own volume (`volumeClaimTemplates`, mounted at
 //! [`STATE_MOUNT`]), the profile's OpenClaw config from the ConfigMap `<name>-config` at
 //! [`CONFIG_PATH`], the plan's variables with those paths rewritten to the pod's, secrets as
 //! `secretKeyRef`s, `/healthz` liveness and startup and `/readyz` readiness probes on the base port
@@ -15,7 +17,6 @@
 
 use super::kubernetes::{self as k8s, Options, Probes};
 use super::{EnvEntry, EnvValue, ExportError, Exported, File, Instance};
-use crate::fleet::Flavor;
 use serde_json::{Map, Value, json};
 
 /// Where a gateway's state dir volume is mounted in its pod.
@@ -24,8 +25,6 @@ pub const STATE_MOUNT: &str = "/var/lib/openclaw";
 pub const CONFIG_MOUNT: &str = "/etc/openclaw";
 /// The config file in the pod (ConfigMap key `openclaw.json`; OpenClaw reads it as JSON5).
 pub const CONFIG_PATH: &str = "/etc/openclaw/openclaw.json";
-/// The gateway token variable a non-loopback bind needs (today's OpenClaw).
-const GATEWAY_TOKEN: &str = "OPENCLAW_GATEWAY_TOKEN";
 
 /// Renders the export: `<name>.yaml` (StatefulSet, Service) per profile and `secrets.yaml`.
 ///
@@ -42,7 +41,7 @@ pub fn export(fleet: &Exported, opts: &Options) -> Result<Vec<File>, ExportError
 }
 
 /// The instance's variables as its pod sees them: a gateway's state dir, config and workspace
-/// paths rewritten to the pod's, and the gateway token added as a secret.
+/// paths rewritten to the pod's, and the gateway token variable added as a secret.
 fn env(i: &Instance) -> Vec<EnvEntry> {
     let Some(g) = &i.plan.gateway else {
         return i.env.clone();
@@ -70,9 +69,10 @@ fn env(i: &Instance) -> Vec<EnvEntry> {
             }
         })
         .collect();
-    if i.profile.flavor == Flavor::OpenClaw && !vars.iter().any(|e| e.name == GATEWAY_TOKEN) {
+    let token = format!("{prefix}_GATEWAY_TOKEN");
+    if !vars.iter().any(|e| e.name == token) {
         vars.push(EnvEntry {
-            name: GATEWAY_TOKEN.into(),
+            name: token,
             value: EnvValue::Secret,
         });
         vars.sort_by(|a, b| a.name.cmp(&b.name));
