@@ -4,6 +4,8 @@
 //! Each folder is one concern; dependencies point down this list, never up (checked by
 //! `scripts/check-layers`).
 //! - [`cli`]: argument definitions, the client commands and their rendering, exit codes.
+//! - [`export`]: the proved fleet written for another engine: OpenClaw operator resources, plain
+//!   Kubernetes StatefulSets and Services, systemd units.
 //! - [`daemon`]: `clawherd run`: the supervisor task that owns the instances, reload, leftovers,
 //!   the file watch, the task that keeps systemd told, and the registry (one daemon per fleet
 //!   file, found by clients).
@@ -24,6 +26,7 @@
 pub mod cli;
 pub mod control;
 pub mod daemon;
+pub mod export;
 pub mod failover;
 pub mod fleet;
 pub mod instance;

@@ -58,6 +58,7 @@ fn main() -> ExitCode {
                 exit::SOFTWARE
             }
         },
+        Command::Export { target } => local::export(target),
         Command::Reload { target } => client_command(&target, |c| async move { commands::reload(&c).await }),
         Command::Top { target } => client_command(&target, |c| async move { top::run(c).await }),
         Command::Env {

@@ -189,6 +189,14 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Prove the fleet, then write it for an engine that runs it without clawherd: Kubernetes
+    /// (OpenClaw operator resources, or plain StatefulSets and Services) or systemd units.
+    /// Exit 78 for a fleet that does not prove (nothing is written).
+    Export {
+        /// What to export to.
+        #[command(subcommand)]
+        target: ExportTarget,
+    },
     /// Print the exact command line, working directory and environment clawherd uses for a
     /// profile, as shell lines to run the gateway by hand. Secret-looking values are redacted.
     Env {
@@ -200,5 +208,45 @@ pub enum Command {
         /// Which daemon.
         #[command(flatten)]
         target: Target,
+    },
+}
+
+/// Targets of `clawherd export`.
+#[derive(Debug, Subcommand)]
+pub enum ExportTarget {
+    /// One `OpenClawInstance` per profile for the OpenClaw Kubernetes operator (or, with --plain,
+    /// a StatefulSet and a Service), main and its standby on different nodes, probes and grace
+    /// period from the fleet, a volume per state dir, secrets as Secret references with a Secret
+    /// skeleton (`secrets.yaml`) naming their keys.
+    Kubernetes {
+        /// The fleet file.
+        #[arg(default_value = "fleet.yaml", env = "CLAWHERD_FLEET")]
+        file: PathBuf,
+        /// StatefulSets and Services instead of operator resources.
+        #[arg(long)]
+        plain: bool,
+        /// Namespace of every object (default: none, kubectl's current one).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// A folder for one file per profile plus secrets.yaml; `-` (the default) prints one YAML stream.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// Size of each state dir's volume, a Kubernetes quantity such as `10Gi` or `500M`.
+        #[arg(long, default_value = "10Gi")]
+        storage: String,
+        /// Gateway image of --plain StatefulSets.
+        #[arg(long, default_value = "ghcr.io/openclaw/openclaw:latest")]
+        image: String,
+    },
+    /// One systemd unit per profile, named as OpenClaw names its own gateway units
+    /// (`openclaw-gateway-<profile>.service`), carrying the proven command line and environment,
+    /// restart policy and stop timeout; secrets go to `<unit>.env` skeletons.
+    Systemd {
+        /// The fleet file.
+        #[arg(default_value = "fleet.yaml", env = "CLAWHERD_FLEET")]
+        file: PathBuf,
+        /// A folder for the unit files; `-` (the default) prints them, each after a `# FILE` line.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
     },
 }

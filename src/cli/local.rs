@@ -202,3 +202,100 @@ pub fn ports_chart(file: &Path) -> u8 {
     }
     exit::OK
 }
+
+/// `clawherd export kubernetes|systemd`: proves the fleet (without the host-port check: the
+/// target is another machine), renders it, and prints it or writes it into the `-o` folder.
+/// 0 written; 78 a fleet that does not prove or cannot be expressed by the target (nothing
+/// written); 1 a file that cannot be written; 70 a rendering failure.
+pub fn export(target: super::ExportTarget) -> u8 {
+    use crate::export::{self, Destination, ExportError, Exported};
+    let (file, output) = match &target {
+        super::ExportTarget::Kubernetes { file, output, .. } | super::ExportTarget::Systemd { file, output } => {
+            (file.clone(), output.clone())
+        }
+    };
+    if let super::ExportTarget::Kubernetes { namespace: Some(ns), .. } = &target
+        && !export::model::is_dns_label(ns)
+    {
+        eprintln!(
+            "clawherd: --namespace {ns:?} is not a Kubernetes namespace name\n  hint: lowercase letters, digits and `-`, at most 63, starting and ending with a letter or digit"
+        );
+        return exit::USAGE;
+    }
+    if let super::ExportTarget::Kubernetes { storage, .. } = &target
+        && !export::kubernetes::is_quantity(storage)
+    {
+        eprintln!("clawherd: --storage {storage:?} is not a Kubernetes quantity\n  hint: a number and a unit such as 10Gi, 500Mi or 1T");
+        return exit::USAGE;
+    }
+    let fleet = match load(&file, false) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let parent_env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let rendered = Exported::new(&fleet, &parent_env).and_then(|ex| match target {
+        super::ExportTarget::Systemd { .. } => Ok((export::systemd::export(&ex)?, Vec::new())),
+        super::ExportTarget::Kubernetes {
+            plain,
+            namespace,
+            storage,
+            image,
+            ..
+        } => {
+            let opts = export::kubernetes::Options { namespace, storage, image };
+            let files = if plain {
+                export::kubernetes_plain::export(&ex, &opts)?
+            } else {
+                let out = export::kubernetes_operator::export(&ex, &opts)?;
+                for (profile, why) in &out.skipped {
+                    eprintln!("clawherd: skipped profile `{profile}`: {why}");
+                }
+                out.files
+            };
+            let mut notes = export::kubernetes::config_commands(&ex.instances, "openclaw.json", &opts);
+            notes.insert(
+                0,
+                "next: load each OpenClaw config into its ConfigMap (a config may hold tokens, so it is not exported):".into(),
+            );
+            if files.iter().any(|f| f.name == "secrets.yaml") {
+                notes.push("then fill in the keys of the Secrets (secrets.yaml) before `kubectl apply`".into());
+            }
+            Ok((files, notes))
+        }
+    });
+    let (files, notes) = match rendered {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("clawherd: {e}");
+            return match e {
+                ExportError::Fleet { .. } => exit::CONFIG,
+                ExportError::Write { .. } => exit::FAILURE,
+                ExportError::Render { .. } => exit::SOFTWARE,
+            };
+        }
+    };
+    let yaml = files.iter().all(|f| f.name.ends_with(".yaml"));
+    match Destination::parse(output.as_deref()) {
+        Destination::Stdout if yaml => print!("{}", export::kubernetes::stream(&files)),
+        Destination::Stdout => {
+            for f in &files {
+                println!("# FILE {}\n{}", f.name, f.text);
+            }
+        }
+        Destination::Dir(dir) => match export::write_dir(&dir, &files) {
+            Ok(paths) => {
+                for p in paths {
+                    eprintln!("wrote {}", p.display());
+                }
+            }
+            Err(e) => {
+                eprintln!("clawherd: {e}");
+                return exit::FAILURE;
+            }
+        },
+    }
+    for n in notes {
+        eprintln!("{n}");
+    }
+    exit::OK
+}

@@ -7,4 +7,4 @@ pub mod exit;
 pub mod local;
 pub mod top;
 
-pub use args::{Cli, Command, Selection, Target};
+pub use args::{Cli, Command, ExportTarget, Selection, Target};

@@ -1,0 +1,125 @@
+//! `clawherd export`: a proved fleet rendered for an engine that runs it without clawherd.
+//!
+//! The fleet file stays the source of truth: the CLI loads and proves it exactly as `check`,
+//! `ports` and `env` do (a fleet that does not prove is refused before anything is written), then
+//! one of the targets turns each profile's plan into that engine's objects:
+//! - [`kubernetes_operator`]: `OpenClawInstance` resources of the OpenClaw Kubernetes operator;
+//! - [`kubernetes_plain`]: a StatefulSet and a Service per profile, for clusters without it;
+//! - [`systemd`]: one unit per profile, named as OpenClaw names its own gateway units.
+//!
+//! What the targets share is here and in [`model`]: which of a plan's variables are the
+//! instance's own (not the exporting shell's), which of them are secret (by
+//! [`crate::observe::redact`]'s rules, so they become references, never inline values), Kubernetes
+//! names, the failover pairs that must not share a node, and where the files go.
+
+pub mod kubernetes;
+pub mod kubernetes_operator;
+pub mod kubernetes_plain;
+pub mod model;
+pub mod systemd;
+
+use std::path::{Path, PathBuf};
+
+pub use model::{EnvEntry, EnvValue, Exported, Instance};
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Something in the fleet cannot be expressed by the target (names that collide once
+    /// made valid for it, a name too long for it). Exit 78.
+    #[error("{fleet}: profile `{profile}`: {what}\n  hint: {hint}")]
+    Fleet {
+        /// The fleet file.
+        fleet: PathBuf,
+        /// The profile concerned.
+        profile: String,
+        /// What is wrong.
+        what: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// An output file or folder cannot be written. Exit 1.
+    #[error("cannot write {}: {source}\n  hint: pass an existing, writable folder with -o, or -o - for stdout", path.display())]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A document could not be rendered as YAML (an internal error). Exit 70.
+    #[error("cannot render {what} as YAML: {message}")]
+    Render {
+        /// Which document.
+        what: String,
+        /// The serializer's message.
+        message: String,
+    },
+}
+
+/// One output file: its name (no folder) and contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    /// File name, e.g. `main.yaml` or `openclaw-gateway-rescue.service`.
+    pub name: String,
+    /// The text.
+    pub text: String,
+    /// Whether only the owner may read it (secret skeletons: mode 0600).
+    pub private: bool,
+}
+
+/// Where files go: a folder (one file each), or stdout (all files, each after a `# FILE` line
+/// for units, as YAML documents for manifests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// Print on stdout.
+    Stdout,
+    /// Write into this existing folder, replacing files of the same names.
+    Dir(PathBuf),
+}
+
+impl Destination {
+    /// `-` (or nothing) is stdout, anything else a folder.
+    pub fn parse(arg: Option<&Path>) -> Self {
+        match arg {
+            None => Destination::Stdout,
+            Some(p) if p.as_os_str() == "-" || p.as_os_str() == "stdout" => Destination::Stdout,
+            Some(p) => Destination::Dir(p.to_path_buf()),
+        }
+    }
+}
+
+/// Writes `files` into `dir` (which must exist). Secret skeletons are created with mode 0600.
+///
+/// Errors: [`ExportError::Write`] naming the file that could not be written.
+pub fn write_dir(dir: &Path, files: &[File]) -> Result<Vec<PathBuf>, ExportError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let meta = std::fs::metadata(dir).map_err(|source| ExportError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Err(ExportError::Write {
+            path: dir.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a folder"),
+        });
+    }
+    let mut written = Vec::with_capacity(files.len());
+    for f in files {
+        let path = dir.join(&f.name);
+        let mode = if f.private { 0o600 } else { 0o644 };
+        let result = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&path)
+            .and_then(|mut out| out.write_all(f.text.as_bytes()));
+        result.map_err(|source| ExportError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}
