@@ -268,3 +268,53 @@ fn port_hint_avoids_a_live_gateways_footprint_and_names_its_fleet() {
         "hint {hint} meets the footprint of {base}: {err}"
     );
 }
+
+/// Regression (issue 12): JSON5 reads `NaN` and `Infinity` and they reached the check as
+/// `null`: "null is not a port", with no line. Now what is written, where, and which key.
+#[test]
+fn non_finite_gateway_port_in_a_config_is_reported_as_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("c1.json5"), "{\n  gateway: {\n    port: NaN, // oops\n  },\n}\n").expect("write");
+    std::fs::write(dir.path().join("c2.json5"), "{gateway: {'port': -Infinity}}\n").expect("write");
+    let fleet = "version: 1\nprofiles:\n  main:\n    role: main\n    state_dir: s1\n    config: c1.json5\n  rescue:\n    role: rescue\n    state_dir: s2\n    config: c2.json5\n";
+    let path = dir.path().join("fleet.yaml");
+    std::fs::write(&path, fleet).expect("write");
+    let (code, _, err) = clawherd(&["check", "--no-host-ports", path.to_str().expect("utf8")]);
+    assert_eq!(code, 78, "{err}");
+    let err = err.replace(&format!("{}/", dir.path().display()), "");
+    for want in [
+        "c1.json5:3:11: error: profile 'main': gateway.port: NaN is not a port (1-65535)",
+        "c2.json5:1:20: error: profile 'rescue': gateway.port: -Infinity is not a port (1-65535)",
+    ] {
+        assert!(err.contains(want), "{want}\n{err}");
+    }
+    assert!(!err.contains("null"), "{err}");
+}
+
+/// Regression (issue 12): a fleet file nested 100,000 `[` deep said only "recursion limit
+/// exceeded"; now where, what and how to fix it.
+#[test]
+fn deeply_nested_fleet_file_says_where_and_how_to_fix_it() {
+    let text = format!("version: 1\nprofiles:\n  main:\n    args: {}\n", "[".repeat(100_000));
+    let (code, _, err) = check_bytes(text.as_bytes());
+    assert_eq!(code, 78, "{err}");
+    assert!(
+        err.contains("fleet.yaml:4:") && err.contains("the YAML nests too deep here"),
+        "{err}"
+    );
+    assert!(err.contains("hint: a fleet file needs a handful of levels"), "{err}");
+    assert!(!err.contains("recursion limit"), "{err}");
+}
+
+/// Regression (issue 12): the `defaults.port` warning was printed once per profile.
+#[test]
+fn defaults_port_warning_is_said_once() {
+    let text = "version: 1\ndefaults:\n  port: 18789\nprofiles:\n  main: {role: main, state_dir: /tmp/a}\n  rescue: {role: rescue, state_dir: /tmp/b}\n  ops: {state_dir: /tmp/c}\n";
+    let (_, _, err) = check_bytes(text.as_bytes());
+    assert_eq!(
+        err.matches("`defaults.port` gives every profile the same base port").count(),
+        1,
+        "{err}"
+    );
+}
+

@@ -32,9 +32,16 @@ impl Closing {
     }
 }
 
-/// An error answer: `status` with an [`ErrorResponse`] body.
+/// An error answer: `status` with an [`ErrorResponse`] body. Message and hint may echo the
+/// request or a file's content, so both pass through
+/// [`redact_text`](crate::observe::redact::redact_text).
 pub(crate) fn error(status: StatusCode, message: String, hint: Option<String>) -> Response {
-    (status, Json(ErrorResponse { error: message, hint })).into_response()
+    use crate::observe::redact::redact_text;
+    let body = ErrorResponse {
+        error: redact_text(&message),
+        hint: hint.as_deref().map(redact_text),
+    };
+    (status, Json(body)).into_response()
 }
 
 /// The 503 answer while the supervisor task is gone.
