@@ -144,6 +144,8 @@ fn init_discovers_profiles_and_proves_them() {
         err.contains("intersect") && err.contains(&format!("base port to {}", main + 111)),
         "{err}"
     );
+    // Issue 15: with --stdout nothing is written, and the errors do not cite a file that is not there.
+    assert!(err.contains("<stdout>:") && !err.contains("fleet.yaml:"), "{err}");
     // An existing file is not overwritten.
     let (code, _, err) = run_clawherd(&["init", fleet.to_str().expect("utf8"), "--home", home.path().to_str().expect("utf8")]);
     assert_eq!(code, 64, "{err}");
@@ -318,3 +320,89 @@ fn defaults_port_warning_is_said_once() {
     );
 }
 
+/// Issue 15: `clawherd ports -f FILE` was a clap error (exit 2) although `-f` names the fleet on
+/// every client command, and usage errors exit 64 as the README says, on every subcommand.
+#[test]
+fn dash_f_works_everywhere_and_usage_errors_exit_64() {
+    let fleet = examples().join("fleet.yaml");
+    let fleet = fleet.to_str().expect("utf8");
+    let (code, out, err) = clawherd(&["ports", "-f", fleet]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("18800-18899"), "{out}");
+    let (code, _, err) = clawherd(&["check", "--no-host-ports", "--file", fleet]);
+    assert_eq!(code, 0, "{err}");
+    for args in [
+        &["ports", "--bogus"][..],
+        &["ports", "-f", fleet, fleet],
+        &["status", "--nope"],
+        &["logs", "-n", "many"],
+        &["start"],
+        &["restart", "--timeout", "soon", "main"],
+        &["completions", "tcsh"],
+        &["frobnicate"],
+    ] {
+        let (code, _, err) = clawherd(args);
+        assert_eq!(code, 64, "{args:?}: {err}");
+    }
+    let (code, out, _) = clawherd(&["--help"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+/// Issue 15: without `-f`, `check` (like every command) finds ./fleet.yaml, then
+/// `$XDG_CONFIG_HOME/clawherd/fleet.yaml`.
+#[test]
+fn fleet_file_is_found_without_dash_f() {
+    let example = std::fs::read_to_string(examples().join("fleet.yaml")).expect("example");
+    let here = tempfile::tempdir().expect("tempdir");
+    std::fs::write(here.path().join("fleet.yaml"), &example).expect("write");
+    let out = Command::new(clawherd_bin())
+        .args(["check", "--no-host-ports"])
+        .current_dir(here.path())
+        .env_remove("CLAWHERD_FLEET")
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("fleet.yaml: isolation proved"), "{text}");
+    let config = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(config.path().join("clawherd")).expect("mkdir");
+    let xdg_fleet = config.path().join("clawherd").join("fleet.yaml");
+    std::fs::write(&xdg_fleet, &example).expect("write");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(clawherd_bin())
+        .args(["check", "--no-host-ports"])
+        .current_dir(elsewhere.path())
+        .env_remove("CLAWHERD_FLEET")
+        .env("XDG_CONFIG_HOME", config.path())
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("{}: isolation proved", xdg_fleet.display())), "{text}");
+}
+
+/// Issue 15: `logs` and `events` failed with 69 while the daemon was down, although its files
+/// were on disk; now they read them and say so.
+#[test]
+fn logs_and_events_read_the_files_when_the_daemon_is_down() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(run.join("logs")).expect("mkdir");
+    std::fs::write(run.join("logs").join("main.log"), "2026-12-01T10:00:01.000Z hello from main\n").expect("write");
+    std::fs::write(
+        run.join("events.jsonl"),
+        "{\"ts\":\"2026-12-01T10:00:00.000Z\",\"kind\":\"spawned\",\"profile\":\"main\",\"pid\":7,\"message\":\"spawned\",\"detail\":{\"port\":18789}}\n",
+    )
+    .expect("write");
+    let fleet = dir.path().join("fleet.yaml");
+    std::fs::write(&fleet, "version: 1\nrun_dir: run\nprofiles:\n  main: {role: main, port: 18789}\n").expect("write");
+    let fleet = fleet.to_str().expect("utf8");
+    let (code, out, err) = clawherd(&["logs", "-f", fleet, "main"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("daemon not running; from files"), "{err}");
+    assert!(out.contains("hello from main"), "{out}");
+    let (code, out, err) = clawherd(&["events", "-f", fleet]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("daemon not running; from files"), "{err}");
+    assert!(out.contains("spawned") && out.contains("main"), "{out}");
+}

@@ -12,15 +12,20 @@ pub fn load(file: &Path, host_ports: bool) -> Result<Fleet, u8> {
         check_host_ports: host_ports,
         ..LoadContext::from_process()
     };
+    let width = super::wrap::width(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match fleet::load(file, &ctx) {
         Ok(f) => {
             if !f.warnings.0.is_empty() {
-                eprintln!("{}", f.warnings);
+                eprintln!("{}", super::wrap::wrap(&f.warnings.to_string(), width));
             }
             Ok(f)
         }
         Err(FleetError::Invalid(d)) => {
-            eprintln!("{d}\n\nclawherd: {} problem(s) found; nothing was started", d.error_count());
+            eprintln!(
+                "{}\n\nclawherd: {} problem(s) found; nothing was started",
+                super::wrap::wrap(&d.to_string(), width),
+                d.error_count()
+            );
             Err(exit::CONFIG)
         }
         Err(e @ FleetError::Read { .. }) => {
@@ -34,6 +39,7 @@ pub fn load(file: &Path, host_ports: bool) -> Result<Fleet, u8> {
 pub fn check(file: &Path, host_ports: bool) -> u8 {
     match load(file, host_ports) {
         Ok(f) => {
+            let width = super::wrap::width(std::io::IsTerminal::is_terminal(&std::io::stdout()));
             println!("{}: isolation proved for {} instance(s)", f.path.display(), f.instances.len());
             for (p, plan) in &f.instances {
                 let ports = match (
@@ -53,7 +59,8 @@ pub fn check(file: &Path, host_ports: bool) -> u8 {
                     ),
                     None => format!("  command {}", plan.argv.join(" ")),
                 };
-                println!("  {:<10} {:<6} {:<8} {ports}{paths}", p.name, p.role.as_str(), p.flavor.as_str());
+                let line = format!("  {:<10} {:<6} {:<8} {ports}{paths}", p.name, p.role.as_str(), p.flavor.as_str());
+                println!("{}", super::wrap::wrap(&line, width));
             }
             exit::OK
         }
@@ -77,7 +84,9 @@ pub fn init(file: &Path, home: Option<std::path::PathBuf>, force: bool, to_stdou
             "clawherd: no OpenClaw profile found under {} (~/.openclaw, ~/.openclaw-*, ~/.clawdbot)",
             home.display()
         );
-        eprintln!("  hint: start from config-examples/fleet.yaml instead");
+        eprintln!(
+            "  hint: pass --home DIR if the profiles live under another home, or write the fleet file by hand (every key is in docs/fleet-file.md of clawherd's source)"
+        );
         return exit::FAILURE;
     }
     let text = crate::fleet::discover::render_fleet(&found);
@@ -121,7 +130,12 @@ pub fn init(file: &Path, home: Option<std::path::PathBuf>, force: bool, to_stdou
                 .join(", ")
         );
     }
-    eprintln!("{}", report.text);
+    if to_stdout {
+        // Nothing was written: the places name standard output, not a file that does not exist.
+        eprintln!("{}", report.text.replace(&path.display().to_string(), "<stdout>"));
+    } else {
+        eprintln!("{}", report.text);
+    }
     if report.proved { exit::OK } else { exit::CONFIG }
 }
 

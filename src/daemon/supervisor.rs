@@ -264,7 +264,15 @@ impl Supervisor {
             }
         };
         let new_instances = std::mem::take(&mut new.instances);
-        let mut report = ReloadResponse::default();
+        let mut report = ReloadResponse {
+            warnings: new
+                .warnings
+                .0
+                .iter()
+                .map(|w| crate::observe::redact::redact_text(&w.to_string()))
+                .collect(),
+            ..ReloadResponse::default()
+        };
         if new.settings.socket != self.fleet.settings.socket {
             report.needs_restart.push("control.socket".into());
         }
