@@ -792,6 +792,20 @@ fn reload_prints_warnings_and_api_errors_redact_what_they_echo() {
         err.contains("no profile `<redacted>`") && !err.contains("abcdefghijklmnop"),
         "{err}"
     );
+    // axum's own rejection quoted the query value in plain text; now JSON, redacted.
+    use std::io::Read;
+    let mut s = std::os::unix::net::UnixStream::connect(socket_of(&fleet)).expect("connect");
+    s.set_read_timeout(Some(D)).expect("timeout");
+    s.write_all(b"POST /v1/instances/main/restart?wait=sk-proj-abcdefghijklmnop HTTP/1.1\r\nHost: clawherd\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.contains("application/json") && answer.contains("unknown variant `<redacted>`") && !answer.contains("abcdefghijklmnop"),
+        "{answer}"
+    );
 }
 
 /// Issue 15: Ctrl-C during `clawherd restart main` quit silently while the restart went on.

@@ -64,7 +64,7 @@ pub fn fleet(given: Option<&Path>, defaults: &[PathBuf], running: impl FnOnce() 
         )),
         1 => Ok(Found::Daemon(daemons.remove(0))),
         _ => Err(format!(
-            "no fleet file given and none found ({}), and {} clawherd daemons are running: {}\n  hint: pass -f with one of those fleet files",
+            "no fleet file given and none found ($CLAWHERD_FLEET, {}), and {} clawherd daemons are running: {}\n  hint: pass -f with one of those fleet files",
             tried.join(", "),
             daemons.len(),
             daemons

@@ -248,7 +248,8 @@ impl Supervisor {
                 let text = d.to_string();
                 error!(
                     errors = d.error_count(),
-                    "reload refused, the fleet keeps running unchanged:\n{text}"
+                    "reload refused, the fleet keeps running unchanged:\n{}",
+                    crate::observe::redact::redact_text(&text)
                 );
                 self.events.emit(FleetEvent::new(
                     What::ReloadRefused { errors: text.clone() },
