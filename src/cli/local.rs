@@ -161,8 +161,11 @@ pub fn ports(file: &Path) -> u8 {
             *w = (*w).max(cell.len());
         }
     }
+    // On a terminal, SOURCE wraps under itself.
+    let width = super::wrap::width(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    let source_at = widths[0] + widths[1] + widths[2] + 6;
     let print = |r: [&str; 4]| {
-        println!(
+        let line = format!(
             "{:<w0$}  {:<w1$}  {:<w2$}  {}",
             r[0],
             r[1],
@@ -171,7 +174,11 @@ pub fn ports(file: &Path) -> u8 {
             w0 = widths[0],
             w1 = widths[1],
             w2 = widths[2]
-        )
+        );
+        match width.filter(|w| *w >= source_at + 20) {
+            Some(w) => println!("{}", super::wrap::wrap_line(&line, w, source_at)),
+            None => println!("{line}"),
+        }
     };
     print(headers);
     for r in &rows {
@@ -181,7 +188,8 @@ pub fn ports(file: &Path) -> u8 {
         let Some(base) = plan.port() else { continue };
         for n in fleet::plan::not_planned(p.flavor) {
             let port = u32::from(base) + n.offset;
-            println!("not planned: {} {} {port} ({}): {}", p.name, n.name, n.claim, n.why);
+            let line = format!("not planned: {} {} {port} ({}): {}", p.name, n.name, n.claim, n.why);
+            println!("{}", super::wrap::wrap(&line, width));
         }
     }
     exit::OK
