@@ -14,16 +14,35 @@ fn main() -> ExitCode {
     // (one per writer thread) would each keep their own touched pages resident.
     // SAFETY: called first, before any other thread exists.
     unsafe { nix::libc::mallopt(nix::libc::M_ARENA_MAX, 1) };
-    let cli = Cli::parse();
+    // Every usage error exits 64 (sysexits), not clap's 2; help and version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
     init_tracing(&cli.log);
     if !matches!(cli.command, Command::Run { .. }) {
         restore_sigpipe();
     }
     let code = match cli.command {
-        Command::Check { file, no_host_ports } => local::check(&file, !no_host_ports),
-        Command::Ports { file, chart: false } => local::ports(&file),
-        Command::Ports { file, chart: true } => local::ports_chart(&file),
-        Command::Run { file, quiet } => run(&file, quiet),
+        Command::Check {
+            file,
+            file_flag,
+            no_host_ports,
+        } => with_fleet(file.or(file_flag), |f| local::check(f, !no_host_ports)),
+        Command::Ports {
+            file,
+            file_flag,
+            chart: false,
+        } => with_fleet(file.or(file_flag), local::ports),
+        Command::Ports {
+            file,
+            file_flag,
+            chart: true,
+        } => with_fleet(file.or(file_flag), local::ports_chart),
+        Command::Run { file, file_flag, quiet } => with_fleet(file.or(file_flag), |f| run(f, quiet)),
         Command::Status { profile, json, target } => {
             client_command(&target, |c| async move { commands::status(&c, profile.as_deref(), json).await })
         }
@@ -36,15 +55,23 @@ fn main() -> ExitCode {
             lines,
             since,
             target,
-        } => client_command(&target, |c| async move {
-            commands::logs(&c, &profiles, follow, lines, since.as_deref()).await
-        }),
+        } => {
+            let run_dir = commands::offline_run_dir(&target);
+            client_command(&target, |c| async move {
+                commands::logs(&c, &profiles, (follow, lines, since.as_deref()), run_dir.as_deref()).await
+            })
+        }
         Command::Events {
             follow,
             lines,
             json,
             target,
-        } => client_command(&target, |c| async move { commands::events(&c, follow, lines, json).await }),
+        } => {
+            let run_dir = commands::offline_run_dir(&target);
+            client_command(&target, |c| async move {
+                commands::events(&c, follow, lines, json, run_dir.as_deref()).await
+            })
+        }
         Command::Init { file, home, force, stdout } => local::init(&file, home, force, stdout),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -65,7 +92,12 @@ fn main() -> ExitCode {
             profile,
             show_secrets,
             target,
-        } => client_command(&target, |c| async move { commands::env(&c, &profile, show_secrets).await }),
+        } => {
+            let fleet = commands::offline_fleet(&target);
+            client_command(&target, |c| async move {
+                commands::env(&c, &profile, show_secrets, fleet.as_deref()).await
+            })
+        }
     };
     ExitCode::from(code)
 }
@@ -110,6 +142,17 @@ fn runtime() -> Result<tokio::runtime::Runtime, u8> {
             eprintln!("clawherd: cannot start the runtime: {e}");
             exit::SOFTWARE
         })
+}
+
+/// Runs `f` on the fleet file `given`, or the one [`clawherd::cli::find`] finds; 64 when none.
+fn with_fleet(given: Option<std::path::PathBuf>, f: impl FnOnce(&Path) -> u8) -> u8 {
+    match clawherd::cli::find::fleet_here(given.as_deref()) {
+        Ok(found) => f(found.file()),
+        Err(e) => {
+            eprintln!("clawherd: {e}");
+            exit::USAGE
+        }
+    }
 }
 
 /// Runs a client command on a small runtime.

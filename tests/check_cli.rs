@@ -144,6 +144,8 @@ fn init_discovers_profiles_and_proves_them() {
         err.contains("intersect") && err.contains(&format!("base port to {}", main + 111)),
         "{err}"
     );
+    // Issue 15: with --stdout nothing is written, and the errors do not cite a file that is not there.
+    assert!(err.contains("<stdout>:") && !err.contains("fleet.yaml:"), "{err}");
     // An existing file is not overwritten.
     let (code, _, err) = run_clawherd(&["init", fleet.to_str().expect("utf8"), "--home", home.path().to_str().expect("utf8")]);
     assert_eq!(code, 64, "{err}");
@@ -267,4 +269,140 @@ fn port_hint_avoids_a_live_gateways_footprint_and_names_its_fleet() {
         hint > base + 110 || hint + 110 < base,
         "hint {hint} meets the footprint of {base}: {err}"
     );
+}
+
+/// Regression (issue 12): JSON5 reads `NaN` and `Infinity` and they reached the check as
+/// `null`: "null is not a port", with no line. Now what is written, where, and which key.
+#[test]
+fn non_finite_gateway_port_in_a_config_is_reported_as_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("c1.json5"), "{\n  gateway: {\n    port: NaN, // oops\n  },\n}\n").expect("write");
+    std::fs::write(dir.path().join("c2.json5"), "{gateway: {'port': -Infinity}}\n").expect("write");
+    let fleet = "version: 1\nprofiles:\n  main:\n    role: main\n    state_dir: s1\n    config: c1.json5\n  rescue:\n    role: rescue\n    state_dir: s2\n    config: c2.json5\n";
+    let path = dir.path().join("fleet.yaml");
+    std::fs::write(&path, fleet).expect("write");
+    let (code, _, err) = clawherd(&["check", "--no-host-ports", path.to_str().expect("utf8")]);
+    assert_eq!(code, 78, "{err}");
+    let err = err.replace(&format!("{}/", dir.path().display()), "");
+    for want in [
+        "c1.json5:3:11: error: profile 'main': gateway.port: NaN is not a port (1-65535)",
+        "c2.json5:1:20: error: profile 'rescue': gateway.port: -Infinity is not a port (1-65535)",
+    ] {
+        assert!(err.contains(want), "{want}\n{err}");
+    }
+    assert!(!err.contains("null"), "{err}");
+}
+
+/// Regression (issue 12): a fleet file nested 100,000 `[` deep said only "recursion limit
+/// exceeded"; now where, what and how to fix it.
+#[test]
+fn deeply_nested_fleet_file_says_where_and_how_to_fix_it() {
+    let text = format!("version: 1\nprofiles:\n  main:\n    args: {}\n", "[".repeat(100_000));
+    let (code, _, err) = check_bytes(text.as_bytes());
+    assert_eq!(code, 78, "{err}");
+    assert!(
+        err.contains("fleet.yaml:4:") && err.contains("the YAML nests too deep here"),
+        "{err}"
+    );
+    assert!(err.contains("hint: a fleet file needs a handful of levels"), "{err}");
+    assert!(!err.contains("recursion limit"), "{err}");
+}
+
+/// Regression (issue 12): the `defaults.port` warning was printed once per profile.
+#[test]
+fn defaults_port_warning_is_said_once() {
+    let text = "version: 1\ndefaults:\n  port: 18789\nprofiles:\n  main: {role: main, state_dir: /tmp/a}\n  rescue: {role: rescue, state_dir: /tmp/b}\n  ops: {state_dir: /tmp/c}\n";
+    let (_, _, err) = check_bytes(text.as_bytes());
+    assert_eq!(
+        err.matches("`defaults.port` gives every profile the same base port").count(),
+        1,
+        "{err}"
+    );
+}
+
+/// Issue 15: `clawherd ports -f FILE` was a clap error (exit 2) although `-f` names the fleet on
+/// every client command, and usage errors exit 64 as the README says, on every subcommand.
+#[test]
+fn dash_f_works_everywhere_and_usage_errors_exit_64() {
+    let fleet = examples().join("fleet.yaml");
+    let fleet = fleet.to_str().expect("utf8");
+    let (code, out, err) = clawherd(&["ports", "-f", fleet]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("18800-18899"), "{out}");
+    let (code, _, err) = clawherd(&["check", "--no-host-ports", "--file", fleet]);
+    assert_eq!(code, 0, "{err}");
+    for args in [
+        &["ports", "--bogus"][..],
+        &["ports", "-f", fleet, fleet],
+        &["status", "--nope"],
+        &["logs", "-n", "many"],
+        &["start"],
+        &["restart", "--timeout", "soon", "main"],
+        &["completions", "tcsh"],
+        &["frobnicate"],
+    ] {
+        let (code, _, err) = clawherd(args);
+        assert_eq!(code, 64, "{args:?}: {err}");
+    }
+    let (code, out, _) = clawherd(&["--help"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+/// Issue 15: without `-f`, `check` (like every command) finds ./fleet.yaml, then
+/// `$XDG_CONFIG_HOME/clawherd/fleet.yaml`.
+#[test]
+fn fleet_file_is_found_without_dash_f() {
+    let example = std::fs::read_to_string(examples().join("fleet.yaml")).expect("example");
+    let here = tempfile::tempdir().expect("tempdir");
+    std::fs::write(here.path().join("fleet.yaml"), &example).expect("write");
+    let out = Command::new(clawherd_bin())
+        .args(["check", "--no-host-ports"])
+        .current_dir(here.path())
+        .env_remove("CLAWHERD_FLEET")
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("fleet.yaml: isolation proved"), "{text}");
+    let config = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(config.path().join("clawherd")).expect("mkdir");
+    let xdg_fleet = config.path().join("clawherd").join("fleet.yaml");
+    std::fs::write(&xdg_fleet, &example).expect("write");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(clawherd_bin())
+        .args(["check", "--no-host-ports"])
+        .current_dir(elsewhere.path())
+        .env_remove("CLAWHERD_FLEET")
+        .env("XDG_CONFIG_HOME", config.path())
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("{}: isolation proved", xdg_fleet.display())), "{text}");
+}
+
+/// Issue 15: `logs` and `events` failed with 69 while the daemon was down, although its files
+/// were on disk; now they read them and say so.
+#[test]
+fn logs_and_events_read_the_files_when_the_daemon_is_down() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(run.join("logs")).expect("mkdir");
+    std::fs::write(run.join("logs").join("main.log"), "2026-12-01T10:00:01.000Z hello from main\n").expect("write");
+    std::fs::write(
+        run.join("events.jsonl"),
+        "{\"ts\":\"2026-12-01T10:00:00.000Z\",\"kind\":\"spawned\",\"profile\":\"main\",\"pid\":7,\"message\":\"spawned\",\"detail\":{\"port\":18789}}\n",
+    )
+    .expect("write");
+    let fleet = dir.path().join("fleet.yaml");
+    std::fs::write(&fleet, "version: 1\nrun_dir: run\nprofiles:\n  main: {role: main, port: 18789}\n").expect("write");
+    let fleet = fleet.to_str().expect("utf8");
+    let (code, out, err) = clawherd(&["logs", "-f", fleet, "main"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("daemon not running; from files"), "{err}");
+    assert!(out.contains("hello from main"), "{out}");
+    let (code, out, err) = clawherd(&["events", "-f", fleet]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("daemon not running; from files"), "{err}");
+    assert!(out.contains("spawned") && out.contains("main"), "{out}");
 }

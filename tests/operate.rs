@@ -774,3 +774,65 @@ fn a_reload_with_a_fifo_for_a_config_is_refused_and_the_fleet_keeps_running() {
         "a killed gateway is restarted after the refused reload"
     );
 }
+
+/// Issue 15: `reload` hid the new fleet's warnings (a `gateway.port` contradicting the fleet's
+/// port: "unchanged", exit 0, nothing said). Issue 12: an API error echoed the request's
+/// profile name, secret or not.
+#[test]
+fn reload_prints_warnings_and_api_errors_redact_what_they_echo() {
+    let (fleet, _d, _, b) = pair(107);
+    std::fs::write(fleet.dir.path().join("rescue.json5"), format!("{{gateway: {{port: {}}}}}\n", b + 7)).expect("write");
+    let (code, out, err) = cli(&fleet, &["reload"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("reloaded:"), "{out}");
+    assert!(err.contains(&format!("base port {b} differs from gateway.port {}", b + 7)), "{err}");
+    let (code, _, err) = cli(&fleet, &["start", "sk-proj-abcdefghijklmnop"]);
+    assert_eq!(code, 64, "{err}");
+    assert!(
+        err.contains("no profile `<redacted>`") && !err.contains("abcdefghijklmnop"),
+        "{err}"
+    );
+    // axum's own rejection quoted the query value in plain text; now JSON, redacted.
+    use std::io::Read;
+    let mut s = std::os::unix::net::UnixStream::connect(socket_of(&fleet)).expect("connect");
+    s.set_read_timeout(Some(D)).expect("timeout");
+    s.write_all(b"POST /v1/instances/main/restart?wait=sk-proj-abcdefghijklmnop HTTP/1.1\r\nHost: clawherd\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.contains("application/json") && answer.contains("unknown variant `<redacted>`") && !answer.contains("abcdefghijklmnop"),
+        "{answer}"
+    );
+}
+
+/// Issue 15: Ctrl-C during `clawherd restart main` quit silently while the restart went on.
+/// Now it says so (exit 130), and the restart indeed completes.
+#[test]
+fn ctrl_c_stops_waiting_and_says_the_restart_goes_on() {
+    let a = free_base(109);
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a).env("FAKE_STOP_DELAY_MS", "3000")], "");
+    let d = Daemon::start(&fleet.path);
+    let old = d.wait_ready(0, "main", D);
+    let mark = d.mark();
+    let child = Command::new(clawherd_bin())
+        .args(["restart", "main", "-f"])
+        .arg(&fleet.path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn restart");
+    wait_until("main is stopping", D, || {
+        let s = status_json(&fleet);
+        s["instances"][0]["state"] == "stopping"
+    });
+    signal(i32::try_from(child.id()).expect("pid"), 2);
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("stopped waiting; the restart of main goes on in the daemon"), "{err}");
+    let new = d.wait_ready(mark, "main", D);
+    assert_ne!(new, old, "the restart went on after the client stopped waiting");
+}

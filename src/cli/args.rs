@@ -20,9 +20,11 @@ pub struct Cli {
 pub struct Target {
     /// The fleet file whose daemon to talk to: the daemon running it is found through its
     /// registry record (even after the file was edited or removed), else by the file's
-    /// `control.socket` or `<run_dir>/clawherd.sock`.
-    #[arg(short = 'f', long = "file", default_value = "fleet.yaml", env = "CLAWHERD_FLEET")]
-    pub file: PathBuf,
+    /// `control.socket` or `<run_dir>/clawherd.sock`. Default: ./fleet.yaml,
+    /// $XDG_CONFIG_HOME/clawherd/fleet.yaml, /etc/clawherd/fleet.yaml, whichever exists first,
+    /// else the one running daemon.
+    #[arg(short = 'f', long = "file", env = "CLAWHERD_FLEET")]
+    pub file: Option<PathBuf>,
     /// The control socket, overriding --file.
     #[arg(long, env = "CLAWHERD_SOCKET")]
     pub socket: Option<PathBuf>,
@@ -51,9 +53,13 @@ pub enum Command {
     /// Prove the fleet isolated, then run every gateway in the foreground until SIGTERM/SIGINT.
     /// SIGHUP reloads the fleet file.
     Run {
-        /// The fleet file.
-        #[arg(default_value = "fleet.yaml", env = "CLAWHERD_FLEET")]
-        file: PathBuf,
+        /// The fleet file (default: $CLAWHERD_FLEET, ./fleet.yaml,
+        /// $XDG_CONFIG_HOME/clawherd/fleet.yaml, /etc/clawherd/fleet.yaml, the running daemon's).
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The fleet file, as other commands take it.
+        #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "file")]
+        file_flag: Option<PathBuf>,
         /// Do not mirror gateway output to stdout (it still goes to the per-instance log files).
         #[arg(long)]
         quiet: bool,
@@ -61,18 +67,26 @@ pub enum Command {
     /// Prove the fleet isolated: paths, ports, OpenClaw config keys, ports bound and state dirs
     /// locked on this host. Exit 0 when clean, 78 otherwise.
     Check {
-        /// The fleet file.
-        #[arg(default_value = "fleet.yaml", env = "CLAWHERD_FLEET")]
-        file: PathBuf,
+        /// The fleet file (default: $CLAWHERD_FLEET, ./fleet.yaml,
+        /// $XDG_CONFIG_HOME/clawherd/fleet.yaml, /etc/clawherd/fleet.yaml, the running daemon's).
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The fleet file, as other commands take it.
+        #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "file")]
+        file_flag: Option<PathBuf>,
         /// Skip the checks against this host (bound ports, locked state dirs).
         #[arg(long)]
         no_host_ports: bool,
     },
     /// Print the port plan: instance, listener, port or range, source.
     Ports {
-        /// The fleet file.
-        #[arg(default_value = "fleet.yaml", env = "CLAWHERD_FLEET")]
-        file: PathBuf,
+        /// The fleet file (default: $CLAWHERD_FLEET, ./fleet.yaml,
+        /// $XDG_CONFIG_HOME/clawherd/fleet.yaml, /etc/clawherd/fleet.yaml, the running daemon's).
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The fleet file, as other commands take it.
+        #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "file")]
+        file_flag: Option<PathBuf>,
         /// Draw each instance's ports on one axis, with the free gaps between them.
         #[arg(long)]
         chart: bool,
@@ -219,9 +233,13 @@ pub enum ExportTarget {
     /// period from the fleet, a volume per state dir, secrets as Secret references with a Secret
     /// skeleton (`secrets.yaml`) naming their keys.
     Kubernetes {
-        /// The fleet file.
-        #[arg(default_value = "fleet.yaml", env = "CLAWHERD_FLEET")]
-        file: PathBuf,
+        /// The fleet file (default: $CLAWHERD_FLEET, ./fleet.yaml,
+        /// $XDG_CONFIG_HOME/clawherd/fleet.yaml, /etc/clawherd/fleet.yaml, the running daemon's).
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The fleet file, as other commands take it.
+        #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "file")]
+        file_flag: Option<PathBuf>,
         /// StatefulSets and Services instead of operator resources.
         #[arg(long)]
         plain: bool,
@@ -242,9 +260,13 @@ pub enum ExportTarget {
     /// (`openclaw-gateway-<profile>.service`), carrying the proven command line and environment,
     /// restart policy and stop timeout; secrets go to `<unit>.env` skeletons.
     Systemd {
-        /// The fleet file.
-        #[arg(default_value = "fleet.yaml", env = "CLAWHERD_FLEET")]
-        file: PathBuf,
+        /// The fleet file (default: $CLAWHERD_FLEET, ./fleet.yaml,
+        /// $XDG_CONFIG_HOME/clawherd/fleet.yaml, /etc/clawherd/fleet.yaml, the running daemon's).
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The fleet file, as other commands take it.
+        #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "file")]
+        file_flag: Option<PathBuf>,
         /// A folder for the unit files; `-` (the default) prints them, each after a `# FILE` line.
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,

@@ -1,8 +1,8 @@
 //! Client-side commands: each is a few lines over one or more control API calls
 //! ([`crate::control::client`]), plus the rendering of the answer. Returns the exit code.
 
-use crate::cli::exit;
 use crate::cli::{Selection, Target};
+use crate::cli::{exit, logview};
 use crate::control::client::{Client, ClientError, socket_of};
 use crate::control::protocol::*;
 use hyper::Method;
@@ -17,13 +17,37 @@ pub fn client(target: &Target) -> Result<Client, u8> {
     if let Some(s) = &target.socket {
         return Ok(Client::new(s.clone()));
     }
-    if let Some(r) = crate::daemon::registry::find(&target.file) {
+    let file = match crate::cli::find::fleet_here(target.file.as_deref()) {
+        Ok(crate::cli::find::Found::Daemon(r)) => return Ok(Client::new(r.socket)),
+        Ok(crate::cli::find::Found::File(f)) => f,
+        Err(e) => {
+            eprintln!("clawherd: {e}");
+            return Err(exit::USAGE);
+        }
+    };
+    if let Some(r) = crate::daemon::registry::find(&file) {
         return Ok(Client::new(r.socket));
     }
-    socket_of(&target.file).map(Client::new).map_err(|e| {
+    socket_of(&file).map(Client::new).map_err(|e| {
         eprintln!("clawherd: {e}");
         exit::USAGE
     })
+}
+
+/// The fleet file of `target`, for commands that fall back on files while the daemon is down;
+/// `None` with `--socket` (no fleet known) or when none is found.
+pub fn offline_fleet(target: &Target) -> Option<std::path::PathBuf> {
+    if target.socket.is_some() {
+        return None;
+    }
+    Some(crate::cli::find::fleet_here(target.file.as_deref()).ok()?.file().to_path_buf())
+}
+
+/// Where the daemon of `target` keeps its captured output and events (`<run_dir>/logs/`,
+/// `<run_dir>/events.jsonl`), for reading them while it is down: the run dir of
+/// [`offline_fleet`]'s file. `None` when there is none or it cannot be read.
+pub fn offline_run_dir(target: &Target) -> Option<std::path::PathBuf> {
+    crate::control::client::run_dir_of(&offline_fleet(target)?).ok()
 }
 
 fn unreachable(e: ClientError) -> u8 {
@@ -69,12 +93,13 @@ pub async fn status(client: &Client, profile: Option<&str>, json: bool) -> u8 {
             return exit::SOFTWARE;
         }
     };
-    print!("{}", render_status(&s));
+    print!("{}", render_status(&s, super::wrap::width(std::io::stdout().is_terminal())));
     exit::OK
 }
 
-/// The status table.
-pub fn render_status(s: &StatusResponse) -> String {
+/// The status table; with a terminal `width`, the NOTES column wraps under itself when a row
+/// would be wider.
+pub fn render_status(s: &StatusResponse, width: Option<usize>) -> String {
     let headers = [
         "PROFILE",
         "ROLE",
@@ -133,9 +158,15 @@ pub fn render_status(s: &StatusResponse) -> String {
             *w = (*w).max(c.chars().count());
         }
     }
+    // NOTES is last: where it starts, and the room it has on a terminal.
+    let notes_at: usize = widths.iter().take(widths.len().saturating_sub(1)).map(|w| w + 2).sum();
+    let room = width.map(|w| w.saturating_sub(notes_at)).filter(|r| *r >= 20);
     let line = |cells: Vec<String>| {
         let mut l: String = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}  ")).collect();
         l.truncate(l.trim_end().len());
+        if let (Some(w), Some(_)) = (width, room) {
+            l = super::wrap::wrap_line(&l, w, notes_at);
+        }
         l + "\n"
     };
     let mut out = line(headers.iter().map(|h| h.to_string()).collect());
@@ -232,12 +263,51 @@ pub async fn act(client: &Client, action: &str, sel: &Selection) -> u8 {
     let tty = std::io::stderr().is_terminal();
     let mut worst = exit::OK;
     for p in profiles {
-        if tty && wait != "none" {
-            eprint!("{action} {p}: waiting until {wait}...");
-            let _ = std::io::stderr().flush();
-        }
         let path = format!("/v1/instances/{p}/{action}?wait={wait}&timeout_s={}", sel.timeout.as_secs_f64());
-        let result = client.call(Method::POST, &path).await;
+        let call = client.call(Method::POST, &path);
+        tokio::pin!(call);
+        let started = std::time::Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let interrupt = tokio::signal::ctrl_c();
+        tokio::pin!(interrupt);
+        // The phases come from the instance's events while the action runs.
+        let phase = std::cell::RefCell::new(if action == "start" { "starting" } else { "stopping" }.to_string());
+        let mut pending = Vec::new();
+        let follow = client.stream("/v1/events?n=0&follow=true", |status, chunk| {
+            if status != 200 {
+                return;
+            }
+            pending.extend_from_slice(chunk);
+            while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=i).collect();
+                if let Some(now) = phase_of(&line, &p) {
+                    *phase.borrow_mut() = now;
+                }
+            }
+        });
+        tokio::pin!(follow);
+        let mut following = tty && wait != "none";
+        let result = loop {
+            tokio::select! {
+                r = &mut call => break r,
+                _ = &mut follow, if following => following = false,
+                _ = &mut interrupt => {
+                    if tty {
+                        eprint!("\r\x1b[2K");
+                    }
+                    eprintln!("clawherd: stopped waiting; the {action} of {p} goes on in the daemon (`clawherd status {p}` shows where it is)");
+                    return exit::INTERRUPTED;
+                }
+                _ = tick.tick(), if tty && wait != "none" => {
+                    eprint!(
+                        "\r\x1b[2K{action} {p}: {}, waiting until {wait}... {}s (Ctrl-C stops waiting, not the {action})",
+                        phase.borrow(),
+                        started.elapsed().as_secs()
+                    );
+                    let _ = std::io::stderr().flush();
+                }
+            }
+        };
         if tty && wait != "none" {
             eprint!("\r\x1b[2K");
         }
@@ -265,6 +335,26 @@ pub async fn act(client: &Client, action: &str, sel: &Selection) -> u8 {
     worst
 }
 
+/// The phase an event line of the events stream shows for `profile` (`stopped (exit 0)`,
+/// `spawned pid 12`, `probing`, `ready`), or `None` for another profile's event or one that
+/// does not change the phase.
+fn phase_of(line: &[u8], profile: &str) -> Option<String> {
+    let e: crate::observe::events::FleetEvent = serde_json::from_slice(line).ok()?;
+    if e.profile.as_deref() != Some(profile) {
+        return None;
+    }
+    use crate::observe::events::What;
+    Some(match e.what {
+        What::Exited { .. } => format!("stopped ({})", e.message),
+        What::Spawned { .. } => format!("spawned pid {}, probing", e.pid.map_or("?".into(), |p| p.to_string())),
+        What::Ready { .. } => "ready".into(),
+        What::SpawnFailed => "spawn failed".into(),
+        What::RestartScheduled { .. } => "waiting to restart (backoff)".into(),
+        What::Parked { .. } => "parked".into(),
+        _ => return None,
+    })
+}
+
 /// `clawherd reload`.
 pub async fn reload(client: &Client) -> u8 {
     let (code, body) = match client.call(Method::POST, "/v1/reload").await {
@@ -279,6 +369,9 @@ pub async fn reload(client: &Client) -> u8 {
     }
     match serde_json::from_slice::<ReloadResponse>(&body) {
         Ok(r) => {
+            for w in &r.warnings {
+                eprintln!("{w}");
+            }
             let list = |v: &[String]| if v.is_empty() { "-".to_string() } else { v.join(", ") };
             println!(
                 "reloaded: added {}; removed {}; restarted {}; unchanged {}",
@@ -299,14 +392,21 @@ pub async fn reload(client: &Client) -> u8 {
     }
 }
 
-/// `clawherd env`: shell lines that run the gateway as clawherd does.
-pub async fn env(client: &Client, profile: &str, show_secrets: bool) -> u8 {
+/// `clawherd env`: shell lines that run the gateway as clawherd does. With the daemon down, the
+/// same computed from `fleet` (see [`offline_fleet`]) and this shell's environment, as
+/// `clawherd run` from here would.
+pub async fn env(client: &Client, profile: &str, show_secrets: bool, fleet: Option<&std::path::Path>) -> u8 {
     let (code, body) = match client
         .call(Method::GET, &format!("/v1/instances/{profile}/env?show_secrets={show_secrets}"))
         .await
     {
         Ok(r) => r,
-        Err(e) => return unreachable(e),
+        Err(e) => {
+            return match (e, fleet) {
+                (ClientError::Unreachable { .. }, Some(f)) => env_from_file(f, profile, show_secrets),
+                (e, _) => unreachable(e),
+            };
+        }
     };
     if code != 200 {
         return api_error(&body, if code == 404 { exit::USAGE } else { exit::FAILURE });
@@ -318,6 +418,24 @@ pub async fn env(client: &Client, profile: &str, show_secrets: bool) -> u8 {
             return exit::SOFTWARE;
         }
     };
+    print_env(&r)
+}
+
+/// [`env`] while the daemon is down: the plan of `profile` in the fleet file `fleet`.
+fn env_from_file(fleet: &std::path::Path, profile: &str, show_secrets: bool) -> u8 {
+    let f = match crate::cli::local::load(fleet, false) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let Some((_, plan)) = f.instances.iter().find(|(p, _)| p.name == profile) else {
+        eprintln!("clawherd: no profile `{profile}` in {}", fleet.display());
+        return exit::USAGE;
+    };
+    eprintln!("clawherd: daemon not running; from the fleet file and this shell's environment, as `clawherd run` here would");
+    print_env(&crate::control::handlers::env::describe(profile.to_string(), plan, show_secrets))
+}
+
+fn print_env(r: &EnvResponse) -> u8 {
     println!(
         "# how clawherd runs profile '{}' (stop it first: `clawherd stop {}`)",
         r.profile, r.profile
@@ -343,8 +461,9 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-/// `clawherd events`.
-pub async fn events(client: &Client, follow: bool, lines: usize, json: bool) -> u8 {
+/// `clawherd events`; with the daemon down, the last `lines` of `<run_dir>/events.jsonl`
+/// (`run_dir` from [`offline_run_dir`]).
+pub async fn events(client: &Client, follow: bool, lines: usize, json: bool, run_dir: Option<&std::path::Path>) -> u8 {
     let mut out = std::io::stdout().lock();
     let mut pending = Vec::new();
     let mut failed = Vec::new();
@@ -371,7 +490,30 @@ pub async fn events(client: &Client, follow: bool, lines: usize, json: bool) -> 
     match result {
         Ok(200) => exit::OK,
         Ok(_) => api_error(&failed, exit::FAILURE),
-        Err(e) => unreachable(e),
+        Err(e) => match (e, run_dir) {
+            (ClientError::Unreachable { .. }, Some(dir)) => from_files(crate::cli::offline::event_lines(dir, lines), |l| {
+                if json { l.to_string() } else { render_event(l) }
+            }),
+            (e, _) => unreachable(e),
+        },
+    }
+}
+
+/// Prints lines read from the files of a daemon that is down, after the note saying so.
+fn from_files(lines: Result<Vec<String>, String>, render: impl Fn(&str) -> String) -> u8 {
+    match lines {
+        Ok(lines) => {
+            eprintln!("{}", crate::cli::offline::NOTE);
+            let mut out = std::io::stdout().lock();
+            for l in lines {
+                let _ = writeln!(out, "{}", render(&l));
+            }
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("clawherd: daemon not running, and its files cannot be read: {e}");
+            exit::UNAVAILABLE
+        }
     }
 }
 
@@ -389,13 +531,23 @@ fn render_event(line: &str) -> String {
     }
 }
 
-/// `clawherd logs`.
-pub async fn logs(client: &Client, profiles: &[String], follow: bool, lines: usize, since: Option<&str>) -> u8 {
+/// Events read to find where runs begin (the daemon keeps about this many in memory).
+const RUN_EVENTS: usize = crate::observe::events::RECENT;
+
+/// `clawherd logs`; with the daemon down, read from `<run_dir>/logs` (`run_dir` from
+/// [`offline_run_dir`]).
+pub async fn logs(
+    client: &Client,
+    profiles: &[String],
+    (follow, lines, since): (bool, usize, Option<&str>),
+    run_dir: Option<&std::path::Path>,
+) -> u8 {
     let mut q: Vec<String> = profiles.iter().map(|p| format!("profile={p}")).collect();
     q.push(format!("n={lines}"));
     if follow {
         q.push("follow=true".into());
     }
+    let mut since_time = None;
     if let Some(s) = since {
         let t = match humantime::parse_duration(s) {
             Ok(d) => SystemTime::now() - d,
@@ -407,6 +559,7 @@ pub async fn logs(client: &Client, profiles: &[String], follow: bool, lines: usi
                 }
             },
         };
+        since_time = Some(t);
         q.push(format!(
             "since={}",
             humantime::format_rfc3339_seconds(t).to_string().replace(':', "%3A")
@@ -414,19 +567,49 @@ pub async fn logs(client: &Client, profiles: &[String], follow: bool, lines: usi
     }
     let mut out = std::io::stdout().lock();
     let mut failed = Vec::new();
+    // The `spawned` events mark where one run ends and the next begins.
+    let single = match profiles {
+        [one] => Some(one.as_str()),
+        _ => None,
+    };
+    let events = match client.call(Method::GET, &format!("/v1/events?n={RUN_EVENTS}")).await {
+        Ok((200, body)) => String::from_utf8_lossy(&body).into_owned(),
+        _ => String::new(),
+    };
+    let mut runs = logview::Runs::from_events(events.lines());
+    let mut pending = Vec::new();
     let result = client
         .stream(&format!("/v1/logs?{}", q.join("&")), |status, chunk| {
-            if status == 200 {
-                let _ = out.write_all(chunk);
-                let _ = out.flush();
-            } else {
+            if status != 200 {
                 failed.extend_from_slice(chunk);
+                return;
             }
+            pending.extend_from_slice(chunk);
+            while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=i).collect();
+                for l in runs.render(String::from_utf8_lossy(&line).trim_end_matches('\n'), single) {
+                    let _ = writeln!(out, "{l}");
+                }
+            }
+            let _ = out.flush();
         })
         .await;
     let status = match result {
         Ok(s) => s,
-        Err(e) => return unreachable(e),
+        Err(e) => {
+            return match (e, run_dir) {
+                (ClientError::Unreachable { .. }, Some(dir)) => {
+                    let events = crate::cli::offline::event_lines(dir, RUN_EVENTS).unwrap_or_default();
+                    let mut runs = logview::Runs::from_events(events.iter().map(String::as_str));
+                    let lines = crate::cli::offline::log_lines(dir, profiles, lines, since_time);
+                    from_files(
+                        lines.map(|ls| ls.iter().flat_map(|l| runs.render(l, single)).collect()),
+                        str::to_string,
+                    )
+                }
+                (e, _) => unreachable(e),
+            };
+        }
     };
     if status != 200 {
         return api_error(&failed, if status == 404 { exit::USAGE } else { exit::FAILURE });

@@ -4,6 +4,8 @@
 pub const OK: u8 = 0;
 /// The operation failed (e.g. not ready in time).
 pub const FAILURE: u8 = 1;
+/// Interrupted by Ctrl-C (128 + SIGINT, as shells report it); the daemon goes on.
+pub const INTERRUPTED: u8 = 130;
 /// Command line usage error.
 pub const USAGE: u8 = 64;
 /// The daemon is unreachable.

@@ -12,15 +12,20 @@ pub fn load(file: &Path, host_ports: bool) -> Result<Fleet, u8> {
         check_host_ports: host_ports,
         ..LoadContext::from_process()
     };
+    let width = super::wrap::width(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match fleet::load(file, &ctx) {
         Ok(f) => {
             if !f.warnings.0.is_empty() {
-                eprintln!("{}", f.warnings);
+                eprintln!("{}", super::wrap::wrap(&f.warnings.to_string(), width));
             }
             Ok(f)
         }
         Err(FleetError::Invalid(d)) => {
-            eprintln!("{d}\n\nclawherd: {} problem(s) found; nothing was started", d.error_count());
+            eprintln!(
+                "{}\n\nclawherd: {} problem(s) found; nothing was started",
+                super::wrap::wrap(&d.to_string(), width),
+                d.error_count()
+            );
             Err(exit::CONFIG)
         }
         Err(e @ FleetError::Read { .. }) => {
@@ -34,6 +39,7 @@ pub fn load(file: &Path, host_ports: bool) -> Result<Fleet, u8> {
 pub fn check(file: &Path, host_ports: bool) -> u8 {
     match load(file, host_ports) {
         Ok(f) => {
+            let width = super::wrap::width(std::io::IsTerminal::is_terminal(&std::io::stdout()));
             println!("{}: isolation proved for {} instance(s)", f.path.display(), f.instances.len());
             for (p, plan) in &f.instances {
                 let ports = match (
@@ -53,7 +59,8 @@ pub fn check(file: &Path, host_ports: bool) -> u8 {
                     ),
                     None => format!("  command {}", plan.argv.join(" ")),
                 };
-                println!("  {:<10} {:<6} {:<8} {ports}{paths}", p.name, p.role.as_str(), p.flavor.as_str());
+                let line = format!("  {:<10} {:<6} {:<8} {ports}{paths}", p.name, p.role.as_str(), p.flavor.as_str());
+                println!("{}", super::wrap::wrap(&line, width));
             }
             exit::OK
         }
@@ -77,7 +84,9 @@ pub fn init(file: &Path, home: Option<std::path::PathBuf>, force: bool, to_stdou
             "clawherd: no OpenClaw profile found under {} (~/.openclaw, ~/.openclaw-*, ~/.clawdbot)",
             home.display()
         );
-        eprintln!("  hint: start from config-examples/fleet.yaml instead");
+        eprintln!(
+            "  hint: pass --home DIR if the profiles live under another home, or write the fleet file by hand (every key is in docs/fleet-file.md of clawherd's source)"
+        );
         return exit::FAILURE;
     }
     let text = crate::fleet::discover::render_fleet(&found);
@@ -121,7 +130,12 @@ pub fn init(file: &Path, home: Option<std::path::PathBuf>, force: bool, to_stdou
                 .join(", ")
         );
     }
-    eprintln!("{}", report.text);
+    if to_stdout {
+        // Nothing was written: the places name standard output, not a file that does not exist.
+        eprintln!("{}", report.text.replace(&path.display().to_string(), "<stdout>"));
+    } else {
+        eprintln!("{}", report.text);
+    }
     if report.proved { exit::OK } else { exit::CONFIG }
 }
 
@@ -147,8 +161,11 @@ pub fn ports(file: &Path) -> u8 {
             *w = (*w).max(cell.len());
         }
     }
+    // On a terminal, SOURCE wraps under itself.
+    let width = super::wrap::width(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    let source_at = widths[0] + widths[1] + widths[2] + 6;
     let print = |r: [&str; 4]| {
-        println!(
+        let line = format!(
             "{:<w0$}  {:<w1$}  {:<w2$}  {}",
             r[0],
             r[1],
@@ -157,7 +174,11 @@ pub fn ports(file: &Path) -> u8 {
             w0 = widths[0],
             w1 = widths[1],
             w2 = widths[2]
-        )
+        );
+        match width.filter(|w| *w >= source_at + 20) {
+            Some(w) => println!("{}", super::wrap::wrap_line(&line, w, source_at)),
+            None => println!("{line}"),
+        }
     };
     print(headers);
     for r in &rows {
@@ -167,7 +188,8 @@ pub fn ports(file: &Path) -> u8 {
         let Some(base) = plan.port() else { continue };
         for n in fleet::plan::not_planned(p.flavor) {
             let port = u32::from(base) + n.offset;
-            println!("not planned: {} {} {port} ({}): {}", p.name, n.name, n.claim, n.why);
+            let line = format!("not planned: {} {} {port} ({}): {}", p.name, n.name, n.claim, n.why);
+            println!("{}", super::wrap::wrap(&line, width));
         }
     }
     exit::OK
@@ -210,8 +232,16 @@ pub fn ports_chart(file: &Path) -> u8 {
 pub fn export(target: super::ExportTarget) -> u8 {
     use crate::export::{self, Destination, ExportError, Exported};
     let (file, output) = match &target {
-        super::ExportTarget::Kubernetes { file, output, .. } | super::ExportTarget::Systemd { file, output } => {
-            (file.clone(), output.clone())
+        super::ExportTarget::Kubernetes {
+            file, file_flag, output, ..
+        }
+        | super::ExportTarget::Systemd { file, file_flag, output } => (file.clone().or_else(|| file_flag.clone()), output.clone()),
+    };
+    let file = match super::find::fleet_here(file.as_deref()) {
+        Ok(found) => found.file().to_path_buf(),
+        Err(e) => {
+            eprintln!("clawherd: {e}");
+            return exit::USAGE;
         }
     };
     if let super::ExportTarget::Kubernetes { namespace: Some(ns), .. } = &target

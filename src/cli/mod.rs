@@ -1,10 +1,15 @@
 //! The command line: argument definitions ([`args`], clap derive), the client commands that talk
-//! to a running daemon ([`commands`]), and the exit codes every command returns ([`exit`]).
+//! to a running daemon ([`commands`]), the exit codes every command returns ([`exit`]), and which fleet a command
+//! means without `-f` ([`find`]).
 
 pub mod args;
 pub mod commands;
 pub mod exit;
+pub mod find;
 pub mod local;
+pub mod logview;
+pub mod offline;
 pub mod top;
+pub mod wrap;
 
 pub use args::{Cli, Command, ExportTarget, Selection, Target};

@@ -103,6 +103,19 @@ impl Client {
 ///
 /// Errors: the fleet file cannot be read or parsed at all.
 pub fn socket_of(fleet: &Path) -> Result<PathBuf, String> {
+    socket_and_run_dir(fleet).map(|(socket, _)| socket)
+}
+
+/// The run dir the fleet file names (`run_dir`, else its default), read as leniently as
+/// [`socket_of`]: where the captured output and the events file are when the daemon is down.
+///
+/// Errors: the fleet file cannot be read or parsed at all, or `run_dir` names an unset variable.
+pub fn run_dir_of(fleet: &Path) -> Result<PathBuf, String> {
+    socket_and_run_dir(fleet).and_then(|(_, run_dir)| run_dir)
+}
+
+/// The socket, and the run dir (separately fallible: an explicit `control.socket` does not need it).
+fn socket_and_run_dir(fleet: &Path) -> Result<(PathBuf, Result<PathBuf, String>), String> {
     #[derive(serde::Deserialize, Default)]
     struct Lenient {
         run_dir: Option<String>,
@@ -130,14 +143,15 @@ pub fn socket_of(fleet: &Path) -> Result<PathBuf, String> {
             .map(|v| dir.join(v))
             .map_err(|u| format!("`${{{}}}` is not set", u.0))
     };
-    if let Some(s) = l.control.and_then(|c| c.socket) {
-        return expand(&s);
-    }
     let run_dir = match l.run_dir {
-        Some(r) => expand(&r)?,
-        None => crate::fleet::validate::default_run_dir(dir, &env),
+        Some(r) => expand(&r),
+        None => Ok(crate::fleet::validate::default_run_dir(dir, &env)),
     };
+    if let Some(s) = l.control.and_then(|c| c.socket) {
+        return Ok((expand(&s)?, run_dir));
+    }
+    let run_dir = run_dir?;
     let own = crate::fleet::validate::default_socket(&run_dir, &env);
     let system = PathBuf::from("/run/clawherd/clawherd.sock");
-    Ok(if !own.exists() && system.exists() { system } else { own })
+    Ok((if !own.exists() && system.exists() { system } else { own }, Ok(run_dir)))
 }

@@ -127,6 +127,11 @@ pub struct ReloadResponse {
     pub unchanged: Vec<String>,
     /// Fleet-level settings that changed but apply only at the next start (socket, run dir, logs).
     pub needs_restart: Vec<String>,
+    /// The new fleet's warnings, each rendered as `check` prints it (`file:line:col: warning:
+    /// ...` with its `note:`/`hint:` lines), secrets redacted. Empty from a daemon that predates
+    /// the field.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// `GET /v1/instances/{profile}/env`: how clawherd runs the gateway.

@@ -19,6 +19,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/logs", get(logs::logs))
         .route("/v1/events", get(events::events))
         .route("/metrics", get(metrics::metrics))
+        .layer(middleware::map_response(super::handlers::plain_errors))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }

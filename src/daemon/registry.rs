@@ -278,16 +278,46 @@ fn read(path: &Path) -> Option<Record> {
 /// client elsewhere. A stale record, whose daemon died, is ignored.
 pub fn find(fleet: &Path) -> Option<Record> {
     let key = key(fleet);
+    client_folders()
+        .iter()
+        .filter_map(|d| read(&d.join(format!("{key}.json"))))
+        .find(Record::is_live)
+}
+
+/// Every live daemon a client of this user can find (see [`find`] for the folders), at most
+/// one record per fleet file, in folder order. What `clawherd status` without `-f` talks to
+/// when exactly one runs.
+pub fn running() -> Vec<Record> {
+    let mut out: Vec<Record> = Vec::new();
+    for dir in client_folders() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten().take(MAX_RECORDS) {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "json")
+                && let Some(r) = read(&path)
+                && !out.iter().any(|o| o.fleet == r.fleet)
+                && r.is_live()
+            {
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
+/// Most entries [`running`] reads per folder: a registry folder holds two files per daemon.
+const MAX_RECORDS: usize = 10_000;
+
+/// The folders clients look in: this user's [`dirs`] and `/run/clawherd`, only those owned by
+/// root or this user.
+fn client_folders() -> Vec<PathBuf> {
     let me = nix::unistd::geteuid().as_raw();
     let mut folders = dirs();
     if !folders.iter().any(|d| d == Path::new(SYSTEM_DIR)) {
         folders.push(PathBuf::from(SYSTEM_DIR));
     }
+    folders.retain(|d| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir() && (m.uid() == 0 || m.uid() == me)));
     folders
-        .iter()
-        .filter(|d| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir() && (m.uid() == 0 || m.uid() == me)))
-        .filter_map(|d| read(&d.join(format!("{key}.json"))))
-        .find(Record::is_live)
 }
 
 #[cfg(test)]

@@ -248,7 +248,8 @@ impl Supervisor {
                 let text = d.to_string();
                 error!(
                     errors = d.error_count(),
-                    "reload refused, the fleet keeps running unchanged:\n{text}"
+                    "reload refused, the fleet keeps running unchanged:\n{}",
+                    crate::observe::redact::redact_text(&text)
                 );
                 self.events.emit(FleetEvent::new(
                     What::ReloadRefused { errors: text.clone() },
@@ -264,7 +265,15 @@ impl Supervisor {
             }
         };
         let new_instances = std::mem::take(&mut new.instances);
-        let mut report = ReloadResponse::default();
+        let mut report = ReloadResponse {
+            warnings: new
+                .warnings
+                .0
+                .iter()
+                .map(|w| crate::observe::redact::redact_text(&w.to_string()))
+                .collect(),
+            ..ReloadResponse::default()
+        };
         if new.settings.socket != self.fleet.settings.socket {
             report.needs_restart.push("control.socket".into());
         }

@@ -214,14 +214,45 @@ pub fn refused_keys(flavor: Flavor) -> &'static [(&'static str, &'static str)] {
 /// refused key; not a parser.
 pub fn locate_key(path: &Path, dotted: &str) -> Option<(u32, u32)> {
     let text = super::read::read_bounded(path).ok()?;
+    key_offset(&text, dotted).map(|at| line_column(&text, at))
+}
+
+/// The value of the key `dotted` as written in a JSON5 config's text (`NaN`, `Infinity`,
+/// `'18789'`, `1e400`), with the 1-based line and column where it starts; `None` when the file
+/// cannot be read or the key is not written literally. The parsed config cannot tell these
+/// apart: JSON5 reads `NaN` and `±Infinity` and serde's JSON values have no place for them, so
+/// they arrive as `null`. The text runs to the first `,`, `}`, `]`, line end or comment, cut at
+/// 40 characters.
+pub fn written_value(path: &Path, dotted: &str) -> Option<(u32, u32, String)> {
+    let text = super::read::read_bounded(path).ok()?;
+    let key = key_offset(&text, dotted)?;
+    let colon = key + text.get(key..)?.find(':')? + 1;
+    let rest = text.get(colon..)?;
+    let start = colon + (rest.len() - rest.trim_start().len());
+    let value = text.get(start..)?;
+    let end = value.find([',', '}', ']', '\n']).unwrap_or(value.len());
+    let end = value.find("//").filter(|c| *c < end).unwrap_or(end);
+    let end = value.find("/*").filter(|c| *c < end).unwrap_or(end);
+    let written: String = value.get(..end)?.trim_end().chars().take(40).collect();
+    let (line, column) = line_column(&text, start);
+    Some((line, column, written))
+}
+
+/// Byte offset of the key `dotted`'s last segment in `text` (see [`locate_key`]).
+fn key_offset(text: &str, dotted: &str) -> Option<usize> {
     let mut from = 0;
     for seg in dotted.split('.') {
-        from += find_key(&text[from..], seg)?;
+        from += find_key(text.get(from..)?, seg)?;
     }
-    let before = &text[..from];
+    Some(from)
+}
+
+/// 1-based line and column (in characters) of byte offset `at` of `text`.
+fn line_column(text: &str, at: usize) -> (u32, u32) {
+    let before = text.get(..at).unwrap_or(text);
     let line = before.matches('\n').count() as u32 + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
-    Some((line, col))
+    (line, col)
 }
 
 /// Byte offset of the first `seg` written as an object key in `text`.

@@ -714,7 +714,17 @@ impl Cx<'_> {
         let v = self.cfg.get(key)?;
         let port = v.as_u64().filter(|p| (1..=65535).contains(p)).map(|p| p as u32);
         if port.is_none() {
-            self.error(key, format!("{v} is not a port (1-65535)"), hint);
+            // `NaN` and `±Infinity` parse to null: say what is written, and where.
+            match openclaw::written_value(self.config, key) {
+                Some((line, column, written)) => {
+                    let d = Diagnostic::error(Place::at(self.config, line, column), format!("{written} is not a port (1-65535)"))
+                        .profile(&self.profile.name)
+                        .key(key)
+                        .hint(hint);
+                    self.errors.push(d);
+                }
+                None => self.error(key, format!("{v} is not a port (1-65535)"), hint),
+            }
         }
         port
     }

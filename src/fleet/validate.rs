@@ -135,6 +135,15 @@ fn parse_error(path: &Path, text: &str, e: &serde_saphyr::Error) -> Diagnostic {
         };
         return d.hint(hint);
     }
+    if message.contains("recursion limit exceeded") {
+        return Diagnostic {
+            message: "the YAML nests too deep here (the parser stops at a few hundred levels of lists and maps)".into(),
+            ..d
+        }
+        .hint(
+            "a fleet file needs a handful of levels: close the `[`/`{` opened before this point, or write the list one `- item` per line",
+        );
+    }
     let (what, hint) = if message.contains("u16") {
         ("a port", "a port is an integer from 1 to 65535")
     } else if message.contains("u32") {
@@ -485,8 +494,10 @@ impl Cx<'_> {
 /// Profile rules: one function per section of a profile, on the profile merged with `defaults:`.
 impl Cx<'_> {
     /// `defaults.port` applies one base port to every profile that sets none: a warning.
+    /// Said once for the fleet, not once per profile.
     fn defaults_port(&mut self, own: &ProfileFile, defaults: &ProfileFile) {
-        if let (None, Some(s)) = (&own.port, &defaults.port) {
+        let said = self.diags.0.iter().any(|d| d.key.as_deref() == Some("defaults.port"));
+        if let (None, Some(s), false) = (&own.port, &defaults.port, said) {
             self.diags.push(
                 Diagnostic::warning(self.place(s), "`defaults.port` gives every profile the same base port")
                     .key("defaults.port")

@@ -501,7 +501,7 @@ impl Actor {
                 )
             }
             Report::Parked { reason } => {
-                error!(%reason, "PARKED: the gateway exited with a configuration error; fix it, then `clawherd reload` or `clawherd start {}`", self.name);
+                error!(reason = %crate::observe::redact::redact_text(&reason), "PARKED: the gateway exited with a configuration error; fix it, then `clawherd reload` or `clawherd start {}`", self.name);
                 let message = format!("configuration error: {reason}");
                 FleetEvent::new(What::Parked { reason }, name, None, message)
             }

@@ -183,13 +183,23 @@ impl What {
 }
 
 impl FleetEvent {
-    /// An event stamped now.
-    pub fn new(what: What, profile: Option<&str>, pid: Option<i32>, message: impl Into<String>) -> Self {
+    /// An event stamped now. Its message and the free-text fields of `what` (a parked reason,
+    /// OpenClaw's handoff reason, a refused reload's errors) pass through
+    /// [`redact_text`](crate::observe::redact::redact_text): they may quote a gateway's output
+    /// or a value written in a file, and events go to a file, followers and hooks.
+    pub fn new(mut what: What, profile: Option<&str>, pid: Option<i32>, message: impl Into<String>) -> Self {
+        use crate::observe::redact::redact_text;
+        match &mut what {
+            What::Parked { reason } => *reason = redact_text(reason),
+            What::RestartHandoff { reason: Some(reason) } => *reason = redact_text(reason),
+            What::ReloadRefused { errors } => *errors = redact_text(errors),
+            _ => {}
+        }
         FleetEvent {
             ts: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
             profile: profile.map(str::to_string),
             pid,
-            message: message.into(),
+            message: redact_text(&message.into()),
             what,
         }
     }
@@ -333,6 +343,38 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "events file not written: {text}");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+    }
+
+    /// Regression (hardening issue): a parked gateway's error line, a refused reload's errors
+    /// and a spawn failure's message reached the events file, followers and hooks in clear.
+    #[test]
+    fn events_carry_no_secrets() {
+        let e = FleetEvent::new(
+            What::Parked {
+                reason: "Invalid config: OPENAI_KEY=sk-proj-abcdefghijklmnop".into(),
+            },
+            Some("main"),
+            None,
+            "cannot spawn `gw --token hunter2`",
+        );
+        let line = serde_json::to_string(&e).expect("json");
+        for secret in ["sk-proj-abcdefghijklmnop", "hunter2"] {
+            assert!(!line.contains(secret), "{line}");
+        }
+        let refused = FleetEvent::new(
+            What::ReloadRefused {
+                errors: "fleet.yaml:3:9: error: `ghp_0123456789abcdefghij` is not a port".into(),
+            },
+            None,
+            None,
+            "1 error(s)",
+        );
+        assert_eq!(
+            refused.what,
+            What::ReloadRefused {
+                errors: "fleet.yaml:3:9: error: `<redacted>` is not a port".into()
+            }
+        );
     }
 
     #[test]

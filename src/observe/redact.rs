@@ -171,6 +171,59 @@ pub fn redact_argv(argv: &[String]) -> (Vec<String>, Vec<String>) {
     (out, hidden)
 }
 
+/// Free text as it may be shown (an error message, an event, a gateway's last output line, an
+/// API error body): every token-shaped word becomes [`REDACTED`], so does the value of a
+/// secret-named flag (`--token x`, `--api-key=x`) or assignment (`OPENAI_KEY=x`), and URL
+/// passwords are masked. Whitespace, punctuation around a word and everything else are kept.
+/// Linear in the text.
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut secret_flag_before = false;
+    for piece in text.split_inclusive(char::is_whitespace) {
+        let word = piece.trim_end_matches(char::is_whitespace);
+        let space = piece.get(word.len()..).unwrap_or_default();
+        let (shown, flag) = redact_word(word, secret_flag_before);
+        secret_flag_before = flag;
+        out.push_str(&shown);
+        out.push_str(space);
+    }
+    mask_url_passwords(&out).unwrap_or(out)
+}
+
+/// One whitespace-free word of [`redact_text`], and whether it is a secret-named flag whose
+/// value is the next word.
+fn redact_word(word: &str, after_secret_flag: bool) -> (String, bool) {
+    let punct = |c: char| "`\"'()[]{}<>,;".contains(c);
+    let core = word.trim_matches(punct).trim_end_matches(['.', ':']);
+    if core.is_empty() || core == REDACTED {
+        return (word.to_string(), false);
+    }
+    let replace = |with: &str| word.replacen(core, with, 1);
+    if after_secret_flag {
+        return (replace(REDACTED), false);
+    }
+    let flag = core.strip_prefix("--").or_else(|| core.strip_prefix('-'));
+    let (name, value) = match core.split_once('=') {
+        Some((n, v)) => (n.trim_start_matches('-'), Some(v)),
+        None => (flag.unwrap_or_default(), None),
+    };
+    if !name.is_empty() && is_secret_name(name) {
+        return match value {
+            Some(v) if !v.is_empty() => (
+                replace(&format!("{}={REDACTED}", core.split('=').next().unwrap_or_default())),
+                false,
+            ),
+            Some(_) => (word.to_string(), false),
+            None => (word.to_string(), flag.is_some()),
+        };
+    }
+    let value = value.unwrap_or(core);
+    if is_token_shaped(value) {
+        return (word.replacen(value, REDACTED, 1), false);
+    }
+    (word.to_string(), false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +337,40 @@ mod tests {
             let (got, names) = redact_argv(&argv(input));
             assert_eq!(got, argv(shown), "{input:?}");
             assert_eq!(names, argv(hidden), "{input:?}");
+        }
+    }
+
+    /// Regression (hardening issue): free text the daemon echoes (an event, a parked reason, an
+    /// API error) printed secrets in clear.
+    #[test]
+    fn free_text_table() {
+        let cases: &[(&str, &str)] = &[
+            ("`sk-proj-abcdefghijklmnop` is not a port", "`<redacted>` is not a port"),
+            (
+                "spawn `gw --token hunter2 --port 1`: failed",
+                "spawn `gw --token <redacted> --port 1`: failed",
+            ),
+            ("gw --api-key=abc,", "gw --api-key=<redacted>,"),
+            (
+                "env OPENAI_KEY=abc GH_PAT=x PATH=/bin",
+                "env OPENAI_KEY=<redacted> GH_PAT=<redacted> PATH=/bin",
+            ),
+            ("LLM=sk-ant-api03-abcdefghijkl.", "LLM=<redacted>."),
+            (
+                "Invalid config: db postgres://app:hunter2@db/app",
+                "Invalid config: db postgres://app:***@db/app",
+            ),
+            ("bearer (eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl)", "bearer (<redacted>)"),
+            ("no profile `main` in this fleet", "no profile `main` in this fleet"),
+            (
+                "the key is short: sk-short\n  hint: --port 2",
+                "the key is short: sk-short\n  hint: --port 2",
+            ),
+            ("token: x", "token: x"),
+            ("", ""),
+        ];
+        for (input, shown) in cases {
+            assert_eq!(redact_text(input), *shown, "{input}");
         }
     }
 }

@@ -23,19 +23,24 @@ pub async fn env(State(state): State<AppState>, UrlPath(profile): UrlPath<String
         Ok(v) => v,
         Err(r) => return r,
     };
-    if q.show_secrets {
-        return Json(EnvResponse {
+    Json(describe(profile, &view.plan, q.show_secrets)).into_response()
+}
+
+/// How `plan` runs profile `profile`: argv, cwd and the whole environment, secret values
+/// redacted ([`redact::redact_var`], [`redact::redact_argv`]) unless `show_secrets`. Also what
+/// `clawherd env` prints from the fleet file while the daemon is down.
+pub fn describe(profile: String, plan: &crate::fleet::Plan, show_secrets: bool) -> EnvResponse {
+    if show_secrets {
+        return EnvResponse {
             profile,
-            argv: view.plan.argv.clone(),
-            cwd: view.plan.cwd.display().to_string(),
-            env: view.plan.env.clone(),
+            argv: plan.argv.clone(),
+            cwd: plan.cwd.display().to_string(),
+            env: plan.env.clone(),
             redacted: Vec::new(),
-        })
-        .into_response();
+        };
     }
     let mut redacted = Vec::new();
-    let env: BTreeMap<String, String> = view
-        .plan
+    let env: BTreeMap<String, String> = plan
         .env
         .iter()
         .map(|(k, v)| {
@@ -46,14 +51,13 @@ pub async fn env(State(state): State<AppState>, UrlPath(profile): UrlPath<String
             (k.clone(), shown)
         })
         .collect();
-    let (argv, hidden_args) = redact::redact_argv(&view.plan.argv);
+    let (argv, hidden_args) = redact::redact_argv(&plan.argv);
     redacted.extend(hidden_args);
-    Json(EnvResponse {
+    EnvResponse {
         profile,
         argv,
-        cwd: view.plan.cwd.display().to_string(),
+        cwd: plan.cwd.display().to_string(),
         env,
         redacted,
-    })
-    .into_response()
+    }
 }

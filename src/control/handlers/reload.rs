@@ -20,7 +20,10 @@ pub async fn reload(State(state): State<AppState>) -> Response {
         Ok(Err(diagnostics)) => error(
             StatusCode::UNPROCESSABLE_ENTITY,
             diagnostics,
-            Some("fix the fleet file and reload again; the running fleet was left as it is".into()),
+            Some(
+                "fix what the errors point at (the fleet file or an OpenClaw config) and reload again; the running fleet was left as it is"
+                    .into(),
+            ),
         ),
         Err(_) => shutting_down(),
     }

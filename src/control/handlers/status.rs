@@ -127,7 +127,7 @@ fn report(
         role: v.profile.role.as_str().into(),
         flavor: v.profile.flavor.as_str().into(),
         state: s.state,
-        reason: s.reason.clone(),
+        reason: s.reason.as_deref().map(crate::observe::redact::redact_text),
         pid: s.pid,
         uptime_s: s.started_at.and_then(|t| now.duration_since(t).ok()).map(|d| d.as_secs_f64()),
         restarts: s.restarts,
