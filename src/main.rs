@@ -3,7 +3,7 @@
 #![cfg_attr(not(test), warn(clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 use clap::Parser;
-use clawherd::cli::{Cli, Command, commands, exit, local, top};
+use clawherd::cli::{Cli, Command, commands, exit, local, top, upgrade};
 use clawherd::control::server;
 use clawherd::daemon;
 use std::path::Path;
@@ -58,6 +58,32 @@ fn main() -> ExitCode {
                 exit::SOFTWARE
             }
         },
+        Command::Install { spec, file, timeout } => match runtime() {
+            Ok(rt) => rt.block_on(upgrade::install(&file, &spec, timeout)),
+            Err(code) => code,
+        },
+        Command::Upgrade {
+            profiles,
+            all,
+            to,
+            unpin,
+            force,
+            timeout,
+            install_timeout,
+            target,
+        } => {
+            let request = upgrade::Request {
+                profiles,
+                all,
+                to,
+                unpin,
+                force,
+                timeout,
+                install_timeout,
+            };
+            let file = target.file.clone();
+            client_command(&target, |c| async move { upgrade::upgrade(&c, &file, request).await })
+        }
         Command::Reload { target } => client_command(&target, |c| async move { commands::reload(&c).await }),
         Command::Top { target } => client_command(&target, |c| async move { top::run(c).await }),
         Command::Env {

@@ -6,5 +6,6 @@ pub mod commands;
 pub mod exit;
 pub mod local;
 pub mod top;
+pub mod upgrade;
 
 pub use args::{Cli, Command, Selection, Target};
