@@ -62,25 +62,7 @@ fn main() -> ExitCode {
             Ok(rt) => rt.block_on(upgrade::install(&file, &spec, timeout)),
             Err(code) => code,
         },
-        Command::Upgrade {
-            profiles,
-            all,
-            to,
-            unpin,
-            force,
-            timeout,
-            install_timeout,
-            target,
-        } => {
-            let request = upgrade::Request {
-                profiles,
-                all,
-                to,
-                unpin,
-                force,
-                timeout,
-                install_timeout,
-            };
+        Command::Upgrade { upgrade: request, target } => {
             let file = target.file.clone();
             client_command(&target, |c| async move { upgrade::upgrade(&c, &file, request).await })
         }

@@ -45,6 +45,34 @@ pub struct Selection {
     pub timeout: std::time::Duration,
 }
 
+/// What `clawherd upgrade` is asked: which profiles, to which version, with which waits.
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// Profile names (default with --all: every profile of the package's flavor).
+    #[arg(required_unless_present_any = ["all", "unpin"], conflicts_with = "all")]
+    pub profiles: Vec<String>,
+    /// Every profile of the package's flavor.
+    #[arg(long)]
+    pub all: bool,
+    /// The version, e.g. `openclaw@2026.9.6`.
+    #[arg(long, required_unless_present = "unpin")]
+    pub to: Option<String>,
+    /// Remove the pins of the named profiles (all with none named) instead, so the fleet
+    /// file's `openclaw_version` applies again after the reload.
+    #[arg(long, conflicts_with_all = ["to", "all"])]
+    pub unpin: bool,
+    /// Go on without a snapshot when a state dir is too large to copy (no automatic
+    /// restore of the state then).
+    #[arg(long)]
+    pub force: bool,
+    /// Longest wait per step (stop, doctor, ready), e.g. `5m`.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Longest npm run.
+    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+    pub install_timeout: std::time::Duration,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -194,29 +222,9 @@ pub enum Command {
     /// (`<run_dir>/versions/pins.json`; the fleet file is not edited), reload, and wait until
     /// ready. A profile that fails gets its snapshot and previous version back.
     Upgrade {
-        /// Profile names (default with --all: every profile of the package's flavor).
-        #[arg(required_unless_present_any = ["all", "unpin"], conflicts_with = "all")]
-        profiles: Vec<String>,
-        /// Every profile of the package's flavor.
-        #[arg(long)]
-        all: bool,
-        /// The version, e.g. `openclaw@2026.9.6`.
-        #[arg(long, required_unless_present = "unpin")]
-        to: Option<String>,
-        /// Remove the pins of the named profiles (all with none named) instead, so the fleet
-        /// file's `openclaw_version` applies again after the reload.
-        #[arg(long, conflicts_with_all = ["to", "all"])]
-        unpin: bool,
-        /// Go on without a snapshot when a state dir is too large to copy (no automatic
-        /// restore of the state then).
-        #[arg(long)]
-        force: bool,
-        /// Longest wait per step (stop, doctor, ready), e.g. `5m`.
-        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
-        timeout: std::time::Duration,
-        /// Longest npm run.
-        #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
-        install_timeout: std::time::Duration,
+        /// What to upgrade, to which version.
+        #[command(flatten)]
+        upgrade: UpgradeArgs,
         /// Which daemon.
         #[command(flatten)]
         target: Target,

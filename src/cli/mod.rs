@@ -8,4 +8,4 @@ pub mod local;
 pub mod top;
 pub mod upgrade;
 
-pub use args::{Cli, Command, Selection, Target};
+pub use args::{Cli, Command, Selection, Target, UpgradeArgs};

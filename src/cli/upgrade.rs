@@ -32,23 +32,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
 /// What `clawherd upgrade` was asked.
-#[derive(Debug)]
-pub struct Request {
-    /// Named profiles (none with `all` or an unpin of every pin).
-    pub profiles: Vec<String>,
-    /// Every profile of the package's flavor.
-    pub all: bool,
-    /// `openclaw@VERSION`; `None` with `unpin`.
-    pub to: Option<String>,
-    /// Remove pins instead.
-    pub unpin: bool,
-    /// Go on without a snapshot when a state dir is too large.
-    pub force: bool,
-    /// Longest wait per step.
-    pub timeout: Duration,
-    /// Longest npm run.
-    pub install_timeout: Duration,
-}
+pub use super::args::UpgradeArgs as Request;
 
 /// `clawherd install SPEC`: 0 installed (or there already), 64 bad spec, 69 no usable Node/npm
 /// or npm failed, 78 unreadable fleet file.
