@@ -106,7 +106,7 @@ fn upgrade_the_example_fleet_from_2026_9_5_to_2026_9_6() {
     let total = t.elapsed().as_secs_f64();
     stop.store(true, Ordering::SeqCst);
     let gap = gap.join().expect("gap thread");
-    assert_eq!(code, 0, "{timeline}");
+    assert_eq!(code, 0, "{timeline}\nclawherd's log:\n{}", d.log_text());
     let (_, status) = clawherd(&["status", "-f", &f], &path, &cache);
     assert!(on(&status, "2026.9.6"), "{status}");
     let rescue_ready = timeline.find("rescue: ready on 2026.9.6").expect("rescue upgraded");
