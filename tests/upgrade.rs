@@ -194,6 +194,8 @@ fn the_version_key_needs_an_installed_version_and_status_shows_it() {
     assert_eq!(with_tools(&bin, &["install", "openclaw@2026.9.5", "-f", &f], &[]).0, 0);
     let (code, _, err) = run_clawherd(&["check", "--no-host-ports", &f]);
     assert_eq!(code, 0, "{err}");
+    let (code, _, err) = with_tools(&bin, &["upgrade", "--all", "--to", "openclaw@2026.9.5", "-f", &f], &[]);
+    assert_eq!(code, 69, "no daemon: nothing to upgrade, and nothing installed: {err}");
     let d = Daemon::start(&fleet.path);
     d.wait_ready(0, "main", D);
     d.wait_ready(0, "rescue", D);
@@ -234,6 +236,11 @@ fn upgrade_goes_standby_first_pins_and_rolls_back_a_version_that_cannot_start() 
     let pins: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join(".clawherd/versions/pins.json")).expect("pins")).expect("json");
     assert_eq!(pins, serde_json::json!({"main": "2026.9.6", "rescue": "2026.9.6"}));
+
+    // Again: every profile runs it already, nothing is stopped.
+    let (code, out, _) = with_tools(&bin, &["upgrade", "--all", "--to", "openclaw@2026.9.6", "-f", &f], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("rescue: runs 2026.9.6 already") && !out.contains("stopped"), "{out}");
 
     // A version that cannot start: the rescue (canary) fails, is rolled back, main is untouched.
     let main_pid = pid_of(&fleet, "main");

@@ -19,7 +19,7 @@
 use super::exit;
 use super::local;
 use crate::control::client::Client;
-use crate::control::protocol::{ActionResponse, ErrorResponse};
+use crate::control::protocol::{ActionResponse, ErrorResponse, StatusResponse};
 use crate::fleet::version::{self, read_pins, run_dir_of};
 use crate::fleet::{Flavor, Plan, Profile};
 use crate::versions::pins;
@@ -85,8 +85,9 @@ impl Timeline {
     }
 }
 
-/// `clawherd upgrade`: 0 every profile upgraded and ready, 1 one failed (and was rolled back),
-/// 64 bad request, 69 daemon or npm unavailable, 78 invalid fleet.
+/// `clawherd upgrade`: 0 every profile upgraded and ready (a profile already running the
+/// version is skipped), 1 one failed (and was rolled back), 64 bad request, 69 daemon or npm
+/// unavailable, 78 invalid fleet.
 pub async fn upgrade(client: &Client, file: &Path, req: Request) -> u8 {
     let fleet = match local::load(file, false) {
         Ok(f) => f,
@@ -114,6 +115,10 @@ pub async fn upgrade(client: &Client, file: &Path, req: Request) -> u8 {
             return exit::USAGE;
         }
     };
+    let running = match running_versions(client).await {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
     let timeline = Timeline(Instant::now());
     let version = match install_reporting(&run_dir, &spec, req.install_timeout).await {
         Ok(v) => v,
@@ -129,12 +134,34 @@ pub async fn upgrade(client: &Client, file: &Path, req: Request) -> u8 {
         timeline: &timeline,
     };
     for (profile, plan) in targets {
+        if running.get(&profile.name).is_some_and(|v| v == &version) {
+            timeline.step(&profile.name, &format!("runs {version} already"));
+            continue;
+        }
         if let Err(code) = step.one(profile, plan).await {
             return code;
         }
     }
     timeline.step("-", &format!("upgrade to {}@{version} done", spec.package.name()));
     exit::OK
+}
+
+/// The version each instance of the daemon runs now (instances whose version is unknown are
+/// left out), or the exit code after printing why the daemon cannot be asked (69).
+async fn running_versions(client: &Client) -> Result<BTreeMap<String, String>, u8> {
+    let unavailable = |m: String| {
+        eprintln!("clawherd: {m}");
+        exit::UNAVAILABLE
+    };
+    let (code, body) = client
+        .call(Method::GET, "/v1/status")
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    if code != 200 {
+        return Err(unavailable(api_message(&body)));
+    }
+    let status: StatusResponse = serde_json::from_slice(&body).map_err(|e| unavailable(format!("unexpected status answer: {e}")))?;
+    Ok(status.instances.into_iter().filter_map(|i| Some((i.profile, i.version?))).collect())
 }
 
 /// The profiles to upgrade, standbys first (canaries), each of the package's flavor.
