@@ -14,6 +14,7 @@
 //! - [`instance`]: one actor per profile owning its gateway; the pure state machine, restart
 //!   policy and backoff, probes, OpenClaw's restart hand-off.
 //! - [`observe`]: events, captured gateway output, Prometheus metrics.
+//! - [`versions`]: OpenClaw versions side by side: detection, the versioned store, upgrade pins.
 //! - [`fleet`]: the fleet file, from YAML to a validated, planned and proved [`fleet::Fleet`];
 //!   discovery of existing profiles for `init`.
 //! - [`process`]: spawning as a process-group leader, signalling and reaping whole trees,
@@ -33,3 +34,4 @@ pub mod instance;
 pub mod observe;
 pub mod process;
 pub mod systemd;
+pub mod versions;

@@ -3,7 +3,7 @@
 #![cfg_attr(not(test), warn(clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 use clap::Parser;
-use clawherd::cli::{Cli, Command, commands, exit, local, top};
+use clawherd::cli::{Cli, Command, commands, exit, local, top, upgrade};
 use clawherd::control::server;
 use clawherd::daemon;
 use std::path::Path;
@@ -86,6 +86,14 @@ fn main() -> ExitCode {
             }
         },
         Command::Export { target } => local::export(target),
+        Command::Install { spec, file, timeout } => with_fleet(file, |file| match runtime() {
+            Ok(rt) => rt.block_on(upgrade::install(file, &spec, timeout)),
+            Err(code) => code,
+        }),
+        Command::Upgrade { upgrade: request, target } => with_fleet(target.file.clone(), |file| {
+            let file = file.to_path_buf();
+            client_command(&target, |c| async move { upgrade::upgrade(&c, &file, request).await })
+        }),
         Command::Reload { target } => client_command(&target, |c| async move { commands::reload(&c).await }),
         Command::Top { target } => client_command(&target, |c| async move { top::run(c).await }),
         Command::Env {

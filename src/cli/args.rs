@@ -47,6 +47,34 @@ pub struct Selection {
     pub timeout: std::time::Duration,
 }
 
+/// What `clawherd upgrade` is asked: which profiles, to which version, with which waits.
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// Profile names (default with --all: every profile of the package's flavor).
+    #[arg(required_unless_present_any = ["all", "unpin"], conflicts_with = "all")]
+    pub profiles: Vec<String>,
+    /// Every profile of the package's flavor.
+    #[arg(long)]
+    pub all: bool,
+    /// The version, e.g. `openclaw@2026.9.6`.
+    #[arg(long, required_unless_present = "unpin")]
+    pub to: Option<String>,
+    /// Remove the pins of the named profiles (all with none named) instead, so the fleet
+    /// file's `openclaw_version` applies again after the reload.
+    #[arg(long, conflicts_with_all = ["to", "all"])]
+    pub unpin: bool,
+    /// Go on without a snapshot when a state dir is too large to copy (no automatic
+    /// restore of the state then).
+    #[arg(long)]
+    pub force: bool,
+    /// Longest wait per step (stop, doctor, ready), e.g. `5m`.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Longest npm run.
+    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+    pub install_timeout: std::time::Duration,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -188,6 +216,34 @@ pub enum Command {
     },
     /// Print the man page (roff), generated from the command-line definition.
     Man,
+    /// Install an OpenClaw version into clawherd's store (`<run_dir>/versions/openclaw@VERSION`)
+    /// with npm from the registry, side by side with the others; an installed version is never
+    /// written over. Needs Node (>= 24.16 for openclaw) and npm on PATH. Then set
+    /// `openclaw_version: "VERSION"` in the fleet file, or run `clawherd upgrade`.
+    Install {
+        /// `openclaw@VERSION`, `clawdbot@VERSION`, or a dist-tag such as `openclaw@latest`.
+        spec: String,
+        /// The fleet file whose `run_dir` holds the store (default: $CLAWHERD_FLEET, ./fleet.yaml,
+        /// $XDG_CONFIG_HOME/clawherd/fleet.yaml, /etc/clawherd/fleet.yaml, the running daemon's).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Longest npm run, e.g. `30m`.
+        #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
+    /// Upgrade (or downgrade) profiles to an OpenClaw version: install it, then one profile at a
+    /// time, standbys first: stop it, snapshot its state dir and config, run the new version's
+    /// `doctor --non-interactive --fix` (what `openclaw update` runs), pin the version
+    /// (`<run_dir>/versions/pins.json`; the fleet file is not edited), reload, and wait until
+    /// ready. A profile that fails gets its snapshot and previous version back.
+    Upgrade {
+        /// What to upgrade, to which version.
+        #[command(flatten)]
+        upgrade: UpgradeArgs,
+        /// Which daemon.
+        #[command(flatten)]
+        target: Target,
+    },
     /// Re-read and re-prove the fleet file; apply only the difference. An invalid file changes
     /// nothing and its errors are printed. Exit 78 then.
     Reload {

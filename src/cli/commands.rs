@@ -103,6 +103,7 @@ pub fn render_status(s: &StatusResponse, width: Option<usize>) -> String {
     let headers = [
         "PROFILE",
         "ROLE",
+        "VERSION",
         "STATE",
         "PID",
         "UPTIME",
@@ -126,6 +127,7 @@ pub fn render_status(s: &StatusResponse, width: Option<usize>) -> String {
             vec![
                 i.profile.clone(),
                 i.role.clone(),
+                i.version.clone().unwrap_or_else(|| "-".into()),
                 i.state.to_string(),
                 i.pid.map_or("-".into(), |p| p.to_string()),
                 i.uptime_s.map_or("-".into(), |u| short_duration(Duration::from_secs_f64(u))),

@@ -10,6 +10,7 @@ pub mod local;
 pub mod logview;
 pub mod offline;
 pub mod top;
+pub mod upgrade;
 pub mod wrap;
 
-pub use args::{Cli, Command, ExportTarget, Selection, Target};
+pub use args::{Cli, Command, ExportTarget, Selection, Target, UpgradeArgs};

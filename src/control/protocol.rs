@@ -56,6 +56,11 @@ pub struct InstanceReport {
     pub tree: TreeReport,
     /// What the gateway itself reports in `/readyz`, when it answers with details.
     pub openclaw: Option<OpenClawSignals>,
+    /// The OpenClaw (or Clawdbot) version its last spawn ran, e.g. `2026.9.6`, read at spawn
+    /// from the package its command belongs to; `None` when unknown (absent from an older
+    /// daemon's answer).
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 /// Resource use of an instance's process tree.

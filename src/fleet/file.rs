@@ -216,6 +216,10 @@ pub struct ProfileFile {
     pub ports: Option<Spanned<Vec<u16>>>,
     /// Gateway command line (program and arguments); default `[openclaw, gateway, run]`.
     pub command: Option<Spanned<Vec<String>>>,
+    /// Which installed version of the flavor's package to run, e.g. `"2026.9.6"`: the command
+    /// becomes `<run_dir>/versions/<package>@<version>/node_modules/.bin/<package> gateway run`
+    /// (`clawherd install openclaw@VERSION` fills it). A plain version only; not with `command`.
+    pub openclaw_version: Option<Spanned<String>>,
     /// Extra arguments appended after `command` (and after clawherd's `--port`).
     pub args: Option<Spanned<Vec<String>>>,
     /// Extra environment for the gateway. Merged over `defaults.env` key by key.
@@ -257,6 +261,7 @@ impl ProfileFile {
             port: self.port.clone().or_else(|| d.port.clone()),
             ports: self.ports.clone().or_else(|| d.ports.clone()),
             command: self.command.clone().or_else(|| d.command.clone()),
+            openclaw_version: self.openclaw_version.clone().or_else(|| d.openclaw_version.clone()),
             args: self.args.clone().or_else(|| d.args.clone()),
             env: merge_env(self.env.as_ref(), d.env.as_ref()),
             restart: merge_block(self.restart.as_ref(), d.restart.as_ref(), RestartFile::over),

@@ -17,6 +17,7 @@ pub mod plan;
 pub mod ranges;
 pub mod read;
 pub mod validate;
+pub mod version;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

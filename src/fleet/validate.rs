@@ -10,6 +10,7 @@ use super::file::{
     BackoffFile, ByteSize, CrashLoopFile, DurationFile, FleetFile, HealthFile, HooksFile, LogsFile, Parsed, ProfileFile, RestartFile,
 };
 use super::ranges::{self, Bound, Range};
+use super::version;
 use super::{Flavor, FleetSettings, HealthSettings, Hooks, Profile, RestartPolicy, RestartSettings, Role, Sourced, Standby, StandbyMode};
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
@@ -70,13 +71,15 @@ pub fn validate(path: &Path, text: &str, env: &BTreeMap<String, String>) -> Resu
     cx.version(&file.version);
     cx.some_profiles(&file.profiles);
     let settings = cx.settings(&file);
+    let pins = cx.pins(&settings.run_dir, &file.profiles);
     let defaults = file.defaults.unwrap_or_default();
     let mut failovers = BTreeMap::new();
     let mut profiles = Vec::new();
     for (name, own) in &file.profiles {
         cx.defaults_port(&own.value, &defaults);
         let merged = own.value.over(&defaults);
-        if let Some((profile, failover)) = cx.profile(name, own, &merged) {
+        let pin = pins.get(name).map(String::as_str);
+        if let Some((profile, failover)) = cx.profile(name, own, &merged, (&settings.run_dir, pin)) {
             profiles.push(profile);
             failovers.insert(name.clone(), (merged.standby_for, failover));
         }
@@ -356,6 +359,35 @@ impl Cx<'_> {
         }
     }
 
+    /// The pins `clawherd upgrade` wrote under `run_dir`; an unreadable pins file is an error,
+    /// a pin for a profile the fleet does not have a warning.
+    fn pins(&mut self, run_dir: &Path, profiles: &BTreeMap<String, Spanned<ProfileFile>>) -> BTreeMap<String, String> {
+        let path = version::pins_path(run_dir);
+        match version::read_pins(run_dir) {
+            Ok(pins) => {
+                for name in pins.keys().filter(|n| !profiles.contains_key(*n)) {
+                    self.diags.push(
+                        Diagnostic::warning(
+                            Place::file(&path),
+                            format!("a version is pinned for `{name}`, which the fleet does not have"),
+                        )
+                        .key("openclaw_version")
+                        .hint("run `clawherd upgrade --unpin`, or remove the entry"),
+                    );
+                }
+                pins
+            }
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::error(Place::file(&path), e.to_string())
+                        .key("openclaw_version")
+                        .hint("fix or delete the file (`clawherd upgrade` writes it); the fleet file's `openclaw_version` then applies"),
+                );
+                BTreeMap::new()
+            }
+        }
+    }
+
     fn some_profiles(&mut self, profiles: &BTreeMap<String, Spanned<ProfileFile>>) {
         if profiles.is_empty() {
             self.diags.push(
@@ -507,8 +539,15 @@ impl Cx<'_> {
     }
 
     /// Profile `name`, as written (`own`) and merged with the defaults (`p`), with its failover
-    /// settings for [`Cx::standbys`].
-    fn profile(&mut self, name: &str, own: &Spanned<ProfileFile>, p: &ProfileFile) -> Option<(Profile, Failover)> {
+    /// settings for [`Cx::standbys`]; `version` is the run dir (the store's home) and the
+    /// profile's pin from `clawherd upgrade`, if any.
+    fn profile(
+        &mut self,
+        name: &str,
+        own: &Spanned<ProfileFile>,
+        p: &ProfileFile,
+        version: (&Path, Option<&str>),
+    ) -> Option<(Profile, Failover)> {
         let errors_before = self.diags.error_count();
         self.profile = Some(name.to_string());
         self.profile_name(name, own);
@@ -527,7 +566,10 @@ impl Cx<'_> {
         if flavor == Some(Flavor::Process) {
             self.process_keys(own, p);
         }
-        let command = self.command(flavor, p);
+        let command = match self.versioned_command(flavor, p, version) {
+            Some(c) => c,
+            None => self.command(flavor, p),
+        };
         let args = p.args.as_ref().map(|s| self.list(s, "args")).unwrap_or_default();
         let env = self.env(p);
         let restart = self.restart(flavor, p.restart.as_ref());
@@ -649,6 +691,72 @@ impl Cx<'_> {
             let hint = "add e.g. `command: [cloudflared, tunnel, run]`";
             self.error(own, "command", "`flavor: process` needs a command".into(), hint);
         }
+    }
+
+    /// The store's program for the profile's `openclaw_version` (or its pin from `clawherd
+    /// upgrade`, which wins): `None` when neither is set. Reports a version that is not plain, a
+    /// `flavor: process` or an explicit `command` beside it, and a version not installed.
+    fn versioned_command(&mut self, flavor: Option<Flavor>, p: &ProfileFile, (run_dir, pin): (&Path, Option<&str>)) -> Option<Vec<String>> {
+        let written = p.openclaw_version.as_ref();
+        let (version, from) = match (pin, written) {
+            (Some(pin), _) => (pin.to_string(), format!("the pin in {}", version::pins_path(run_dir).display())),
+            (None, Some(s)) => (s.value.trim().to_string(), "`openclaw_version`".to_string()),
+            (None, None) => return None,
+        };
+        let package = match flavor {
+            Some(Flavor::Clawdbot) => "clawdbot",
+            Some(Flavor::OpenClaw) => "openclaw",
+            Some(Flavor::Process) | None => "",
+        };
+        let place = |cx: &Self| match (pin, written) {
+            (None, Some(s)) => cx.place(s),
+            _ => Place::file(&version::pins_path(run_dir)),
+        };
+        if package.is_empty() {
+            if flavor.is_some() {
+                let d = Diagnostic::error(place(self), format!("{from} is for gateways, not `flavor: process`"))
+                    .key(self.key("openclaw_version"))
+                    .hint("remove it, or set `flavor: openclaw`");
+                self.push_profile_diag(d);
+            }
+            return Some(Vec::new());
+        }
+        if !version::is_plain_version(&version) {
+            let d = Diagnostic::error(place(self), format!("{from}: `{version}` is not a plain version"))
+                .key(self.key("openclaw_version"))
+                .hint("write the exact version npm publishes, e.g. `openclaw_version: \"2026.9.6\"` (no range, tag, path or URL)");
+            self.push_profile_diag(d);
+            return Some(Vec::new());
+        }
+        if let Some(c) = &p.command {
+            self.error(
+                c,
+                "command",
+                format!("`command` and {from} are both set"),
+                "remove one: the version decides the command",
+            );
+            return Some(Vec::new());
+        }
+        let program = version::program(run_dir, package, &version);
+        if !program.exists() {
+            let d = Diagnostic::error(
+                place(self),
+                format!("{package}@{version} ({from}) is not installed: {} is missing", program.display()),
+            )
+            .key(self.key("openclaw_version"))
+            .hint(format!("run `clawherd install {package}@{version} -f {}`", self.path.display()));
+            self.push_profile_diag(d);
+            return Some(Vec::new());
+        }
+        Some(vec![program.display().to_string(), "gateway".into(), "run".into()])
+    }
+
+    /// Pushes `d` naming the current profile.
+    fn push_profile_diag(&mut self, mut d: Diagnostic) {
+        if let Some(p) = &self.profile {
+            d = d.profile(p);
+        }
+        self.diags.push(d);
     }
 
     /// The command line, default the flavor's gateway command.
@@ -1223,6 +1331,57 @@ mod tests {
                     proptest::prop_assert!(tokio::time::Instant::now().checked_add(d * 2).is_some());
                 }
             }
+        }
+    }
+    /// `openclaw_version` resolves to the store's program, a pin from `clawherd upgrade` wins,
+    /// and every misuse is an error at its line with the fix.
+    #[test]
+    fn openclaw_version_resolves_to_the_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fleet = dir.path().join("fleet.yaml");
+        let check = |text: &str| validate(&fleet, text, &env());
+        let text = "version: 1\ndefaults:\n  openclaw_version: \"2026.9.5\"\nprofiles:\n  main: {}\n";
+        let e = check(text).expect_err("not installed").0[0].to_string();
+        assert!(
+            e.contains("fleet.yaml:3:") && e.contains("openclaw@2026.9.5 (`openclaw_version`) is not installed"),
+            "{e}"
+        );
+        assert!(e.contains("clawherd install openclaw@2026.9.5 -f"), "{e}");
+        let run_dir = dir.path().join(".clawherd");
+        for v in ["2026.9.5", "2026.9.6"] {
+            let program = super::version::program(&run_dir, "openclaw", v);
+            std::fs::create_dir_all(program.parent().expect("bin dir")).expect("mkdir");
+            std::fs::write(&program, "").expect("write");
+        }
+        let v = check(text).expect("installed");
+        let want = super::version::program(&run_dir, "openclaw", "2026.9.5").display().to_string();
+        assert_eq!(v.profiles[0].command, [want.as_str(), "gateway", "run"]);
+        let pins = BTreeMap::from([("main".to_string(), Some("2026.9.6".to_string()))]);
+        std::fs::create_dir_all(super::version::store_dir(&run_dir)).expect("mkdir");
+        std::fs::write(super::version::pins_path(&run_dir), serde_json::to_string(&pins).expect("json")).expect("write");
+        let v = check(text).expect("pinned");
+        assert!(
+            v.profiles[0].command[0].contains("openclaw@2026.9.6"),
+            "{:?}",
+            v.profiles[0].command
+        );
+        for (bad, want) in [
+            (
+                "version: 1\nprofiles:\n  main: {openclaw_version: \"^2026.9.5\"}\n",
+                "is not a plain version",
+            ),
+            (
+                "version: 1\nprofiles:\n  main: {openclaw_version: \"2026.9.5\", command: [x]}\n",
+                "are both set",
+            ),
+            (
+                "version: 1\nprofiles:\n  main: {role: main}\n  t: {role: rescue, flavor: process, command: [x], openclaw_version: \"2026.9.5\"}\n",
+                "not `flavor: process`",
+            ),
+        ] {
+            std::fs::remove_file(super::version::pins_path(&run_dir)).ok();
+            let e = check(bad).expect_err(want).0[0].to_string();
+            assert!(e.contains(want), "{e}");
         }
     }
 }

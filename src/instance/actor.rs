@@ -69,7 +69,7 @@ pub fn spawn_actor(
 ) -> (InstanceHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(16);
     let machine = Machine::new(profile.restart.clone(), profile.stop_timeout, profile.health.kill_after);
-    let status = status_of(&profile.name, &machine, None, false);
+    let status = status_of(&profile.name, &machine, None, false, None);
     let (status_tx, status_rx) = watch::channel(status);
     let handle = InstanceHandle {
         profile: profile.name.clone(),
@@ -81,6 +81,7 @@ pub fn spawn_actor(
         plan,
         openclaw_command: (profile.flavor == crate::fleet::Flavor::OpenClaw).then(|| profile.command.clone()),
         flavor: profile.flavor,
+        version: None,
         health: profile.health.clone(),
         marker,
         output,
@@ -96,7 +97,7 @@ pub fn spawn_actor(
     (handle, tokio::spawn(actor.run(rx)))
 }
 
-fn status_of(profile: &str, m: &Machine, parked: Option<String>, finished: bool) -> InstanceStatus {
+fn status_of(profile: &str, m: &Machine, parked: Option<String>, finished: bool, version: Option<String>) -> InstanceStatus {
     let (now, wall) = (Instant::now(), std::time::SystemTime::now());
     let wall_of = |t: Instant| wall.checked_sub(now.saturating_duration_since(t));
     let (started_at, ready_at) = match &m.state {
@@ -116,6 +117,7 @@ fn status_of(profile: &str, m: &Machine, parked: Option<String>, finished: bool)
         last_ready_after: m.last_ready_after,
         reason: parked,
         finished,
+        version,
     }
 }
 
@@ -157,6 +159,8 @@ struct Actor {
     openclaw_command: Option<Vec<String>>,
     /// The gateway generation: clawdbot reports a configuration error with exit 1, not 78.
     flavor: Flavor,
+    /// The version the last spawn ran, read at spawn ([`crate::versions::detect`]).
+    version: Option<String>,
     health: HealthSettings,
     marker: String,
     output: OutputSink,
@@ -355,7 +359,7 @@ impl Actor {
     async fn perform(&mut self, action: Action, pid_before: Option<i32>) -> Option<Event> {
         let pid = self.machine.state.pid();
         match action {
-            Action::Spawn => match spawn::spawn_parallel(self.plan.clone()).await {
+            Action::Spawn => match self.spawn_detecting_version().await {
                 Ok((mut child, pid)) => {
                     info!(pid, port = %self.plan.port().map_or_else(|| "none".to_string(), |p| p.to_string()), "spawned");
                     self.events.emit(FleetEvent::new(
@@ -612,12 +616,22 @@ impl Actor {
         }
     }
 
+    /// Spawns the plan's gateway, first reading which version its command runs (a gateway's
+    /// only; a few `stat`s and one bounded read, no process).
+    async fn spawn_detecting_version(&mut self) -> Result<(tokio::process::Child, i32), spawn::SpawnError> {
+        if self.flavor != Flavor::Process {
+            let p = &self.plan;
+            self.version = crate::versions::detect::detect(&p.argv, &p.env, &p.cwd).map(|(_, v)| v);
+        }
+        spawn::spawn_parallel(self.plan.clone()).await
+    }
+
     fn publish(&self, finished: bool) {
         let reason = match &self.machine.state {
             State::Parked { reason } => Some(reason.clone()),
             _ => None,
         };
-        let status = status_of(&self.name, &self.machine, reason, finished);
+        let status = status_of(&self.name, &self.machine, reason, finished, self.version.clone());
         self.status_tx.send_if_modified(|s| {
             let changed = *s != status;
             *s = status;

@@ -51,6 +51,10 @@ pub struct InstanceStatus {
     pub reason: Option<String>,
     /// Whether the actor has finished (after a shutdown).
     pub finished: bool,
+    /// The OpenClaw (or Clawdbot) version of the last spawn, e.g. `2026.9.6`, read from its
+    /// package's `package.json` at spawn ([`crate::versions::detect`]); `None` before the first
+    /// spawn and when unknown (a wrapper script, a plain process).
+    pub version: Option<String>,
 }
 
 /// A request to an instance, in the imperative.

@@ -128,6 +128,7 @@ fn draw_table(app: &App, shown: &[&InstanceReport], f: &mut Frame, area: Rect) {
     let all: Vec<Column> = [
         ("PROFILE", name_w, 0),
         ("ROLE", 6, 3),
+        ("VERSION", 10, 5),
         ("STATE", 10, 0),
         ("PID", 7, 1),
         ("UPTIME", 6, 4),
@@ -233,6 +234,7 @@ fn instance_cells<'a>(app: &App, i: &'a InstanceReport) -> Vec<Cell<'a>> {
     vec![
         Cell::from(i.profile.as_str()),
         Cell::from(i.role.as_str()),
+        Cell::from(i.version.as_deref().unwrap_or("-")),
         Cell::from(Span::styled(i.state.as_str(), state_style(app, i.state))),
         Cell::from(i.pid.map_or("-".into(), |p| p.to_string())),
         Cell::from(

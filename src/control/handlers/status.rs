@@ -143,6 +143,7 @@ fn report(
             cpu_span_s,
         },
         openclaw,
+        version: s.version.clone(),
     }
 }
 

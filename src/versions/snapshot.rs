@@ -1,0 +1,219 @@
+//! A copy of what a version change may rewrite, taken before it: the instance's state dir
+//! (sessions, credentials, databases: OpenClaw's state migrations and `doctor --fix` write
+//! there, `dist/state-migrations.*.mjs`) and its config file (`doctor --fix` rewrites it), so
+//! that a failed upgrade can put them back for the previous version.
+//!
+//! Taken only while the instance is stopped (a live gateway writes its databases). Bounded: a
+//! state dir larger than [`Limits`] is not copied and the caller must decide (`--force`).
+//! Symlinks are copied as links; sockets, FIFOs and devices are skipped.
+
+use std::path::{Path, PathBuf};
+
+/// How much a snapshot may copy.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Total bytes of regular files.
+    pub bytes: u64,
+    /// Files, folders and links.
+    pub entries: u64,
+}
+
+/// The default [`Limits`]: 2 GiB in 200 000 entries.
+pub const LIMITS: Limits = Limits {
+    bytes: 2 << 30,
+    entries: 200_000,
+};
+
+/// A snapshot on disk: `<dir>/state/` and `<dir>/config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The snapshot's folder.
+    pub dir: PathBuf,
+    /// The state dir it copied.
+    pub state_dir: PathBuf,
+    /// The config file it copied (`None`: it did not exist).
+    pub config: Option<PathBuf>,
+}
+
+/// Why a snapshot or restore failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The state dir is larger than the limits.
+    #[error("{path} holds more than {} MiB or {} entries: too large to snapshot", .limits.bytes >> 20, .limits.entries)]
+    TooLarge {
+        /// The state dir.
+        path: PathBuf,
+        /// The limits.
+        limits: Limits,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
+    move |source| SnapshotError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Copies `state_dir` and `config` into `dir` (which must not exist). A missing state dir is
+/// recorded as empty.
+///
+/// Errors: [`SnapshotError::TooLarge`] before anything is copied; [`SnapshotError::Io`] (the
+/// partial copy is removed).
+pub fn take(dir: &Path, state_dir: &Path, config: &Path, limits: Limits) -> Result<Snapshot, SnapshotError> {
+    let mut seen = (0u64, 0u64);
+    if state_dir.exists() {
+        measure(state_dir, &mut seen, limits)?;
+    }
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let result = copy_in(dir, state_dir, config);
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
+}
+
+fn copy_in(dir: &Path, state_dir: &Path, config: &Path) -> Result<Snapshot, SnapshotError> {
+    let state = dir.join("state");
+    if state_dir.exists() {
+        copy_tree(state_dir, &state)?;
+    } else {
+        std::fs::create_dir(&state).map_err(io(&state))?;
+    }
+    let config_copy = dir.join("config");
+    let config = match std::fs::copy(config, &config_copy) {
+        Ok(_) => Some(config.to_path_buf()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(config)(e)),
+    };
+    Ok(Snapshot {
+        dir: dir.to_path_buf(),
+        state_dir: state_dir.to_path_buf(),
+        config,
+    })
+}
+
+/// Puts the snapshot back: the current state dir is moved aside to `<state_dir>.rejected-<tag>`
+/// and the config to `<config>.rejected-<tag>` (kept, never deleted), then the copies are
+/// restored. Returns the paths kept aside.
+///
+/// Errors: [`SnapshotError::Io`].
+pub fn restore(s: &Snapshot, config: &Path, tag: &str) -> Result<Vec<PathBuf>, SnapshotError> {
+    let mut kept = Vec::new();
+    let aside = |p: &Path| PathBuf::from(format!("{}.rejected-{tag}", p.display()));
+    if s.state_dir.exists() {
+        let to = aside(&s.state_dir);
+        std::fs::rename(&s.state_dir, &to).map_err(io(&s.state_dir))?;
+        kept.push(to);
+    }
+    copy_tree(&s.dir.join("state"), &s.state_dir)?;
+    // A config inside the state dir came back with it; one outside is restored on its own.
+    if !config.starts_with(&s.state_dir) {
+        if config.exists() {
+            let to = aside(config);
+            std::fs::copy(config, &to).map_err(io(config))?;
+            kept.push(to);
+        }
+        match &s.config {
+            Some(_) => {
+                std::fs::copy(s.dir.join("config"), config).map_err(io(config))?;
+            }
+            None => {
+                let _ = std::fs::remove_file(config);
+            }
+        }
+    }
+    Ok(kept)
+}
+
+/// Counts `dir`'s entries and bytes into `seen`, failing past `limits`.
+fn measure(dir: &Path, seen: &mut (u64, u64), limits: Limits) -> Result<(), SnapshotError> {
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let meta = entry.metadata().map_err(io(&entry.path()))?;
+        seen.0 += 1;
+        seen.1 += if meta.is_file() { meta.len() } else { 0 };
+        if seen.0 > limits.entries || seen.1 > limits.bytes {
+            return Err(SnapshotError::TooLarge {
+                path: dir.to_path_buf(),
+                limits,
+            });
+        }
+        if meta.is_dir() {
+            measure(&entry.path(), seen, limits)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the tree `from` to `to` (created), keeping file modes and symlinks.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), SnapshotError> {
+    std::fs::create_dir(to).map_err(io(to))?;
+    let mode = std::fs::metadata(from).map_err(io(from))?.permissions();
+    std::fs::set_permissions(to, mode).map_err(io(to))?;
+    for entry in std::fs::read_dir(from).map_err(io(from))? {
+        let entry = entry.map_err(io(from))?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().map_err(io(&src))?;
+        if kind.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else if kind.is_symlink() {
+            let target = std::fs::read_link(&src).map_err(io(&src))?;
+            std::os::unix::fs::symlink(target, &dst).map_err(io(&dst))?;
+        } else if kind.is_file() {
+            std::fs::copy(&src, &dst).map_err(io(&src))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_then_restore_keeps_the_rejected_copy() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let state = t.path().join("state");
+        std::fs::create_dir_all(state.join("agents")).expect("mkdir");
+        std::fs::write(state.join("agents/db"), "old").expect("write");
+        std::os::unix::fs::symlink("agents/db", state.join("link")).expect("link");
+        let config = t.path().join("main.json5");
+        std::fs::write(&config, "{old: 1}").expect("write");
+        let s = take(&t.path().join("snap"), &state, &config, LIMITS).expect("snapshot");
+        std::fs::write(state.join("agents/db"), "migrated").expect("write");
+        std::fs::write(state.join("new-file"), "x").expect("write");
+        std::fs::write(&config, "{new: 1}").expect("write");
+        let kept = restore(&s, &config, "1").expect("restore");
+        assert_eq!(std::fs::read_to_string(state.join("agents/db")).expect("read"), "old");
+        assert_eq!(std::fs::read_to_string(state.join("link")).expect("read through link"), "old");
+        assert!(!state.join("new-file").exists());
+        assert_eq!(std::fs::read_to_string(&config).expect("read"), "{old: 1}");
+        assert_eq!(kept.len(), 2);
+        assert_eq!(
+            std::fs::read_to_string(t.path().join("main.json5.rejected-1")).expect("kept"),
+            "{new: 1}"
+        );
+        assert!(t.path().join("state.rejected-1/new-file").exists());
+    }
+
+    #[test]
+    fn too_large_copies_nothing() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let state = t.path().join("state");
+        std::fs::create_dir_all(&state).expect("mkdir");
+        std::fs::write(state.join("big"), vec![0u8; 4096]).expect("write");
+        let tiny = Limits { bytes: 1024, entries: 10 };
+        let e = take(&t.path().join("snap"), &state, &t.path().join("c"), tiny).expect_err("too large");
+        assert!(matches!(e, SnapshotError::TooLarge { .. }), "{e}");
+        assert!(!t.path().join("snap").exists());
+    }
+}
