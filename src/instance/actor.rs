@@ -248,7 +248,7 @@ impl Actor {
                         Some(e) => e,
                         None => {
                             // A round that changed no state still brings new signals.
-                            self.publish(false);
+                            self.publish_round();
                             self.ensure_probe();
                             continue;
                         }
@@ -657,6 +657,18 @@ impl Actor {
             let changed = *s != status;
             *s = status;
             changed
+        });
+    }
+
+    /// Stores the last probe round in the published status without waking any watcher: a
+    /// round that changed no state is read by `status` calls, while the watchers (waits,
+    /// failover, systemd's `STATUS=`) want state changes, not 100 wake-ups a second on 1,000
+    /// instances.
+    fn publish_round(&self) {
+        let round = self.run.as_ref().and_then(|r| r.last_round.clone());
+        self.status_tx.send_if_modified(|s| {
+            s.last_round = round;
+            false
         });
     }
 }
