@@ -43,6 +43,10 @@ impl spawn::Launch for Plan {
 
 /// Time between readiness probes while starting.
 pub const READY_PROBE_PERIOD: Duration = Duration::from_millis(250);
+/// Read buffer of each output stream of a gateway. Lines longer than this are still read whole
+/// (they collect in the line); tokio's default of 8 KiB per stream was 16 KiB of clawherd's memory
+/// per instance (16 MiB at 1,000 instances), for output that comes a line at a time.
+const OUTPUT_BUFFER_BYTES: usize = 1024;
 /// Output lines kept to explain an exit (exit 78: config error or state-dir lock?).
 const LAST_LINES: usize = 40;
 /// How long to wait for the last output lines after an exit 78 before judging it.
@@ -118,6 +122,7 @@ fn status_of(profile: &str, m: &Machine, parked: Option<String>, finished: bool,
         reason: parked,
         finished,
         version,
+        last_round: None,
     }
 }
 
@@ -125,8 +130,12 @@ fn status_of(profile: &str, m: &Machine, parked: Option<String>, finished: bool,
 enum ProbeOutcome {
     /// Starting: `/readyz` answered 200 or not.
     Readiness(bool),
-    /// Periodic round: `/healthz` and `/readyz`.
-    Health { live: bool, ready: bool },
+    /// Periodic round: `/healthz` and `/readyz`, with the `/readyz` body when one came.
+    Health {
+        live: bool,
+        ready: bool,
+        body: Option<bytes::Bytes>,
+    },
 }
 
 type ProbeFuture = Pin<Box<dyn Future<Output = ProbeOutcome> + Send>>;
@@ -142,6 +151,8 @@ struct Run {
     live_failures: u32,
     /// Consecutive readiness failures after readiness.
     ready_failures: u32,
+    /// The last periodic probe round's findings (published in the status).
+    last_round: Option<crate::instance::ProbeRound>,
 }
 
 /// What judging an exit needs when OpenClaw's restart hand-off must be asked about.
@@ -219,7 +230,9 @@ impl Actor {
                             Event::Stop
                         }
                     };
-                    self.apply(event).await;
+                    // Boxed: the actor's future then stays as small as its waiting state (it waits almost
+                    // always), not as large as the biggest step of `apply` (1,000 of them are resident).
+                    Box::pin(self.apply(event)).await;
                     // The ticket: the status published by `apply` shows the control's effect.
                     if let Some(t) = applied {
                         let _ = t.send(());
@@ -238,13 +251,15 @@ impl Actor {
                     match self.judge(outcome) {
                         Some(e) => e,
                         None => {
+                            // A round that changed no state still brings new signals.
+                            self.publish_round();
                             self.ensure_probe();
                             continue;
                         }
                     }
                 }
             };
-            self.apply(event).await;
+            Box::pin(self.apply(event)).await;
         }
         if let Some(run) = self.run.take() {
             for r in run.readers {
@@ -286,8 +301,13 @@ impl Actor {
         match (outcome, &self.machine.state) {
             (ProbeOutcome::Readiness(true), State::Starting { .. }) => Some(Event::BecameReady),
             (ProbeOutcome::Readiness(_), _) => None,
-            (ProbeOutcome::Health { live, ready }, state) => {
+            (ProbeOutcome::Health { live, ready, body }, state) => {
                 let run = self.run.as_mut()?;
+                run.last_round = Some(crate::instance::ProbeRound {
+                    at: tokio::time::Instant::now(),
+                    live,
+                    ready_body: body,
+                });
                 run.live_failures = if live { 0 } else { run.live_failures + 1 };
                 if self.health.liveness && run.live_failures >= threshold {
                     let failures = run.live_failures;
@@ -374,6 +394,7 @@ impl Actor {
                         readers,
                         live_failures: 0,
                         ready_failures: 0,
+                        last_round: None,
                     });
                     self.probe = None;
                     return Some(Event::Spawned { pid });
@@ -540,7 +561,7 @@ impl Actor {
             let sink = self.output.clone();
             let last = self.last_lines.clone();
             readers.push(tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
+                let mut lines = BufReader::with_capacity(OUTPUT_BUFFER_BYTES, stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     {
                         let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
@@ -569,7 +590,9 @@ impl Actor {
                 Some((if first { Duration::ZERO } else { READY_PROBE_PERIOD }, Some((port, false))))
             }
             (State::Starting { .. } | State::Ready { .. } | State::Unready { .. }, Some(port)) => {
-                Some((self.health.period, Some((port, true))))
+                // Each instance in its own slot of the period: no thundering herd.
+                let after = probe::until_next_round(&self.name, self.health.period, std::time::Instant::now());
+                Some((after, Some((port, true))))
             }
             _ => None,
         };
@@ -589,28 +612,39 @@ impl Actor {
                 self.probe = Some(Box::pin(async move {
                     tokio::time::sleep(after).await;
                     let _timer = ObserveOnDrop(latency, std::time::Instant::now());
-                    match (clawdbot, periodic) {
-                        // clawdbot has no /healthz or /readyz. Periodic rounds (live and ready):
-                        // its quiet POST-only route, since every WebSocket challenge leaves a
-                        // warning in the gateway's log. Readiness: the challenge, which only
-                        // the gateway gives.
-                        (true, true) => {
-                            let up = probe::clawdbot_http_alive(port, timeout).await;
-                            ProbeOutcome::Health { live: up, ready: up }
-                        }
-                        (true, false) => ProbeOutcome::Readiness(probe::clawdbot_challenge(port, timeout).await),
-                        (false, true) => {
-                            let (live, ready) = tokio::join!(
-                                probe::get(port, probe::LIVE_PATH, timeout),
-                                probe::get(port, probe::READY_PATH, timeout)
-                            );
-                            ProbeOutcome::Health {
-                                live: matches!(live, Ok((200, _))),
-                                ready: matches!(ready, Ok((200, _))),
+                    // The round's HTTP futures are boxed while it runs: the future that waits
+                    // out the period (most of the time, for every instance) stays small.
+                    Box::pin(async move {
+                        match (clawdbot, periodic) {
+                            // clawdbot has no /healthz or /readyz. Periodic rounds (live and ready):
+                            // its quiet POST-only route, since every WebSocket challenge leaves a
+                            // warning in the gateway's log. Readiness: the challenge, which only
+                            // the gateway gives.
+                            (true, true) => {
+                                let up = probe::clawdbot_http_alive(port, timeout).await;
+                                ProbeOutcome::Health {
+                                    live: up,
+                                    ready: up,
+                                    body: None,
+                                }
                             }
+                            (true, false) => ProbeOutcome::Readiness(probe::clawdbot_challenge(port, timeout).await),
+                            (false, true) => {
+                                let (live, ready) = tokio::join!(
+                                    probe::get(port, probe::LIVE_PATH, timeout),
+                                    probe::get(port, probe::READY_PATH, timeout)
+                                );
+                                let ready = ready.ok();
+                                ProbeOutcome::Health {
+                                    live: matches!(live, Ok((200, _))),
+                                    ready: matches!(ready, Some((200, _))),
+                                    body: ready.map(|(_, body)| body),
+                                }
+                            }
+                            (false, false) => ProbeOutcome::Readiness(probe::is_ready(port, timeout).await),
                         }
-                        (false, false) => ProbeOutcome::Readiness(probe::is_ready(port, timeout).await),
-                    }
+                    })
+                    .await
                 }));
             }
         }
@@ -631,11 +665,24 @@ impl Actor {
             State::Parked { reason } => Some(reason.clone()),
             _ => None,
         };
-        let status = status_of(&self.name, &self.machine, reason, finished, self.version.clone());
+        let mut status = status_of(&self.name, &self.machine, reason, finished, self.version.clone());
+        status.last_round = self.run.as_ref().and_then(|r| r.last_round.clone());
         self.status_tx.send_if_modified(|s| {
             let changed = *s != status;
             *s = status;
             changed
+        });
+    }
+
+    /// Stores the last probe round in the published status without waking any watcher: a
+    /// round that changed no state is read by `status` calls, while the watchers (waits,
+    /// failover, systemd's `STATUS=`) want state changes, not 100 wake-ups a second on 1,000
+    /// instances.
+    fn publish_round(&self) {
+        let round = self.run.as_ref().and_then(|r| r.last_round.clone());
+        self.status_tx.send_if_modified(|s| {
+            s.last_round = round;
+            false
         });
     }
 }

@@ -55,6 +55,23 @@ pub struct InstanceStatus {
     /// package's `package.json` at spawn ([`crate::versions::detect`]); `None` before the first
     /// spawn and when unknown (a wrapper script, a plain process).
     pub version: Option<String>,
+    /// What the last periodic probe round of the running gateway found; `None` before the
+    /// first round of this run and while no gateway runs.
+    pub last_round: Option<ProbeRound>,
+}
+
+/// One periodic probe round's findings, kept so that `status` can report health signals without
+/// probing every gateway again (1,000 instances would be 2,000 HTTP requests per call).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeRound {
+    /// When the round ended.
+    pub at: Instant,
+    /// Liveness: `GET /healthz` answered 200 (clawdbot: its POST-only route answered 405).
+    pub live: bool,
+    /// The body of the `GET /readyz` answer (OpenClaw's JSON with `failing`, `suppressed` and
+    /// `eventLoop`, at most [`probe::MAX_BODY_BYTES`]); `None` without an answer, and for
+    /// clawdbot, which has no such route.
+    pub ready_body: Option<bytes::Bytes>,
 }
 
 /// A request to an instance, in the imperative.

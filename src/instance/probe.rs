@@ -36,6 +36,42 @@ pub async fn is_ready(port: u16, timeout: Duration) -> bool {
     matches!(get(port, READY_PATH, timeout).await, Ok((200, _)))
 }
 
+/// How long to wait before an instance's next periodic probe round so that the rounds of a
+/// fleet are spread over the period instead of arriving together (a thundering herd: 1,000
+/// instances made ready by one fleet start would otherwise be probed in the same few
+/// milliseconds every period, forever).
+///
+/// Each instance has a fixed slot in the period, `hash(name) mod period`, counted from a
+/// process-wide epoch (the first call). The answer is the time from `now` to the first slot
+/// that is at least half a period away: rounds come exactly `period` apart once steady, and the
+/// first round after ready (or after a round that took long) comes within ½ to 1½ periods, so
+/// failure detection stays within `period × failures` plus at most half a period. Pure
+/// arithmetic on durations; `period` of zero answers zero.
+pub fn until_next_round(name: &str, period: std::time::Duration, now: std::time::Instant) -> std::time::Duration {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    next_slot(name, period, now.saturating_duration_since(*EPOCH.get_or_init(|| now)))
+}
+
+/// [`until_next_round`] at `since_epoch` past the epoch.
+fn next_slot(name: &str, period: std::time::Duration, since_epoch: std::time::Duration) -> std::time::Duration {
+    let period_ns = period.as_nanos();
+    if period_ns == 0 {
+        return std::time::Duration::ZERO;
+    }
+    // FNV-1a: stable across runs and builds (std's hasher is randomly keyed per process).
+    let hash = name
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let slot = u128::from(hash) % period_ns;
+    let now = since_epoch.as_nanos();
+    // The first slot at or after now + period/2.
+    let earliest = now + period_ns / 2;
+    let k = earliest.saturating_sub(slot).div_ceil(period_ns);
+    let at = slot + k * period_ns;
+    let wait = at.saturating_sub(now);
+    std::time::Duration::from_nanos(u64::try_from(wait).unwrap_or(u64::MAX))
+}
+
 /// A path clawdbot's HTTP server answers for POST only, without auth and whatever the config
 /// (`handleToolsInvokeHttpRequest`, clawdbot's dist/gateway/tools-invoke-http.js): a GET gets
 /// `405 Method Not Allowed`, where the Control UI fallback would give any other path 200 HTML.
@@ -124,6 +160,28 @@ fn text_frame(b: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounds_keep_their_slot_and_spread_over_the_period() {
+        let period = Duration::from_secs(10);
+        // Steady state: the round after a round is exactly one period later.
+        let first = next_slot("g1", period, Duration::from_secs(3));
+        assert!(first >= period / 2 && first < period * 3 / 2, "{first:?}");
+        let at = Duration::from_secs(3) + first;
+        assert_eq!(next_slot("g1", period, at), period);
+        // A round that took 2 s: the next one keeps the slot (8 s later), not 10 s after it ended.
+        assert_eq!(next_slot("g1", period, at + Duration::from_secs(2)), Duration::from_secs(8));
+        // 1,000 instances made ready at the same moment: their first rounds fall in every tenth
+        // of the period, none holding more than a few times its share.
+        let mut buckets = [0usize; 10];
+        for i in 0..1000 {
+            let wait = next_slot(&format!("g{i}"), period, Duration::from_secs(100));
+            let bucket = usize::try_from((wait - period / 2).as_millis() / 1000).expect("small");
+            buckets[bucket] += 1;
+        }
+        assert!(buckets.iter().all(|b| (50..=150).contains(b)), "{buckets:?}");
+        assert_eq!(next_slot("g1", Duration::ZERO, Duration::from_secs(1)), Duration::ZERO);
+    }
 
     #[test]
     fn text_frames_are_read_whole_or_not_at_all() {

@@ -125,6 +125,10 @@ pub struct ProcInfo {
     pub comm: String,
     /// State letter (`R`, `S`, `Z`, ...).
     pub state: char,
+    /// Resident set size, pages (`procfs::page_size()` bytes each).
+    pub rss_pages: u64,
+    /// User + system CPU time, clock ticks.
+    pub cpu_ticks: u64,
 }
 
 fn info(s: procfs::process::Stat) -> ProcInfo {
@@ -136,6 +140,8 @@ fn info(s: procfs::process::Stat) -> ProcInfo {
         starttime: s.starttime,
         comm: s.comm,
         state: s.state,
+        rss_pages: s.rss,
+        cpu_ticks: s.utime + s.stime,
     }
 }
 
@@ -233,27 +239,41 @@ pub fn stat_of(pid: i32) -> Option<ProcInfo> {
 /// clawherd, so nothing else needs to be read. Zombies are excluded. For processes left by an
 /// earlier clawherd (re-parented to init), use [`tree_members`] over a full [`snapshot`].
 pub fn live_tree(leader: Option<i32>, marker: &str, is_leader: &dyn Fn(i32) -> bool) -> Vec<ProcInfo> {
+    live_trees(&[(leader, marker)], is_leader).into_iter().next().unwrap_or_default()
+}
+
+/// [`live_tree`] of several instances, each given as (leader, marker), in their order. clawherd's
+/// own children are read once for all of them (a whole-fleet `status` of 1,000 instances would
+/// otherwise read the list of 1,000 children 1,000 times).
+pub fn live_trees(instances: &[(Option<i32>, &str)], is_leader: &dyn Fn(i32) -> bool) -> Vec<Vec<ProcInfo>> {
     let me = std::process::id() as i32;
-    let mut roots: Vec<i32> = leader.into_iter().collect();
-    for c in children_of(me) {
-        if Some(c) != leader && !is_leader(c) && marker_of(c).as_deref() == Some(marker) {
-            roots.push(c);
-        }
-    }
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    while let Some(pid) = roots.pop() {
-        if pid == me || !seen.insert(pid) {
-            continue;
-        }
-        if let Some(info) = stat_of(pid) {
-            roots.extend(children_of(pid));
-            if info.state != 'Z' {
-                out.push(info);
+    // Our children that are not gateways: orphans of some tree, each with its marker.
+    let orphans: Vec<(i32, String)> = children_of(me)
+        .into_iter()
+        .filter(|c| !is_leader(*c))
+        .filter_map(|c| Some((c, marker_of(c)?)))
+        .collect();
+    instances
+        .iter()
+        .map(|(leader, marker)| {
+            let mut roots: Vec<i32> = leader.iter().copied().collect();
+            roots.extend(orphans.iter().filter(|(c, m)| Some(*c) != *leader && m == marker).map(|(c, _)| *c));
+            let mut seen = BTreeSet::new();
+            let mut out = Vec::new();
+            while let Some(pid) = roots.pop() {
+                if pid == me || !seen.insert(pid) {
+                    continue;
+                }
+                if let Some(info) = stat_of(pid) {
+                    roots.extend(children_of(pid));
+                    if info.state != 'Z' {
+                        out.push(info);
+                    }
+                }
             }
-        }
-    }
-    out
+            out
+        })
+        .collect()
 }
 
 /// Every live process (not a zombie, not clawherd) whose marker names a profile of the fleet

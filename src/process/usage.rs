@@ -1,5 +1,5 @@
 //! Resource use of an instance's whole tree (gateway, spawn broker, workers, tools), read from
-//! `/proc/PID/stat`: resident memory in bytes and CPU time in clock ticks. CPU percent is the
+//! `/proc/PID/stat` (once per process, by the tree walk): resident memory in bytes and CPU time in clock ticks. CPU percent is the
 //! difference of two samples over the wall time between them (100 % = one core); a
 //! [`CpuHistory`] keeps the last sample of each process between `status` calls, as `top` does.
 
@@ -24,17 +24,27 @@ pub struct TreeSample {
 /// ([`tree::live_tree`]: the leader's descendants and clawherd's own marked orphans, a few
 /// `/proc` reads instead of a scan of the whole host).
 pub fn sample(leader: Option<i32>, marker: &str) -> TreeSample {
+    sample_many(&[(leader, marker)]).into_iter().next().unwrap_or_default()
+}
+
+/// [`sample`] of several instances, each given as (leader, marker), in their order; clawherd's
+/// own children are read once for all ([`tree::live_trees`]).
+pub fn sample_many(instances: &[(Option<i32>, &str)]) -> Vec<TreeSample> {
     let page = procfs::page_size();
-    let mut s = TreeSample::default();
-    for p in tree::live_tree(leader, marker, &crate::process::reaper::is_leader) {
-        if let Ok(stat) = procfs::process::Process::new(p.pid).and_then(|pr| pr.stat()) {
-            s.processes += 1;
-            s.rss_bytes += stat.rss * page;
-            s.cpu_ticks += stat.utime + stat.stime;
-            s.per_process.push((stat.pid, stat.starttime, stat.utime + stat.stime));
-        }
-    }
-    s
+    tree::live_trees(instances, &crate::process::reaper::is_leader)
+        .into_iter()
+        .map(|members| {
+            let mut s = TreeSample::default();
+            // One read of /proc/PID/stat per process: the walk's own.
+            for p in members {
+                s.processes += 1;
+                s.rss_bytes += p.rss_pages * page;
+                s.cpu_ticks += p.cpu_ticks;
+                s.per_process.push((p.pid, p.starttime, p.cpu_ticks));
+            }
+            s
+        })
+        .collect()
 }
 
 /// CPU use between two samples of the same tree, in percent of one core. A tree that lost

@@ -18,28 +18,30 @@ const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset
 fn samples(views: &[InstanceView]) -> Vec<InstanceSample> {
     use crate::instance::policy::ExitResult;
     let tps = procfs::ticks_per_second() as f64;
+    let statuses: Vec<_> = views.iter().map(|v| v.handle.status()).collect();
+    let which: Vec<(Option<i32>, &str)> = views.iter().zip(&statuses).map(|(v, s)| (s.pid, v.marker.as_str())).collect();
+    // One read of clawherd's own children for the whole fleet.
+    let trees = usage::sample_many(&which);
     views
         .iter()
-        .map(|v| {
-            let s = v.handle.status();
-            let tree = usage::sample(s.pid, &v.marker);
-            InstanceSample {
-                profile: v.profile.name.clone(),
-                role: v.profile.role.as_str().into(),
-                flavor: v.profile.flavor.as_str().into(),
-                up: s.pid.is_some(),
-                ready: s.state == Phase::Ready,
-                restarts: s.restarts,
-                last_exit_code: match s.last_exit {
-                    None => -1,
-                    Some(ExitResult::Code(c)) => i64::from(c),
-                    Some(ExitResult::Signal(n)) => 128 + i64::from(n),
-                    Some(ExitResult::SpawnFailed) => -2,
-                },
-                tree_rss_bytes: tree.rss_bytes,
-                tree_cpu_seconds: tree.cpu_ticks as f64 / tps,
-                standby: v.profile.standby.is_some(),
-            }
+        .zip(statuses)
+        .zip(trees)
+        .map(|((v, s), tree)| InstanceSample {
+            profile: v.profile.name.clone(),
+            role: v.profile.role.as_str().into(),
+            flavor: v.profile.flavor.as_str().into(),
+            up: s.pid.is_some(),
+            ready: s.state == Phase::Ready,
+            restarts: s.restarts,
+            last_exit_code: match s.last_exit {
+                None => -1,
+                Some(ExitResult::Code(c)) => i64::from(c),
+                Some(ExitResult::Signal(n)) => 128 + i64::from(n),
+                Some(ExitResult::SpawnFailed) => -2,
+            },
+            tree_rss_bytes: tree.rss_bytes,
+            tree_cpu_seconds: tree.cpu_ticks as f64 / tps,
+            standby: v.profile.standby.is_some(),
         })
         .collect()
 }

@@ -1,5 +1,6 @@
 //! `GET /v1/status`: per instance its state, process tree figures (CPU, RSS) and the health
-//! signals the gateway reports now.
+//! signals the gateway reports: those of its last periodic probe round when recent, else probed
+//! now.
 
 use super::{unknown_profile, views};
 use crate::control::protocol::{API_VERSION, InstanceReport, OpenClawSignals, StatusResponse, TreeReport};
@@ -9,11 +10,16 @@ use crate::process::usage;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Window over which `status` measures CPU use when the previous call's readings
 /// ([`usage::CpuHistory`]) cannot serve.
 const CPU_WINDOW: Duration = Duration::from_millis(200);
+/// Gateways `status` probes at once (those without a recent probe round, see [`recent_round`]).
+/// Unbounded, a whole-fleet call just after 1,000 instances started held 2,000 connections and
+/// their buffers at once, memory the daemon kept afterwards; 2 cores gain nothing from more.
+const PROBES_AT_ONCE: usize = 64;
 /// Timeout of the health probes `status` makes.
 const STATUS_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -76,13 +82,28 @@ pub async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>)
 /// call when it is recent enough for every process, otherwise over [`CPU_WINDOW`], which the
 /// probes fill in part. With `record`, the readings replace the previous call's.
 async fn measure(state: &AppState, all: &[InstanceView], statuses: &[InstanceStatus], record: bool) -> Measured {
-    let sample_all = || -> Vec<usage::TreeSample> { all.iter().zip(statuses).map(|(v, s)| usage::sample(s.pid, &v.marker)).collect() };
+    let which: Vec<(Option<i32>, &str)> = all.iter().zip(statuses).map(|(v, s)| (s.pid, v.marker.as_str())).collect();
+    let sample_all = || usage::sample_many(&which);
     let started = Instant::now();
     let before = sample_all();
-    let probes = futures_util::future::join_all(all.iter().zip(statuses).map(|(v, s)| {
-        let clawdbot = v.plan.gateway.as_ref().is_some_and(|g| g.flavor == crate::fleet::Flavor::Clawdbot);
-        probe_signals(v.plan.ready_port(), s.pid.is_some(), clawdbot)
-    }));
+    // Owned inputs, so that the probe futures borrow nothing (a `Send` stream of them must).
+    let inputs: Vec<_> = all
+        .iter()
+        .zip(statuses)
+        .map(|(v, s)| {
+            let clawdbot = v.plan.gateway.as_ref().is_some_and(|g| g.flavor == crate::fleet::Flavor::Clawdbot);
+            let recent = recent_round(v, s, started).map(|r| (r.live, r.ready_body.clone()));
+            (recent, v.plan.ready_port(), s.pid.is_some(), clawdbot)
+        })
+        .collect();
+    let probes = futures_util::stream::iter(inputs.into_iter().map(|(recent, port, running, clawdbot)| async move {
+        match recent {
+            Some((live, body)) => (Some(live), body.filter(|_| !clawdbot).and_then(|b| signals_of(&b))),
+            None => probe_signals(port, running, clawdbot).await,
+        }
+    }))
+    .buffered(PROBES_AT_ONCE)
+    .collect::<Vec<_>>();
     let known: Option<Vec<(f64, f64)>> = {
         // Held for a few arithmetic steps, never across an await.
         let history = state.cpu.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -147,6 +168,38 @@ fn report(
     }
 }
 
+/// The instance's last periodic probe round when it is recent enough to stand for now: at most
+/// 1½ probe periods plus a probe timeout old (rounds are [`probe::until_next_round`] apart: one
+/// period once steady, up to 1½ for the first), and of the gateway that runs now. A status call
+/// then reports what that round found instead of probing every gateway again: a whole-fleet call
+/// on 1,000 instances would otherwise make 2,000 HTTP requests and take hundreds of
+/// milliseconds. Before a gateway's first periodic round (just after ready) it is probed.
+///
+/// [`probe::until_next_round`]: crate::instance::probe::until_next_round
+fn recent_round<'a>(v: &InstanceView, s: &'a InstanceStatus, now: Instant) -> Option<&'a crate::instance::ProbeRound> {
+    let health = &v.profile.health;
+    let fresh = health.period.saturating_mul(3) / 2 + health.timeout;
+    s.last_round
+        .as_ref()
+        .filter(|r| s.pid.is_some() && now.saturating_duration_since(r.at.into_std()) <= fresh)
+}
+
+/// OpenClaw's `/readyz` details from its JSON body; `None` when the body is not JSON.
+fn signals_of(body: &[u8]) -> Option<OpenClawSignals> {
+    let v = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    let list = |k: &str| -> Vec<String> {
+        v.get(k)
+            .and_then(|a| a.as_array())
+            .map(|a| a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    Some(OpenClawSignals {
+        failing: list("failing"),
+        suppressed: list("suppressed"),
+        event_loop_degraded: v.pointer("/eventLoop/degraded").and_then(|d| d.as_bool()),
+    })
+}
+
 /// Liveness (`/healthz` 200) and OpenClaw's own `/readyz` details, for a running gateway; for a
 /// clawdbot gateway (no such routes) liveness is its quiet POST-only route and there are no
 /// details.
@@ -163,21 +216,5 @@ async fn probe_signals(port: Option<u16>, running: bool, clawdbot: bool) -> (Opt
         probe::get(port, probe::READY_PATH, STATUS_PROBE_TIMEOUT)
     );
     let live = Some(matches!(live, Ok((200, _))));
-    let signals = ready
-        .ok()
-        .and_then(|(_, body)| serde_json::from_slice::<serde_json::Value>(&body).ok())
-        .map(|v| {
-            let list = |k: &str| -> Vec<String> {
-                v.get(k)
-                    .and_then(|a| a.as_array())
-                    .map(|a| a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)).collect())
-                    .unwrap_or_default()
-            };
-            OpenClawSignals {
-                failing: list("failing"),
-                suppressed: list("suppressed"),
-                event_loop_degraded: v.pointer("/eventLoop/degraded").and_then(|d| d.as_bool()),
-            }
-        });
-    (live, signals)
+    (live, ready.ok().and_then(|(_, body)| signals_of(&body)))
 }
