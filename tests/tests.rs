@@ -10,3 +10,4 @@ mod fuzz;
 mod operate;
 mod supervise;
 mod top;
+mod users;
