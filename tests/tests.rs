@@ -5,6 +5,7 @@ mod support;
 
 mod chaos;
 mod check_cli;
+mod completions;
 mod failover;
 mod fuzz;
 mod operate;
