@@ -8,6 +8,12 @@
 //!   SIGSTOPped daemon killed by the watchdog and restarted with no duplicate gateways; journald
 //!   fields and readable messages; `systemctl stop` leaving no process;
 //!   `systemd-analyze security` printed and held to ≤ 4.0.
+//! - `system_unit_runs_gateways_as_their_users`: the same unit with `user:` per profile (users
+//!   created inside): each gateway's uid, gid and HOME; a reload restarting one (clawherd
+//!   signals a gateway of another user); a SIGKILLed clawherd restarted without duplicates;
+//!   stop leaving nothing.
+//! - `status_follows_failover_and_failback`: main stops answering (SIGSTOP), the cold rescue
+//!   takes over, main answers again, failback: `STATUS=` shows each step.
 //! - `user_unit_lifecycle`: `systemd/clawherd-user.service` under `user@.service` of a test user
 //!   (started by hand as linger would at boot): starts, READY=1, stop leaves nothing.
 //!
@@ -241,8 +247,9 @@ fn system_unit_lifecycle() {
     assert_eq!(field("Seccomp:"), "2", "no seccomp filter on clawherd:\n{proc_status}");
     assert_eq!(field("NoNewPrivs:"), "1", "{proc_status}");
     let bounding = u64::from_str_radix(&field("CapBnd:"), 16).expect("CapBnd");
-    // CAP_DAC_OVERRIDE (1), CAP_DAC_READ_SEARCH (2), CAP_FOWNER (3): the unit's bounding set.
-    assert_eq!(bounding, 0b1110, "CapBnd of clawherd: {bounding:#x}");
+    // CAP_CHOWN (0), CAP_DAC_OVERRIDE (1), CAP_DAC_READ_SEARCH (2), CAP_FOWNER (3), CAP_KILL (5),
+    // CAP_SETGID (6), CAP_SETUID (7), CAP_SYS_PTRACE (19): the unit's bounding set.
+    assert_eq!(bounding, 0b1110_1111 | 1 << 19, "CapBnd of clawherd: {bounding:#x}");
 
     // 2. `systemctl status` shows the current STATUS=.
     let status = c.run(&["systemctl", "status", "--no-pager", "-n", "0", UNIT]).stdout;
@@ -421,6 +428,186 @@ fn system_unit_lifecycle() {
         score <= MAX_EXPOSURE,
         "systemd-analyze security {UNIT}: {score} > {MAX_EXPOSURE} (see the table above)"
     );
+}
+
+/// `Uid:` and `Gid:` (real, effective, saved, fs) of a process inside, and its `HOME`.
+fn identity(c: &Container, pid: u64) -> (String, String, String) {
+    let status = c.ok(&format!("cat /proc/{pid}/status"));
+    let field = |k: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    let home = c.ok(&format!("tr '\\0' '\\n' < /proc/{pid}/environ | sed -n 's/^HOME=//p'"));
+    (field("Uid:"), field("Gid:"), home.trim().to_string())
+}
+
+#[test]
+fn system_unit_runs_gateways_as_their_users() {
+    let Some(c) = Container::up("users") else { return };
+    let with_users = |delay: u64| {
+        fleet(delay)
+            .replace("    openclaw_profile: main\n", "    openclaw_profile: main\n    user: ocmain\n")
+            .replace(
+                "    openclaw_profile: rescue\n",
+                "    openclaw_profile: rescue\n    user: ocrescue\n    group: ocrescue\n",
+            )
+    };
+    install(&c, &with_users(1000));
+    // The users, their state dirs and configs (the gateway's file log inside its state dir).
+    let mut ids = Vec::new();
+    for name in ["main", "rescue"] {
+        let user = format!("oc{name}");
+        let out = c.ok(&format!(
+            "useradd --system --user-group --create-home --home-dir /var/lib/openclaw/home-{name} {user} && \
+             install -d -o {user} -g {user} -m 0700 /var/lib/openclaw/{name} && \
+             echo '{{ logging: {{ file: \"logs/openclaw.log\" }} }}' > /var/lib/openclaw/{name}.json5 && \
+             chown {user}:{user} /var/lib/openclaw/{name}.json5 && echo $(id -u {user}) $(id -g {user})"
+        ));
+        let (uid, gid) = out.trim().split_once(' ').expect("uid gid");
+        ids.push((name, uid.to_string(), gid.to_string()));
+    }
+    let proof = c.sh(&format!("clawherd check {FLEET}"));
+    assert_eq!(
+        proof.code, 0,
+        "the proof of the fleet with users:\n{}{}",
+        proof.stdout, proof.stderr
+    );
+
+    c.ok(&format!("systemctl start {UNIT}"));
+    let up = wait_all_ready(&c, "the fleet of per-user gateways to be ready");
+    let check_ids = |what: &str| {
+        let status = fleet_status(&c).expect("status");
+        for (name, uid, gid) in &ids {
+            let pid = status.iter().find(|p| p.0 == *name).expect("profile").2;
+            let (u, g, home) = identity(&c, pid);
+            assert_eq!(u, format!("{uid} {uid} {uid} {uid}"), "{what}: Uid of {name}'s gateway");
+            assert_eq!(g, format!("{gid} {gid} {gid} {gid}"), "{what}: Gid of {name}'s gateway");
+            assert_eq!(home, format!("/var/lib/openclaw/home-{name}"), "{what}: HOME of {name}'s gateway");
+        }
+        status
+    };
+    let before = check_ids("at start");
+    let status = c.run(&["systemctl", "status", "--no-pager", "-n", "0", UNIT]).stdout;
+    println!("== systemctl status {UNIT} (gateways as ocmain and ocrescue)\n{status}");
+    let owners = c.ok("ps -o user= -C fake-gateway | sort -u | tr '\\n' ' '");
+    println!("gateway owners: {owners}");
+
+    // A reload that restarts rescue: clawherd (root, CAP_KILL) stops ocrescue's gateway.
+    put_fleet(&c, &with_users(1500));
+    c.ok(&format!("systemctl reload {UNIT}"));
+    let old_rescue = before.iter().find(|p| p.0 == "rescue").expect("rescue").2;
+    wait_for("the old rescue gateway to be gone after the reload", STATE_DEADLINE, || {
+        let gone = c.sh(&format!("test -d /proc/{old_rescue}")).code != 0;
+        if gone {
+            return Ok(());
+        }
+        let journal = c.run(&["journalctl", "-u", UNIT, "--no-pager", "-n", "15", "-o", "cat"]).stdout;
+        Err(format!("{old_rescue} still runs; the journal ends:\n{journal}"))
+    });
+    let reloaded = wait_all_ready(&c, "the restarted rescue to be ready");
+    assert_eq!(reloaded.main_pid, up.main_pid, "a reload must not restart clawherd");
+    check_ids("after the reload");
+
+    // clawherd SIGKILLed: systemd restarts it, and it runs one gateway per profile again.
+    c.ok(&format!("systemctl kill --kill-who=main -s SIGKILL {UNIT}"));
+    wait_for("systemd to restart the killed clawherd", STATE_DEADLINE, || {
+        let s = unit_state(&c);
+        if s.main_pid != 0 && s.main_pid != up.main_pid && s.restarts >= 1 {
+            Ok(())
+        } else {
+            Err(format!("{} {}", s.main_pid, s.active))
+        }
+    });
+    wait_all_ready(&c, "the restarted clawherd to have its per-user fleet ready");
+    check_ids("after clawherd was restarted");
+    let all = processes(&c, "fake-gateway");
+    assert_eq!(all.len(), 3, "two gateways and main's worker after the restart: {all:?}");
+
+    c.ok(&format!("systemctl stop {UNIT}"));
+    let left: Vec<_> = ["clawherd", "fake-gateway"].iter().flat_map(|n| processes(&c, n)).collect();
+    assert!(left.is_empty(), "processes left after stop: {left:?}");
+    let score = security_score(&c, UNIT);
+    assert!(score <= MAX_EXPOSURE, "systemd-analyze security {UNIT}: {score} > {MAX_EXPOSURE}");
+}
+
+/// A main whose readiness is probed every 500 ms (no liveness restarts) and a cold rescue that
+/// takes over after 1 s of main not ready and hands back after 1 s of main ready again.
+fn failover_fleet() -> String {
+    fleet(0)
+        .replace(
+            "      FAKE_SPAWN_WORKER: \"1\"\n",
+            "      FAKE_SPAWN_WORKER: \"1\"\n    health: {period: 500ms, timeout: 500ms, failure_threshold: 2, liveness: false}\n",
+        )
+        .replace(
+            "    openclaw_profile: rescue\n",
+            "    openclaw_profile: rescue\n    standby: cold\n    failover_after: 1s\n    failback_after: 1s\n",
+        )
+}
+
+#[test]
+fn status_follows_failover_and_failback() {
+    let Some(c) = Container::up("failover") else { return };
+    install(&c, &failover_fleet());
+    c.ok(&format!("systemctl start {UNIT}"));
+    let up = unit_state(&c);
+    assert_eq!(up.active, "active");
+    let before = wait_for("STATUS= with main ready and the cold rescue down", STATE_DEADLINE, || {
+        let s = unit_state(&c);
+        if s.status.starts_with("1/1 ready: main ready, rescue ") && s.status.ends_with(" (cold)") && !s.status.contains("rescue ready") {
+            Ok(s.status)
+        } else {
+            Err(s.status)
+        }
+    });
+    let main = fleet_status(&c)
+        .expect("status")
+        .into_iter()
+        .find(|p| p.0 == "main")
+        .expect("main")
+        .2;
+
+    // main stops answering (SIGSTOP): not ready → failover → the cold rescue runs and is ready.
+    c.ok(&format!("kill -STOP {main}"));
+    let during = wait_for("STATUS= to show the rescue ready after failover", STATE_DEADLINE, || {
+        let s = unit_state(&c);
+        if s.status.starts_with("0/1 ready: main ") && s.status.contains("rescue ready (cold)") {
+            Ok(s.status)
+        } else {
+            Err(s.status)
+        }
+    });
+    let journal = c
+        .run(&["journalctl", "-u", UNIT, "--no-pager", "-o", "cat", "-g", "FAILOVER|failback"])
+        .stdout;
+    assert!(journal.contains("FAILOVER"), "no failover in the journal:\n{journal}");
+
+    // main answers again (SIGCONT): ready → failback after 1 s → the cold rescue stops.
+    c.ok(&format!("kill -CONT {main}"));
+    let after = wait_for(
+        "STATUS= to show main ready and the rescue stopped after failback",
+        STATE_DEADLINE,
+        || {
+            let s = unit_state(&c);
+            if s.status == before { Ok(s) } else { Err(s.status) }
+        },
+    );
+    let journal = c
+        .run(&["journalctl", "-u", UNIT, "--no-pager", "-o", "cat", "-g", "FAILOVER|failback"])
+        .stdout;
+    println!("== failover and failback in the journal\n{journal}");
+    println!(
+        "STATUS= before: {before:?}\nSTATUS= during failover: {during:?}\nSTATUS= after failback: {:?}",
+        after.status
+    );
+    assert!(journal.contains("failback"), "no failback in the journal:\n{journal}");
+    assert_eq!(after.main_pid, up.main_pid, "clawherd itself was not restarted");
+    assert_eq!(after.restarts, 0);
+    c.ok(&format!("systemctl stop {UNIT}"));
+    let left: Vec<_> = ["clawherd", "fake-gateway"].iter().flat_map(|n| processes(&c, n)).collect();
+    assert!(left.is_empty(), "processes left after stop: {left:?}");
 }
 
 /// What the hardening means for Node (the gateways' runtime): a copy of the shipped unit with
