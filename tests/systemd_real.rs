@@ -14,6 +14,8 @@
 //!   stop leaving nothing.
 //! - `status_follows_failover_and_failback`: main stops answering (SIGSTOP), the cold rescue
 //!   takes over, main answers again, failback: `STATUS=` shows each step.
+//! - `state_under_read_only_etc_is_refused`: state dirs beside a fleet file in /etc (read-only
+//!   under `ProtectSystem=full`): exit 78 naming each path, no gateway, no restart.
 //! - `user_unit_lifecycle`: `systemd/clawherd-user.service` under `user@.service` of a test user
 //!   (started by hand as linger would at boot): starts, READY=1, stop leaves nothing.
 //!
@@ -150,6 +152,16 @@ fn fleet_status(c: &Container) -> Result<Vec<(String, String, u64)>, String> {
         .collect())
 }
 
+/// The pid of `profile`'s gateway, from `clawherd status --json` inside.
+fn gateway_pid(c: &Container, profile: &str) -> u64 {
+    let status = fleet_status(c).expect("clawherd status");
+    status
+        .into_iter()
+        .find(|p| p.0 == profile)
+        .map(|p| p.2)
+        .expect("the profile in status")
+}
+
 /// Host-visible (inside) pids of every process named `name`, with their parent pids.
 fn processes(c: &Container, name: &str) -> Vec<(u32, u32)> {
     let out = c.sh(&format!("ps -e -o pid=,ppid=,comm= | awk '$3 == \"{name}\" {{print $1, $2}}'"));
@@ -279,12 +291,7 @@ fn system_unit_lifecycle() {
     seen.push(after_reload.status.clone());
     println!("STATUS= sequence during the reload: {seen:?}");
     println!("STATUS line after the reload that restarted rescue: {:?}", after_reload.status);
-    let new_rescue = fleet_status(&c)
-        .expect("status")
-        .into_iter()
-        .find(|p| p.0 == "rescue")
-        .expect("rescue")
-        .2;
+    let new_rescue = gateway_pid(&c, "rescue");
     assert_ne!(new_rescue, old_rescue, "the reload was to restart rescue");
     assert_eq!(after_reload.main_pid, pid_before, "a reload must not restart clawherd");
 
@@ -327,12 +334,7 @@ fn system_unit_lifecycle() {
         .into_iter()
         .find(|(_, ppid)| *ppid != back.main_pid)
         .unwrap_or_else(|| panic!("no worker of main: {:?}", processes(&c, "fake-gateway")));
-    let main_gw = fleet_status(&c)
-        .expect("status")
-        .into_iter()
-        .find(|p| p.0 == "main")
-        .expect("main")
-        .2;
+    let main_gw = gateway_pid(&c, "main");
     assert_eq!(worker.1 as u64, main_gw, "the worker is main's child");
     assert!(gateway_pids.contains(&(main_gw as u32)));
     c.ok(&format!("kill -9 {main_gw}"));
@@ -562,12 +564,7 @@ fn status_follows_failover_and_failback() {
             Err(s.status)
         }
     });
-    let main = fleet_status(&c)
-        .expect("status")
-        .into_iter()
-        .find(|p| p.0 == "main")
-        .expect("main")
-        .2;
+    let main = gateway_pid(&c, "main");
 
     // main stops answering (SIGSTOP): not ready → failover → the cold rescue runs and is ready.
     c.ok(&format!("kill -STOP {main}"));
@@ -608,6 +605,36 @@ fn status_follows_failover_and_failback() {
     c.ok(&format!("systemctl stop {UNIT}"));
     let left: Vec<_> = ["clawherd", "fake-gateway"].iter().flat_map(|n| processes(&c, n)).collect();
     assert!(left.is_empty(), "processes left after stop: {left:?}");
+}
+
+/// The example fleet's layout (state dirs beside the fleet file) with the fleet file in
+/// /etc/clawherd: `ProtectSystem=full` makes those state dirs read-only, so `clawherd run` refuses
+/// the fleet (exit 78, no restart) and names each path, instead of gateways that crash-loop.
+#[test]
+fn state_under_read_only_etc_is_refused() {
+    let Some(c) = Container::up("readonly") else { return };
+    let text = fleet(0)
+        .replace("state_dir: /var/lib/openclaw/main", "state_dir: state/main")
+        .replace("state_dir: /var/lib/openclaw/rescue", "state_dir: state/rescue");
+    install(&c, &text);
+    // From a root shell /etc is writable: the proof passes there.
+    let proof = c.sh(&format!("clawherd check --no-host-ports {FLEET}"));
+    assert_eq!(proof.code, 0, "{}{}", proof.stdout, proof.stderr);
+    let start = c.sh(&format!("systemctl start {UNIT}"));
+    assert_ne!(start.code, 0, "the unit started with its state dirs on a read-only /etc");
+    assert_eq!(c.show(UNIT, "ExecMainStatus"), "78");
+    assert_eq!(c.show(UNIT, "NRestarts"), "0", "exit 78 is not retried");
+    let journal = c.run(&["journalctl", "-u", UNIT, "--no-pager", "-o", "cat"]).stdout;
+    println!("== journal of the refused start\n{journal}");
+    for profile in ["main", "rescue"] {
+        assert!(
+            journal.contains(&format!(
+                "the state dir /etc/clawherd/state/{profile} is on a read-only file system"
+            )),
+            "{journal}"
+        );
+    }
+    assert!(processes(&c, "fake-gateway").is_empty(), "a gateway was started");
 }
 
 /// What the hardening means for Node (the gateways' runtime): a copy of the shipped unit with

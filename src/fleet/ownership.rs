@@ -7,6 +7,12 @@
 //! with the profile's uid, gid and supplementary groups (ACLs are not read). A path that does
 //! not exist yet must be creatable: its nearest existing folder writable by the user, unless it
 //! lies inside the working directory that clawherd creates for that user at spawn.
+//!
+//! For every gateway, with or without `user:`, the state dir, workspace and log file must not be
+//! on a read-only file system: under the system unit `ProtectSystem=full` makes `/etc` read-only,
+//! so a fleet file in `/etc/clawherd` with `state_dir: state/main` gives gateways that fail with
+//! "requires state migration" (OpenClaw cannot create `<state>/state`) and crash-loop, which
+//! reads like a state-dir lock held by another gateway. The proof says what it is instead.
 
 use super::diagnostic::Diagnostic;
 use super::{PathKind, Plan, Profile, RunAs};
@@ -24,6 +30,7 @@ const SEARCH: u32 = 0o111;
 pub fn check(instances: &[(Profile, Plan)]) -> Vec<Diagnostic> {
     let mut out = shared_users(instances);
     for (profile, plan) in instances {
+        out.extend(read_only(profile, plan));
         let Some(run_as) = &profile.run_as else { continue };
         for (kind, path) in plan.paths() {
             if kind == PathKind::CanvasRoot {
@@ -56,6 +63,38 @@ pub fn check(instances: &[(Profile, Plan)]) -> Vec<Diagnostic> {
                 );
             }
         }
+    }
+    out
+}
+
+/// An error for each of the gateway's state dir, workspace and log file that is (or would be
+/// created) on a read-only file system.
+fn read_only(profile: &Profile, plan: &Plan) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (kind, path) in plan.paths() {
+        if !matches!(kind, PathKind::StateDir | PathKind::Workspace | PathKind::LogFile) {
+            continue;
+        }
+        let Some(dir) = path.value.ancestors().find(|d| d.exists()) else {
+            continue;
+        };
+        let read_only = nix::sys::statvfs::statvfs(dir).is_ok_and(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY));
+        if !read_only {
+            continue;
+        }
+        let message = format!(
+            "the {} {} is on a read-only file system ({} is read-only here): the gateway cannot write it",
+            kind.as_str(),
+            path.value.display(),
+            dir.display()
+        );
+        out.push(
+            Diagnostic::error(path.source.place_or(&profile.place), message)
+                .profile(&profile.name)
+                .note(format!("{} of this profile comes from {}", kind.as_str(), path.source))
+                .note("under the system unit, ProtectSystem=full makes /usr, /boot and /etc read-only; OpenClaw then exits with \"requires state migration\" and the gateway crash-loops")
+                .hint("keep state, workspaces and logs under /var/lib (the unit's StateDirectory=/var/lib/clawherd), e.g. `state_dir: /var/lib/clawherd/state/NAME`, and point the config's logging.file and agents.defaults.workspace there too"),
+        );
     }
     out
 }
