@@ -996,6 +996,21 @@ pub fn valid_profile_name(name: &str) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn only_root_switches_users_and_anyone_may_name_itself() {
+        assert_eq!(may_switch((0, 0), (1001, 1001), "oc"), Ok(()));
+        assert_eq!(may_switch((1001, 1001), (1001, 1001), "oc"), Ok(()), "its own user and group");
+        let other_user = may_switch((1000, 1000), (1001, 1001), "oc").expect_err("not root");
+        assert!(
+            other_user.contains("uid 1000 gid 1000, not root") && other_user.contains("user `oc` (uid 1001 gid 1001)"),
+            "{other_user}"
+        );
+        assert!(
+            may_switch((1001, 1001), (1001, 50), "oc").is_err(),
+            "its own user with another group"
+        );
+    }
+
     fn env() -> BTreeMap<String, String> {
         BTreeMap::from([("HOME".to_string(), "/home/u".to_string()), ("SRV".to_string(), "/srv".to_string())])
     }
