@@ -14,6 +14,8 @@ fn main() -> ExitCode {
     // (one per writer thread) would each keep their own touched pages resident.
     // SAFETY: called first, before any other thread exists.
     unsafe { nix::libc::mallopt(nix::libc::M_ARENA_MAX, 1) };
+    // A shell asking for completions (`COMPLETE=bash clawherd -- ...`) is answered here.
+    clawherd::cli::complete::complete_if_asked();
     // Every usage error exits 64 (sysexits), not clap's 2; help and version exit 0.
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -73,11 +75,13 @@ fn main() -> ExitCode {
             })
         }
         Command::Init { file, home, force, stdout } => local::init(&file, home, force, stdout),
-        Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "clawherd", &mut std::io::stdout());
-            exit::OK
-        }
+        Command::Completions { shell } => match clawherd::cli::complete::write_registration(shell, &mut std::io::stdout()) {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("clawherd: {e}");
+                exit::SOFTWARE
+            }
+        },
         Command::Man => match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut std::io::stdout()) {
             Ok(()) => exit::OK,
             Err(e) => {

@@ -156,7 +156,7 @@ fn completions_and_man_page_are_generated_from_the_cli() {
     let (code, bash, _) = run_clawherd(&["completions", "bash"]);
     assert_eq!(code, 0);
     assert!(
-        bash.contains("clawherd") && bash.contains("restart") && bash.contains("complete -F"),
+        bash.contains("COMPLETE=\"bash\"") && bash.contains("\"clawherd\" --") && bash.contains("-F _clap_complete_clawherd clawherd"),
         "{}",
         &bash[..200.min(bash.len())]
     );

@@ -8,6 +8,14 @@
 //!   SIGSTOPped daemon killed by the watchdog and restarted with no duplicate gateways; journald
 //!   fields and readable messages; `systemctl stop` leaving no process;
 //!   `systemd-analyze security` printed and held to ≤ 4.0.
+//! - `system_unit_runs_gateways_as_their_users`: the same unit with `user:` per profile (users
+//!   created inside): each gateway's uid, gid and HOME; a reload restarting one (clawherd
+//!   signals a gateway of another user); a SIGKILLed clawherd restarted without duplicates;
+//!   stop leaving nothing.
+//! - `status_follows_failover_and_failback`: main stops answering (SIGSTOP), the cold rescue
+//!   takes over, main answers again, failback: `STATUS=` shows each step.
+//! - `state_under_read_only_etc_is_refused`: state dirs beside a fleet file in /etc (read-only
+//!   under `ProtectSystem=full`): exit 78 naming each path, no gateway, no restart.
 //! - `user_unit_lifecycle`: `systemd/clawherd-user.service` under `user@.service` of a test user
 //!   (started by hand as linger would at boot): starts, READY=1, stop leaves nothing.
 //!
@@ -144,6 +152,16 @@ fn fleet_status(c: &Container) -> Result<Vec<(String, String, u64)>, String> {
         .collect())
 }
 
+/// The pid of `profile`'s gateway, from `clawherd status --json` inside.
+fn gateway_pid(c: &Container, profile: &str) -> u64 {
+    let status = fleet_status(c).expect("clawherd status");
+    status
+        .into_iter()
+        .find(|p| p.0 == profile)
+        .map(|p| p.2)
+        .expect("the profile in status")
+}
+
 /// Host-visible (inside) pids of every process named `name`, with their parent pids.
 fn processes(c: &Container, name: &str) -> Vec<(u32, u32)> {
     let out = c.sh(&format!("ps -e -o pid=,ppid=,comm= | awk '$3 == \"{name}\" {{print $1, $2}}'"));
@@ -241,8 +259,9 @@ fn system_unit_lifecycle() {
     assert_eq!(field("Seccomp:"), "2", "no seccomp filter on clawherd:\n{proc_status}");
     assert_eq!(field("NoNewPrivs:"), "1", "{proc_status}");
     let bounding = u64::from_str_radix(&field("CapBnd:"), 16).expect("CapBnd");
-    // CAP_DAC_OVERRIDE (1), CAP_DAC_READ_SEARCH (2), CAP_FOWNER (3): the unit's bounding set.
-    assert_eq!(bounding, 0b1110, "CapBnd of clawherd: {bounding:#x}");
+    // CAP_CHOWN (0), CAP_DAC_OVERRIDE (1), CAP_DAC_READ_SEARCH (2), CAP_FOWNER (3), CAP_KILL (5),
+    // CAP_SETGID (6), CAP_SETUID (7), CAP_SYS_PTRACE (19): the unit's bounding set.
+    assert_eq!(bounding, 0b1110_1111 | 1 << 19, "CapBnd of clawherd: {bounding:#x}");
 
     // 2. `systemctl status` shows the current STATUS=.
     let status = c.run(&["systemctl", "status", "--no-pager", "-n", "0", UNIT]).stdout;
@@ -272,12 +291,7 @@ fn system_unit_lifecycle() {
     seen.push(after_reload.status.clone());
     println!("STATUS= sequence during the reload: {seen:?}");
     println!("STATUS line after the reload that restarted rescue: {:?}", after_reload.status);
-    let new_rescue = fleet_status(&c)
-        .expect("status")
-        .into_iter()
-        .find(|p| p.0 == "rescue")
-        .expect("rescue")
-        .2;
+    let new_rescue = gateway_pid(&c, "rescue");
     assert_ne!(new_rescue, old_rescue, "the reload was to restart rescue");
     assert_eq!(after_reload.main_pid, pid_before, "a reload must not restart clawherd");
 
@@ -320,12 +334,7 @@ fn system_unit_lifecycle() {
         .into_iter()
         .find(|(_, ppid)| *ppid != back.main_pid)
         .unwrap_or_else(|| panic!("no worker of main: {:?}", processes(&c, "fake-gateway")));
-    let main_gw = fleet_status(&c)
-        .expect("status")
-        .into_iter()
-        .find(|p| p.0 == "main")
-        .expect("main")
-        .2;
+    let main_gw = gateway_pid(&c, "main");
     assert_eq!(worker.1 as u64, main_gw, "the worker is main's child");
     assert!(gateway_pids.contains(&(main_gw as u32)));
     c.ok(&format!("kill -9 {main_gw}"));
@@ -421,6 +430,211 @@ fn system_unit_lifecycle() {
         score <= MAX_EXPOSURE,
         "systemd-analyze security {UNIT}: {score} > {MAX_EXPOSURE} (see the table above)"
     );
+}
+
+/// `Uid:` and `Gid:` (real, effective, saved, fs) of a process inside, and its `HOME`.
+fn identity(c: &Container, pid: u64) -> (String, String, String) {
+    let status = c.ok(&format!("cat /proc/{pid}/status"));
+    let field = |k: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    let home = c.ok(&format!("tr '\\0' '\\n' < /proc/{pid}/environ | sed -n 's/^HOME=//p'"));
+    (field("Uid:"), field("Gid:"), home.trim().to_string())
+}
+
+#[test]
+fn system_unit_runs_gateways_as_their_users() {
+    let Some(c) = Container::up("users") else { return };
+    let with_users = |delay: u64| {
+        fleet(delay)
+            .replace("    openclaw_profile: main\n", "    openclaw_profile: main\n    user: ocmain\n")
+            .replace(
+                "    openclaw_profile: rescue\n",
+                "    openclaw_profile: rescue\n    user: ocrescue\n    group: ocrescue\n",
+            )
+    };
+    install(&c, &with_users(1000));
+    // The users, their state dirs and configs (the gateway's file log inside its state dir).
+    let mut ids = Vec::new();
+    for name in ["main", "rescue"] {
+        let user = format!("oc{name}");
+        let out = c.ok(&format!(
+            "useradd --system --user-group --create-home --home-dir /var/lib/openclaw/home-{name} {user} && \
+             install -d -o {user} -g {user} -m 0700 /var/lib/openclaw/{name} && \
+             echo '{{ logging: {{ file: \"logs/openclaw.log\" }} }}' > /var/lib/openclaw/{name}.json5 && \
+             chown {user}:{user} /var/lib/openclaw/{name}.json5 && echo $(id -u {user}) $(id -g {user})"
+        ));
+        let (uid, gid) = out.trim().split_once(' ').expect("uid gid");
+        ids.push((name, uid.to_string(), gid.to_string()));
+    }
+    let proof = c.sh(&format!("clawherd check {FLEET}"));
+    assert_eq!(
+        proof.code, 0,
+        "the proof of the fleet with users:\n{}{}",
+        proof.stdout, proof.stderr
+    );
+
+    c.ok(&format!("systemctl start {UNIT}"));
+    let up = wait_all_ready(&c, "the fleet of per-user gateways to be ready");
+    let check_ids = |what: &str| {
+        let status = fleet_status(&c).expect("status");
+        for (name, uid, gid) in &ids {
+            let pid = status.iter().find(|p| p.0 == *name).expect("profile").2;
+            let (u, g, home) = identity(&c, pid);
+            assert_eq!(u, format!("{uid} {uid} {uid} {uid}"), "{what}: Uid of {name}'s gateway");
+            assert_eq!(g, format!("{gid} {gid} {gid} {gid}"), "{what}: Gid of {name}'s gateway");
+            assert_eq!(home, format!("/var/lib/openclaw/home-{name}"), "{what}: HOME of {name}'s gateway");
+        }
+        status
+    };
+    let before = check_ids("at start");
+    let status = c.run(&["systemctl", "status", "--no-pager", "-n", "0", UNIT]).stdout;
+    println!("== systemctl status {UNIT} (gateways as ocmain and ocrescue)\n{status}");
+    let owners = c.ok("ps -o user= -C fake-gateway | sort -u | tr '\\n' ' '");
+    println!("gateway owners: {owners}");
+
+    // A reload that restarts rescue: clawherd (root, CAP_KILL) stops ocrescue's gateway.
+    put_fleet(&c, &with_users(1500));
+    c.ok(&format!("systemctl reload {UNIT}"));
+    let old_rescue = before.iter().find(|p| p.0 == "rescue").expect("rescue").2;
+    wait_for("the old rescue gateway to be gone after the reload", STATE_DEADLINE, || {
+        let gone = c.sh(&format!("test -d /proc/{old_rescue}")).code != 0;
+        if gone {
+            return Ok(());
+        }
+        let journal = c.run(&["journalctl", "-u", UNIT, "--no-pager", "-n", "15", "-o", "cat"]).stdout;
+        Err(format!("{old_rescue} still runs; the journal ends:\n{journal}"))
+    });
+    let reloaded = wait_all_ready(&c, "the restarted rescue to be ready");
+    assert_eq!(reloaded.main_pid, up.main_pid, "a reload must not restart clawherd");
+    check_ids("after the reload");
+
+    // clawherd SIGKILLed: systemd restarts it, and it runs one gateway per profile again.
+    c.ok(&format!("systemctl kill --kill-who=main -s SIGKILL {UNIT}"));
+    wait_for("systemd to restart the killed clawherd", STATE_DEADLINE, || {
+        let s = unit_state(&c);
+        if s.main_pid != 0 && s.main_pid != up.main_pid && s.restarts >= 1 {
+            Ok(())
+        } else {
+            Err(format!("{} {}", s.main_pid, s.active))
+        }
+    });
+    wait_all_ready(&c, "the restarted clawherd to have its per-user fleet ready");
+    check_ids("after clawherd was restarted");
+    let all = processes(&c, "fake-gateway");
+    assert_eq!(all.len(), 3, "two gateways and main's worker after the restart: {all:?}");
+
+    c.ok(&format!("systemctl stop {UNIT}"));
+    let left: Vec<_> = ["clawherd", "fake-gateway"].iter().flat_map(|n| processes(&c, n)).collect();
+    assert!(left.is_empty(), "processes left after stop: {left:?}");
+    let score = security_score(&c, UNIT);
+    assert!(score <= MAX_EXPOSURE, "systemd-analyze security {UNIT}: {score} > {MAX_EXPOSURE}");
+}
+
+/// A main whose readiness is probed every 500 ms (no liveness restarts) and a cold rescue that
+/// takes over after 1 s of main not ready and hands back after 1 s of main ready again.
+fn failover_fleet() -> String {
+    fleet(0)
+        .replace(
+            "      FAKE_SPAWN_WORKER: \"1\"\n",
+            "      FAKE_SPAWN_WORKER: \"1\"\n    health: {period: 500ms, timeout: 500ms, failure_threshold: 2, liveness: false}\n",
+        )
+        .replace(
+            "    openclaw_profile: rescue\n",
+            "    openclaw_profile: rescue\n    standby: cold\n    failover_after: 1s\n    failback_after: 1s\n",
+        )
+}
+
+#[test]
+fn status_follows_failover_and_failback() {
+    let Some(c) = Container::up("failover") else { return };
+    install(&c, &failover_fleet());
+    c.ok(&format!("systemctl start {UNIT}"));
+    let up = unit_state(&c);
+    assert_eq!(up.active, "active");
+    let before = wait_for("STATUS= with main ready and the cold rescue down", STATE_DEADLINE, || {
+        let s = unit_state(&c);
+        if s.status.starts_with("1/1 ready: main ready, rescue ") && s.status.ends_with(" (cold)") && !s.status.contains("rescue ready") {
+            Ok(s.status)
+        } else {
+            Err(s.status)
+        }
+    });
+    let main = gateway_pid(&c, "main");
+
+    // main stops answering (SIGSTOP): not ready → failover → the cold rescue runs and is ready.
+    c.ok(&format!("kill -STOP {main}"));
+    let during = wait_for("STATUS= to show the rescue ready after failover", STATE_DEADLINE, || {
+        let s = unit_state(&c);
+        if s.status.starts_with("0/1 ready: main ") && s.status.contains("rescue ready (cold)") {
+            Ok(s.status)
+        } else {
+            Err(s.status)
+        }
+    });
+    let journal = c
+        .run(&["journalctl", "-u", UNIT, "--no-pager", "-o", "cat", "-g", "FAILOVER|failback"])
+        .stdout;
+    assert!(journal.contains("FAILOVER"), "no failover in the journal:\n{journal}");
+
+    // main answers again (SIGCONT): ready → failback after 1 s → the cold rescue stops.
+    c.ok(&format!("kill -CONT {main}"));
+    let after = wait_for(
+        "STATUS= to show main ready and the rescue stopped after failback",
+        STATE_DEADLINE,
+        || {
+            let s = unit_state(&c);
+            if s.status == before { Ok(s) } else { Err(s.status) }
+        },
+    );
+    let journal = c
+        .run(&["journalctl", "-u", UNIT, "--no-pager", "-o", "cat", "-g", "FAILOVER|failback"])
+        .stdout;
+    println!("== failover and failback in the journal\n{journal}");
+    println!(
+        "STATUS= before: {before:?}\nSTATUS= during failover: {during:?}\nSTATUS= after failback: {:?}",
+        after.status
+    );
+    assert!(journal.contains("failback"), "no failback in the journal:\n{journal}");
+    assert_eq!(after.main_pid, up.main_pid, "clawherd itself was not restarted");
+    assert_eq!(after.restarts, 0);
+    c.ok(&format!("systemctl stop {UNIT}"));
+    let left: Vec<_> = ["clawherd", "fake-gateway"].iter().flat_map(|n| processes(&c, n)).collect();
+    assert!(left.is_empty(), "processes left after stop: {left:?}");
+}
+
+/// The example fleet's layout (state dirs beside the fleet file) with the fleet file in
+/// /etc/clawherd: `ProtectSystem=full` makes those state dirs read-only, so `clawherd run` refuses
+/// the fleet (exit 78, no restart) and names each path, instead of gateways that crash-loop.
+#[test]
+fn state_under_read_only_etc_is_refused() {
+    let Some(c) = Container::up("readonly") else { return };
+    let text = fleet(0)
+        .replace("state_dir: /var/lib/openclaw/main", "state_dir: state/main")
+        .replace("state_dir: /var/lib/openclaw/rescue", "state_dir: state/rescue");
+    install(&c, &text);
+    // From a root shell /etc is writable: the proof passes there.
+    let proof = c.sh(&format!("clawherd check --no-host-ports {FLEET}"));
+    assert_eq!(proof.code, 0, "{}{}", proof.stdout, proof.stderr);
+    let start = c.sh(&format!("systemctl start {UNIT}"));
+    assert_ne!(start.code, 0, "the unit started with its state dirs on a read-only /etc");
+    assert_eq!(c.show(UNIT, "ExecMainStatus"), "78");
+    assert_eq!(c.show(UNIT, "NRestarts"), "0", "exit 78 is not retried");
+    let journal = c.run(&["journalctl", "-u", UNIT, "--no-pager", "-o", "cat"]).stdout;
+    println!("== journal of the refused start\n{journal}");
+    for profile in ["main", "rescue"] {
+        assert!(
+            journal.contains(&format!(
+                "the state dir /etc/clawherd/state/{profile} is on a read-only file system"
+            )),
+            "{journal}"
+        );
+    }
+    assert!(processes(&c, "fake-gateway").is_empty(), "a gateway was started");
 }
 
 /// What the hardening means for Node (the gateways' runtime): a copy of the shipped unit with

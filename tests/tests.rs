@@ -5,9 +5,11 @@ mod support;
 
 mod chaos;
 mod check_cli;
+mod completions;
 mod failover;
 mod fuzz;
 mod operate;
 mod supervise;
 mod top;
 mod upgrade;
+mod users;

@@ -1,6 +1,7 @@
 //! The command line (clap derive); each subcommand's help is its doc comment.
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::engine::ArgValueCompleter;
 use std::path::PathBuf;
 
 /// Supervisor for fleets of OpenClaw gateways: proves their isolation, keeps them up.
@@ -34,7 +35,7 @@ pub struct Target {
 #[derive(Debug, Args)]
 pub struct Selection {
     /// Profile names.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    #[arg(required_unless_present = "all", conflicts_with = "all", add = ArgValueCompleter::new(super::complete::profiles))]
     pub profiles: Vec<String>,
     /// Every profile of the fleet (one after another).
     #[arg(long)]
@@ -123,6 +124,7 @@ pub enum Command {
     /// liveness, CPU and memory of its whole process tree, OpenClaw's own signals.
     Status {
         /// Only this profile.
+        #[arg(add = ArgValueCompleter::new(super::complete::profiles))]
         profile: Option<String>,
         /// Print the API's JSON instead of a table.
         #[arg(long)]
@@ -161,6 +163,7 @@ pub enum Command {
     /// Show captured gateway output; several profiles are merged by time and prefixed.
     Logs {
         /// Profile names (default: all).
+        #[arg(add = ArgValueCompleter::new(super::complete::profiles))]
         profiles: Vec<String>,
         /// Keep printing new lines (across log rotation) until interrupted.
         #[arg(short = 'F', long)]
@@ -209,7 +212,9 @@ pub enum Command {
         #[arg(long)]
         stdout: bool,
     },
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell). It registers
+    /// clawherd with the shell, which then asks `clawherd` itself at each TAB: profile names
+    /// complete from the fleet file (`-f`, `$CLAWHERD_FLEET`, else ./fleet.yaml).
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -271,6 +276,7 @@ pub enum Command {
     /// profile, as shell lines to run the gateway by hand. Secret-looking values are redacted.
     Env {
         /// The profile.
+        #[arg(add = ArgValueCompleter::new(super::complete::profiles))]
         profile: String,
         /// Print secret-looking values too.
         #[arg(long)]

@@ -1,9 +1,11 @@
 //! The command line: argument definitions ([`args`], clap derive), the client commands that talk
-//! to a running daemon ([`commands`]), the exit codes every command returns ([`exit`]), and which fleet a command
+//! to a running daemon ([`commands`]), shell completion that knows the fleet's profiles
+//! ([`complete`]), the exit codes every command returns ([`exit`]), and which fleet a command
 //! means without `-f` ([`find`]).
 
 pub mod args;
 pub mod commands;
+pub mod complete;
 pub mod exit;
 pub mod find;
 pub mod local;

@@ -386,12 +386,13 @@ struct PairKey {
     hooks: crate::fleet::Hooks,
 }
 
-/// Whether two versions of a profile run the same gateway the same way: same argv, environment,
-/// cwd, effective paths, ports, and restart/stop settings. Places in the files do not matter.
+/// Whether two versions of a profile run the same gateway the same way: same argv, user and
+/// groups, environment, cwd, effective paths, ports, and restart/stop settings. Places in the files do not matter.
 fn same_runtime(a: (&Profile, &Plan), b: (&Profile, &Plan)) -> bool {
     let ports = |p: &Plan| p.listeners.iter().map(|l| l.range).collect::<Vec<_>>();
     let paths = |p: &Plan| p.paths().into_iter().map(|(_, s)| s.value.clone()).collect::<Vec<_>>();
     a.1.argv == b.1.argv
+        && a.1.credentials == b.1.credentials
         && a.1.env == b.1.env
         && a.1.cwd == b.1.cwd
         && paths(a.1) == paths(b.1)

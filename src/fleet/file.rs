@@ -230,6 +230,12 @@ pub struct ProfileFile {
     pub stop_timeout: Option<DurationFile>,
     /// Working directory of the gateway; default its state dir.
     pub cwd: Option<Spanned<String>>,
+    /// Unix user the gateway runs as (a name in the user database); default clawherd's own.
+    /// Needs a root clawherd, unless it is clawherd's own user.
+    pub user: Option<Spanned<String>>,
+    /// Unix group the gateway runs as (a name in the group database); default the primary
+    /// group of `user`. Only with `user`.
+    pub group: Option<Spanned<String>>,
     /// Liveness and readiness probing.
     pub health: Option<HealthFile>,
     /// The profile this one stands by for (failover target); default: the `main`-role profile
@@ -267,6 +273,8 @@ impl ProfileFile {
             restart: merge_block(self.restart.as_ref(), d.restart.as_ref(), RestartFile::over),
             stop_timeout: self.stop_timeout.clone().or_else(|| d.stop_timeout.clone()),
             cwd: self.cwd.clone().or_else(|| d.cwd.clone()),
+            user: self.user.clone().or_else(|| d.user.clone()),
+            group: self.group.clone().or_else(|| d.group.clone()),
             health: merge_block(self.health.as_ref(), d.health.as_ref(), HealthFile::over),
             standby_for: self.standby_for.clone(),
             standby: self.standby.clone().or_else(|| d.standby.clone()),

@@ -838,6 +838,7 @@ pub(crate) mod tests {
             cwd: state,
             env: BTreeMap::new(),
             argv: Vec::new(),
+            credentials: None,
         }
     }
 

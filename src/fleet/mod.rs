@@ -3,7 +3,8 @@
 //! Loading is a pipeline (process-compose's loader): [`file`](mod@file) parses the YAML with
 //! locations, [`validate`] applies defaults and checks each value, [`plan`] reads each profile's
 //! OpenClaw config and computes its effective paths and ports (each with its source), [`isolation`]
-//! proves that no two instances share a path or a port, and [`host`] checks the plan against ports
+//! proves that no two instances share a path or a port, [`ownership`] that file modes keep the
+//! instances of profiles with their own `user:` apart, and [`host`] checks the plan against ports
 //! already bound on this host. Only the result, [`Fleet`], leaves this module.
 
 pub mod diagnostic;
@@ -13,6 +14,7 @@ pub mod file;
 pub mod host;
 pub mod isolation;
 pub mod openclaw;
+pub mod ownership;
 pub mod plan;
 pub mod ranges;
 pub mod read;
@@ -177,6 +179,24 @@ pub struct Hooks {
     pub timeout: Duration,
 }
 
+/// The Unix user and group a profile's gateway runs as (`user:`/`group:`), as the user and
+/// group databases had them when the fleet was loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    /// User name.
+    pub user: String,
+    /// Group name: `group:`, else the user's primary group (its gid as text when it has no name).
+    pub group: String,
+    /// uid, gid and supplementary groups (`getgrouplist` of the user and gid) set in the child
+    /// before exec.
+    pub credentials: crate::process::spawn::Credentials,
+    /// The user's home directory (passwd): the gateway's `HOME`, what `~` means for it and where
+    /// its default state dir is.
+    pub home: PathBuf,
+    /// Where `user:` is written.
+    pub place: Place,
+}
+
 /// One validated profile: what the operator declared, defaults applied, nothing derived yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
@@ -208,6 +228,8 @@ pub struct Profile {
     pub env: BTreeMap<String, String>,
     /// Explicit working directory (absolute); default the state dir.
     pub cwd: Option<PathBuf>,
+    /// The user and group the gateway runs as; `None` runs it as clawherd's own.
+    pub run_as: Option<RunAs>,
     /// Restart settings.
     pub restart: RestartSettings,
     /// Graceful stop budget before SIGKILL.
@@ -366,6 +388,7 @@ pub fn load_str(path: &Path, text: &str, ctx: &LoadContext) -> Result<Fleet, Fle
     }
     if !diags.has_errors() {
         diags.0.extend(isolation::prove(&instances));
+        diags.0.extend(ownership::check(&instances));
     }
     if !diags.has_errors() && ctx.check_host_ports {
         diags.0.extend(host::check_bound_ports(&instances, &marker_for));

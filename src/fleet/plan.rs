@@ -426,6 +426,9 @@ pub struct Plan {
     pub env: BTreeMap<String, String>,
     /// Full command line: program, arguments.
     pub argv: Vec<String>,
+    /// The uid, gid and groups the child switches to before exec (the profile's `user:`);
+    /// `None` keeps clawherd's.
+    pub credentials: Option<crate::process::spawn::Credentials>,
 }
 
 impl Plan {
@@ -555,19 +558,18 @@ pub fn plan(
         cwd,
         env,
         argv,
+        credentials: profile.run_as.as_ref().map(|r| r.credentials.clone()),
     };
     Ok((plan, warnings))
 }
 
-/// Home as the gateway will see it: the fleet env's `OPENCLAW_HOME`, else `HOME`, else `/`.
+/// Home as the gateway will see it: the profile env's `OPENCLAW_HOME`, else its `HOME`, else
+/// the home of its `user:`, else clawherd's `HOME`, else `/`.
 fn gateway_home(profile: &Profile, parent_env: &BTreeMap<String, String>) -> PathBuf {
     let home_var = format!("{}_HOME", profile.flavor.env_prefix());
-    profile
-        .env
-        .get(&home_var)
-        .or_else(|| profile.env.get("HOME"))
-        .or_else(|| parent_env.get("HOME"))
-        .map(PathBuf::from)
+    let own = profile.env.get(&home_var).or_else(|| profile.env.get("HOME")).map(PathBuf::from);
+    own.or_else(|| profile.run_as.as_ref().map(|r| r.home.clone()))
+        .or_else(|| parent_env.get("HOME").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("/"))
 }
 
@@ -1048,7 +1050,8 @@ fn derived_listener(row: &PortRow, base: &Sourced<u16>) -> Listener {
     }
 }
 
-/// The environment every child gets: clawherd's, scrubbed, plus the three markers.
+/// The environment every child gets: clawherd's, scrubbed, plus the three markers, and with
+/// `user:` set that user's `HOME`, `USER` and `LOGNAME`.
 fn base_env(parent_env: &BTreeMap<String, String>, profile: &Profile, fleet_dir: &Path, marker: &str) -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = parent_env
         .iter()
@@ -1058,6 +1061,12 @@ fn base_env(parent_env: &BTreeMap<String, String>, profile: &Profile, fleet_dir:
     env.insert("CLAWHERD_INSTANCE".into(), marker.to_string());
     env.insert("CLAWHERD_PROFILE".into(), profile.name.clone());
     env.insert("CLAWHERD_FLEET_DIR".into(), fleet_dir.display().to_string());
+    // The environment follows the user, as a login would set it (the profile's `env:` still wins).
+    if let Some(r) = &profile.run_as {
+        env.insert("HOME".into(), r.home.display().to_string());
+        env.insert("USER".into(), r.user.clone());
+        env.insert("LOGNAME".into(), r.user.clone());
+    }
     env
 }
 
@@ -1089,6 +1098,7 @@ fn plan_process(profile: &Profile, fleet_dir: &Path, parent_env: &BTreeMap<Strin
         cwd: profile.cwd.clone().unwrap_or_else(|| fleet_dir.to_path_buf()),
         env,
         argv,
+        credentials: profile.run_as.as_ref().map(|r| r.credentials.clone()),
     }
 }
 

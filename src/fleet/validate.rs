@@ -11,7 +11,9 @@ use super::file::{
 };
 use super::ranges::{self, Bound, Range};
 use super::version;
-use super::{Flavor, FleetSettings, HealthSettings, Hooks, Profile, RestartPolicy, RestartSettings, Role, Sourced, Standby, StandbyMode};
+use super::{
+    Flavor, FleetSettings, HealthSettings, Hooks, Profile, RestartPolicy, RestartSettings, Role, RunAs, Sourced, Standby, StandbyMode,
+};
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -523,6 +525,88 @@ impl Cx<'_> {
     }
 }
 
+/// Identity rules: the `user:`/`group:` a gateway runs as.
+impl Cx<'_> {
+    /// `user:` and `group:`, looked up in the user and group databases; `None` (with the error
+    /// reported, if any) when unset or wrong.
+    fn run_as(&mut self, p: &ProfileFile) -> Option<RunAs> {
+        let Some(u) = &p.user else {
+            if let Some(g) = &p.group {
+                let hint = "add `user: NAME` (the gateway runs as that user, with this group), or remove `group`";
+                self.error(g, "group", "`group` is set without `user`".into(), hint);
+            }
+            return None;
+        };
+        let name = self.text(u, "user")?;
+        let user = match nix::unistd::User::from_name(&name) {
+            Ok(Some(user)) => user,
+            Ok(None) => {
+                let hint = format!(
+                    "create it (`useradd --system --create-home --home-dir /var/lib/{name} --shell /usr/sbin/nologin {name}`), or fix the name"
+                );
+                self.error(u, "user", format!("user `{name}` does not exist on this host"), hint);
+                return None;
+            }
+            Err(e) => {
+                let hint = "check the user database (`getent passwd NAME`)";
+                self.error(u, "user", format!("cannot look user `{name}` up: {e}"), hint);
+                return None;
+            }
+        };
+        let (group, gid) = match &p.group {
+            Some(g) => {
+                let gname = self.text(g, "group")?;
+                match nix::unistd::Group::from_name(&gname) {
+                    Ok(Some(grp)) => (gname, grp.gid),
+                    _ => {
+                        let hint = format!("create it (`groupadd --system {gname}`), or remove `group` to use the user's primary group");
+                        self.error(g, "group", format!("group `{gname}` does not exist on this host"), hint);
+                        return None;
+                    }
+                }
+            }
+            None => {
+                let gname = nix::unistd::Group::from_gid(user.gid).ok().flatten().map(|g| g.name);
+                (gname.unwrap_or_else(|| user.gid.to_string()), user.gid)
+            }
+        };
+        let (uid, gid) = (user.uid.as_raw(), gid.as_raw());
+        let me = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+        if let Err(message) = may_switch(me, (uid, gid), &name) {
+            let hint = "run clawherd as root (the system unit, docs/systemd.md), or remove `user`/`group` to run the gateway as clawherd's own user";
+            self.error(u, "user", message, hint);
+            return None;
+        }
+        // Supplementary groups as a login would have them; the name has no NUL (checked above).
+        let groups = std::ffi::CString::new(name.clone())
+            .ok()
+            .and_then(|c| nix::unistd::getgrouplist(&c, nix::unistd::Gid::from_raw(gid)).ok())
+            .map_or_else(|| vec![gid], |g| g.into_iter().map(|g| g.as_raw()).collect());
+        Some(RunAs {
+            user: name,
+            group,
+            credentials: crate::process::spawn::Credentials { uid, gid, groups },
+            home: user.dir,
+            place: self.place(u),
+        })
+    }
+}
+
+/// Whether a clawherd running with effective uid and gid `me` may run a gateway as `to` (uid,
+/// gid) of user `name`: root may switch to anyone; any other user only runs gateways as itself
+/// (its own uid and gid: nothing to switch).
+///
+/// Errors: what stands in the way, for the diagnostic at `user:`.
+pub fn may_switch(me: (u32, u32), to: (u32, u32), name: &str) -> Result<(), String> {
+    if me.0 == 0 || me == to {
+        return Ok(());
+    }
+    Err(format!(
+        "clawherd runs as uid {} gid {}, not root, so it cannot run this gateway as user `{name}` (uid {} gid {})",
+        me.0, me.1, to.0, to.1
+    ))
+}
+
 /// Profile rules: one function per section of a profile, on the profile merged with `defaults:`.
 impl Cx<'_> {
     /// `defaults.port` applies one base port to every profile that sets none: a warning.
@@ -561,6 +645,7 @@ impl Cx<'_> {
         let state_dir = p.state_dir.as_ref().and_then(|s| self.located_path(s, "state_dir"));
         let workspace = p.workspace.as_ref().and_then(|s| self.located_path(s, "workspace"));
         let cwd = p.cwd.as_ref().and_then(|s| self.path_value(s, "cwd"));
+        let run_as = self.run_as(p);
         let port = self.port(p);
         let ports = self.ports(flavor, p);
         if flavor == Some(Flavor::Process) {
@@ -595,6 +680,7 @@ impl Cx<'_> {
             args,
             env,
             cwd,
+            run_as,
             restart,
             stop_timeout,
             health,
@@ -1028,6 +1114,21 @@ pub fn valid_profile_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_root_switches_users_and_anyone_may_name_itself() {
+        assert_eq!(may_switch((0, 0), (1001, 1001), "oc"), Ok(()));
+        assert_eq!(may_switch((1001, 1001), (1001, 1001), "oc"), Ok(()), "its own user and group");
+        let other_user = may_switch((1000, 1000), (1001, 1001), "oc").expect_err("not root");
+        assert!(
+            other_user.contains("uid 1000 gid 1000, not root") && other_user.contains("user `oc` (uid 1001 gid 1001)"),
+            "{other_user}"
+        );
+        assert!(
+            may_switch((1001, 1001), (1001, 50), "oc").is_err(),
+            "its own user with another group"
+        );
+    }
 
     fn env() -> BTreeMap<String, String> {
         BTreeMap::from([("HOME".to_string(), "/home/u".to_string()), ("SRV".to_string(), "/srv".to_string())])

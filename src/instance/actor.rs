@@ -39,6 +39,9 @@ impl spawn::Launch for Plan {
     fn cwd(&self) -> &std::path::Path {
         &self.cwd
     }
+    fn credentials(&self) -> Option<&spawn::Credentials> {
+        self.credentials.as_ref()
+    }
 }
 
 /// Time between readiness probes while starting.

@@ -1,0 +1,92 @@
+//! Shell completion that knows the fleet: clap_complete's dynamic completion (`CompleteEnv`).
+//! The script `clawherd completions SHELL` prints only registers clawherd with the shell; at each
+//! TAB the shell runs `COMPLETE=SHELL clawherd -- WORDS...`, which [`complete_if_asked`] answers
+//! before anything else runs. Profile arguments (`start`, `stop`, `restart`, `status`, `logs`,
+//! `env`) complete to the profile names of the fleet file the command line names (`-f FILE`),
+//! else `$CLAWHERD_FLEET`, else `fleet.yaml` in the current folder.
+
+use clap::CommandFactory;
+use clap_complete::engine::CompletionCandidate;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+
+/// The variable that asks clawherd for completions (clap_complete's default).
+const VAR: &str = "COMPLETE";
+
+/// Answers a completion request and exits when `COMPLETE` is set (a shell asking); returns at
+/// once otherwise. Must run before anything writes to stdout.
+pub fn complete_if_asked() {
+    clap_complete::CompleteEnv::with_factory(super::Cli::command).var(VAR).complete();
+}
+
+/// Writes the registration script of `shell` (what `clawherd completions SHELL` prints): it
+/// calls `clawherd` (looked up on `PATH`) at each completion.
+///
+/// Errors: writing to `out` failed, or clap_complete has no dynamic completion for `shell`.
+pub fn write_registration(shell: clap_complete::Shell, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let name = shell.to_string();
+    let shells = clap_complete::env::Shells::builtins();
+    let Some(completer) = shells.completer(&name) else {
+        return Err(std::io::Error::other(format!("no completion for {name}")));
+    };
+    completer.write_registration(VAR, "clawherd", "clawherd", "clawherd", out)
+}
+
+/// Completes a profile argument: the profile names of the fleet file that start with `current`.
+/// A fleet file that cannot be read or parsed offers nothing.
+pub fn profiles(current: &OsStr) -> Vec<CompletionCandidate> {
+    let Some(prefix) = current.to_str() else { return Vec::new() };
+    let file = fleet_of(std::env::args_os())
+        .unwrap_or_else(|| std::env::var_os("CLAWHERD_FLEET").map_or_else(|| "fleet.yaml".into(), PathBuf::from));
+    profile_names(&file)
+        .into_iter()
+        .filter(|n| n.starts_with(prefix))
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
+/// The fleet file of a command line being completed: the value of its last `-f`/`--file`.
+fn fleet_of(args: impl IntoIterator<Item = OsString>) -> Option<PathBuf> {
+    let mut found = None;
+    let mut args = args.into_iter();
+    while let Some(a) = args.next() {
+        if a == "-f" || a == "--file" {
+            found = args.next().map(PathBuf::from).or(found);
+        } else if let Some(v) = a.to_str().and_then(|s| s.strip_prefix("--file=")) {
+            found = Some(PathBuf::from(v));
+        }
+    }
+    found
+}
+
+/// The profile names of a fleet file, in name order; empty when it cannot be read or is not a
+/// fleet file. Only `profiles:` is read: a file with other mistakes still completes.
+pub fn profile_names(file: &std::path::Path) -> Vec<String> {
+    #[derive(Deserialize)]
+    struct Names {
+        profiles: BTreeMap<String, serde::de::IgnoredAny>,
+    }
+    let Ok(text) = crate::fleet::read_bounded(file) else {
+        return Vec::new();
+    };
+    serde_saphyr::from_str::<Names>(&text).map_or_else(|_| Vec::new(), |n| n.profiles.into_keys().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_file_option_names_the_fleet() {
+        let args = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(fleet_of(args(&["clawherd", "restart", "m"])), None);
+        assert_eq!(fleet_of(args(&["clawherd", "restart", "-f", "a.yaml", "m"])), Some("a.yaml".into()));
+        assert_eq!(
+            fleet_of(args(&["clawherd", "-f", "a.yaml", "restart", "--file=b.yaml", "m"])),
+            Some("b.yaml".into())
+        );
+        assert_eq!(fleet_of(args(&["clawherd", "restart", "-f"])), None, "a dangling -f names nothing");
+    }
+}
