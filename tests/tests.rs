@@ -8,5 +8,6 @@ mod check_cli;
 mod failover;
 mod fuzz;
 mod operate;
+mod rollout;
 mod supervise;
 mod top;

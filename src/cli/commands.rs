@@ -290,6 +290,22 @@ pub async fn reload(client: &Client) -> u8 {
             if !r.needs_restart.is_empty() {
                 println!("note: {} changed and apply only when clawherd restarts", r.needs_restart.join(", "));
             }
+            if !r.held.is_empty() {
+                eprintln!(
+                    "clawherd: not applied to {}: the standby that must cover it was not ready\n  hint: `clawherd events` says why; reload again once the standby is ready",
+                    r.held.join(", ")
+                );
+            }
+            if !r.rolled_back.is_empty() {
+                eprintln!(
+                    "clawherd: the change failed its verification and was rolled back: {}\n  hint: `clawherd events` names the reason, the gateway's error line and the rejected config",
+                    r.rolled_back.join(", ")
+                );
+                return exit::CONFIG;
+            }
+            if !r.held.is_empty() {
+                return exit::UNAVAILABLE;
+            }
             exit::OK
         }
         Err(e) => {

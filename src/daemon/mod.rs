@@ -74,7 +74,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
     let output = OutputSink::start(fleet.settings.run_dir.join("logs"), fleet.settings.rotation, console);
     let events = EventSink::start(Some(fleet.settings.run_dir.join("events.jsonl")));
     let (requests, mut requests_rx) = mpsc::channel(16);
-    let state = AppState {
+    let mut state = AppState {
         requests: requests.clone(),
         output: output.clone(),
         keep: fleet.settings.rotation.keep,
@@ -85,6 +85,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         },
         events: events.clone(),
         cpu: Default::default(),
+        rollout: Default::default(),
     };
     let socket = fleet.settings.socket.clone();
     let metrics_listener = match fleet.settings.metrics_listen {
@@ -100,6 +101,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
     let mut sup = Supervisor::start(fleet, output, events)
         .await
         .map_err(|e| DaemonError::Setup(e.to_string()))?;
+    state.rollout = sup.rollout_notes();
     // Owned here, stopped below: the API server, the SIGHUP listener, the metrics listener, the
     // watcher and the systemd task. The API is served from now on, while leftovers of an
     // earlier clawherd are taken down too.

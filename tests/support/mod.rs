@@ -155,11 +155,12 @@ pub struct TestFleet {
 
 impl TestFleet {
     /// Writes `fleet.yaml` with `profiles` running the stand-in gateway; `defaults` is extra YAML
-    /// under `defaults:` (indented by 2).
+    /// under `defaults:` (indented by 2). A change is proved with a 2 s soak (`rollout:`;
+    /// a profile sets its own `rollout:` block to change that).
     pub fn fake(profiles: &[TestProfile], defaults: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut y = format!(
-            "version: 1\ndefaults:\n  command: [\"{}\"]\n  args: [\"--allow-unconfigured\"]\n  restart: {{backoff: {{initial: 100ms, max: 1s}}}}\n  stop_timeout: 20s\n{defaults}profiles:\n",
+            "version: 1\ndefaults:\n  command: [\"{}\"]\n  args: [\"--allow-unconfigured\"]\n  restart: {{backoff: {{initial: 100ms, max: 1s}}}}\n  stop_timeout: 20s\n  rollout: {{soak: 2s}}\n{defaults}profiles:\n",
             fake_gateway_bin()
         );
         for p in profiles {

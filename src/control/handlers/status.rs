@@ -56,7 +56,10 @@ pub async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>)
         .zip(&statuses)
         .zip(m.trees.into_iter().zip(m.cpu))
         .zip(m.signals)
-        .map(|(((v, s), (tree, cpu)), signals)| report(v, s, tree, cpu, signals, now))
+        .map(|(((v, s), (tree, cpu)), signals)| InstanceReport {
+            rollout: state.rollout.get(&v.profile.name),
+            ..report(v, s, tree, cpu, signals, now)
+        })
         .collect();
     let rss_bytes = procfs::process::Process::myself()
         .and_then(|p| p.stat())
@@ -143,6 +146,7 @@ fn report(
             cpu_span_s,
         },
         openclaw,
+        rollout: None,
     }
 }
 
