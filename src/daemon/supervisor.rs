@@ -723,6 +723,10 @@ async fn drive<F: Future<Output = Outcome>>(
     let work = work(Some(tx));
     tokio::pin!(work);
     let mut answer = answer;
+    // Once every sender is gone, only the rollout is left to wait for.
+    let mut open = true;
+    // Until `applied` resolved (a oneshot is polled to completion once).
+    let mut listening = true;
     loop {
         tokio::select! {
             out = &mut work => {
@@ -731,13 +735,17 @@ async fn drive<F: Future<Output = Outcome>>(
                 }
                 return Some(out);
             }
-            o = &mut applied, if answer.is_some() => {
-                if let (Some(a), Ok(o)) = (answer.take(), o) {
+            o = &mut applied, if listening && answer.is_some() => {
+                // A rollout that drops the sender unsent (a failed last step) answers at its end.
+                listening = false;
+                if let Ok(o) = o
+                    && let Some(a) = answer.take()
+                {
                     a.send(waiting, Some(o));
                 }
             }
             () = shutdown.as_mut() => return None,
-            req = requests.recv() => match req {
+            req = requests.recv(), if open => match req {
                 Some(Request::Instances(r)) => {
                     let _ = r.send(roster.borrow().clone());
                 }
@@ -749,11 +757,7 @@ async fn drive<F: Future<Output = Outcome>>(
                         let _ = r.send(());
                     }
                 }
-                None => {
-                    if let Some(a) = answer.take() {
-                        a.send(waiting, None);
-                    }
-                }
+                None => open = false,
             },
         }
     }
