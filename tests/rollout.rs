@@ -142,31 +142,29 @@ fn standby_first_then_main_with_the_cold_standby_covering() {
     assert_eq!(status_row(&fleet, "main")["rollout"], "verified");
 }
 
-/// Starts main (with `yaml`) on a good config, waits for its last-known-good, writes a config
-/// it refuses and reloads: `reload` exits 78. Returns the fleet, the daemon, the `rolled_back`
-/// event and `reload`'s stderr.
-fn refused_config(salt: u32, yaml: &str) -> (TestFleet, Daemon, Back, String) {
+/// Starts main (with `yaml`) on a good config, waits for its last-known-good and writes a config
+/// it refuses (no `reload`: the configs are watched). Returns the fleet, the daemon and the
+/// `rolled_back` event.
+fn refused_config(salt: u32, yaml: &str) -> (TestFleet, Daemon, Back) {
     let fleet = TestFleet::fake(&[TestProfile::new("main", "main", free_base(salt)).yaml(yaml)], "");
     let config = config_of(&fleet, "main");
     std::fs::write(&config, GOOD).expect("write config");
     let d = Daemon::start(&fleet.path);
     d.wait_event(0, "known_good", "main", D);
     let mark = d.mark();
+    // An OpenClaw config is watched even without `watch: true`: the edit is rolled out.
     std::fs::write(&config, BAD).expect("write config");
-    let (code, out, err) = reload(&fleet);
-    assert_eq!(code, 78, "{out}{err}");
     let b = back(&d.wait_event(mark, "rolled_back", "main", D));
-    (fleet, d, b, err)
+    (fleet, d, b)
 }
 
 /// A config the gateway refuses (exit 78) is rolled back: the last-known-good content is
 /// written back, the refused one kept as `<config>.rejected-<timestamp>` and named in the
-/// event, with the gateway's own error line; `reload` says so and exits 78.
+/// event, with the gateway's own error line. The edit is seen without `watch: true`.
 #[test]
 fn a_refused_config_is_rolled_back_and_kept_beside_the_original() {
-    let (fleet, _d, b, err) = refused_config(311, "");
+    let (fleet, _d, b) = refused_config(311, "");
     let config = config_of(&fleet, "main");
-    assert!(err.contains("rolled back: main"), "{err}");
     assert!(b.reason.starts_with("parked on a configuration error"), "{}", b.reason);
     assert!(b.error.as_deref().is_some_and(|e| e.contains("Unrecognized key")), "{:?}", b.error);
     assert!(b.restored && b.restarted, "{}", b.message);
@@ -195,7 +193,7 @@ fn a_refused_config_is_rolled_back_and_kept_beside_the_original() {
 /// nothing is restored or restarted: the instance stays parked.
 #[test]
 fn rollback_off_reports_and_leaves_the_change() {
-    let (fleet, _d, b, _) = refused_config(321, "    rollout: {rollback: false, soak: 1s}\n");
+    let (fleet, _d, b) = refused_config(321, "    rollout: {rollback: false, soak: 1s}\n");
     let config = config_of(&fleet, "main");
     assert!(!b.restored && !b.restarted, "{}", b.message);
     assert!(b.message.contains("rollback is off"), "{}", b.message);
@@ -263,8 +261,8 @@ fn liveness_failures_during_the_soak_are_rolled_back() {
 }
 
 /// Starts main (refusing a bad config 3 s after start), waits for its last-known-good, writes
-/// the bad config and reloads in a thread; returns once the new gateway has read it.
-fn refusing_change(salt: u32) -> (TestFleet, Daemon, Mark, std::thread::JoinHandle<(i32, String, String)>) {
+/// the bad config (watched: a reload follows); returns once the new gateway has read it.
+fn refusing_change(salt: u32) -> (TestFleet, Daemon, Mark) {
     let a = free_base(salt);
     let main = TestProfile::new("main", "main", a)
         .env("FAKE_REFUSE_DELAY_MS", "3000")
@@ -274,23 +272,23 @@ fn refusing_change(salt: u32) -> (TestFleet, Daemon, Mark, std::thread::JoinHand
     let d = Daemon::start(&fleet.path);
     d.wait_event(0, "known_good", "main", D);
     let mark = d.mark();
+    // Watched: the edit starts a reload and its rollout.
     std::fs::write(config_of(&fleet, "main"), BAD).expect("write config");
-    let path = fleet.path.to_string_lossy().into_owned();
-    let reloading = std::thread::spawn(move || run_clawherd(&["reload", "-f", &path]));
     d.wait_event(mark, "change_applying", "main", D);
     // The new gateway has read the refused config (it says so at once, then waits 3 s).
     let log = fleet.dir.path().join(".clawherd/logs/main.log");
     wait_until("the new gateway read the refused config", D, || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("the config has fakeRefuse"))
     });
-    (fleet, d, mark, reloading)
+    (fleet, d, mark)
 }
 
 /// An edit of the config made while the rollout proves a change is never overwritten: the
-/// failed change is recorded, the edit left as is and said so, the refused content kept.
+/// failed change is recorded, the edit left as is and said so, the refused content kept; the
+/// edit is then rolled out in turn.
 #[test]
 fn an_edit_during_a_rollout_is_never_overwritten() {
-    let (fleet, d, mark, reloading) = refusing_change(371);
+    let (fleet, d, mark) = refusing_change(371);
     let edited = "{ gateway: { mode: \"local\" } } // edited during the rollout\n";
     std::fs::write(config_of(&fleet, "main"), edited).expect("write config");
     let b = back(&d.wait_event(mark, "rolled_back", "main", D));
@@ -299,19 +297,20 @@ fn an_edit_during_a_rollout_is_never_overwritten() {
     assert_eq!(std::fs::read_to_string(config_of(&fleet, "main")).expect("config"), edited);
     let rejected = b.rejected.expect("kept");
     assert_eq!(std::fs::read_to_string(rejected).expect("rejected"), BAD);
-    let (code, _, _) = reloading.join().expect("reload thread");
-    assert_eq!(code, 78);
+    // The edit itself is watched: it is rolled out next, and proved.
+    let verified = d.wait_event(mark, "change_verified", "main", D);
+    assert_eq!(verified.profile.as_deref(), Some("main"));
+    assert_eq!(status_row(&fleet, "main")["state"], "ready");
 }
 
 /// clawherd killed in the middle of a rollout: the next daemon finds the journal, proves the
 /// unproved change, and rolls it back to the recorded last-known-good config when it fails.
 #[test]
 fn a_daemon_restart_in_the_middle_of_a_rollout_rolls_it_back() {
-    let (fleet, mut d, _, reloading) = refusing_change(381);
+    let (fleet, mut d, _) = refusing_change(381);
     assert!(fleet.dir.path().join(".clawherd/rollout.json").exists());
     d.signal(9);
     d.wait_exit(D);
-    let _ = reloading.join();
     let d2 = Daemon::start(&fleet.path);
     let (_, resumed) = d2.wait_event_from(0, "rollout_started", |e| e.kind() == "rollout_started", D);
     assert!(resumed.message.contains("resuming"), "{}", resumed.message);
@@ -345,4 +344,37 @@ fn a_change_to_main_without_a_ready_standby_is_held() {
     let e = d.wait_event(mark, "change_held", "main", D);
     assert!(e.message.contains("rescue must cover main"), "{}", e.message);
     assert_eq!(status_row(&fleet, "main")["pid"].as_i64(), Some(pid as i64));
+}
+
+/// Without `watch: true`, an OpenClaw config edit that clawherd's proof refuses (the trial's
+/// case: rescue's workspace moved inside main's state dir), in a config OpenClaw applies by
+/// itself (no `gateway.reload.mode: "off"`), is a failed change: `reload_refused`, then
+/// `rolled_back` with the edit kept as rejected and the content the gateway was started with
+/// written back, the gateway left running. A valid edit is rolled out and proved.
+#[test]
+fn a_live_config_change_clawherd_refuses_is_rolled_back() {
+    let (a, b) = two_ports(401);
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a), TestProfile::new("rescue", "rescue", b)], "");
+    let config = config_of(&fleet, "rescue");
+    std::fs::write(&config, GOOD).expect("write config");
+    let d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    let pid = d.wait_ready(0, "rescue", D);
+    let mark = d.mark();
+    let inside = fleet.dir.path().join("state/main/rescue-workspace");
+    let refused = format!(
+        "{{ gateway: {{ mode: \"local\" }}, agents: {{ defaults: {{ workspace: \"{}\" }} }} }}\n",
+        inside.display()
+    );
+    std::fs::write(&config, &refused).expect("write config");
+    d.wait_event_from(mark, "reload_refused", |e| e.kind() == "reload_refused", D);
+    let b = back(&d.wait_event(mark, "rolled_back", "rescue", D));
+    assert!(b.reason.starts_with("a live config change"), "{}", b.reason);
+    assert!(b.restored && !b.restarted, "{}", b.message);
+    assert_eq!(std::fs::read_to_string(b.rejected.expect("kept")).expect("rejected"), refused);
+    assert_eq!(std::fs::read_to_string(&config).expect("config"), GOOD);
+    assert_eq!(status_row(&fleet, "rescue")["pid"].as_i64(), Some(i64::from(pid)));
+    let mark = d.mark();
+    std::fs::write(&config, "{ gateway: { mode: \"local\", bind: \"loopback\" } }\n").expect("write config");
+    d.wait_event(mark, "change_verified", "rescue", D);
 }

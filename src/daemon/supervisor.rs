@@ -315,6 +315,7 @@ impl Supervisor {
                     None,
                     format!("{} error(s); the fleet keeps running unchanged", d.error_count()),
                 ));
+                self.refused_live_changes(&text);
                 return Err(text);
             }
             Err(e) => {

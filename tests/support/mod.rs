@@ -396,11 +396,17 @@ impl Daemon {
         signal(self.child.id() as i32, sig);
     }
 
-    /// Waits for clawherd to exit; panics after `deadline`.
+    /// Waits for clawherd to exit and for its whole stderr to be collected (the reader thread may
+    /// still be behind when the process is gone); panics after `deadline`.
     pub fn wait_exit(&mut self, deadline: Duration) -> ExitStatus {
         let end = Instant::now() + deadline;
         loop {
             if let Some(s) = self.child.try_wait().expect("try_wait") {
+                let mut lines = self.log.lines.lock().expect("log");
+                while !lines.1 && Instant::now() < end {
+                    let left = end.saturating_duration_since(Instant::now());
+                    lines = self.log.changed.wait_timeout(lines, left).expect("log").0;
+                }
                 return s;
             }
             assert!(

@@ -361,38 +361,106 @@ impl Supervisor {
                 }
             }
         }
+        let (config_restored, rejected_config) = (restored, rejected);
+        self.record_rolled_back(
+            name,
+            What::RolledBack {
+                reason,
+                error,
+                rejected_config,
+                config_restored,
+                restarted,
+            },
+            &notes,
+        );
+    }
+
+    /// Records a `rolled_back` (`what`) of `name`: the metric, the status note, the log, the
+    /// hooks and the event, whose message says what was done and `notes`.
+    fn record_rolled_back(&mut self, name: &str, what: What, notes: &[String]) {
+        let What::RolledBack {
+            reason,
+            rejected_config,
+            restarted,
+            error,
+            ..
+        } = &what
+        else {
+            return;
+        };
         crate::observe::metrics::ROLLBACKS
             .get_or_create(&crate::observe::metrics::profile_label(name))
             .inc();
         let mut message = format!("change failed: {reason}");
-        if restarted {
+        if *restarted {
             message.push_str("; back on the last-known-good");
         }
-        if let Some(r) = &rejected {
+        if let Some(r) = rejected_config {
             message.push_str(&format!("; the rejected config is kept as {r}"));
         }
-        for n in &notes {
+        for n in notes {
             message.push_str("; ");
             message.push_str(n);
         }
         warn!(profile = %name, %message, error = ?error, "ROLLED BACK");
         self.note(name, format!("rolled back: {reason}"));
         let pid = self.managed.get(name).and_then(|m| m.view.handle.status().pid);
-        let event = FleetEvent::new(
-            What::RolledBack {
-                reason,
-                error,
-                rejected_config: rejected,
-                config_restored: restored,
-                restarted,
-            },
-            Some(name),
-            pid,
-            message,
-        );
+        let event = FleetEvent::new(what, Some(name), pid, message);
         while self.hook_tasks.try_join_next().is_some() {}
         crate::failover::hooks::hooks_for(&mut self.hook_tasks, &self.fleet.settings.hooks, &self.events, &event);
         self.events.emit(event);
+    }
+
+    /// After a reload the proof refused (`errors`): an instance whose OpenClaw config changed
+    /// since it was started, and whose OpenClaw applies config edits by itself
+    /// (`gateway.reload.mode` not `"off"`), is running a change clawherd refuses. That is a
+    /// failed change: with `rollout.rollback` the refused content is kept as
+    /// `<config>.rejected-<timestamp>` and the content it was started with is written back
+    /// (never over a newer edit), which OpenClaw applies in turn; `rolled_back` records it
+    /// (`restarted: false`). A config with `gateway.reload.mode: "off"` is left alone: the
+    /// gateway ignores the edit, and `reload_refused` already says why it was refused.
+    pub(super) fn refused_live_changes(&mut self, errors: &str) {
+        let first = errors.lines().next().unwrap_or_default().to_string();
+        let live: Vec<(String, std::path::PathBuf, Option<String>, bool)> = self
+            .managed
+            .iter()
+            .filter_map(|(name, m)| {
+                let path = m.view.plan.gateway.as_ref()?.config.value.clone();
+                let changed = files::content(&path) != m.config && files::reloads_itself(&path);
+                changed.then(|| (name.clone(), path, m.config.clone(), m.view.profile.rollout.rollback))
+            })
+            .collect();
+        for (name, path, good, rollback) in live {
+            let now = files::content(&path);
+            let mut rejected = None;
+            let mut restored = false;
+            let mut notes = Vec::new();
+            match (rollback, &now, &good) {
+                (true, Some(bad), Some(good)) => {
+                    rejected = files::keep_rejected(&path, bad).ok().map(|p| p.display().to_string());
+                    match files::restore(&path, now.as_deref(), Some(good)) {
+                        Restore::Restored => {
+                            restored = true;
+                            notes.push("the config it was started with was written back; OpenClaw applies it in turn".to_string());
+                        }
+                        Restore::AlreadyGood => {}
+                        Restore::EditedMeanwhile => notes.push("the config changed again meanwhile: left as is".to_string()),
+                        Restore::Failed(e) => notes.push(format!("cannot write the config back: {e}")),
+                    }
+                }
+                (false, _, _) => notes.push("rollback is off (`rollout.rollback: false`): left as is".to_string()),
+                _ => notes.push("no config to go back to: left as is".to_string()),
+            }
+            let reason = format!("a live config change (OpenClaw applies edits itself) that clawherd refuses: {first}");
+            let what = What::RolledBack {
+                reason,
+                error: None,
+                rejected_config: rejected,
+                config_restored: restored,
+                restarted: false,
+            };
+            self.record_rolled_back(&name, what, &notes);
+        }
     }
 
     /// The gateway's own last error line in its captured output (the most telling of the last
