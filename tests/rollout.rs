@@ -184,6 +184,8 @@ fn a_refused_config_is_rolled_back_and_kept_beside_the_original() {
         row["rollout"].as_str().is_some_and(|n| n.starts_with("rolled back: parked")),
         "{row}"
     );
+    let (_, table, _) = run_clawherd(&["status", "-f", &fleet.path.to_string_lossy()]);
+    assert!(table.contains("rollout: rolled back: parked"), "{table}");
     // The lkg history holds the good content.
     let lkg = std::fs::read_to_string(fleet.dir.path().join(".clawherd/lkg/main.json")).expect("lkg");
     assert!(lkg.contains("mode: \\\"local\\\" }"), "{lkg}");

@@ -98,6 +98,11 @@ pub fn render_status(s: &StatusResponse) -> String {
             if let Some(r) = &i.reason {
                 notes = format!("{}: {}", i.state, r.chars().take(120).collect::<String>());
             }
+            // A rollout in progress, rolled back or held (a proved one is the normal case).
+            if let Some(r) = i.rollout.as_ref().filter(|r| !matches!(r.as_str(), "verified" | "interrupted")) {
+                let r = format!("rollout: {}", r.chars().take(120).collect::<String>());
+                notes = if notes.is_empty() { r } else { format!("{notes}; {r}") };
+            }
             vec![
                 i.profile.clone(),
                 i.role.clone(),
