@@ -10,6 +10,8 @@
 //!   the file watch, the task that keeps systemd told, and the registry (one daemon per fleet
 //!   file, found by clients).
 //! - [`control`]: the control API (HTTP over a Unix socket): server, handlers, client, protocol.
+//! - [`rollout`]: rolling apply with rollback: the order of a rollout (standbys first), the
+//!   proof of a change (ready, then a soak), last-known-good records and the rollout journal.
 //! - [`failover`]: the pure failover controller per standby, its task and hooks.
 //! - [`instance`]: one actor per profile owning its gateway; the pure state machine, restart
 //!   policy and backoff, probes, OpenClaw's restart hand-off.
@@ -33,5 +35,6 @@ pub mod fleet;
 pub mod instance;
 pub mod observe;
 pub mod process;
+pub mod rollout;
 pub mod systemd;
 pub mod versions;

@@ -9,6 +9,7 @@ mod completions;
 mod failover;
 mod fuzz;
 mod operate;
+mod rollout;
 mod supervise;
 mod top;
 mod upgrade;

@@ -25,6 +25,14 @@
 //! - `FAKE_SPAWN_WORKER=1`: spawn a copy of itself (`FAKE_ROLE=worker`) in its own session;
 //!   the worker ignores SIGTERM and sleeps forever, so only SIGKILL removes it.
 //! - `FAKE_HANDBACK_AFTER_MS`: this long after ready, print the supervisor-restart line, exit 0.
+//! - `FAKE_REFUSE_DELAY_MS`: when the config file (`OPENCLAW_CONFIG_PATH`) contains the word
+//!   `fakeRefuse`, the gateway refuses it as OpenClaw refuses an unknown key: it prints
+//!   `Invalid config at PATH:` and `- fakeRefuse: Unrecognized key: "fakeRefuse"` on stderr and
+//!   exits 78, this long after start (default 0: at once), after saying so on stderr at once
+//!   (`[fake] the config has fakeRefuse: refusing it in N ms`). Without the word it runs
+//!   normally.
+//! - `FAKE_UNHEALTHY_AFTER_MS`: this long after ready, `/healthz` answers 503 (liveness fails)
+//!   while `/readyz` stays 200.
 //!
 //! Signals: SIGTERM/SIGINT stop cleanly (exit 0), SIGUSR2 hands back to the supervisor
 //! (exit 0), SIGHUP keeps its default action.
@@ -76,6 +84,8 @@ struct Shared {
     phase: AtomicU8,
     /// Whether the gateway ever became ready (`/startupz` stays 200 while draining).
     started: AtomicBool,
+    /// `FAKE_UNHEALTHY_AFTER_MS` elapsed: `/healthz` answers 503.
+    unhealthy: AtomicBool,
 }
 
 impl Shared {
@@ -258,6 +268,14 @@ async fn become_ready(shared: Arc<Shared>) {
     }
     shared.started.store(true, Ordering::SeqCst);
     say("[gateway] ready");
+    if let Some(after) = env_ms("FAKE_UNHEALTHY_AFTER_MS") {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            sleep(after).await;
+            fake("FAKE_UNHEALTHY_AFTER_MS elapsed: /healthz answers 503");
+            shared.unhealthy.store(true, Ordering::SeqCst);
+        });
+    }
     if let Some(after) = env_ms("FAKE_HANDBACK_AFTER_MS") {
         sleep(after).await;
         handback();
@@ -379,6 +397,7 @@ fn route(method: &str, path: &str, shared: &Shared) -> (u16, String) {
         (503, body)
     };
     match path {
+        "/healthz" | "/health" if shared.unhealthy.load(Ordering::SeqCst) => (503, r#"{"ok":false,"status":"unhealthy"}"#.to_owned()),
         "/healthz" | "/health" => (200, r#"{"ok":true,"status":"live"}"#.to_owned()),
         // clawdbot's POST-only route, the quiet liveness check of `flavor: clawdbot`.
         "/tools/invoke" => (405, "Method Not Allowed".to_owned()),
@@ -416,6 +435,30 @@ fn on_stop_signal(name: &str, shared: &Arc<Shared>) {
     });
 }
 
+/// `FAKE_REFUSE_DELAY_MS` (see the module doc): refuse a config that contains `fakeRefuse`.
+async fn refuse_config_if_marked() {
+    let Some(path) = std::env::var_os("OPENCLAW_CONFIG_PATH") else {
+        return;
+    };
+    // Only a regular file is read: a FIFO would block the start (a test puts one there).
+    let regular = std::fs::metadata(&path).is_ok_and(|m| m.is_file());
+    let refused = regular && std::fs::read_to_string(&path).is_ok_and(|t| t.contains("fakeRefuse"));
+    if !refused {
+        return;
+    }
+    let delay = env_ms("FAKE_REFUSE_DELAY_MS").unwrap_or_default();
+    fake(&format!("the config has fakeRefuse: refusing it in {} ms", delay.as_millis()));
+    sleep(delay).await;
+    let path = PathBuf::from(path);
+    // As OpenClaw: the refusal is the last thing printed.
+    let _ = writeln!(
+        std::io::stderr(),
+        "Invalid config at {}:\n- fakeRefuse: Unrecognized key: \"fakeRefuse\"",
+        path.display()
+    );
+    std::process::exit(78);
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     if std::env::var("FAKE_ROLE").as_deref() == Ok("worker") {
@@ -429,6 +472,7 @@ async fn main() {
         start: Instant::now(),
         phase: AtomicU8::new(Phase::Starting as u8),
         started: AtomicBool::new(false),
+        unhealthy: AtomicBool::new(false),
     });
     let port = port();
     say(&format!("[gateway] starting... pid={}", std::process::id()));
@@ -448,6 +492,7 @@ async fn main() {
         (None, None) => {}
     }
 
+    refuse_config_if_marked().await;
     let _lock = state_dir().map(claim_state_dir);
 
     let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");

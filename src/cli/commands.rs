@@ -124,6 +124,11 @@ pub fn render_status(s: &StatusResponse, width: Option<usize>) -> String {
             if let Some(r) = &i.reason {
                 notes = format!("{}: {}", i.state, r.chars().take(120).collect::<String>());
             }
+            // A rollout in progress, rolled back or held (a proved one is the normal case).
+            if let Some(r) = i.rollout.as_ref().filter(|r| !matches!(r.as_str(), "verified" | "interrupted")) {
+                let r = format!("rollout: {}", r.chars().take(120).collect::<String>());
+                notes = if notes.is_empty() { r } else { format!("{notes}; {r}") };
+            }
             vec![
                 i.profile.clone(),
                 i.role.clone(),
@@ -384,6 +389,22 @@ pub async fn reload(client: &Client) -> u8 {
             );
             if !r.needs_restart.is_empty() {
                 println!("note: {} changed and apply only when clawherd restarts", r.needs_restart.join(", "));
+            }
+            if !r.held.is_empty() {
+                eprintln!(
+                    "clawherd: not applied to {}: the standby that must cover it was not ready\n  hint: `clawherd events` says why; reload again once the standby is ready",
+                    r.held.join(", ")
+                );
+            }
+            if !r.rolled_back.is_empty() {
+                eprintln!(
+                    "clawherd: the change failed its verification and was rolled back: {}\n  hint: `clawherd events` names the reason, the gateway's error line and the rejected config",
+                    r.rolled_back.join(", ")
+                );
+                return exit::CONFIG;
+            }
+            if !r.held.is_empty() {
+                return exit::UNAVAILABLE;
             }
             exit::OK
         }

@@ -62,6 +62,15 @@ pub fn check(file: &Path, host_ports: bool) -> u8 {
                 let line = format!("  {:<10} {:<6} {:<8} {ports}{paths}", p.name, p.role.as_str(), p.flavor.as_str());
                 println!("{}", super::wrap::wrap(&line, width));
             }
+            let configs: Vec<(String, std::path::PathBuf)> = f
+                .instances
+                .iter()
+                .filter(|(p, _)| p.flavor == crate::fleet::Flavor::OpenClaw)
+                .filter_map(|(p, plan)| plan.gateway.as_ref().map(|g| (p.name.clone(), g.config.value.clone())))
+                .collect();
+            if let Some(advice) = crate::rollout::files::reload_mode_advice(&configs) {
+                eprintln!("{advice}");
+            }
             exit::OK
         }
         Err(code) => code,
@@ -135,6 +144,14 @@ pub fn init(file: &Path, home: Option<std::path::PathBuf>, force: bool, to_stdou
         eprintln!("{}", report.text.replace(&path.display().to_string(), "<stdout>"));
     } else {
         eprintln!("{}", report.text);
+    }
+    let configs: Vec<(String, std::path::PathBuf)> = found
+        .iter()
+        .filter(|f| f.flavor == crate::fleet::Flavor::OpenClaw)
+        .map(|f| (f.name.clone(), f.config.clone()))
+        .collect();
+    if let Some(advice) = crate::rollout::files::reload_mode_advice(&configs) {
+        eprintln!("{advice}");
     }
     if report.proved { exit::OK } else { exit::CONFIG }
 }

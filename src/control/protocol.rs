@@ -61,6 +61,10 @@ pub struct InstanceReport {
     /// daemon's answer).
     #[serde(default)]
     pub version: Option<String>,
+    /// What its latest rollout did or does (`verifying`, `soaking`, `verified`, `rolled back:
+    /// <reason>`, `held: <reason>`); none before its first rollout (docs/rollout.md).
+    #[serde(default)]
+    pub rollout: Option<String>,
 }
 
 /// Resource use of an instance's process tree.
@@ -126,7 +130,8 @@ pub struct ReloadResponse {
     pub added: Vec<String>,
     /// Profiles stopped and dropped.
     pub removed: Vec<String>,
-    /// Profiles restarted because their gateway's command, environment, paths or ports changed.
+    /// Profiles restarted because their gateway's command, environment, paths, ports or
+    /// OpenClaw config content changed (rolled out one at a time: docs/rollout.md).
     pub restarted: Vec<String>,
     /// Profiles left alone (same pid).
     pub unchanged: Vec<String>,
@@ -137,6 +142,15 @@ pub struct ReloadResponse {
     /// the field.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Changed profiles whose change failed its verification (rolled back unless
+    /// `rollout.rollback: false`), as known when the answer was sent: the last one's soak may
+    /// still be running then (its outcome is in the events).
+    #[serde(default)]
+    pub rolled_back: Vec<String>,
+    /// Changed profiles whose change was not applied because their standby was not ready to
+    /// cover them.
+    #[serde(default)]
+    pub held: Vec<String>,
 }
 
 /// `GET /v1/instances/{profile}/env`: how clawherd runs the gateway.

@@ -51,6 +51,8 @@ pub struct AppState {
     pub events: crate::observe::events::EventSink,
     /// CPU readings of the previous `status` call.
     pub cpu: Arc<std::sync::Mutex<usage::CpuHistory>>,
+    /// What each instance's rollout does, for status.
+    pub rollout: crate::rollout::Notes,
 }
 
 impl FromRef<AppState> for mpsc::Sender<Request> {

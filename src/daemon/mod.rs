@@ -52,7 +52,8 @@ pub struct Options {
 }
 
 /// Runs `fleet` until `shutdown` resolves: serves the control API on `listener`, takes down
-/// leftovers of an earlier clawherd meanwhile, starts every instance, reloads on SIGHUP (and on file changes with `watch: true`), keeps systemd told,
+/// leftovers of an earlier clawherd meanwhile, starts every instance, reloads on SIGHUP and when an
+/// instance's OpenClaw config changes (and on fleet-file changes with `watch: true`), keeps systemd told,
 /// then stops every instance and waits until every tree is gone. Removes the socket file at the
 /// end.
 ///
@@ -74,7 +75,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
     let output = OutputSink::start(fleet.settings.run_dir.join("logs"), fleet.settings.rotation, console);
     let events = EventSink::start(Some(fleet.settings.run_dir.join("events.jsonl")));
     let (requests, mut requests_rx) = mpsc::channel(16);
-    let state = AppState {
+    let mut state = AppState {
         requests: requests.clone(),
         output: output.clone(),
         keep: fleet.settings.rotation.keep,
@@ -85,6 +86,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         },
         events: events.clone(),
         cpu: Default::default(),
+        rollout: Default::default(),
     };
     let socket = fleet.settings.socket.clone();
     let metrics_listener = match fleet.settings.metrics_listen {
@@ -94,12 +96,12 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         },
         None => None,
     };
-    let watched = watch::watched_paths(&fleet);
-    let watching = fleet.settings.watch;
+    let watched = watch::paths_for(&fleet);
     tracing::info!(fleet = %fleet.path.display(), instances = fleet.instances.len(), socket = %socket.display(), "isolation proved; starting");
     let mut sup = Supervisor::start(fleet, output, events)
         .await
         .map_err(|e| DaemonError::Setup(e.to_string()))?;
+    state.rollout = sup.rollout_notes();
     // Owned here, stopped below: the API server, the SIGHUP listener, the metrics listener, the
     // watcher and the systemd task. The API is served from now on, while leftovers of an
     // earlier clawherd are taken down too.
@@ -144,7 +146,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         tracing::debug!(advised_bytes = advised, "fleet up: paged out start-up code");
     });
     let notify_task = notify::start(notifier.clone(), sup.roster());
-    let watcher = if watching { watch::start(watched, requests.clone()) } else { None };
+    let watcher = watch::start(watched, requests.clone());
     supervisor::serve(sup, requests_rx, held, shutdown, &notifier).await;
     if let Some(t) = notify_task {
         t.abort();

@@ -29,6 +29,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
+mod apply;
+pub use apply::{Applied, Outcome};
+
 /// Grace given to leftovers of an earlier clawherd before SIGKILL.
 const LEFTOVER_GRACE: Duration = Duration::from_secs(10);
 
@@ -43,7 +46,22 @@ pub enum SupervisorError {
 struct Managed {
     view: InstanceView,
     task: JoinHandle<()>,
+    /// The content of its OpenClaw config file when it was launched (none without a file).
+    config: Option<String>,
+    /// The task that records its first proved run as last-known-good (see [`prove`]), if any.
+    prover: Option<JoinHandle<()>>,
 }
+
+/// What an instance last ran successfully: its profile and plan, and its config file's content.
+#[derive(Debug, Clone)]
+struct Known {
+    profile: Arc<Profile>,
+    plan: Arc<Plan>,
+    config: Option<String>,
+}
+
+/// The last-known-good of every instance, by profile name; shared with the [`prove`] tasks.
+type KnownStore = Arc<std::sync::Mutex<BTreeMap<String, Known>>>;
 
 /// The running fleet, owned by the supervisor task.
 pub struct Supervisor {
@@ -60,6 +78,16 @@ pub struct Supervisor {
     /// The current set of instances ([`Supervisor::views`]), published on every change for
     /// tasks that follow the fleet through reloads (the systemd notify task).
     roster: watch::Sender<Vec<InstanceView>>,
+    /// The last-known-good of each instance (docs/rollout.md).
+    known: KnownStore,
+    /// Actors a rollout stopped whose trees may still be ending ([`Supervisor::shutdown`]
+    /// waits for them when clawherd stops in the middle of a rollout).
+    retired: Vec<JoinHandle<()>>,
+    /// What each instance's rollout is doing, for status (`verifying`, `soaking`, `rolled
+    /// back: ...`).
+    rollout_notes: crate::rollout::Notes,
+    /// The hooks run for `rolled_back` events.
+    hook_tasks: tokio::task::JoinSet<()>,
 }
 
 /// A reload between [`Supervisor::reload_begin`] and [`Supervisor::reload_finish`].
@@ -107,6 +135,10 @@ impl Supervisor {
             controllers: BTreeMap::new(),
             retiring: Vec::new(),
             roster: watch::Sender::new(Vec::new()),
+            known: KnownStore::default(),
+            retired: Vec::new(),
+            rollout_notes: crate::rollout::Notes::default(),
+            hook_tasks: tokio::task::JoinSet::new(),
         })
     }
 
@@ -164,13 +196,29 @@ impl Supervisor {
         }
     }
 
+    /// Launches a new instance (start-up, added by a reload); its first proved run becomes its
+    /// last-known-good ([`prove`]).
     async fn launch(&mut self, profile: Profile, plan: Plan) {
+        let handle = self.launch_arc(Arc::new(profile), Arc::new(plan)).await;
+        let Some(m) = self.managed.get_mut(&handle.profile) else { return };
+        let known = Known {
+            profile: m.view.profile.clone(),
+            plan: m.view.plan.clone(),
+            config: m.config.clone(),
+        };
+        let (store, events, run_dir) = (self.known.clone(), self.events.clone(), self.fleet.settings.run_dir.clone());
+        let rx = self.events.subscribe();
+        m.prover = Some(tokio::spawn(prove(handle, rx, known, store, events, run_dir)));
+    }
+
+    /// Spawns the actor of `profile` and starts it (a cold standby is only started by its
+    /// failover controller or a rollout). Returns its handle.
+    async fn launch_arc(&mut self, profile: Arc<Profile>, plan: Arc<Plan>) -> crate::instance::InstanceHandle {
         let marker = self.fleet.instance_marker(&profile.name);
-        let (profile, plan) = (Arc::new(profile), Arc::new(plan));
+        let config = plan.gateway.as_ref().and_then(|g| crate::rollout::files::content(&g.config.value));
         let (handle, task) = spawn_actor(&profile, plan.clone(), marker.clone(), self.output.clone(), self.events.clone());
         // A cold standby runs only while the profile it stands by for is down.
-        let cold = profile.standby.as_ref().is_some_and(|s| s.mode == crate::fleet::StandbyMode::Cold);
-        if !cold {
+        if !is_cold(&profile) {
             handle.send(Control::Start).await;
         }
         self.managed.insert(
@@ -180,13 +228,21 @@ impl Supervisor {
                     profile,
                     plan,
                     marker,
-                    handle,
+                    handle: handle.clone(),
                     retiring: false,
                 },
                 task,
+                config,
+                prover: None,
             },
         );
         self.publish();
+        handle
+    }
+
+    /// What each instance's rollout does, shared (for the control API's status).
+    pub fn rollout_notes(&self) -> crate::rollout::Notes {
+        self.rollout_notes.clone()
     }
 
     /// A receiver of the current set of instances, updated whenever an instance is launched or
@@ -219,6 +275,9 @@ impl Supervisor {
         let mut tasks = Vec::new();
         for n in names {
             if let Some(m) = self.managed.remove(n) {
+                if let Some(p) = m.prover {
+                    p.abort();
+                }
                 m.view.handle.send(Control::Shutdown).await;
                 tasks.push(m.task);
                 self.retiring.push(InstanceView { retiring: true, ..m.view });
@@ -257,6 +316,7 @@ impl Supervisor {
                     None,
                     format!("{} error(s); the fleet keeps running unchanged", d.error_count()),
                 ));
+                self.refused_live_changes(&text);
                 return Err(text);
             }
             Err(e) => {
@@ -287,7 +347,12 @@ impl Supervisor {
         for (name, m) in &self.managed {
             match new_by_name.get(name.as_str()) {
                 None => report.removed.push(name.clone()),
-                Some((p, plan)) if same_runtime((&m.view.profile, &m.view.plan), (p, plan)) => report.unchanged.push(name.clone()),
+                Some((p, plan))
+                    if same_runtime((&m.view.profile, &m.view.plan), (p, plan))
+                        && plan.gateway.as_ref().and_then(|g| crate::rollout::files::content(&g.config.value)) == m.config =>
+                {
+                    report.unchanged.push(name.clone())
+                }
                 Some(_) => report.restarted.push(name.clone()),
             }
         }
@@ -296,7 +361,18 @@ impl Supervisor {
             .map(|(p, _)| p.name.clone())
             .filter(|n| !self.managed.contains_key(n))
             .collect();
-        let retiring: Vec<String> = report.removed.iter().chain(&report.restarted).cloned().collect();
+        // A removed profile's last-known-good goes with it (a profile added again later under
+        // that name starts afresh).
+        if let Ok(mut k) = self.known.lock() {
+            for n in &report.removed {
+                k.remove(n);
+            }
+        }
+        for n in &report.removed {
+            self.rollout_notes.set(n, None);
+        }
+        // Changed instances are restarted by the rollout, one at a time, after the reload.
+        let retiring = report.removed.clone();
         let stopping = self.retire(&retiring).await;
         Ok(PendingReload {
             report,
@@ -307,10 +383,11 @@ impl Supervisor {
     }
 
     /// The second half of a reload (see [`Supervisor::reload_begin`]), once
-    /// [`PendingReload::stopped`] returned: starts added and changed instances, keeps the fresh
-    /// plans of unchanged ones, retries parked ones, and updates the failover controllers.
-    /// Returns what changed.
-    pub async fn reload_finish(&mut self, pending: PendingReload) -> ReloadResponse {
+    /// [`PendingReload::stopped`] returned: starts added instances, keeps the fresh plans of
+    /// unchanged ones, retries parked ones, and updates the failover controllers. Returns what
+    /// changed, and the new profiles and plans of the changed instances, for
+    /// [`Supervisor::roll_out`] (they still run their old setup).
+    pub async fn reload_finish(&mut self, pending: PendingReload) -> (ReloadResponse, Vec<(Profile, Plan)>) {
         let PendingReload {
             report,
             fleet: new,
@@ -320,9 +397,12 @@ impl Supervisor {
         debug_assert!(stopping.iter().all(JoinHandle::is_finished), "reload_finish before stopped()");
         self.retiring.clear();
         self.publish();
+        let mut changes = Vec::new();
         for (profile, plan) in new_instances {
-            if report.added.contains(&profile.name) || report.restarted.contains(&profile.name) {
+            if report.added.contains(&profile.name) {
                 self.launch(profile, plan).await;
+            } else if report.restarted.contains(&profile.name) {
+                changes.push((profile, plan));
             } else if let Some(m) = self.managed.get_mut(&profile.name) {
                 // Same gateway; keep the fresh plan (its sources may point at moved lines).
                 m.view.profile = Arc::new(profile);
@@ -331,14 +411,13 @@ impl Supervisor {
         }
         self.fleet = new;
         self.publish();
-        // Parked instances wait for a reload: try them again.
-        for m in self.managed.values() {
-            if m.view.handle.status().state == crate::instance::Phase::Parked {
+        // Parked instances wait for a reload: try them again (changed ones: by the rollout).
+        for (name, m) in &self.managed {
+            if m.view.handle.status().state == crate::instance::Phase::Parked && !report.restarted.contains(name) {
                 m.view.handle.send(Control::Start).await;
             }
         }
-        let relaunched: Vec<String> = report.added.iter().chain(&report.restarted).cloned().collect();
-        self.start_controllers(&relaunched);
+        self.start_controllers(&report.added);
         info!(added = ?report.added, removed = ?report.removed, restarted = ?report.restarted, unchanged = report.unchanged.len(), "reloaded");
         self.events.emit(FleetEvent::new(
             What::Reloaded {
@@ -357,7 +436,7 @@ impl Supervisor {
         if !report.needs_restart.is_empty() {
             warn!(settings = ?report.needs_restart, "these fleet settings changed but apply only when clawherd restarts");
         }
-        report
+        (report, changes)
     }
 
     /// Stops every instance at once (SIGTERM, stop timeout, SIGKILL), waits for every actor to
@@ -368,7 +447,8 @@ impl Supervisor {
             task.abort();
         }
         let names: Vec<String> = self.managed.keys().cloned().collect();
-        for task in self.retire(&names).await.into_iter().chain(stopping) {
+        let retired = std::mem::take(&mut self.retired);
+        for task in self.retire(&names).await.into_iter().chain(stopping).chain(retired) {
             if !task.is_finished() {
                 let _ = task.await;
             }
@@ -384,6 +464,79 @@ struct PairKey {
     main: String,
     settings: crate::failover::PairSettings,
     hooks: crate::fleet::Hooks,
+}
+
+/// Whether `profile` is a cold standby (started only to cover the profile it stands by for).
+fn is_cold(profile: &Profile) -> bool {
+    profile.standby.as_ref().is_some_and(|s| s.mode == crate::fleet::StandbyMode::Cold)
+}
+
+/// Records the first proved run of a launched instance as its last-known-good: once it is
+/// ready and then stable for its `rollout.soak` ([`crate::rollout::verify::soak`]), `known` goes
+/// into `store` and `run_dir/lkg/`, and a `known_good` event is recorded. A run that fails its
+/// soak is followed by the next one. Ends with the actor, or when aborted (the instance was
+/// retired).
+async fn prove(
+    handle: crate::instance::InstanceHandle,
+    mut rx: tokio::sync::broadcast::Receiver<crate::observe::events::FleetEvent>,
+    known: Known,
+    store: KnownStore,
+    events: EventSink,
+    run_dir: std::path::PathBuf,
+) {
+    use crate::rollout::verify::{Soak, soak};
+    let forever = Duration::from_secs(100 * 365 * 86_400);
+    loop {
+        match handle
+            .wait_for(crate::instance::Goal::Ready, crate::process::later(Instant::now(), forever))
+            .await
+        {
+            Ok(_) => {}
+            Err((_, crate::instance::WaitError::Ended)) => return,
+            Err(_) => {
+                // Parked, in a crash loop or stopped: wait for the next change of state.
+                let mut status = handle.subscribe();
+                status.borrow_and_update();
+                if status.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        }
+        // Only what happens from now on is judged.
+        rx = rx.resubscribe();
+        match soak(&handle, &mut rx, known.profile.rollout.soak).await {
+            Soak::Stable => break,
+            Soak::Failed(_) | Soak::Interrupted => continue,
+        }
+    }
+    record_known(&store, &run_dir, &handle.profile, known.clone());
+    events.emit(FleetEvent::new(
+        What::KnownGood {
+            soak_s: known.profile.rollout.soak.as_secs_f64(),
+        },
+        Some(&handle.profile),
+        handle.status().pid,
+        format!("ready and stable for {:?}: recorded as last-known-good", known.profile.rollout.soak),
+    ));
+}
+
+/// Keeps `known` as `profile`'s last-known-good, in memory and in `run_dir/lkg/<profile>.json`
+/// (a write failure is logged: the rollback still has the copy in memory).
+fn record_known(store: &KnownStore, run_dir: &std::path::Path, profile: &str, known: Known) {
+    let record = crate::rollout::lkg::Record {
+        at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        profile: profile.to_string(),
+        effective: crate::rollout::lkg::Effective::of(&known.plan),
+        config_path: known.plan.gateway.as_ref().map(|g| g.config.value.clone()),
+        config: known.config.clone(),
+    };
+    if let Err(e) = crate::rollout::lkg::record(run_dir, record) {
+        warn!(profile, error = %e, "cannot write the last-known-good record");
+    }
+    if let Ok(mut k) = store.lock() {
+        k.insert(profile.to_string(), known);
+    }
 }
 
 /// Whether two versions of a profile run the same gateway the same way: same argv, user and
@@ -408,6 +561,9 @@ pub type ReloadReply = Option<oneshot::Sender<Result<ReloadResponse, String>>>;
 
 /// Runs the supervisor task until `shutdown` resolves: answers `requests`, then stops the fleet.
 /// The whole life of `clawherd run` after set-up. `held`: reloads asked for before, done first.
+/// A rollout an earlier daemon left unfinished is resumed first ([`Supervisor::resume_rollout`]);
+/// a reload's changes are rolled out ([`Supervisor::roll_out`]) while requests keep being
+/// answered, and its caller is answered once the last change is ready.
 pub async fn serve(
     mut sup: Supervisor,
     mut requests: mpsc::Receiver<Request>,
@@ -422,71 +578,200 @@ pub async fn serve(
     let mut stopping = Vec::new();
     // Callers waiting for the reload in progress to finish.
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
-    'serve: loop {
-        let req = match deferred.pop_front() {
-            Some(reply) => Some(Request::Reload(reply)),
-            None => tokio::select! {
-                () = &mut shutdown => break,
-                req = requests.recv() => req,
-            },
-        };
-        match req {
-            Some(Request::Instances(reply)) => {
-                let _ = reply.send(sup.views());
+    'serve: {
+        if crate::rollout::lkg::load_journal(&sup.fleet.settings.run_dir).is_some() {
+            let roster = sup.roster();
+            let s = &mut sup;
+            if drive(
+                move |_| s.resume_rollout(),
+                &mut requests,
+                &roster,
+                &mut deferred,
+                &mut waiting,
+                shutdown.as_mut(),
+                None,
+            )
+            .await
+            .is_none()
+            {
+                break 'serve;
             }
-            Some(Request::ReloadDone(reply)) => {
-                let _ = reply.send(());
-            }
-            Some(Request::Reload(reply)) => {
-                let _ = notifier.reloading();
-                let mut pending = match sup.reload_begin().await {
-                    Ok(p) => p,
-                    Err(e) => {
-                        let _ = notifier.ready(&crate::daemon::notify::summary(&sup.views()));
-                        if let Some(r) = reply {
-                            let _ = r.send(Err(e));
+        }
+        loop {
+            let req = match deferred.pop_front() {
+                Some(reply) => Some(Request::Reload(reply)),
+                None => tokio::select! {
+                    () = &mut shutdown => break 'serve,
+                    req = requests.recv() => req,
+                },
+            };
+            match req {
+                Some(Request::Instances(reply)) => {
+                    let _ = reply.send(sup.views());
+                }
+                Some(Request::ReloadDone(reply)) => {
+                    let _ = reply.send(());
+                }
+                Some(Request::Reload(reply)) => {
+                    let _ = notifier.reloading();
+                    let mut pending = match sup.reload_begin().await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            let _ = notifier.ready(&crate::daemon::notify::summary(&sup.views()));
+                            if let Some(r) = reply {
+                                let _ = r.send(Err(e));
+                            }
+                            continue;
                         }
-                        continue;
+                    };
+                    // Stopping a gateway can take its whole drain; status keeps being answered.
+                    if !wait_stopped(&mut pending, &sup, &mut requests, &mut deferred, &mut waiting, shutdown.as_mut()).await {
+                        stopping = pending.into_stopping();
+                        break 'serve;
                     }
-                };
-                // Stopping a gateway can take its whole drain; status keeps being answered.
-                loop {
-                    tokio::select! {
-                        () = pending.stopped() => break,
-                        () = &mut shutdown => {
-                            stopping = pending.into_stopping();
+                    let (result, changes) = sup.reload_finish(pending).await;
+                    let answer = Answer { reply, result };
+                    if changes.is_empty() {
+                        answer.send(&mut waiting, None);
+                    } else {
+                        let roster = sup.roster();
+                        let s = &mut sup;
+                        if drive(
+                            move |applied| s.roll_out(changes, applied),
+                            &mut requests,
+                            &roster,
+                            &mut deferred,
+                            &mut waiting,
+                            shutdown.as_mut(),
+                            Some(answer),
+                        )
+                        .await
+                        .is_none()
+                        {
                             break 'serve;
                         }
-                        req = requests.recv() => match req {
-                            Some(Request::Instances(r)) => {
-                                let _ = r.send(sup.views());
-                            }
-                            Some(Request::Reload(r)) => deferred.push_back(r),
-                            Some(Request::ReloadDone(r)) => waiting.push(r),
-                            None => {
-                                pending.stopped().await;
-                                break;
-                            }
-                        },
                     }
+                    let _ = notifier.ready(&crate::daemon::notify::summary(&sup.views()));
                 }
-                let result = sup.reload_finish(pending).await;
-                // Actions that waited for this reload act on the new instances now.
-                for r in waiting.drain(..) {
-                    let _ = r.send(());
-                }
-                let _ = notifier.ready(&crate::daemon::notify::summary(&sup.views()));
-                if let Some(r) = reply {
-                    let _ = r.send(Ok(result));
-                }
+                None => break 'serve,
             }
-            None => break,
         }
     }
     info!("stopping every instance");
     let _ = notifier.stopping();
     sup.shutdown(stopping).await;
     info!("all instances stopped");
+}
+
+/// Waits until the instances `pending` stopped have ended, answering requests meanwhile
+/// (status from `sup`, reloads deferred, "reload done" held in `waiting`). False when
+/// `shutdown` came first.
+async fn wait_stopped(
+    pending: &mut PendingReload,
+    sup: &Supervisor,
+    requests: &mut mpsc::Receiver<Request>,
+    deferred: &mut std::collections::VecDeque<ReloadReply>,
+    waiting: &mut Vec<oneshot::Sender<()>>,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> bool {
+    loop {
+        tokio::select! {
+            () = pending.stopped() => return true,
+            () = shutdown.as_mut() => return false,
+            req = requests.recv() => match req {
+                Some(Request::Instances(r)) => {
+                    let _ = r.send(sup.views());
+                }
+                Some(Request::Reload(r)) => deferred.push_back(r),
+                Some(Request::ReloadDone(r)) => waiting.push(r),
+                None => {
+                    pending.stopped().await;
+                    return true;
+                }
+            },
+        }
+    }
+}
+
+/// The answer a reload owes its caller.
+struct Answer {
+    reply: ReloadReply,
+    result: ReloadResponse,
+}
+
+impl Answer {
+    /// Answers the caller with `result` and what the rollout did so far, and lets the actions
+    /// that waited for this reload act on the new instances.
+    fn send(self, waiting: &mut Vec<oneshot::Sender<()>>, outcome: Option<Outcome>) {
+        let mut result = self.result;
+        if let Some(o) = outcome {
+            result.rolled_back = o.rolled_back;
+            result.held = o.held;
+        }
+        for r in waiting.drain(..) {
+            let _ = r.send(());
+        }
+        if let Some(r) = self.reply {
+            let _ = r.send(Ok(result));
+        }
+    }
+}
+
+/// Runs a rollout `work` to its end while answering requests: status from `roster`, further
+/// reloads deferred, "reload done" once `answer` was sent (it is sent when the rollout says the
+/// last change is applied, or at its end). `None` when `shutdown` came first (the rollout is
+/// dropped; its journal stays for the next daemon).
+async fn drive<F: Future<Output = Outcome>>(
+    work: impl FnOnce(Applied) -> F,
+    requests: &mut mpsc::Receiver<Request>,
+    roster: &watch::Receiver<Vec<InstanceView>>,
+    deferred: &mut std::collections::VecDeque<ReloadReply>,
+    waiting: &mut Vec<oneshot::Sender<()>>,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+    answer: Option<Answer>,
+) -> Option<Outcome> {
+    let (tx, mut applied) = oneshot::channel::<Outcome>();
+    let work = work(Some(tx));
+    tokio::pin!(work);
+    let mut answer = answer;
+    // Once every sender is gone, only the rollout is left to wait for.
+    let mut open = true;
+    // Until `applied` resolved (a oneshot is polled to completion once).
+    let mut listening = true;
+    loop {
+        tokio::select! {
+            out = &mut work => {
+                if let Some(a) = answer.take() {
+                    a.send(waiting, Some(out.clone()));
+                }
+                return Some(out);
+            }
+            o = &mut applied, if listening && answer.is_some() => {
+                // A rollout that drops the sender unsent (a failed last step) answers at its end.
+                listening = false;
+                if let Ok(o) = o
+                    && let Some(a) = answer.take()
+                {
+                    a.send(waiting, Some(o));
+                }
+            }
+            () = shutdown.as_mut() => return None,
+            req = requests.recv(), if open => match req {
+                Some(Request::Instances(r)) => {
+                    let _ = r.send(roster.borrow().clone());
+                }
+                Some(Request::Reload(r)) => deferred.push_back(r),
+                Some(Request::ReloadDone(r)) => {
+                    if answer.is_some() {
+                        waiting.push(r);
+                    } else {
+                        let _ = r.send(());
+                    }
+                }
+                None => open = false,
+            },
+        }
+    }
 }
 
 /// Takes down leftovers of an earlier clawherd ([`take_down_leftovers`]) while answering

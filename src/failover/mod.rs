@@ -18,7 +18,7 @@
 //! on paused time; [`run`] carries out its actions.
 
 mod controller;
-mod hooks;
+pub mod hooks;
 mod task;
 
 pub use controller::{Controller, FoAction, MainHealth, PairState};

@@ -249,6 +249,8 @@ pub struct ProfileFile {
     /// How long the protected profile must be ready again before failback, e.g. `60s`; 0 s to
     /// 1 day, default 60 s.
     pub failback_after: Option<DurationFile>,
+    /// How a change to this profile is rolled out and verified (docs/rollout.md).
+    pub rollout: Option<RolloutFile>,
 }
 
 impl ProfileFile {
@@ -280,6 +282,7 @@ impl ProfileFile {
             standby: self.standby.clone().or_else(|| d.standby.clone()),
             failover_after: self.failover_after.clone().or_else(|| d.failover_after.clone()),
             failback_after: self.failback_after.clone().or_else(|| d.failback_after.clone()),
+            rollout: merge_block(self.rollout.as_ref(), d.rollout.as_ref(), RolloutFile::over),
         }
     }
 }
@@ -336,6 +339,30 @@ impl HealthFile {
             startup_grace: self.startup_grace.clone().or_else(|| d.startup_grace.clone()),
             kill_after: self.kill_after.clone().or_else(|| d.kill_after.clone()),
             liveness: self.liveness.clone().or_else(|| d.liveness.clone()),
+        }
+    }
+}
+
+/// `rollout:` block: how a change to a profile is verified and rolled back (docs/rollout.md).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutFile {
+    /// How long a changed instance may take to become ready, e.g. `2m`; 1 s to 1 day, default 2 min.
+    pub verify_timeout: Option<DurationFile>,
+    /// How long it must then stay ready (no exit, no liveness failure), e.g. `30s`; 0 s to 1 day,
+    /// default 30 s.
+    pub soak: Option<DurationFile>,
+    /// `false`: a failed change is reported but not rolled back. Default `true`.
+    pub rollback: Option<Spanned<bool>>,
+}
+
+impl RolloutFile {
+    /// Each field of `self`, else of `d`.
+    fn over(&self, d: &RolloutFile) -> RolloutFile {
+        RolloutFile {
+            verify_timeout: self.verify_timeout.clone().or_else(|| d.verify_timeout.clone()),
+            soak: self.soak.clone().or_else(|| d.soak.clone()),
+            rollback: self.rollback.clone().or_else(|| d.rollback.clone()),
         }
     }
 }

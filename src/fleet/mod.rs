@@ -238,6 +238,30 @@ pub struct Profile {
     pub health: HealthSettings,
     /// Failover role, when this profile stands by for another.
     pub standby: Option<Standby>,
+    /// How a change to this profile is verified and rolled back.
+    pub rollout: RolloutSettings,
+}
+
+/// How a change to a profile is rolled out (the `rollout:` block; docs/rollout.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RolloutSettings {
+    /// How long the changed instance may take to become ready (default 2 min).
+    pub verify_timeout: Duration,
+    /// How long it must then stay ready without an exit or a liveness failure (default 30 s).
+    pub soak: Duration,
+    /// Whether a failed change is rolled back to the last-known-good (default true).
+    pub rollback: bool,
+}
+
+impl Default for RolloutSettings {
+    /// 2 min to become ready, 30 s of soak, rollback on.
+    fn default() -> Self {
+        RolloutSettings {
+            verify_timeout: Duration::from_secs(120),
+            soak: Duration::from_secs(30),
+            rollback: true,
+        }
+    }
 }
 
 /// Size rotation of each instance's captured output (`<run_dir>/logs/<profile>.log`).

@@ -94,6 +94,11 @@ pub const CRASH_LOOP_RETRY: Range<Duration> = Range {
     min: Duration::from_millis(100),
     max: DAY,
 };
+/// `rollout.verify_timeout`: a zero deadline would fail every change.
+pub const VERIFY_TIMEOUT: Range<Duration> = Range {
+    min: Duration::from_secs(1),
+    max: DAY,
+};
 /// `health.failure_threshold`: consecutive failed probes.
 pub const FAILURE_THRESHOLD: Range<u32> = Range { min: 1, max: 100 };
 /// `restart.crash_loop.max_starts`: the tally keeps one timestamp per start in the window

@@ -8,11 +8,13 @@ use super::diagnostic::{Diagnostic, Diagnostics, Place, did_you_mean};
 use super::expand::{UnsetVar, expand};
 use super::file::{
     BackoffFile, ByteSize, CrashLoopFile, DurationFile, FleetFile, HealthFile, HooksFile, LogsFile, Parsed, ProfileFile, RestartFile,
+    RolloutFile,
 };
 use super::ranges::{self, Bound, Range};
 use super::version;
 use super::{
-    Flavor, FleetSettings, HealthSettings, Hooks, Profile, RestartPolicy, RestartSettings, Role, RunAs, Sourced, Standby, StandbyMode,
+    Flavor, FleetSettings, HealthSettings, Hooks, Profile, RestartPolicy, RestartSettings, Role, RolloutSettings, RunAs, Sourced, Standby,
+    StandbyMode,
 };
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
@@ -661,6 +663,7 @@ impl Cx<'_> {
         let health = self.health(p.health.as_ref());
         let stop_timeout = self.duration(p.stop_timeout.as_ref(), "stop_timeout", &ranges::STOP_TIMEOUT, DEFAULT_STOP_TIMEOUT);
         let failover = self.failover(p);
+        let rollout = self.rollout(p.rollout.as_ref());
         self.profile = None;
         if self.diags.error_count() > errors_before {
             return None;
@@ -685,6 +688,7 @@ impl Cx<'_> {
             stop_timeout,
             health,
             standby: None,
+            rollout,
         };
         Some((profile, failover?))
     }
@@ -956,6 +960,18 @@ impl Cx<'_> {
         let retry_s = c.and_then(|c| c.retry_every.as_ref());
         let retry = self.duration(retry_s, "restart.crash_loop.retry_every", &ranges::CRASH_LOOP_RETRY, def_retry);
         (max_starts, window, retry)
+    }
+
+    /// The `rollout:` block (defaults: 2 min to become ready, 30 s of soak, rollback on).
+    fn rollout(&mut self, r: Option<&RolloutFile>) -> RolloutSettings {
+        let d = RolloutSettings::default();
+        let verify = r.and_then(|r| r.verify_timeout.as_ref());
+        let soak = r.and_then(|r| r.soak.as_ref());
+        RolloutSettings {
+            verify_timeout: self.duration(verify, "rollout.verify_timeout", &ranges::VERIFY_TIMEOUT, d.verify_timeout),
+            soak: self.duration(soak, "rollout.soak", &ranges::DELAY, d.soak),
+            rollback: r.and_then(|r| r.rollback.as_ref()).is_none_or(|b| b.value),
+        }
     }
 
     /// The `health:` block.
@@ -1384,6 +1400,31 @@ mod tests {
         assert!(e.contains("hint: a port is an integer from 1 to 65535"), "{e}");
         let e = first_error("version: 1\nprofiles:\n  main: {health: {failure_threshold: -1}}\n");
         assert!(e.contains("`-1` is not a whole number"), "{e}");
+    }
+
+    /// `rollout:` merges field by field over `defaults:`, has its defaults, and a value out of
+    /// range or of the wrong kind is located.
+    #[test]
+    fn rollout_block_defaults_merge_and_ranges() {
+        let v = run("version: 1\ndefaults:\n  rollout: {verify_timeout: 5m, rollback: false}\nprofiles:\n  main:\n    rollout: {soak: 1m}\n  rescue: {}\n")
+            .expect("valid");
+        let (main, rescue) = (&v.profiles[0].rollout, &v.profiles[1].rollout);
+        assert_eq!(
+            (main.verify_timeout, main.soak, main.rollback),
+            (Duration::from_secs(300), Duration::from_secs(60), false)
+        );
+        assert_eq!((rescue.soak, rescue.rollback), (Duration::from_secs(30), false));
+        let d = run("version: 1\nprofiles:\n  main: {}\n").expect("valid");
+        assert_eq!(d.profiles[0].rollout, RolloutSettings::default());
+        let e = first_error("version: 1\nprofiles:\n  main:\n    rollout: {verify_timeout: 0s}\n");
+        assert!(
+            e.starts_with("/f/fleet.yaml:4:31: error: profile 'main': profiles.main.rollout.verify_timeout: `0s` is out of range: it must be at least 1s"),
+            "{e}"
+        );
+        let e = first_error("version: 1\nprofiles:\n  main:\n    rollout: {soak: soon}\n");
+        assert!(e.contains("rollout.soak") && e.contains("`soon` is not a duration"), "{e}");
+        let e = first_error("version: 1\nprofiles:\n  main:\n    rollout: {sok: 1s}\n");
+        assert!(e.contains("sok"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The event stream: what happened to the fleet, as structured facts in the past tense
 //! (`spawned`, `ready`, `unready`, `exited`, `restart_scheduled`, `crash_loop`, `parked`,
-//! `liveness_failed`, `failover`, `failback`, `hook_failed`, `reloaded`, ...).
+//! `liveness_failed`, `failover`, `failback`, `hook_failed`, `reloaded`, `rolled_back`, ...).
 //!
 //! Each event goes to `<run_dir>/events.jsonl` (one JSON object per line, rotated at 10 MiB with
 //! 2 kept), to followers of `clawherd events -F`, and to a ring of the last [`RECENT`] events for
@@ -154,6 +154,63 @@ pub enum What {
         /// The rendered errors.
         errors: String,
     },
+    /// The instance's run was ready and then stable for its soak: recorded as its
+    /// last-known-good (the first proved run after clawherd started it).
+    KnownGood {
+        /// The soak, seconds.
+        soak_s: f64,
+    },
+    /// A rollout of changed instances began; they are changed one at a time in `order`
+    /// (standbys first, as canaries).
+    RolloutStarted {
+        /// The changed profiles, in the order they are applied.
+        order: Vec<String>,
+    },
+    /// A changed instance is being restarted with its change.
+    ChangeApplying {
+        /// The standby that was made ready first to cover it, if any.
+        covered_by: Option<String>,
+    },
+    /// A change was proved: ready within `verify_timeout` and stable for the soak; it is now
+    /// the instance's last-known-good.
+    ChangeVerified {
+        /// Seconds from the restart to ready.
+        ready_after_s: f64,
+        /// The soak, seconds.
+        soak_s: f64,
+    },
+    /// A change was not applied: the standby that must cover main was not ready.
+    ChangeHeld {
+        /// Why.
+        reason: String,
+    },
+    /// A changed instance failed its verification and was (or, with `rollback: false`, was
+    /// not) put back on its last-known-good profile and config.
+    RolledBack {
+        /// Why the change failed (`parked`, `crash loop`, `not ready within ...`, `exited
+        /// during the soak`, `liveness failed during the soak`).
+        reason: String,
+        /// The gateway's own last error line, when it printed one.
+        error: Option<String>,
+        /// Where the refused config file was kept (`<config>.rejected-<timestamp>`), if kept.
+        rejected_config: Option<String>,
+        /// Whether the last-known-good config content was written back. `false` when it was
+        /// unchanged, when there is none, or when the file changed during the rollout (a user
+        /// edit, never overwritten).
+        config_restored: bool,
+        /// Whether the instance was restarted on its last-known-good (`false` with
+        /// `rollback: false`, or without a last-known-good).
+        restarted: bool,
+    },
+    /// A rollout ended.
+    RolloutFinished {
+        /// Profiles whose change was verified.
+        verified: Vec<String>,
+        /// Profiles rolled back (or failed with `rollback: false`).
+        rolled_back: Vec<String>,
+        /// Profiles whose change was held.
+        held: Vec<String>,
+    },
 }
 
 impl What {
@@ -178,6 +235,13 @@ impl What {
             What::HookFailed { .. } => "hook_failed",
             What::Reloaded { .. } => "reloaded",
             What::ReloadRefused { .. } => "reload_refused",
+            What::KnownGood { .. } => "known_good",
+            What::RolloutStarted { .. } => "rollout_started",
+            What::ChangeApplying { .. } => "change_applying",
+            What::ChangeVerified { .. } => "change_verified",
+            What::ChangeHeld { .. } => "change_held",
+            What::RolledBack { .. } => "rolled_back",
+            What::RolloutFinished { .. } => "rollout_finished",
         }
     }
 }

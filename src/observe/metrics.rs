@@ -34,6 +34,10 @@ pub static PROBE_SECONDS: LazyLock<HistogramFamily> = LazyLock::new(|| Family::n
 /// Failovers per standby profile (incremented by the failover controllers).
 pub static FAILOVERS: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family::default);
 
+/// Changes rolled back per profile (incremented by the rollout when a changed instance failed
+/// its verification).
+pub static ROLLBACKS: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family::default);
+
 /// Label set for one profile.
 pub fn profile_label(profile: &str) -> Labels {
     vec![("profile".to_string(), profile.to_string())]
@@ -91,6 +95,7 @@ pub fn render(instances: &[InstanceSample]) -> String {
         cpu.get_or_create(&l).inc_by(s.tree_cpu_seconds);
         // Make every profile visible in the histogram and counter families.
         let _ = PROBE_SECONDS.get_or_create(&l);
+        let _ = ROLLBACKS.get_or_create(&l);
         if s.standby {
             let _ = FAILOVERS.get_or_create(&l);
         }
@@ -120,6 +125,11 @@ pub fn render(instances: &[InstanceSample]) -> String {
         PROBE_SECONDS.clone(),
     );
     reg.register("failovers", "Failovers to this standby profile", FAILOVERS.clone());
+    reg.register(
+        "rollbacks",
+        "Changes of this profile rolled back after a failed verification",
+        ROLLBACKS.clone(),
+    );
     let own = procfs::process::Process::myself().and_then(|p| p.stat()).ok();
     let own_rss = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
     let own_cpu = Counter::<f64, AtomicU64>::default();

@@ -155,11 +155,12 @@ pub struct TestFleet {
 
 impl TestFleet {
     /// Writes `fleet.yaml` with `profiles` running the stand-in gateway; `defaults` is extra YAML
-    /// under `defaults:` (indented by 2).
+    /// under `defaults:` (indented by 2). A change is proved with a 2 s soak (`rollout:`;
+    /// a profile sets its own `rollout:` block to change that).
     pub fn fake(profiles: &[TestProfile], defaults: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut y = format!(
-            "version: 1\ndefaults:\n  command: [\"{}\"]\n  args: [\"--allow-unconfigured\"]\n  restart: {{backoff: {{initial: 100ms, max: 1s}}}}\n  stop_timeout: 20s\n{defaults}profiles:\n",
+            "version: 1\ndefaults:\n  command: [\"{}\"]\n  args: [\"--allow-unconfigured\"]\n  restart: {{backoff: {{initial: 100ms, max: 1s}}}}\n  stop_timeout: 20s\n  rollout: {{soak: 2s}}\n{defaults}profiles:\n",
             fake_gateway_bin()
         );
         for p in profiles {
@@ -395,11 +396,17 @@ impl Daemon {
         signal(self.child.id() as i32, sig);
     }
 
-    /// Waits for clawherd to exit; panics after `deadline`.
+    /// Waits for clawherd to exit and for its whole stderr to be collected (the reader thread may
+    /// still be behind when the process is gone); panics after `deadline`.
     pub fn wait_exit(&mut self, deadline: Duration) -> ExitStatus {
         let end = Instant::now() + deadline;
         loop {
             if let Some(s) = self.child.try_wait().expect("try_wait") {
+                let mut lines = self.log.lines.lock().expect("log");
+                while !lines.1 && Instant::now() < end {
+                    let left = end.saturating_duration_since(Instant::now());
+                    lines = self.log.changed.wait_timeout(lines, left).expect("log").0;
+                }
                 return s;
             }
             assert!(

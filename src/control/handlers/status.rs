@@ -62,7 +62,10 @@ pub async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>)
         .zip(&statuses)
         .zip(m.trees.into_iter().zip(m.cpu))
         .zip(m.signals)
-        .map(|(((v, s), (tree, cpu)), signals)| report(v, s, tree, cpu, signals, now))
+        .map(|(((v, s), (tree, cpu)), signals)| InstanceReport {
+            rollout: state.rollout.get(&v.profile.name),
+            ..report(v, s, tree, cpu, signals, now)
+        })
         .collect();
     let rss_bytes = procfs::process::Process::myself()
         .and_then(|p| p.stat())
@@ -165,6 +168,7 @@ fn report(
         },
         openclaw,
         version: s.version.clone(),
+        rollout: None,
     }
 }
 

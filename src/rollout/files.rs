@@ -1,0 +1,161 @@
+//! The config-file side of a rollback: keep the refused content beside the original and write
+//! the last-known-good back, never over an edit that arrived during the rollout.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// The current content of `path`: `None` when there is no such file; unreadable content (not a
+/// regular file, too large, not UTF-8) is also `None`, logged.
+pub fn content(path: &Path) -> Option<String> {
+    match crate::fleet::read_bounded(path) {
+        Ok(t) => Some(t),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "cannot read the config file");
+            None
+        }
+    }
+}
+
+/// `<config>.rejected-<timestamp>` for `config` at `now` (UTC, `YYYYMMDDTHHMMSSZ`).
+pub fn rejected_path(config: &Path, now: SystemTime) -> PathBuf {
+    let stamp: String = humantime::format_rfc3339_seconds(now)
+        .to_string()
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
+    let name = config.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    config.with_file_name(format!("{name}.rejected-{stamp}"))
+}
+
+/// Keeps `rejected` (the content the failed change ran with) as `<config>.rejected-<timestamp>`
+/// (mode 0600, as it holds the gateway's secrets). Returns where.
+///
+/// Errors: the file cannot be written.
+pub fn keep_rejected(config: &Path, rejected: &str) -> std::io::Result<PathBuf> {
+    let path = rejected_path(config, SystemTime::now());
+    super::lkg::write_private(&path, rejected.as_bytes())?;
+    Ok(path)
+}
+
+/// What [`restore`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restore {
+    /// The last-known-good content was written back.
+    Restored,
+    /// The file already holds the last-known-good content (the change was elsewhere).
+    AlreadyGood,
+    /// The file changed since the failed change was started: an edit made during the rollout,
+    /// left as is.
+    EditedMeanwhile,
+    /// Writing failed (the error).
+    Failed(String),
+}
+
+/// Writes `good` back to `config` unless the file changed since the failed change started
+/// with `launched` (then it is a newer edit: left alone, never overwritten).
+pub fn restore(config: &Path, launched: Option<&str>, good: Option<&str>) -> Restore {
+    let now = content(config);
+    if now.as_deref() == good {
+        return Restore::AlreadyGood;
+    }
+    if now.as_deref() != launched {
+        return Restore::EditedMeanwhile;
+    }
+    let Some(good) = good else {
+        // No good content to go back to (the file did not exist): leave it.
+        return Restore::AlreadyGood;
+    };
+    match super::lkg::write_private(config, good.as_bytes()) {
+        Ok(()) => Restore::Restored,
+        Err(e) => Restore::Failed(e.to_string()),
+    }
+}
+
+/// Whether OpenClaw applies edits of the config at `path` by itself, outside clawherd's proof:
+/// its `gateway.reload.mode` is not `"off"` (the default is `"hybrid"`: hot-safe keys live,
+/// others by restarting itself; openclaw@2026.9.6 `docs/gateway/config-gateway.md`, "Config
+/// reload"). A missing file counts (OpenClaw's defaults); an unreadable one does not (the
+/// proof reports it).
+pub fn reloads_itself(path: &Path) -> bool {
+    match crate::fleet::openclaw::read_config(path) {
+        Ok(c) => {
+            let mode = c
+                .value
+                .as_ref()
+                .and_then(|v| v.pointer("/gateway/reload/mode"))
+                .and_then(|m| m.as_str());
+            mode != Some("off")
+        }
+        Err(_) => false,
+    }
+}
+
+/// The advice `check` and `init` print for the profiles (`name`, config) whose OpenClaw applies
+/// config edits itself ([`reloads_itself`]); `None` when there are none.
+pub fn reload_mode_advice(profiles: &[(String, PathBuf)]) -> Option<String> {
+    let live: Vec<&str> = profiles
+        .iter()
+        .filter(|(_, c)| reloads_itself(c))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if live.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "note: {}: `gateway.reload.mode` is not \"off\", so OpenClaw applies edits of its config by itself (hot-safe keys live, others by restarting itself), without clawherd's proof and rollback\n  hint: set `gateway: {{ reload: {{ mode: \"off\" }} }}` in each config, so that every change goes through `clawherd reload` (docs/rollout.md)",
+        live.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rejected copy is kept beside the config with a timestamp.
+    #[test]
+    fn rejected_path_is_beside_the_config() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        assert_eq!(
+            rejected_path(Path::new("/s/openclaw.json"), t),
+            PathBuf::from("/s/openclaw.json.rejected-20231114T221320Z")
+        );
+    }
+
+    /// Only `gateway.reload.mode: "off"` stops OpenClaw's own reload; the advice names the rest.
+    #[test]
+    fn reload_mode_advice_names_live_configs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let off = dir.path().join("off.json5");
+        std::fs::write(&off, "{ gateway: { reload: { mode: \"off\" } } }").expect("write");
+        let hybrid = dir.path().join("hybrid.json5");
+        std::fs::write(&hybrid, "{ gateway: { reload: { mode: \"hybrid\" } } }").expect("write");
+        let missing = dir.path().join("missing.json5");
+        assert!(!reloads_itself(&off));
+        assert!(reloads_itself(&hybrid) && reloads_itself(&missing));
+        let advice = reload_mode_advice(&[("a".into(), off.clone()), ("b".into(), hybrid), ("c".into(), missing)]);
+        assert!(
+            advice
+                .as_deref()
+                .is_some_and(|a| a.starts_with("note: b, c: `gateway.reload.mode`")),
+            "{advice:?}"
+        );
+        assert_eq!(reload_mode_advice(&[("a".into(), off)]), None);
+    }
+
+    /// The good content is written back only over the content the change ran with.
+    #[test]
+    fn restore_never_overwrites_an_edit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = dir.path().join("c.json");
+        std::fs::write(&c, "bad").expect("write");
+        assert_eq!(restore(&c, Some("bad"), Some("good")), Restore::Restored);
+        assert_eq!(std::fs::read_to_string(&c).expect("read"), "good");
+        assert_eq!(restore(&c, Some("bad"), Some("good")), Restore::AlreadyGood);
+        std::fs::write(&c, "edited").expect("write");
+        assert_eq!(restore(&c, Some("bad"), Some("good")), Restore::EditedMeanwhile);
+        assert_eq!(std::fs::read_to_string(&c).expect("read"), "edited");
+        let kept = keep_rejected(&c, "bad").expect("keep");
+        assert_eq!(std::fs::read_to_string(kept).expect("read"), "bad");
+    }
+}

@@ -1,0 +1,230 @@
+//! Last-known-good: what each instance last ran successfully (ready, then stable for the soak),
+//! kept under `run_dir`, and the journal of a rollout in progress.
+//!
+//! - `<run_dir>/lkg/<profile>.json`: a JSON array of [`Record`]s, oldest first, at most
+//!   [`KEEP`]: the effective setup (command line, working directory, environment with secret
+//!   values redacted) and the full content of the OpenClaw config file. Mode 0600: the config
+//!   holds the gateway's secrets as the original does.
+//! - `<run_dir>/rollout.json`: the [`Journal`] of a rollout in progress, removed when it ends; a
+//!   daemon that finds one at start resumes it (verifies what was not proved, rolls back what
+//!   fails).
+//!
+//! Writes go to a temporary file renamed over the old one, so a crash leaves the old or the new
+//! content, never half of one. Reads are bounded (`fleet::read_bounded`).
+
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// Records kept per instance.
+pub const KEEP: usize = 5;
+
+/// The effective setup an instance ran with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Effective {
+    /// Program and arguments (secret-looking values redacted).
+    pub argv: Vec<String>,
+    /// Working directory.
+    pub cwd: String,
+    /// Environment (secret values redacted).
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+impl Effective {
+    /// The setup of `plan`, with secrets redacted (`observe::redact`).
+    pub fn of(plan: &crate::fleet::Plan) -> Self {
+        Effective {
+            argv: crate::observe::redact::redact_argv(&plan.argv).0,
+            cwd: plan.cwd.display().to_string(),
+            env: plan
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), crate::observe::redact::redact_var(k, v).0))
+                .collect(),
+        }
+    }
+}
+
+/// One last-known-good of one instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// When it was proved, RFC 3339.
+    pub at: String,
+    /// Profile name.
+    pub profile: String,
+    /// Its effective setup.
+    pub effective: Effective,
+    /// Its OpenClaw config file, absolute (none for `flavor: process`).
+    pub config_path: Option<PathBuf>,
+    /// The content of that file it ran with (none when there was no file).
+    pub config: Option<String>,
+}
+
+fn lkg_file(run_dir: &Path, profile: &str) -> PathBuf {
+    run_dir.join("lkg").join(format!("{profile}.json"))
+}
+
+/// The records of `profile`, oldest first; empty when there are none or the file is unreadable
+/// (logged).
+pub fn history(run_dir: &Path, profile: &str) -> Vec<Record> {
+    let path = lkg_file(run_dir, profile);
+    match crate::fleet::read_bounded(&path) {
+        Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
+            tracing::warn!(file = %path.display(), error = %e, "cannot read the last-known-good history; ignored");
+            Vec::new()
+        }),
+        Err(e) if e.is_not_found() => Vec::new(),
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "cannot read the last-known-good history; ignored");
+            Vec::new()
+        }
+    }
+}
+
+/// The newest record of `profile`.
+pub fn latest(run_dir: &Path, profile: &str) -> Option<Record> {
+    history(run_dir, profile).pop()
+}
+
+/// Appends `record` to its profile's history, keeping the newest [`KEEP`]. A record equal to
+/// the newest but for its time replaces it.
+///
+/// Errors: the folder or file cannot be written.
+pub fn record(run_dir: &Path, record: Record) -> std::io::Result<()> {
+    let mut h = history(run_dir, &record.profile);
+    if h.last()
+        .is_some_and(|l| l.effective == record.effective && l.config == record.config && l.config_path == record.config_path)
+    {
+        h.pop();
+    }
+    h.push(record.clone());
+    let excess = h.len().saturating_sub(KEEP);
+    h.drain(..excess);
+    let text = serde_json::to_string_pretty(&h).map_err(std::io::Error::other)?;
+    write_private(&lkg_file(run_dir, &record.profile), text.as_bytes())
+}
+
+/// A rollout in progress, as a restarted daemon needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    /// When it started, RFC 3339.
+    pub started: String,
+    /// The changed profiles in order.
+    pub order: Vec<String>,
+    /// Those whose change is proved (or rolled back, or held): done.
+    pub done: Vec<String>,
+}
+
+impl Journal {
+    /// The profiles not done yet, in order.
+    pub fn remaining(&self) -> Vec<String> {
+        self.order.iter().filter(|n| !self.done.contains(n)).cloned().collect()
+    }
+}
+
+fn journal_file(run_dir: &Path) -> PathBuf {
+    run_dir.join("rollout.json")
+}
+
+/// Writes the journal (at the start of a rollout and after each step).
+///
+/// Errors: the file cannot be written.
+pub fn save_journal(run_dir: &Path, j: &Journal) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(j).map_err(std::io::Error::other)?;
+    write_private(&journal_file(run_dir), text.as_bytes())
+}
+
+/// The journal of a rollout an earlier daemon left unfinished, if any (an unreadable one is
+/// logged and ignored).
+pub fn load_journal(run_dir: &Path) -> Option<Journal> {
+    let path = journal_file(run_dir);
+    let text = crate::fleet::read_bounded(&path).ok()?;
+    serde_json::from_str(&text)
+        .inspect_err(|e| tracing::warn!(file = %path.display(), error = %e, "cannot read the rollout journal; ignored"))
+        .ok()
+}
+
+/// Removes the journal: the rollout ended.
+pub fn end_journal(run_dir: &Path) {
+    let _ = std::fs::remove_file(journal_file(run_dir));
+}
+
+/// Writes `bytes` to `path` with mode 0600 through a temporary file renamed over it, creating
+/// the folder (0700) when needed.
+///
+/// Errors: the folder or file cannot be written.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(n: usize) -> Record {
+        Record {
+            at: format!("t{n}"),
+            profile: "main".into(),
+            effective: Effective {
+                argv: vec![format!("gw{n}")],
+                cwd: "/".into(),
+                env: Default::default(),
+            },
+            config_path: Some("/c.json".into()),
+            config: Some(format!("{{n: {n}}}")),
+        }
+    }
+
+    /// The history keeps the newest KEEP records; a repeat of the newest replaces it.
+    #[test]
+    fn history_is_bounded_and_repeats_collapse() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for n in 0..KEEP + 3 {
+            record(dir.path(), rec(n)).expect("record");
+        }
+        let h = history(dir.path(), "main");
+        assert_eq!(h.len(), KEEP);
+        assert_eq!(h.first().map(|r| r.at.as_str()), Some("t3"));
+        let again = Record {
+            at: "later".into(),
+            ..rec(KEEP + 2)
+        };
+        record(dir.path(), again).expect("record");
+        let h = history(dir.path(), "main");
+        assert_eq!(h.len(), KEEP);
+        assert_eq!(latest(dir.path(), "main").map(|r| r.at), Some("later".into()));
+    }
+
+    /// The journal round-trips and names what is left.
+    #[test]
+    fn journal_round_trip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(load_journal(dir.path()), None);
+        let j = Journal {
+            started: "t".into(),
+            order: vec!["rescue".into(), "main".into()],
+            done: vec!["rescue".into()],
+        };
+        save_journal(dir.path(), &j).expect("save");
+        let back = load_journal(dir.path()).expect("load");
+        assert_eq!(back.remaining(), ["main"]);
+        end_journal(dir.path());
+        assert_eq!(load_journal(dir.path()), None);
+    }
+}

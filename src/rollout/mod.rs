@@ -1,0 +1,49 @@
+//! Rolling apply with rollback: how a change to running instances (from `reload`, SIGHUP or a
+//! watched file) reaches them safely (docs/rollout.md).
+//!
+//! - [`plan`]: which changed instances go in which order (standbys first, as canaries; one at a
+//!   time; main only with its standby covering). Pure.
+//! - [`verify`]: the proof of a change: ready within `rollout.verify_timeout`, then stable for
+//!   `rollout.soak` (no unrequested exit, no liveness failure).
+//! - [`lkg`]: the last-known-good of each instance (its effective setup and the content of its
+//!   OpenClaw config file), a bounded history under `run_dir/lkg/`, and the journal of a rollout
+//!   in progress (`run_dir/rollout.json`) that a restarted daemon resumes.
+//! - [`files`]: the config file side of a rollback: keeping the refused content beside the
+//!   original (`<config>.rejected-<timestamp>`) and writing the last-known-good back, never over
+//!   an edit made during the rollout.
+//!
+//! The driver that restarts instances lives with the instances' owner, the supervisor
+//! (`daemon::supervisor`); this module knows nothing of it.
+
+pub mod files;
+pub mod lkg;
+pub mod plan;
+pub mod verify;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// What each instance's rollout is doing, by profile name, for `status`: written by the
+/// supervisor's rollout, read by the control API. Cheap to clone (shared).
+///
+/// A note is one line: `verifying`, `soaking`, `verified`, `rolled back: <reason>`, `held:
+/// <reason>`; it stays until the next rollout of that instance.
+#[derive(Debug, Clone, Default)]
+pub struct Notes(Arc<Mutex<BTreeMap<String, String>>>);
+
+impl Notes {
+    /// Sets (or with `None` clears) `profile`'s note.
+    pub fn set(&self, profile: &str, note: Option<String>) {
+        if let Ok(mut m) = self.0.lock() {
+            match note {
+                Some(n) => m.insert(profile.to_string(), n),
+                None => m.remove(profile),
+            };
+        }
+    }
+
+    /// `profile`'s note.
+    pub fn get(&self, profile: &str) -> Option<String> {
+        self.0.lock().ok().and_then(|m| m.get(profile).cloned())
+    }
+}
