@@ -19,7 +19,7 @@
 use super::exit;
 use super::local;
 use crate::control::client::Client;
-use crate::control::protocol::{ActionResponse, ErrorResponse, StatusResponse};
+use crate::control::protocol::{ActionResponse, ErrorResponse, ReloadResponse, StatusResponse};
 use crate::fleet::version::{self, read_pins, run_dir_of};
 use crate::fleet::{Flavor, Plan, Profile};
 use crate::versions::pins;
@@ -264,15 +264,61 @@ impl Step<'_> {
         if let Err(e) = pins::update(self.run_dir, &pin) {
             return Err(undo.rollback(&format!("cannot pin: {e}"), false).await);
         }
-        if let Err(m) = self.reload().await {
-            return Err(undo.rollback(&format!("reload refused: {m}"), true).await);
+        match self.reload().await {
+            Err(m) => return Err(undo.rollback(&format!("reload refused: {m}"), true).await),
+            // The daemon's rollout proved the new version and found it failing: it already put
+            // the instance back on its last-known-good; the pin and the snapshot follow.
+            Ok(r) if r.rolled_back.iter().any(|p| p == name) => {
+                return Err(undo
+                    .rollback(&format!("not ready on {}: the daemon's rollout rolled it back", self.version), true)
+                    .await);
+            }
+            Ok(r) if r.held.iter().any(|p| p == name) => {
+                return Err(undo.rollback("held: its standby was not ready to cover it", true).await);
+            }
+            Ok(_) => {}
         }
         self.timeline.step(name, &format!("pinned to {}, reloaded", self.version));
         if let Err(m) = self.act(name, "start", "ready").await {
             return Err(undo.rollback(&format!("not ready on {}: {m}", self.version), true).await);
         }
+        if let Err(m) = self.settled(name).await {
+            return Err(undo.rollback(&format!("not stable on {}: {m}", self.version), true).await);
+        }
         self.timeline.step(name, &format!("ready on {}", self.version));
         Ok(())
+    }
+
+    /// Waits until `name` runs the target version and its rollout has a verdict (the soak of
+    /// `rollout.soak` is over): `Ok` when it was verified (or no rollout concerned it), else why
+    /// not. Polls `GET /v1/status` every 250 ms for at most the upgrade's timeout plus 10 minutes
+    /// (the longest soak the fleet file allows is checked by the daemon, not here).
+    async fn settled(&self, name: &str) -> Result<(), String> {
+        let end = crate::process::later(tokio::time::Instant::now(), self.req.timeout + Duration::from_secs(600));
+        loop {
+            let (code, body) = self.client.call(Method::GET, "/v1/status").await.map_err(|e| e.to_string())?;
+            if code != 200 {
+                return Err(api_message(&body));
+            }
+            let status: StatusResponse = serde_json::from_slice(&body).map_err(|e| format!("unexpected status answer: {e}"))?;
+            let Some(me) = status.instances.iter().find(|i| i.profile == name) else {
+                return Err(format!("{name} is no longer in the fleet"));
+            };
+            if let Some(v) = me.version.as_deref()
+                && v != self.version
+            {
+                return Err(format!("it runs {v}"));
+            }
+            match me.rollout.as_deref() {
+                Some(r) if r.starts_with("rolled back") || r.starts_with("held") => return Err(r.to_string()),
+                Some(r) if r.starts_with("verifying") || r.starts_with("soaking") || r.starts_with("waiting") => {}
+                _ => return Ok(()),
+            }
+            if tokio::time::Instant::now() >= end {
+                return Err("its rollout did not finish in time".into());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// The new version's `doctor --non-interactive --fix`, as `openclaw update` runs it after a
@@ -323,10 +369,14 @@ impl Step<'_> {
         }
     }
 
-    /// `POST /v1/reload`.
-    async fn reload(&self) -> Result<(), String> {
+    /// `POST /v1/reload`: the daemon's answer (which profiles its rollout rolled back or held),
+    /// or why it refused the fleet.
+    async fn reload(&self) -> Result<ReloadResponse, String> {
         let (code, body) = self.client.call(Method::POST, "/v1/reload").await.map_err(|e| e.to_string())?;
-        if code == 200 { Ok(()) } else { Err(api_message(&body)) }
+        if code != 200 {
+            return Err(api_message(&body));
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("unexpected reload answer: {e}"))
     }
 
     /// Prints that `name`'s upgrade failed; returns `code`.

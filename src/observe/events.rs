@@ -211,6 +211,13 @@ pub enum What {
         /// Profiles whose change was held.
         held: Vec<String>,
     },
+    /// Sent to one follower of the event stream only (never recorded): it fell so far behind
+    /// that `count` events were dropped for it rather than slowing the daemon down; they are in
+    /// the events file and in `GET /v1/events?n=`.
+    EventsSkipped {
+        /// How many events this follower missed.
+        count: u64,
+    },
 }
 
 impl What {
@@ -242,6 +249,7 @@ impl What {
             What::ChangeHeld { .. } => "change_held",
             What::RolledBack { .. } => "rolled_back",
             What::RolloutFinished { .. } => "rollout_finished",
+            What::EventsSkipped { .. } => "events_skipped",
         }
     }
 }
