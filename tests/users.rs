@@ -138,6 +138,31 @@ fn each_gateway_runs_as_its_own_user() {
     let (code, _, err) = run_clawherd(&["check", fleet.path.to_str().expect("utf-8")]);
     assert_eq!(code, 0, "{err}");
 
+    // A gateway started by hand as main's user on main's state dir takes its lock under that
+    // user's uid (`tmp/openclaw-<uid>/`): the proof looks there, not under clawherd's uid.
+    let mut foreign = {
+        use std::os::unix::process::CommandExt;
+        Command::new(fake_gateway_bin())
+            .args(["--port", &free_base(73).to_string()])
+            .env("OPENCLAW_STATE_DIR", &state_main)
+            .uid(ua.uid)
+            .gid(ua.gid)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start a foreign gateway as main's user")
+    };
+    let lock = state_main.join(format!("tmp/openclaw-{}/gateway.state.lock", ua.uid));
+    wait_until("the foreign gateway's state lock", D, || lock.exists());
+    let (code, _, err) = run_clawherd(&["check", fleet.path.to_str().expect("utf-8")]);
+    let _ = foreign.kill();
+    let _ = foreign.wait();
+    assert_eq!(code, 78, "{err}");
+    assert!(
+        err.contains(&format!("is in use by a gateway clawherd did not start: pid {}", foreign.id())),
+        "{err}"
+    );
+    std::fs::remove_file(&lock).expect("remove the stale lock");
+
     let d = Daemon::start(&fleet.path);
     let main_pid = d.wait_ready(0, "main", D);
     let rescue_pid = d.wait_ready(0, "rescue", D);

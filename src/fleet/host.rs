@@ -160,6 +160,8 @@ pub fn check_state_dirs(instances: &[(Profile, Plan)], marker_for: &dyn Fn(&str)
             out.extend(check_clawdbot_lock(profile, plan, g, marker_for));
             continue;
         }
+        // The gateway names its lock after its own uid: the profile's `user:` when set.
+        let uid = plan.credentials.as_ref().map_or(uid.as_raw(), |c| c.uid);
         let lock = g.state_dir.value.join(format!("tmp/openclaw-{uid}/gateway.state.lock"));
         let Some(pid) = super::read_bounded(&lock)
             .ok()
@@ -201,7 +203,8 @@ fn check_clawdbot_lock(profile: &Profile, plan: &Plan, g: &GatewayPaths, marker_
         .get("TMPDIR")
         .filter(|t| !t.is_empty())
         .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-    let lock = clawdbot_lock_path(&g.config.value, &tmpdir, nix::unistd::geteuid().as_raw());
+    let uid = plan.credentials.as_ref().map_or(nix::unistd::geteuid().as_raw(), |c| c.uid);
+    let lock = clawdbot_lock_path(&g.config.value, &tmpdir, uid);
     let pid = super::read_bounded(&lock)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
