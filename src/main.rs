@@ -82,7 +82,7 @@ fn main() -> ExitCode {
                 exit::SOFTWARE
             }
         },
-        Command::Man => match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut std::io::stdout()) {
+        Command::Man => match clawherd::cli::man::render(&mut std::io::stdout()) {
             Ok(()) => exit::OK,
             Err(e) => {
                 eprintln!("clawherd: {e}");

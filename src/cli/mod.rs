@@ -10,6 +10,7 @@ pub mod exit;
 pub mod find;
 pub mod local;
 pub mod logview;
+pub mod man;
 pub mod offline;
 pub mod top;
 pub mod upgrade;
