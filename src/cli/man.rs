@@ -135,113 +135,131 @@ fn plain(md: &str) -> String {
     out.replace("**", "").replace('`', "")
 }
 
-/// EXIT STATUS, ENVIRONMENT, FILES, SIGNALS, EXAMPLES and SEE ALSO.
+/// One hand-written section: its heading, an optional first paragraph, and its terms.
+type Section = (&'static str, Option<&'static str>, &'static [(&'static str, &'static str)]);
+
+/// EXIT STATUS, ENVIRONMENT, FILES, SIGNALS and EXAMPLES.
+const SECTIONS: &[Section] = &[
+    (
+        "EXIT STATUS",
+        Some("clawherd follows sysexits(3):"),
+        &[
+            ("0", "done: proved, applied, stopped cleanly."),
+            (
+                "1",
+                "not reached: a start/stop/restart that did not get its state in time, an upgrade rolled back, a file that cannot be written.",
+            ),
+            ("64", "usage: a bad argument, an unknown profile, no fleet file found."),
+            (
+                "69",
+                "unavailable: the daemon is not running or another clawherd serves this fleet; a change held because its standby was not ready; npm or Node missing.",
+            ),
+            ("70", "internal software error."),
+            (
+                "78",
+                "configuration: the fleet file (or an OpenClaw config) does not load or does not prove; a reload whose change was rolled back.",
+            ),
+            ("130", "interrupted by Ctrl-C while waiting (the action goes on in the daemon)."),
+        ],
+    ),
+    (
+        "ENVIRONMENT",
+        None,
+        &[
+            (
+                "CLAWHERD_FLEET",
+                "the fleet file when none is given (before ./fleet.yaml, $XDG_CONFIG_HOME/clawherd/fleet.yaml, /etc/clawherd/fleet.yaml and the one running daemon).",
+            ),
+            (
+                "CLAWHERD_SOCKET",
+                "the control socket of the daemon to talk to, instead of the fleet's.",
+            ),
+            (
+                "CLAWHERD_LOG",
+                "the daemon's log filter (tracing syntax, e.g. info or clawherd=debug).",
+            ),
+            ("NO_COLOR", "no colour in the output."),
+            (
+                "XDG_RUNTIME_DIR",
+                "where a non-root daemon records itself (the registry), so that commands find it.",
+            ),
+            (
+                "INVOCATION_ID, NOTIFY_SOCKET, JOURNAL_STREAM, WATCHDOG_USEC",
+                "set by systemd: readiness, STATUS= and watchdog pings, journal fields, the systemd default paths.",
+            ),
+        ],
+    ),
+    (
+        "FILES",
+        None,
+        &[
+            (
+                "<run_dir>/clawherd.sock",
+                "the control API (HTTP over a Unix socket), mode 0600 unless control.group is set.",
+            ),
+            (
+                "<run_dir>/logs/<profile>.log",
+                "each gateway's captured output, rotated per logs.max_size and logs.keep.",
+            ),
+            ("<run_dir>/events.jsonl", "the event stream, one JSON object per line."),
+            ("<run_dir>/lkg/<profile>.json", "last-known-good records of the rollout."),
+            (
+                "<run_dir>/versions/",
+                "OpenClaw versions installed side by side by clawherd install, pins.json, snapshots.",
+            ),
+            (
+                "/run/clawherd/, $XDG_RUNTIME_DIR/clawherd/",
+                "the registry: one record and lock per running daemon.",
+            ),
+            ("/etc/clawherd/fleet.yaml", "the fleet file of the system service."),
+        ],
+    ),
+    (
+        "SIGNALS",
+        None,
+        &[
+            (
+                "SIGTERM, SIGINT",
+                "stop every gateway (SIGTERM to its process group, SIGKILL to its whole tree after stop_timeout) and exit 0.",
+            ),
+            (
+                "SIGHUP",
+                "reload: re-read and re-prove the fleet file and roll out only the difference; a broken file keeps the running fleet.",
+            ),
+        ],
+    ),
+    (
+        "EXAMPLES",
+        None,
+        &[
+            (
+                "clawherd check fleet.yaml",
+                "prove the fleet: paths and real port footprints never overlap.",
+            ),
+            ("clawherd run fleet.yaml", "run it in the foreground."),
+            ("clawherd status", "every instance: state, pid, version, ports, CPU and memory."),
+            ("clawherd restart main", "restart main and wait until it is ready."),
+            ("clawherd logs -F main rescue", "follow both gateways' output."),
+            (
+                "clawherd upgrade --all --to openclaw@2026.9.6",
+                "upgrade, the rescue bot first as canary.",
+            ),
+            ("clawherd export kubernetes -o k8s/", "the fleet as OpenClaw operator resources."),
+        ],
+    ),
+];
+
+/// [`SECTIONS`], then SEE ALSO.
 fn static_sections() -> Roff {
     let mut r = Roff::new();
-    let tp = |r: &mut Roff, term: &str, text: &str| {
-        r.control("TP", []).text([bold(term)]).text([roman(text)]);
-    };
-    r.control("SH", ["EXIT STATUS"]).text([roman("clawherd follows sysexits(3):")]);
-    for (code, text) in [
-        ("0", "done: proved, applied, stopped cleanly."),
-        (
-            "1",
-            "not reached: a start/stop/restart that did not get its state in time, an upgrade rolled back, a file that cannot be written.",
-        ),
-        ("64", "usage: a bad argument, an unknown profile, no fleet file found."),
-        (
-            "69",
-            "unavailable: the daemon is not running or another clawherd serves this fleet; a change held because its standby was not ready; npm or Node missing.",
-        ),
-        ("70", "internal software error."),
-        (
-            "78",
-            "configuration: the fleet file (or an OpenClaw config) does not load or does not prove; a reload whose change was rolled back.",
-        ),
-        ("130", "interrupted by Ctrl-C while waiting (the action goes on in the daemon)."),
-    ] {
-        tp(&mut r, code, text);
-    }
-    r.control("SH", ["ENVIRONMENT"]);
-    for (name, text) in [
-        (
-            "CLAWHERD_FLEET",
-            "the fleet file when none is given (before ./fleet.yaml, $XDG_CONFIG_HOME/clawherd/fleet.yaml, /etc/clawherd/fleet.yaml and the one running daemon).",
-        ),
-        (
-            "CLAWHERD_SOCKET",
-            "the control socket of the daemon to talk to, instead of the fleet's.",
-        ),
-        (
-            "CLAWHERD_LOG",
-            "the daemon's log filter (tracing syntax, e.g. info or clawherd=debug).",
-        ),
-        ("NO_COLOR", "no colour in the output."),
-        (
-            "XDG_RUNTIME_DIR",
-            "where a non-root daemon records itself (the registry), so that commands find it.",
-        ),
-        (
-            "INVOCATION_ID, NOTIFY_SOCKET, JOURNAL_STREAM, WATCHDOG_USEC",
-            "set by systemd: readiness, STATUS= and watchdog pings, journal fields, the systemd default paths.",
-        ),
-    ] {
-        tp(&mut r, name, text);
-    }
-    r.control("SH", ["FILES"]);
-    for (name, text) in [
-        (
-            "<run_dir>/clawherd.sock",
-            "the control API (HTTP over a Unix socket), mode 0600 unless control.group is set.",
-        ),
-        (
-            "<run_dir>/logs/<profile>.log",
-            "each gateway's captured output, rotated per logs.max_size and logs.keep.",
-        ),
-        ("<run_dir>/events.jsonl", "the event stream, one JSON object per line."),
-        ("<run_dir>/lkg/<profile>.json", "last-known-good records of the rollout."),
-        (
-            "<run_dir>/versions/",
-            "OpenClaw versions installed side by side by clawherd install, pins.json, snapshots.",
-        ),
-        (
-            "/run/clawherd/, $XDG_RUNTIME_DIR/clawherd/",
-            "the registry: one record and lock per running daemon.",
-        ),
-        ("/etc/clawherd/fleet.yaml", "the fleet file of the system service."),
-    ] {
-        tp(&mut r, name, text);
-    }
-    r.control("SH", ["SIGNALS"]);
-    for (name, text) in [
-        (
-            "SIGTERM, SIGINT",
-            "stop every gateway (SIGTERM to its process group, SIGKILL to its whole tree after stop_timeout) and exit 0.",
-        ),
-        (
-            "SIGHUP",
-            "reload: re-read and re-prove the fleet file and roll out only the difference; a broken file keeps the running fleet.",
-        ),
-    ] {
-        tp(&mut r, name, text);
-    }
-    r.control("SH", ["EXAMPLES"]);
-    for (cmd, text) in [
-        (
-            "clawherd check fleet.yaml",
-            "prove the fleet: paths and real port footprints never overlap.",
-        ),
-        ("clawherd run fleet.yaml", "run it in the foreground."),
-        ("clawherd status", "every instance: state, pid, version, ports, CPU and memory."),
-        ("clawherd restart main", "restart main and wait until it is ready."),
-        ("clawherd logs -F main rescue", "follow both gateways' output."),
-        (
-            "clawherd upgrade --all --to openclaw@2026.9.6",
-            "upgrade, the rescue bot first as canary.",
-        ),
-        ("clawherd export kubernetes -o k8s/", "the fleet as OpenClaw operator resources."),
-    ] {
-        tp(&mut r, cmd, text);
+    for (heading, intro, terms) in SECTIONS {
+        r.control("SH", [*heading]);
+        if let Some(text) = intro {
+            r.text([roman(*text)]);
+        }
+        for (term, text) in *terms {
+            r.control("TP", []).text([bold(*term)]).text([roman(*text)]);
+        }
     }
     r.control("SH", ["SEE ALSO"]).text([roman(
         "systemd.service(5), systemctl(1), openclaw(1); the docs/ folder of the source (/usr/share/doc/clawherd in the package).",
