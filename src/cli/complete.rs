@@ -2,8 +2,9 @@
 //! The script `clawherd completions SHELL` prints only registers clawherd with the shell; at each
 //! TAB the shell runs `COMPLETE=SHELL clawherd -- WORDS...`, which [`complete_if_asked`] answers
 //! before anything else runs. Profile arguments (`start`, `stop`, `restart`, `status`, `logs`,
-//! `env`) complete to the profile names of the fleet file the command line names (`-f FILE`),
-//! else `$CLAWHERD_FLEET`, else `fleet.yaml` in the current folder.
+//! `env`) complete to the profile names of the fleet the command will act on: `-f FILE`, else
+//! the lookup every command makes ([`super::find`]: `$CLAWHERD_FLEET`, `./fleet.yaml`, the XDG
+//! and `/etc` fleet files, else the fleet of the one running daemon).
 
 use clap::CommandFactory;
 use clap_complete::engine::CompletionCandidate;
@@ -38,9 +39,11 @@ pub fn write_registration(shell: clap_complete::Shell, out: &mut dyn std::io::Wr
 /// A fleet file that cannot be read or parsed offers nothing.
 pub fn profiles(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(prefix) = current.to_str() else { return Vec::new() };
-    let file = fleet_of(std::env::args_os())
-        .unwrap_or_else(|| std::env::var_os("CLAWHERD_FLEET").map_or_else(|| "fleet.yaml".into(), PathBuf::from));
-    profile_names(&file)
+    // The same lookup as the command being completed will make (super::find).
+    let Ok(found) = super::find::fleet_here(fleet_of(std::env::args_os()).as_deref()) else {
+        return Vec::new();
+    };
+    profile_names(found.file())
         .into_iter()
         .filter(|n| n.starts_with(prefix))
         .map(CompletionCandidate::new)
