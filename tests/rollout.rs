@@ -325,6 +325,107 @@ fn a_daemon_restart_in_the_middle_of_a_rollout_rolls_it_back() {
     assert_eq!(status_row(&fleet, "main")["state"], "ready");
 }
 
+/// clawherd killed while a change to both sides of a pair is being proved (rescue, the canary,
+/// in its soak; main not yet restarted): the next daemon does not start the unfinished
+/// instances from the fleet file at once, but resumes the rollout in its order. Rescue is
+/// started and proved first, and main is started only after rescue is ready to cover it. The
+/// pair is never left half-applied: both end verified and ready.
+#[test]
+fn a_daemon_restart_in_the_middle_of_a_rollout_resumes_it_in_order() {
+    let (a, b) = two_ports(385);
+    let soak = "    rollout: {soak: 60s}\n";
+    let main = TestProfile::new("main", "main", a).env("V", "1").yaml(soak);
+    let rescue = TestProfile::new("rescue", "rescue", b).env("V", "1").yaml(soak);
+    let fleet = TestFleet::fake(&[main, rescue], "");
+    let mut d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    d.wait_ready(0, "rescue", D);
+    let mark = d.mark();
+    edit(&fleet, "V: \"1\"", "V: \"2\"");
+    // SIGHUP: a reload nobody waits for (rescue's soak takes a minute).
+    d.signal(1);
+    let applying = index_of(&d, mark.events, "change_applying", "rescue");
+    index_of(&d, applying, "ready", "rescue");
+    assert!(fleet.dir.path().join(".clawherd/rollout.json").exists());
+    d.signal(9);
+    d.wait_exit(D);
+    // The next daemon proves with a short soak.
+    edit(&fleet, "soak: 60s", "soak: 1s");
+    // Every event from here on is the new daemon's.
+    let before = d.events().len();
+    let d2 = Daemon::start(&fleet.path);
+    let (start, resumed) = d2.wait_event_from(0, "rollout_started", |e| e.kind() == "rollout_started", D);
+    assert!(resumed.message.contains("resuming"), "{}", resumed.message);
+    assert!(
+        matches!(&resumed.what, What::RolloutStarted { order } if order == &["rescue", "main"]),
+        "{resumed:?}"
+    );
+    let (_, fin) = d2.wait_event_from(start, "rollout_finished", |e| e.kind() == "rollout_finished", D);
+    assert!(
+        matches!(&fin.what, What::RolloutFinished { verified, rolled_back, held } if verified == &["rescue", "main"] && rolled_back.is_empty() && held.is_empty()),
+        "{fin:?}"
+    );
+    let events = d2.events();
+    let first = |kind: &str, profile: &str| {
+        events
+            .iter()
+            .enumerate()
+            .skip(before)
+            .find(|(_, e)| e.kind() == kind && e.profile.as_deref() == Some(profile))
+            .map(|(i, _)| i)
+            .unwrap_or_else(|| panic!("no {kind} of {profile}: {events:#?}"))
+    };
+    let main_spawned = first("spawned", "main");
+    let main_applying = first("change_applying", "main");
+    assert!(
+        first("change_verified", "rescue") < main_applying && main_applying < main_spawned,
+        "main was started before rescue proved its change: {events:#?}"
+    );
+    assert!(
+        matches!(&events[main_applying].what, What::ChangeApplying { covered_by: Some(s) } if s == "rescue"),
+        "{:?}",
+        events[main_applying]
+    );
+    assert!(!fleet.dir.path().join(".clawherd/rollout.json").exists());
+    for p in ["main", "rescue"] {
+        let row = status_row(&fleet, p);
+        assert_eq!(
+            (row["state"].as_str(), row["rollout"].as_str()),
+            (Some("ready"), Some("verified")),
+            "{p}"
+        );
+    }
+}
+
+/// The watched files follow the fleet: a profile added by a reload, with its config in a
+/// folder nothing watched before, has its config watched from then on (an edit of it is
+/// rolled out and proved without a `reload`).
+#[test]
+fn the_config_of_a_profile_added_by_a_reload_is_watched() {
+    let (a, b) = two_ports(411);
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a)], "");
+    let d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    // The fleet with rescue added, its config in a folder of its own.
+    let both = TestFleet::fake(&[TestProfile::new("main", "main", a), TestProfile::new("rescue", "rescue", b)], "");
+    let text = std::fs::read_to_string(&both.path).expect("read");
+    std::fs::create_dir(fleet.dir.path().join("rescue-conf")).expect("mkdir");
+    std::fs::write(
+        &fleet.path,
+        text.replace("config: rescue.json5", "config: rescue-conf/rescue.json5"),
+    )
+    .expect("write");
+    let (code, out, err) = reload(&fleet);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("added rescue"), "{out}");
+    d.wait_ready(0, "rescue", D);
+    let mark = d.mark();
+    let config = fleet.dir.path().join("rescue-conf/rescue.json5");
+    std::fs::write(&config, GOOD).expect("write config");
+    d.wait_event(mark, "change_verified", "rescue", D);
+    assert_eq!(status_row(&fleet, "rescue")["rollout"], "verified");
+}
+
 /// A change to main whose hot standby is not ready is held: main keeps running unchanged, and
 /// `reload` says so (exit 69).
 #[test]

@@ -96,7 +96,6 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         },
         None => None,
     };
-    let watched = watch::paths_for(&fleet);
     tracing::info!(fleet = %fleet.path.display(), instances = fleet.instances.len(), socket = %socket.display(), "isolation proved; starting");
     let mut sup = Supervisor::start(fleet, output, events)
         .await
@@ -146,7 +145,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         tracing::debug!(advised_bytes = advised, "fleet up: paged out start-up code");
     });
     let notify_task = notify::start(notifier.clone(), sup.roster());
-    let watcher = watch::start(watched, requests.clone());
+    let watcher = watch::start(sup.watched(), requests.clone());
     supervisor::serve(sup, requests_rx, held, shutdown, &notifier).await;
     if let Some(t) = notify_task {
         t.abort();

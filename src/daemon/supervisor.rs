@@ -88,6 +88,12 @@ pub struct Supervisor {
     rollout_notes: crate::rollout::Notes,
     /// The hooks run for `rolled_back` events.
     hook_tasks: tokio::task::JoinSet<()>,
+    /// The files whose change triggers a reload ([`super::watch::paths_of`] of the current
+    /// fleet), published at start and after every reload for the file watcher.
+    watched: watch::Sender<std::collections::BTreeSet<std::path::PathBuf>>,
+    /// The profiles an earlier daemon's rollout had not finished (its journal in `run_dir`):
+    /// launched without being started, for [`Supervisor::resume_rollout`].
+    resume: Vec<String>,
 }
 
 /// A reload between [`Supervisor::reload_begin`] and [`Supervisor::reload_finish`].
@@ -126,6 +132,7 @@ impl Supervisor {
         // Install SIGCHLD handling before any child exists.
         let reaper = tokio::spawn(reaper::run());
         tokio::task::yield_now().await;
+        let watched = watch::Sender::new(super::watch::paths_for(&fleet));
         Ok(Supervisor {
             fleet,
             managed: BTreeMap::new(),
@@ -139,17 +146,35 @@ impl Supervisor {
             retired: Vec::new(),
             rollout_notes: crate::rollout::Notes::default(),
             hook_tasks: tokio::task::JoinSet::new(),
+            watched,
+            resume: Vec::new(),
         })
     }
 
     /// Starts every instance of the fleet given to [`Supervisor::start`] and the failover
-    /// controllers; once leftovers are gone ([`clear_leftovers`]).
+    /// controllers; once leftovers are gone ([`clear_leftovers`]). The instances a rollout of an
+    /// earlier daemon had not finished (its journal is still in `run_dir`) are launched but not
+    /// started: [`Supervisor::resume_rollout`] starts them in the rollout's order.
     pub async fn launch_all(&mut self) {
+        let unfinished = crate::rollout::lkg::load_journal(&self.fleet.settings.run_dir)
+            .map(|j| j.remaining())
+            .unwrap_or_default();
         // The instances move into their actors and views; `fleet` keeps the settings.
         for (profile, plan) in std::mem::take(&mut self.fleet.instances) {
-            self.launch(profile, plan).await;
+            if unfinished.contains(&profile.name) {
+                self.resume.push(profile.name.clone());
+                self.launch_arc(Arc::new(profile), Arc::new(plan), false).await;
+            } else {
+                self.launch(profile, plan).await;
+            }
         }
         self.start_controllers(&[]);
+    }
+
+    /// A receiver of the files whose change triggers a reload, updated after every reload
+    /// (for [`super::watch::start`]). Closed once the supervisor is gone.
+    pub fn watched(&self) -> watch::Receiver<std::collections::BTreeSet<std::path::PathBuf>> {
+        self.watched.subscribe()
     }
 
     /// Starts the failover controller of every standby profile that has none, and keeps the
@@ -199,7 +224,7 @@ impl Supervisor {
     /// Launches a new instance (start-up, added by a reload); its first proved run becomes its
     /// last-known-good ([`prove`]).
     async fn launch(&mut self, profile: Profile, plan: Plan) {
-        let handle = self.launch_arc(Arc::new(profile), Arc::new(plan)).await;
+        let handle = self.launch_arc(Arc::new(profile), Arc::new(plan), true).await;
         let Some(m) = self.managed.get_mut(&handle.profile) else { return };
         let known = Known {
             profile: m.view.profile.clone(),
@@ -211,14 +236,14 @@ impl Supervisor {
         m.prover = Some(tokio::spawn(prove(handle, rx, known, store, events, run_dir)));
     }
 
-    /// Spawns the actor of `profile` and starts it (a cold standby is only started by its
-    /// failover controller or a rollout). Returns its handle.
-    async fn launch_arc(&mut self, profile: Arc<Profile>, plan: Arc<Plan>) -> crate::instance::InstanceHandle {
+    /// Spawns the actor of `profile` and, with `start`, starts it (a cold standby is only
+    /// started by its failover controller or a rollout). Returns its handle.
+    async fn launch_arc(&mut self, profile: Arc<Profile>, plan: Arc<Plan>, start: bool) -> crate::instance::InstanceHandle {
         let marker = self.fleet.instance_marker(&profile.name);
         let config = plan.gateway.as_ref().and_then(|g| crate::rollout::files::content(&g.config.value));
         let (handle, task) = spawn_actor(&profile, plan.clone(), marker.clone(), self.output.clone(), self.events.clone());
         // A cold standby runs only while the profile it stands by for is down.
-        if !is_cold(&profile) {
+        if start && !is_cold(&profile) {
             handle.send(Control::Start).await;
         }
         self.managed.insert(
@@ -397,6 +422,14 @@ impl Supervisor {
         debug_assert!(stopping.iter().all(JoinHandle::is_finished), "reload_finish before stopped()");
         self.retiring.clear();
         self.publish();
+        // The new configs (added profiles, moved config paths) are watched from now on, and
+        // those of removed profiles no longer are.
+        let watched = super::watch::paths_of(new.settings.watch, &new.path, new_instances.iter().map(|(_, plan)| plan));
+        self.watched.send_if_modified(|w| {
+            let changed = *w != watched;
+            *w = watched;
+            changed
+        });
         let mut changes = Vec::new();
         for (profile, plan) in new_instances {
             if report.added.contains(&profile.name) {

@@ -8,7 +8,7 @@
 //! `eventLoop.degraded` is never punished. Nothing runs between probes: timers only.
 
 use super::state::{Action, Event, Machine, Report, State, TREE_GRACE};
-use super::{Control, InstanceHandle, InstanceStatus, Message};
+use super::{Control, InstanceHandle, InstanceStatus, Message, Phase};
 use crate::fleet::{Flavor, HealthSettings, Plan, Profile};
 use crate::instance::policy::ExitResult;
 use crate::instance::probe;
@@ -97,6 +97,8 @@ pub fn spawn_actor(
         status_tx,
         run: None,
         judging: None,
+        cleanup: None,
+        spawn_waiting: false,
         timer: None,
         probe: None,
         last_lines: Arc::new(Mutex::new(VecDeque::new())),
@@ -143,6 +145,7 @@ enum ProbeOutcome {
 
 type ProbeFuture = Pin<Box<dyn Future<Output = ProbeOutcome> + Send>>;
 type JudgeFuture = Pin<Box<dyn Future<Output = Event> + Send>>;
+type CleanupFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What exists only while a gateway runs.
 struct Run {
@@ -186,6 +189,12 @@ struct Actor {
     /// An exit being judged (an exit 78's last lines, OpenClaw's restart hand-off): an
     /// in-flight future like the probe, so controls and status are never held up behind it.
     judging: Option<JudgeFuture>,
+    /// The take-down of what the exited gateway left (SIGTERM, [`TREE_GRACE`], SIGKILL): in
+    /// flight like the judging, so controls and status are answered during its grace.
+    cleanup: Option<CleanupFuture>,
+    /// A spawn the machine asked for while the cleanup ran: done once it ends (a new gateway
+    /// must not meet its predecessor's leftovers), unless a stop came meanwhile.
+    spawn_waiting: bool,
     /// The one armed timer: its deadline and the event it fires.
     timer: Option<(Instant, Event)>,
     /// The scheduled or in-flight probe round.
@@ -200,7 +209,12 @@ impl Actor {
     async fn run(mut self, mut rx: mpsc::Receiver<Message>) {
         let mut shutting_down = false;
         loop {
-            if shutting_down && self.run.is_none() && self.judging.is_none() && !matches!(self.machine.state, State::Stopping { .. }) {
+            if shutting_down
+                && self.run.is_none()
+                && self.judging.is_none()
+                && self.cleanup.is_none()
+                && !matches!(self.machine.state, State::Stopping { .. })
+            {
                 break;
             }
             let event = tokio::select! {
@@ -219,6 +233,17 @@ impl Actor {
                     self.judging = None;
                     event
                 }
+                () = poll_cleanup(&mut self.cleanup) => {
+                    self.cleanup = None;
+                    if std::mem::take(&mut self.spawn_waiting)
+                        && let Some(event) = self.perform(Action::Spawn, None).await
+                    {
+                        Box::pin(self.apply(event)).await;
+                    } else {
+                        self.publish(false);
+                    }
+                    continue;
+                }
                 message = rx.recv(), if !shutting_down => {
                     let (control, applied) = match message {
                         Some(Message { control, applied }) => (control, applied),
@@ -227,9 +252,13 @@ impl Actor {
                     let event = match control {
                         Control::Start => Event::Start,
                         Control::Restart => Event::Restart,
-                        Control::Stop => Event::Stop,
+                        Control::Stop => {
+                            self.spawn_waiting = false;
+                            Event::Stop
+                        }
                         Control::Shutdown => {
                             shutting_down = true;
+                            self.spawn_waiting = false;
                             Event::Stop
                         }
                     };
@@ -382,6 +411,8 @@ impl Actor {
     async fn perform(&mut self, action: Action, pid_before: Option<i32>) -> Option<Event> {
         let pid = self.machine.state.pid();
         match action {
+            // The previous gateway's leftovers are still being taken down: spawn after.
+            Action::Spawn if self.cleanup.is_some() => self.spawn_waiting = true,
             Action::Spawn => match self.spawn_detecting_version().await {
                 Ok((mut child, pid)) => {
                     info!(pid, port = %self.plan.port().map_or_else(|| "none".to_string(), |p| p.to_string()), "spawned");
@@ -423,15 +454,20 @@ impl Actor {
                 warn!(pid, "stop timeout reached: SIGKILL to the whole tree");
                 group::kill_all(pid, &self.marker).await;
             }
+            // One take-down at a time: a gateway exits only after a spawn, which waits for it.
+            Action::CleanupTree if self.cleanup.is_some() => {}
             Action::CleanupTree => {
-                let left = group::take_down(group::Scope::Live, None, &self.marker, TREE_GRACE).await;
-                if !left.is_empty() {
-                    let pids: Vec<i32> = left.iter().map(|p| p.pid).collect();
-                    info!(?pids, "took down what the gateway left behind");
-                }
-                for pid in reaper::reap_orphans() {
-                    tracing::debug!(pid, "reaped orphan");
-                }
+                let marker = self.marker.clone();
+                self.cleanup = Some(Box::pin(async move {
+                    let left = group::take_down(group::Scope::Live, None, &marker, TREE_GRACE).await;
+                    if !left.is_empty() {
+                        let pids: Vec<i32> = left.iter().map(|p| p.pid).collect();
+                        info!(?pids, "took down what the gateway left behind");
+                    }
+                    for pid in reaper::reap_orphans() {
+                        tracing::debug!(pid, "reaped orphan");
+                    }
+                }));
             }
             Action::ArmStopTimer(d) => self.timer = Some((crate::process::later(Instant::now(), d), Event::StopTimerFired)),
             // A zero delay needs no timer (tokio's has 1 ms granularity): restart now.
@@ -669,6 +705,10 @@ impl Actor {
             _ => None,
         };
         let mut status = status_of(&self.name, &self.machine, reason, finished, self.version.clone());
+        // Stopped by the machine, but the old tree is still being taken down: not stopped yet.
+        if self.cleanup.is_some() && status.state == Phase::Stopped {
+            status.state = Phase::Stopping;
+        }
         status.last_round = self.run.as_ref().and_then(|r| r.last_round.clone());
         self.status_tx.send_if_modified(|s| {
             let changed = *s != status;
@@ -832,6 +872,13 @@ async fn wait_child(run: &mut Option<Run>) -> std::io::Result<std::process::Exit
 async fn poll_judging(judging: &mut Option<JudgeFuture>) -> Event {
     match judging {
         Some(j) => j.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn poll_cleanup(cleanup: &mut Option<CleanupFuture>) {
+    match cleanup {
+        Some(c) => c.await,
         None => std::future::pending().await,
     }
 }

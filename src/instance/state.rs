@@ -226,8 +226,9 @@ pub enum Action {
     /// SIGKILL to every member of the tree.
     KillTree,
     /// Take down what is left of the tree after the leader exited (SIGTERM, grace, SIGKILL), and
-    /// wait until it is gone before anything else: a new gateway on a state dir whose old owner
-    /// still lives exits 78 (docs/openclaw.md, "Shared state between instances").
+    /// spawn nothing until it is gone: a new gateway on a state dir whose old owner still lives
+    /// exits 78 (docs/openclaw.md, "Shared state between instances"). The actor runs it in
+    /// flight: controls and status are answered meanwhile, and a [`Action::Spawn`] waits.
     CleanupTree,
     /// Arm the stop timer.
     ArmStopTimer(Duration),

@@ -6,8 +6,8 @@
 //!   values redacted) and the full content of the OpenClaw config file. Mode 0600: the config
 //!   holds the gateway's secrets as the original does.
 //! - `<run_dir>/rollout.json`: the [`Journal`] of a rollout in progress, removed when it ends; a
-//!   daemon that finds one at start resumes it (verifies what was not proved, rolls back what
-//!   fails).
+//!   daemon that finds one at start resumes it (starts what was not finished in the rollout's
+//!   order, proves it, rolls back what fails).
 //!
 //! Writes go to a temporary file renamed over the old one, so a crash leaves the old or the new
 //! content, never half of one. Reads are bounded (`fleet::read_bounded`).

@@ -39,7 +39,13 @@ impl Supervisor {
     /// Cancel-safe in the sense that matters: dropped in the middle (clawherd stops), the
     /// instances it stopped are still awaited by [`Supervisor::shutdown`], and the journal
     /// lets the next daemon resume.
-    pub async fn roll_out(&mut self, changes: Vec<(Profile, Plan)>, mut applied: Applied) -> Outcome {
+    pub async fn roll_out(&mut self, changes: Vec<(Profile, Plan)>, applied: Applied) -> Outcome {
+        self.roll(changes, applied, false).await
+    }
+
+    /// [`Supervisor::roll_out`]; `resumed`: the changes are those an earlier daemon left
+    /// unfinished, launched but not started ([`Supervisor::resume_rollout`]).
+    async fn roll(&mut self, changes: Vec<(Profile, Plan)>, mut applied: Applied, resumed: bool) -> Outcome {
         let members: Vec<plan::Member> = self
             .managed
             .values()
@@ -63,12 +69,17 @@ impl Supervisor {
             done: Vec::new(),
         };
         self.save_journal(&journal);
-        info!(?order, "rolling out, one at a time");
+        info!(?order, resumed, "rolling out, one at a time");
+        let intro = if resumed {
+            "resuming the rollout an earlier clawherd left unfinished: "
+        } else {
+            ""
+        };
         self.events.emit(FleetEvent::new(
             What::RolloutStarted { order: order.clone() },
             None,
             None,
-            format!("rolling out {}, one at a time", order.join(", ")),
+            format!("{intro}rolling out {}, one at a time", order.join(", ")),
         ));
         let mut out = Outcome::default();
         let last = steps.len();
@@ -84,8 +95,30 @@ impl Supervisor {
         if let Some(a) = applied.take() {
             let _ = a.send(out.clone());
         }
+        if resumed {
+            self.start_held(&out.held).await;
+        }
         lkg::end_journal(&run_dir);
         self.finished(out)
+    }
+
+    /// After a resumed rollout: the instances whose change was held (no standby ready to cover)
+    /// never started, as the earlier daemon's old gateway is gone. Each goes back to its
+    /// last-known-good config (never over an edit: [`files::restore`]) and is started, uncovered:
+    /// a main kept down would leave the pair with neither side ready.
+    async fn start_held(&mut self, held: &[String]) {
+        for name in held {
+            let Some(m) = self.managed.get(name) else { continue };
+            let (profile, plan, launched) = (m.view.profile.clone(), m.view.plan.clone(), m.config.clone());
+            let good = self.known.lock().ok().and_then(|k| k.get(name).and_then(|g| g.config.clone()));
+            let restore = match plan.gateway.as_ref() {
+                Some(g) if good.is_some() => files::restore(&g.config.value, launched.as_deref(), good.as_deref()),
+                _ => Restore::AlreadyGood,
+            };
+            warn!(profile = %name, restore = ?restore, "its change was held after a daemon restart: starting it on its last-known-good config, uncovered");
+            self.note(name, "held after a daemon restart: started on its last-known-good config");
+            let _ = self.replace(name, profile, plan).await;
+        }
     }
 
     /// Records the end of a rollout (event and log) and returns `out`.
@@ -296,7 +329,7 @@ impl Supervisor {
         }
         self.retired.clear();
         self.retiring.retain(|v| v.profile.name != name);
-        let handle = self.launch_arc(profile, plan).await;
+        let handle = self.launch_arc(profile, plan, true).await;
         // Applied (not only queued), so that the status read next is the new gateway's.
         let _ = handle.apply(Control::Start).await;
         handle
@@ -470,66 +503,39 @@ impl Supervisor {
         crate::instance::actor::classify_exit_78(&lines.into_iter().collect())
     }
 
-    /// Resumes the rollout an earlier daemon left unfinished (`run_dir/rollout.json`): every
-    /// instance it had not proved yet is proved now (it was started with the change), and one
-    /// that fails is rolled back to its recorded last-known-good config (the profile in the
-    /// fleet file is what it is: only the config file can be restored across a restart).
-    /// Nothing (an empty outcome) when there was nothing to resume.
+    /// Resumes the rollout an earlier daemon left unfinished (`run_dir/rollout.json`): the
+    /// instances it had not finished were launched but not started ([`Supervisor::launch_all`]),
+    /// and are now rolled out as a fresh rollout would ([`Supervisor::roll_out`]): in order,
+    /// standbys first, main only with its standby ready to cover, each proved, and rolled back
+    /// on failure to the config content of its newest `run_dir/lkg/` record (the profile in the
+    /// fleet file is what it is: only the config file can be restored across a restart). A
+    /// held change is started on its last-known-good config, uncovered (docs/rollout.md). So
+    /// the pair is never restarted at once, and never left half-applied. Nothing (an empty
+    /// outcome) when there was nothing to resume.
     pub async fn resume_rollout(&mut self) -> Outcome {
         let run_dir = self.fleet.settings.run_dir.clone();
-        let Some(journal) = lkg::load_journal(&run_dir) else {
-            return Outcome::default();
-        };
-        let remaining: Vec<String> = journal.remaining().into_iter().filter(|n| self.managed.contains_key(n)).collect();
-        warn!(?remaining, "resuming the rollout an earlier clawherd left unfinished");
-        self.events.emit(FleetEvent::new(
-            What::RolloutStarted { order: remaining.clone() },
-            None,
-            None,
-            format!(
-                "resuming the rollout an earlier clawherd left unfinished: proving {}",
-                remaining.join(", ")
-            ),
-        ));
-        let mut out = Outcome::default();
-        for name in remaining {
-            let Some(m) = self.managed.get(&name) else { continue };
-            let (handle, settings, launched) = (m.view.handle.clone(), m.view.profile.rollout, m.config.clone());
-            let (profile, plan) = (m.view.profile.clone(), m.view.plan.clone());
-            self.note(&name, "verifying");
-            // Started by `launch_all` (queued): applied, so the status judged is the gateway's.
-            let _ = handle.apply(Control::Start).await;
-            let verdict = match verify::ready(&handle, settings.verify_timeout).await {
-                Ok(_) => {
-                    let mut rx = self.events.subscribe();
-                    match verify::soak(&handle, &mut rx, settings.soak).await {
-                        Soak::Stable => Ok(()),
-                        Soak::Interrupted => Ok(()),
-                        Soak::Failed(f) => Err(Some(f)),
-                    }
-                }
-                Err(f) => Err(f),
-            };
-            match verdict {
-                Ok(()) => {
-                    self.note(&name, "verified");
-                    out.verified.push(name);
-                }
-                Err(None) => {}
-                Err(Some(f)) => {
-                    // The recorded config is all there is to go back to after a restart.
-                    let good = lkg::latest(&run_dir, &name).map(|r| Known {
-                        profile,
-                        plan,
-                        config: r.config,
-                    });
-                    self.roll_back(&name, &f, launched, good, settings.rollback, settings.verify_timeout)
-                        .await;
-                    out.rolled_back.push(name);
-                }
+        let names = std::mem::take(&mut self.resume);
+        let mut changes = Vec::new();
+        for name in &names {
+            let Some(m) = self.managed.get(name) else { continue };
+            // The recorded config is all there is to go back to after a restart.
+            if let Some(r) = lkg::latest(&run_dir, name)
+                && let Ok(mut k) = self.known.lock()
+            {
+                let known = Known {
+                    profile: m.view.profile.clone(),
+                    plan: m.view.plan.clone(),
+                    config: r.config,
+                };
+                k.insert(name.clone(), known);
             }
+            changes.push(((*m.view.profile).clone(), (*m.view.plan).clone()));
         }
-        lkg::end_journal(&run_dir);
-        self.finished(out)
+        if changes.is_empty() {
+            lkg::end_journal(&run_dir);
+            return Outcome::default();
+        }
+        warn!(?names, "resuming the rollout an earlier clawherd left unfinished");
+        self.roll(changes, None, true).await
     }
 }
