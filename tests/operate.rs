@@ -837,15 +837,22 @@ fn ctrl_c_stops_waiting_and_says_the_restart_goes_on() {
     assert_ne!(new, old, "the restart went on after the client stopped waiting");
 }
 
-/// The take-down of what a gateway left behind (its worker ignores SIGTERM: the whole 2 s grace,
-/// then SIGKILL) runs in flight in the instance's actor: during it, status says `stopping` (the
-/// old tree is not gone yet) and a control is answered at once. The start asked for during it
-/// spawns the new gateway only once the old worker is gone.
+/// The take-down of what a gateway left behind (its worker ignores SIGTERM, so it lasts the whole
+/// `leftover_grace`, here 10 min: no machine is that slow) runs in flight in the instance's
+/// actor: during it, status says `stopping` (the old tree is not gone yet) and a control is
+/// answered at once. The start asked for during it spawns the new gateway only once the old
+/// worker is gone (here: killed by the test, which ends the take-down early).
 #[test]
 fn status_and_controls_are_answered_while_the_tree_is_cleaned_up() {
-    let (fleet, d, _, _) = pair(461);
-    let s = status_json(&fleet);
-    let gateway = pid_of(&s, "main").expect("main pid") as i32;
+    let a = free_base(461);
+    let fleet = TestFleet::fake(
+        &[TestProfile::new("main", "main", a)
+            .env("FAKE_SPAWN_WORKER", "1")
+            .yaml("    leftover_grace: 10m\n")],
+        "",
+    );
+    let d = Daemon::start(&fleet.path);
+    let gateway = d.wait_ready(0, "main", D);
     let worker = *marked_pids(&fleet.marker("main"))
         .iter()
         .find(|p| **p != gateway)
@@ -854,8 +861,8 @@ fn status_and_controls_are_answered_while_the_tree_is_cleaned_up() {
     let (code, _, err) = cli(&fleet, &["stop", "main", "--no-wait"]);
     assert_eq!(code, 0, "{err}");
     d.wait_event(mark, "exited", "main", D);
-    // The worker ignores SIGTERM: the cleanup waits out its grace. A start asked for now is
-    // answered (queued and applied) before the grace ends, and status shows the truth.
+    // The worker ignores SIGTERM: the take-down waits out its grace. A start asked for now is
+    // answered (queued and applied) while it runs, and status shows the truth.
     let (code, _, err) = cli(&fleet, &["start", "main", "--no-wait"]);
     assert_eq!(code, 0, "{err}");
     let s = status_json(&fleet);
@@ -864,9 +871,14 @@ fn status_and_controls_are_answered_while_the_tree_is_cleaned_up() {
         .and_then(|i| i.iter().find(|i| i["profile"] == "main"))
         .cloned()
         .expect("main in status");
-    assert!(alive(worker), "the control was answered only after the cleanup: {row}");
+    assert!(alive(worker), "the worker is still there: the take-down is running");
     assert_eq!((row["state"].as_str(), row["pid"].as_i64()), (Some("stopping"), None), "{row}");
-    // Then the old worker is taken down, and only after that the new gateway spawned.
+    assert!(
+        !d.events()[mark.events..].iter().any(|e| e.kind() == "spawned"),
+        "no new gateway while the old tree is being taken down"
+    );
+    // Once the old worker is gone, the take-down ends and the new gateway is spawned.
+    signal(worker, 9);
     let pid = d.wait_ready(mark, "main", D);
     assert_ne!(pid, gateway);
     assert!(!alive(worker), "the worker outlived the cleanup");

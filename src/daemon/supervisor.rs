@@ -585,6 +585,7 @@ fn same_runtime(a: (&Profile, &Plan), b: (&Profile, &Plan)) -> bool {
         && ports(a.1) == ports(b.1)
         && a.0.restart == b.0.restart
         && a.0.stop_timeout == b.0.stop_timeout
+        && a.0.leftover_grace == b.0.leftover_grace
         && a.0.role == b.0.role
         && a.0.flavor == b.0.flavor
 }

@@ -228,6 +228,9 @@ pub struct ProfileFile {
     pub restart: Option<RestartFile>,
     /// Time a graceful stop may take before SIGKILL, e.g. `"30s"`; 0 s to 1 h, default 330 s.
     pub stop_timeout: Option<DurationFile>,
+    /// Time what the gateway leaves behind (processes of its tree still alive after it exited)
+    /// gets between SIGTERM and SIGKILL, e.g. `"2s"`; 0 s to 1 h, default 2 s.
+    pub leftover_grace: Option<DurationFile>,
     /// Working directory of the gateway; default its state dir.
     pub cwd: Option<Spanned<String>>,
     /// Unix user the gateway runs as (a name in the user database); default clawherd's own.
@@ -274,6 +277,7 @@ impl ProfileFile {
             env: merge_env(self.env.as_ref(), d.env.as_ref()),
             restart: merge_block(self.restart.as_ref(), d.restart.as_ref(), RestartFile::over),
             stop_timeout: self.stop_timeout.clone().or_else(|| d.stop_timeout.clone()),
+            leftover_grace: self.leftover_grace.clone().or_else(|| d.leftover_grace.clone()),
             cwd: self.cwd.clone().or_else(|| d.cwd.clone()),
             user: self.user.clone().or_else(|| d.user.clone()),
             group: self.group.clone().or_else(|| d.group.clone()),

@@ -234,6 +234,9 @@ pub struct Profile {
     pub restart: RestartSettings,
     /// Graceful stop budget before SIGKILL.
     pub stop_timeout: Duration,
+    /// What the gateway left behind when it exited (processes of its tree still alive) gets this
+    /// long between SIGTERM and SIGKILL (fleet key `leftover_grace`, default 2 s).
+    pub leftover_grace: Duration,
     /// Probing.
     pub health: HealthSettings,
     /// Failover role, when this profile stands by for another.

@@ -68,7 +68,8 @@ impl Bound for u64 {
     }
 }
 
-/// `stop_timeout` and `health.kill_after`: a graceful stop may take up to an hour.
+/// `stop_timeout`, `leftover_grace` and `health.kill_after`: a graceful stop may take up to an
+/// hour.
 pub const STOP_TIMEOUT: Range<Duration> = Range {
     min: Duration::ZERO,
     max: HOUR,

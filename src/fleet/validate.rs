@@ -27,6 +27,8 @@ pub use super::file::parse_size;
 /// a 315 s drain and a 325 s hard deadline, 330 s in all (`gateway-shutdown-budget.mjs`).
 /// An idle gateway stops in 0.3–2.6 s, so this only matters for a busy or hung one.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(330);
+/// Default `leftover_grace`: what a gateway left behind gets 2 s between SIGTERM and SIGKILL.
+pub const DEFAULT_LEFTOVER_GRACE: Duration = Duration::from_secs(2);
 /// Environment variables a profile may not set in `env:` because clawherd sets them from the
 /// profile's keys, with the key to use instead.
 const RESERVED_ENV: &[(&str, &str)] = &[
@@ -662,6 +664,12 @@ impl Cx<'_> {
         let restart = self.restart(flavor, p.restart.as_ref());
         let health = self.health(p.health.as_ref());
         let stop_timeout = self.duration(p.stop_timeout.as_ref(), "stop_timeout", &ranges::STOP_TIMEOUT, DEFAULT_STOP_TIMEOUT);
+        let leftover_grace = self.duration(
+            p.leftover_grace.as_ref(),
+            "leftover_grace",
+            &ranges::STOP_TIMEOUT,
+            DEFAULT_LEFTOVER_GRACE,
+        );
         let failover = self.failover(p);
         let rollout = self.rollout(p.rollout.as_ref());
         self.profile = None;
@@ -686,6 +694,7 @@ impl Cx<'_> {
             run_as,
             restart,
             stop_timeout,
+            leftover_grace,
             health,
             standby: None,
             rollout,

@@ -7,7 +7,7 @@
 //! is detected within period × threshold); as many readiness failures make it `unready`.
 //! `eventLoop.degraded` is never punished. Nothing runs between probes: timers only.
 
-use super::state::{Action, Event, Machine, Report, State, TREE_GRACE};
+use super::state::{Action, Event, Machine, Report, State};
 use super::{Control, InstanceHandle, InstanceStatus, Message, Phase};
 use crate::fleet::{Flavor, HealthSettings, Plan, Profile};
 use crate::instance::policy::ExitResult;
@@ -90,6 +90,7 @@ pub fn spawn_actor(
         flavor: profile.flavor,
         version: None,
         health: profile.health.clone(),
+        leftover_grace: profile.leftover_grace,
         marker,
         output,
         events,
@@ -179,6 +180,8 @@ struct Actor {
     /// The version the last spawn ran, read at spawn ([`crate::versions::detect`]).
     version: Option<String>,
     health: HealthSettings,
+    /// SIGTERM to SIGKILL for what an exited gateway left behind (`leftover_grace`).
+    leftover_grace: Duration,
     marker: String,
     output: OutputSink,
     events: EventSink,
@@ -189,7 +192,7 @@ struct Actor {
     /// An exit being judged (an exit 78's last lines, OpenClaw's restart hand-off): an
     /// in-flight future like the probe, so controls and status are never held up behind it.
     judging: Option<JudgeFuture>,
-    /// The take-down of what the exited gateway left (SIGTERM, [`TREE_GRACE`], SIGKILL): in
+    /// The take-down of what the exited gateway left (SIGTERM, `leftover_grace`, SIGKILL): in
     /// flight like the judging, so controls and status are answered during its grace.
     cleanup: Option<CleanupFuture>,
     /// A spawn the machine asked for while the cleanup ran: done once it ends (a new gateway
@@ -458,8 +461,9 @@ impl Actor {
             Action::CleanupTree if self.cleanup.is_some() => {}
             Action::CleanupTree => {
                 let marker = self.marker.clone();
+                let grace = self.leftover_grace;
                 self.cleanup = Some(Box::pin(async move {
-                    let left = group::take_down(group::Scope::Live, None, &marker, TREE_GRACE).await;
+                    let left = group::take_down(group::Scope::Live, None, &marker, grace).await;
                     if !left.is_empty() {
                         let pids: Vec<i32> = left.iter().map(|p| p.pid).collect();
                         info!(?pids, "took down what the gateway left behind");

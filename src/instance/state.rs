@@ -11,9 +11,6 @@ use crate::process::later;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Grace for the rest of a tree after its leader died, before SIGKILL.
-pub const TREE_GRACE: Duration = Duration::from_secs(2);
-
 /// After SIGKILL, how long to wait for the leader's exit before reporting it stuck.
 pub const KILL_WAIT: Duration = Duration::from_secs(10);
 
