@@ -664,6 +664,10 @@ pub async fn serve(
                         break 'serve;
                     }
                     let (result, changes) = sup.reload_finish(pending).await;
+                    // systemd's reload ends once the new fleet is accepted: the rollout that
+                    // follows (verify, then a soak of 30 s by default) shows in STATUS= and the
+                    // events, and must not hold `systemctl reload` and the unit's other jobs.
+                    let _ = notifier.ready(&crate::daemon::notify::summary(&sup.views()));
                     let answer = Answer { reply, result };
                     if changes.is_empty() {
                         answer.send(&mut waiting, None);
@@ -685,7 +689,6 @@ pub async fn serve(
                             break 'serve;
                         }
                     }
-                    let _ = notifier.ready(&crate::daemon::notify::summary(&sup.views()));
                 }
                 None => break 'serve,
             }
