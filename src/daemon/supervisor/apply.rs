@@ -4,7 +4,7 @@
 //! start, resumes a rollout an earlier daemon left unfinished.
 
 use super::{Known, Supervisor, is_cold, record_known};
-use crate::fleet::{Plan, Profile};
+use crate::fleet::{Plan, Profile, RolloutSettings};
 use crate::instance::{Control, Goal, InstanceHandle, Phase};
 use crate::observe::events::{FleetEvent, What};
 use crate::rollout::files::{self, Restore};
@@ -12,7 +12,7 @@ use crate::rollout::verify::{self, Failure, Soak};
 use crate::rollout::{lkg, plan};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -153,6 +153,9 @@ impl Supervisor {
             .emit(FleetEvent::new(What::ChangeApplying { covered_by }, Some(&name), None, message));
         self.note(&name, "verifying");
         let handle = self.replace(&name, Arc::new(profile), Arc::new(plan)).await;
+        // The changed gateway's output starts about here: the previous run's (its shutdown,
+        // older errors) is not the change's error line.
+        let since = SystemTime::now();
         let launched = self.managed.get(&name).and_then(|m| m.config.clone());
         let verdict = match verify::ready(&handle, settings.verify_timeout).await {
             Ok(after) => {
@@ -181,8 +184,7 @@ impl Supervisor {
                 self.note(&name, "interrupted");
             }
             Err(Some(f)) => {
-                self.roll_back(&name, &f, launched, good, settings.rollback, settings.verify_timeout)
-                    .await;
+                self.roll_back(&name, &f, launched, good, settings, since).await;
                 out.rolled_back.push(name.clone());
             }
         }
@@ -305,18 +307,23 @@ impl Supervisor {
     /// Rolls `name` back after `failure`: keeps the refused config beside the original, writes
     /// the last-known-good content back (never over an edit made meanwhile), restarts the
     /// instance on its last-known-good profile, and records `rolled_back` (event, metric,
-    /// status note). With `rollback: false` or no last-known-good, only records.
+    /// status note). With `rollback: false` or no last-known-good, only records. The gateway's
+    /// error line is looked for in its output from `since` (when the change was started) on.
     async fn roll_back(
         &mut self,
         name: &str,
         failure: &Failure,
         launched: Option<String>,
         good: Option<Known>,
-        rollback: bool,
-        timeout: Duration,
+        settings: RolloutSettings,
+        since: SystemTime,
     ) {
+        let (rollback, timeout) = (settings.rollback, settings.verify_timeout);
         let reason = failure.reason();
-        let error = failure.gateway_line().map(str::to_string).or_else(|| self.last_error_line(name));
+        let error = failure
+            .gateway_line()
+            .map(str::to_string)
+            .or_else(|| self.last_error_line(name, since));
         let config = self
             .managed
             .get(name)
@@ -464,9 +471,13 @@ impl Supervisor {
     }
 
     /// The gateway's own last error line in its captured output (the most telling of the last
-    /// 40 lines), if any.
-    fn last_error_line(&self, name: &str) -> Option<String> {
-        let lines = crate::observe::logs::tail(self.output.dir(), name, 40, None, self.fleet.settings.rotation.keep).ok()?;
+    /// 40 lines stamped at or after `since`), if any.
+    fn last_error_line(&self, name: &str, since: SystemTime) -> Option<String> {
+        let keep = self.fleet.settings.rotation.keep;
+        let lines = crate::observe::logs::tail(self.output.dir(), name, 40, Some(since), keep).ok()?;
+        if lines.is_empty() {
+            return None;
+        }
         crate::instance::actor::classify_exit_78(&lines.into_iter().collect())
     }
 
@@ -499,6 +510,7 @@ impl Supervisor {
             self.note(&name, "verifying");
             // Started by `launch_all` (queued): applied, so the status judged is the gateway's.
             let _ = handle.apply(Control::Start).await;
+            let since = SystemTime::now();
             let verdict = match verify::ready(&handle, settings.verify_timeout).await {
                 Ok(_) => {
                     let mut rx = self.events.subscribe();
@@ -523,8 +535,7 @@ impl Supervisor {
                         plan,
                         config: r.config,
                     });
-                    self.roll_back(&name, &f, launched, good, settings.rollback, settings.verify_timeout)
-                        .await;
+                    self.roll_back(&name, &f, launched, good, settings, since).await;
                     out.rolled_back.push(name);
                 }
             }
