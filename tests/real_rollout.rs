@@ -238,7 +238,12 @@ fn refused_config_rolls_back_a_working_change_is_verified_a_broken_upgrade_rolls
     };
     eprintln!("rescue's rollback: {reason}; the gateway's line: {error:?}");
     assert!(reason.starts_with("crash loop"), "{reason}");
-    assert!(error.as_deref().is_some_and(|e| e.contains("is not supported")), "{error:?}");
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(&format!("openclaw@{BROKEN}: ")) && e.contains("is not supported")),
+        "the failed program's own line: {error:?}"
+    );
     wait_until("rescue ready again", BOOT, || http_status(RESCUE_PORT, "/readyz") == Some(200));
     let (_, status) = clawherd(&["status"], &fleet, &path);
     let rescue_line = status.lines().find(|l| l.starts_with("rescue")).expect("rescue in status");

@@ -471,14 +471,20 @@ impl Supervisor {
     }
 
     /// The gateway's own last error line in its captured output (the most telling of the last
-    /// 40 lines stamped at or after `since`), if any.
+    /// 40 lines stamped at or after `since`), if any, without clawherd's capture stamp (the
+    /// event has its own time), as the parked line is.
     fn last_error_line(&self, name: &str, since: SystemTime) -> Option<String> {
+        use crate::observe::logs;
         let keep = self.fleet.settings.rotation.keep;
-        let lines = crate::observe::logs::tail(self.output.dir(), name, 40, Some(since), keep).ok()?;
+        let lines = logs::tail(self.output.dir(), name, 40, Some(since), keep).ok()?;
         if lines.is_empty() {
             return None;
         }
-        crate::instance::actor::classify_exit_78(&lines.into_iter().collect())
+        let unstamped = lines.into_iter().map(|l| match l.split_once(' ') {
+            Some((stamp, rest)) if logs::line_time(stamp).is_some() => rest.to_string(),
+            _ => l,
+        });
+        crate::instance::actor::classify_exit_78(&unstamped.collect())
     }
 
     /// Resumes the rollout an earlier daemon left unfinished (`run_dir/rollout.json`): every
