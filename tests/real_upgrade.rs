@@ -12,7 +12,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -22,49 +21,17 @@ const BOOT: Duration = Duration::from_secs(300);
 const MAIN_PORT: u16 = 48789;
 const RESCUE_PORT: u16 = 49789;
 
-/// `clawherd ARGS` with `.tools/bin` first on PATH and the npm cache under `.tools/`; prints
-/// its output as it goes to the test's output at the end.
+/// `clawherd ARGS` with `.tools/bin` first on PATH and the npm cache under `.tools/`.
 fn clawherd(args: &[&str], path: &str, cache: &Path) -> (i32, String) {
-    let out = Command::new(clawherd_bin())
-        .args(args)
-        .env("PATH", path)
-        .env("npm_config_cache", cache)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run clawherd");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    eprintln!("$ clawherd {}\n{stdout}{}", args.join(" "), String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), stdout)
-}
-
-/// Polls both gateways' `/readyz` until `stop`; returns the seconds during which neither
-/// answered 200.
-fn measure_gap(stop: Arc<AtomicBool>) -> std::thread::JoinHandle<f64> {
-    std::thread::spawn(move || {
-        let mut gap = 0.0;
-        let mut last = Instant::now();
-        while !stop.load(Ordering::SeqCst) {
-            let any = [MAIN_PORT, RESCUE_PORT].iter().any(|p| http_status(*p, "/readyz") == Some(200));
-            let now = Instant::now();
-            if !any {
-                gap += (now - last).as_secs_f64();
-            }
-            last = now;
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        gap
-    })
+    clawherd_printing(args, &[("PATH", path), ("npm_config_cache", &cache.to_string_lossy())])
 }
 
 #[test]
 fn upgrade_the_example_fleet_from_2026_9_5_to_2026_9_6() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let tools = root.join(".tools/bin");
-    if !tools.join("openclaw").exists() || !tools.join("node").exists() {
-        eprintln!("skipping: {} has no node/openclaw (run scripts/bootstrap)", tools.display());
+    let Some(path) = real_tools_path() else {
         return;
-    }
-    let path = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default());
+    };
     let cache = root.join(".tools/npm-cache");
     wait_until("ports 48789 and 49789 are free", BOOT, || {
         !port_listened(MAIN_PORT) && !port_listened(RESCUE_PORT)
@@ -100,7 +67,7 @@ fn upgrade_the_example_fleet_from_2026_9_5_to_2026_9_6() {
     assert!(on(&status, "2026.9.5"), "{status}");
 
     let stop = Arc::new(AtomicBool::new(false));
-    let gap = measure_gap(stop.clone());
+    let gap = readiness_gap([MAIN_PORT, RESCUE_PORT], stop.clone());
     let t = Instant::now();
     let (code, timeline) = clawherd(&["upgrade", "--all", "--to", "openclaw@2026.9.6", "-f", &f], &path, &cache);
     let total = t.elapsed().as_secs_f64();

@@ -34,11 +34,11 @@ fn status() -> StatusResponse {
         {"profile":"rescue","role":"rescue","flavor":"openclaw","state":"ready","reason":null,"pid":15571,
          "uptime_s":300.0,"restarts":0,"last_exit":null,"last_exit_at":null,"base_port":19789,"ready":true,"live":true,
          "tree":{"processes":3,"rss_bytes":1014700000,"cpu_percent":5.0,"cpu_span_s":1.0},
-         "openclaw":{"failing":[],"suppressed":[],"event_loop_degraded":null},"version":"2026.9.5"},
+         "openclaw":{"failing":[],"suppressed":[],"event_loop_degraded":null},"version":"2026.9.5","rollout":"verified"},
         {"profile":"lab","role":"main","flavor":"openclaw","state":"crash-loop","reason":null,"pid":null,
          "uptime_s":null,"restarts":6,"last_exit":"exit 1","last_exit_at":"2026-12-01T14:34:30Z","base_port":20789,
          "ready":false,"live":null,"tree":{"processes":0,"rss_bytes":0,"cpu_percent":0.0,"cpu_span_s":0.2},
-         "openclaw":null}]}"#,
+         "openclaw":null,"rollout":"rolled back: crash loop (last exit: exit 1)"}]}"#,
     )
     .expect("fixture status")
 }
@@ -134,6 +134,8 @@ fn top_snapshot_80x24() {
 fn top_snapshot_200x50() {
     let t = text(&render(&app(true), 200, 50));
     snapshot("top_200x50.txt", &t);
+    // A proved rollout is the normal case and says nothing.
+    assert!(!t.contains("verified"), "{t}");
     for needle in [
         "signal 9 crash",
         "suppressed telegram",
@@ -141,6 +143,8 @@ fn top_snapshot_200x50() {
         "free: 18900-19788 (889), 19900-20788 (889)",
         "crash_loop",
         "CPU HISTORY",
+        "NOTES",
+        "rollout: rolled back: crash loop (last exit: exit 1)",
     ] {
         assert!(t.contains(needle), "missing {needle:?} in\n{t}");
     }

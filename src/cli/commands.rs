@@ -124,9 +124,7 @@ pub fn render_status(s: &StatusResponse, width: Option<usize>) -> String {
             if let Some(r) = &i.reason {
                 notes = format!("{}: {}", i.state, r.chars().take(120).collect::<String>());
             }
-            // A rollout in progress, rolled back or held (a proved one is the normal case).
-            if let Some(r) = i.rollout.as_ref().filter(|r| !matches!(r.as_str(), "verified" | "interrupted")) {
-                let r = format!("rollout: {}", r.chars().take(120).collect::<String>());
+            if let Some(r) = rollout_note(i) {
                 notes = if notes.is_empty() { r } else { format!("{notes}; {r}") };
             }
             vec![
@@ -182,6 +180,17 @@ pub fn render_status(s: &StatusResponse, width: Option<usize>) -> String {
     }
     out.push_str(&format!("clawherd pid {}, RSS {}, fleet {}\n", s.pid, bytes(s.rss_bytes), s.fleet));
     out
+}
+
+/// An instance's rollout as a note of `status` and `top`: `rollout: <status JSON's rollout>`
+/// (at most 120 characters of it) for a rollout in progress, rolled back or held; `None` before
+/// its first rollout and for a proved (`verified`) or `interrupted` one, the normal cases
+/// (docs/rollout.md).
+pub fn rollout_note(i: &InstanceReport) -> Option<String> {
+    i.rollout
+        .as_ref()
+        .filter(|r| !matches!(r.as_str(), "verified" | "interrupted"))
+        .map(|r| format!("rollout: {}", r.chars().take(120).collect::<String>()))
 }
 
 fn openclaw_notes(o: &OpenClawSignals) -> String {

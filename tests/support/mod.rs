@@ -568,3 +568,48 @@ pub fn listening_ports(pids: &[i32]) -> std::collections::BTreeSet<u32> {
         .filter_map(|l| l.split_whitespace().nth(3)?.rsplit(':').next()?.parse().ok())
         .collect()
 }
+
+/// For the real-gateway tests of rollouts and upgrades: PATH with `.tools/bin` first, or None
+/// (after saying why on stderr) when `.tools/bin` lacks `node` or `openclaw`, so the test is
+/// skipped (scripts/bootstrap installs both).
+pub fn real_tools_path() -> Option<String> {
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin");
+    if let Some(missing) = ["node", "openclaw"].into_iter().find(|p| !tools.join(p).exists()) {
+        eprintln!("skipping: {} has no {missing} (run scripts/bootstrap)", tools.display());
+        return None;
+    }
+    Some(format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default()))
+}
+
+/// Polls `/readyz` of both `ports` every 100 ms until `stop` is set; the thread returns the
+/// seconds during which neither answered 200 (a request gets 5 s: [`http_status`]).
+pub fn readiness_gap(ports: [u16; 2], stop: Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<f64> {
+    std::thread::spawn(move || {
+        let mut gap = 0.0;
+        let mut last = Instant::now();
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let any = ports.iter().any(|p| http_status(*p, "/readyz") == Some(200));
+            let now = Instant::now();
+            if !any {
+                gap += (now - last).as_secs_f64();
+            }
+            last = now;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        gap
+    })
+}
+
+/// `clawherd ARGS` with `env` added (and NO_COLOR): exit code and stdout; both streams are
+/// printed to the test's stderr.
+pub fn clawherd_printing(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let out = Command::new(clawherd_bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run clawherd");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("$ clawherd {}\n{stdout}{}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), stdout)
+}

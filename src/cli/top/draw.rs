@@ -8,7 +8,7 @@
 
 use super::app::{App, Connection, ExitCause, Mode, Pane};
 use super::chart::{self, Span as PortSpan};
-use crate::cli::commands::{bytes, short_duration, short_exit};
+use crate::cli::commands::{bytes, rollout_note, short_duration, short_exit};
 use crate::control::protocol::InstanceReport;
 use crate::instance::Phase;
 use ratatui::Frame;
@@ -139,7 +139,7 @@ fn draw_table(app: &App, shown: &[&InstanceReport], f: &mut Frame, area: Rect) {
         ("CPU HISTORY", 12, 6),
         ("RSS", 9, 3),
         ("RSS HISTORY", 12, 7),
-        ("OPENCLAW", 30, 8),
+        ("NOTES", 30, 8),
     ]
     .into_iter()
     .map(|(header, width, priority)| Column { header, width, priority })
@@ -231,6 +231,12 @@ fn instance_cells<'a>(app: &App, i: &'a InstanceReport) -> Vec<Cell<'a>> {
         }
         None => i.reason.clone().unwrap_or_default(),
     };
+    // The rollout first: a rollback's reason is what the operator looks for after a change.
+    let notes = match rollout_note(i) {
+        Some(r) if signals.is_empty() => r,
+        Some(r) => format!("{r}; {signals}"),
+        None => signals,
+    };
     vec![
         Cell::from(i.profile.as_str()),
         Cell::from(i.role.as_str()),
@@ -262,7 +268,7 @@ fn instance_cells<'a>(app: &App, i: &'a InstanceReport) -> Vec<Cell<'a>> {
             let v: Vec<f64> = h.iter().map(|b| *b as f64).collect();
             rss_sparkline(&v, 12)
         })),
-        Cell::from(signals),
+        Cell::from(notes),
     ]
 }
 

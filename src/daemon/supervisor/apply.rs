@@ -4,7 +4,7 @@
 //! start, resumes a rollout an earlier daemon left unfinished.
 
 use super::{Known, Supervisor, is_cold, record_known};
-use crate::fleet::{Plan, Profile};
+use crate::fleet::{Plan, Profile, RolloutSettings};
 use crate::instance::{Control, Goal, InstanceHandle, Phase};
 use crate::observe::events::{FleetEvent, What};
 use crate::rollout::files::{self, Restore};
@@ -12,7 +12,7 @@ use crate::rollout::verify::{self, Failure, Soak};
 use crate::rollout::{lkg, plan};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -186,6 +186,9 @@ impl Supervisor {
             .emit(FleetEvent::new(What::ChangeApplying { covered_by }, Some(&name), None, message));
         self.note(&name, "verifying");
         let handle = self.replace(&name, Arc::new(profile), Arc::new(plan)).await;
+        // The changed gateway's output starts about here: the previous run's (its shutdown,
+        // older errors) is not the change's error line.
+        let since = SystemTime::now();
         let launched = self.managed.get(&name).and_then(|m| m.config.clone());
         let verdict = match verify::ready(&handle, settings.verify_timeout).await {
             Ok(after) => {
@@ -214,8 +217,7 @@ impl Supervisor {
                 self.note(&name, "interrupted");
             }
             Err(Some(f)) => {
-                self.roll_back(&name, &f, launched, good, settings.rollback, settings.verify_timeout)
-                    .await;
+                self.roll_back(&name, &f, launched, good, settings, since).await;
                 out.rolled_back.push(name.clone());
             }
         }
@@ -338,18 +340,23 @@ impl Supervisor {
     /// Rolls `name` back after `failure`: keeps the refused config beside the original, writes
     /// the last-known-good content back (never over an edit made meanwhile), restarts the
     /// instance on its last-known-good profile, and records `rolled_back` (event, metric,
-    /// status note). With `rollback: false` or no last-known-good, only records.
+    /// status note). With `rollback: false` or no last-known-good, only records. The gateway's
+    /// error line is looked for in its output from `since` (when the change was started) on.
     async fn roll_back(
         &mut self,
         name: &str,
         failure: &Failure,
         launched: Option<String>,
         good: Option<Known>,
-        rollback: bool,
-        timeout: Duration,
+        settings: RolloutSettings,
+        since: SystemTime,
     ) {
+        let (rollback, timeout) = (settings.rollback, settings.verify_timeout);
         let reason = failure.reason();
-        let error = failure.gateway_line().map(str::to_string).or_else(|| self.last_error_line(name));
+        let error = failure
+            .gateway_line()
+            .map(str::to_string)
+            .or_else(|| self.last_error_line(name, since));
         let config = self
             .managed
             .get(name)
@@ -497,10 +504,20 @@ impl Supervisor {
     }
 
     /// The gateway's own last error line in its captured output (the most telling of the last
-    /// 40 lines), if any.
-    fn last_error_line(&self, name: &str) -> Option<String> {
-        let lines = crate::observe::logs::tail(self.output.dir(), name, 40, None, self.fleet.settings.rotation.keep).ok()?;
-        crate::instance::actor::classify_exit_78(&lines.into_iter().collect())
+    /// 40 lines stamped at or after `since`), if any, without clawherd's capture stamp (the
+    /// event has its own time), as the parked line is.
+    fn last_error_line(&self, name: &str, since: SystemTime) -> Option<String> {
+        use crate::observe::logs;
+        let keep = self.fleet.settings.rotation.keep;
+        let lines = logs::tail(self.output.dir(), name, 40, Some(since), keep).ok()?;
+        if lines.is_empty() {
+            return None;
+        }
+        let unstamped = lines.into_iter().map(|l| match l.split_once(' ') {
+            Some((stamp, rest)) if logs::line_time(stamp).is_some() => rest.to_string(),
+            _ => l,
+        });
+        crate::instance::actor::classify_exit_78(&unstamped.collect())
     }
 
     /// Resumes the rollout an earlier daemon left unfinished (`run_dir/rollout.json`): the
