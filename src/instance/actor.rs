@@ -590,34 +590,43 @@ impl Actor {
         self.events.emit(event);
     }
 
-    /// Starts the readers of the new child's output; returns their tasks (owned by its [`Run`]).
+    /// Starts the reader of the new child's output, one task for both streams (a task per stream
+    /// cost a second task and its clones per gateway); returns it (owned by its [`Run`]).
     fn attach_output(&mut self, child: &mut Child) -> Vec<JoinHandle<()>> {
-        let mut readers = Vec::new();
         self.last_lines.lock().unwrap_or_else(|e| e.into_inner()).clear();
         use crate::observe::logs::OutputStream;
-        let streams: [(Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>, OutputStream); 2] = [
-            (child.stdout.take().map(|s| Box::new(s) as _), OutputStream::Stdout),
-            (child.stderr.take().map(|s| Box::new(s) as _), OutputStream::Stderr),
-        ];
-        for (stream, kind) in streams.into_iter().filter_map(|(s, k)| s.map(|s| (s, k))) {
-            let name = self.name.clone();
-            let sink = self.output.clone();
-            let last = self.last_lines.clone();
-            readers.push(tokio::spawn(async move {
-                let mut lines = BufReader::with_capacity(OUTPUT_BUFFER_BYTES, stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    {
-                        let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
-                        if l.len() == LAST_LINES {
-                            l.pop_front();
-                        }
-                        l.push_back(line.clone());
+        let mut stdout = child
+            .stdout
+            .take()
+            .map(|s| BufReader::with_capacity(OUTPUT_BUFFER_BYTES, s).lines());
+        let mut stderr = child
+            .stderr
+            .take()
+            .map(|s| BufReader::with_capacity(OUTPUT_BUFFER_BYTES, s).lines());
+        let name = self.name.clone();
+        let sink = self.output.clone();
+        let last = self.last_lines.clone();
+        vec![tokio::spawn(async move {
+            while stdout.is_some() || stderr.is_some() {
+                // stdout first when both have lines, as the task per stream did (it was spawned
+                // first): a gateway that exits writes its reason last, on stderr, and the exit's
+                // classification reads the last lines.
+                let (line, kind) = tokio::select! {
+                    biased;
+                    line = next_line(&mut stdout) => (line, OutputStream::Stdout),
+                    line = next_line(&mut stderr) => (line, OutputStream::Stderr),
+                };
+                let Some(line) = line else { continue };
+                {
+                    let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
+                    if l.len() == LAST_LINES {
+                        l.pop_front();
                     }
-                    sink.line(&name, kind, line);
+                    l.push_back(line.clone());
                 }
-            }));
-        }
-        readers
+                sink.line(&name, kind, line);
+            }
+        })]
     }
 
     /// Schedules the next probe round if the state wants one and none is pending; drops a pending
@@ -803,6 +812,23 @@ struct ObserveOnDrop(prometheus_client::metrics::histogram::Histogram, std::time
 impl Drop for ObserveOnDrop {
     fn drop(&mut self) {
         self.0.observe(self.1.elapsed().as_secs_f64());
+    }
+}
+
+/// The next line of one output stream; `None` once it ends (EOF or a read error), after which
+/// `lines` is `None` and the call never resolves (the other stream goes on). Cancel-safe, as
+/// [`tokio::io::Lines::next_line`] is.
+async fn next_line<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut Option<tokio::io::Lines<R>>) -> Option<String> {
+    let Some(l) = lines else {
+        return std::future::pending().await;
+    };
+    let next = l.next_line().await;
+    match next {
+        Ok(Some(line)) => Some(line),
+        Ok(None) | Err(_) => {
+            *lines = None;
+            None
+        }
     }
 }
 
