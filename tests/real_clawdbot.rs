@@ -112,10 +112,14 @@ fn clawdbot_fleet_ready_ports_kill_9_and_clean_stop() {
     // `status`: both ready and live (the quiet POST-only route; no /healthz in this version).
     let (_, status) = cli(&["status"], &fleet, true);
     eprintln!("{status}");
+    // Columns found by their header, not their place (the table grows: VERSION, NOTES).
+    let header: Vec<&str> = status.lines().next().unwrap_or_default().split_whitespace().collect();
+    let state_col = header.iter().position(|h| *h == "STATE").expect("a STATE column");
     for name in ["main ", "rescue "] {
         let row = status.lines().find(|l| l.starts_with(name)).expect("a row");
         let cols: Vec<&str> = row.split_whitespace().collect();
-        assert_eq!(cols.get(2), Some(&"ready"), "{status}");
+        assert_eq!(cols.get(state_col), Some(&"ready"), "{status}");
+        assert_eq!(cols.get(2), Some(&"2026.1.24-3"), "the legacy package's version: {status}");
         assert!(cols.iter().filter(|c| **c == "yes").count() >= 2, "ready and live: {status}");
     }
 
