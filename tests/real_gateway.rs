@@ -19,7 +19,10 @@ static SERIAL: Mutex<()> = Mutex::new(());
 const BOOT: Duration = Duration::from_secs(300);
 const STOP: Duration = Duration::from_secs(120);
 
-/// PATH with `.tools/bin` first, or None when the tests are to be skipped.
+/// PATH with `.tools/bin` first, or None when the tests are to be skipped. Every test of this
+/// file starts here, so it also waits until the documented ports are free: the previous test's
+/// gateways are gone (its `Drop` waits), but anything else holding them would make clawherd
+/// refuse the fleet, and the wait says so plainly.
 fn tools_path() -> Option<String> {
     let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin");
     if !tools.join("openclaw").exists() {
@@ -32,6 +35,9 @@ fn tools_path() -> Option<String> {
             tools.join("openclaw").display()
         );
     }
+    wait_until("ports 18789 and 19789 are free", BOOT, || {
+        !port_listened(18789) && !port_listened(19789)
+    });
     Some(format!("{}:{}", tools.display(), std::env::var("PATH").unwrap_or_default()))
 }
 
@@ -79,11 +85,6 @@ struct Booted {
 /// waits until both gateways are ready; prints the boot figures. None when skipped.
 fn boot_example(prefix: &str) -> Option<Booted> {
     let path = tools_path()?;
-    // The previous test's gateways are gone (its Drop waits), but anything else on the host
-    // holding the documented ports would make clawherd refuse the fleet: say so plainly.
-    wait_until("ports 18789 and 19789 are free", BOOT, || {
-        !port_listened(18789) && !port_listened(19789)
-    });
     let (dir, fleet) = example_copy();
     let text = std::fs::read_to_string(&fleet).expect("read");
     std::fs::write(&fleet, format!("{prefix}{text}")).expect("write");

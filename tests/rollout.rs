@@ -481,3 +481,26 @@ fn a_live_config_change_clawherd_refuses_is_rolled_back() {
     std::fs::write(&config, "{ gateway: { mode: \"local\", bind: \"loopback\" } }\n").expect("write config");
     d.wait_event(mark, "change_verified", "rescue", D);
 }
+
+/// A failed change of main that leaves it down (rollback off) while the cold standby the
+/// rollout started covers it: the pair's controller announces the failover (event, hooks)
+/// rather than taking the running cover for a failover already done, and keeps the standby.
+#[test]
+fn a_main_left_down_by_a_failed_change_is_announced_as_a_failover() {
+    let (a, b) = two_ports(341);
+    let main = TestProfile::new("main", "main", a).yaml("    rollout: {rollback: false, soak: 1s}\n");
+    let rescue = TestProfile::new("rescue", "rescue", b).yaml("    standby: cold\n");
+    let fleet = TestFleet::fake(&[main, rescue], "");
+    let config = config_of(&fleet, "main");
+    std::fs::write(&config, GOOD).expect("write config");
+    let d = Daemon::start(&fleet.path);
+    d.wait_event(0, "known_good", "main", D);
+    let mark = d.mark();
+    std::fs::write(&config, BAD).expect("write config");
+    let (rolled, _) = d.wait_event_from(mark, "rolled_back of main", |e| e.kind() == "rolled_back", D);
+    let (failover, e) = d.wait_event_from(mark, "failover of rescue", |e| e.kind() == "failover", D);
+    assert!(failover > rolled, "announced after the failed change: {e:?}");
+    assert_eq!(e.profile.as_deref(), Some("rescue"));
+    assert_eq!(status_row(&fleet, "main")["state"], "parked");
+    assert_eq!(status_row(&fleet, "rescue")["state"], "ready", "the cover keeps serving");
+}

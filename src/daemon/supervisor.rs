@@ -168,7 +168,7 @@ impl Supervisor {
                 self.launch(profile, plan).await;
             }
         }
-        self.start_controllers(&[]);
+        self.start_controllers(&[], None);
     }
 
     /// A receiver of the files whose change triggers a reload, updated after every reload
@@ -184,7 +184,7 @@ impl Supervisor {
     /// controller keeps what it knows (main was ready before, a failover in progress), so a
     /// reload while main is restarting after a crash does not turn that restart into a first
     /// boot with `startup_grace`.
-    fn start_controllers(&mut self, relaunched: &[String]) {
+    fn start_controllers(&mut self, relaunched: &[String], cover: Option<&str>) {
         let mut old = std::mem::take(&mut self.controllers);
         for (name, m) in &self.managed {
             let Some(sb) = &m.view.profile.standby else { continue };
@@ -212,6 +212,7 @@ impl Supervisor {
                 standby: m.view.handle.clone(),
                 main: main.view.handle.clone(),
                 settings: key.settings,
+                standby_is_cover: cover == Some(name.as_str()),
             };
             let task = tokio::spawn(crate::failover::run(pair, self.events.clone(), key.hooks.clone()));
             self.controllers.insert(name.clone(), (key, task));
@@ -450,7 +451,7 @@ impl Supervisor {
                 m.view.handle.send(Control::Start).await;
             }
         }
-        self.start_controllers(&report.added);
+        self.start_controllers(&report.added, None);
         info!(added = ?report.added, removed = ?report.removed, restarted = ?report.restarted, unchanged = report.unchanged.len(), "reloaded");
         self.events.emit(FleetEvent::new(
             What::Reloaded {

@@ -18,6 +18,10 @@ pub struct Pair {
     pub main: InstanceHandle,
     /// How the controller decides.
     pub settings: PairSettings,
+    /// The standby runs, but as the cover a rollout started, not after a failover: the
+    /// controller judges the pair from `Normal` (so a main left down announces its failover:
+    /// event, hooks, metric) instead of taking the running cold standby for a failover done.
+    pub standby_is_cover: bool,
 }
 
 /// A pair's settings, from the standby's profile and main's `health`.
@@ -37,7 +41,7 @@ pub struct PairSettings {
 pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
     let mut main_rx = pair.main.subscribe();
     let mut standby_rx = pair.standby.subscribe();
-    let standby_running = standby_rx.borrow().pid.is_some();
+    let standby_running = standby_rx.borrow().pid.is_some() && !pair.standby_is_cover;
     let settings = pair.settings;
     let mut c = Controller::new(
         settings.mode,

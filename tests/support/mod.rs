@@ -475,15 +475,21 @@ pub fn marked_pids(suffix: &str) -> Vec<i32> {
 /// SIGKILLs every process marked with `suffix` and waits (up to 60 s) until none is alive:
 /// a killed gateway of 800 MiB takes a moment to free its memory and only then closes its
 /// sockets, so the next test would otherwise find its ports still bound.
+///
+/// The pids are remembered once seen: a dying process loses its environment (its memory goes
+/// first) while it still holds its sockets, so it must be waited for by pid, not by marker.
 fn kill_marked(suffix: &str) {
     let end = Instant::now() + Duration::from_secs(60);
+    let mut seen = std::collections::BTreeSet::new();
     loop {
-        let left: Vec<i32> = marked_pids(suffix).into_iter().filter(|p| alive(*p)).collect();
-        if left.is_empty() || Instant::now() >= end {
-            return;
+        for pid in marked_pids(suffix) {
+            if seen.insert(pid) {
+                signal(pid, 9);
+            }
         }
-        for pid in left {
-            signal(pid, 9);
+        seen.retain(|p| alive(*p));
+        if seen.is_empty() || Instant::now() >= end {
+            return;
         }
         std::thread::sleep(Duration::from_millis(20));
     }

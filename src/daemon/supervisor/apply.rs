@@ -224,10 +224,15 @@ impl Supervisor {
         // The cold standby started to cover goes back down once main is ready again; a changed
         // cold standby, started to be proved, too (unless its main needs it).
         let main_ready = |s: &Self, n: &str| s.managed.get(n).is_some_and(|m| m.view.handle.status().state == Phase::Ready);
-        if let Some(sb) = started_cover
-            && main_ready(self, &name)
-        {
-            sb.send(Control::Stop).await;
+        // A cover left running (main did not come back) is judged afresh by the pair's
+        // controller: main down, so it announces the failover (event, hooks) and keeps it.
+        let mut cover_left = None;
+        if let Some(sb) = started_cover {
+            if main_ready(self, &name) {
+                sb.send(Control::Stop).await;
+            } else {
+                cover_left = Some(sb.profile.clone());
+            }
         }
         if let Some(sb) = self.managed.get(&name).and_then(|m| m.view.profile.standby.clone())
             && sb.mode == crate::fleet::StandbyMode::Cold
@@ -235,7 +240,7 @@ impl Supervisor {
         {
             handle.send(Control::Stop).await;
         }
-        self.start_controllers(std::slice::from_ref(&name));
+        self.start_controllers(std::slice::from_ref(&name), cover_left.as_deref());
     }
 
     /// Makes the standby of `step` (if any) ready to cover `name`: a cold one is started, a hot
@@ -267,7 +272,7 @@ impl Supervisor {
             if cover.cold {
                 sb.send(Control::Stop).await;
             }
-            self.start_controllers(&[]);
+            self.start_controllers(&[], None);
             return Err(());
         }
         // A cold standby covers for the step only: it goes down again once main is ready.
