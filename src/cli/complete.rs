@@ -3,8 +3,9 @@
 //! TAB the shell runs `COMPLETE=SHELL clawherd -- WORDS...`, which [`complete_if_asked`] answers
 //! before anything else runs. Profile arguments (`start`, `stop`, `restart`, `status`, `logs`,
 //! `env`) complete to the profile names of the fleet the command will act on: `-f FILE`, else
-//! the lookup every command makes ([`super::find`]: `$CLAWHERD_FLEET`, `./fleet.yaml`, the XDG
-//! and `/etc` fleet files, else the fleet of the one running daemon).
+//! the fleet files every command looks for ([`super::find`]: `$CLAWHERD_FLEET`, `./fleet.yaml`,
+//! the XDG and `/etc` fleet files), not a running daemon's, so that a TAB offers the same on any
+//! host state.
 
 use clap::CommandFactory;
 use clap_complete::engine::CompletionCandidate;
@@ -39,8 +40,11 @@ pub fn write_registration(shell: clap_complete::Shell, out: &mut dyn std::io::Wr
 /// A fleet file that cannot be read or parsed offers nothing.
 pub fn profiles(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(prefix) = current.to_str() else { return Vec::new() };
-    // The same lookup as the command being completed will make (super::find).
-    let Ok(found) = super::find::fleet_here(fleet_of(std::env::args_os()).as_deref()) else {
+    // The lookup the command being completed makes (super::find), files only: what a TAB
+    // offers must not change with whichever daemon happens to run on the host.
+    let given = fleet_of(std::env::args_os()).or_else(|| std::env::var_os("CLAWHERD_FLEET").filter(|v| !v.is_empty()).map(PathBuf::from));
+    let defaults = super::find::default_files(|v| std::env::var(v).ok());
+    let Ok(found) = super::find::fleet(given.as_deref(), &defaults, Vec::new) else {
         return Vec::new();
     };
     profile_names(found.file())
