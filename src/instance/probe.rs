@@ -199,23 +199,13 @@ mod tests {
     /// server) is not a ready clawdbot gateway.
     #[tokio::test]
     async fn a_plain_http_200_is_not_a_clawdbot_gateway() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = l.local_addr().expect("addr").port();
-        let server = tokio::spawn(async move {
-            let (mut c, _) = l.accept().await.expect("accept");
-            let mut b = [0u8; 1024];
-            let _ = c.read(&mut b).await;
-            let _ = c
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 2\r\n\r\nok")
-                .await;
-        });
+        let (port, server) = answer_once(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 2\r\n\r\nok".to_vec()).await;
         assert!(!clawdbot_challenge(port, Duration::from_secs(5)).await);
         server.abort();
     }
 
     /// One canned HTTP answer on a fresh port, for one connection.
-    async fn answer_once(response: &'static [u8]) -> (u16, tokio::task::JoinHandle<()>) {
+    async fn answer_once(response: Vec<u8>) -> (u16, tokio::task::JoinHandle<()>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = l.local_addr().expect("addr").port();
@@ -223,7 +213,7 @@ mod tests {
             let (mut c, _) = l.accept().await.expect("accept");
             let mut b = [0u8; 1024];
             let _ = c.read(&mut b).await;
-            let _ = c.write_all(response).await;
+            let _ = c.write_all(&response).await;
         });
         (port, server)
     }
@@ -232,30 +222,22 @@ mod tests {
     async fn the_quiet_check_wants_the_post_only_405() {
         let ok: &[u8] =
             b"HTTP/1.1 405 Method Not Allowed\r\nallow: POST\r\ncontent-length: 18\r\nconnection: close\r\n\r\nMethod Not Allowed";
-        let (port, server) = answer_once(ok).await;
+        let (port, server) = answer_once(ok.to_vec()).await;
         assert!(clawdbot_http_alive(port, Duration::from_secs(5)).await);
         server.abort();
         let html: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
-        let (port, server) = answer_once(html).await;
+        let (port, server) = answer_once(html.to_vec()).await;
         assert!(!clawdbot_http_alive(port, Duration::from_secs(5)).await);
         server.abort();
     }
 
     #[tokio::test]
     async fn an_upgrade_with_the_challenge_event_is() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = l.local_addr().expect("addr").port();
-        let server = tokio::spawn(async move {
-            let (mut c, _) = l.accept().await.expect("accept");
-            let mut b = [0u8; 1024];
-            let _ = c.read(&mut b).await;
-            let body = br#"{"type":"event","event":"connect.challenge","payload":{"nonce":"n"}}"#;
-            let mut out = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".to_vec();
-            out.extend_from_slice(&[0x81, body.len() as u8]);
-            out.extend_from_slice(body);
-            let _ = c.write_all(&out).await;
-        });
+        let body = br#"{"type":"event","event":"connect.challenge","payload":{"nonce":"n"}}"#;
+        let mut out = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".to_vec();
+        out.extend_from_slice(&[0x81, body.len() as u8]);
+        out.extend_from_slice(body);
+        let (port, server) = answer_once(out).await;
         assert!(clawdbot_challenge(port, Duration::from_secs(5)).await);
         server.abort();
     }
