@@ -3,6 +3,7 @@
 
 use crate::support::*;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// COMPREPLY of bash completing the last word of `line` with the registered script, in `dir`,
 /// with the clawherd under test first on PATH.
@@ -51,4 +52,59 @@ fn profile_arguments_complete_from_the_fleet_file() {
     assert!(bash_complete(elsewhere, "clawherd rest").contains(&"restart".to_string()));
     // No fleet file: nothing to offer, and no error.
     assert!(bash_complete(elsewhere, "clawherd stop m").is_empty());
+}
+
+/// The daemon of the fleet file being completed runs: its current instances are offered, not
+/// the file's profiles (a profile added to the file and not reloaded yet is not offered). The
+/// same daemon stopped (SIGSTOP: its socket accepts but never answers): the file's profiles,
+/// after clawherd's short wait, not a hung TAB.
+#[test]
+fn profile_arguments_complete_from_the_running_daemon() {
+    let (a, b) = (free_base(541), free_base(542));
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a), TestProfile::new("rescue", "rescue", b)], "");
+    let d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", Duration::from_secs(120));
+    d.wait_ready(0, "rescue", Duration::from_secs(120));
+    let added = format!(
+        "  spare:\n    role: rescue\n    openclaw_profile: spare\n    port: {}\n    state_dir: state/spare\n    config: spare.json5\n",
+        b + 500
+    );
+    let text = std::fs::read_to_string(&fleet.path).expect("read fleet");
+    std::fs::write(&fleet.path, format!("{text}{added}")).expect("edit fleet");
+    let dir = fleet.dir.path();
+    // An empty word offers the options after the names: the names are the words before them.
+    let names = |words: Vec<String>| words.into_iter().take_while(|w| !w.starts_with('-')).collect::<Vec<_>>();
+    assert_eq!(
+        names(bash_complete(dir, "clawherd restart ")),
+        ["main", "rescue"],
+        "the daemon's instances"
+    );
+    assert_eq!(
+        bash_complete(dir, "clawherd logs s"),
+        Vec::<String>::new(),
+        "spare is not running yet"
+    );
+
+    // A daemon that never answers: the file's profiles, within a few seconds at most.
+    d.signal(19);
+    let _resume = Resume(d.child.id() as i32);
+    let asked = Instant::now();
+    let offered = names(bash_complete(dir, "clawherd restart "));
+    let took = asked.elapsed();
+    println!(
+        "figure: a TAB with a stopped daemon answered in {:.0} ms",
+        took.as_secs_f64() * 1000.0
+    );
+    assert_eq!(offered, ["main", "rescue", "spare"], "the file's profiles");
+    // Far above clawherd's 250 ms, far below a hang: the wait is bounded.
+    assert!(took < Duration::from_secs(20), "a TAB took {took:?} with a stopped daemon");
+}
+
+/// SIGCONT to a stopped daemon when the test ends, so that it can be stopped.
+struct Resume(i32);
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        signal(self.0, 18);
+    }
 }

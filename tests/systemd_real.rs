@@ -18,6 +18,11 @@
 //!   under `ProtectSystem=full`): exit 78 naming each path, no gateway, no restart.
 //! - `user_unit_lifecycle`: `systemd/clawherd-user.service` under `user@.service` of a test user
 //!   (started by hand as linger would at boot): starts, READY=1, stop leaves nothing.
+//! - `real_example_fleet_under_the_system_unit`: the system unit with a copy of
+//!   config-examples/ (two real openclaw@2026.9.6 gateways on Node 24 from `.tools`): active once
+//!   both are ready, STATUS= in `systemctl status` (printed whole), a reload that restarts
+//!   rescue, kill -9 of main's gateway, stop. Skipped without `.tools/bin/{node,openclaw}`;
+//!   in the nextest group of the real-gateway tests (one at a time).
 //!
 //! Skipped (passing, with a `skip:` line) when not root or without namespaces, overlayfs or
 //! cgroup2. Every wait polls a state with a generous deadline.
@@ -132,9 +137,14 @@ fn unit_state(c: &Container) -> UnitState {
     s
 }
 
-/// Per profile: (state, pid) from `clawherd status --json` inside.
+/// Per profile: (profile, state, pid) from `clawherd status --json` inside.
 fn fleet_status(c: &Container) -> Result<Vec<(String, String, u64)>, String> {
-    let r = c.run(&["clawherd", "status", "-f", FLEET, "--json"]);
+    fleet_status_of(c, FLEET)
+}
+
+/// [`fleet_status`] of the fleet file `fleet` inside.
+fn fleet_status_of(c: &Container, fleet: &str) -> Result<Vec<(String, String, u64)>, String> {
+    let r = c.run(&["clawherd", "status", "-f", fleet, "--json"]);
     if r.code != 0 {
         return Err(format!("clawherd status exit {}: {}", r.code, r.stderr.trim()));
     }
@@ -850,4 +860,248 @@ fn debian_package() {
         "ls -d /etc/clawherd /var/lib/clawherd /usr/bin/clawherd /etc/systemd/system/multi-user.target.wants/clawherd.service 2>/dev/null",
     );
     assert!(rest.stdout.trim().is_empty(), "left after purge:\n{}", rest.stdout);
+}
+
+/// Where the real example fleet goes inside: a copy of config-examples/ in a writable folder
+/// (its state dirs are beside the fleet file, and /etc is read-only under `ProtectSystem=full`).
+const EXAMPLE_DIR: &str = "/srv/clawherd";
+/// Deadline for a real gateway to boot (30-90 s on a loaded 2-core machine) or to come back.
+const REAL_DEADLINE: Duration = Duration::from_secs(300);
+
+/// The real Node 24 and `openclaw` of `.tools/bin` (scripts/bootstrap installs them), as their
+/// real paths (the host's `/` is the lower layer of the container's, so they are the same
+/// inside); `None` after a `skip:` line when either is missing.
+fn real_tools() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    let tools = manifest(".tools/bin");
+    let real = |name: &str| std::fs::canonicalize(tools.join(name)).ok();
+    match (real("node"), real("openclaw")) {
+        (Some(node), Some(openclaw)) => Some((node, openclaw)),
+        _ => {
+            println!(
+                "skip: {} has no node or openclaw (run scripts/bootstrap); the real example fleet was not run under systemd",
+                tools.display()
+            );
+            None
+        }
+    }
+}
+
+/// Every process inside that belongs to the fleet: clawherd, Node, or anything whose command
+/// line names openclaw or the example folder (`pid args`).
+fn fleet_processes(c: &Container) -> Vec<String> {
+    c.sh(&format!(
+        "ps -e -o pid=,comm=,args= | awk '$2 == \"clawherd\" || $2 == \"node\" || /openclaw|{}/' | grep -v -e awk -e ' ps -e'",
+        EXAMPLE_DIR.replace('/', "\\/")
+    ))
+    .stdout
+    .lines()
+    .map(|l| l.trim().to_string())
+    .filter(|l| !l.is_empty())
+    .collect()
+}
+
+/// Prints the whole `systemctl status clawherd` and returns it.
+fn print_status(c: &Container, when: &str) -> String {
+    let status = c.run(&["systemctl", "status", "--no-pager", "clawherd"]).stdout;
+    println!("== systemctl status clawherd --no-pager ({when})\n{status}");
+    status
+}
+
+/// Whether `profile` in `status` runs a gateway other than `old` and is ready.
+fn restarted_ready(status: &[(String, String, u64)], profile: &str, old: u64) -> bool {
+    status
+        .iter()
+        .any(|(p, state, pid)| p == profile && state == "ready" && *pid != old && *pid != 0)
+}
+
+/// The shipped unit and the real example fleet (main and rescue, two real openclaw@2026.9.6
+/// gateways on Node 24 from `.tools`): start → active once both are ready; STATUS= in
+/// `systemctl status`; a reload that restarts rescue → STATUS= current again; kill -9 of
+/// main's gateway → ready again with rescue untouched; stop leaves no process.
+#[test]
+fn real_example_fleet_under_the_system_unit() {
+    let Some((node, openclaw)) = real_tools() else { return };
+    let Some(c) = Container::up("real") else { return };
+    let fleet = format!("{EXAMPLE_DIR}/fleet.yaml");
+
+    // clawherd where the unit looks; Node and openclaw on the unit's PATH (/usr/local/bin), as
+    // a Node install plus `npm install -g openclaw` would put them. The unit as shipped but for
+    // the fleet file's path (a path a user changes), plus the WatchdogSec= drop-in.
+    let shipped = std::fs::read_to_string(manifest("systemd/clawherd.service")).expect("read the shipped unit");
+    assert!(shipped.contains(&format!("ExecStart=/usr/local/bin/clawherd run {FLEET}\n")));
+    let unit_text = shipped.replace(FLEET, &fleet);
+    let unit = c.share_text(&unit_text, "clawherd-real.service");
+    let bin = c.share(std::path::Path::new(env!("CARGO_BIN_EXE_clawherd")), "clawherd");
+    let dropin = c.share_text(&format!("[Service]\nWatchdogSec={}s\n", WATCHDOG.as_secs()), "watchdog.conf");
+    let mut copies = Vec::new();
+    for f in ["fleet.yaml", "main.openclaw.json5", "rescue.openclaw.json5"] {
+        let shared = c.share(&manifest(&format!("config-examples/{f}")), &format!("example-{f}"));
+        copies.push(format!("install -D -m 0644 {} {EXAMPLE_DIR}/{f}", shared.display()));
+    }
+    c.ok(&format!(
+        "install -m 0755 {bin} /usr/local/bin/ && ln -s {node} /usr/local/bin/node && \
+         ln -s {openclaw} /usr/local/bin/openclaw && {copies} && \
+         install -D -m 0644 {unit} /etc/systemd/system/{UNIT} && \
+         install -D -m 0644 {dropin} /etc/systemd/system/{UNIT}.d/watchdog.conf && systemctl daemon-reload",
+        bin = bin.display(),
+        node = node.display(),
+        openclaw = openclaw.display(),
+        copies = copies.join(" && "),
+        unit = unit.display(),
+        dropin = dropin.display(),
+    ));
+    let versions = c.ok("node --version && openclaw --version");
+    println!(
+        "inside, on the unit's PATH: {}",
+        versions.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    // `clawherd check` inside must pass (an invalid fleet would not start, and an invalid edit
+    // would be logged by the reload and change nothing).
+    let prove = |options: &str, what: &str| {
+        let proof = c.sh(&format!("clawherd check {options}{fleet}"));
+        assert_eq!(proof.code, 0, "clawherd check of {what}:\n{}{}", proof.stdout, proof.stderr);
+    };
+    prove("", "the example fleet");
+
+    // 1. Start: activating while a gateway boots, active once both are ready (or, past
+    // READY_TIMEOUT of 80 s, with the laggards named in STATUS=).
+    let started_at = Instant::now();
+    c.ok(&format!("systemctl start --no-block {UNIT}"));
+    let mut seen = Vec::new();
+    let started = wait_for("the unit to become active", REAL_DEADLINE, || {
+        let s = unit_state(&c);
+        if seen.last() != Some(&s.status) {
+            seen.push(s.status.clone());
+        }
+        match s.active.as_str() {
+            "active" => Ok(s),
+            other => Err(format!("{other} / {:?}", s.status)),
+        }
+    });
+    let at_active = fleet_status_of(&c, &fleet).expect("clawherd status once active");
+    println!(
+        "active {:.1} s after systemctl start; STATUS= while starting: {seen:?}; fleet then: {at_active:?}",
+        started_at.elapsed().as_secs_f64()
+    );
+    if started.status.starts_with("not all ready after") {
+        println!(
+            "READY=1 came by clawherd's 80 s start-up limit, with the laggards named: {:?}",
+            started.status
+        );
+    } else {
+        assert_eq!(started.status, ALL_READY, "STATUS= when READY=1 was sent");
+        assert!(
+            at_active.iter().all(|(_, state, _)| state == "ready"),
+            "active before both gateways were ready: {at_active:?}"
+        );
+        assert!(
+            seen.iter().any(|s| s.starts_with("0/2 ready") || s.starts_with("1/2 ready")),
+            "never saw the unit activating with a gateway not ready yet: {seen:?}"
+        );
+    }
+    let up = wait_for("both real gateways ready", REAL_DEADLINE, || {
+        let s = unit_state(&c);
+        if s.status == ALL_READY { Ok(s) } else { Err(s.status) }
+    });
+    println!(
+        "both real gateways ready {:.1} s after systemctl start",
+        started_at.elapsed().as_secs_f64()
+    );
+
+    // 2. `systemctl status` with STATUS= of two real gateways.
+    let status = print_status(&c, "two real gateways ready");
+    assert!(status.contains(&format!("Status: \"{ALL_READY}\"")), "{status}");
+    let before = fleet_status_of(&c, &fleet).expect("clawherd status");
+    let pid_of = |list: &[(String, String, u64)], p: &str| list.iter().find(|i| i.0 == p).map(|i| i.2).expect("profile");
+    let (main_pid, rescue_pid) = (pid_of(&before, "main"), pid_of(&before, "rescue"));
+
+    // 3. A reload after an edit that restarts rescue (a new variable in its environment):
+    // STATUS= follows the new rescue gateway back to ready; main and clawherd stay.
+    let edited = std::fs::read_to_string(manifest("config-examples/fleet.yaml"))
+        .expect("read the example fleet")
+        .replace(
+            "    config: rescue.openclaw.json5\n",
+            "    config: rescue.openclaw.json5\n    env:\n      RESCUE_RELOAD_MARK: \"1\"\n",
+        );
+    assert!(edited.contains("RESCUE_RELOAD_MARK"), "the example fleet changed shape");
+    let next = c.share_text(&edited, "example-fleet-next.yaml");
+    c.ok(&format!("install -m 0644 {} {fleet}", next.display()));
+    prove("--no-host-ports ", "the edited fleet (its gateways run)");
+    let reload_at = Instant::now();
+    c.ok(&format!("systemctl reload {UNIT}"));
+    let mut seen = Vec::new();
+    let reloaded = wait_for("rescue restarted by the reload and STATUS= current", REAL_DEADLINE, || {
+        // The fleet first, STATUS= after it: STATUS= is read once the new gateway is ready.
+        let now = fleet_status_of(&c, &fleet)?;
+        let s = unit_state(&c);
+        if seen.last() != Some(&s.status) {
+            seen.push(s.status.clone());
+        }
+        if s.status == ALL_READY && restarted_ready(&now, "rescue", rescue_pid) {
+            Ok((s, now))
+        } else {
+            Err(format!("{:?} {now:?}", s.status))
+        }
+    });
+    let (after_reload, now) = reloaded;
+    println!(
+        "STATUS= during the reload: {seen:?}; current again {:.1} s after systemctl reload",
+        reload_at.elapsed().as_secs_f64()
+    );
+    println!("STATUS line after the reload that restarted rescue: {:?}", after_reload.status);
+    print_status(&c, "after the reload that restarted rescue");
+    assert_eq!(after_reload.main_pid, up.main_pid, "a reload must not restart clawherd");
+    assert_eq!(
+        pid_of(&now, "main"),
+        main_pid,
+        "the reload restarted main, whose profile did not change"
+    );
+    let rescue_pid = pid_of(&now, "rescue");
+
+    // 4. kill -9 of main's gateway: clawherd brings main back to ready; rescue is untouched.
+    let killed_at = Instant::now();
+    c.ok(&format!("kill -9 {main_pid}"));
+    let (back, now) = wait_for("main ready again after kill -9", REAL_DEADLINE, || {
+        let now = fleet_status_of(&c, &fleet)?;
+        let s = unit_state(&c);
+        if s.status == ALL_READY && restarted_ready(&now, "main", main_pid) {
+            Ok((s, now))
+        } else {
+            Err(format!("{:?} {now:?}", s.status))
+        }
+    });
+    println!(
+        "main ready again {:.1} s after kill -9 of its gateway",
+        killed_at.elapsed().as_secs_f64()
+    );
+    assert_eq!(pid_of(&now, "rescue"), rescue_pid, "rescue must not be touched when main dies");
+    assert_eq!(back.main_pid, up.main_pid, "clawherd itself was not restarted");
+    assert_eq!(back.restarts, 0, "systemd restarted the unit");
+    // Each gateway's own `[gateway] ready` line, once per boot (start, then the reload or the
+    // kill), in the journal with its profile in front.
+    let ready = wait_for("two ready lines of each gateway in the journal", STATE_DEADLINE, || {
+        let journal = c.run(&["journalctl", "-u", UNIT, "--no-pager", "-o", "cat"]).stdout;
+        let ready: Vec<String> = journal
+            .lines()
+            .filter(|l| l.contains("[gateway] ready"))
+            .map(String::from)
+            .collect();
+        let count = |p: &str| ready.iter().filter(|l| l.starts_with(p)).count();
+        if count("[main] ") >= 2 && count("[rescue] ") >= 2 {
+            Ok(ready)
+        } else {
+            Err(format!("{ready:?}"))
+        }
+    });
+    println!("== the gateways' ready lines in journalctl -u {UNIT}\n{}", ready.join("\n"));
+
+    // 5. Stop leaves no process of the fleet.
+    let stop_at = Instant::now();
+    c.ok(&format!("systemctl stop {UNIT}"));
+    println!("systemctl stop returned after {:.1} s", stop_at.elapsed().as_secs_f64());
+    assert_eq!(unit_state(&c).active, "inactive", "after systemctl stop");
+    let left = fleet_processes(&c);
+    assert!(left.is_empty(), "processes left after stop: {left:?}");
+    let cg = c.run(&["systemctl", "show", "-p", "ControlGroup", "--value", UNIT]).stdout;
+    assert!(cg.trim().is_empty(), "the unit's cgroup is still there: {cg}");
 }

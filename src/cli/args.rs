@@ -214,7 +214,8 @@ pub enum Command {
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell). It registers
     /// clawherd with the shell, which then asks `clawherd` itself at each TAB: profile names
-    /// complete from the fleet file (`-f`, `$CLAWHERD_FLEET`, else ./fleet.yaml).
+    /// complete from the fleet file's running daemon (its current instances), else from the
+    /// file (`-f`, `$CLAWHERD_FLEET`, ./fleet.yaml, then the XDG and /etc fleet files).
     Completions {
         /// The shell.
         shell: clap_complete::Shell,

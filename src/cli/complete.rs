@@ -4,15 +4,19 @@
 //! before anything else runs. Profile arguments (`start`, `stop`, `restart`, `status`, `logs`,
 //! `env`) complete to the profile names of the fleet the command will act on: `-f FILE`, else
 //! the fleet files every command looks for ([`super::find`]: `$CLAWHERD_FLEET`, `./fleet.yaml`,
-//! the XDG and `/etc` fleet files), not a running daemon's, so that a TAB offers the same on any
-//! host state.
+//! the XDG and `/etc` fleet files). When the daemon of that very file runs (its registry record,
+//! [`crate::daemon::registry::find`]), its current instances are offered, which include
+//! profiles added by a reload and not those of an edit not yet reloaded; a daemon that does not
+//! answer within [`DAEMON_TIMEOUT`] is passed over for the file. Without a fleet file nothing is
+//! offered: what a TAB offers never depends on which other daemons happen to run on the host.
 
 use clap::CommandFactory;
 use clap_complete::engine::CompletionCandidate;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The variable that asks clawherd for completions (clap_complete's default).
 const VAR: &str = "COMPLETE";
@@ -36,18 +40,27 @@ pub fn write_registration(shell: clap_complete::Shell, out: &mut dyn std::io::Wr
     completer.write_registration(VAR, "clawherd", "clawherd", "clawherd", out)
 }
 
-/// Completes a profile argument: the profile names of the fleet file that start with `current`.
-/// A fleet file that cannot be read or parsed offers nothing.
+/// Longest a TAB waits for the running daemon's instance names (connect, ask, read) before it
+/// offers the fleet file's profiles instead: a stopped or hung daemon must not hang the shell.
+pub const DAEMON_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// Completes a profile argument: the names that start with `current` among the running
+/// daemon's instances of the fleet file found, else among that file's profiles (see the module
+/// doc). No fleet file, or one that cannot be read or parsed while its daemon is down, offers
+/// nothing.
 pub fn profiles(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(prefix) = current.to_str() else { return Vec::new() };
-    // The lookup the command being completed makes (super::find), files only: what a TAB
-    // offers must not change with whichever daemon happens to run on the host.
+    // The lookup the command being completed makes (super::find), files only, without its last
+    // resort of "the one daemon running": what a TAB offers must not change with whichever
+    // daemon happens to run on the host. Only the daemon of the file found is asked.
     let given = fleet_of(std::env::args_os()).or_else(|| std::env::var_os("CLAWHERD_FLEET").filter(|v| !v.is_empty()).map(PathBuf::from));
     let defaults = super::find::default_files(|v| std::env::var(v).ok());
     let Ok(found) = super::find::fleet(given.as_deref(), &defaults, Vec::new) else {
         return Vec::new();
     };
-    profile_names(found.file())
+    let file = found.file();
+    daemon_names(file, DAEMON_TIMEOUT)
+        .unwrap_or_else(|| profile_names(file))
         .into_iter()
         .filter(|n| n.starts_with(prefix))
         .map(CompletionCandidate::new)
@@ -66,6 +79,30 @@ fn fleet_of(args: impl IntoIterator<Item = OsString>) -> Option<PathBuf> {
         }
     }
     found
+}
+
+/// The instance names of the daemon running the fleet file `file` (`GET /v1/status` on the
+/// socket of its registry record), in name order; `None` when no daemon runs it, or when it
+/// does not answer 200 with a status within `timeout`.
+pub fn daemon_names(file: &Path, timeout: Duration) -> Option<Vec<String>> {
+    use crate::process::http::{Target, fetch};
+    let record = crate::daemon::registry::find(file)?;
+    let request = hyper::Request::get("/v1/status")
+        .header(hyper::header::HOST, "clawherd")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .ok()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    let target = Target::Unix(record.socket);
+    let max = crate::control::client::MAX_BODY_BYTES;
+    let (code, body) = runtime.block_on(fetch(&target, request, timeout, max)).ok()?;
+    if code != 200 {
+        return None;
+    }
+    let status: crate::control::protocol::StatusResponse = serde_json::from_slice(&body).ok()?;
+    let mut names: Vec<String> = status.instances.into_iter().map(|i| i.profile).collect();
+    names.sort();
+    names.dedup();
+    Some(names)
 }
 
 /// The profile names of a fleet file, in name order; empty when it cannot be read or is not a
