@@ -289,6 +289,68 @@ fn clawdbot_flavor_gets_clawdbot_env() {
     assert!(fleet.dir.path().join("state/main/fake-gateway.pid").exists());
 }
 
+/// The `probe` field of `profile`'s row in `status --json`.
+fn probe_of(fleet: &TestFleet, profile: &str) -> String {
+    let (_, out, _) = run_clawherd(&["status", profile, "--json", "-f", &fleet.path.to_string_lossy()]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("status JSON");
+    v["instances"][0]["probe"].as_str().unwrap_or_default().to_string()
+}
+
+/// Issue 13: a clawdbot gateway is judged ready by its own `health` call, authenticated with the
+/// token the gateway reads; when clawherd cannot find the gateway's secret, or the gateway refuses
+/// the one it has, readiness falls back to the `connect.challenge` check, said once in the log
+/// and in `status`, never restarted for it.
+#[test]
+fn clawdbot_is_ready_by_its_health_call_or_says_why_not() {
+    let (main, _) = two(23);
+    // The token in the profile's env: the health call.
+    let m = main.clone().yaml("    flavor: clawdbot\n").env("CLAWDBOT_GATEWAY_TOKEN", "s3cret");
+    let fleet = TestFleet::fake(&[m], "");
+    let mut d = Daemon::start(&fleet.path);
+    let pid = d.wait_ready(0, "main", D);
+    assert_eq!(probe_of(&fleet, "main"), "health");
+    assert!(!d.log_text().contains("probing the clawdbot gateway by its connect.challenge"));
+    d.signal(15);
+    d.wait_exit(D);
+    assert!(!alive(pid));
+
+    // The gateway has a token clawherd cannot know (a .env file): refused once, then the challenge.
+    let m = main.clone().yaml("    flavor: clawdbot\n").env("FAKE_DOTENV_TOKEN", "hidden");
+    let fleet = TestFleet::fake(&[m], "");
+    let mut d = Daemon::start(&fleet.path);
+    let pid = d.wait_ready(0, "main", D);
+    let probe = probe_of(&fleet, "main");
+    assert!(
+        probe.starts_with("challenge (the gateway refused clawherd's connect (unauthorized: gateway token mismatch)"),
+        "{probe}"
+    );
+    assert!(probe.contains("CLAWDBOT_GATEWAY_TOKEN"), "the fix is named: {probe}");
+    assert_eq!(
+        d.log_text()
+            .matches("probing the clawdbot gateway by its connect.challenge")
+            .count(),
+        1
+    );
+    assert_eq!(d.events().iter().filter(|e| e.kind() == "spawned").count(), 1, "no restart for it");
+    d.signal(15);
+    d.wait_exit(D);
+    assert!(!alive(pid));
+
+    // The config sets auth mode token, the token is elsewhere: no connect at all, the challenge.
+    let m = main.yaml("    flavor: clawdbot\n").env("FAKE_DOTENV_TOKEN", "hidden");
+    let fleet = TestFleet::fake(&[m], "");
+    std::fs::write(fleet.dir.path().join("main.json5"), "{gateway: {auth: {mode: \"token\"}}}\n").expect("config");
+    let mut d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    let probe = probe_of(&fleet, "main");
+    assert!(
+        probe.starts_with("challenge (gateway auth mode is token but clawherd finds no token"),
+        "{probe}"
+    );
+    d.signal(15);
+    d.wait_exit(D);
+}
+
 /// A gateway that never becomes ready stays `starting` and is not restarted.
 #[test]
 fn slow_boot_is_not_punished() {

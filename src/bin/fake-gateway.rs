@@ -2,7 +2,8 @@
 //! used by clawherd's fast behaviour tests.
 //!
 //! It serves the gateway's health endpoints over minimal HTTP/1.1 on `127.0.0.1:<port>` (and,
-//! once ready, answers a WebSocket upgrade with clawdbot's `connect.challenge` event),
+//! once ready, clawdbot's WebSocket protocol: the `connect.challenge` event, `connect` with the
+//! real gateway's auth rule, `health`; see `clawdbot_ws`),
 //! prints the gateway's lifecycle lines on stdout (`[gateway] ...`) and its own
 //! diagnostics on stderr (`[fake] ...`).
 //!
@@ -32,7 +33,11 @@
 //!   (`[fake] the config has fakeRefuse: refusing it in N ms`). Without the word it runs
 //!   normally.
 //! - `FAKE_UNHEALTHY_AFTER_MS`: this long after ready, `/healthz` answers 503 (liveness fails)
-//!   while `/readyz` stays 200.
+//!   while `/readyz` stays 200, and clawdbot's `health` call answers an `UNAVAILABLE` error.
+//! - `CLAWDBOT_GATEWAY_TOKEN`, `CLAWDBOT_GATEWAY_PASSWORD`: the secret a WebSocket `connect`
+//!   must present, as the real clawdbot gateway reads them.
+//! - `FAKE_DOTENV_TOKEN`: a token the gateway has without `CLAWDBOT_GATEWAY_TOKEN`, as the real
+//!   one has from a `.env` file clawherd does not read.
 //!
 //! Signals: SIGTERM/SIGINT stop cleanly (exit 0), SIGUSR2 hands back to the supervisor
 //! (exit 0), SIGHUP keeps its default action.
@@ -359,14 +364,9 @@ async fn handle(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let method = request_line.next().unwrap_or_default();
     let target = request_line.next().unwrap_or("/");
     let path = target.split('?').next().unwrap_or(target);
-    // clawdbot's readiness: a WebSocket upgrade answered with the `connect.challenge` event, once ready.
+    // clawdbot's WebSocket protocol, once ready: challenge, connect, health.
     if head.to_ascii_lowercase().contains("upgrade: websocket") && shared.phase() == Phase::Ready {
-        let event = br#"{"type":"event","event":"connect.challenge","payload":{"nonce":"fake"}}"#;
-        let mut out = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".to_vec();
-        out.extend_from_slice(&[0x81, event.len() as u8]);
-        out.extend_from_slice(event);
-        stream.write_all(&out).await?;
-        return stream.shutdown().await;
+        return clawdbot_ws(stream, &head, shared).await;
     }
     let (status, body) = route(method, path, shared);
     let reason = match status {
@@ -384,6 +384,99 @@ async fn handle(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     }
     stream.write_all(response.as_bytes()).await?;
     stream.shutdown().await
+}
+
+/// clawdbot's gateway protocol, as much of it as the probes use (clawdbot's
+/// `dist/gateway/server/ws-connection.js` and `ws-connection/message-handler.js`): the upgrade
+/// answered, the `connect.challenge` event, a `connect` request checked as the real gateway checks
+/// one without a device identity (a non-empty `auth.token` is required; with
+/// `CLAWDBOT_GATEWAY_PASSWORD` set the password must match, else with `CLAWDBOT_GATEWAY_TOKEN` or
+/// `FAKE_DOTENV_TOKEN` set the token must), a `health` event then `hello-ok`, and `health` requests answered with
+/// `{ok: true}` (an `UNAVAILABLE` error after `FAKE_UNHEALTHY_AFTER_MS`). A refused connect prints
+/// the real gateway's `[ws] unauthorized` warning and is closed with 1008.
+async fn clawdbot_ws(mut stream: TcpStream, head: &str, shared: &Shared) -> std::io::Result<()> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let key = head
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.trim().eq_ignore_ascii_case("sec-websocket-key"))
+        })
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_default();
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let answer =
+        format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
+    stream.write_all(answer.as_bytes()).await?;
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().max_message_size(Some(512 * 1024));
+    let mut ws =
+        tokio_tungstenite::WebSocketStream::from_raw_socket(stream, tokio_tungstenite::tungstenite::protocol::Role::Server, Some(config))
+            .await;
+    let io = |e: tokio_tungstenite::tungstenite::Error| std::io::Error::other(e.to_string());
+    let text = |v: serde_json::Value| Message::text(v.to_string());
+    ws.send(text(
+        serde_json::json!({"type": "event", "event": "connect.challenge", "payload": {"nonce": "fake", "ts": 0}}),
+    ))
+    .await
+    .map_err(io)?;
+    let mut connected = false;
+    while let Some(frame) = ws.next().await {
+        let Message::Text(t) = frame.map_err(io)? else { continue };
+        let Ok(req) = serde_json::from_str::<serde_json::Value>(t.as_str()) else {
+            return ws.close(None).await.map_err(io);
+        };
+        let id = req.get("id").cloned().unwrap_or_default();
+        let method = req.get("method").and_then(|m| m.as_str()).unwrap_or_default();
+        let fail = |code: &str, message: &str| {
+            text(serde_json::json!({"type": "res", "id": id, "ok": false, "error": {"code": code, "message": message}}))
+        };
+        if !connected {
+            let auth = req.pointer("/params/auth");
+            let given = |k: &str| auth.and_then(|a| a.get(k)).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let want = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            let refusal = if method != "connect" {
+                Some(("INVALID_REQUEST", "invalid handshake: first request must be connect"))
+            } else if given("token").is_empty() {
+                Some(("NOT_PAIRED", "device identity required"))
+            } else if want("CLAWDBOT_GATEWAY_PASSWORD").is_some_and(|p| p != given("password")) {
+                Some(("INVALID_REQUEST", "unauthorized: gateway password mismatch"))
+            } else if want("CLAWDBOT_GATEWAY_PASSWORD").is_none()
+                && want("CLAWDBOT_GATEWAY_TOKEN")
+                    .or_else(|| want("FAKE_DOTENV_TOKEN"))
+                    .is_some_and(|t| t != given("token"))
+            {
+                Some(("INVALID_REQUEST", "unauthorized: gateway token mismatch"))
+            } else {
+                None
+            };
+            if let Some((code, message)) = refusal {
+                say(&format!("[ws] unauthorized conn=fake remote=127.0.0.1 reason={message}"));
+                ws.send(fail(code, message)).await.map_err(io)?;
+                return ws.close(None).await.map_err(io);
+            }
+            connected = true;
+            ws.send(text(
+                serde_json::json!({"type": "event", "event": "health", "payload": {"ok": true}}),
+            ))
+            .await
+            .map_err(io)?;
+            let hello = serde_json::json!({"type": "hello-ok", "protocol": 3, "server": {"version": "fake", "connId": "fake"}});
+            ws.send(text(serde_json::json!({"type": "res", "id": id, "ok": true, "payload": hello})))
+                .await
+                .map_err(io)?;
+        } else if method == "health" && shared.unhealthy.load(Ordering::SeqCst) {
+            ws.send(fail("UNAVAILABLE", "fake: unhealthy")).await.map_err(io)?;
+        } else if method == "health" {
+            let payload = serde_json::json!({"ok": true, "ts": shared.uptime_ms(), "durationMs": 0, "channels": {}});
+            ws.send(text(serde_json::json!({"type": "res", "id": id, "ok": true, "payload": payload})))
+                .await
+                .map_err(io)?;
+        } else {
+            ws.send(fail("INVALID_REQUEST", "fake: unknown method")).await.map_err(io)?;
+        }
+    }
+    Ok(())
 }
 
 /// Maps a request to its status code and JSON body (key order as the real gateway's).

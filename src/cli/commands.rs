@@ -127,6 +127,11 @@ pub fn render_status(s: &StatusResponse, width: Option<usize>) -> String {
             if let Some(r) = rollout_note(i) {
                 notes = if notes.is_empty() { r } else { format!("{notes}; {r}") };
             }
+            // A clawdbot gateway probed without its health call says why (issue 13).
+            if let Some(p) = i.probe.as_deref().filter(|p| p.starts_with("challenge")) {
+                let p: String = p.chars().take(160).collect();
+                notes = if notes.is_empty() { p } else { format!("{notes}; {p}") };
+            }
             vec![
                 i.profile.clone(),
                 i.role.clone(),

@@ -65,6 +65,13 @@ pub struct InstanceReport {
     /// <reason>`, `held: <reason>`); none before its first rollout (docs/rollout.md).
     #[serde(default)]
     pub rollout: Option<String>,
+    /// How readiness and liveness of the running gateway are judged: `http` (OpenClaw's
+    /// `/readyz` and `/healthz`), `health` (clawdbot's WebSocket `health` call), or `challenge
+    /// (REASON)` (clawdbot when clawherd cannot authenticate: its `connect.challenge` event and
+    /// `GET /tools/invoke`); `None` while nothing runs, for a plain process, and from an older
+    /// daemon.
+    #[serde(default)]
+    pub probe: Option<String>,
 }
 
 /// Resource use of an instance's process tree.

@@ -7,6 +7,7 @@
 //! instances of profiles with their own `user:` apart, and [`host`] checks the plan against ports
 //! already bound on this host. Only the result, [`Fleet`], leaves this module.
 
+pub mod clawdbot_auth;
 pub mod diagnostic;
 pub mod discover;
 pub mod expand;

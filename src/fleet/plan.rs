@@ -536,6 +536,7 @@ pub fn plan(
     let canvas_root = cx.canvas_root(&env, &resolve);
     let (listeners, cdp_urls) = cx.listeners(&env, &base_port);
     cx.start_warnings();
+    cx.clawdbot_auth_warning(&argv, &env);
     let Cx { errors, warnings, .. } = cx;
     if !errors.is_empty() {
         return Err(errors);
@@ -990,6 +991,28 @@ impl Cx<'_> {
 
     /// What the gateway itself would refuse at start (`openclaw gateway run`'s config guards):
     /// warnings, the proof is still about isolation.
+    /// A clawdbot gateway whose secret clawherd cannot find ([`clawdbot_auth::resolve`]) is
+    /// probed without its `health` call: warned here, at `gateway.auth.mode` when written.
+    ///
+    /// [`clawdbot_auth::resolve`]: super::clawdbot_auth::resolve
+    fn clawdbot_auth_warning(&mut self, argv: &[String], env: &BTreeMap<String, String>) {
+        if self.profile.flavor != Flavor::Clawdbot {
+            return;
+        }
+        let Err(why) = super::clawdbot_auth::resolve(argv, env, self.cfg) else {
+            return;
+        };
+        let place = match openclaw::locate_key(self.config, "gateway.auth.mode") {
+            Some((line, col)) => Place::at(self.config, line, col),
+            None => Place::file(self.config),
+        };
+        self.warn(
+            Diagnostic::warning(place, format!("clawherd cannot ask this clawdbot gateway's health: {why}"))
+                .key("gateway.auth")
+                .note("readiness then comes from its connect.challenge event and liveness from GET /tools/invoke (docs/openclaw.md)"),
+        );
+    }
+
     fn start_warnings(&mut self) {
         let profile = self.profile;
         let allow_unconfigured = profile.args.iter().chain(&profile.command).any(|a| a == "--allow-unconfigured");
@@ -1222,6 +1245,33 @@ mod tests {
         let got = ports_of(dir.path(), fleet);
         let ranges: Vec<&str> = got.iter().map(|(_, _, r)| r.as_str()).collect();
         assert_eq!(ranges, ["18789", "30000", "30001", "30009-30108"]);
+    }
+
+    /// Issue 13: a clawdbot config whose auth mode names a secret clawherd cannot find is
+    /// warned about at `gateway.auth.mode`, with the keys that fix it; found, no warning.
+    #[test]
+    fn clawdbot_auth_without_a_secret_clawherd_can_read_is_warned() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("c.json5"), "{\n  gateway: {\n    auth: {mode: 'token'},\n  },\n}\n").expect("write");
+        let ctx = LoadContext {
+            env: [("HOME".to_string(), dir.path().display().to_string())].into(),
+            check_host_ports: false,
+        };
+        let fleet = |env: &str| {
+            format!(
+                "version: 1\nprofiles:\n  b:\n    role: main\n    flavor: clawdbot\n    port: 20000\n    state_dir: b\n    config: c.json5\n{env}"
+            )
+        };
+        let f = load_str(&dir.path().join("fleet.yaml"), &fleet(""), &ctx).unwrap_or_else(|e| panic!("{e}"));
+        let w = f.warnings.to_string();
+        assert!(
+            w.contains("c.json5:3:12") && w.contains("cannot ask this clawdbot gateway's health"),
+            "{w}"
+        );
+        assert!(w.contains("CLAWDBOT_GATEWAY_TOKEN"), "{w}");
+        let with_token = fleet("    env:\n      CLAWDBOT_GATEWAY_TOKEN: t\n");
+        let f = load_str(&dir.path().join("fleet.yaml"), &with_token, &ctx).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!f.warnings.to_string().contains("health"), "{}", f.warnings);
     }
 
     /// `browser.enabled: false` leaves clawdbot with its base port only.

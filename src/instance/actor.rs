@@ -10,8 +10,9 @@
 use super::state::{Action, Event, Machine, Report, State};
 use super::{Control, InstanceHandle, InstanceStatus, Message, Phase};
 use crate::fleet::{Flavor, HealthSettings, Plan, Profile};
+use crate::instance::clawdbot::{self, Credentials};
 use crate::instance::policy::ExitResult;
-use crate::instance::probe;
+use crate::instance::{ProbeVia, probe};
 use crate::observe::events::{EventSink, FleetEvent, What};
 use crate::observe::logs::OutputSink;
 use crate::process::{group, reaper, spawn};
@@ -103,6 +104,7 @@ pub fn spawn_actor(
         timer: None,
         probe: None,
         last_lines: Arc::new(Mutex::new(VecDeque::new())),
+        fallback_noted: None,
     };
     (handle, tokio::spawn(actor.run(rx)))
 }
@@ -129,6 +131,7 @@ fn status_of(profile: &str, m: &Machine, parked: Option<String>, finished: bool,
         finished,
         version,
         last_round: None,
+        probe_via: None,
     }
 }
 
@@ -142,6 +145,10 @@ enum ProbeOutcome {
         ready: bool,
         body: Option<bytes::Bytes>,
     },
+    /// A clawdbot gateway refused clawherd's `connect` (its error message): it is up and
+    /// speaking its protocol, but its health cannot be asked; the run falls back to the
+    /// challenge and the quiet route.
+    Refused(String),
 }
 
 type ProbeFuture = Pin<Box<dyn Future<Output = ProbeOutcome> + Send>>;
@@ -160,6 +167,10 @@ struct Run {
     ready_failures: u32,
     /// The last periodic probe round's findings (published in the status).
     last_round: Option<crate::instance::ProbeRound>,
+    /// How this gateway is probed (published in the status).
+    via: Option<ProbeVia>,
+    /// What a clawdbot gateway's `connect` presents, while [`ProbeVia::Health`].
+    credentials: Option<Arc<Credentials>>,
 }
 
 /// What judging an exit needs when OpenClaw's restart hand-off must be asked about.
@@ -205,6 +216,9 @@ struct Actor {
     /// The last output lines of the current child. A `std` mutex: the readers push a line and
     /// let go; nothing awaits while holding it.
     last_lines: Arc<Mutex<VecDeque<String>>>,
+    /// The last reason a clawdbot gateway of this instance is probed without its health call,
+    /// as logged: a new reason is logged once, the same one of a later run not again.
+    fallback_noted: Option<String>,
 }
 
 impl Actor {
@@ -330,12 +344,57 @@ impl Actor {
         }));
     }
 
+    /// How the gateway about to run is probed: OpenClaw by HTTP, clawdbot by its `health` call
+    /// with the credentials its plan gives ([`clawdbot::credentials`], the config read once per
+    /// spawn), or by the challenge when clawherd cannot authenticate (logged once); a plain
+    /// process not at all.
+    fn probe_setup(&mut self) -> (Option<ProbeVia>, Option<Arc<Credentials>>) {
+        match self.flavor {
+            Flavor::Process => (None, None),
+            Flavor::OpenClaw => (Some(ProbeVia::Http), None),
+            Flavor::Clawdbot => match clawdbot::credentials(&self.plan) {
+                Ok(c) => (Some(ProbeVia::Health), Some(Arc::new(c))),
+                Err(why) => {
+                    self.note_fallback(why.clone());
+                    (Some(ProbeVia::Challenge(why)), None)
+                }
+            },
+        }
+    }
+
+    /// Logs once per reason that the clawdbot gateway is probed without its health call.
+    fn note_fallback(&mut self, why: String) {
+        if self.fallback_noted.as_deref() != Some(why.as_str()) {
+            warn!(
+                reason = %why,
+                "probing the clawdbot gateway by its connect.challenge and GET /tools/invoke instead of its health call"
+            );
+            self.fallback_noted = Some(why);
+        }
+    }
+
     /// Turns a probe round into an event, counting consecutive failures.
     fn judge(&mut self, outcome: ProbeOutcome) -> Option<Event> {
         let threshold = self.health.failure_threshold;
         match (outcome, &self.machine.state) {
             (ProbeOutcome::Readiness(true), State::Starting { .. }) => Some(Event::BecameReady),
             (ProbeOutcome::Readiness(_), _) => None,
+            (ProbeOutcome::Refused(message), _) => {
+                let run = self.run.as_mut()?;
+                run.credentials = None;
+                let why = format!(
+                    "the gateway refused clawherd's connect ({message}); give clawherd the gateway's secret: gateway.auth.token or gateway.auth.password in its config, or CLAWDBOT_GATEWAY_TOKEN or CLAWDBOT_GATEWAY_PASSWORD in the profile's env (clawherd does not read .env files)"
+                );
+                run.via = Some(ProbeVia::Challenge(why.clone()));
+                self.note_fallback(why);
+                // The refusal is itself the gateway's protocol answering: up, as the challenge
+                // would have shown.
+                self.judge(ProbeOutcome::Health {
+                    live: true,
+                    ready: true,
+                    body: None,
+                })
+            }
             (ProbeOutcome::Health { live, ready, body }, state) => {
                 let run = self.run.as_mut()?;
                 run.last_round = Some(crate::instance::ProbeRound {
@@ -426,12 +485,15 @@ impl Actor {
                         "gateway spawned",
                     ));
                     let readers = self.attach_output(&mut child);
+                    let (via, credentials) = self.probe_setup();
                     self.run = Some(Run {
                         child,
                         readers,
                         live_failures: 0,
                         ready_failures: 0,
                         last_round: None,
+                        via,
+                        credentials,
                     });
                     self.probe = None;
                     return Some(Event::Spawned { pid });
@@ -659,6 +721,7 @@ impl Actor {
             }
             Some((after, Some((port, periodic)))) => {
                 let (timeout, clawdbot) = (self.health.timeout, self.flavor == Flavor::Clawdbot);
+                let credentials = self.run.as_ref().and_then(|r| r.credentials.clone());
                 let latency =
                     crate::observe::metrics::PROBE_SECONDS.get_or_create_owned(&crate::observe::metrics::profile_label(&self.name));
                 self.probe = Some(Box::pin(async move {
@@ -667,12 +730,26 @@ impl Actor {
                     // The round's HTTP futures are boxed while it runs: the future that waits
                     // out the period (most of the time, for every instance) stays small.
                     Box::pin(async move {
-                        match (clawdbot, periodic) {
-                            // clawdbot has no /healthz or /readyz. Periodic rounds (live and ready):
-                            // its quiet POST-only route, since every WebSocket challenge leaves a
-                            // warning in the gateway's log. Readiness: the challenge, which only
-                            // the gateway gives.
-                            (true, true) => {
+                        match (clawdbot, credentials, periodic) {
+                            // clawdbot has no /healthz or /readyz: its own health call, for
+                            // readiness and the periodic rounds alike (a successful one leaves no
+                            // line in the gateway's log). Live when the call is answered, ready
+                            // when the answer is healthy.
+                            (true, Some(credentials), periodic) => match clawdbot::health(port, &credentials, timeout).await {
+                                clawdbot::Health::Healthy if !periodic => ProbeOutcome::Readiness(true),
+                                clawdbot::Health::Refused(message) => ProbeOutcome::Refused(message),
+                                _ if !periodic => ProbeOutcome::Readiness(false),
+                                answer => ProbeOutcome::Health {
+                                    live: matches!(answer, clawdbot::Health::Healthy | clawdbot::Health::Unhealthy(_)),
+                                    ready: answer == clawdbot::Health::Healthy,
+                                    body: None,
+                                },
+                            },
+                            // Without credentials, periodic rounds (live and ready): its quiet
+                            // POST-only route, since every WebSocket challenge leaves a warning in
+                            // the gateway's log. Readiness: the challenge, which only the gateway
+                            // gives.
+                            (true, None, true) => {
                                 let up = probe::clawdbot_http_alive(port, timeout).await;
                                 ProbeOutcome::Health {
                                     live: up,
@@ -680,8 +757,8 @@ impl Actor {
                                     body: None,
                                 }
                             }
-                            (true, false) => ProbeOutcome::Readiness(probe::clawdbot_challenge(port, timeout).await),
-                            (false, true) => {
+                            (true, None, false) => ProbeOutcome::Readiness(probe::clawdbot_challenge(port, timeout).await),
+                            (false, _, true) => {
                                 let (live, ready) = tokio::join!(
                                     probe::get(port, probe::LIVE_PATH, timeout),
                                     probe::get(port, probe::READY_PATH, timeout)
@@ -693,7 +770,7 @@ impl Actor {
                                     body: ready.map(|(_, body)| body),
                                 }
                             }
-                            (false, false) => ProbeOutcome::Readiness(probe::is_ready(port, timeout).await),
+                            (false, _, false) => ProbeOutcome::Readiness(probe::is_ready(port, timeout).await),
                         }
                     })
                     .await
@@ -723,6 +800,7 @@ impl Actor {
             status.state = Phase::Stopping;
         }
         status.last_round = self.run.as_ref().and_then(|r| r.last_round.clone());
+        status.probe_via = self.run.as_ref().and_then(|r| r.via.clone());
         self.status_tx.send_if_modified(|s| {
             let changed = *s != status;
             *s = status;
@@ -736,8 +814,10 @@ impl Actor {
     /// instances.
     fn publish_round(&self) {
         let round = self.run.as_ref().and_then(|r| r.last_round.clone());
+        let via = self.run.as_ref().and_then(|r| r.via.clone());
         self.status_tx.send_if_modified(|s| {
             s.last_round = round;
+            s.probe_via = via;
             false
         });
     }

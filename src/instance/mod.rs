@@ -11,6 +11,7 @@
 
 pub mod actor;
 pub mod backoff;
+pub mod clawdbot;
 pub mod handoff;
 pub mod phase;
 pub mod policy;
@@ -58,6 +59,34 @@ pub struct InstanceStatus {
     /// What the last periodic probe round of the running gateway found; `None` before the
     /// first round of this run and while no gateway runs.
     pub last_round: Option<ProbeRound>,
+    /// How the running gateway's readiness and liveness are judged; `None` while no gateway
+    /// runs and for a plain process.
+    pub probe_via: Option<ProbeVia>,
+}
+
+/// How an instance's readiness and liveness are judged, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeVia {
+    /// OpenClaw's `GET /readyz` (readiness) and `GET /healthz` (liveness).
+    Http,
+    /// clawdbot's own health: the WebSocket `connect` handshake and `health` call of
+    /// [`clawdbot::health`].
+    Health,
+    /// clawdbot without its health call, because clawherd cannot authenticate (the reason, a
+    /// sentence): readiness by the `connect.challenge` event ([`probe::clawdbot_challenge`]),
+    /// liveness by `GET /tools/invoke` answering 405 ([`probe::clawdbot_http_alive`]).
+    Challenge(String),
+}
+
+impl std::fmt::Display for ProbeVia {
+    /// `http`, `health`, or `challenge (REASON)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeVia::Http => f.write_str("http"),
+            ProbeVia::Health => f.write_str("health"),
+            ProbeVia::Challenge(why) => write!(f, "challenge ({why})"),
+        }
+    }
 }
 
 /// One periodic probe round's findings, kept so that `status` can report health signals without
@@ -66,7 +95,8 @@ pub struct InstanceStatus {
 pub struct ProbeRound {
     /// When the round ended.
     pub at: Instant,
-    /// Liveness: `GET /healthz` answered 200 (clawdbot: its POST-only route answered 405).
+    /// Liveness: `GET /healthz` answered 200 (clawdbot: its `health` call was answered, or
+    /// without it, its POST-only route answered 405).
     pub live: bool,
     /// The body of the `GET /readyz` answer (OpenClaw's JSON with `failing`, `suppressed` and
     /// `eventLoop`, at most [`probe::MAX_BODY_BYTES`]); `None` without an answer, and for

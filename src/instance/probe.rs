@@ -80,81 +80,23 @@ pub const CLAWDBOT_POST_ONLY_PATH: &str = "/tools/invoke";
 /// Whether the clawdbot gateway's HTTP handler chain answers on `127.0.0.1:port`: `GET
 /// /tools/invoke` → 405 with the body `Method Not Allowed`. A weaker proof than
 /// [`clawdbot_challenge`] (any server may answer 405), but it leaves no line in the gateway's log,
-/// so it serves the periodic rounds of an instance that [`clawdbot_challenge`] has already shown
-/// to be the gateway; each probe of the challenge logs a warning (`closed before connect`).
+/// so it serves the periodic rounds of a gateway clawherd cannot authenticate to, once
+/// [`clawdbot_challenge`] has shown it to be the gateway (each challenge logs a warning, `closed
+/// before connect`).
 pub async fn clawdbot_http_alive(port: u16, timeout: Duration) -> bool {
     matches!(get(port, CLAWDBOT_POST_ONLY_PATH, timeout).await, Ok((405, body)) if body.as_ref() == b"Method Not Allowed")
 }
 
-/// The largest WebSocket handshake answer or first frame read from a clawdbot gateway.
-const MAX_WS_BYTES: usize = 64 * 1024;
-
-/// The first event a clawdbot gateway sends on every new WebSocket connection, before any
-/// request (`connect.challenge` with a nonce; clawdbot's dist/gateway/server/ws-connection.js).
-pub const CLAWDBOT_CHALLENGE: &str = "\"connect.challenge\"";
-
-/// Whether a clawdbot gateway answers on `127.0.0.1:port`: a WebSocket upgrade of `/` gets
-/// `101 Switching Protocols` and the first text frame is the gateway protocol's
-/// `connect.challenge` event. clawdbot 2026.1.24 has no `/healthz` or `/readyz` (every GET
-/// answers 200 HTML from the Control UI fallback), so this is the cheapest answer that only the
-/// gateway's own WebSocket server gives. It proves the server is up and speaking its protocol,
-/// not the deeper `health` RPC of `clawdbot gateway health` (that needs the authenticated
-/// `connect` handshake). The connection is dropped after the frame; `timeout` bounds the whole
-/// exchange.
+/// Whether a clawdbot gateway answers on `127.0.0.1:port`: its WebSocket server's first frame
+/// is the `connect.challenge` event ([`clawdbot::challenge`]). clawdbot 2026.1.24 has no
+/// `/healthz` or `/readyz` (every GET answers 200 HTML from the Control UI fallback); its real
+/// health is [`clawdbot::health`], which needs credentials. This weaker check decides readiness
+/// only when clawherd cannot authenticate; `timeout` bounds the whole exchange.
+///
+/// [`clawdbot::challenge`]: super::clawdbot::challenge
+/// [`clawdbot::health`]: super::clawdbot::health
 pub async fn clawdbot_challenge(port: u16, timeout: Duration) -> bool {
-    tokio::time::timeout(timeout, challenge_exchange(port))
-        .await
-        .ok()
-        .flatten()
-        .is_some()
-}
-
-async fn challenge_exchange(port: u16) -> Option<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-    // A fixed key is fine: it only has to be 16 bytes in base64 (RFC 6455 section 4.1).
-    let request = format!(
-        "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: Y2xhd2hlcmQtcHJvYmUtMQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    s.write_all(request.as_bytes()).await.ok()?;
-    let mut buf = Vec::with_capacity(1024);
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        if buf.len() > MAX_WS_BYTES || s.read_buf(&mut buf).await.ok()? == 0 {
-            return None;
-        }
-    };
-    let status_line = buf.get(..head_end)?.split(|b| *b == b'\n').next()?;
-    if !status_line.starts_with(b"HTTP/1.1 101") {
-        return None;
-    }
-    let mut frame = buf.get(head_end..)?.to_vec();
-    loop {
-        if let Some(payload) = text_frame(&frame) {
-            return String::from_utf8_lossy(payload).contains(CLAWDBOT_CHALLENGE).then_some(());
-        }
-        if frame.len() > MAX_WS_BYTES || s.read_buf(&mut frame).await.ok()? == 0 {
-            return None;
-        }
-    }
-}
-
-/// The payload of a complete unmasked text frame at the start of `b` (a server's frame, RFC
-/// 6455 section 5.2); `None` while incomplete or for another kind of frame.
-fn text_frame(b: &[u8]) -> Option<&[u8]> {
-    let (&b0, &b1) = (b.first()?, b.get(1)?);
-    if b0 & 0x0f != 1 || b1 & 0x80 != 0 {
-        return None;
-    }
-    let (len, start): (usize, usize) = match b1 & 0x7f {
-        126 => (usize::from(u16::from_be_bytes([*b.get(2)?, *b.get(3)?])), 4),
-        127 => (usize::try_from(u64::from_be_bytes(b.get(2..10)?.try_into().ok()?)).ok()?, 10),
-        n => (usize::from(n), 2),
-    };
-    b.get(start..start.checked_add(len)?)
+    super::clawdbot::challenge(port, timeout).await
 }
 
 #[cfg(test)]
@@ -181,18 +123,6 @@ mod tests {
         }
         assert!(buckets.iter().all(|b| (50..=150).contains(b)), "{buckets:?}");
         assert_eq!(next_slot("g1", Duration::ZERO, Duration::from_secs(1)), Duration::ZERO);
-    }
-
-    #[test]
-    fn text_frames_are_read_whole_or_not_at_all() {
-        let mut f = vec![0x81, 5];
-        f.extend_from_slice(b"hello");
-        assert_eq!(text_frame(&f), Some(&b"hello"[..]));
-        assert_eq!(text_frame(&f[..4]), None);
-        assert_eq!(text_frame(&[0x82, 1, 0]), None, "binary");
-        let mut long = vec![0x81, 126, 0, 200];
-        long.extend(std::iter::repeat_n(b'x', 200));
-        assert_eq!(text_frame(&long).map(<[u8]>::len), Some(200));
     }
 
     /// A server that answers 200 to everything (clawdbot's Control UI fallback, or any web
@@ -228,17 +158,6 @@ mod tests {
         let html: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
         let (port, server) = answer_once(html.to_vec()).await;
         assert!(!clawdbot_http_alive(port, Duration::from_secs(5)).await);
-        server.abort();
-    }
-
-    #[tokio::test]
-    async fn an_upgrade_with_the_challenge_event_is() {
-        let body = br#"{"type":"event","event":"connect.challenge","payload":{"nonce":"n"}}"#;
-        let mut out = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".to_vec();
-        out.extend_from_slice(&[0x81, body.len() as u8]);
-        out.extend_from_slice(body);
-        let (port, server) = answer_once(out).await;
-        assert!(clawdbot_challenge(port, Duration::from_secs(5)).await);
         server.abort();
     }
 }

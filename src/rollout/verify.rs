@@ -180,6 +180,7 @@ mod tests {
             finished: false,
             version: None,
             last_round: None,
+            probe_via: None,
         }
     }
 

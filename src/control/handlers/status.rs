@@ -5,7 +5,7 @@
 use super::{unknown_profile, views};
 use crate::control::protocol::{API_VERSION, InstanceReport, OpenClawSignals, StatusResponse, TreeReport};
 use crate::control::server::AppState;
-use crate::instance::{InstanceStatus, InstanceView, Phase};
+use crate::instance::{InstanceStatus, InstanceView, Phase, ProbeVia};
 use crate::process::usage;
 use axum::Json;
 use axum::extract::{Query, State};
@@ -94,14 +94,21 @@ async fn measure(state: &AppState, all: &[InstanceView], statuses: &[InstanceSta
         .iter()
         .zip(statuses)
         .map(|(v, s)| {
-            let clawdbot = v.plan.gateway.as_ref().is_some_and(|g| g.flavor == crate::fleet::Flavor::Clawdbot);
             let recent = recent_round(v, s, started).map(|r| (r.live, r.ready_body.clone()));
+            let clawdbot = v.plan.gateway.as_ref().is_some_and(|g| g.flavor == crate::fleet::Flavor::Clawdbot);
+            // A clawdbot gateway is asked its health only while its actor does (a refused
+            // connect would leave two warnings in its log per call).
+            let clawdbot = clawdbot.then(|| {
+                (recent.is_none() && s.probe_via == Some(ProbeVia::Health))
+                    .then(|| crate::instance::clawdbot::credentials(&v.plan).ok())
+                    .flatten()
+            });
             (recent, v.plan.ready_port(), s.pid.is_some(), clawdbot)
         })
         .collect();
     let probes = futures_util::stream::iter(inputs.into_iter().map(|(recent, port, running, clawdbot)| async move {
         match recent {
-            Some((live, body)) => (Some(live), body.filter(|_| !clawdbot).and_then(|b| signals_of(&b))),
+            Some((live, body)) => (Some(live), body.filter(|_| clawdbot.is_none()).and_then(|b| signals_of(&b))),
             None => probe_signals(port, running, clawdbot).await,
         }
     }))
@@ -169,6 +176,7 @@ fn report(
         openclaw,
         version: s.version.clone(),
         rollout: None,
+        probe: s.probe_via.as_ref().map(ToString::to_string),
     }
 }
 
@@ -204,16 +212,26 @@ fn signals_of(body: &[u8]) -> Option<OpenClawSignals> {
     })
 }
 
-/// Liveness (`/healthz` 200) and OpenClaw's own `/readyz` details, for a running gateway; for a
-/// clawdbot gateway (no such routes) liveness is its quiet POST-only route and there are no
-/// details.
-async fn probe_signals(port: Option<u16>, running: bool, clawdbot: bool) -> (Option<bool>, Option<OpenClawSignals>) {
-    use crate::instance::probe;
+/// Liveness (`/healthz` 200) and OpenClaw's own `/readyz` details, for a running gateway. For a
+/// clawdbot gateway (`clawdbot` is `Some`; no such routes, no details) liveness is its `health`
+/// call answered, with the credentials given, else its quiet POST-only route.
+async fn probe_signals(
+    port: Option<u16>,
+    running: bool,
+    clawdbot: Option<Option<crate::instance::clawdbot::Credentials>>,
+) -> (Option<bool>, Option<OpenClawSignals>) {
+    use crate::instance::{clawdbot::Health, probe};
     let Some(port) = port.filter(|_| running) else {
         return (None, None);
     };
-    if clawdbot {
-        return (Some(probe::clawdbot_http_alive(port, STATUS_PROBE_TIMEOUT).await), None);
+    match clawdbot {
+        Some(Some(credentials)) => {
+            let answer = crate::instance::clawdbot::health(port, &credentials, STATUS_PROBE_TIMEOUT).await;
+            let live = !matches!(answer, Health::NoAnswer(_));
+            return (Some(live), None);
+        }
+        Some(None) => return (Some(probe::clawdbot_http_alive(port, STATUS_PROBE_TIMEOUT).await), None),
+        None => {}
     }
     let (live, ready) = tokio::join!(
         probe::get(port, probe::LIVE_PATH, STATUS_PROBE_TIMEOUT),
