@@ -138,7 +138,7 @@ pub fn render_status(s: &StatusResponse, width: Option<usize>) -> String {
                 i.version.clone().unwrap_or_else(|| "-".into()),
                 i.state.to_string(),
                 i.pid.map_or("-".into(), |p| p.to_string()),
-                i.uptime_s.map_or("-".into(), |u| short_duration(Duration::from_secs_f64(u))),
+                i.uptime_s.map_or("-".into(), short_secs),
                 i.restarts.to_string(),
                 match (&i.last_exit, &i.last_exit_at) {
                     (Some(e), Some(at)) => format!("{} ({} ago)", short_exit(e), ago(at)),
@@ -233,6 +233,14 @@ fn ago(rfc3339: &str) -> String {
 }
 
 /// A duration in at most two units: `42s`, `3m5s`, `2h10m`, `4d3h`.
+/// [`short_duration`] of a number of seconds from the daemon's answer: a negative one is 0 s,
+/// one no [`Duration`] holds (`1e300`) is `-` (`Duration::from_secs_f64` would abort the
+/// client on either).
+pub(crate) fn short_secs(s: f64) -> String {
+    Duration::try_from_secs_f64(s.max(0.0)).map_or_else(|_| "-".into(), short_duration)
+}
+
+/// A duration in its two largest units: `42s`, `1m15s`, `3h5m`, `1d1h`.
 pub(crate) fn short_duration(d: Duration) -> String {
     let s = d.as_secs();
     match s {
@@ -664,6 +672,21 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn hostile_status_answers_render() {
+        let answer = |uptime: &str| {
+            let text = format!(
+                r#"{{"api":1,"fleet":"f","pid":1,"rss_bytes":0,"instances":[{{"profile":"main","role":"main","flavor":"openclaw","state":"ready","reason":null,"pid":2,"uptime_s":{uptime},"restarts":0,"last_exit":null,"last_exit_at":null,"base_port":18789,"ready":true,"live":null,"tree":{{"processes":1,"rss_bytes":0,"cpu_percent":0.0}},"openclaw":null}}]}}"#
+            );
+            let s: StatusResponse = serde_json::from_str(&text).expect("a status answer");
+            render_status(&s, Some(80))
+        };
+        assert!(answer("-1").contains(" 0s "), "{}", answer("-1"));
+        assert!(answer("1e300").contains("main"));
+        assert_eq!(short_secs(f64::NAN), "0s");
+        assert_eq!(short_secs(f64::INFINITY), "-");
     }
 
     #[test]

@@ -106,7 +106,10 @@ pub fn daemon_names(file: &Path, timeout: Duration) -> Option<Vec<String>> {
 }
 
 /// The profile names of a fleet file, in name order; empty when it cannot be read or is not a
-/// fleet file. Only `profiles:` is read: a file with other mistakes still completes.
+/// fleet file. Only `profiles:` is read: a file with other mistakes still completes. Only valid
+/// profile names are offered ([`crate::fleet::validate::valid_profile_name`]): a key with a
+/// line break, a space or shell syntax in it would reach the shell's command line as written,
+/// and no command accepts it anyway.
 pub fn profile_names(file: &std::path::Path) -> Vec<String> {
     #[derive(Deserialize)]
     struct Names {
@@ -115,12 +118,31 @@ pub fn profile_names(file: &std::path::Path) -> Vec<String> {
     let Ok(text) = crate::fleet::read_bounded(file) else {
         return Vec::new();
     };
-    serde_saphyr::from_str::<Names>(&text).map_or_else(|_| Vec::new(), |n| n.profiles.into_keys().collect())
+    serde_saphyr::from_str::<Names>(&text).map_or_else(
+        |_| Vec::new(),
+        |n| {
+            n.profiles
+                .into_keys()
+                .filter(|k| crate::fleet::validate::valid_profile_name(k))
+                .collect()
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keys that are no profile name (a line break that would add a candidate, shell syntax)
+    /// are not offered.
+    #[test]
+    fn only_valid_names_are_offered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("fleet.yaml");
+        let text = "version: 1\nprofiles:\n  ok: {}\n  \"a\\nb\": {}\n  \"x; rm -rf ~\": {}\n  \"$(id)\": {}\n";
+        std::fs::write(&f, text).expect("write");
+        assert_eq!(profile_names(&f), ["ok"]);
+    }
 
     #[test]
     fn the_last_file_option_names_the_fleet() {

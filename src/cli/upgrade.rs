@@ -70,7 +70,7 @@ async fn install_reporting(run_dir: &Path, spec: &Spec, timeout: Duration) -> Re
             eprintln!("clawherd: install {}: {e}", spec.display());
             Err(match e {
                 InstallError::Node(_) | InstallError::Npm(_) => exit::UNAVAILABLE,
-                InstallError::Store { .. } => exit::FAILURE,
+                InstallError::Store { .. } | InstallError::Broken { .. } => exit::FAILURE,
             })
         }
     }

@@ -59,6 +59,11 @@ impl Client {
         Client { socket }
     }
 
+    /// The socket this client calls.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
     async fn send(&self, method: Method, path: &str) -> Result<http::Response, ClientError> {
         let req = Request::builder()
             .method(method)

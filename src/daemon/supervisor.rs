@@ -156,9 +156,13 @@ impl Supervisor {
     /// earlier daemon had not finished (its journal is still in `run_dir`) are launched but not
     /// started: [`Supervisor::resume_rollout`] starts them in the rollout's order.
     pub async fn launch_all(&mut self) {
-        let unfinished = crate::rollout::lkg::load_journal(&self.fleet.settings.run_dir)
-            .map(|j| j.remaining())
-            .unwrap_or_default();
+        let unfinished: std::collections::HashSet<String> = match crate::rollout::lkg::load_journal(&self.fleet.settings.run_dir) {
+            Ok(j) => j.map(|j| j.remaining().into_iter().collect()).unwrap_or_default(),
+            Err(e) => {
+                warn!(error = %e, "the rollout journal is unusable: ignored, every instance starts as usual (remove the file)");
+                Default::default()
+            }
+        };
         // The instances move into their actors and views; `fleet` keeps the settings.
         for (profile, plan) in std::mem::take(&mut self.fleet.instances) {
             if unfinished.contains(&profile.name) {
@@ -614,7 +618,7 @@ pub async fn serve(
     // Callers waiting for the reload in progress to finish.
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     'serve: {
-        if crate::rollout::lkg::load_journal(&sup.fleet.settings.run_dir).is_some() {
+        if matches!(crate::rollout::lkg::load_journal(&sup.fleet.settings.run_dir), Ok(Some(_))) {
             let roster = sup.roster();
             let s = &mut sup;
             if drive(

@@ -88,12 +88,13 @@ impl Destination {
     }
 }
 
-/// Writes `files` into `dir` (which must exist). Secret skeletons are created with mode 0600.
+/// Writes `files` into `dir` (which must exist), each replacing the file of its name
+/// ([`crate::fleet::write::replace`]): a symlink of that name is replaced, never written
+/// through, and a secret skeleton gets mode 0600 (others 0644) even over an existing file.
 ///
-/// Errors: [`ExportError::Write`] naming the file that could not be written.
+/// Errors: [`ExportError::Write`] naming the file that could not be written (a folder of that
+/// name, a read-only or full folder).
 pub fn write_dir(dir: &Path, files: &[File]) -> Result<Vec<PathBuf>, ExportError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let meta = std::fs::metadata(dir).map_err(|source| ExportError::Write {
         path: dir.to_path_buf(),
         source,
@@ -108,13 +109,7 @@ pub fn write_dir(dir: &Path, files: &[File]) -> Result<Vec<PathBuf>, ExportError
     for f in files {
         let path = dir.join(&f.name);
         let mode = if f.private { 0o600 } else { 0o644 };
-        let result = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&path)
-            .and_then(|mut out| out.write_all(f.text.as_bytes()));
+        let result = crate::fleet::write::replace(&path, f.text.as_bytes(), mode);
         result.map_err(|source| ExportError::Write {
             path: path.clone(),
             source,
@@ -122,4 +117,38 @@ pub fn write_dir(dir: &Path, files: &[File]) -> Result<Vec<PathBuf>, ExportError
         written.push(path);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// An output name that is a symlink is replaced, not written through; a secret skeleton
+    /// over an existing world-readable file ends up 0600; a folder of that name is an error
+    /// naming it.
+    #[test]
+    fn write_dir_replaces_links_and_sets_modes() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let out = t.path().join("out");
+        std::fs::create_dir(&out).expect("mkdir");
+        let victim = t.path().join("victim");
+        std::fs::write(&victim, "precious").expect("write");
+        std::os::unix::fs::symlink(&victim, out.join("main.yaml")).expect("link");
+        std::fs::write(out.join("secrets.yaml"), "old").expect("write");
+        std::fs::set_permissions(out.join("secrets.yaml"), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let file = |name: &str, private| File {
+            name: name.into(),
+            text: format!("{name}\n"),
+            private,
+        };
+        write_dir(&out, &[file("main.yaml", false), file("secrets.yaml", true)]).expect("write");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+        assert!(std::fs::symlink_metadata(out.join("main.yaml")).expect("stat").is_file());
+        let mode = std::fs::metadata(out.join("secrets.yaml")).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::create_dir(out.join("rescue.yaml")).expect("mkdir");
+        let e = write_dir(&out, &[file("rescue.yaml", false)]).expect_err("a folder");
+        assert!(e.to_string().contains("rescue.yaml"), "{e}");
+    }
 }

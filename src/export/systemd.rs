@@ -150,8 +150,13 @@ fn quoted(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
+            // systemd reads `\xNN` as one raw byte: right for ASCII, but a C1 control
+            // (U+0080..U+009F) must be `\uNNNN` to come out as that character (UTF-8).
+            c if c.is_control() && c.is_ascii() => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
             c if c.is_control() => {
-                let _ = write!(out, "\\x{:02x}", u32::from(c) & 0xff);
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
             c => out.push(c),
         }
@@ -271,6 +276,9 @@ mod tests {
         assert_eq!(exec_word("$HOME"), "$$HOME");
         assert_eq!(exec_word(""), "\"\"");
         assert_eq!(exec_word("say \"hi\""), "\"say \\\"hi\\\"\"");
+        // Control characters: ASCII as one byte, C1 as the character (systemd's `\u`).
+        assert_eq!(exec_word("a\u{1b}b"), "\"a\\x1bb\"");
+        assert_eq!(exec_word("a\u{85}b"), "\"a\\u0085b\"");
     }
 
     #[test]

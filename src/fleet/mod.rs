@@ -21,6 +21,7 @@ pub mod ranges;
 pub mod read;
 pub mod validate;
 pub mod version;
+pub mod write;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

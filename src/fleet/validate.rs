@@ -371,14 +371,13 @@ impl Cx<'_> {
         let path = version::pins_path(run_dir);
         match version::read_pins(run_dir) {
             Ok(pins) => {
-                for name in pins.keys().filter(|n| !profiles.contains_key(*n)) {
+                // One warning for all of them: a pins file may name any number of profiles.
+                let unknown: Vec<&str> = pins.keys().filter(|n| !profiles.contains_key(*n)).map(String::as_str).collect();
+                if let Some(message) = unknown_pins(&unknown) {
                     self.diags.push(
-                        Diagnostic::warning(
-                            Place::file(&path),
-                            format!("a version is pinned for `{name}`, which the fleet does not have"),
-                        )
-                        .key("openclaw_version")
-                        .hint("run `clawherd upgrade --unpin`, or remove the entry"),
+                        Diagnostic::warning(Place::file(&path), message)
+                            .key("openclaw_version")
+                            .hint("run `clawherd upgrade --unpin`, or remove the entries"),
                     );
                 }
                 pins
@@ -542,6 +541,10 @@ impl Cx<'_> {
             return None;
         };
         let name = self.text(u, "user")?;
+        if let Some((message, hint)) = not_a_user_name(&name) {
+            self.error(u, "user", message, hint);
+            return None;
+        }
         let user = match nix::unistd::User::from_name(&name) {
             Ok(Some(user)) => user,
             Ok(None) => {
@@ -594,6 +597,54 @@ impl Cx<'_> {
             place: self.place(u),
         })
     }
+}
+
+/// Profiles named at most in one warning about pins for profiles the fleet does not have.
+const UNKNOWN_PINS_SHOWN: usize = 5;
+
+/// The warning about pins for profiles the fleet does not have (`unknown`, in order), naming
+/// the first [`UNKNOWN_PINS_SHOWN`] and counting the rest; `None` when there are none.
+fn unknown_pins(unknown: &[&str]) -> Option<String> {
+    let (first, rest) = match unknown {
+        [] => return None,
+        [one] => return Some(format!("a version is pinned for `{one}`, which the fleet does not have")),
+        _ => unknown.split_at(unknown.len().min(UNKNOWN_PINS_SHOWN)),
+    };
+    let names = first.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    let more = if rest.is_empty() {
+        String::new()
+    } else {
+        format!(" and {} more", rest.len())
+    };
+    Some(format!(
+        "versions are pinned for {} profiles the fleet does not have: {names}{more}",
+        unknown.len()
+    ))
+}
+
+/// Why `name` cannot be a `user:` (message, hint), before it is looked up: a number (the key
+/// takes a name; a uid would be taken for a name and the hint would say to create a user
+/// called `1000`), or characters no user name has (blanks, control characters, `:` and `/`,
+/// which would also break the `useradd` line of the hint). `None` for a plausible name.
+fn not_a_user_name(name: &str) -> Option<(String, String)> {
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+        let owner = name
+            .parse::<u32>()
+            .ok()
+            .and_then(|uid| nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten());
+        let hint = match owner {
+            Some(u) => format!("write the name: uid {name} is user `{}`, so `user: {}`", u.name, u.name),
+            None => format!("write a user name; no user has uid {name} on this host"),
+        };
+        return Some((format!("`user:` takes a user name, not a uid ({name})"), hint));
+    }
+    let bad = name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, ':' | '/'));
+    bad.then(|| {
+        (
+            format!("{name:?} is not a user name"),
+            "write the name of an existing user (`getent passwd NAME`), without blanks, control characters, `:` or `/`".to_string(),
+        )
+    })
 }
 
 /// Whether a clawherd running with effective uid and gid `me` may run a gateway as `to` (uid,
@@ -1155,6 +1206,31 @@ mod tests {
         );
     }
 
+    /// A uid or a name no user can have is said to be one, not looked up as a name (whose hint
+    /// said to `useradd` a user called `0`, or put a line break into the command).
+    #[test]
+    fn user_takes_a_name() {
+        let user = |u: &str| {
+            let text = format!("version: 1\nprofiles:\n  main: {{flavor: process, command: [x], user: {u}}}\n");
+            run(&text)
+                .expect_err("refused")
+                .0
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        };
+        let e = user("0");
+        assert!(
+            e.contains("`user:` takes a user name, not a uid (0)") && e.contains("uid 0 is user `root`"),
+            "{e}"
+        );
+        let e = user("99999999999999999999");
+        assert!(e.contains("not a uid") && e.contains("no user has uid 99999999999999999999"), "{e}");
+        let e = user("\"x\\ny\"");
+        assert!(e.contains(r#""x\ny" is not a user name"#) && !e.contains("useradd"), "{e}");
+        assert!(user("no-such-user-here").contains("does not exist on this host"));
+    }
+
     fn env() -> BTreeMap<String, String> {
         BTreeMap::from([("HOME".to_string(), "/home/u".to_string()), ("SRV".to_string(), "/srv".to_string())])
     }
@@ -1515,6 +1591,17 @@ mod tests {
             v.profiles[0].command[0].contains("openclaw@2026.9.6"),
             "{:?}",
             v.profiles[0].command
+        );
+        // A pins file naming many profiles the fleet lacks: one warning, not one per entry.
+        let many: BTreeMap<String, &str> = (0..1000).map(|n| (format!("gone{n:04}"), "2026.9.6")).collect();
+        std::fs::write(super::version::pins_path(&run_dir), serde_json::to_string(&many).expect("json")).expect("write");
+        let v = check(text).expect("pins of unknown profiles are warnings");
+        let warnings: Vec<String> = v.warnings.0.iter().map(ToString::to_string).collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("versions are pinned for 1000 profiles the fleet does not have: `gone0000`")
+                && warnings[0].contains("and 995 more"),
+            "{warnings:?}"
         );
         for (bad, want) in [
             (

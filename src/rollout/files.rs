@@ -31,11 +31,18 @@ pub fn rejected_path(config: &Path, now: SystemTime) -> PathBuf {
 /// Keeps `rejected` (the content the failed change ran with) as `<config>.rejected-<timestamp>`
 /// (mode 0600, as it holds the gateway's secrets). Returns where.
 ///
-/// Errors: the file cannot be written.
+/// Nothing already at that name is overwritten or followed (an operator's file, a second
+/// rejection within the same second, a planted symlink): the copy then goes to
+/// `<config>.rejected-<timestamp>-2`, `-3`, ... ([`crate::fleet::write::create_numbered`]).
+///
+/// Errors: the file cannot be written, or every name is taken.
 pub fn keep_rejected(config: &Path, rejected: &str) -> std::io::Result<PathBuf> {
-    let path = rejected_path(config, SystemTime::now());
-    super::lkg::write_private(&path, rejected.as_bytes())?;
-    Ok(path)
+    keep_rejected_at(config, rejected, SystemTime::now())
+}
+
+/// [`keep_rejected`] at `now`.
+fn keep_rejected_at(config: &Path, rejected: &str, now: SystemTime) -> std::io::Result<PathBuf> {
+    crate::fleet::write::create_numbered(&rejected_path(config, now), rejected.as_bytes(), 0o600)
 }
 
 /// What [`restore`] did.
@@ -53,7 +60,8 @@ pub enum Restore {
 }
 
 /// Writes `good` back to `config` unless the file changed since the failed change started
-/// with `launched` (then it is a newer edit: left alone, never overwritten).
+/// with `launched` (then it is a newer edit: left alone, never overwritten). The file keeps its
+/// owner, group and mode ([`crate::fleet::write::replace_keeping_owner`]).
 pub fn restore(config: &Path, launched: Option<&str>, good: Option<&str>) -> Restore {
     let now = content(config);
     if now.as_deref() == good {
@@ -66,7 +74,9 @@ pub fn restore(config: &Path, launched: Option<&str>, good: Option<&str>) -> Res
         // No good content to go back to (the file did not exist): leave it.
         return Restore::AlreadyGood;
     };
-    match super::lkg::write_private(config, good.as_bytes()) {
+    // Owner and mode as they were: a gateway with its own `user:` must still read its config
+    // after a root clawherd writes it back.
+    match crate::fleet::write::replace_keeping_owner(config, good.as_bytes(), 0o600) {
         Ok(()) => Restore::Restored,
         Err(e) => Restore::Failed(e.to_string()),
     }
@@ -122,6 +132,26 @@ mod tests {
         );
     }
 
+    /// A file (or symlink) already at the rejected name is left alone: the copy takes the next
+    /// free name and nothing is written through the link.
+    #[test]
+    fn keep_rejected_never_overwrites_or_follows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = dir.path().join("c.json");
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let taken = rejected_path(&c, now);
+        std::fs::write(&taken, "the operator's own file").expect("write");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").expect("write");
+        let second = PathBuf::from(format!("{}-2", taken.display()));
+        std::os::unix::fs::symlink(&victim, &second).expect("plant link");
+        let kept = keep_rejected_at(&c, "bad", now).expect("keep");
+        assert_eq!(kept, PathBuf::from(format!("{}-3", taken.display())));
+        assert_eq!(std::fs::read_to_string(&kept).expect("read"), "bad");
+        assert_eq!(std::fs::read_to_string(&taken).expect("read"), "the operator's own file");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+    }
+
     /// Only `gateway.reload.mode: "off"` stops OpenClaw's own reload; the advice names the rest.
     #[test]
     fn reload_mode_advice_names_live_configs() {
@@ -141,6 +171,27 @@ mod tests {
             "{advice:?}"
         );
         assert_eq!(reload_mode_advice(&[("a".into(), off)]), None);
+    }
+
+    /// Writing the good content back keeps the config's mode (and, as root, its owner): a
+    /// gateway with its own `user:` must still read it.
+    #[test]
+    fn restore_keeps_mode_and_owner() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = dir.path().join("c.json");
+        std::fs::write(&c, "bad").expect("write");
+        std::fs::set_permissions(&c, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        let root = nix::unistd::geteuid().is_root();
+        if root {
+            std::os::unix::fs::chown(&c, Some(4321), Some(4322)).expect("chown");
+        }
+        assert_eq!(restore(&c, Some("bad"), Some("good")), Restore::Restored);
+        let m = std::fs::metadata(&c).expect("stat");
+        assert_eq!(m.mode() & 0o777, 0o640);
+        if root {
+            assert_eq!((m.uid(), m.gid()), (4321, 4322));
+        }
     }
 
     /// The good content is written back only over the content the change ran with.

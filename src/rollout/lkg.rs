@@ -13,8 +13,7 @@
 //! content, never half of one. Reads are bounded (`fleet::read_bounded`).
 
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// Records kept per instance.
@@ -87,6 +86,16 @@ pub fn latest(run_dir: &Path, profile: &str) -> Option<Record> {
     history(run_dir, profile).pop()
 }
 
+/// The newest record of `profile` whose config file is `config_path` (`None`: a profile without
+/// one): a record of another file (the profile's `config:` was moved since) holds no content to
+/// write back into this one.
+pub fn latest_of(run_dir: &Path, profile: &str, config_path: Option<&Path>) -> Option<Record> {
+    history(run_dir, profile)
+        .into_iter()
+        .rev()
+        .find(|r| r.config_path.as_deref() == config_path)
+}
+
 /// Appends `record` to its profile's history, keeping the newest [`KEEP`]. A record equal to
 /// the newest but for its time replaces it.
 ///
@@ -117,9 +126,16 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// The profiles not done yet, in order.
+    /// The profiles not done yet, in order, each once. Linear in the journal's size (it is read
+    /// from a file that may be corrupt or hostile: up to 16 MiB of names).
     pub fn remaining(&self) -> Vec<String> {
-        self.order.iter().filter(|n| !self.done.contains(n)).cloned().collect()
+        let done: std::collections::HashSet<&str> = self.done.iter().map(String::as_str).collect();
+        let mut seen = std::collections::HashSet::new();
+        self.order
+            .iter()
+            .filter(|n| !done.contains(n.as_str()) && seen.insert(n.as_str()))
+            .cloned()
+            .collect()
     }
 }
 
@@ -135,14 +151,21 @@ pub fn save_journal(run_dir: &Path, j: &Journal) -> std::io::Result<()> {
     write_private(&journal_file(run_dir), text.as_bytes())
 }
 
-/// The journal of a rollout an earlier daemon left unfinished, if any (an unreadable one is
-/// logged and ignored).
-pub fn load_journal(run_dir: &Path) -> Option<Journal> {
+/// The journal of a rollout an earlier daemon left unfinished: `Ok(None)` when there is none.
+///
+/// Errors: a journal that is there but unusable (not a regular file, too large, not UTF-8, not
+/// a journal), said with the file's path and what is wrong; the caller logs it and starts the
+/// fleet as if there were none.
+pub fn load_journal(run_dir: &Path) -> Result<Option<Journal>, String> {
     let path = journal_file(run_dir);
-    let text = crate::fleet::read_bounded(&path).ok()?;
+    let text = match crate::fleet::read_bounded(&path) {
+        Ok(t) => t,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(format!("{}: cannot read the rollout journal: {e}", path.display())),
+    };
     serde_json::from_str(&text)
-        .inspect_err(|e| tracing::warn!(file = %path.display(), error = %e, "cannot read the rollout journal; ignored"))
-        .ok()
+        .map(Some)
+        .map_err(|e| format!("{}: not a rollout journal: {e}", path.display()))
 }
 
 /// Removes the journal: the rollout ended.
@@ -150,27 +173,16 @@ pub fn end_journal(run_dir: &Path) {
     let _ = std::fs::remove_file(journal_file(run_dir));
 }
 
-/// Writes `bytes` to `path` with mode 0600 through a temporary file renamed over it, creating
-/// the folder (0700) when needed.
+/// Writes `bytes` to `path` with mode 0600 through a fresh temporary file renamed over it
+/// ([`crate::fleet::write::replace`]: nothing planted under either name is written through),
+/// creating the folder (0700) when needed.
 ///
 /// Errors: the folder or file cannot be written.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
+    crate::fleet::write::replace(path, bytes, 0o600)
 }
 
 #[cfg(test)]
@@ -211,20 +223,68 @@ mod tests {
         assert_eq!(latest(dir.path(), "main").map(|r| r.at), Some("later".into()));
     }
 
+    /// Only a record of the same config file is content to go back to.
+    #[test]
+    fn latest_of_matches_the_config_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        record(dir.path(), rec(1)).expect("record");
+        let moved = Record {
+            config_path: Some("/elsewhere.json".into()),
+            ..rec(2)
+        };
+        record(dir.path(), moved).expect("record");
+        let c = Path::new("/c.json");
+        assert_eq!(latest_of(dir.path(), "main", Some(c)).map(|r| r.at), Some("t1".into()));
+        assert_eq!(latest_of(dir.path(), "main", None), None);
+        assert_eq!(
+            latest_of(dir.path(), "main", Some(Path::new("/elsewhere.json"))).map(|r| r.at),
+            Some("t2".into())
+        );
+    }
+
     /// The journal round-trips and names what is left.
     #[test]
     fn journal_round_trip() {
         let dir = tempfile::tempdir().expect("tempdir");
-        assert_eq!(load_journal(dir.path()), None);
+        assert_eq!(load_journal(dir.path()), Ok(None));
         let j = Journal {
             started: "t".into(),
             order: vec!["rescue".into(), "main".into()],
             done: vec!["rescue".into()],
         };
         save_journal(dir.path(), &j).expect("save");
-        let back = load_journal(dir.path()).expect("load");
+        let back = load_journal(dir.path()).expect("load").expect("there");
         assert_eq!(back.remaining(), ["main"]);
         end_journal(dir.path());
-        assert_eq!(load_journal(dir.path()), None);
+        assert_eq!(load_journal(dir.path()), Ok(None));
+    }
+
+    /// A journal of 13 MB of names (hostile or corrupt) is read in linear time: the quadratic
+    /// `order` × `done` scan of before took hours on it and held the daemon's start.
+    #[test]
+    fn a_huge_journal_is_read_in_linear_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let names: Vec<String> = (0..400_000).map(|n| format!("p{n}")).collect();
+        let j = Journal {
+            started: "t".into(),
+            order: names.clone(),
+            done: names.iter().skip(1).cloned().collect(),
+        };
+        save_journal(dir.path(), &j).expect("save");
+        let back = load_journal(dir.path()).expect("load").expect("there");
+        assert_eq!(back.remaining(), ["p0"]);
+    }
+
+    /// A journal that is there but unusable says so, with its path.
+    #[test]
+    fn an_unusable_journal_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(journal_file(dir.path())).expect("mkdir");
+        let e = load_journal(dir.path()).expect_err("a folder");
+        assert!(e.contains("rollout.json: cannot read the rollout journal"), "{e}");
+        std::fs::remove_dir(journal_file(dir.path())).expect("rmdir");
+        std::fs::write(journal_file(dir.path()), "{\"order\": 3}").expect("write");
+        let e = load_journal(dir.path()).expect_err("not a journal");
+        assert!(e.contains("not a rollout journal"), "{e}");
     }
 }

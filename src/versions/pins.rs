@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Sets (`Some`) or removes (`None`) the pin of each profile in `changes`, keeping the others;
-/// the file is replaced atomically (written beside it, then renamed), and removed when no pin
-/// is left.
+/// the file is replaced atomically ([`crate::fleet::write::replace`]: written to a fresh file
+/// beside it, then renamed; a link planted under either name is never written through), and
+/// removed when no pin is left.
 ///
 /// Errors: the existing file is unreadable ([`PinsError`]), a version is not plain, or the
 /// store cannot be written (as [`PinsError::Invalid`] with the OS error).
@@ -42,10 +43,8 @@ pub fn update(run_dir: &Path, changes: &BTreeMap<String, Option<String>>) -> Res
         }
     }
     std::fs::create_dir_all(store_dir(run_dir)).map_err(io)?;
-    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
     let text = serde_json::to_string_pretty(&pins).map_err(|e| io(std::io::Error::other(e)))?;
-    std::fs::write(&tmp, text + "\n").map_err(io)?;
-    std::fs::rename(&tmp, &path).map_err(io)?;
+    crate::fleet::write::replace(&path, (text + "\n").as_bytes(), 0o644).map_err(io)?;
     Ok(pins)
 }
 
@@ -65,5 +64,22 @@ mod tests {
         update(dir.path(), &set("main", None)).expect("write");
         update(dir.path(), &set("rescue", None)).expect("write");
         assert!(!pins_path(dir.path()).exists());
+    }
+
+    /// A symlink planted where the temporary file goes is never written through.
+    #[test]
+    fn never_writes_through_a_planted_link() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(store_dir(dir.path())).expect("mkdir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").expect("write");
+        let pid = std::process::id();
+        for name in [format!("pins.json.tmp-{pid}"), format!(".pins.json.tmp-{pid}")] {
+            std::os::unix::fs::symlink(&victim, store_dir(dir.path()).join(name)).expect("plant");
+        }
+        let set = BTreeMap::from([("main".to_string(), Some("2026.9.6".to_string()))]);
+        update(dir.path(), &set).expect("write");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+        assert_eq!(read_pins(dir.path()).expect("read").len(), 1);
     }
 }

@@ -63,8 +63,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
     }
 }
 
-/// Copies `state_dir` and `config` into `dir` (which must not exist). A missing state dir is
-/// recorded as empty.
+/// Copies `state_dir` and `config` into `dir` (which must not exist: an existing one is an
+/// error and is left as it is). A missing state dir is recorded as empty.
 ///
 /// Errors: [`SnapshotError::TooLarge`] before anything is copied; [`SnapshotError::Io`] (the
 /// partial copy is removed).
@@ -73,7 +73,12 @@ pub fn take(dir: &Path, state_dir: &Path, config: &Path, limits: Limits) -> Resu
     if state_dir.exists() {
         measure(state_dir, &mut seen, limits)?;
     }
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    // Not `create_dir_all`: an existing folder (an earlier snapshot of the same name) must
+    // fail here, before the clean-up below could remove it.
+    std::fs::create_dir(dir).map_err(io(dir))?;
     let result = copy_in(dir, state_dir, config);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(dir);
@@ -102,8 +107,9 @@ fn copy_in(dir: &Path, state_dir: &Path, config: &Path) -> Result<Snapshot, Snap
 }
 
 /// Puts the snapshot back: the current state dir is moved aside to `<state_dir>.rejected-<tag>`
-/// and the config to `<config>.rejected-<tag>` (kept, never deleted), then the copies are
-/// restored. Returns the paths kept aside.
+/// and the config copied to `<config>.rejected-<tag>` (mode 0600; `-2`, `-3`, ... when that
+/// name is taken: kept, never deleted, never over another file), then the copies are restored.
+/// Returns the paths kept aside.
 ///
 /// Errors: [`SnapshotError::Io`].
 pub fn restore(s: &Snapshot, config: &Path, tag: &str) -> Result<Vec<PathBuf>, SnapshotError> {
@@ -118,8 +124,13 @@ pub fn restore(s: &Snapshot, config: &Path, tag: &str) -> Result<Vec<PathBuf>, S
     // A config inside the state dir came back with it; one outside is restored on its own.
     if !config.starts_with(&s.state_dir) {
         if config.exists() {
-            let to = aside(config);
-            std::fs::copy(config, &to).map_err(io(config))?;
+            // Kept with `create_numbered`: never over an operator's file of that name, never
+            // through a link planted there.
+            let bytes = crate::fleet::read_bounded_bytes(config).map_err(|e| SnapshotError::Io {
+                path: config.to_path_buf(),
+                source: std::io::Error::other(e),
+            })?;
+            let to = crate::fleet::write::create_numbered(&aside(config), &bytes, 0o600).map_err(io(config))?;
             kept.push(to);
         }
         match &s.config {
@@ -154,23 +165,32 @@ fn measure(dir: &Path, seen: &mut (u64, u64), limits: Limits) -> Result<(), Snap
     Ok(())
 }
 
-/// Copies the tree `from` to `to` (created), keeping file modes and symlinks.
+/// Copies the tree `from` to `to` (created), keeping file modes, owners (where the process may
+/// set them: as root, so that the state dir of a gateway with its own `user:` comes back as that
+/// user's) and symlinks.
 fn copy_tree(from: &Path, to: &Path) -> Result<(), SnapshotError> {
+    use std::os::unix::fs::MetadataExt;
     std::fs::create_dir(to).map_err(io(to))?;
-    let mode = std::fs::metadata(from).map_err(io(from))?.permissions();
-    std::fs::set_permissions(to, mode).map_err(io(to))?;
+    let meta = std::fs::metadata(from).map_err(io(from))?;
+    std::fs::set_permissions(to, meta.permissions()).map_err(io(to))?;
+    crate::fleet::write::keep_owner(to, meta.uid(), meta.gid()).map_err(io(to))?;
     for entry in std::fs::read_dir(from).map_err(io(from))? {
         let entry = entry.map_err(io(from))?;
         let (src, dst) = (entry.path(), to.join(entry.file_name()));
         let kind = entry.file_type().map_err(io(&src))?;
         if kind.is_dir() {
             copy_tree(&src, &dst)?;
+            continue;
         } else if kind.is_symlink() {
             let target = std::fs::read_link(&src).map_err(io(&src))?;
             std::os::unix::fs::symlink(target, &dst).map_err(io(&dst))?;
         } else if kind.is_file() {
             std::fs::copy(&src, &dst).map_err(io(&src))?;
+        } else {
+            continue;
         }
+        let meta = entry.metadata().map_err(io(&src))?;
+        crate::fleet::write::keep_owner(&dst, meta.uid(), meta.gid()).map_err(io(&dst))?;
     }
     Ok(())
 }
@@ -203,6 +223,57 @@ mod tests {
             "{new: 1}"
         );
         assert!(t.path().join("state.rejected-1/new-file").exists());
+    }
+
+    /// A snapshot is never taken into (and on failure removed with) an existing folder, and
+    /// the rejected config never replaces a file or follows a link of its name.
+    #[test]
+    fn existing_snapshots_and_files_are_left_alone() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let state = t.path().join("state");
+        std::fs::create_dir_all(&state).expect("mkdir");
+        let config = t.path().join("main.json5");
+        std::fs::write(&config, "{old: 1}").expect("write");
+        let snap = t.path().join("snap");
+        let s = take(&snap, &state, &config, LIMITS).expect("snapshot");
+        assert!(take(&snap, &state, &config, LIMITS).is_err(), "the name is taken");
+        assert!(
+            snap.join("state").is_dir() && snap.join("config").is_file(),
+            "the first one is intact"
+        );
+        std::fs::write(&config, "{new: 1}").expect("write");
+        let victim = t.path().join("victim");
+        std::fs::write(&victim, "precious").expect("write");
+        std::os::unix::fs::symlink(&victim, t.path().join("main.json5.rejected-7")).expect("plant");
+        let kept = restore(&s, &config, "7").expect("restore");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+        let aside = t.path().join("main.json5.rejected-7-2");
+        assert!(kept.contains(&aside), "{kept:?}");
+        assert_eq!(std::fs::read_to_string(&aside).expect("read"), "{new: 1}");
+    }
+
+    /// A state dir owned by the gateway's own user comes back owned by it (checked where the
+    /// test runs as root, the only case where clawherd could change it).
+    #[test]
+    fn owners_are_kept_through_take_and_restore() {
+        use std::os::unix::fs::MetadataExt;
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let t = tempfile::tempdir().expect("tempdir");
+        let state = t.path().join("state");
+        std::fs::create_dir_all(state.join("agents")).expect("mkdir");
+        std::fs::write(state.join("agents/db"), "old").expect("write");
+        for p in [state.clone(), state.join("agents"), state.join("agents/db")] {
+            std::os::unix::fs::chown(&p, Some(4321), Some(4322)).expect("chown");
+        }
+        let config = t.path().join("main.json5");
+        let s = take(&t.path().join("snap"), &state, &config, LIMITS).expect("snapshot");
+        restore(&s, &config, "1").expect("restore");
+        for p in [state.clone(), state.join("agents"), state.join("agents/db")] {
+            let m = std::fs::metadata(&p).expect("stat");
+            assert_eq!((m.uid(), m.gid()), (4321, 4322), "{}", p.display());
+        }
     }
 
     #[test]

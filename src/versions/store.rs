@@ -112,6 +112,18 @@ pub enum InstallError {
     /// npm could not be run, failed, or took too long.
     #[error("{0}")]
     Npm(String),
+    /// The version's folder is there but is not a complete install of it (a copy cut short,
+    /// files removed by hand, a `package.json` naming another package or version). Nothing is
+    /// written over it: it may be what a gateway runs.
+    #[error("{} is there but is not a complete install of {spec}: {why}\n  hint: stop what runs from it, move the folder away (or delete it), then install again", dir.display())]
+    Broken {
+        /// The version's folder.
+        dir: PathBuf,
+        /// `package@version`.
+        spec: String,
+        /// What is missing or wrong.
+        why: String,
+    },
     /// The store could not be written.
     #[error("{path}: {source}")]
     Store {
@@ -130,7 +142,7 @@ pub async fn install(run_dir: &Path, spec: &Spec, timeout: Duration) -> Result<I
     let name = spec.package.name();
     if is_plain_version(&spec.version) {
         let dir = package_dir(run_dir, name, &spec.version);
-        if dir.join("node_modules").join(name).join("package.json").is_file() {
+        if installed(&dir, name, &spec.version)? {
             return Ok(Installed {
                 version: spec.version.clone(),
                 dir,
@@ -229,7 +241,7 @@ fn manifest(spec: &Spec) -> String {
 /// left alone.
 fn place(tmp: &Path, run_dir: &Path, name: &str, version: String) -> Result<Installed, InstallError> {
     let dir = package_dir(run_dir, name, &version);
-    if dir.exists() {
+    if installed(&dir, name, &version)? {
         return Ok(Installed {
             version,
             dir,
@@ -242,6 +254,36 @@ fn place(tmp: &Path, run_dir: &Path, name: &str, version: String) -> Result<Inst
         dir,
         already: false,
     })
+}
+
+/// Whether `dir` holds a complete install of `name@version`: `false` when nothing is there.
+/// Complete: `node_modules/<name>/package.json` names that package and version, and the
+/// program `node_modules/.bin/<name>` leads to a file.
+///
+/// Errors: [`InstallError::Broken`] when something is at `dir` that is not a complete install.
+fn installed(dir: &Path, name: &str, version: &str) -> Result<bool, InstallError> {
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        _ => {}
+    }
+    let broken = |why: String| InstallError::Broken {
+        dir: dir.to_path_buf(),
+        spec: format!("{name}@{version}"),
+        why,
+    };
+    let pkg = dir.join("node_modules").join(name).join("package.json");
+    let text = crate::fleet::read_bounded(&pkg).map_err(|e| broken(format!("{}: {e}", pkg.display())))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| broken(format!("{}: {e}", pkg.display())))?;
+    let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+    let (found_name, found_version) = (field("name"), field("version"));
+    if found_name != name || found_version != version {
+        return Err(broken(format!("{} says {found_name:?} version {found_version:?}", pkg.display())));
+    }
+    let program = dir.join("node_modules").join(".bin").join(name);
+    if !program.is_file() {
+        return Err(broken(format!("{} is missing", program.display())));
+    }
+    Ok(true)
 }
 
 /// Checks that `node` on PATH is recent enough for `package`.
@@ -311,6 +353,33 @@ mod tests {
         assert!(m.get("overrides").is_none());
         let m: serde_json::Value = serde_json::from_str(&manifest(&Spec::parse("clawdbot@2026.1.24-3").expect("valid"))).expect("json");
         assert_eq!(m["overrides"]["libsignal"], "6.0.0");
+    }
+
+    /// A version's folder that is not a complete install of it is reported, not taken for an
+    /// install (which left `install` saying "already installed" while the fleet said "not
+    /// installed"); a complete one is.
+    #[tokio::test]
+    async fn a_half_installed_version_is_reported() {
+        let run = tempfile::tempdir().expect("tempdir");
+        let spec = Spec::parse("openclaw@2026.9.6").expect("valid");
+        let dir = package_dir(run.path(), "openclaw", "2026.9.6");
+        let pkg = dir.join("node_modules/openclaw");
+        std::fs::create_dir_all(&pkg).expect("mkdir");
+        std::fs::write(pkg.join("package.json"), r#"{"name":"openclaw","version":"2026.9.6"}"#).expect("write");
+        let timeout = Duration::from_secs(1);
+        let e = install(run.path(), &spec, timeout).await.expect_err("no program");
+        assert!(matches!(e, InstallError::Broken { .. }), "{e}");
+        assert!(e.to_string().contains("node_modules/.bin/openclaw is missing"), "{e}");
+        let bin = dir.join("node_modules/.bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        std::os::unix::fs::symlink("../openclaw/openclaw.mjs", bin.join("openclaw")).expect("link");
+        std::fs::write(pkg.join("openclaw.mjs"), "").expect("write");
+        std::fs::write(pkg.join("package.json"), r#"{"name":"openclaw","version":"2026.9.5"}"#).expect("write");
+        let e = install(run.path(), &spec, timeout).await.expect_err("lies");
+        assert!(e.to_string().contains(r#"says "openclaw" version "2026.9.5""#), "{e}");
+        std::fs::write(pkg.join("package.json"), r#"{"name":"openclaw","version":"2026.9.6"}"#).expect("write");
+        let i = install(run.path(), &spec, timeout).await.expect("complete");
+        assert!(i.already);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// Glyphs of a sparkline, lowest to highest.
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -243,10 +243,7 @@ fn instance_cells<'a>(app: &App, i: &'a InstanceReport) -> Vec<Cell<'a>> {
         Cell::from(i.version.as_deref().unwrap_or("-")),
         Cell::from(Span::styled(i.state.as_str(), state_style(app, i.state))),
         Cell::from(i.pid.map_or("-".into(), |p| p.to_string())),
-        Cell::from(
-            i.uptime_s
-                .map_or("-".into(), |u| short_duration(Duration::from_secs_f64(u.max(0.0)))),
-        ),
+        Cell::from(i.uptime_s.map_or("-".into(), crate::cli::commands::short_secs)),
         Cell::from(i.restarts.to_string()),
         Cell::from(last_exit),
         Cell::from(format!("{}/{}", yn(Some(i.ready)), yn(i.live))),

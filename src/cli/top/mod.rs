@@ -42,6 +42,9 @@ use tokio::task::{JoinHandle, JoinSet};
 const STATUS_PERIOD: Duration = Duration::from_secs(1);
 /// The least time between two status calls, even during a burst of events.
 const STATUS_MIN_GAP: Duration = Duration::from_millis(500);
+/// How long a status answer may take: something on the socket that accepts and never answers
+/// (or answers forever) is a daemon that is not there, not a reason to freeze the screen.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
 /// First reconnection delay; it doubles up to [`RETRY_MAX`].
 const RETRY_FIRST: Duration = Duration::from_millis(500);
 /// Longest reconnection delay.
@@ -271,9 +274,19 @@ fn read_keys(tx: UnboundedSender<Msg>) {
     }
 }
 
-/// `GET /v1/status`, read; an error says what failed in one line.
+/// `GET /v1/status`, read within [`STATUS_TIMEOUT`]; an error says what failed in one line.
 async fn fetch_status(client: &Client) -> Result<StatusResponse, String> {
-    let (code, body) = client.call(Method::GET, "/v1/status").await.map_err(|e| e.to_string())?;
+    let call = tokio::time::timeout(STATUS_TIMEOUT, client.call(Method::GET, "/v1/status"));
+    let (code, body) = call
+        .await
+        .map_err(|_| {
+            format!(
+                "no status answer within {} s on {}",
+                STATUS_TIMEOUT.as_secs(),
+                client.socket().display()
+            )
+        })?
+        .map_err(|e| e.to_string())?;
     if code != 200 {
         return Err(api_error(code, &body));
     }
@@ -348,7 +361,7 @@ async fn follow_events(client: Client, tx: UnboundedSender<Msg>) {
     let path = format!("/v1/events?n={REPLAY}&follow=true");
     loop {
         let mut replayed = false;
-        let mut pending = Vec::new();
+        let mut pending = Lines::default();
         let _ = client
             .stream(&path, |status, chunk| {
                 if status != 200 {
@@ -358,7 +371,7 @@ async fn follow_events(client: Client, tx: UnboundedSender<Msg>) {
                     replayed = true;
                     let _ = tx.send(Msg::EventsReplay);
                 }
-                for line in complete_lines(&mut pending, chunk) {
+                for line in pending.push(chunk) {
                     // A line this version cannot read (a newer daemon's kind) is skipped.
                     if let Ok(e) = serde_json::from_slice::<FleetEvent>(&line) {
                         let _ = tx.send(Msg::Event(Box::new(e)));
@@ -376,15 +389,35 @@ async fn follow_events(client: Client, tx: UnboundedSender<Msg>) {
     }
 }
 
-/// Appends `chunk` to `pending` and takes out every complete line (with its `\n`); a partial
-/// last line stays in `pending` for the next chunk of the stream.
-fn complete_lines(pending: &mut Vec<u8>, chunk: &[u8]) -> Vec<Vec<u8>> {
-    pending.extend_from_slice(chunk);
-    let mut lines = Vec::new();
-    while let Some(i) = pending.iter().position(|b| *b == b'\n') {
-        lines.push(pending.drain(..=i).collect());
+/// The longest line kept from a stream; the rest of a longer line is dropped (a daemon, or
+/// whatever answers on its socket, may send a line that never ends).
+const MAX_LINE: usize = 1 << 20;
+
+/// The lines of a stream as its chunks arrive: a partial last line waits for the next chunk,
+/// at most [`MAX_LINE`] bytes of it.
+#[derive(Debug, Default)]
+struct Lines {
+    pending: Vec<u8>,
+}
+
+impl Lines {
+    /// Adds `chunk` and takes out every complete line (with its `\n`; a cut line ends without
+    /// it). Linear in the chunk: only the new bytes are searched.
+    fn push(&mut self, chunk: &[u8]) -> Vec<Vec<u8>> {
+        let mut lines = Vec::new();
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let end_of_line = rest.iter().position(|b| *b == b'\n').map_or(rest.len(), |i| i + 1);
+            let (part, end) = rest.split_at_checked(end_of_line).unwrap_or((rest, &[]));
+            let room = MAX_LINE.saturating_sub(self.pending.len());
+            self.pending.extend_from_slice(part.get(..room.min(part.len())).unwrap_or_default());
+            if part.last() == Some(&b'\n') {
+                lines.push(std::mem::take(&mut self.pending));
+            }
+            rest = end;
+        }
+        lines
     }
-    lines
 }
 
 /// Follows `profile`'s log, reconnecting with backoff; aborted when another log is followed.
@@ -393,7 +426,7 @@ async fn follow_logs(client: Client, profile: String, tx: UnboundedSender<Msg>) 
     let path = format!("/v1/logs?profile={profile}&n={REPLAY}&follow=true");
     loop {
         let mut replayed = false;
-        let mut pending = Vec::new();
+        let mut pending = Lines::default();
         let _ = client
             .stream(&path, |status, chunk| {
                 if !replayed {
@@ -404,7 +437,7 @@ async fn follow_logs(client: Client, profile: String, tx: UnboundedSender<Msg>) 
                     let _ = tx.send(Msg::LogLine(profile.clone(), api_error(status, chunk)));
                     return;
                 }
-                for line in complete_lines(&mut pending, chunk) {
+                for line in pending.push(chunk) {
                     let text = String::from_utf8_lossy(&line).trim_end().to_string();
                     let _ = tx.send(Msg::LogLine(profile.clone(), text));
                 }
@@ -435,4 +468,47 @@ async fn act(client: Client, profile: String, action: Action, tx: UnboundedSende
     };
     let _ = tx.send(Msg::Notice(notice));
     wake.notify_one();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines split across chunks come out whole; a line that never ends (a hostile answer on
+    /// the socket) is held at [`MAX_LINE`] bytes, not grown without bound, and the next line
+    /// after its end comes out as usual.
+    #[test]
+    fn stream_lines_are_bounded() {
+        let mut l = Lines::default();
+        assert!(l.push(b"{\"a\"").is_empty());
+        assert_eq!(l.push(b":1}\n{\"b\":2}\npart"), [b"{\"a\":1}\n".to_vec(), b"{\"b\":2}\n".to_vec()]);
+        assert_eq!(l.push(b"ial\n"), [b"partial\n".to_vec()]);
+        let chunk = vec![b'x'; 64 << 10];
+        for _ in 0..64 {
+            assert!(l.push(&chunk).is_empty());
+            assert!(l.pending.len() <= MAX_LINE, "{}", l.pending.len());
+        }
+        let out = l.push(b"yy\nnext\n");
+        assert_eq!(out.len(), 2);
+        assert_eq!(out.first().map(Vec::len), Some(MAX_LINE));
+        assert_eq!(out.get(1).map(Vec::as_slice), Some(&b"next\n"[..]));
+    }
+
+    /// A socket that accepts the status call and never answers is given up on after
+    /// [`STATUS_TIMEOUT`] with an error naming it, instead of holding `top` forever.
+    #[tokio::test(start_paused = true)]
+    async fn a_status_that_never_comes_times_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("mute.sock");
+        let listener = tokio::net::UnixListener::bind(&socket).expect("bind");
+        let mute = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((conn, _)) = listener.accept().await {
+                held.push(conn);
+            }
+        });
+        let e = fetch_status(&Client::new(socket.clone())).await.expect_err("no answer");
+        assert!(e.contains("no status answer within 10 s") && e.contains("mute.sock"), "{e}");
+        mute.abort();
+    }
 }

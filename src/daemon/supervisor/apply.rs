@@ -540,8 +540,10 @@ impl Supervisor {
         let mut changes = Vec::new();
         for name in &names {
             let Some(m) = self.managed.get(name) else { continue };
-            // The recorded config is all there is to go back to after a restart.
-            if let Some(r) = lkg::latest(&run_dir, name)
+            // The recorded config is all there is to go back to after a restart; a record of
+            // another file (the profile's `config:` moved since) is no content for this one.
+            let config_path = m.view.plan.gateway.as_ref().map(|g| g.config.value.as_path());
+            if let Some(r) = lkg::latest_of(&run_dir, name, config_path)
                 && let Ok(mut k) = self.known.lock()
             {
                 let known = Known {
