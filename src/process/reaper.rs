@@ -11,6 +11,11 @@
 //! registration happen under the shared side of a gate whose exclusive side the reaping scan
 //! takes, so a fresh leader is never mistaken for an orphan, while spawns on different threads
 //! still run side by side.
+//!
+//! A zombie in clawherd's own process group is never taken either: gateways start in process
+//! groups of their own (`process_group(0)`), so everything adopted from their trees is outside
+//! ours, while a child that the program embedding the daemon spawned itself (std's `Command`
+//! keeps the parent's group) is left for the code that waits for it.
 
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
@@ -49,15 +54,17 @@ pub fn is_leader(pid: i32) -> bool {
     LEADERS.lock().unwrap_or_else(|e| e.into_inner()).contains(&pid)
 }
 
-/// Reaps every zombie child of ours that is not a registered leader; returns their pids. Reads
-/// only our own children (`/proc/self/task/*/children`), not the whole process table.
+/// Reaps every zombie child of ours that is not a registered leader and not in our own process
+/// group; returns their pids. Reads only our own children (`/proc/self/task/*/children`), not
+/// the whole process table.
 pub fn reap_orphans() -> Vec<i32> {
     let me = std::process::id() as i32;
+    let own_group = nix::unistd::getpgrp().as_raw();
     let _gate = SPAWN_GATE.write().unwrap_or_else(|e| e.into_inner());
     let leaders = LEADERS.lock().unwrap_or_else(|e| e.into_inner());
     let mut reaped = Vec::new();
     for pid in super::tree::children_of(me).into_iter().filter(|c| !leaders.contains(c)) {
-        if super::tree::stat_of(pid).is_some_and(|p| p.state == 'Z')
+        if super::tree::stat_of(pid).is_some_and(|p| p.state == 'Z' && p.pgrp != own_group)
             && let Ok(status) = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG))
             && status.pid().is_some()
         {
@@ -78,5 +85,40 @@ pub async fn run() -> std::io::Result<()> {
         for pid in reap_orphans() {
             tracing::debug!(pid, "reaped orphan");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+
+    /// Waits (generously) until `pid` is a zombie.
+    fn until_zombie(pid: i32) {
+        let end = Instant::now() + Duration::from_secs(60);
+        while super::super::tree::stat_of(pid).is_none_or(|p| p.state != 'Z') {
+            assert!(Instant::now() < end, "{pid} never became a zombie");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_child_of_the_embedding_program_is_left_to_it() {
+        // std's Command keeps our process group: the embedding program's own child.
+        let mut own = std::process::Command::new("true").spawn().expect("true");
+        until_zombie(own.id() as i32);
+        assert!(!reap_orphans().contains(&(own.id() as i32)));
+        assert!(own.wait().expect("its owner still reaps it").success());
+    }
+
+    #[test]
+    #[allow(clippy::zombie_processes, reason = "reap_orphans is what reaps it, and the test checks that")]
+    fn an_orphan_from_another_process_group_is_reaped() {
+        // Stands for a gateway's worker adopted by the subreaper: outside our process group.
+        let adopted = std::process::Command::new("true").process_group(0).spawn().expect("true");
+        let pid = adopted.id() as i32;
+        until_zombie(pid);
+        assert_eq!(reap_orphans(), vec![pid]);
     }
 }
