@@ -332,7 +332,8 @@ fn sighup_and_watch_reload_the_fleet() {
 
 #[test]
 fn logs_show_and_follow_captured_output() {
-    let (fleet, _d, _, _) = pair(55);
+    let (fleet, d, _, _) = pair(55);
+    let old_rescue = d.wait_ready(0, "rescue", D);
     let (code, out, _) = cli(&fleet, &["logs", "main", "-n", "50"]);
     assert_eq!(code, 0);
     assert!(out.contains("[gateway] ready"), "{out}");
@@ -357,18 +358,31 @@ fn logs_show_and_follow_captured_output() {
     // The daemon subscribes the follower before it sends the last line of history (`-n 1`):
     // once that line arrived, a restart's new lines reach the follower.
     rx.recv_timeout(D).expect("the last line of history");
+    let mark = d.mark();
     let (code, _, _) = cli(&fleet, &["restart", "rescue"]);
     assert_eq!(code, 0);
+    // Issue 15: while following, the end of the old run and the start of the new one are
+    // marked as they happen (the markers come from the event stream, the new run's lines from
+    // the log stream: their relative order is not fixed, so wait for all three).
+    let ended = format!("---- rescue: run ended, pid {old_rescue}, stopped by clawherd");
     let end = std::time::Instant::now() + D;
-    let seen = loop {
+    let mut lines: Vec<String> = Vec::new();
+    let has = |lines: &[String], what: &str| lines.iter().position(|l| l.contains(what));
+    while has(&lines, "[gateway] starting").is_none() || has(&lines, &ended).is_none() || has(&lines, "---- rescue: new run, pid").is_none()
+    {
         match rx.recv_timeout(end.saturating_duration_since(std::time::Instant::now())) {
-            Ok(l) if l.contains("[gateway] starting") => break l,
-            Ok(_) => {}
-            Err(e) => panic!("no line followed: {e}"),
+            Ok(l) => lines.push(l),
+            Err(e) => panic!("the restart was not followed with its markers ({e}): {lines:#?}"),
         }
-    };
+    }
     let _ = follower.kill();
     let _ = follower.wait();
+    let new_run = format!("---- rescue: new run, pid {}", d.wait_ready(mark, "rescue", D));
+    assert!(
+        has(&lines, &ended) < has(&lines, &new_run),
+        "the exit, then the new run: {lines:#?}"
+    );
+    let seen = lines.iter().find(|l| l.contains("[gateway] starting")).cloned().unwrap_or_default();
     assert!(
         clawherd::observe::logs::line_time(&seen).is_some(),
         "lines carry their time: {seen}"
