@@ -800,6 +800,20 @@ fn reload_prints_warnings_and_api_errors_redact_what_they_echo() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("reloaded:"), "{out}");
     assert!(err.contains(&format!("base port {b} differs from gateway.port {}", b + 7)), "{err}");
+    // ... and `status` (so `top`) keeps telling them after the reload; a fleet without any
+    // says none.
+    let warnings = status_json(&fleet)["warnings"].clone();
+    let said = format!("base port {b} differs from gateway.port {}", b + 7);
+    assert!(
+        warnings
+            .as_array()
+            .is_some_and(|w| w.len() == 1 && w[0].as_str().is_some_and(|t| t.contains(&said))),
+        "{warnings}"
+    );
+    std::fs::write(fleet.dir.path().join("rescue.json5"), format!("{{gateway: {{port: {b}}}}}\n")).expect("write");
+    let (code, _, err) = cli(&fleet, &["reload"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(status_json(&fleet)["warnings"], serde_json::json!([]), "{err}");
     let (code, _, err) = cli(&fleet, &["start", "sk-proj-abcdefghijklmnop"]);
     assert_eq!(code, 64, "{err}");
     assert!(
