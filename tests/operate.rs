@@ -393,7 +393,7 @@ fn logs_show_and_follow_captured_output() {
 fn env_prints_the_exact_recipe_with_secrets_redacted() {
     let a = free_base(57);
     let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a).env("OPENCLAW_GATEWAY_TOKEN", "s3cret")], "");
-    let d = Daemon::start(&fleet.path);
+    let d = Daemon::start_with(&fleet.path, &[("TMUX", "/tmp/tmux-1/default,1,0")], &[]);
     let pid = d.wait_ready(0, "main", D);
     let (code, out, _) = cli(&fleet, &["env", "main"]);
     assert_eq!(code, 0);
@@ -415,6 +415,11 @@ fn env_prints_the_exact_recipe_with_secrets_redacted() {
     {
         assert!(shown.contains(var), "{var} missing from env output");
     }
+    // The same set: every variable the gateway has is shown, and what it did not inherit is not.
+    for name in environ.split('\0').filter_map(|v| v.split_once('=')).map(|(k, _)| k) {
+        assert!(shown.contains(&format!("{name}=")), "{name} missing from env output:\n{shown}");
+    }
+    assert!(!shown.contains("TMUX="), "{shown}");
 }
 
 /// The socket is 0600 by default; with `control.group` it is 0660 for that group. A user outside
