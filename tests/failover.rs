@@ -179,11 +179,16 @@ fn crash_loop_fails_over_to_cold_rescue_and_back() {
     let fleet = TestFleet::fake(&[main, rescue], "");
     let text = std::fs::read_to_string(&fleet.path).expect("read");
     let hooks = format!(
-        "hooks:\n  command: [sh, -c, \"env | grep ^CLAWHERD_ | grep -v JSON >> {}\"]\n  url: http://127.0.0.1:{hook_port}/hook\n",
+        "hooks:\n  command: [sh, -c, \"env | grep -E '^(CLAWHERD_|TMUX=|OPENAI_API_KEY=)' | grep -v JSON >> {}\"]\n  url: http://127.0.0.1:{hook_port}/hook\n",
         hook_out.path().display()
     );
     std::fs::write(&fleet.path, format!("{hooks}{text}")).expect("write");
-    let d = Daemon::start(&fleet.path);
+    // The hook inherits what a gateway would (issue 15): the allowlist, not the shell's rest.
+    let d = Daemon::start_with(
+        &fleet.path,
+        &[("TMUX", "/tmp/tmux-1/default,1,0"), ("OPENAI_API_KEY", "sk-hook")],
+        &[],
+    );
     // The cold rescue is not started with the fleet.
     d.wait_line(&["profile=main", "CRASH LOOP"], D);
     let (_, failover) = d.wait_line_from(0, &["FAILOVER"], D);
@@ -207,6 +212,7 @@ fn crash_loop_fails_over_to_cold_rescue_and_back() {
             && env.contains("CLAWHERD_REASON=main is in a crash loop"),
         "{env}"
     );
+    assert!(env.contains("OPENAI_API_KEY=sk-hook") && !env.contains("TMUX="), "{env}");
     // Repair main and reload: main comes back, and after failback_after the rescue stops.
     let text = std::fs::read_to_string(&fleet.path)
         .expect("read")

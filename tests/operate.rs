@@ -332,7 +332,8 @@ fn sighup_and_watch_reload_the_fleet() {
 
 #[test]
 fn logs_show_and_follow_captured_output() {
-    let (fleet, _d, _, _) = pair(55);
+    let (fleet, d, _, _) = pair(55);
+    let old_rescue = d.wait_ready(0, "rescue", D);
     let (code, out, _) = cli(&fleet, &["logs", "main", "-n", "50"]);
     assert_eq!(code, 0);
     assert!(out.contains("[gateway] ready"), "{out}");
@@ -357,18 +358,31 @@ fn logs_show_and_follow_captured_output() {
     // The daemon subscribes the follower before it sends the last line of history (`-n 1`):
     // once that line arrived, a restart's new lines reach the follower.
     rx.recv_timeout(D).expect("the last line of history");
+    let mark = d.mark();
     let (code, _, _) = cli(&fleet, &["restart", "rescue"]);
     assert_eq!(code, 0);
+    // Issue 15: while following, the end of the old run and the start of the new one are
+    // marked as they happen (the markers come from the event stream, the new run's lines from
+    // the log stream: their relative order is not fixed, so wait for all three).
+    let ended = format!("---- rescue: run ended, pid {old_rescue}, stopped by clawherd");
     let end = std::time::Instant::now() + D;
-    let seen = loop {
+    let mut lines: Vec<String> = Vec::new();
+    let has = |lines: &[String], what: &str| lines.iter().position(|l| l.contains(what));
+    while has(&lines, "[gateway] starting").is_none() || has(&lines, &ended).is_none() || has(&lines, "---- rescue: new run, pid").is_none()
+    {
         match rx.recv_timeout(end.saturating_duration_since(std::time::Instant::now())) {
-            Ok(l) if l.contains("[gateway] starting") => break l,
-            Ok(_) => {}
-            Err(e) => panic!("no line followed: {e}"),
+            Ok(l) => lines.push(l),
+            Err(e) => panic!("the restart was not followed with its markers ({e}): {lines:#?}"),
         }
-    };
+    }
     let _ = follower.kill();
     let _ = follower.wait();
+    let new_run = format!("---- rescue: new run, pid {}", d.wait_ready(mark, "rescue", D));
+    assert!(
+        has(&lines, &ended) < has(&lines, &new_run),
+        "the exit, then the new run: {lines:#?}"
+    );
+    let seen = lines.iter().find(|l| l.contains("[gateway] starting")).cloned().unwrap_or_default();
     assert!(
         clawherd::observe::logs::line_time(&seen).is_some(),
         "lines carry their time: {seen}"
@@ -379,7 +393,7 @@ fn logs_show_and_follow_captured_output() {
 fn env_prints_the_exact_recipe_with_secrets_redacted() {
     let a = free_base(57);
     let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a).env("OPENCLAW_GATEWAY_TOKEN", "s3cret")], "");
-    let d = Daemon::start(&fleet.path);
+    let d = Daemon::start_with(&fleet.path, &[("TMUX", "/tmp/tmux-1/default,1,0")], &[]);
     let pid = d.wait_ready(0, "main", D);
     let (code, out, _) = cli(&fleet, &["env", "main"]);
     assert_eq!(code, 0);
@@ -401,6 +415,11 @@ fn env_prints_the_exact_recipe_with_secrets_redacted() {
     {
         assert!(shown.contains(var), "{var} missing from env output");
     }
+    // The same set: every variable the gateway has is shown, and what it did not inherit is not.
+    for name in environ.split('\0').filter_map(|v| v.split_once('=')).map(|(k, _)| k) {
+        assert!(shown.contains(&format!("{name}=")), "{name} missing from env output:\n{shown}");
+    }
+    assert!(!shown.contains("TMUX="), "{shown}");
 }
 
 /// The socket is 0600 by default; with `control.group` it is 0660 for that group. A user outside
@@ -786,6 +805,20 @@ fn reload_prints_warnings_and_api_errors_redact_what_they_echo() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("reloaded:"), "{out}");
     assert!(err.contains(&format!("base port {b} differs from gateway.port {}", b + 7)), "{err}");
+    // ... and `status` (so `top`) keeps telling them after the reload; a fleet without any
+    // says none.
+    let warnings = status_json(&fleet)["warnings"].clone();
+    let said = format!("base port {b} differs from gateway.port {}", b + 7);
+    assert!(
+        warnings
+            .as_array()
+            .is_some_and(|w| w.len() == 1 && w[0].as_str().is_some_and(|t| t.contains(&said))),
+        "{warnings}"
+    );
+    std::fs::write(fleet.dir.path().join("rescue.json5"), format!("{{gateway: {{port: {b}}}}}\n")).expect("write");
+    let (code, _, err) = cli(&fleet, &["reload"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(status_json(&fleet)["warnings"], serde_json::json!([]), "{err}");
     let (code, _, err) = cli(&fleet, &["start", "sk-proj-abcdefghijklmnop"]);
     assert_eq!(code, 64, "{err}");
     assert!(

@@ -217,12 +217,22 @@ fn leftovers_of_a_killed_clawherd_are_taken_down() {
     }
 }
 
+/// The variables of process `pid`'s environment, as `NAME=value` strings.
+fn environ_of(pid: i32) -> Vec<String> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
+    environ
+        .split(|b| *b == 0)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect()
+}
+
 /// The gateway gets the spawn recipe's environment: explicit paths and port, external
-/// supervision, and none of clawherd's systemd hints.
+/// supervision, none of clawherd's systemd hints, and of the operator's shell only the
+/// allowlist (issue 15: `TMUX`, `OLDPWD` stayed in every gateway); `env_inherit: all` opts out.
 #[test]
 fn child_environment_is_scrubbed_and_explicit() {
-    let (main, _) = two(13);
-    let fleet = TestFleet::fake(&[main.env("EXTRA", "yes")], "");
+    let (main, rescue) = two(13);
+    let fleet = TestFleet::fake(&[main.env("EXTRA", "yes"), rescue.yaml("    env_inherit: all\n")], "");
     let d = Daemon::start_with(
         &fleet.path,
         &[
@@ -232,17 +242,35 @@ fn child_environment_is_scrubbed_and_explicit() {
             ("NODE_COMPILE_CACHE", "/tmp/c"),
             ("OPENCLAW_PROFILE", "oops"),
             ("CLAWDBOT_STATE_DIR", "/x"),
+            ("TMUX", "/tmp/tmux-1000/default,1,0"),
+            ("OLDPWD", "/somewhere"),
+            ("OPENAI_API_KEY", "sk-test"),
+            ("LC_TIME", "C.UTF-8"),
+            ("HTTPS_PROXY", "http://proxy:3128"),
         ],
         &[],
     );
     let pid = d.wait_ready(0, "main", D);
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
-    let vars: Vec<String> = environ
-        .split(|b| *b == 0)
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .collect();
+    let vars = environ_of(pid);
     let has = |kv: &str| vars.iter().any(|v| v == kv);
     let has_key = |k: &str| vars.iter().any(|v| v.starts_with(&format!("{k}=")));
+    for k in ["TMUX", "OLDPWD"] {
+        assert!(!has_key(k), "{k} of the operator's shell reached the gateway: {vars:?}");
+    }
+    for kv in ["OPENAI_API_KEY=sk-test", "LC_TIME=C.UTF-8", "HTTPS_PROXY=http://proxy:3128"] {
+        assert!(has(kv), "{kv} is on the allowlist: {vars:?}");
+    }
+    assert!(has_key("PATH") && has_key("HOME"), "{vars:?}");
+    let all = environ_of(d.wait_ready(0, "rescue", D));
+    let all_has_key = |k: &str| all.iter().any(|v| v.starts_with(&format!("{k}=")));
+    assert!(
+        all_has_key("TMUX") && all_has_key("OLDPWD"),
+        "env_inherit: all passes everything: {all:?}"
+    );
+    assert!(
+        !all_has_key("INVOCATION_ID") && !all.iter().any(|v| v == "OPENCLAW_PROFILE=oops"),
+        "{all:?}"
+    );
     let state = fleet.dir.path().join("state/main");
     assert!(has(&format!("OPENCLAW_STATE_DIR={}", state.display())), "{vars:?}");
     assert!(has(&format!(

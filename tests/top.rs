@@ -130,6 +130,40 @@ fn top_snapshot_80x24() {
     }
 }
 
+/// Issue 15: the fleet's warnings were shown by `check` and `reload` only; `top` lists them
+/// (from `status`) under the instances, and counts them in the title.
+#[test]
+fn top_shows_the_fleets_warnings() {
+    let mut a = app(true);
+    let mut s = status();
+    s.warnings = vec![
+        "/srv/fleet/fleet.yaml:6:11: warning: profile 'main': profiles.main.port: base port 18790 differs from gateway.port 18789 in /srv/fleet/main.json5\n  hint: set gateway.port to 18790 in the config, or remove `port` from the fleet file".into(),
+        "/srv/fleet/fleet.yaml:3:9: warning: `defaults.port` gives every profile the same base port\n  hint: set `port` per profile instead".into(),
+    ];
+    a.on_status(s, now());
+    let t = text(&render(&a, 80, 24));
+    snapshot("top_warnings_80x24.txt", &t);
+    for needle in [
+        "2 warnings",
+        " warnings (",
+        "fleet.yaml:6:11: warning: profile 'main'",
+        "fleet.yaml:3:9: warning: `defaults.port`",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?} in\n{t}");
+    }
+    assert!(!t.contains("hint:"), "one line per warning: {t}");
+    let wide = text(&render(&a, 200, 50));
+    assert!(wide.contains("base port 18790 differs from gateway.port 18789"), "{wide}");
+    let mut many = status();
+    many.warnings = (1..=5).map(|i| format!("fleet.yaml:{i}:1: warning: number {i}")).collect();
+    a.on_status(many, now());
+    let t = text(&render(&a, 200, 50));
+    assert!(
+        t.contains("5 warnings") && t.contains("number 3") && !t.contains("number 4") && t.contains("… and 2 more"),
+        "{t}"
+    );
+}
+
 #[test]
 fn top_snapshot_200x50() {
     let t = text(&render(&app(true), 200, 50));

@@ -576,6 +576,26 @@ fn render_event(line: &str) -> String {
     }
 }
 
+/// The whole lines (without their `\n`) that `chunk` completes after what `pending` holds;
+/// the rest stays in `pending` for the next chunk.
+fn complete_lines(pending: &mut Vec<u8>, chunk: &[u8]) -> Vec<String> {
+    pending.extend_from_slice(chunk);
+    let mut lines = Vec::new();
+    while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+        let line: Vec<u8> = pending.drain(..=i).collect();
+        lines.push(String::from_utf8_lossy(&line).trim_end_matches('\n').to_string());
+    }
+    lines
+}
+
+/// The time `--since` means: a duration ago (`10m`) or an RFC 3339 time; `None` when neither.
+fn since_of(s: &str) -> Option<SystemTime> {
+    match humantime::parse_duration(s) {
+        Ok(d) => SystemTime::now().checked_sub(d),
+        Err(_) => humantime::parse_rfc3339_weak(s).ok(),
+    }
+}
+
 /// Events read to find where runs begin (the daemon keeps about this many in memory).
 const RUN_EVENTS: usize = crate::observe::events::RECENT;
 
@@ -594,15 +614,9 @@ pub async fn logs(
     }
     let mut since_time = None;
     if let Some(s) = since {
-        let t = match humantime::parse_duration(s) {
-            Ok(d) => SystemTime::now() - d,
-            Err(_) => match humantime::parse_rfc3339_weak(s) {
-                Ok(t) => t,
-                Err(_) => {
-                    eprintln!("clawherd: --since {s}: not a duration (`10m`) nor an RFC 3339 time");
-                    return exit::USAGE;
-                }
-            },
+        let Some(t) = since_of(s) else {
+            eprintln!("clawherd: --since {s}: not a duration (`10m`) nor an RFC 3339 time");
+            return exit::USAGE;
         };
         since_time = Some(t);
         q.push(format!(
@@ -610,35 +624,65 @@ pub async fn logs(
             humantime::format_rfc3339_seconds(t).to_string().replace(':', "%3A")
         ));
     }
-    let mut out = std::io::stdout().lock();
+    let out = std::cell::RefCell::new(std::io::stdout().lock());
     let mut failed = Vec::new();
-    // The `spawned` events mark where one run ends and the next begins.
+    // The `spawned` and `exited` events mark where one run ends and the next begins.
     let single = match profiles {
         [one] => Some(one.as_str()),
         _ => None,
+    };
+    // Following, new events are subscribed to before the ones so far are read, so that no
+    // spawn or exit falls between the two.
+    let live = if follow {
+        client.open("/v1/events?n=0&follow=true").await.ok().filter(|r| r.status() == 200)
+    } else {
+        None
     };
     let events = match client.call(Method::GET, &format!("/v1/events?n={RUN_EVENTS}")).await {
         Ok((200, body)) => String::from_utf8_lossy(&body).into_owned(),
         _ => String::new(),
     };
-    let mut runs = logview::Runs::from_events(events.lines());
+    let runs = std::cell::RefCell::new(logview::Runs::from_events(events.lines()));
     let mut pending = Vec::new();
-    let result = client
-        .stream(&format!("/v1/logs?{}", q.join("&")), |status, chunk| {
+    let result = {
+        let path = format!("/v1/logs?{}", q.join("&"));
+        let logs = client.stream(&path, |status, chunk| {
             if status != 200 {
                 failed.extend_from_slice(chunk);
                 return;
             }
-            pending.extend_from_slice(chunk);
-            while let Some(i) = pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=i).collect();
-                for l in runs.render(String::from_utf8_lossy(&line).trim_end_matches('\n'), single) {
+            let mut out = out.borrow_mut();
+            for line in complete_lines(&mut pending, chunk) {
+                for l in runs.borrow_mut().render(&line, single) {
                     let _ = writeln!(out, "{l}");
                 }
             }
             let _ = out.flush();
-        })
-        .await;
+        });
+        // Markers of the runs that end and begin while following, as their events come.
+        let markers = async {
+            let mut pending = Vec::new();
+            if let Some(mut live) = live {
+                while let Some(Ok(chunk)) = live.chunk().await {
+                    for line in complete_lines(&mut pending, &chunk) {
+                        if let Some(m) = runs.borrow_mut().follow_event(&line, profiles, single.is_some()) {
+                            let mut out = out.borrow_mut();
+                            let _ = writeln!(out, "{m}");
+                            let _ = out.flush();
+                        }
+                    }
+                }
+            }
+        };
+        tokio::pin!(logs, markers);
+        let mut marking = true;
+        loop {
+            tokio::select! {
+                r = &mut logs => break r,
+                () = &mut markers, if marking => marking = false,
+            }
+        }
+    };
     let status = match result {
         Ok(s) => s,
         Err(e) => {

@@ -187,6 +187,10 @@ const SECTIONS: &[Section] = &[
                 "INVOCATION_ID, NOTIFY_SOCKET, JOURNAL_STREAM, WATCHDOG_USEC",
                 "set by systemd: readiness, STATUS= and watchdog pings, journal fields, the systemd default paths.",
             ),
+            (
+                "(everything else)",
+                "gateways do not inherit clawherd's environment: only an allowlist (PATH, HOME, USER, the locale, TZ, proxies, NODE_*, the provider keys and bot tokens OpenClaw documents) passes, unless the profile's env_inherit says otherwise.",
+            ),
         ],
     ),
     (

@@ -84,6 +84,15 @@ impl Client {
         Ok((status, res.bytes(MAX_BODY_BYTES).await?))
     }
 
+    /// A GET whose answer is read by the caller ([`http::Response::chunk`]): returns once the
+    /// status and headers came, i.e. once the daemon's handler ran (a follower of
+    /// `/v1/events?follow=true` is subscribed from then on).
+    ///
+    /// Errors: [`ClientError`].
+    pub async fn open(&self, path: &str) -> Result<http::Response, ClientError> {
+        self.send(Method::GET, path).await
+    }
+
     /// A streaming GET: `on_chunk` gets the status and each body chunk as it arrives. Returns
     /// the status.
     ///

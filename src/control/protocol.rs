@@ -21,6 +21,11 @@ pub struct StatusResponse {
     pub rss_bytes: u64,
     /// One row per instance, in profile order.
     pub instances: Vec<InstanceReport>,
+    /// The running fleet's warnings (those of the proof at start, or of the last applied
+    /// reload), each rendered as `check` prints it (`file:line:col: warning: ...` and its hint)
+    /// and redacted; empty when there are none. Missing in answers of older daemons.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// One instance in [`StatusResponse`].

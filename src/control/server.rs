@@ -53,6 +53,27 @@ pub struct AppState {
     pub cpu: Arc<std::sync::Mutex<usage::CpuHistory>>,
     /// What each instance's rollout does, for status.
     pub rollout: crate::rollout::Notes,
+    /// The running fleet's warnings, for status.
+    pub warnings: FleetWarnings,
+}
+
+/// The running fleet's warnings, rendered as `check` prints them and redacted: set by the
+/// supervisor at start and by every applied reload, read by `status`. A handle; clones share.
+#[derive(Debug, Clone, Default)]
+pub struct FleetWarnings(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl FleetWarnings {
+    /// Replaces the warnings.
+    pub fn set(&self, warnings: Vec<String>) {
+        if let Ok(mut w) = self.0.lock() {
+            *w = warnings;
+        }
+    }
+
+    /// The warnings now.
+    pub fn get(&self) -> Vec<String> {
+        self.0.lock().map(|w| w.clone()).unwrap_or_default()
+    }
 }
 
 impl FromRef<AppState> for mpsc::Sender<Request> {

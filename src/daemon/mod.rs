@@ -87,6 +87,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         events: events.clone(),
         cpu: Default::default(),
         rollout: Default::default(),
+        warnings: Default::default(),
     };
     let socket = fleet.settings.socket.clone();
     let metrics_listener = match fleet.settings.metrics_listen {
@@ -101,6 +102,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         .await
         .map_err(|e| DaemonError::Setup(e.to_string()))?;
     state.rollout = sup.rollout_notes();
+    state.warnings = sup.fleet_warnings();
     // Owned here, stopped below: the API server, the SIGHUP listener, the metrics listener, the
     // watcher and the systemd task. The API is served from now on, while leftovers of an
     // earlier clawherd are taken down too.

@@ -86,6 +86,8 @@ pub struct Supervisor {
     /// What each instance's rollout is doing, for status (`verifying`, `soaking`, `rolled
     /// back: ...`).
     rollout_notes: crate::rollout::Notes,
+    /// The running fleet's warnings, for status: set at start and by every applied reload.
+    fleet_warnings: crate::control::server::FleetWarnings,
     /// The hooks run for `rolled_back` events.
     hook_tasks: tokio::task::JoinSet<()>,
     /// The files whose change triggers a reload ([`super::watch::paths_of`] of the current
@@ -122,6 +124,16 @@ impl PendingReload {
     }
 }
 
+/// `fleet`'s warnings as `check` prints them, redacted: what `reload` and `status` answer.
+fn rendered_warnings(fleet: &Fleet) -> Vec<String> {
+    fleet
+        .warnings
+        .0
+        .iter()
+        .map(|w| crate::observe::redact::redact_text(&w.to_string()))
+        .collect()
+}
+
 impl Supervisor {
     /// Sets up supervision (subreaper, SIGCHLD reaping) for `fleet`; returns at once. Nothing
     /// is started yet: [`clear_leftovers`], then [`Supervisor::launch_all`].
@@ -133,6 +145,8 @@ impl Supervisor {
         let reaper = tokio::spawn(reaper::run());
         tokio::task::yield_now().await;
         let watched = watch::Sender::new(super::watch::paths_for(&fleet));
+        let fleet_warnings = crate::control::server::FleetWarnings::default();
+        fleet_warnings.set(rendered_warnings(&fleet));
         Ok(Supervisor {
             fleet,
             managed: BTreeMap::new(),
@@ -145,6 +159,7 @@ impl Supervisor {
             known: KnownStore::default(),
             retired: Vec::new(),
             rollout_notes: crate::rollout::Notes::default(),
+            fleet_warnings,
             hook_tasks: tokio::task::JoinSet::new(),
             watched,
             resume: Vec::new(),
@@ -275,6 +290,11 @@ impl Supervisor {
         self.rollout_notes.clone()
     }
 
+    /// The running fleet's warnings, shared (for the control API's status).
+    pub fn fleet_warnings(&self) -> crate::control::server::FleetWarnings {
+        self.fleet_warnings.clone()
+    }
+
     /// A receiver of the current set of instances, updated whenever an instance is launched or
     /// retired (start-up, reloads, shutdown). Closed once the supervisor is gone.
     pub fn roster(&self) -> watch::Receiver<Vec<InstanceView>> {
@@ -356,12 +376,7 @@ impl Supervisor {
         };
         let new_instances = std::mem::take(&mut new.instances);
         let mut report = ReloadResponse {
-            warnings: new
-                .warnings
-                .0
-                .iter()
-                .map(|w| crate::observe::redact::redact_text(&w.to_string()))
-                .collect(),
+            warnings: rendered_warnings(&new),
             ..ReloadResponse::default()
         };
         if new.settings.socket != self.fleet.settings.socket {
@@ -447,6 +462,7 @@ impl Supervisor {
                 m.view.plan = Arc::new(plan);
             }
         }
+        self.fleet_warnings.set(report.warnings.clone());
         self.fleet = new;
         self.publish();
         // Parked instances wait for a reload: try them again (changed ones: by the rollout).

@@ -14,6 +14,7 @@ pub fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, events: &E
     if let Some((program, args)) = hooks.command.as_deref().and_then(<[String]>::split_first) {
         let (program, args) = (program.clone(), args.to_vec());
         let (events, event, body, timeout) = (events.clone(), event.clone(), body.clone(), hooks.timeout);
+        let inherit = hooks.env_inherit.clone();
         tasks.spawn(async move {
             let (standby_for, reason) = match &event.what {
                 What::Failover { standby_for, reason, .. } => (standby_for.as_str(), reason.as_str()),
@@ -21,7 +22,13 @@ pub fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, events: &E
                 _ => ("", ""),
             };
             let mut c = tokio::process::Command::new(&program);
-            c.args(&args)
+            // The fleet's `env_inherit`: a hook sees what a gateway sees of clawherd's environment.
+            let parent_env: std::collections::BTreeMap<String, String> = std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect();
+            c.env_clear()
+                .envs(inherit.filter(&parent_env))
+                .args(&args)
                 .env("CLAWHERD_EVENT", event.kind())
                 .env("CLAWHERD_EVENT_JSON", &body)
                 .env("CLAWHERD_STANDBY", event.profile.clone().unwrap_or_default())

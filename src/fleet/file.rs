@@ -224,6 +224,9 @@ pub struct ProfileFile {
     pub args: Option<Spanned<Vec<String>>>,
     /// Extra environment for the gateway. Merged over `defaults.env` key by key.
     pub env: Option<BTreeMap<String, Spanned<String>>>,
+    /// Which variables of clawherd's environment the gateway inherits: `allowlist` (the
+    /// default), `all`, or a list of further names and `*` patterns.
+    pub env_inherit: Option<Spanned<EnvInheritFile>>,
     /// Restart policy, backoff and crash-loop limit.
     pub restart: Option<RestartFile>,
     /// Time a graceful stop may take before SIGKILL, e.g. `"30s"`; 0 s to 1 h, default 330 s.
@@ -275,6 +278,7 @@ impl ProfileFile {
             openclaw_version: self.openclaw_version.clone().or_else(|| d.openclaw_version.clone()),
             args: self.args.clone().or_else(|| d.args.clone()),
             env: merge_env(self.env.as_ref(), d.env.as_ref()),
+            env_inherit: self.env_inherit.clone().or_else(|| d.env_inherit.clone()),
             restart: merge_block(self.restart.as_ref(), d.restart.as_ref(), RestartFile::over),
             stop_timeout: self.stop_timeout.clone().or_else(|| d.stop_timeout.clone()),
             leftover_grace: self.leftover_grace.clone().or_else(|| d.leftover_grace.clone()),
@@ -288,6 +292,39 @@ impl ProfileFile {
             failback_after: self.failback_after.clone().or_else(|| d.failback_after.clone()),
             rollout: merge_block(self.rollout.as_ref(), d.rollout.as_ref(), RolloutFile::over),
         }
+    }
+}
+
+/// `env_inherit:` as written: a word (`allowlist`, `all`, checked in validation) or a list of
+/// variable names and patterns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvInheritFile {
+    /// `env_inherit: WORD`.
+    Word(String),
+    /// `env_inherit: [NAME, PATTERN, ...]`.
+    Names(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for EnvInheritFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = EnvInheritFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`allowlist`, `all` or a list of variable names such as [OPENAI_API_KEY, \"AWS_*\"]")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(EnvInheritFile::Word(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    names.push(name);
+                }
+                Ok(EnvInheritFile::Names(names))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

@@ -170,6 +170,51 @@ pub struct Standby {
     pub failback_after: Duration,
 }
 
+/// Which variables of clawherd's own environment a child inherits (fleet key `env_inherit`,
+/// docs/fleet-file.md "Environment"). Whatever the choice, [`plan::SCRUBBED_ENV`] is never
+/// inherited and the profile's `env:` and clawherd's own variables are set over the result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvInherit {
+    /// [`plan::INHERITED_ENV`] plus these names or patterns (`*` matches any run of characters,
+    /// `AWS_*`); empty for the plain `allowlist`. The default.
+    Allowlist(Vec<String>),
+    /// Everything (`env_inherit: all`): the behaviour of a plain fork/exec.
+    All,
+}
+
+impl Default for EnvInherit {
+    /// The built-in allowlist with no extra names.
+    fn default() -> Self {
+        EnvInherit::Allowlist(Vec::new())
+    }
+}
+
+impl EnvInherit {
+    /// Whether a variable named `name` of clawherd's environment is passed on to a child.
+    pub fn passes(&self, name: &str) -> bool {
+        if plan::scrubbed(name) {
+            return false;
+        }
+        match self {
+            EnvInherit::All => true,
+            EnvInherit::Allowlist(extra) => plan::INHERITED_ENV
+                .iter()
+                .copied()
+                .chain(extra.iter().map(String::as_str))
+                .any(|pattern| plan::env_pattern_matches(pattern, name)),
+        }
+    }
+
+    /// The part of `parent_env` (clawherd's environment) a child inherits.
+    pub fn filter(&self, parent_env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        parent_env
+            .iter()
+            .filter(|(k, _)| self.passes(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
 /// Hooks run on failover and failback.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Hooks {
@@ -179,6 +224,9 @@ pub struct Hooks {
     pub url: Option<String>,
     /// Timeout of one run.
     pub timeout: Duration,
+    /// What the command inherits of clawherd's environment: `defaults.env_inherit`, so that a
+    /// hook sees the same variables as a gateway of the fleet (plus its `CLAWHERD_*` event).
+    pub env_inherit: EnvInherit,
 }
 
 /// The Unix user and group a profile's gateway runs as (`user:`/`group:`), as the user and
@@ -228,6 +276,8 @@ pub struct Profile {
     pub args: Vec<String>,
     /// Extra environment (expanded), merged over the defaults.
     pub env: BTreeMap<String, String>,
+    /// Which variables of clawherd's environment the child inherits (`env_inherit`).
+    pub env_inherit: EnvInherit,
     /// Explicit working directory (absolute); default the state dir.
     pub cwd: Option<PathBuf>,
     /// The user and group the gateway runs as; `None` runs it as clawherd's own.

@@ -422,7 +422,7 @@ pub struct Plan {
     pub cdp_urls: Vec<Sourced<String>>,
     /// Working directory of the child.
     pub cwd: PathBuf,
-    /// Full environment of the child (clawherd's, scrubbed, plus the instance's).
+    /// Full environment of the child (what `env_inherit` passes of clawherd's, plus the instance's).
     pub env: BTreeMap<String, String>,
     /// Full command line: program, arguments.
     pub argv: Vec<String>,
@@ -486,10 +486,197 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "CLAWHERD_",
 ];
 
-fn scrubbed(name: &str) -> bool {
+/// Whether `name` is one of [`SCRUBBED_ENV`]: never inherited from clawherd's environment,
+/// whatever `env_inherit` says.
+pub fn scrubbed(name: &str) -> bool {
     SCRUBBED_ENV
         .iter()
         .any(|s| if s.ends_with('_') { name.starts_with(s) } else { name == *s })
+}
+
+/// The variables of clawherd's environment a child inherits by default (`env_inherit:
+/// allowlist`), as names or patterns (`*`: any run of characters). What any program expects of
+/// a login (`PATH`, `HOME`, `USER`, `LOGNAME`, `SHELL`, `TMPDIR`, the locale, `TZ`, the XDG base
+/// folders), the network setup (proxies in both spellings, CA bundles), Node's own `NODE_*`, and
+/// the credential variables OpenClaw documents as its environment contract: the provider keys
+/// of `docs/help/environment.md` ("Provider credentials") and the channel bot tokens of
+/// `docs/channels/*.md` in the `openclaw` package. Everything else of an operator's shell
+/// (`TMUX`, `OLDPWD`, `SHLVL`, `SSH_*`, ...) stays out; `env_inherit: [NAME, ...]` adds names.
+pub const INHERITED_ENV: &[&str] = &[
+    // A login's basics.
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "TMPDIR",
+    "TZ",
+    "LANG",
+    "LANGUAGE",
+    "LC_*",
+    "XDG_CONFIG_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_DATA_HOME",
+    "XDG_STATE_HOME",
+    "XDG_RUNTIME_DIR",
+    // Network.
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    // Node (`NODE_OPTIONS`, `NODE_EXTRA_CA_CERTS`, ...; `NODE_COMPILE_CACHE` is scrubbed).
+    "NODE_*",
+    // OpenClaw's documented provider credentials.
+    "AI_GATEWAY_API_KEY",
+    "ANTHROPIC_ADMIN_API_KEY",
+    "ANTHROPIC_ADMIN_KEY",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_OAUTH_TOKEN",
+    "ARCEEAI_API_KEY",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_SPEECH_API_KEY",
+    "AZURE_SPEECH_KEY",
+    "AZURE_SPEECH_REGION",
+    "BASETEN_API_KEY",
+    "BRAVE_API_KEY",
+    "BYTEPLUS_API_KEY",
+    "BYTEPLUS_SEED_SPEECH_API_KEY",
+    "CEREBRAS_API_KEY",
+    "CHUTES_API_KEY",
+    "CHUTES_OAUTH_TOKEN",
+    "CLAWROUTER_API_KEY",
+    "CLOUDFLARE_AI_GATEWAY_API_KEY",
+    "CODEX_API_KEY",
+    "COHERE_API_KEY",
+    "COMFY_API_KEY",
+    "COMFY_CLOUD_API_KEY",
+    "COPILOT_GITHUB_TOKEN",
+    "DASHSCOPE_API_KEY",
+    "DEEPGRAM_API_KEY",
+    "DEEPINFRA_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "ELEVENLABS_API_KEY",
+    "EXA_API_KEY",
+    "FAL_API_KEY",
+    "FAL_KEY",
+    "FEATHERLESS_API_KEY",
+    "FIRECRAWL_API_KEY",
+    "FIREWORKS_API_KEY",
+    "FISH_API_KEY",
+    "FISH_AUDIO_API_KEY",
+    "GCLOUD_PROJECT",
+    "GEMINI_API_KEY",
+    "GMI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_CLOUD_API_KEY",
+    "GOOGLE_CLOUD_LOCATION",
+    "GOOGLE_CLOUD_PROJECT",
+    "GRADIUM_API_KEY",
+    "GROQ_API_KEY",
+    "HF_TOKEN",
+    "HUGGINGFACE_HUB_TOKEN",
+    "INWORLD_API_KEY",
+    "KILOCODE_API_KEY",
+    "KIMICODE_API_KEY",
+    "KIMI_API_KEY",
+    "LITELLM_API_KEY",
+    "LLAMA_SERVER_API_KEY",
+    "LM_API_TOKEN",
+    "LONGCAT_API_KEY",
+    "MINIMAX_API_KEY",
+    "MINIMAX_CODE_PLAN_KEY",
+    "MINIMAX_CODING_API_KEY",
+    "MINIMAX_OAUTH_TOKEN",
+    "MISTRAL_API_KEY",
+    "MODELSTUDIO_API_KEY",
+    "MODEL_API_KEY",
+    "MOONSHOT_API_KEY",
+    "NOVITA_API_KEY",
+    "NVIDIA_API_KEY",
+    "OLLAMA_API_KEY",
+    "OPENAI_ADMIN_KEY",
+    "OPENAI_API_KEY",
+    "OPENCODE_API_KEY",
+    "OPENCODE_ZEN_API_KEY",
+    "OPENROUTER_API_KEY",
+    "PARALLEL_API_KEY",
+    "PERPLEXITY_API_KEY",
+    "PIXVERSE_API_KEY",
+    "QIANFAN_API_KEY",
+    "QWEN_API_KEY",
+    "QWEN_TOKEN_PLAN_API_KEY",
+    "RUNWAYML_API_SECRET",
+    "RUNWAY_API_KEY",
+    "SENSEAUDIO_API_KEY",
+    "SGLANG_API_KEY",
+    "SPEECH_KEY",
+    "SPEECH_REGION",
+    "STEPFUN_API_KEY",
+    "SYNTHETIC_API_KEY",
+    "TAVILY_API_KEY",
+    "TOGETHER_API_KEY",
+    "TOKENHUB_API_KEY",
+    "TOKENPLAN_API_KEY",
+    "VENICE_API_KEY",
+    "VLLM_API_KEY",
+    "VOLCANO_ENGINE_API_KEY",
+    "VOLCENGINE_TTS_API_KEY",
+    "VOLCENGINE_TTS_APPID",
+    "VOLCENGINE_TTS_TOKEN",
+    "VOYAGE_API_KEY",
+    "VYDRA_API_KEY",
+    "XAI_API_KEY",
+    "XIAOMI_API_KEY",
+    "XIAOMI_TOKEN_PLAN_API_KEY",
+    "XI_API_KEY",
+    "ZAI_API_KEY",
+    "Z_AI_API_KEY",
+    // OpenClaw's documented channel bot tokens.
+    "CLICKCLACK_BOT_TOKEN",
+    "DISCORD_BOT_TOKEN",
+    "MATTERMOST_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_BOT_TOKEN",
+    "TELEGRAM_BOT_TOKEN",
+    "ZALO_BOT_TOKEN",
+];
+
+/// Whether the variable `name` matches `pattern`, an `env_inherit` entry: a name, or a pattern
+/// where each `*` matches any run of characters (none included), e.g. `LC_*`, `*_API_KEY`.
+/// Case-sensitive, as variable names are. Linear in the lengths, without recursion.
+pub fn env_pattern_matches(pattern: &str, name: &str) -> bool {
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0usize, 0usize);
+    // Where the last `*` was and which name position it is trying to cover up to.
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(c) if Some(c) == n.get(ni) => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    pi = sp + 1;
+                    ni = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..).is_some_and(|rest| rest.iter().all(|c| *c == b'*'))
 }
 
 /// Computes the plan of `profile`. `fleet_dir` is the fleet file's folder, `parent_env`
@@ -1073,14 +1260,10 @@ fn derived_listener(row: &PortRow, base: &Sourced<u16>) -> Listener {
     }
 }
 
-/// The environment every child gets: clawherd's, scrubbed, plus the three markers, and with
+/// The environment every child gets: what `env_inherit` passes of clawherd's, plus the three markers, and with
 /// `user:` set that user's `HOME`, `USER` and `LOGNAME`.
 fn base_env(parent_env: &BTreeMap<String, String>, profile: &Profile, fleet_dir: &Path, marker: &str) -> BTreeMap<String, String> {
-    let mut env: BTreeMap<String, String> = parent_env
-        .iter()
-        .filter(|(k, _)| !scrubbed(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut env = profile.env_inherit.filter(parent_env);
     env.insert("CLAWHERD_INSTANCE".into(), marker.to_string());
     env.insert("CLAWHERD_PROFILE".into(), profile.name.clone());
     env.insert("CLAWHERD_FLEET_DIR".into(), fleet_dir.display().to_string());
@@ -1163,6 +1346,86 @@ pub fn normalize(p: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use crate::fleet::{LoadContext, load_str};
+
+    #[test]
+    fn env_patterns_match_names_and_star_runs() {
+        for (pattern, name) in [
+            ("PATH", "PATH"),
+            ("LC_*", "LC_ALL"),
+            ("LC_*", "LC_"),
+            ("*_API_KEY", "OPENAI_API_KEY"),
+            ("A*B*C", "AxxBxBxC"),
+            ("*", "ANY"),
+            ("**", ""),
+        ] {
+            assert!(env_pattern_matches(pattern, name), "{pattern} matches {name}");
+        }
+        for (pattern, name) in [
+            ("PATH", "PATHX"),
+            ("PATH", "PAT"),
+            ("LC_*", "LANG"),
+            ("*_API_KEY", "OPENAI_API_KEYS"),
+            ("A*B*C", "AxxBxBx"),
+            ("path", "PATH"),
+            ("X", ""),
+        ] {
+            assert!(!env_pattern_matches(pattern, name), "{pattern} does not match {name}");
+        }
+    }
+
+    #[test]
+    fn a_child_inherits_the_allowlist_unless_all_and_never_the_scrubbed() {
+        let parent: BTreeMap<String, String> = [
+            "PATH",
+            "HOME",
+            "LC_ALL",
+            "TMUX",
+            "OLDPWD",
+            "SHLVL",
+            "OPENAI_API_KEY",
+            "NODE_OPTIONS",
+            "NODE_COMPILE_CACHE",
+            "INVOCATION_ID",
+            "OPENCLAW_PROFILE",
+            "AWS_REGION",
+            "GITHUB_TOKEN",
+        ]
+        .iter()
+        .map(|k| (k.to_string(), "v".to_string()))
+        .collect();
+        let keys = |i: &crate::fleet::EnvInherit| i.filter(&parent).into_keys().collect::<Vec<_>>();
+        assert_eq!(
+            keys(&crate::fleet::EnvInherit::default()),
+            ["HOME", "LC_ALL", "NODE_OPTIONS", "OPENAI_API_KEY", "PATH"]
+        );
+        assert_eq!(
+            keys(&crate::fleet::EnvInherit::Allowlist(vec!["AWS_*".into(), "GITHUB_TOKEN".into()])),
+            [
+                "AWS_REGION",
+                "GITHUB_TOKEN",
+                "HOME",
+                "LC_ALL",
+                "NODE_OPTIONS",
+                "OPENAI_API_KEY",
+                "PATH"
+            ]
+        );
+        assert_eq!(
+            keys(&crate::fleet::EnvInherit::All),
+            [
+                "AWS_REGION",
+                "GITHUB_TOKEN",
+                "HOME",
+                "LC_ALL",
+                "NODE_OPTIONS",
+                "OLDPWD",
+                "OPENAI_API_KEY",
+                "PATH",
+                "SHLVL",
+                "TMUX"
+            ]
+        );
+    }
 
     fn ports_of(dir: &Path, fleet: &str) -> Vec<(String, String, String)> {
         let ctx = LoadContext {

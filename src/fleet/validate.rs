@@ -7,14 +7,15 @@
 use super::diagnostic::{Diagnostic, Diagnostics, Place, did_you_mean};
 use super::expand::{UnsetVar, expand};
 use super::file::{
-    BackoffFile, ByteSize, CrashLoopFile, DurationFile, FleetFile, HealthFile, HooksFile, LogsFile, Parsed, ProfileFile, RestartFile,
-    RolloutFile,
+    BackoffFile, ByteSize, CrashLoopFile, DurationFile, EnvInheritFile, FleetFile, HealthFile, HooksFile, LogsFile, Parsed, ProfileFile,
+    RestartFile, RolloutFile,
 };
+use super::plan::scrubbed;
 use super::ranges::{self, Bound, Range};
 use super::version;
 use super::{
-    Flavor, FleetSettings, HealthSettings, Hooks, Profile, RestartPolicy, RestartSettings, Role, RolloutSettings, RunAs, Sourced, Standby,
-    StandbyMode,
+    EnvInherit, Flavor, FleetSettings, HealthSettings, Hooks, Profile, RestartPolicy, RestartSettings, Role, RolloutSettings, RunAs,
+    Sourced, Standby, StandbyMode,
 };
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
@@ -78,14 +79,21 @@ pub fn validate(path: &Path, text: &str, env: &BTreeMap<String, String>) -> Resu
     cx.some_profiles(&file.profiles);
     let settings = cx.settings(&file);
     let pins = cx.pins(&settings.run_dir, &file.profiles);
+    let mut settings = settings;
     let defaults = file.defaults.unwrap_or_default();
+    let default_inherit = defaults
+        .env_inherit
+        .as_ref()
+        .map(|s| cx.env_inherit(s, "defaults.env_inherit"))
+        .unwrap_or_default();
+    settings.hooks.env_inherit = default_inherit.clone();
     let mut failovers = BTreeMap::new();
     let mut profiles = Vec::new();
     for (name, own) in &file.profiles {
         cx.defaults_port(&own.value, &defaults);
         let merged = own.value.over(&defaults);
         let pin = pins.get(name).map(String::as_str);
-        if let Some((profile, failover)) = cx.profile(name, own, &merged, (&settings.run_dir, pin)) {
+        if let Some((profile, failover)) = cx.profile(name, own, &merged, (&settings.run_dir, pin), &default_inherit) {
             profiles.push(profile);
             failovers.insert(name.clone(), (merged.standby_for, failover));
         }
@@ -511,6 +519,7 @@ impl Cx<'_> {
                 command: None,
                 url: None,
                 timeout: default_timeout,
+                env_inherit: EnvInherit::default(),
             };
         };
         let command = h.command.as_ref().map(|c| self.list(c, "hooks.command")).filter(|c| !c.is_empty());
@@ -524,7 +533,13 @@ impl Cx<'_> {
             None
         });
         let timeout = self.duration(h.timeout.as_ref(), "hooks.timeout", &ranges::TIMEOUT, default_timeout);
-        Hooks { command, url, timeout }
+        // `env_inherit` is `defaults.env_inherit`, filled in by `validate`.
+        Hooks {
+            command,
+            url,
+            timeout,
+            env_inherit: EnvInherit::default(),
+        }
     }
 }
 
@@ -686,6 +701,7 @@ impl Cx<'_> {
         own: &Spanned<ProfileFile>,
         p: &ProfileFile,
         version: (&Path, Option<&str>),
+        default_inherit: &EnvInherit,
     ) -> Option<(Profile, Failover)> {
         let errors_before = self.diags.error_count();
         self.profile = Some(name.to_string());
@@ -712,6 +728,11 @@ impl Cx<'_> {
         };
         let args = p.args.as_ref().map(|s| self.list(s, "args")).unwrap_or_default();
         let env = self.env(p);
+        // A `defaults.env_inherit` was checked once, at `defaults:`.
+        let env_inherit = match &own.value.env_inherit {
+            Some(s) => self.env_inherit(s, "env_inherit"),
+            None => default_inherit.clone(),
+        };
         let restart = self.restart(flavor, p.restart.as_ref());
         let health = self.health(p.health.as_ref());
         let stop_timeout = self.duration(p.stop_timeout.as_ref(), "stop_timeout", &ranges::STOP_TIMEOUT, DEFAULT_STOP_TIMEOUT);
@@ -741,6 +762,7 @@ impl Cx<'_> {
             command,
             args,
             env,
+            env_inherit,
             cwd,
             run_as,
             restart,
@@ -936,6 +958,51 @@ impl Cx<'_> {
             }
         }
         env
+    }
+
+    /// `env_inherit:` at `key`: `allowlist`, `all`, or extra names and `*` patterns; an invalid
+    /// value is reported and read as the plain allowlist.
+    fn env_inherit(&mut self, s: &Spanned<EnvInheritFile>, key: &str) -> EnvInherit {
+        let names = match &s.value {
+            EnvInheritFile::Word(w) if w == "allowlist" => return EnvInherit::default(),
+            EnvInheritFile::Word(w) if w == "all" => return EnvInherit::All,
+            EnvInheritFile::Word(w) => {
+                let hint = "write `allowlist` (the default), `all`, or a list of extra names such as [OPENAI_API_KEY, \"AWS_*\"]";
+                self.error(s, key, format!("`{w}` is not a choice of env_inherit"), hint);
+                return EnvInherit::default();
+            }
+            EnvInheritFile::Names(names) => names,
+        };
+        let mut ok = Vec::new();
+        for name in names {
+            let valid = !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '*')
+                && !name.starts_with(|c: char| c.is_ascii_digit());
+            let literal = name.split('*').next().unwrap_or_default();
+            if !valid {
+                let hint =
+                    "a name is letters, digits and `_` (not starting with a digit); `*` matches any run of characters, as in `AWS_*`";
+                self.error(s, key, format!("`{name}` is not a variable name or pattern"), hint);
+            } else if scrubbed(literal) {
+                let example = if name.contains('*') {
+                    "OPENCLAW_GATEWAY_TOKEN"
+                } else {
+                    name.as_str()
+                };
+                let hint = format!(
+                    "clawherd never passes these from its own environment (it sets OPENCLAW_*/CLAWDBOT_* itself and keeps supervisor hints away from the gateway); give a value in env instead, e.g. `env: {{{example}: \"${{{example}}}\"}}`"
+                );
+                self.error(
+                    s,
+                    key,
+                    format!("`{name}` names variables clawherd removes from every child's environment"),
+                    hint,
+                );
+            } else {
+                ok.push(name.clone());
+            }
+        }
+        EnvInherit::Allowlist(ok)
     }
 
     fn env_entry(&mut self, k: &str, v: &Spanned<String>) -> Option<String> {
@@ -1241,6 +1308,53 @@ mod tests {
 
     fn first_error(text: &str) -> String {
         run(text).expect_err("must fail").0[0].to_string()
+    }
+
+    #[test]
+    fn env_inherit_is_a_word_or_a_list_and_a_profile_replaces_the_default() {
+        let v = run("version: 1\ndefaults:\n  env_inherit: [GITHUB_TOKEN, \"AWS_*\"]\nprofiles:\n  main:\n    port: 18789\n  rescue:\n    port: 19789\n    env_inherit: all\n  x:\n    role: rescue\n    port: 20789\n    env_inherit: allowlist\n")
+            .expect("valid");
+        let inherit: Vec<_> = v.profiles.iter().map(|p| p.env_inherit.clone()).collect();
+        assert_eq!(
+            inherit,
+            [
+                EnvInherit::Allowlist(vec!["GITHUB_TOKEN".into(), "AWS_*".into()]),
+                EnvInherit::All,
+                EnvInherit::Allowlist(Vec::new()),
+            ]
+        );
+        assert_eq!(v.settings.hooks.env_inherit, inherit[0], "hooks follow defaults.env_inherit");
+        let none = run("version: 1\nprofiles:\n  main: {port: 18789}\n").expect("valid");
+        assert_eq!(none.profiles[0].env_inherit, EnvInherit::Allowlist(Vec::new()), "the default");
+    }
+
+    #[test]
+    fn env_inherit_refuses_unknown_words_bad_names_and_never_inherited_ones() {
+        let e = first_error("version: 1\nprofiles:\n  main:\n    env_inherit: everything\n");
+        assert!(
+            e.contains("profiles.main.env_inherit") && e.contains("`everything` is not a choice"),
+            "{e}"
+        );
+        let d = run("version: 1\ndefaults:\n  env_inherit: [\"A-B\", OPENCLAW_GATEWAY_TOKEN, \"CLAWDBOT_*\", NODE_COMPILE_CACHE, OK_*]\nprofiles:\n  main: {port: 18789}\n")
+            .expect_err("must fail");
+        let all: Vec<String> = d.0.iter().map(ToString::to_string).collect();
+        assert_eq!(all.len(), 4, "each bad entry once, at defaults, not again per profile: {all:#?}");
+        assert!(
+            all[0].contains("defaults.env_inherit") && all[0].contains("`A-B` is not a variable name"),
+            "{all:#?}"
+        );
+        assert!(
+            all[1].contains("`OPENCLAW_GATEWAY_TOKEN` names variables clawherd removes")
+                && all[1].contains("env: {OPENCLAW_GATEWAY_TOKEN: \"${OPENCLAW_GATEWAY_TOKEN}\"}"),
+            "{}",
+            all[1]
+        );
+        assert!(
+            all[2].contains("`CLAWDBOT_*`") && all[3].contains("`NODE_COMPILE_CACHE`"),
+            "{all:#?}"
+        );
+        let e = first_error("version: 1\nprofiles:\n  main:\n    env_inherit: {A: b}\n");
+        assert!(e.contains("`allowlist`, `all` or a list of variable names"), "{e}");
     }
 
     #[test]

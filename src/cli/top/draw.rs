@@ -1,9 +1,9 @@
 //! Drawing `clawherd top`: [`draw`] turns an [`App`] into one frame and reads nothing else, so a
 //! test renders it on ratatui's `TestBackend` and reads the buffer.
 //!
-//! From top to bottom: a title line (fleet, counts, connection), the instance table, the
-//! failover pairs beside the port map, the event stream or the followed log, and a line of
-//! keys (or the prompt of a confirmation or the filter). Without colours (`NO_COLOR`,
+//! From top to bottom: a title line (fleet, counts, warnings, connection), the instance table,
+//! the fleet's warnings when it has any, the failover pairs beside the port map, the event
+//! stream or the followed log, and a line of keys (or the prompt of a confirmation or the filter). Without colours (`NO_COLOR`,
 //! monochrome terminals) states and the selection are told apart by bold, dim and reverse.
 
 use super::app::{App, Connection, ExitCause, Mode, Pane};
@@ -22,6 +22,8 @@ use std::time::SystemTime;
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 /// The terminal width from which the failover pairs and the port map sit side by side.
 const SIDE_BY_SIDE: u16 = 100;
+/// Warnings listed at most (one line each); more are counted on a last line.
+const WARNING_LINES: usize = 3;
 
 /// Draws the whole screen for `app`.
 pub fn draw(app: &App, f: &mut Frame) {
@@ -33,6 +35,14 @@ pub fn draw(app: &App, f: &mut Frame) {
     // what the pairs and the port map need, up to two thirds of the rest; the bottom pane the rest.
     let count = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
     let table_h = count(shown.len()).saturating_add(3).min((avail / 2).max(4));
+    let warnings = app.status.as_ref().map_or(&[][..], |s| s.warnings.as_slice());
+    // The warnings box: one line per warning (and one for the rest), only when there are any.
+    let warn_h = match warnings.len() {
+        0 => 0,
+        n if n > WARNING_LINES => count(WARNING_LINES) + 3,
+        n => count(n) + 2,
+    }
+    .min(avail.saturating_sub(table_h) / 3);
     let ports_h = count(shown.len()).saturating_add(4);
     let pairs_h = count(pairs.len().max(1)).saturating_add(2);
     let mid_want = if area.width >= SIDE_BY_SIDE {
@@ -40,10 +50,11 @@ pub fn draw(app: &App, f: &mut Frame) {
     } else {
         ports_h + pairs_h
     };
-    let mid_h = mid_want.min(avail.saturating_sub(table_h) * 2 / 3);
-    let [title, table, mid, bottom, keys] = Layout::vertical([
+    let mid_h = mid_want.min(avail.saturating_sub(table_h + warn_h) * 2 / 3);
+    let [title, table, warn, mid, bottom, keys] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(table_h),
+        Constraint::Length(warn_h),
         Constraint::Length(mid_h),
         Constraint::Min(0),
         Constraint::Length(1),
@@ -51,6 +62,9 @@ pub fn draw(app: &App, f: &mut Frame) {
     .areas(area);
     draw_title(app, f, title);
     draw_table(app, &shown, f, table);
+    if warn_h > 0 {
+        draw_warnings(app, warnings, f, warn);
+    }
     if area.width >= SIDE_BY_SIDE {
         let [left, right] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(mid);
         draw_pairs(app, &pairs, f, left);
@@ -94,6 +108,15 @@ fn draw_title(app: &App, f: &mut Frame, area: Rect) {
     if let Some(s) = &app.status {
         let ready = s.instances.iter().filter(|i| i.ready).count();
         spans.push(Span::raw(format!("  {}/{} ready  ", ready, s.instances.len())));
+        // Before the daemon and the fleet path, so that a narrow terminal still shows it.
+        if !s.warnings.is_empty() {
+            let n = s.warnings.len();
+            spans.push(Span::styled(
+                format!("{n} warning{}", if n == 1 { "" } else { "s" }),
+                styled(app, Color::Yellow, Modifier::BOLD),
+            ));
+            spans.push(Span::raw("  "));
+        }
         spans.push(Span::raw(format!("daemon pid {} ({})  ", s.pid, bytes(s.rss_bytes))));
         spans.push(Span::raw(s.fleet.clone()));
     }
@@ -112,6 +135,22 @@ fn draw_title(app: &App, f: &mut Frame, area: Rect) {
         spans.push(conn);
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The fleet's warnings (the proof's, as `check` and `reload` print them), the first line of
+/// each: where and what; the note and hint lines are for `clawherd check`.
+fn draw_warnings(app: &App, warnings: &[String], f: &mut Frame, area: Rect) {
+    let style = styled(app, Color::Yellow, Modifier::empty());
+    let mut lines: Vec<Line> = warnings
+        .iter()
+        .take(WARNING_LINES)
+        .map(|w| Line::styled(w.lines().next().unwrap_or_default().to_string(), style))
+        .collect();
+    if warnings.len() > WARNING_LINES {
+        lines.push(Line::raw(format!("… and {} more", warnings.len() - WARNING_LINES)));
+    }
+    let block = Block::bordered().title(" warnings (`clawherd check` shows each with its hint) ");
+    f.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 /// A table column: header, width, and the cell of an instance.

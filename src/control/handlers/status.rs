@@ -77,6 +77,7 @@ pub async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>)
         pid: std::process::id(),
         rss_bytes,
         instances,
+        warnings: state.warnings.get(),
     })
     .into_response()
 }
