@@ -396,6 +396,11 @@ pub enum PathKind {
     LogFile,
     /// clawdbot's canvas root, served on the base port.
     CanvasRoot,
+    /// The workspace of one agent of `agents.list` (or OpenClaw's `agents.entries`) that does
+    /// not share the instance's own workspace.
+    AgentWorkspace,
+    /// The `agentDir` written for one agent (its default lies in the state dir).
+    AgentDir,
 }
 
 impl PathKind {
@@ -407,6 +412,8 @@ impl PathKind {
             PathKind::Workspace => "workspace",
             PathKind::LogFile => "log file",
             PathKind::CanvasRoot => "canvas root",
+            PathKind::AgentWorkspace => "agent workspace",
+            PathKind::AgentDir => "agent dir",
         }
     }
 }
@@ -428,6 +435,25 @@ pub struct GatewayPaths {
     pub log_file: Sourced<PathBuf>,
     /// clawdbot's canvas root (absolute); `None` for other flavors or with the canvas host off.
     pub canvas_root: Option<Sourced<PathBuf>>,
+    /// The paths of the config's agents that lie outside the state dir and differ from
+    /// `workspace`: workspaces and written `agentDir`s, in the config's order.
+    pub agents: Vec<AgentPath>,
+}
+
+/// A path of one agent of the config (`agents.list[N]`, or `agents.entries.<id>` in today's
+/// OpenClaw).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentPath {
+    /// [`PathKind::AgentWorkspace`] or [`PathKind::AgentDir`].
+    pub kind: PathKind,
+    /// The agent's id, normalized as the gateway does (lowercase, `[a-z0-9_-]`).
+    pub agent: String,
+    /// The config key that sets this path (`agents.list[2].workspace`), written or not.
+    pub key: String,
+    /// Where in the config the key is written, else where the agent's entry is.
+    pub place: Place,
+    /// The path (absolute) and its origin.
+    pub path: Sourced<PathBuf>,
 }
 
 /// The effective setup of one instance.
@@ -468,10 +494,16 @@ impl Plan {
                     (PathKind::LogFile, &g.log_file),
                 ];
                 v.extend(g.canvas_root.as_ref().map(|c| (PathKind::CanvasRoot, c)));
+                v.extend(g.agents.iter().map(|a| (a.kind, &a.path)));
                 v
             }
             None => Vec::new(),
         }
+    }
+
+    /// The agent whose path `path` is (one of [`Plan::paths`]'s, compared by address).
+    pub fn agent_path(&self, path: &Sourced<PathBuf>) -> Option<&AgentPath> {
+        self.gateway.as_ref()?.agents.iter().find(|a| std::ptr::eq(&a.path, path))
     }
 
     /// The base port's value, if any.
@@ -559,6 +591,7 @@ pub fn plan(
     let workspace = cx.workspace(&env, &state_dir.value, &resolve);
     let log_file = cx.log_file(&env, &resolve);
     let canvas_root = cx.canvas_root(&env, &resolve);
+    let agents = cx.agent_paths(&env, &workspace.value, &resolve);
     let (listeners, cdp_urls) = cx.listeners(&env, &base_port);
     cx.start_warnings();
     let Cx { errors, warnings, .. } = cx;
@@ -573,6 +606,7 @@ pub fn plan(
         workspace,
         log_file,
         canvas_root,
+        agents,
     };
     let plan = Plan {
         profile: profile.name.clone(),
@@ -888,6 +922,109 @@ impl Cx<'_> {
                 "clawdbot's default canvas root (shared by every instance with the same HOME)",
             ),
         })
+    }
+
+    /// The paths of the config's agents that the proof must keep apart from other instances':
+    /// each agent's workspace unless it is the instance's `workspace`, and each written
+    /// `agentDir`. An agent's workspace is its own `workspace` key; else the default agent's is
+    /// the instance's workspace; else clawdbot gives `~/clawd-<id>` (in HOME, whatever the
+    /// profile; `resolveAgentWorkspaceDir`, clawdbot's dist/agents/agent-scope.js) and today's
+    /// OpenClaw `<agents.defaults.workspace>/<id>` or `<state dir>/workspace-<id>`
+    /// (`resolveAgentWorkspaceDir`, dist/agent-scope-config-*.mjs), inside the instance's own
+    /// paths, so left out. The default agent: clawdbot's first entry with `default` set, else
+    /// its first; OpenClaw's one entry with `default: true` (unless `agents.ownership` is
+    /// `explicit`), else the only entry. An unwritten `agentDir` is `<state dir>/agents/<id>/agent`.
+    fn agent_paths(&mut self, env: &BTreeMap<String, String>, workspace: &Path, resolve: &dyn Fn(&str) -> PathBuf) -> Vec<AgentPath> {
+        let entries = self.agent_entries();
+        let default = self.default_agent(&entries);
+        let mut seen: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for (prefix, id) in entries {
+            if seen.contains(&id) {
+                continue; // the gateway reads the first entry of an id
+            }
+            seen.push(id.clone());
+            let key = format!("{prefix}.workspace");
+            let path = match self.string(&key, env).filter(|w| !w.trim().is_empty()) {
+                Some(w) => Some(Sourced::new(resolve(&w), self.source(&key))),
+                None if Some(&id) == default.as_ref() || self.profile.flavor != Flavor::Clawdbot => None,
+                None => Some(Sourced::derived(
+                    resolve(&format!("~/clawd-{id}")),
+                    format!("clawdbot's workspace of agent '{id}', which sets none: ~/clawd-{id} whatever the profile"),
+                )),
+            };
+            if let Some(path) = path.filter(|p| p.value != workspace) {
+                out.push(self.agent_path(PathKind::AgentWorkspace, &id, &prefix, key, path));
+            }
+            let key = format!("{prefix}.agentDir");
+            if let Some(d) = self.string(&key, env).filter(|d| !d.trim().is_empty()) {
+                let path = Sourced::new(resolve(&d), self.source(&key));
+                out.push(self.agent_path(PathKind::AgentDir, &id, &prefix, key, path));
+            }
+        }
+        out
+    }
+
+    fn agent_path(&self, kind: PathKind, id: &str, prefix: &str, key: String, path: Sourced<PathBuf>) -> AgentPath {
+        let at = openclaw::locate_key(self.config, &key).or_else(|| openclaw::locate_key(self.config, prefix));
+        AgentPath {
+            kind,
+            agent: id.to_string(),
+            key,
+            place: at.map_or_else(|| Place::file(self.config), |(l, c)| Place::at(self.config, l, c)),
+            path,
+        }
+    }
+
+    /// The agents of the config as (key prefix, normalized id): `agents.list[N]` entries that are
+    /// objects, or for today's OpenClaw the `agents.entries` record when present.
+    fn agent_entries(&self) -> Vec<(String, String)> {
+        if self.profile.flavor == Flavor::OpenClaw
+            && let Some(Value::Object(entries)) = self.cfg.get("agents.entries")
+        {
+            return entries
+                .iter()
+                .filter(|(_, e)| e.is_object())
+                .map(|(id, _)| (format!("agents.entries.{id}"), normalize_agent_id(id)))
+                .collect();
+        }
+        let Some(Value::Array(list)) = self.cfg.get("agents.list") else {
+            return Vec::new();
+        };
+        list.iter()
+            .enumerate()
+            .filter(|(_, e)| e.is_object())
+            .map(|(i, e)| {
+                (
+                    format!("agents.list[{i}]"),
+                    normalize_agent_id(e.get("id").and_then(Value::as_str).unwrap_or("")),
+                )
+            })
+            .collect()
+    }
+
+    /// The id of the agent that works in the instance's own workspace (see `agent_paths`).
+    fn default_agent(&self, entries: &[(String, String)]) -> Option<String> {
+        let Some(Value::Array(list)) = self.cfg.get("agents.list") else {
+            // `agents.entries` marks no default; its only entry is.
+            return match entries {
+                [(_, id)] => Some(id.clone()),
+                _ => None,
+            };
+        };
+        let ids = || list.iter().filter(|e| e.is_object());
+        let id_of = |e: &Value| normalize_agent_id(e.get("id").and_then(Value::as_str).unwrap_or(""));
+        if self.profile.flavor == Flavor::Clawdbot {
+            let marked = ids().find(|e| e.get("default").is_some_and(truthy));
+            return marked.or_else(|| ids().next()).map(id_of);
+        }
+        let explicit = self.cfg.get("agents.ownership").and_then(Value::as_str) == Some("explicit");
+        let marked: Vec<&Value> = ids().filter(|e| e.get("default") == Some(&Value::Bool(true))).collect();
+        match (explicit, marked.as_slice(), entries) {
+            (false, [one], _) => Some(id_of(one)),
+            (_, _, [(_, id)]) => Some(id.clone()),
+            _ => None,
+        }
     }
 
     /// The log file: `logging.file`, else OpenClaw's default rolling file of the OpenClaw profile.
@@ -1240,6 +1377,41 @@ impl Cx<'_> {
                 .hint("set gateway.bind: \"loopback\""),
             );
         }
+    }
+}
+
+/// An agent id as both generations normalize it (`normalizeAgentId`): a valid id
+/// (`[a-z0-9][a-z0-9_-]{0,63}`, any case) lowercased; else lowercased with each run of other
+/// characters turned into `-`, leading and trailing `-` removed, cut at 64; `main` when empty.
+fn normalize_agent_id(raw: &str) -> String {
+    let lower = raw.trim().to_lowercase();
+    let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+    let valid = lower.len() <= 64 && lower.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) && lower.chars().all(ok);
+    if valid {
+        return lower;
+    }
+    let mut out = String::new();
+    let mut in_run = false;
+    for c in lower.chars() {
+        if ok(c) {
+            out.push(c);
+        } else if !in_run {
+            out.push('-');
+        }
+        in_run = !ok(c);
+    }
+    let out: String = out.trim_matches('-').chars().take(64).collect();
+    if out.is_empty() { "main".to_string() } else { out }
+}
+
+/// JavaScript's truthiness of a JSON value.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
     }
 }
 
@@ -1623,6 +1795,39 @@ mod tests {
         )
         .expect_err("refused");
         assert!(e.contains("browser.profiles.work.cdpUrl") && e.contains("exits 78"), "{e}");
+    }
+
+    /// Issue 13 (per-agent workspaces): a clawdbot agent that sets no workspace and is not the
+    /// default works in `~/clawd-<id>` whatever the profile, so two instances with an agent
+    /// `ops` share it; an OpenClaw agent's own workspace inside another instance's state dir is
+    /// refused too. Each error is at the agent's entry or key in its config, with the key to set.
+    #[test]
+    fn agent_workspaces_of_two_instances_must_not_meet() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().display().to_string();
+        for (name, extra) in [
+            ("a", "{id: 'main', default: true}, {id: 'ops'}"),
+            ("b", "{id: 'main'},\n      {id: 'Ops'}"),
+        ] {
+            let cfg = format!(
+                "{{\n  logging: {{file: '{d}/{name}.log'}},\n  canvasHost: {{root: '{d}/{name}-canvas'}},\n  agents: {{\n    defaults: {{workspace: '{d}/{name}-ws'}},\n    list: [{extra}],\n  }},\n}}\n"
+            );
+            std::fs::write(dir.path().join(format!("{name}.json5")), cfg).expect("write");
+        }
+        let c = format!("{{\n  agents: {{list: [\n    {{id: 'main'}},\n    {{id: 'helper', workspace: '{d}/a/ws'}},\n  ]}},\n}}\n");
+        std::fs::write(dir.path().join("c.json5"), c).expect("write");
+        let fleet = "version: 1\nprofiles:\n  a:\n    role: main\n    flavor: clawdbot\n    port: 20000\n    state_dir: a\n    config: a.json5\n  b:\n    role: rescue\n    flavor: clawdbot\n    port: 21000\n    state_dir: b\n    config: b.json5\n  c:\n    role: rescue\n    port: 22000\n    state_dir: c\n    config: c.json5\n    args: [--allow-unconfigured]\n";
+        let e = load_err(dir.path(), fleet, &[]);
+        let ops = format!("{d}/clawd-ops");
+        assert!(
+            e.contains(&format!("b.json5:7:7: error: profile 'b': agents.list[1].workspace: workspace of agent 'ops' {ops} is the same as the workspace of agent 'ops' of profile 'a' ({ops})")),
+            "{e}"
+        );
+        assert!(e.contains(&format!("hint: set agents.list[1].workspace in {d}/b.json5")), "{e}");
+        assert!(
+            e.contains(&format!("c.json5:4:20: error: profile 'c': agents.list[1].workspace: workspace of agent 'helper' {d}/a/ws lies inside the state dir of profile 'a' ({d}/a)")),
+            "{e}"
+        );
     }
 
     /// Issue 13, mixed generations: without `~/.openclaw` today's openclaw falls back to an
