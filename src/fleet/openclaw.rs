@@ -187,7 +187,8 @@ impl ConfigFile {
 /// Keys a flavor's gateway refuses, with the reason and the fix. Today's OpenClaw has a strict
 /// schema and exits 78 on an unknown key (`dist/config-*.mjs` validation): `browser.controlPort` never existed
 /// there, `browser.cdpPortRangeStart` is retired (`dist/legacy-*.mjs`), `canvasHost` was removed
-/// (`doctor --fix` migrates it to `plugins.entries.canvas.config.host`).
+/// (`doctor --fix` migrates it to `plugins.entries.canvas.config.host`), `agents.list` became
+/// `agents.entries` (observed: "Unrecognized key: \"list\"").
 pub fn refused_keys(flavor: Flavor) -> &'static [(&'static str, &'static str)] {
     match flavor {
         Flavor::OpenClaw => &[
@@ -202,6 +203,10 @@ pub fn refused_keys(flavor: Flavor) -> &'static [(&'static str, &'static str)] {
             (
                 "canvasHost",
                 "canvasHost was removed (canvas is served on the base port) and openclaw exits 78 on it; run `openclaw doctor --fix` or remove the block",
+            ),
+            (
+                "agents.list",
+                "today's openclaw has no agents.list (\"Unrecognized key\", exit 78): write each agent as agents.entries.<id>: {...}, or run `openclaw doctor --fix`, which moves the list there (dist/legacy-*.mjs)",
             ),
         ],
         Flavor::Clawdbot => &[(

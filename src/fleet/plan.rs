@@ -931,9 +931,8 @@ impl Cx<'_> {
     /// profile; `resolveAgentWorkspaceDir`, clawdbot's dist/agents/agent-scope.js) and today's
     /// OpenClaw `<agents.defaults.workspace>/<id>` or `<state dir>/workspace-<id>`
     /// (`resolveAgentWorkspaceDir`, dist/agent-scope-config-*.mjs), inside the instance's own
-    /// paths, so left out. The default agent: clawdbot's first entry with `default` set, else
-    /// its first; OpenClaw's one entry with `default: true` (unless `agents.ownership` is
-    /// `explicit`), else the only entry. An unwritten `agentDir` is `<state dir>/agents/<id>/agent`.
+    /// paths, so left out (observed with `openclaw agents list --json`). An unwritten `agentDir`
+    /// is `<state dir>/agents/<id>/agent`.
     fn agent_paths(&mut self, env: &BTreeMap<String, String>, workspace: &Path, resolve: &dyn Fn(&str) -> PathBuf) -> Vec<AgentPath> {
         let entries = self.agent_entries();
         let default = self.default_agent(&entries);
@@ -1003,28 +1002,14 @@ impl Cx<'_> {
             .collect()
     }
 
-    /// The id of the agent that works in the instance's own workspace (see `agent_paths`).
+    /// clawdbot's default agent (`resolveDefaultAgentId`, dist/agents/agent-scope.js): the first
+    /// entry with `default` set (as JavaScript tests it), else the first entry. Only clawdbot needs
+    /// it: today's OpenClaw puts every agent without a workspace inside the instance's own paths.
     fn default_agent(&self, entries: &[(String, String)]) -> Option<String> {
-        let Some(Value::Array(list)) = self.cfg.get("agents.list") else {
-            // `agents.entries` marks no default; its only entry is.
-            return match entries {
-                [(_, id)] => Some(id.clone()),
-                _ => None,
-            };
-        };
-        let ids = || list.iter().filter(|e| e.is_object());
-        let id_of = |e: &Value| normalize_agent_id(e.get("id").and_then(Value::as_str).unwrap_or(""));
-        if self.profile.flavor == Flavor::Clawdbot {
-            let marked = ids().find(|e| e.get("default").is_some_and(truthy));
-            return marked.or_else(|| ids().next()).map(id_of);
-        }
-        let explicit = self.cfg.get("agents.ownership").and_then(Value::as_str) == Some("explicit");
-        let marked: Vec<&Value> = ids().filter(|e| e.get("default") == Some(&Value::Bool(true))).collect();
-        match (explicit, marked.as_slice(), entries) {
-            (false, [one], _) => Some(id_of(one)),
-            (_, _, [(_, id)]) => Some(id.clone()),
-            _ => None,
-        }
+        let marked = entries
+            .iter()
+            .find(|(prefix, _)| self.cfg.get(&format!("{prefix}.default")).is_some_and(truthy));
+        marked.or(entries.first()).map(|(_, id)| id.clone())
     }
 
     /// The log file: `logging.file`, else OpenClaw's default rolling file of the OpenClaw profile.
@@ -1799,8 +1784,8 @@ mod tests {
 
     /// Issue 13 (per-agent workspaces): a clawdbot agent that sets no workspace and is not the
     /// default works in `~/clawd-<id>` whatever the profile, so two instances with an agent
-    /// `ops` share it; an OpenClaw agent's own workspace inside another instance's state dir is
-    /// refused too. Each error is at the agent's entry or key in its config, with the key to set.
+    /// `ops` share it; an OpenClaw agent's own workspace (`agents.entries.<id>`) inside another
+    /// instance's state dir is refused too. Each error is at the agent's entry or key in its config, with the key to set.
     #[test]
     fn agent_workspaces_of_two_instances_must_not_meet() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -1814,7 +1799,7 @@ mod tests {
             );
             std::fs::write(dir.path().join(format!("{name}.json5")), cfg).expect("write");
         }
-        let c = format!("{{\n  agents: {{list: [\n    {{id: 'main'}},\n    {{id: 'helper', workspace: '{d}/a/ws'}},\n  ]}},\n}}\n");
+        let c = format!("{{\n  agents: {{entries: {{\n    main: {{default: true}},\n    helper: {{workspace: '{d}/a/ws'}},\n  }}}},\n}}\n");
         std::fs::write(dir.path().join("c.json5"), c).expect("write");
         let fleet = "version: 1\nprofiles:\n  a:\n    role: main\n    flavor: clawdbot\n    port: 20000\n    state_dir: a\n    config: a.json5\n  b:\n    role: rescue\n    flavor: clawdbot\n    port: 21000\n    state_dir: b\n    config: b.json5\n  c:\n    role: rescue\n    port: 22000\n    state_dir: c\n    config: c.json5\n    args: [--allow-unconfigured]\n";
         let e = load_err(dir.path(), fleet, &[]);
@@ -1825,7 +1810,17 @@ mod tests {
         );
         assert!(e.contains(&format!("hint: set agents.list[1].workspace in {d}/b.json5")), "{e}");
         assert!(
-            e.contains(&format!("c.json5:4:20: error: profile 'c': agents.list[1].workspace: workspace of agent 'helper' {d}/a/ws lies inside the state dir of profile 'a' ({d}/a)")),
+            e.contains(&format!("c.json5:4:14: error: profile 'c': agents.entries.helper.workspace: workspace of agent 'helper' {d}/a/ws lies inside the state dir of profile 'a' ({d}/a)")),
+            "{e}"
+        );
+    }
+
+    /// Today's OpenClaw refuses `agents.list` (its roster is `agents.entries`; exit 78).
+    #[test]
+    fn openclaw_agents_list_is_refused_with_agents_entries_as_the_fix() {
+        let e = one_plan("openclaw", "{agents: {list: [{id: 'a'}]}}").expect_err("refused");
+        assert!(
+            e.contains("agents.list: key not accepted by the `openclaw` flavor") && e.contains("agents.entries.<id>"),
             "{e}"
         );
     }
