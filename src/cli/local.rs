@@ -201,6 +201,12 @@ pub fn ports(file: &Path) -> u8 {
     for r in &rows {
         print([&r[0], &r[1], &r[2], &r[3]]);
     }
+    let mut flavors: Vec<fleet::Flavor> = f.instances.iter().map(|(p, _)| p.flavor).collect();
+    flavors.sort_by_key(|f| f.as_str());
+    flavors.dedup();
+    for note in flavors.into_iter().filter_map(fleet::plan::when_ports_open) {
+        println!("{}", super::wrap::wrap(&format!("when: {note}"), width));
+    }
     for (p, plan) in &f.instances {
         let Some(base) = plan.port() else { continue };
         for n in fleet::plan::not_planned(p.flavor) {

@@ -115,6 +115,8 @@ fn check_own_pins(plan: &Plan, place: &Place) -> Vec<Diagnostic> {
 /// One path of one instance, resolved as the kernel would.
 struct PathEntry {
     item: usize,
+    /// Its place in the instance's [`Plan::paths`].
+    index: usize,
     kind: PathKind,
     path: PathBuf,
 }
@@ -126,9 +128,15 @@ fn check_paths(items: &[(&Plan, &Place)]) -> Vec<Diagnostic> {
     let entries: Vec<PathEntry> = items
         .iter()
         .enumerate()
-        .flat_map(|(item, (p, _))| p.paths().into_iter().map(move |(kind, s)| (item, kind, s)))
-        .map(|(item, kind, s)| PathEntry {
+        .flat_map(|(item, (p, _))| {
+            p.paths()
+                .into_iter()
+                .enumerate()
+                .map(move |(index, (kind, s))| (item, index, kind, s))
+        })
+        .map(|(item, index, kind, s)| PathEntry {
             item,
+            index,
             kind,
             path: resolver.resolve(&s.value),
         })
@@ -148,31 +156,46 @@ fn check_paths(items: &[(&Plan, &Place)]) -> Vec<Diagnostic> {
     out
 }
 
-fn source_of(plan: &Plan, kind: PathKind) -> Option<&Sourced<PathBuf>> {
-    plan.paths().into_iter().find(|(k, _)| *k == kind).map(|(_, s)| s)
+fn path_of(plan: &Plan, index: usize) -> Option<&Sourced<PathBuf>> {
+    plan.paths().into_iter().nth(index).map(|(_, s)| s)
+}
+
+/// What the path is, as the errors name it: its kind, or for an agent's path whose agent.
+fn label(kind: PathKind, plan: &Plan, path: &Sourced<PathBuf>) -> String {
+    match plan.agent_path(path) {
+        Some(a) if kind == PathKind::AgentDir => format!("agent dir of agent '{}'", a.agent),
+        Some(a) => format!("workspace of agent '{}'", a.agent),
+        None => kind.as_str().to_string(),
+    }
+}
+
+/// The error about `path` of `plan`: at the agent's key in the config for an agent's path (with
+/// that key), else at the value's origin.
+fn path_error(plan: &Plan, path: &Sourced<PathBuf>, profile_place: &Place, message: String) -> Diagnostic {
+    match plan.agent_path(path) {
+        Some(a) => Diagnostic::error(a.place.clone(), message)
+            .profile(&plan.profile)
+            .key(a.key.as_str()),
+        None => Diagnostic::error(path.source.place_or(profile_place), message).profile(&plan.profile),
+    }
 }
 
 /// The error of one pair: `b`'s path `relation` `a`'s, reported on `b`.
 fn path_pair(items: &[(&Plan, &Place)], a: &PathEntry, b: &PathEntry, relation: &str) -> Option<Diagnostic> {
     let (plan_a, _) = items.get(a.item)?;
     let (plan_b, place_b) = items.get(b.item)?;
-    let src_a = &source_of(plan_a, a.kind)?.source;
-    let src_b = &source_of(plan_b, b.kind)?.source;
-    let d = Diagnostic::error(
-        src_b.place_or(place_b),
-        format!(
-            "{} {} {relation} the {} of profile '{}' ({})",
-            b.kind.as_str(),
-            b.path.display(),
-            a.kind.as_str(),
-            plan_a.profile,
-            a.path.display()
-        ),
-    )
-    .profile(&plan_b.profile)
-    .note(format!("'{}' {} comes from {}", plan_b.profile, b.kind.as_str(), src_b))
-    .note(format!("'{}' {} comes from {}", plan_a.profile, a.kind.as_str(), src_a))
-    .hint(path_fix(b.kind, plan_b));
+    let (path_a, path_b) = (path_of(plan_a, a.index)?, path_of(plan_b, b.index)?);
+    let (label_a, label_b) = (label(a.kind, plan_a, path_a), label(b.kind, plan_b, path_b));
+    let message = format!(
+        "{label_b} {} {relation} the {label_a} of profile '{}' ({})",
+        b.path.display(),
+        plan_a.profile,
+        a.path.display()
+    );
+    let d = path_error(plan_b, path_b, place_b, message)
+        .note(format!("'{}' {label_b} comes from {}", plan_b.profile, path_b.source))
+        .note(format!("'{}' {label_a} comes from {}", plan_a.profile, path_a.source))
+        .hint(path_fix(b.kind, plan_b, path_b));
     Some(d)
 }
 
@@ -201,26 +224,23 @@ fn same_path(items: &[(&Plan, &Place)], group: &[&PathEntry]) -> Option<Diagnost
         return path_pair(items, first, second, "is the same as");
     }
     let (plan, place) = items.get(second.item)?;
-    let src = &source_of(plan, second.kind)?.source;
+    let path = path_of(plan, second.index)?;
+    let what = label(second.kind, plan, path);
     let names = entry_names(items, group);
     let profiles = {
         let mut v: Vec<usize> = group.iter().map(|e| e.item).collect();
         v.dedup();
         v.len()
     };
-    let d = Diagnostic::error(
-        src.place_or(place),
-        format!(
-            "{} {} is shared by {profiles} profiles: {}",
-            second.kind.as_str(),
-            second.path.display(),
-            label_list(&names)
-        ),
-    )
-    .profile(&plan.profile)
-    .note(format!("'{}' {} comes from {}", plan.profile, second.kind.as_str(), src))
-    .note("every profile named here needs one of its own, except one")
-    .hint(path_fix(second.kind, plan));
+    let message = format!(
+        "{what} {} is shared by {profiles} profiles: {}",
+        second.path.display(),
+        label_list(&names)
+    );
+    let d = path_error(plan, path, place, message)
+        .note(format!("'{}' {what} comes from {}", plan.profile, path.source))
+        .note("every profile named here needs one of its own, except one")
+        .hint(path_fix(second.kind, plan, path));
     Some(d)
 }
 
@@ -238,29 +258,40 @@ fn nested_path(items: &[(&Plan, &Place)], inside: &[&PathEntry], container: &[&P
         };
     }
     let (plan, place) = items.get(i.item)?;
-    let src = &source_of(plan, i.kind)?.source;
-    let d = Diagnostic::error(
-        src.place_or(place),
-        format!(
-            "{} {} of {} lies inside the {} {} of {}",
-            i.kind.as_str(),
-            i.path.display(),
-            label_list(&entry_names(items, inside)),
-            c.kind.as_str(),
-            c.path.display(),
-            label_list(&entry_names(items, container)),
-        ),
-    )
-    .profile(&plan.profile)
-    .note(format!("'{}' {} comes from {}", plan.profile, i.kind.as_str(), src))
-    .hint(path_fix(i.kind, plan));
+    let path = path_of(plan, i.index)?;
+    let what = label(i.kind, plan, path);
+    let message = format!(
+        "{what} {} of {} lies inside the {} {} of {}",
+        i.path.display(),
+        label_list(&entry_names(items, inside)),
+        c.kind.as_str(),
+        c.path.display(),
+        label_list(&entry_names(items, container)),
+    );
+    let d = path_error(plan, path, place, message)
+        .note(format!("'{}' {what} comes from {}", plan.profile, path.source))
+        .hint(path_fix(i.kind, plan, path));
     Some(d)
 }
 
-fn path_fix(kind: PathKind, plan: &Plan) -> String {
+fn path_fix(kind: PathKind, plan: &Plan, path: &Sourced<PathBuf>) -> String {
     let name = &plan.profile;
     // Path clashes only exist between gateways.
     let Some(g) = &plan.gateway else { return String::new() };
+    if let Some(a) = plan.agent_path(path) {
+        let what = if kind == PathKind::AgentDir { "agentDir" } else { "workspace" };
+        return format!(
+            "set {} in {} to a folder of agent '{}''s own, outside every other instance's paths (an agent without a {what} gets {})",
+            a.key,
+            g.config.value.display(),
+            a.agent,
+            match (kind, g.flavor) {
+                (PathKind::AgentDir, _) => "<state dir>/agents/<id>/agent".to_string(),
+                (_, Flavor::Clawdbot) => format!("~/clawd-{} in clawdbot, shared by every instance with the same HOME", a.agent),
+                _ => "a folder inside the instance's own workspace or state dir".to_string(),
+            }
+        );
+    }
     match kind {
         PathKind::Config => {
             format!("give profile '{name}' a config of its own with `config:` (or its own `state_dir:`/`openclaw_profile:`)")
@@ -289,6 +320,13 @@ fn path_fix(kind: PathKind, plan: &Plan) -> String {
             g.config.value.display(),
             g.state_dir.value.join("logs/gateway.log").display()
         ),
+        // Agents' paths are answered above; one that is not found has no better fix.
+        PathKind::AgentWorkspace | PathKind::AgentDir => {
+            format!(
+                "give each agent of profile '{name}' a workspace of its own in {}",
+                g.config.value.display()
+            )
+        }
     }
 }
 
@@ -828,6 +866,7 @@ pub(crate) mod tests {
                 workspace: s(state.join("workspace")),
                 log_file: s(state.join("gateway.log")),
                 canvas_root: None,
+                agents: Vec::new(),
             }),
             base_port: Some(Sourced {
                 value: base,
@@ -915,6 +954,44 @@ pub(crate) mod tests {
                     && t.contains("set logging.file")
             ),
             "{all:#?}"
+        );
+    }
+
+    /// Issue 13: an agent's workspace is one of the instance's paths: on another instance's
+    /// workspace it is refused at the agent's key, naming both profiles, both paths and the key
+    /// to set; an agent of the same instance inside its own workspace is not a clash.
+    #[test]
+    fn agent_workspace_on_another_instances_workspace_is_refused_at_its_key() {
+        let root = Path::new("/nonexistent-root");
+        let cfg = root.join("rescue/openclaw.json");
+        let agent = |name: &str, path: PathBuf| crate::fleet::plan::AgentPath {
+            kind: PathKind::AgentWorkspace,
+            agent: name.into(),
+            key: "agents.list[3].workspace".into(),
+            place: Place::at(&cfg, 12, 7),
+            path: Sourced::new(
+                path,
+                Source::Config {
+                    file: cfg.clone(),
+                    key: "agents.list[3].workspace".into(),
+                },
+            ),
+        };
+        let main = plan("main", 18789, &[], root);
+        let mut rescue = plan("rescue", 19789, &[], root);
+        let g = rescue.gateway.as_mut().expect("gateway");
+        g.agents.push(agent("own", root.join("rescue/workspace/own")));
+        g.agents.push(agent("ops", root.join("main/workspace")));
+        let d = run(&[main, rescue]);
+        assert!(d.iter().all(|d| !d.message.contains("agent 'own'")), "{d:#?}");
+        let text = d.first().map(ToString::to_string).unwrap_or_default();
+        assert!(
+            text.starts_with("/nonexistent-root/rescue/openclaw.json:12:7: error: profile 'rescue': agents.list[3].workspace: workspace of agent 'ops' /nonexistent-root/main/workspace is the same as the workspace of profile 'main' (/nonexistent-root/main/workspace)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hint: set agents.list[3].workspace in /nonexistent-root/rescue/openclaw.json"),
+            "{text}"
         );
     }
 

@@ -166,9 +166,13 @@ fn strip_position(message: &str) -> &str {
 }
 
 impl ConfigFile {
-    /// The value at a dotted key path (`gateway.port`), if the file exists and has it.
+    /// The value at a dotted key path (`gateway.port`), if the file exists and has it. A
+    /// segment may end in an array index (`agents.list[2].workspace`).
     pub fn get(&self, dotted: &str) -> Option<&Value> {
-        dotted.split('.').try_fold(self.value.as_ref()?, |v, k| v.get(k))
+        dotted.split('.').try_fold(self.value.as_ref()?, |v, k| match k.split_once('[') {
+            Some((name, rest)) => v.get(name)?.get(rest.strip_suffix(']')?.parse::<usize>().ok()?),
+            None => v.get(k),
+        })
     }
 
     /// A string at `dotted` with OpenClaw's `${VAR}` substitution applied from `env`.
@@ -183,7 +187,8 @@ impl ConfigFile {
 /// Keys a flavor's gateway refuses, with the reason and the fix. Today's OpenClaw has a strict
 /// schema and exits 78 on an unknown key (`dist/config-*.mjs` validation): `browser.controlPort` never existed
 /// there, `browser.cdpPortRangeStart` is retired (`dist/legacy-*.mjs`), `canvasHost` was removed
-/// (`doctor --fix` migrates it to `plugins.entries.canvas.config.host`).
+/// (`doctor --fix` migrates it to `plugins.entries.canvas.config.host`), `agents.list` became
+/// `agents.entries` (observed: "Unrecognized key: \"list\"").
 pub fn refused_keys(flavor: Flavor) -> &'static [(&'static str, &'static str)] {
     match flavor {
         Flavor::OpenClaw => &[
@@ -198,6 +203,10 @@ pub fn refused_keys(flavor: Flavor) -> &'static [(&'static str, &'static str)] {
             (
                 "canvasHost",
                 "canvasHost was removed (canvas is served on the base port) and openclaw exits 78 on it; run `openclaw doctor --fix` or remove the block",
+            ),
+            (
+                "agents.list",
+                "today's openclaw has no agents.list (\"Unrecognized key\", exit 78): write each agent as agents.entries.<id>: {...}, or run `openclaw doctor --fix`, which moves the list there (dist/legacy-*.mjs)",
             ),
         ],
         Flavor::Clawdbot => &[(
@@ -238,13 +247,78 @@ pub fn written_value(path: &Path, dotted: &str) -> Option<(u32, u32, String)> {
     Some((line, column, written))
 }
 
-/// Byte offset of the key `dotted`'s last segment in `text` (see [`locate_key`]).
+/// Byte offset of the key `dotted`'s last segment in `text` (see [`locate_key`]). A segment may
+/// end in an array index (`agents.list[2].workspace`): the offset then moves to that element.
 fn key_offset(text: &str, dotted: &str) -> Option<usize> {
     let mut from = 0;
     for seg in dotted.split('.') {
-        from += find_key(text.get(from..)?, seg)?;
+        let (name, index) = match seg.split_once('[') {
+            Some((name, rest)) => (name, Some(rest.strip_suffix(']')?.parse::<usize>().ok()?)),
+            None => (seg, None),
+        };
+        from += find_key(text.get(from..)?, name)?;
+        if let Some(n) = index {
+            from = nth_element(text, from, n)?;
+        }
     }
     Some(from)
+}
+
+/// Byte offset of element `n` of the array that is the value of the key written at `key`:
+/// strings and comments skipped, nested arrays and objects counted as one element each.
+fn nth_element(text: &str, key: usize, n: usize) -> Option<usize> {
+    let colon = key + text.get(key..)?.find(':')?;
+    let open = colon + text.get(colon..)?.find('[')?;
+    let (mut depth, mut commas, mut st) = (0usize, 0usize, Lex::Code);
+    let mut chars = text.get(open + 1..)?.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|(_, c)| *c);
+        st = match (st, c) {
+            (Lex::Code, '/') if next == Some('/') => Lex::LineComment,
+            (Lex::Code, '/') if next == Some('*') => {
+                chars.next();
+                Lex::BlockComment
+            }
+            (Lex::Code, c) if c.is_whitespace() => Lex::Code,
+            (Lex::Code, ',') if depth == 0 => {
+                commas += 1;
+                Lex::Code
+            }
+            (Lex::Code, ']' | '}') if depth == 0 => return None,
+            (Lex::Code, c) => {
+                if depth == 0 && commas == n {
+                    return Some(open + 1 + i);
+                }
+                match c {
+                    '[' | '{' => depth += 1,
+                    ']' | '}' => depth -= 1,
+                    _ => {}
+                }
+                if c == '"' || c == '\'' { Lex::Str(c) } else { Lex::Code }
+            }
+            (Lex::Str(q), '\\') => Lex::Escape(q),
+            (Lex::Escape(q), _) => Lex::Str(q),
+            (Lex::Str(q), c) if c == q => Lex::Code,
+            (Lex::LineComment, '\n') => Lex::Code,
+            (Lex::BlockComment, '*') if next == Some('/') => {
+                chars.next();
+                Lex::Code
+            }
+            (other, _) => other,
+        };
+    }
+    None
+}
+
+/// Where a scan of JSON5 text is: in code, in a string (with its quote), after a backslash in
+/// one, or in a comment.
+#[derive(Clone, Copy, PartialEq)]
+enum Lex {
+    Code,
+    Str(char),
+    Escape(char),
+    LineComment,
+    BlockComment,
 }
 
 /// 1-based line and column (in characters) of byte offset `at` of `text`.
@@ -436,6 +510,18 @@ mod tests {
         let e = read_config(&p).expect_err("bad json5");
         assert_eq!(e.position.map(|p| p.0), Some(3));
         assert!(read_config(&dir.path().join("missing.json")).expect("missing ok").value.is_none());
+    }
+
+    /// `agents.list[N].workspace` is found in element N, past comments, strings and nested
+    /// values of the elements before it.
+    #[test]
+    fn locates_keys_inside_array_elements() {
+        let text = "{\n  agents: {\n    list: [\n      {id: 'a', tools: [1, {x: ','}], workspace: '/a'}, // ],\n      /* , */ {id: \"b\",\n        workspace: '/b'},\n    ],\n  },\n}\n";
+        let at = |k: &str| key_offset(text, k).map(|o| line_column(text, o));
+        assert_eq!(at("agents.list[0].workspace"), Some((4, 39)));
+        assert_eq!(at("agents.list[1]"), Some((5, 15)));
+        assert_eq!(at("agents.list[1].workspace"), Some((6, 9)));
+        assert_eq!(at("agents.list[2]"), None);
     }
 
     #[test]

@@ -72,7 +72,10 @@ pub fn check(instances: &[(Profile, Plan)]) -> Vec<Diagnostic> {
 fn read_only(profile: &Profile, plan: &Plan) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (kind, path) in plan.paths() {
-        if !matches!(kind, PathKind::StateDir | PathKind::Workspace | PathKind::LogFile) {
+        if !matches!(
+            kind,
+            PathKind::StateDir | PathKind::Workspace | PathKind::LogFile | PathKind::AgentWorkspace | PathKind::AgentDir
+        ) {
             continue;
         }
         let Some(dir) = path.value.ancestors().find(|d| d.exists()) else {

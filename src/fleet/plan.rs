@@ -171,6 +171,11 @@ pub enum When {
     Always,
     /// Unless the config says `browser.enabled: false`.
     BrowserEnabled,
+    /// The Chrome-extension relay of the built-in `chrome` browser profile, with the browser
+    /// enabled: the row gives its default port, and the flavor's rule decides whether the
+    /// built-in profile exists and which relays the config's own `driver: "extension"` profiles
+    /// add (see `Cx::extension_relays`).
+    ExtensionRelays,
 }
 
 /// A config key that pins a row's ports instead of the base port: the key's port plus `offset`.
@@ -232,7 +237,10 @@ const BROWSER_CDP_URL: UrlKey = UrlKey {
 };
 
 /// Today's OpenClaw: base, base+2, base+10, base+11..=base+110 (the last three only with the
-/// browser enabled; `browser.cdpUrl` replaces the CDP range).
+/// browser enabled; `browser.cdpUrl` replaces the CDP range). base+10 is the extension relay of
+/// the built-in `chrome` profile; further `driver: "extension"` profiles take base+9 down to
+/// base+3 (see `Cx::extension_relays`). The relays open on first browser use, browser control
+/// only with `OPENCLAW_EAGER_BROWSER_CONTROL_SERVER=1`, CDP ports while a browser runs.
 pub const OPENCLAW_PORTS: &[PortRow] = &[
     GATEWAY_ROW,
     PortRow {
@@ -247,11 +255,11 @@ pub const OPENCLAW_PORTS: &[PortRow] = &[
     PortRow {
         name: "browser extension relay",
         offset: (10, 10),
-        when: When::BrowserEnabled,
+        when: When::ExtensionRelays,
         pin: None,
         url: None,
-        rule: Some("base+10, the extension relay"),
-        doc: "dist/relay-server-*.mjs",
+        rule: Some("base+10, the extension relay of the built-in `chrome` profile (opens on first browser use)"),
+        doc: "resolveBrowserConfig, resolveExtensionRelayPorts, dist/config-*.mjs; dist/relay-lifecycle-*.mjs",
     },
     PortRow {
         name: "managed Chrome CDP range",
@@ -280,8 +288,10 @@ const fn control_url_pin(offset: (u32, u32)) -> Option<Pin> {
 }
 
 /// The Clawdbot generation as clawdbot@2026.1.24 binds it: base (HTTP, WebSocket and the canvas at
-/// `/__clawdbot__/canvas/`), browser control base+2, Chrome-extension relay base+3 (started at
-/// boot, `dist/browser/server.js`), CDP of managed browsers control+9..=control+108
+/// `/__clawdbot__/canvas/`), browser control base+2, the built-in `chrome` profile's
+/// Chrome-extension relay base+3 (control+1; started at boot with every other
+/// `driver: "extension"` profile's relay, `dist/browser/server.js`, see
+/// `Cx::extension_relays`), CDP of managed browsers control+9..=control+108
 /// (`dist/config/port-defaults.js`, `dist/browser/profiles-service.js`; bound only when a
 /// browser starts). All but the base port disappear with `browser.enabled: false`. Nothing on
 /// base+4: see [`NOT_PLANNED`].
@@ -299,11 +309,11 @@ pub const CLAWDBOT_PORTS: &[PortRow] = &[
     PortRow {
         name: "browser extension relay",
         offset: (3, 3),
-        when: When::BrowserEnabled,
+        when: When::ExtensionRelays,
         pin: control_url_pin((1, 1)),
         url: None,
-        rule: Some("base+3 (control+1), the Chrome-extension relay, bound at boot"),
-        doc: "clawdbot's dist/browser/config.js, dist/browser/server.js",
+        rule: Some("base+3 (control+1), the Chrome-extension relay of the built-in `chrome` profile, bound at boot"),
+        doc: "ensureDefaultChromeExtensionProfile, clawdbot's dist/browser/config.js, dist/browser/server.js",
     },
     PortRow {
         name: "managed Chrome CDP range",
@@ -335,6 +345,21 @@ pub fn not_planned(flavor: Flavor) -> &'static [NotPlanned] {
     match flavor {
         Flavor::Clawdbot => NOT_PLANNED,
         Flavor::OpenClaw | Flavor::Process => &[],
+    }
+}
+
+/// When a flavor's planned ports open, as `clawherd ports` explains under its table: which are
+/// bound at boot and which only later, so that a planned port nobody listens on yet is expected.
+/// `None` for `flavor: process` (its ports are what it declares).
+pub fn when_ports_open(flavor: Flavor) -> Option<&'static str> {
+    match flavor {
+        Flavor::OpenClaw => Some(
+            "openclaw: the base port is bound at boot; the extension relays (base+10 for the built-in `chrome`, further `driver: \"extension\"` profiles down to base+3, or their cdpPort) open on first browser use; browser control (base+2) only at boot with OPENCLAW_EAGER_BROWSER_CONTROL_SERVER=1; CDP ports only while a managed browser runs",
+        ),
+        Flavor::Clawdbot => Some(
+            "clawdbot: the base port, browser control (control = base+2 or browser.controlUrl) and one extension relay per `driver: \"extension\"` browser profile (its cdpUrl or cdpPort, plus the built-in `chrome` on control+1 unless the config has a `chrome` profile or a profile on control+1) are bound at boot; CDP ports only while a managed browser runs",
+        ),
+        Flavor::Process => None,
     }
 }
 
@@ -371,6 +396,11 @@ pub enum PathKind {
     LogFile,
     /// clawdbot's canvas root, served on the base port.
     CanvasRoot,
+    /// The workspace of one agent of `agents.list` (or OpenClaw's `agents.entries`) that does
+    /// not share the instance's own workspace.
+    AgentWorkspace,
+    /// The `agentDir` written for one agent (its default lies in the state dir).
+    AgentDir,
 }
 
 impl PathKind {
@@ -382,6 +412,8 @@ impl PathKind {
             PathKind::Workspace => "workspace",
             PathKind::LogFile => "log file",
             PathKind::CanvasRoot => "canvas root",
+            PathKind::AgentWorkspace => "agent workspace",
+            PathKind::AgentDir => "agent dir",
         }
     }
 }
@@ -403,6 +435,25 @@ pub struct GatewayPaths {
     pub log_file: Sourced<PathBuf>,
     /// clawdbot's canvas root (absolute); `None` for other flavors or with the canvas host off.
     pub canvas_root: Option<Sourced<PathBuf>>,
+    /// The paths of the config's agents that lie outside the state dir and differ from
+    /// `workspace`: workspaces and written `agentDir`s, in the config's order.
+    pub agents: Vec<AgentPath>,
+}
+
+/// A path of one agent of the config (`agents.list[N]`, or `agents.entries.<id>` in today's
+/// OpenClaw).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentPath {
+    /// [`PathKind::AgentWorkspace`] or [`PathKind::AgentDir`].
+    pub kind: PathKind,
+    /// The agent's id, normalized as the gateway does (lowercase, `[a-z0-9_-]`).
+    pub agent: String,
+    /// The config key that sets this path (`agents.list[2].workspace`), written or not.
+    pub key: String,
+    /// Where in the config the key is written, else where the agent's entry is.
+    pub place: Place,
+    /// The path (absolute) and its origin.
+    pub path: Sourced<PathBuf>,
 }
 
 /// The effective setup of one instance.
@@ -443,10 +494,16 @@ impl Plan {
                     (PathKind::LogFile, &g.log_file),
                 ];
                 v.extend(g.canvas_root.as_ref().map(|c| (PathKind::CanvasRoot, c)));
+                v.extend(g.agents.iter().map(|a| (a.kind, &a.path)));
                 v
             }
             None => Vec::new(),
         }
+    }
+
+    /// The agent whose path `path` is (one of [`Plan::paths`]'s, compared by address).
+    pub fn agent_path(&self, path: &Sourced<PathBuf>) -> Option<&AgentPath> {
+        self.gateway.as_ref()?.agents.iter().find(|a| std::ptr::eq(&a.path, path))
     }
 
     /// The base port's value, if any.
@@ -721,6 +778,7 @@ pub fn plan(
     let workspace = cx.workspace(&env, &state_dir.value, &resolve);
     let log_file = cx.log_file(&env, &resolve);
     let canvas_root = cx.canvas_root(&env, &resolve);
+    let agents = cx.agent_paths(&env, &workspace.value, &resolve);
     let (listeners, cdp_urls) = cx.listeners(&env, &base_port);
     cx.start_warnings();
     cx.clawdbot_auth_warning(&argv, &env);
@@ -736,6 +794,7 @@ pub fn plan(
         workspace,
         log_file,
         canvas_root,
+        agents,
     };
     let plan = Plan {
         profile: profile.name.clone(),
@@ -1053,6 +1112,94 @@ impl Cx<'_> {
         })
     }
 
+    /// The paths of the config's agents that the proof must keep apart from other instances':
+    /// each agent's workspace unless it is the instance's `workspace`, and each written
+    /// `agentDir`. An agent's workspace is its own `workspace` key; else the default agent's is
+    /// the instance's workspace; else clawdbot gives `~/clawd-<id>` (in HOME, whatever the
+    /// profile; `resolveAgentWorkspaceDir`, clawdbot's dist/agents/agent-scope.js) and today's
+    /// OpenClaw `<agents.defaults.workspace>/<id>` or `<state dir>/workspace-<id>`
+    /// (`resolveAgentWorkspaceDir`, dist/agent-scope-config-*.mjs), inside the instance's own
+    /// paths, so left out (observed with `openclaw agents list --json`). An unwritten `agentDir`
+    /// is `<state dir>/agents/<id>/agent`.
+    fn agent_paths(&mut self, env: &BTreeMap<String, String>, workspace: &Path, resolve: &dyn Fn(&str) -> PathBuf) -> Vec<AgentPath> {
+        let entries = self.agent_entries();
+        let default = self.default_agent(&entries);
+        let mut seen: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for (prefix, id) in entries {
+            if seen.contains(&id) {
+                continue; // the gateway reads the first entry of an id
+            }
+            seen.push(id.clone());
+            let key = format!("{prefix}.workspace");
+            let path = match self.string(&key, env).filter(|w| !w.trim().is_empty()) {
+                Some(w) => Some(Sourced::new(resolve(&w), self.source(&key))),
+                None if Some(&id) == default.as_ref() || self.profile.flavor != Flavor::Clawdbot => None,
+                None => Some(Sourced::derived(
+                    resolve(&format!("~/clawd-{id}")),
+                    format!("clawdbot's workspace of agent '{id}', which sets none: ~/clawd-{id} whatever the profile"),
+                )),
+            };
+            if let Some(path) = path.filter(|p| p.value != workspace) {
+                out.push(self.agent_path(PathKind::AgentWorkspace, &id, &prefix, key, path));
+            }
+            let key = format!("{prefix}.agentDir");
+            if let Some(d) = self.string(&key, env).filter(|d| !d.trim().is_empty()) {
+                let path = Sourced::new(resolve(&d), self.source(&key));
+                out.push(self.agent_path(PathKind::AgentDir, &id, &prefix, key, path));
+            }
+        }
+        out
+    }
+
+    fn agent_path(&self, kind: PathKind, id: &str, prefix: &str, key: String, path: Sourced<PathBuf>) -> AgentPath {
+        let at = openclaw::locate_key(self.config, &key).or_else(|| openclaw::locate_key(self.config, prefix));
+        AgentPath {
+            kind,
+            agent: id.to_string(),
+            key,
+            place: at.map_or_else(|| Place::file(self.config), |(l, c)| Place::at(self.config, l, c)),
+            path,
+        }
+    }
+
+    /// The agents of the config as (key prefix, normalized id): `agents.list[N]` entries that are
+    /// objects, or for today's OpenClaw the `agents.entries` record when present.
+    fn agent_entries(&self) -> Vec<(String, String)> {
+        if self.profile.flavor == Flavor::OpenClaw
+            && let Some(Value::Object(entries)) = self.cfg.get("agents.entries")
+        {
+            return entries
+                .iter()
+                .filter(|(_, e)| e.is_object())
+                .map(|(id, _)| (format!("agents.entries.{id}"), normalize_agent_id(id)))
+                .collect();
+        }
+        let Some(Value::Array(list)) = self.cfg.get("agents.list") else {
+            return Vec::new();
+        };
+        list.iter()
+            .enumerate()
+            .filter(|(_, e)| e.is_object())
+            .map(|(i, e)| {
+                (
+                    format!("agents.list[{i}]"),
+                    normalize_agent_id(e.get("id").and_then(Value::as_str).unwrap_or("")),
+                )
+            })
+            .collect()
+    }
+
+    /// clawdbot's default agent (`resolveDefaultAgentId`, dist/agents/agent-scope.js): the first
+    /// entry with `default` set (as JavaScript tests it), else the first entry. Only clawdbot needs
+    /// it: today's OpenClaw puts every agent without a workspace inside the instance's own paths.
+    fn default_agent(&self, entries: &[(String, String)]) -> Option<String> {
+        let marked = entries
+            .iter()
+            .find(|(prefix, _)| self.cfg.get(&format!("{prefix}.default")).is_some_and(truthy));
+        marked.or(entries.first()).map(|(_, id)| id.clone())
+    }
+
     /// The log file: `logging.file`, else OpenClaw's default rolling file of the OpenClaw profile.
     fn log_file(&mut self, env: &BTreeMap<String, String>, resolve: &dyn Fn(&str) -> PathBuf) -> Sourced<PathBuf> {
         match self.string("logging.file", env) {
@@ -1076,7 +1223,7 @@ impl Cx<'_> {
         // A pin key may pin several rows (Clawdbot's controlPort); it is read, and refused, once.
         let mut pins: BTreeMap<&str, Option<(u32, Source)>> = BTreeMap::new();
         for row in port_layout(self.profile.flavor) {
-            if row.when == When::BrowserEnabled && !browser_enabled {
+            if row.when != When::Always && !browser_enabled {
                 continue;
             }
             if let Some(url) = row.url
@@ -1091,7 +1238,7 @@ impl Cx<'_> {
                 });
                 port.clone().map(|p| (pin, p))
             });
-            out.listeners.push(match pinned {
+            let listener = match pinned {
                 Some((pin, (p, source))) => Listener {
                     name: row.name.to_string(),
                     range: PortRange {
@@ -1103,7 +1250,13 @@ impl Cx<'_> {
                     connects: false,
                 },
                 None => derived_listener(row, base),
-            });
+            };
+            if row.when == When::ExtensionRelays {
+                let relays = self.extension_relays(listener, env);
+                out.listeners.extend(relays);
+            } else {
+                out.listeners.push(listener);
+            }
         }
         self.browser_profiles(env, &mut out);
         (out.listeners, out.cdp_urls)
@@ -1140,12 +1293,183 @@ impl Cx<'_> {
         }
     }
 
-    /// `browser.profiles.<name>.cdpPort` and `.cdpUrl` of every browser profile in the config.
+    /// The browser profiles of the config, by name, read without diagnostics (the
+    /// type errors are [`Cx::browser_profiles`]'s).
+    fn browser_profile_list(&self, env: &BTreeMap<String, String>) -> Vec<BrowserProfile> {
+        let Some(Value::Object(profiles)) = self.cfg.get("browser.profiles") else {
+            return Vec::new();
+        };
+        profiles
+            .iter()
+            .map(|(name, v)| BrowserProfile {
+                name: name.clone(),
+                extension: v.get("driver").and_then(Value::as_str) == Some("extension"),
+                cdp_port: v
+                    .get("cdpPort")
+                    .and_then(Value::as_u64)
+                    .filter(|p| (1..=65535).contains(p))
+                    .map(|p| p as u32),
+                cdp_url: match v.get("cdpUrl") {
+                    Some(Value::String(u)) if !u.trim().is_empty() => Some(super::expand::openclaw_substitute(u, env)),
+                    _ => None,
+                },
+            })
+            .collect()
+    }
+
+    /// The Chrome-extension relays the gateway listens on, given `builtin`, the built-in `chrome`
+    /// profile's relay as the flavor's row plans it.
+    ///
+    /// clawdbot 2026.1.24 (`resolveBrowserConfig`, `ensureDefaultChromeExtensionProfile` in
+    /// dist/browser/config.js; `startBrowserControlServerFromConfig` in dist/browser/server.js;
+    /// dist/browser/extension-relay.js) binds at boot, right after the control server, one relay
+    /// per `driver: "extension"` profile on the host and port of its `cdpUrl` (else of its
+    /// `cdpPort` on the `browser.cdpUrl` or control host), when that host is loopback
+    /// (`localhost`, `127.0.0.1`, `::1`, `0.0.0.0`, `::`); it adds the built-in `chrome` profile
+    /// on control+1 only when the config has no `chrome` profile and no profile (the implicit
+    /// `clawd` one included, whose port is `browser.cdpUrl`'s) already uses control+1.
+    ///
+    /// Today's OpenClaw (`resolveBrowserConfig`, `resolveExtensionRelayPorts`, `resolveProfile` in
+    /// dist/config-*.mjs; `startConfiguredExtensionRelays` in dist/relay-lifecycle-*.mjs) always
+    /// adds the built-in `chrome` unless the config has its own; every extension profile's relay
+    /// listens on 127.0.0.1 at its `cdpPort`, or, without one, on a port counted down from
+    /// control+8 (base+10) in name order, skipping every profile's `cdpPort` (the implicit
+    /// `openclaw` profile's is `browser.cdpUrl`'s port or base+11), down to control+1; past that
+    /// the gateway's browser fails to start ("No available extension relay ports"). Relays open
+    /// with the browser control service on first browser use (observed: `openclaw browser
+    /// profiles` bound base+10, base+9 and a pinned cdpPort); the eager control server of
+    /// `OPENCLAW_EAGER_BROWSER_CONTROL_SERVER=1` binds base+2 but no relay.
+    fn extension_relays(&mut self, builtin: Listener, env: &BTreeMap<String, String>) -> Vec<Listener> {
+        let profiles = self.browser_profile_list(env);
+        let cdp_url = self
+            .cfg
+            .get_str("browser.cdpUrl", env)
+            .and_then(Result::ok)
+            .filter(|u| !u.trim().is_empty());
+        let cdp_url = cdp_url.as_deref().and_then(|u| openclaw::url_host_port(u.trim()));
+        match self.profile.flavor {
+            Flavor::Clawdbot => self.clawdbot_relays(builtin, &profiles, cdp_url),
+            Flavor::OpenClaw | Flavor::Process => self.openclaw_relays(builtin, &profiles, cdp_url),
+        }
+    }
+
+    /// clawdbot's relays (see `extension_relays`); `cdp_url` is `browser.cdpUrl`'s host and port.
+    fn clawdbot_relays(&mut self, builtin: Listener, profiles: &[BrowserProfile], cdp_url: Option<(String, u16)>) -> Vec<Listener> {
+        let mut out = Vec::new();
+        // `getUsedPorts` over the profiles as resolved: cdpPort, else cdpUrl's port; the implicit
+        // `clawd` profile's is `browser.cdpUrl`'s port, else control+9.
+        let mut used: Vec<u32> = profiles
+            .iter()
+            .filter_map(|p| {
+                p.cdp_port.or_else(|| {
+                    p.cdp_url
+                        .as_deref()
+                        .and_then(|u| openclaw::url_host_port(u.trim()))
+                        .map(|(_, port)| u32::from(port))
+                })
+            })
+            .collect();
+        if !has_profile(profiles, "clawd") {
+            used.push(cdp_url.as_ref().map_or(builtin.range.lo + 8, |(_, port)| u32::from(*port)));
+        }
+        if !has_profile(profiles, "chrome") && !used.contains(&builtin.range.lo) {
+            out.push(builtin);
+        }
+        let control_host = cdp_url.map_or_else(|| "127.0.0.1".to_string(), |(host, _)| host);
+        for p in profiles.iter().filter(|p| p.extension) {
+            let at = match (&p.cdp_url, p.cdp_port) {
+                (Some(u), _) => openclaw::url_host_port(u.trim()).map(|(h, port)| (h, u32::from(port), "cdpUrl")),
+                (None, Some(port)) => Some((control_host.clone(), port, "cdpPort")),
+                (None, None) => None,
+            };
+            if let Some((_, port, key)) = at.filter(|(h, _, _)| RELAY_HOSTS.contains(&h.as_str())) {
+                let key = format!("browser.profiles.{}.{key}", p.name);
+                let name = format!("browser extension relay of browser profile '{}' (bound at boot)", p.name);
+                out.push(self.pinned(name, port, port, &key, false));
+            }
+        }
+        out
+    }
+
+    /// Today's OpenClaw's relays (see `extension_relays`); `cdp_url` is `browser.cdpUrl`'s host
+    /// and port. An error when the unpinned extension profiles outnumber the relay ports.
+    fn openclaw_relays(&mut self, builtin: Listener, profiles: &[BrowserProfile], cdp_url: Option<(String, u16)>) -> Vec<Listener> {
+        let mut out = Vec::new();
+        let default = builtin.range.lo;
+        let floor = default.saturating_sub(8);
+        let mut reserved: Vec<u32> = profiles.iter().filter_map(|p| p.cdp_port).collect();
+        if !has_profile(profiles, "openclaw") {
+            reserved.push(cdp_url.map_or(default + 1, |(_, port)| u32::from(port)));
+        }
+        let mut unpinned: Vec<&str> = profiles
+            .iter()
+            .filter(|p| p.extension && p.cdp_port.is_none())
+            .map(|p| p.name.as_str())
+            .collect();
+        let builtin_chrome = !has_profile(profiles, "chrome");
+        if builtin_chrome {
+            unpinned.push("chrome");
+        }
+        unpinned.sort_unstable();
+        let mut next = default;
+        for name in unpinned {
+            while next > floor && reserved.contains(&next) {
+                next -= 1;
+            }
+            if next <= floor {
+                let message = format!(
+                    "no relay port is left for extension profile '{name}': OpenClaw gives extension profiles without cdpPort {}..={default} only, and its browser then fails to start",
+                    floor + 1
+                );
+                self.error(
+                    "browser.profiles",
+                    message,
+                    "pin the relay of some extension profiles with browser.profiles.<name>.cdpPort",
+                );
+                break;
+            }
+            reserved.push(next);
+            let down = default - next;
+            let is_builtin = builtin_chrome && name == "chrome";
+            let mut l = builtin.clone();
+            if !is_builtin || down != 0 {
+                let off = builtin.base_offset.map_or(10, |o| o.0) - down;
+                let who = if is_builtin {
+                    "the built-in `chrome` profile".to_string()
+                } else {
+                    l.name = format!("browser extension relay of browser profile '{name}'");
+                    format!("browser.profiles.{name} (driver \"extension\")")
+                };
+                l.range = PortRange::single(next);
+                l.base_offset = Some((off, off));
+                l.source = Source::Derived(format!(
+                    "base+{off}, the extension relay of {who}; relays of extension profiles without cdpPort count down from base+10 in name order"
+                ));
+            }
+            out.push(l);
+            next -= 1;
+        }
+        for p in profiles.iter().filter(|p| p.extension) {
+            if let Some(port) = p.cdp_port {
+                let key = format!("browser.profiles.{}.cdpPort", p.name);
+                let name = format!("browser extension relay of browser profile '{}'", p.name);
+                out.push(self.pinned(name, port, port, &key, false));
+            }
+        }
+        out
+    }
+
+    /// `browser.profiles.<name>.cdpPort` and `.cdpUrl` of every browser profile in the config
+    /// that is not an extension profile (whose port is its relay's, see `extension_relays`).
     fn browser_profiles(&mut self, env: &BTreeMap<String, String>, out: &mut Ports) {
         let Some(Value::Object(profiles)) = self.cfg.get("browser.profiles") else {
             return;
         };
-        for name in profiles.keys() {
+        for (name, profile) in profiles {
+            if profile.get("driver").and_then(Value::as_str) == Some("extension") {
+                self.extension_profile_keys(name, env);
+                continue;
+            }
             let key = format!("browser.profiles.{name}.cdpPort");
             if let Some(p) = self.port_key(&key, "write an integer port") {
                 let l = self.pinned(format!("CDP of browser profile '{name}'"), p, p, &key, false);
@@ -1153,6 +1477,22 @@ impl Cx<'_> {
             }
             let key = format!("browser.profiles.{name}.cdpUrl");
             self.cdp_url(&key, format!("CDP of browser profile '{name}' (cdpUrl)"), env, out);
+        }
+    }
+
+    /// The type checks of an extension profile's `cdpPort` and `cdpUrl` (its relay is planned by
+    /// `extension_relays`), and today's OpenClaw's refusal of a `cdpUrl` on one: its schema says
+    /// "Profile cdpUrl is not supported with driver=\"extension\"" and the gateway exits 78
+    /// (`dist/zod-schema-*.mjs`).
+    fn extension_profile_keys(&mut self, name: &str, env: &BTreeMap<String, String>) {
+        self.port_key(&format!("browser.profiles.{name}.cdpPort"), "write an integer port");
+        let key = format!("browser.profiles.{name}.cdpUrl");
+        if self.string(&key, env).is_some() && self.profile.flavor == Flavor::OpenClaw {
+            self.error(
+                &key,
+                "openclaw refuses a cdpUrl on a `driver: \"extension\"` profile (the relay owns the endpoint) and exits 78".to_string(),
+                "remove cdpUrl; to pin the relay's port write browser.profiles.<name>.cdpPort",
+            );
         }
     }
 
@@ -1233,6 +1573,61 @@ impl Cx<'_> {
             );
         }
     }
+}
+
+/// An agent id as both generations normalize it (`normalizeAgentId`): a valid id
+/// (`[a-z0-9][a-z0-9_-]{0,63}`, any case) lowercased; else lowercased with each run of other
+/// characters turned into `-`, leading and trailing `-` removed, cut at 64; `main` when empty.
+fn normalize_agent_id(raw: &str) -> String {
+    let lower = raw.trim().to_lowercase();
+    let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+    let valid = lower.len() <= 64 && lower.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) && lower.chars().all(ok);
+    if valid {
+        return lower;
+    }
+    let mut out = String::new();
+    let mut in_run = false;
+    for c in lower.chars() {
+        if ok(c) {
+            out.push(c);
+        } else if !in_run {
+            out.push('-');
+        }
+        in_run = !ok(c);
+    }
+    let out: String = out.trim_matches('-').chars().take(64).collect();
+    if out.is_empty() { "main".to_string() } else { out }
+}
+
+/// JavaScript's truthiness of a JSON value.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+/// Hosts on which clawdbot's extension relay agrees to listen (`isLoopbackHost` in its
+/// dist/browser/extension-relay.js, as a URL's host without brackets).
+const RELAY_HOSTS: &[&str] = &["localhost", "127.0.0.1", "0.0.0.0", "::1", "::"];
+
+/// Whether the config has a browser profile called `name`.
+fn has_profile(profiles: &[BrowserProfile], name: &str) -> bool {
+    profiles.iter().any(|p| p.name == name)
+}
+
+/// One `browser.profiles.<name>` entry, as the relay rules read it.
+struct BrowserProfile {
+    name: String,
+    /// `driver: "extension"`.
+    extension: bool,
+    /// A valid `cdpPort`.
+    cdp_port: Option<u32>,
+    /// A non-empty `cdpUrl`, after `${VAR}` substitution.
+    cdp_url: Option<String>,
 }
 
 /// Listeners and CDP URLs gathered while planning.
@@ -1596,6 +1991,149 @@ mod tests {
         let e = load_err(dir.path(), &fleet, &[]);
         assert!(
             e.contains("has no effect on a clawdbot gateway") && e.contains("agents.defaults.workspace"),
+            "{e}"
+        );
+    }
+
+    /// The plan of profile `c` (flavor `flavor`, base 22000) with the config `cfg`, as
+    /// (listener, port, source) rows; or the load error.
+    fn one_plan(flavor: &str, cfg: &str) -> Result<Vec<(String, String, String)>, String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("c.json5"), cfg).expect("write");
+        let fleet = format!(
+            "version: 1\nprofiles:\n  c:\n    role: main\n    flavor: {flavor}\n    port: 22000\n    state_dir: c\n    config: c.json5\n    args: [--allow-unconfigured]\n"
+        );
+        let ctx = LoadContext {
+            env: [("HOME".to_string(), dir.path().display().to_string())].into(),
+            check_host_ports: false,
+        };
+        let f = load_str(&dir.path().join("fleet.yaml"), &fleet, &ctx).map_err(|e| e.to_string())?;
+        let rows = f
+            .instances
+            .iter()
+            .flat_map(|(_, plan)| plan.listeners.iter())
+            .map(|l| (l.name.clone(), l.range.to_string(), l.source.to_string()))
+            .collect();
+        Ok(rows)
+    }
+
+    fn row<'a>(rows: &'a [(String, String, String)], port: &str) -> Option<&'a (String, String, String)> {
+        rows.iter().find(|(_, p, _)| p == port)
+    }
+
+    /// Issue 13 (relay ≠ control+1): clawdbot binds a relay at boot for every extension profile on
+    /// its cdpUrl's (else cdpPort's) loopback port, with that key as its origin; a user `chrome`
+    /// profile replaces the built-in one, so control+1 is not planned; a non-extension profile's
+    /// cdpPort stays a CDP port; an extension profile on a remote host gets no relay.
+    #[test]
+    fn clawdbot_plans_a_relay_per_extension_profile_and_no_builtin_beside_a_user_chrome() {
+        let cfg = "{browser: {profiles: {
+            work: {driver: 'extension', cdpUrl: 'http://127.0.0.1:23050', color: '#00AA00'},
+            home: {driver: 'extension', cdpPort: 23060, color: '#00AA00'},
+            far: {driver: 'extension', cdpUrl: 'http://10.0.0.5:9222', color: '#00AA00'},
+            chrome: {cdpPort: 23070, color: '#00AA00'},
+        }}}";
+        let rows = one_plan("clawdbot", cfg).expect("loads");
+        let ports: Vec<&str> = rows.iter().map(|(_, p, _)| p.as_str()).collect();
+        assert_eq!(ports, ["22000", "22002", "23060", "23050", "22011-22110", "23070"], "{rows:#?}");
+        let work = row(&rows, "23050").expect("work's relay");
+        assert!(
+            work.0
+                .starts_with("browser extension relay of browser profile 'work' (bound at boot"),
+            "{work:?}"
+        );
+        assert!(work.2.starts_with("browser.profiles.work.cdpUrl in "), "{work:?}");
+        let home = row(&rows, "23060").expect("home's relay");
+        assert!(home.2.starts_with("browser.profiles.home.cdpPort in "), "{home:?}");
+        assert_eq!(row(&rows, "23070").map(|r| r.0.as_str()), Some("CDP of browser profile 'chrome'"));
+    }
+
+    /// clawdbot adds the built-in `chrome` relay on control+1 only when no profile already uses
+    /// control+1: a legacy `browser.cdpUrl` on control+1 (the implicit `clawd` profile's port)
+    /// leaves it out.
+    #[test]
+    fn clawdbot_builtin_relay_yields_to_a_profile_on_control_plus_one() {
+        let rows = one_plan("clawdbot", "{}").expect("loads");
+        let relay = row(&rows, "22003").expect("built-in relay");
+        assert_eq!(relay.0, "browser extension relay");
+        let rows = one_plan("clawdbot", "{browser: {cdpUrl: 'http://127.0.0.1:22003'}}").expect("loads");
+        assert!(row(&rows, "22003").is_none_or(|r| r.0 != "browser extension relay"), "{rows:#?}");
+    }
+
+    /// Today's OpenClaw keeps the relays: base+10 for the built-in `chrome`, then extension profiles
+    /// without cdpPort count down in name order, skipping pinned cdpPorts; a pinned one listens on
+    /// its cdpPort. A cdpUrl on an extension profile is refused (the gateway exits 78).
+    #[test]
+    fn openclaw_relays_count_down_from_base_plus_10_in_name_order() {
+        let cfg = "{browser: {profiles: {
+            zed: {driver: 'extension'},
+            alpha: {driver: 'extension'},
+            pinned: {driver: 'extension', cdpPort: 22008},
+            other: {cdpPort: 22009},
+        }}}";
+        let rows = one_plan("openclaw", cfg).expect("loads");
+        let names: Vec<(&str, &str)> = rows.iter().map(|(n, p, _)| (n.as_str(), p.as_str())).collect();
+        assert_eq!(
+            names,
+            [
+                ("gateway (HTTP, WebSocket, canvas)", "22000"),
+                ("browser control", "22002"),
+                ("browser extension relay of browser profile 'alpha'", "22010"),
+                ("browser extension relay", "22007"),
+                ("browser extension relay of browser profile 'zed'", "22006"),
+                ("browser extension relay of browser profile 'pinned'", "22008"),
+                ("managed Chrome CDP range", "22011-22110"),
+                ("CDP of browser profile 'other'", "22009"),
+            ],
+            "{rows:#?}"
+        );
+        let e = one_plan(
+            "openclaw",
+            "{browser: {profiles: {work: {driver: 'extension', cdpUrl: 'http://127.0.0.1:9'}}}}",
+        )
+        .expect_err("refused");
+        assert!(e.contains("browser.profiles.work.cdpUrl") && e.contains("exits 78"), "{e}");
+    }
+
+    /// Issue 13 (per-agent workspaces): a clawdbot agent that sets no workspace and is not the
+    /// default works in `~/clawd-<id>` whatever the profile, so two instances with an agent
+    /// `ops` share it; an OpenClaw agent's own workspace (`agents.entries.<id>`) inside another
+    /// instance's state dir is refused too. Each error is at the agent's entry or key in its config, with the key to set.
+    #[test]
+    fn agent_workspaces_of_two_instances_must_not_meet() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().display().to_string();
+        for (name, extra) in [
+            ("a", "{id: 'main', default: true}, {id: 'ops'}"),
+            ("b", "{id: 'main'},\n      {id: 'Ops'}"),
+        ] {
+            let cfg = format!(
+                "{{\n  logging: {{file: '{d}/{name}.log'}},\n  canvasHost: {{root: '{d}/{name}-canvas'}},\n  agents: {{\n    defaults: {{workspace: '{d}/{name}-ws'}},\n    list: [{extra}],\n  }},\n}}\n"
+            );
+            std::fs::write(dir.path().join(format!("{name}.json5")), cfg).expect("write");
+        }
+        let c = format!("{{\n  agents: {{entries: {{\n    main: {{default: true}},\n    helper: {{workspace: '{d}/a/ws'}},\n  }}}},\n}}\n");
+        std::fs::write(dir.path().join("c.json5"), c).expect("write");
+        let fleet = "version: 1\nprofiles:\n  a:\n    role: main\n    flavor: clawdbot\n    port: 20000\n    state_dir: a\n    config: a.json5\n  b:\n    role: rescue\n    flavor: clawdbot\n    port: 21000\n    state_dir: b\n    config: b.json5\n  c:\n    role: rescue\n    port: 22000\n    state_dir: c\n    config: c.json5\n    args: [--allow-unconfigured]\n";
+        let e = load_err(dir.path(), fleet, &[]);
+        let ops = format!("{d}/clawd-ops");
+        assert!(
+            e.contains(&format!("b.json5:7:7: error: profile 'b': agents.list[1].workspace: workspace of agent 'ops' {ops} is the same as the workspace of agent 'ops' of profile 'a' ({ops})")),
+            "{e}"
+        );
+        assert!(e.contains(&format!("hint: set agents.list[1].workspace in {d}/b.json5")), "{e}");
+        assert!(
+            e.contains(&format!("c.json5:4:14: error: profile 'c': agents.entries.helper.workspace: workspace of agent 'helper' {d}/a/ws lies inside the state dir of profile 'a' ({d}/a)")),
+            "{e}"
+        );
+    }
+
+    /// Today's OpenClaw refuses `agents.list` (its roster is `agents.entries`; exit 78).
+    #[test]
+    fn openclaw_agents_list_is_refused_with_agents_entries_as_the_fix() {
+        let e = one_plan("openclaw", "{agents: {list: [{id: 'a'}]}}").expect_err("refused");
+        assert!(
+            e.contains("agents.list: key not accepted by the `openclaw` flavor") && e.contains("agents.entries.<id>"),
             "{e}"
         );
     }
