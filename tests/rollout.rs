@@ -305,6 +305,22 @@ fn an_edit_during_a_rollout_is_never_overwritten() {
     assert_eq!(status_row(&fleet, "main")["state"], "ready");
 }
 
+/// A `clawherd reload` asked for while the file watch's rollout applies the same config edit
+/// gets that rollout's verdict: the edit was refused and rolled back, so the reload exits 78 and
+/// names the rollout that applied it, instead of finding nothing left to change and exiting 0.
+#[test]
+fn a_reload_racing_the_file_watch_gets_the_verdict_of_the_rollout_that_applied_its_change() {
+    let (fleet, d, mark) = refusing_change(397);
+    let (code, out, err) = reload(&fleet);
+    assert_eq!(code, 78, "{out}{err}");
+    assert!(
+        out.contains("a rollout started by a file change or SIGHUP was in progress") && out.contains("rolled back main"),
+        "{out}"
+    );
+    assert!(err.contains("rolled back: main"), "{err}");
+    d.wait_event(mark, "rolled_back", "main", D);
+}
+
 /// clawherd killed in the middle of a rollout: the next daemon finds the journal, proves the
 /// unproved change, and rolls it back to the recorded last-known-good config when it fails.
 #[test]

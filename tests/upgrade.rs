@@ -245,6 +245,7 @@ fn upgrade_goes_standby_first_pins_and_rolls_back_a_version_that_cannot_start() 
     // A version that cannot start: the rescue (canary) fails, is rolled back, main is untouched.
     let main_pid = pid_of(&fleet, "main");
     std::fs::write(dir.join("state/rescue/sessions.db"), "v6").expect("write");
+    let mark = d.mark();
     let (code, out, _) = with_tools(
         &bin,
         &["upgrade", "--all", "--to", "openclaw@2026.9.7", "-f", &f, "--timeout", "20s"],
@@ -276,6 +277,16 @@ fn upgrade_goes_standby_first_pins_and_rolls_back_a_version_that_cannot_start() 
         .collect();
     assert_eq!(rejected.len(), 1, "the rejected state dir is kept beside");
     assert_eq!(pid_of(&fleet, "main"), main_pid, "main kept its pid");
+    // The previous version boots once, after the snapshot was restored: the daemon's rollout
+    // records the failure and leaves the rollback to the upgrade (it would otherwise start the
+    // previous version on the state the doctor migrated, and the upgrade restart it again).
+    let back = d.wait_event(mark, "rolled_back", "rescue", D);
+    assert!(back.message.contains("left for the caller of the reload"), "{}", back.message);
+    let readies = d.events()[mark.events..]
+        .iter()
+        .filter(|e| e.kind() == "ready" && e.profile.as_deref() == Some("rescue"))
+        .count();
+    assert_eq!(readies, 1, "rescue booted {readies} times on its previous version:\n{out}");
 
     // --unpin gives the fleet file back its word.
     let (code, out, err) = run_clawherd(&["upgrade", "--unpin", "-f", &f]);

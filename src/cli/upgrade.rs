@@ -264,13 +264,17 @@ impl Step<'_> {
         if let Err(e) = pins::update(self.run_dir, &pin) {
             return Err(undo.rollback(&format!("cannot pin: {e}"), false).await);
         }
-        match self.reload().await {
+        // The daemon's rollout proves the new version; a failure is left to us to put back (the
+        // snapshot first, then the previous version, started once), as the daemon's own
+        // rollback would start the previous version on the state the doctor migrated.
+        match self.reload(Some(name)).await {
             Err(m) => return Err(undo.rollback(&format!("reload refused: {m}"), true).await),
-            // The daemon's rollout proved the new version and found it failing: it already put
-            // the instance back on its last-known-good; the pin and the snapshot follow.
             Ok(r) if r.rolled_back.iter().any(|p| p == name) => {
                 return Err(undo
-                    .rollback(&format!("not ready on {}: the daemon's rollout rolled it back", self.version), true)
+                    .rollback(
+                        &format!("not ready on {}: the daemon's rollout found it failing", self.version),
+                        true,
+                    )
                     .await);
             }
             Ok(r) if r.held.iter().any(|p| p == name) => {
@@ -370,9 +374,15 @@ impl Step<'_> {
     }
 
     /// `POST /v1/reload`: the daemon's answer (which profiles its rollout rolled back or held),
-    /// or why it refused the fleet.
-    async fn reload(&self) -> Result<ReloadResponse, String> {
-        let (code, body) = self.client.call(Method::POST, "/v1/reload").await.map_err(|e| e.to_string())?;
+    /// or why it refused the fleet. `ours`: the profile whose failed change this upgrade puts
+    /// back itself (the daemon's rollout only records the failure:
+    /// [`crate::control::ReloadOptions::caller_rolls_back`]).
+    async fn reload(&self, ours: Option<&str>) -> Result<ReloadResponse, String> {
+        let path = match ours {
+            Some(name) => format!("/v1/reload?caller_rolls_back={name}"),
+            None => "/v1/reload".to_string(),
+        };
+        let (code, body) = self.client.call(Method::POST, &path).await.map_err(|e| e.to_string())?;
         if code != 200 {
             return Err(api_message(&body));
         }
@@ -432,7 +442,7 @@ impl Undo<'_> {
             },
             None => s.timeline.step(name, "no snapshot to restore (--force)"),
         }
-        if pinned && let Err(m) = s.reload().await {
+        if pinned && let Err(m) = s.reload(None).await {
             s.timeline.step(name, &format!("reload refused: {m}"));
         }
         match s.act(name, "start", "ready").await {

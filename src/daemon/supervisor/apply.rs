@@ -39,13 +39,15 @@ impl Supervisor {
     /// Cancel-safe in the sense that matters: dropped in the middle (clawherd stops), the
     /// instances it stopped are still awaited by [`Supervisor::shutdown`], and the journal
     /// lets the next daemon resume.
-    pub async fn roll_out(&mut self, changes: Vec<(Profile, Plan)>, applied: Applied) -> Outcome {
-        self.roll(changes, applied, false).await
+    /// `caller_rolls_back`: profiles whose failed change is recorded but left for the caller to
+    /// put back ([`crate::control::ReloadOptions::caller_rolls_back`]).
+    pub async fn roll_out(&mut self, changes: Vec<(Profile, Plan)>, applied: Applied, caller_rolls_back: &[String]) -> Outcome {
+        self.roll(changes, applied, false, caller_rolls_back).await
     }
 
     /// [`Supervisor::roll_out`]; `resumed`: the changes are those an earlier daemon left
     /// unfinished, launched but not started ([`Supervisor::resume_rollout`]).
-    async fn roll(&mut self, changes: Vec<(Profile, Plan)>, mut applied: Applied, resumed: bool) -> Outcome {
+    async fn roll(&mut self, changes: Vec<(Profile, Plan)>, mut applied: Applied, resumed: bool, caller_rolls_back: &[String]) -> Outcome {
         let members: Vec<plan::Member> = self
             .managed
             .values()
@@ -88,7 +90,8 @@ impl Supervisor {
                 continue;
             };
             let applied = if i + 1 == last { applied.take() } else { None };
-            self.apply_step(&step, profile, plan, &mut out, applied).await;
+            let caller = caller_rolls_back.contains(&step.name);
+            self.apply_step(&step, profile, plan, &mut out, applied, caller).await;
             journal.done.push(step.name);
             self.save_journal(&journal);
         }
@@ -151,9 +154,10 @@ impl Supervisor {
         self.rollout_notes.set(profile, Some(note.into()));
     }
 
-    /// One step: cover, restart with the change, prove, roll back on failure. Pushes the
-    /// result into `out`; sends `applied` once the change is ready (or the step is over).
-    async fn apply_step(&mut self, step: &plan::Step, profile: Profile, plan: Plan, out: &mut Outcome, applied: Applied) {
+    /// One step: cover, restart with the change, prove, roll back on failure (`caller`: the
+    /// caller of the reload rolls it back itself; only recorded then). Pushes the result into
+    /// `out`; sends `applied` once the change is ready (or the step is over).
+    async fn apply_step(&mut self, step: &plan::Step, profile: Profile, plan: Plan, out: &mut Outcome, applied: Applied, caller: bool) {
         let name = profile.name.clone();
         let settings = profile.rollout;
         // What to come back to: the last proved run, else the running one if it is ready.
@@ -217,7 +221,7 @@ impl Supervisor {
                 self.note(&name, "interrupted");
             }
             Err(Some(f)) => {
-                self.roll_back(&name, &f, launched, good, settings, since).await;
+                self.roll_back(&name, &f, launched, good, settings, since, caller).await;
                 out.rolled_back.push(name.clone());
             }
         }
@@ -345,8 +349,10 @@ impl Supervisor {
     /// Rolls `name` back after `failure`: keeps the refused config beside the original, writes
     /// the last-known-good content back (never over an edit made meanwhile), restarts the
     /// instance on its last-known-good profile, and records `rolled_back` (event, metric,
-    /// status note). With `rollback: false` or no last-known-good, only records. The gateway's
-    /// error line is looked for in its output from `since` (when the change was started) on.
+    /// status note). With `rollback: false`, no last-known-good or `caller` (the caller of the
+    /// reload puts it back itself), only records. The gateway's error line is looked for in its
+    /// output from `since` (when the change was started) on.
+    #[allow(clippy::too_many_arguments)]
     async fn roll_back(
         &mut self,
         name: &str,
@@ -355,6 +361,7 @@ impl Supervisor {
         good: Option<Known>,
         settings: RolloutSettings,
         since: SystemTime,
+        caller: bool,
     ) {
         let (rollback, timeout) = (settings.rollback, settings.verify_timeout);
         let reason = failure.reason();
@@ -381,6 +388,10 @@ impl Supervisor {
         let mut restarted = false;
         let mut notes = Vec::new();
         match (&good, rollback) {
+            _ if caller => notes.push(
+                "left for the caller of the reload to put back, as it asked (`clawherd upgrade` restores the state snapshot and the previous version, then starts it once)"
+                    .to_string(),
+            ),
             (_, false) => notes.push("rollback is off (`rollout.rollback: false`): left as is".to_string()),
             (None, true) => notes.push("no last-known-good to go back to: left as is".to_string()),
             (Some(good), true) => {
@@ -558,6 +569,6 @@ impl Supervisor {
             return Outcome::default();
         }
         warn!(?names, "resuming the rollout an earlier clawherd left unfinished");
-        self.roll(changes, None, true).await
+        self.roll(changes, None, true, &[]).await
     }
 }
