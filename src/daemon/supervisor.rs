@@ -565,6 +565,10 @@ fn record_known(store: &KnownStore, run_dir: &std::path::Path, profile: &str, kn
         effective: crate::rollout::lkg::Effective::of(&known.plan),
         config_path: known.plan.gateway.as_ref().map(|g| g.config.value.clone()),
         config: known.config.clone(),
+        setup: Some(crate::rollout::lkg::Setup {
+            profile: (*known.profile).clone(),
+            plan: (*known.plan).clone(),
+        }),
     };
     if let Err(e) = crate::rollout::lkg::record(run_dir, record) {
         warn!(profile, error = %e, "cannot write the last-known-good record");

@@ -106,20 +106,27 @@ impl Supervisor {
     }
 
     /// After a resumed rollout: the instances whose change was held (no standby ready to cover)
-    /// never started, as the earlier daemon's old gateway is gone. Each goes back to its
-    /// last-known-good config (never over an edit: [`files::restore`]) and is started, uncovered:
-    /// a main kept down would leave the pair with neither side ready.
+    /// never started, as the earlier daemon's old gateway is gone. Each goes back to its whole
+    /// last-known-good, profile and config (the config never over an edit: [`files::restore`];
+    /// after an edit, the fleet file's profile runs with it, as a reload would roll out) and is
+    /// started, uncovered: a main kept down would leave the pair with neither side ready.
+    /// Without a last-known-good it starts as the fleet file says.
     async fn start_held(&mut self, held: &[String]) {
         for name in held {
             let Some(m) = self.managed.get(name) else { continue };
-            let (profile, plan, launched) = (m.view.profile.clone(), m.view.plan.clone(), m.config.clone());
-            let good = self.known.lock().ok().and_then(|k| k.get(name).and_then(|g| g.config.clone()));
-            let restore = match plan.gateway.as_ref() {
-                Some(g) if good.is_some() => files::restore(&g.config.value, launched.as_deref(), good.as_deref()),
+            let (mut profile, mut plan, launched) = (m.view.profile.clone(), m.view.plan.clone(), m.config.clone());
+            let good = self.known.lock().ok().and_then(|k| k.get(name).cloned());
+            let restore = match (plan.gateway.as_ref(), &good) {
+                (Some(g), Some(good)) => files::restore(&g.config.value, launched.as_deref(), good.config.as_deref()),
                 _ => Restore::AlreadyGood,
             };
-            warn!(profile = %name, restore = ?restore, "its change was held after a daemon restart: starting it on its last-known-good config, uncovered");
-            self.note(name, "held after a daemon restart: started on its last-known-good config");
+            if let Some(good) = good
+                && matches!(restore, Restore::Restored | Restore::AlreadyGood)
+            {
+                (profile, plan) = (good.profile, good.plan);
+            }
+            warn!(profile = %name, restore = ?restore, "its change was held after a daemon restart: starting it on its last-known-good, uncovered");
+            self.note(name, "held after a daemon restart: started on its last-known-good");
             let _ = self.replace(name, profile, plan).await;
         }
     }
@@ -540,9 +547,10 @@ impl Supervisor {
     /// instances it had not finished were launched but not started ([`Supervisor::launch_all`]),
     /// and are now rolled out as a fresh rollout would ([`Supervisor::roll_out`]): in order,
     /// standbys first, main only with its standby ready to cover, each proved, and rolled back
-    /// on failure to the config content of its newest `run_dir/lkg/` record (the profile in the
-    /// fleet file is what it is: only the config file can be restored across a restart). A
-    /// held change is started on its last-known-good config, uncovered (docs/rollout.md). So
+    /// on failure to its newest `run_dir/lkg/` record, whole: the profile and plan it holds and
+    /// its config content (a record without a profile, from an older clawherd, counts only when
+    /// the fleet file's profile runs the same way; otherwise the failure is left as is). A held
+    /// change is started on its last-known-good, uncovered (docs/rollout.md). So
     /// the pair is never restarted at once, and never left half-applied. Nothing (an empty
     /// outcome) when there was nothing to resume.
     pub async fn resume_rollout(&mut self) -> Outcome {
@@ -551,15 +559,27 @@ impl Supervisor {
         let mut changes = Vec::new();
         for name in &names {
             let Some(m) = self.managed.get(name) else { continue };
-            // The recorded config is all there is to go back to after a restart.
-            if let Some(r) = lkg::latest(&run_dir, name)
-                && let Ok(mut k) = self.known.lock()
-            {
-                let known = Known {
+            // The whole recorded last-known-good, profile and config: the fleet file now says
+            // the change, so its profile is not what to go back to.
+            let known = lkg::latest(&run_dir, name).and_then(|r| match r.setup {
+                Some(s) => Some(Known {
+                    profile: Arc::new(s.profile),
+                    plan: Arc::new(s.plan),
+                    config: r.config,
+                }),
+                // A record without its setup (an older clawherd's): only when the fleet file's
+                // profile runs the same way is the pair whole.
+                None if r.effective == lkg::Effective::of(&m.view.plan) => Some(Known {
                     profile: m.view.profile.clone(),
                     plan: m.view.plan.clone(),
                     config: r.config,
-                };
+                }),
+                None => {
+                    warn!(profile = %name, "its last-known-good record has no profile (an older clawherd wrote it): a failed change cannot be rolled back whole, so it will be left as is");
+                    None
+                }
+            });
+            if let (Some(known), Ok(mut k)) = (known, self.known.lock()) {
                 k.insert(name.clone(), known);
             }
             changes.push(((*m.view.profile).clone(), (*m.view.plan).clone()));
