@@ -21,7 +21,7 @@ use super::local;
 use crate::control::client::Client;
 use crate::control::protocol::{ActionResponse, ErrorResponse, ReloadResponse, StatusResponse};
 use crate::fleet::version::{self, read_pins, run_dir_of};
-use crate::fleet::{Flavor, Plan, Profile};
+use crate::fleet::{Flavor, Plan, Profile, StandbyMode};
 use crate::versions::pins;
 use crate::versions::snapshot::{self, Snapshot, SnapshotError};
 use crate::versions::store::{self, InstallError, Package, Spec};
@@ -138,7 +138,25 @@ pub async fn upgrade(client: &Client, file: &Path, req: Request) -> u8 {
             timeline.step(&profile.name, &format!("runs {version} already"));
             continue;
         }
-        if let Err(code) = step.one(profile, plan).await {
+        // A cold standby is not started for a deliberate stop: started here, it covers main
+        // from before main stops until main is ready again (as the daemon's rollout does).
+        let cold = fleet.instances.iter().find(|(p, _)| {
+            p.standby
+                .as_ref()
+                .is_some_and(|s| s.standby_for == profile.name && s.mode == StandbyMode::Cold)
+        });
+        let cover = match cold {
+            Some((sb, _)) => match step.cover(&profile.name, &sb.name).await {
+                Ok(started) => started.then_some(sb.name.as_str()),
+                Err(code) => return code,
+            },
+            None => None,
+        };
+        let result = step.one(profile, plan).await;
+        if let Some(sb) = cover {
+            step.uncover(&profile.name, sb).await;
+        }
+        if let Err(code) = result {
             return code;
         }
     }
@@ -207,6 +225,57 @@ struct Step<'a> {
 }
 
 impl Step<'_> {
+    /// Makes the cold standby `sb` ready to cover `name` before `name` stops: `Ok(true)` when it
+    /// was started for that (to stop again with [`Step::uncover`]), `Ok(false)` when it was
+    /// ready already. Errors (exit 69, printed): it does not get ready within the timeout;
+    /// `name` is not touched then, as the daemon's rollout holds such a change.
+    async fn cover(&self, name: &str, sb: &str) -> Result<bool, u8> {
+        if self.state(sb).await.as_deref() == Some("ready") {
+            return Ok(false);
+        }
+        match self.act(sb, "start", "ready").await {
+            Ok(()) => {
+                self.timeline.step(sb, &format!("started to cover {name} (cold standby)"));
+                Ok(true)
+            }
+            Err(m) => {
+                let _ = self.act(sb, "stop", "stopped").await;
+                Err(self.fail(
+                    name,
+                    &format!("its cold standby {sb} must cover it but is not ready: {m}; {name} was not touched"),
+                    exit::UNAVAILABLE,
+                ))
+            }
+        }
+    }
+
+    /// Stops the cold standby `sb` started by [`Step::cover`] once `name` is ready again; left
+    /// running (and said so) while `name` is not, as it then covers a main that is down.
+    async fn uncover(&self, name: &str, sb: &str) {
+        if self.state(name).await.as_deref() != Some("ready") {
+            self.timeline.step(
+                sb,
+                &format!("left running: {name} is not ready, and the failover controller takes over"),
+            );
+            return;
+        }
+        match self.act(sb, "stop", "stopped").await {
+            Ok(()) => self.timeline.step(sb, &format!("stopped again: {name} is ready")),
+            Err(m) => self.timeline.step(sb, &format!("cannot stop it again: {m}")),
+        }
+    }
+
+    /// The state `status` gives `name` (`ready`, `stopped`, ...), if the daemon answers.
+    async fn state(&self, name: &str) -> Option<String> {
+        let (code, body) = self.client.call(Method::GET, "/v1/status").await.ok()?;
+        if code != 200 {
+            return None;
+        }
+        let status: StatusResponse = serde_json::from_slice(&body).ok()?;
+        let me = status.instances.into_iter().find(|i| i.profile == name)?;
+        serde_json::to_value(me.state).ok()?.as_str().map(str::to_string)
+    }
+
     /// Upgrades one profile; on failure it is rolled back and the exit code returned.
     async fn one(&self, profile: &Profile, plan: &Plan) -> Result<(), u8> {
         let name = profile.name.as_str();
