@@ -55,23 +55,6 @@ fn with_gap<T>(act: impl FnOnce() -> T) -> (T, f64) {
     (out, poller.join().expect("gap thread"))
 }
 
-/// Prints the events from `from` on as `figure:` lines: kind, profile, seconds since `since`.
-fn print_timeline(title: &str, d: &Daemon, from: Mark, since: SystemTime) {
-    eprintln!("timeline of {title} (seconds since the command):");
-    for e in d.events().iter().skip(from.events) {
-        let at = humantime::parse_rfc3339_weak(&e.ts)
-            .ok()
-            .and_then(|t| t.duration_since(since).ok())
-            .map_or(0.0, |d| d.as_secs_f64());
-        eprintln!(
-            "figure: {title}: {at:>6.1} s {:<17} {:<7} {}",
-            e.kind(),
-            e.profile.as_deref().unwrap_or("-"),
-            e.message
-        );
-    }
-}
-
 /// The events of `profile` from `from` on, by kind.
 fn kinds_of(d: &Daemon, from: Mark, profile: &str) -> Vec<&'static str> {
     d.events()

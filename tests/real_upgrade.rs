@@ -69,6 +69,7 @@ fn upgrade_the_example_fleet_from_2026_9_5_to_2026_9_6() {
     let stop = Arc::new(AtomicBool::new(false));
     let gap = readiness_gap([MAIN_PORT, RESCUE_PORT], stop.clone());
     let t = Instant::now();
+    let (mark, since) = (d.mark(), std::time::SystemTime::now());
     let (code, timeline) = clawherd(&["upgrade", "--all", "--to", "openclaw@2026.9.6", "-f", &f], &path, &cache);
     let total = t.elapsed().as_secs_f64();
     stop.store(true, Ordering::SeqCst);
@@ -80,6 +81,16 @@ fn upgrade_the_example_fleet_from_2026_9_5_to_2026_9_6() {
     let main_stopped = timeline.find("main: stopped").expect("main upgraded");
     assert!(rescue_ready < main_stopped, "rescue first:\n{timeline}");
     eprintln!("timeline of the upgrade (seconds since it began):\n{timeline}");
+    // The daemon's rollouts (rescue's, then main's) finish after their soak.
+    let rollouts = |d: &Daemon| {
+        d.events()
+            .iter()
+            .skip(mark.events)
+            .filter(|e| e.kind() == "rollout_finished")
+            .count()
+    };
+    wait_until("both rollouts finished", BOOT, || rollouts(&d) >= 2);
+    print_timeline("upgrade 2026.9.5 -> 2026.9.6", &d, mark, since);
     eprintln!(
         "figure: upgrade 2026.9.5 -> 2026.9.6 (install of 2026.9.6 included): {total:.1} s; neither main nor rescue ready: {gap:.1} s"
     );

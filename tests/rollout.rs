@@ -305,6 +305,22 @@ fn an_edit_during_a_rollout_is_never_overwritten() {
     assert_eq!(status_row(&fleet, "main")["state"], "ready");
 }
 
+/// A `clawherd reload` asked for while the file watch's rollout applies the same config edit
+/// gets that rollout's verdict: the edit was refused and rolled back, so the reload exits 78 and
+/// names the rollout that applied it, instead of finding nothing left to change and exiting 0.
+#[test]
+fn a_reload_racing_the_file_watch_gets_the_verdict_of_the_rollout_that_applied_its_change() {
+    let (fleet, d, mark) = refusing_change(397);
+    let (code, out, err) = reload(&fleet);
+    assert_eq!(code, 78, "{out}{err}");
+    assert!(
+        out.contains("a rollout started by a file change or SIGHUP was in progress") && out.contains("rolled back main"),
+        "{out}"
+    );
+    assert!(err.contains("rolled back: main"), "{err}");
+    d.wait_event(mark, "rolled_back", "main", D);
+}
+
 /// clawherd killed in the middle of a rollout: the next daemon finds the journal, proves the
 /// unproved change, and rolls it back to the recorded last-known-good config when it fails.
 #[test]
@@ -323,6 +339,47 @@ fn a_daemon_restart_in_the_middle_of_a_rollout_rolls_it_back() {
     d2.wait_event_from(0, "rollout_finished", |e| e.kind() == "rollout_finished", D);
     assert!(!fleet.dir.path().join(".clawherd/rollout.json").exists());
     assert_eq!(status_row(&fleet, "main")["state"], "ready");
+}
+
+/// clawherd killed while a change of main's profile (its environment, in the fleet file) is
+/// being proved: the next daemon resumes it and, when it fails, rolls back to the whole
+/// last-known-good, the recorded profile as well as the config, although the fleet file now
+/// says the change. Never the new profile with the old config.
+#[test]
+fn a_daemon_restart_in_the_middle_of_a_rollout_rolls_the_profile_back_too() {
+    let main = TestProfile::new("main", "main", free_base(399))
+        .env("V", "1")
+        .yaml("    rollout: {verify_timeout: 60s, soak: 1s}\n");
+    let fleet = TestFleet::fake(&[main], "");
+    std::fs::write(config_of(&fleet, "main"), GOOD).expect("write config");
+    let mut d = Daemon::start(&fleet.path);
+    d.wait_event(0, "known_good", "main", D);
+    let mark = d.mark();
+    edit(
+        &fleet,
+        "      V: \"1\"\n",
+        "      V: \"2\"\n      FAKE_READY_DELAY_MS: \"600000\"\n",
+    );
+    // SIGHUP: a reload nobody waits for; the change never gets ready.
+    d.signal(1);
+    d.wait_event(mark, "change_applying", "main", D);
+    d.signal(9);
+    d.wait_exit(D);
+    // The next daemon gives up on the change sooner.
+    edit(&fleet, "verify_timeout: 60s", "verify_timeout: 3s");
+    let d2 = Daemon::start(&fleet.path);
+    let b = back(&d2.wait_event(0, "rolled_back", "main", D));
+    assert!(b.reason.starts_with("not ready within 3s"), "{}", b.reason);
+    assert!(b.restarted && !b.message.contains("not ready either"), "{}", b.message);
+    d2.wait_event_from(0, "rollout_finished", |e| e.kind() == "rollout_finished", D);
+    let (code, env, err) = run_clawherd(&["env", "main", "-f", &fleet.path.to_string_lossy()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        env.contains("V=1") && !env.contains("FAKE_READY_DELAY_MS"),
+        "main runs its last-known-good profile:\n{env}"
+    );
+    assert_eq!(status_row(&fleet, "main")["state"], "ready");
+    assert_eq!(std::fs::read_to_string(config_of(&fleet, "main")).expect("config"), GOOD);
 }
 
 /// clawherd killed while a change to both sides of a pair is being proved (rescue, the canary,

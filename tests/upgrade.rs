@@ -138,12 +138,14 @@ fn install_refuses_bad_specs_is_atomic_and_never_writes_over() {
     assert!(marker.exists());
 }
 
-/// A main + rescue fleet whose profiles run `openclaw_version: 2026.9.5` from the store.
-fn versioned_pair(salt: u32) -> (TestFleet, PathBuf) {
+/// A main + rescue fleet whose profiles run `openclaw_version: 2026.9.5` from the store;
+/// `rescue_yaml`: extra lines of the rescue profile.
+fn versioned_pair(salt: u32, rescue_yaml: &str) -> (TestFleet, PathBuf) {
     let a = free_base(salt);
     let b = free_base(salt + 1);
     let b = if a.abs_diff(b) < 120 { a + 200 } else { b };
-    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a), TestProfile::new("rescue", "rescue", b)], "");
+    let rescue = TestProfile::new("rescue", "rescue", b).yaml(rescue_yaml);
+    let fleet = TestFleet::fake(&[TestProfile::new("main", "main", a), rescue], "");
     // The stand-in fleet sets `command:` in defaults; a versioned fleet must not.
     let text = std::fs::read_to_string(&fleet.path).expect("read");
     let text = text
@@ -181,7 +183,7 @@ fn pid_of(fleet: &TestFleet, profile: &str) -> Option<i64> {
 
 #[test]
 fn the_version_key_needs_an_installed_version_and_status_shows_it() {
-    let (fleet, bin) = versioned_pair(61);
+    let (fleet, bin) = versioned_pair(61, "");
     let f = fleet.path.to_string_lossy().into_owned();
     let (code, _, err) = run_clawherd(&["check", "--no-host-ports", &f]);
     assert_eq!(code, 78, "{err}");
@@ -207,7 +209,7 @@ fn the_version_key_needs_an_installed_version_and_status_shows_it() {
 
 #[test]
 fn upgrade_goes_standby_first_pins_and_rolls_back_a_version_that_cannot_start() {
-    let (fleet, bin) = versioned_pair(63);
+    let (fleet, bin) = versioned_pair(63, "");
     let f = fleet.path.to_string_lossy().into_owned();
     let dir = fleet.dir.path();
     assert_eq!(with_tools(&bin, &["install", "openclaw@2026.9.5", "-f", &f], &[]).0, 0);
@@ -245,6 +247,7 @@ fn upgrade_goes_standby_first_pins_and_rolls_back_a_version_that_cannot_start() 
     // A version that cannot start: the rescue (canary) fails, is rolled back, main is untouched.
     let main_pid = pid_of(&fleet, "main");
     std::fs::write(dir.join("state/rescue/sessions.db"), "v6").expect("write");
+    let mark = d.mark();
     let (code, out, _) = with_tools(
         &bin,
         &["upgrade", "--all", "--to", "openclaw@2026.9.7", "-f", &f, "--timeout", "20s"],
@@ -276,6 +279,16 @@ fn upgrade_goes_standby_first_pins_and_rolls_back_a_version_that_cannot_start() 
         .collect();
     assert_eq!(rejected.len(), 1, "the rejected state dir is kept beside");
     assert_eq!(pid_of(&fleet, "main"), main_pid, "main kept its pid");
+    // The previous version boots once, after the snapshot was restored: the daemon's rollout
+    // records the failure and leaves the rollback to the upgrade (it would otherwise start the
+    // previous version on the state the doctor migrated, and the upgrade restart it again).
+    let back = d.wait_event(mark, "rolled_back", "rescue", D);
+    assert!(back.message.contains("left for the caller of the reload"), "{}", back.message);
+    let readies = d.events()[mark.events..]
+        .iter()
+        .filter(|e| e.kind() == "ready" && e.profile.as_deref() == Some("rescue"))
+        .count();
+    assert_eq!(readies, 1, "rescue booted {readies} times on its previous version:\n{out}");
 
     // --unpin gives the fleet file back its word.
     let (code, out, err) = run_clawherd(&["upgrade", "--unpin", "-f", &f]);
@@ -284,5 +297,40 @@ fn upgrade_goes_standby_first_pins_and_rolls_back_a_version_that_cannot_start() 
     d.wait_ready(0, "main", D);
     wait_until("main back on 2026.9.5", D, || {
         version_of(&fleet, "main").as_deref() == Some("2026.9.5") && version_of(&fleet, "rescue").as_deref() == Some("2026.9.5")
+    });
+}
+
+/// With a cold standby, main's upgrade starts the standby and waits until it is ready before
+/// main stops (a deliberate stop starts no cold standby), and stops it again once main is
+/// ready on the new version: the pair always has a ready side.
+#[test]
+fn upgrading_main_starts_its_cold_standby_to_cover_it_first() {
+    let (fleet, bin) = versioned_pair(65, "    standby: cold\n");
+    let f = fleet.path.to_string_lossy().into_owned();
+    assert_eq!(with_tools(&bin, &["install", "openclaw@2026.9.5", "-f", &f], &[]).0, 0);
+    let d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    assert_eq!(row(&fleet, "rescue")["state"], "stopped");
+    let mark = d.mark();
+    let (code, out, err) = with_tools(&bin, &["upgrade", "main", "--to", "openclaw@2026.9.6", "-f", &f], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(version_of(&fleet, "main").as_deref(), Some("2026.9.6"));
+    let events = d.events();
+    let first = |kind: &str, profile: &str| {
+        events
+            .iter()
+            .enumerate()
+            .skip(mark.events)
+            .find(|(_, e)| e.kind() == kind && e.profile.as_deref() == Some(profile))
+            .map(|(i, _)| i)
+            .unwrap_or_else(|| panic!("no {kind} of {profile}:\n{out}"))
+    };
+    assert!(
+        first("ready", "rescue") < first("exited", "main"),
+        "the cold standby was ready before main stopped:\n{out}"
+    );
+    assert!(out.contains("rescue: started to cover main"), "{out}");
+    wait_until("the cold standby is stopped again", D, || {
+        row(&fleet, "rescue")["state"] == "stopped"
     });
 }

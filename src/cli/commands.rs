@@ -412,6 +412,15 @@ pub async fn reload(client: &Client) -> u8 {
             if !r.needs_restart.is_empty() {
                 println!("note: {} changed and apply only when clawherd restarts", r.needs_restart.join(", "));
             }
+            if let Some(e) = &r.earlier {
+                println!(
+                    "note: a rollout started by {} was in progress when this reload was asked for, and may have applied its change first; its verdict: verified {}; rolled back {}; held {}",
+                    e.started_by,
+                    list(&e.verified),
+                    list(&e.rolled_back),
+                    list(&e.held)
+                );
+            }
             if !r.held.is_empty() {
                 eprintln!(
                     "clawherd: not applied to {}: the standby that must cover it was not ready\n  hint: `clawherd events` says why; reload again once the standby is ready",

@@ -21,7 +21,7 @@ use super::local;
 use crate::control::client::Client;
 use crate::control::protocol::{ActionResponse, ErrorResponse, ReloadResponse, StatusResponse};
 use crate::fleet::version::{self, read_pins, run_dir_of};
-use crate::fleet::{Flavor, Plan, Profile};
+use crate::fleet::{Flavor, Plan, Profile, StandbyMode};
 use crate::versions::pins;
 use crate::versions::snapshot::{self, Snapshot, SnapshotError};
 use crate::versions::store::{self, InstallError, Package, Spec};
@@ -138,7 +138,25 @@ pub async fn upgrade(client: &Client, file: &Path, req: Request) -> u8 {
             timeline.step(&profile.name, &format!("runs {version} already"));
             continue;
         }
-        if let Err(code) = step.one(profile, plan).await {
+        // A cold standby is not started for a deliberate stop: started here, it covers main
+        // from before main stops until main is ready again (as the daemon's rollout does).
+        let cold = fleet.instances.iter().find(|(p, _)| {
+            p.standby
+                .as_ref()
+                .is_some_and(|s| s.standby_for == profile.name && s.mode == StandbyMode::Cold)
+        });
+        let cover = match cold {
+            Some((sb, _)) => match step.cover(&profile.name, &sb.name).await {
+                Ok(started) => started.then_some(sb.name.as_str()),
+                Err(code) => return code,
+            },
+            None => None,
+        };
+        let result = step.one(profile, plan).await;
+        if let Some(sb) = cover {
+            step.uncover(&profile.name, sb).await;
+        }
+        if let Err(code) = result {
             return code;
         }
     }
@@ -207,6 +225,57 @@ struct Step<'a> {
 }
 
 impl Step<'_> {
+    /// Makes the cold standby `sb` ready to cover `name` before `name` stops: `Ok(true)` when it
+    /// was started for that (to stop again with [`Step::uncover`]), `Ok(false)` when it was
+    /// ready already. Errors (exit 69, printed): it does not get ready within the timeout;
+    /// `name` is not touched then, as the daemon's rollout holds such a change.
+    async fn cover(&self, name: &str, sb: &str) -> Result<bool, u8> {
+        if self.state(sb).await.as_deref() == Some("ready") {
+            return Ok(false);
+        }
+        match self.act(sb, "start", "ready").await {
+            Ok(()) => {
+                self.timeline.step(sb, &format!("started to cover {name} (cold standby)"));
+                Ok(true)
+            }
+            Err(m) => {
+                let _ = self.act(sb, "stop", "stopped").await;
+                Err(self.fail(
+                    name,
+                    &format!("its cold standby {sb} must cover it but is not ready: {m}; {name} was not touched"),
+                    exit::UNAVAILABLE,
+                ))
+            }
+        }
+    }
+
+    /// Stops the cold standby `sb` started by [`Step::cover`] once `name` is ready again; left
+    /// running (and said so) while `name` is not, as it then covers a main that is down.
+    async fn uncover(&self, name: &str, sb: &str) {
+        if self.state(name).await.as_deref() != Some("ready") {
+            self.timeline.step(
+                sb,
+                &format!("left running: {name} is not ready, and the failover controller takes over"),
+            );
+            return;
+        }
+        match self.act(sb, "stop", "stopped").await {
+            Ok(()) => self.timeline.step(sb, &format!("stopped again: {name} is ready")),
+            Err(m) => self.timeline.step(sb, &format!("cannot stop it again: {m}")),
+        }
+    }
+
+    /// The state `status` gives `name` (`ready`, `stopped`, ...), if the daemon answers.
+    async fn state(&self, name: &str) -> Option<String> {
+        let (code, body) = self.client.call(Method::GET, "/v1/status").await.ok()?;
+        if code != 200 {
+            return None;
+        }
+        let status: StatusResponse = serde_json::from_slice(&body).ok()?;
+        let me = status.instances.into_iter().find(|i| i.profile == name)?;
+        serde_json::to_value(me.state).ok()?.as_str().map(str::to_string)
+    }
+
     /// Upgrades one profile; on failure it is rolled back and the exit code returned.
     async fn one(&self, profile: &Profile, plan: &Plan) -> Result<(), u8> {
         let name = profile.name.as_str();
@@ -264,13 +333,17 @@ impl Step<'_> {
         if let Err(e) = pins::update(self.run_dir, &pin) {
             return Err(undo.rollback(&format!("cannot pin: {e}"), false).await);
         }
-        match self.reload().await {
+        // The daemon's rollout proves the new version; a failure is left to us to put back (the
+        // snapshot first, then the previous version, started once), as the daemon's own
+        // rollback would start the previous version on the state the doctor migrated.
+        match self.reload(Some(name)).await {
             Err(m) => return Err(undo.rollback(&format!("reload refused: {m}"), true).await),
-            // The daemon's rollout proved the new version and found it failing: it already put
-            // the instance back on its last-known-good; the pin and the snapshot follow.
             Ok(r) if r.rolled_back.iter().any(|p| p == name) => {
                 return Err(undo
-                    .rollback(&format!("not ready on {}: the daemon's rollout rolled it back", self.version), true)
+                    .rollback(
+                        &format!("not ready on {}: the daemon's rollout found it failing", self.version),
+                        true,
+                    )
                     .await);
             }
             Ok(r) if r.held.iter().any(|p| p == name) => {
@@ -370,9 +443,15 @@ impl Step<'_> {
     }
 
     /// `POST /v1/reload`: the daemon's answer (which profiles its rollout rolled back or held),
-    /// or why it refused the fleet.
-    async fn reload(&self) -> Result<ReloadResponse, String> {
-        let (code, body) = self.client.call(Method::POST, "/v1/reload").await.map_err(|e| e.to_string())?;
+    /// or why it refused the fleet. `ours`: the profile whose failed change this upgrade puts
+    /// back itself (the daemon's rollout only records the failure:
+    /// [`crate::control::ReloadOptions::caller_rolls_back`]).
+    async fn reload(&self, ours: Option<&str>) -> Result<ReloadResponse, String> {
+        let path = match ours {
+            Some(name) => format!("/v1/reload?caller_rolls_back={name}"),
+            None => "/v1/reload".to_string(),
+        };
+        let (code, body) = self.client.call(Method::POST, &path).await.map_err(|e| e.to_string())?;
         if code != 200 {
             return Err(api_message(&body));
         }
@@ -432,7 +511,7 @@ impl Undo<'_> {
             },
             None => s.timeline.step(name, "no snapshot to restore (--force)"),
         }
-        if pinned && let Err(m) = s.reload().await {
+        if pinned && let Err(m) = s.reload(None).await {
             s.timeline.step(name, &format!("reload refused: {m}"));
         }
         match s.act(name, "start", "ready").await {

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `GET /v1/status` | `?profile=NAME` (optional) | [`protocol::StatusResponse`] |
 //! | `POST /v1/instances/{profile}/{start,stop,restart}` | `?wait=ready\|stopped\|none&timeout_s=N` | [`protocol::ActionResponse`]; 504 when the wait timed out, 409 when the instance failed |
-//! | `POST /v1/reload` | | [`protocol::ReloadResponse`]; 422 with the located errors when the new fleet is invalid (nothing changes) |
+//! | `POST /v1/reload` | `?caller_rolls_back=A,B` (optional, see [`ReloadOptions`]) | [`protocol::ReloadResponse`]; 422 with the located errors when the new fleet is invalid (nothing changes) |
 //! | `GET /v1/instances/{profile}/env` | `?show_secrets=true` | [`protocol::EnvResponse`] |
 //! | `GET /v1/logs` | `?profile=A&profile=B&n=100&since=RFC3339&follow=true` | `text/plain`, one line per captured line, streamed while `follow` |
 //! | `GET /metrics` | | Prometheus/OpenMetrics text ([`crate::observe::metrics`]) |
@@ -27,6 +27,18 @@ use crate::instance::InstanceView;
 use protocol::ReloadResponse;
 use tokio::sync::oneshot;
 
+/// How a reload's rollout treats the changes it applies (default: as the fleet file says).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadOptions {
+    /// Profiles whose change, if it fails its proof, the rollout records (`rolled_back` with
+    /// `restarted: false`) but neither restores nor restarts: the caller puts them back itself,
+    /// as it can restore more than the daemon can. `clawherd upgrade` asks this for the profile
+    /// it upgrades: it restores the state dir from its snapshot before the previous version
+    /// runs again, so the previous version never runs on what the new version's doctor migrated
+    /// and boots once (docs/upgrades.md). Query `caller_rolls_back=A,B` of `POST /v1/reload`.
+    pub caller_rolls_back: Vec<String>,
+}
+
 /// What the control API (and SIGHUP, and the file watch) asks of the supervisor task, which
 /// answers each on its oneshot.
 #[derive(Debug)]
@@ -34,7 +46,7 @@ pub enum Request {
     /// Reply with a view of every instance.
     Instances(oneshot::Sender<Vec<InstanceView>>),
     /// Re-read, re-prove and apply the fleet file; reply with what changed, or the located errors.
-    Reload(Option<oneshot::Sender<Result<ReloadResponse, String>>>),
+    Reload(Option<oneshot::Sender<Result<ReloadResponse, String>>>, ReloadOptions),
     /// Reply once no reload is in progress (at once when none is): an action on an instance a
     /// reload is replacing waits for this, then acts on the new instance.
     ReloadDone(oneshot::Sender<()>),

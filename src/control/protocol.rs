@@ -163,6 +163,29 @@ pub struct ReloadResponse {
     /// cover them.
     #[serde(default)]
     pub held: Vec<String>,
+    /// The rollout that was in progress when this reload was asked for (started by the file
+    /// watch, SIGHUP, a rollout resumed after a daemon restart, or another caller's reload), with
+    /// its verdict. Such a rollout may have applied the very change this reload asked for, so its
+    /// rolled-back and held profiles that this reload did not restart again are in
+    /// [`ReloadResponse::rolled_back`] and [`ReloadResponse::held`] too. `None` when nothing was
+    /// in progress (or from a daemon that predates the field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earlier: Option<EarlierRollout>,
+}
+
+/// A rollout that ran before a reload's own, and what it concluded (see
+/// [`ReloadResponse::earlier`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EarlierRollout {
+    /// What started it: `a file change or SIGHUP`, `another reload`, or `a daemon restart`
+    /// (the rollout an earlier daemon left unfinished).
+    pub started_by: String,
+    /// Profiles whose change it proved.
+    pub verified: Vec<String>,
+    /// Profiles whose change failed its proof (rolled back unless `rollout.rollback: false`).
+    pub rolled_back: Vec<String>,
+    /// Profiles whose change it did not apply (no standby ready to cover them).
+    pub held: Vec<String>,
 }
 
 /// `GET /v1/instances/{profile}/env`: how clawherd runs the gateway.

@@ -174,7 +174,7 @@ async fn reload_on_sighup(requests: mpsc::Sender<Request>) {
     };
     while hup.recv().await.is_some() {
         tracing::info!("received SIGHUP: reloading the fleet file");
-        if requests.send(Request::Reload(None)).await.is_err() {
+        if requests.send(Request::Reload(None, Default::default())).await.is_err() {
             return;
         }
     }

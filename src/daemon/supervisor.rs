@@ -12,8 +12,9 @@
 //! status requests are still answered, with the stopping instances in them; a second reload
 //! waits for the first, and the reply comes when the reload is complete.
 
+use crate::control::ReloadOptions;
 use crate::control::Request;
-use crate::control::protocol::ReloadResponse;
+use crate::control::protocol::{EarlierRollout, ReloadResponse};
 use crate::fleet::{self, Fleet, FleetError, LoadContext, Plan, Profile};
 use crate::instance::actor::spawn_actor;
 use crate::instance::{Control, InstanceView};
@@ -584,6 +585,10 @@ fn record_known(store: &KnownStore, run_dir: &std::path::Path, profile: &str, kn
         effective: crate::rollout::lkg::Effective::of(&known.plan),
         config_path: known.plan.gateway.as_ref().map(|g| g.config.value.clone()),
         config: known.config.clone(),
+        setup: Some(crate::rollout::lkg::Setup {
+            profile: (*known.profile).clone(),
+            plan: (*known.plan).clone(),
+        }),
     };
     if let Err(e) = crate::rollout::lkg::record(run_dir, record) {
         warn!(profile, error = %e, "cannot write the last-known-good record");
@@ -614,6 +619,29 @@ fn same_runtime(a: (&Profile, &Plan), b: (&Profile, &Plan)) -> bool {
 /// A caller waiting for the answer to a reload (none for SIGHUP and the file watch).
 pub type ReloadReply = Option<oneshot::Sender<Result<ReloadResponse, String>>>;
 
+/// A reload asked for: who waits for its answer, and how its rollout treats failed changes.
+pub type Asked = (ReloadReply, ReloadOptions);
+
+/// A reload waiting for its turn, and the rollout that was in progress when it was asked for
+/// (once that rollout is over): its caller learns that verdict too, as the rollout may have
+/// applied the very change it asked for (a config edit is rolled out by the file watch at once).
+type Deferred = (Asked, Option<EarlierRollout>);
+
+/// Gives the reloads deferred from `mark` on (those asked for during the rollout `out`,
+/// started by `started_by`) its verdict.
+fn attach(deferred: &mut std::collections::VecDeque<Deferred>, mark: usize, started_by: &str, out: &Outcome) {
+    for (_, earlier) in deferred.iter_mut().skip(mark) {
+        if earlier.is_none() {
+            *earlier = Some(EarlierRollout {
+                started_by: started_by.to_string(),
+                verified: out.verified.clone(),
+                rolled_back: out.rolled_back.clone(),
+                held: out.held.clone(),
+            });
+        }
+    }
+}
+
 /// Runs the supervisor task until `shutdown` resolves: answers `requests`, then stops the fleet.
 /// The whole life of `clawherd run` after set-up. `held`: reloads asked for before, done first.
 /// A rollout an earlier daemon left unfinished is resumed first ([`Supervisor::resume_rollout`]);
@@ -622,13 +650,13 @@ pub type ReloadReply = Option<oneshot::Sender<Result<ReloadResponse, String>>>;
 pub async fn serve(
     mut sup: Supervisor,
     mut requests: mpsc::Receiver<Request>,
-    held: Vec<ReloadReply>,
+    held: Vec<Asked>,
     shutdown: impl Future<Output = ()>,
     notifier: &crate::systemd::notify::Notifier,
 ) {
     tokio::pin!(shutdown);
     // Reload requests that came while a reload waited for its stopped instances.
-    let mut deferred: std::collections::VecDeque<ReloadReply> = held.into();
+    let mut deferred: std::collections::VecDeque<Deferred> = held.into_iter().map(|r| (r, None)).collect();
     // The tasks of a reload interrupted by shutdown.
     let mut stopping = Vec::new();
     // Callers waiting for the reload in progress to finish.
@@ -637,7 +665,8 @@ pub async fn serve(
         if matches!(crate::rollout::lkg::load_journal(&sup.fleet.settings.run_dir), Ok(Some(_))) {
             let roster = sup.roster();
             let s = &mut sup;
-            if drive(
+            let mark = deferred.len();
+            let Some(out) = drive(
                 move |_| s.resume_rollout(),
                 &mut requests,
                 &roster,
@@ -647,17 +676,17 @@ pub async fn serve(
                 None,
             )
             .await
-            .is_none()
-            {
+            else {
                 break 'serve;
-            }
+            };
+            attach(&mut deferred, mark, "a daemon restart", &out);
         }
         loop {
-            let req = match deferred.pop_front() {
-                Some(reply) => Some(Request::Reload(reply)),
+            let (req, earlier) = match deferred.pop_front() {
+                Some(((reply, options), earlier)) => (Some(Request::Reload(reply, options)), earlier),
                 None => tokio::select! {
                     () = &mut shutdown => break 'serve,
-                    req = requests.recv() => req,
+                    req = requests.recv() => (req, None),
                 },
             };
             match req {
@@ -667,7 +696,14 @@ pub async fn serve(
                 Some(Request::ReloadDone(reply)) => {
                     let _ = reply.send(());
                 }
-                Some(Request::Reload(reply)) => {
+                Some(Request::Reload(reply, options)) => {
+                    // The reloads asked for from now on wait for this one and its rollout.
+                    let mark = deferred.len();
+                    let started_by = if reply.is_some() {
+                        "another reload"
+                    } else {
+                        "a file change or SIGHUP"
+                    };
                     let _ = notifier.reloading();
                     let mut pending = match sup.reload_begin().await {
                         Ok(p) => p,
@@ -689,14 +725,15 @@ pub async fn serve(
                     // follows (verify, then a soak of 30 s by default) shows in STATUS= and the
                     // events, and must not hold `systemctl reload` and the unit's other jobs.
                     let _ = notifier.ready(&crate::daemon::notify::summary(&sup.views()));
-                    let answer = Answer { reply, result };
+                    let answer = Answer { reply, result, earlier };
                     if changes.is_empty() {
                         answer.send(&mut waiting, None);
                     } else {
                         let roster = sup.roster();
                         let s = &mut sup;
-                        if drive(
-                            move |applied| s.roll_out(changes, applied),
+                        let caller = &options.caller_rolls_back;
+                        let Some(out) = drive(
+                            move |applied| s.roll_out(changes, applied, caller),
                             &mut requests,
                             &roster,
                             &mut deferred,
@@ -705,10 +742,10 @@ pub async fn serve(
                             Some(answer),
                         )
                         .await
-                        .is_none()
-                        {
+                        else {
                             break 'serve;
-                        }
+                        };
+                        attach(&mut deferred, mark, started_by, &out);
                     }
                 }
                 None => break 'serve,
@@ -728,7 +765,7 @@ async fn wait_stopped(
     pending: &mut PendingReload,
     sup: &Supervisor,
     requests: &mut mpsc::Receiver<Request>,
-    deferred: &mut std::collections::VecDeque<ReloadReply>,
+    deferred: &mut std::collections::VecDeque<Deferred>,
     waiting: &mut Vec<oneshot::Sender<()>>,
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> bool {
@@ -740,7 +777,7 @@ async fn wait_stopped(
                 Some(Request::Instances(r)) => {
                     let _ = r.send(sup.views());
                 }
-                Some(Request::Reload(r)) => deferred.push_back(r),
+                Some(Request::Reload(r, o)) => deferred.push_back(((r, o), None)),
                 Some(Request::ReloadDone(r)) => waiting.push(r),
                 None => {
                     pending.stopped().await;
@@ -755,17 +792,31 @@ async fn wait_stopped(
 struct Answer {
     reply: ReloadReply,
     result: ReloadResponse,
+    /// The rollout in progress when the reload was asked for, and its verdict.
+    earlier: Option<EarlierRollout>,
 }
 
 impl Answer {
-    /// Answers the caller with `result` and what the rollout did so far, and lets the actions
-    /// that waited for this reload act on the new instances.
+    /// Answers the caller with `result` and what the rollout did so far, plus the verdict of
+    /// the earlier rollout on the profiles this reload did not restart again (that rollout
+    /// applied their change), and lets the actions that waited for this reload act on the new
+    /// instances.
     fn send(self, waiting: &mut Vec<oneshot::Sender<()>>, outcome: Option<Outcome>) {
         let mut result = self.result;
         if let Some(o) = outcome {
             result.rolled_back = o.rolled_back;
             result.held = o.held;
         }
+        if let Some(e) = &self.earlier {
+            for (theirs, ours) in [(&e.rolled_back, &mut result.rolled_back), (&e.held, &mut result.held)] {
+                for p in theirs {
+                    if !result.restarted.contains(p) && !ours.contains(p) {
+                        ours.push(p.clone());
+                    }
+                }
+            }
+        }
+        result.earlier = self.earlier;
         for r in waiting.drain(..) {
             let _ = r.send(());
         }
@@ -783,7 +834,7 @@ async fn drive<F: Future<Output = Outcome>>(
     work: impl FnOnce(Applied) -> F,
     requests: &mut mpsc::Receiver<Request>,
     roster: &watch::Receiver<Vec<InstanceView>>,
-    deferred: &mut std::collections::VecDeque<ReloadReply>,
+    deferred: &mut std::collections::VecDeque<Deferred>,
     waiting: &mut Vec<oneshot::Sender<()>>,
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
     answer: Option<Answer>,
@@ -818,7 +869,7 @@ async fn drive<F: Future<Output = Outcome>>(
                 Some(Request::Instances(r)) => {
                     let _ = r.send(roster.borrow().clone());
                 }
-                Some(Request::Reload(r)) => deferred.push_back(r),
+                Some(Request::Reload(r, o)) => deferred.push_back(((r, o), None)),
                 Some(Request::ReloadDone(r)) => {
                     if answer.is_some() {
                         waiting.push(r);
@@ -842,7 +893,7 @@ pub async fn clear_leftovers(
     sup: &Supervisor,
     requests: &mut mpsc::Receiver<Request>,
     shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
-) -> Result<Option<Vec<ReloadReply>>, OtherDaemon> {
+) -> Result<Option<Vec<Asked>>, OtherDaemon> {
     let work = take_down_leftovers(&sup.fleet);
     tokio::pin!(work);
     let mut shutdown = shutdown;
@@ -858,7 +909,7 @@ pub async fn clear_leftovers(
                 Some(Request::ReloadDone(r)) => {
                     let _ = r.send(());
                 }
-                Some(Request::Reload(r)) => held.push(r),
+                Some(Request::Reload(r, o)) => held.push((r, o)),
                 None => return (&mut work).await.map(|()| Some(held)),
             },
         }

@@ -94,7 +94,7 @@ pub fn start(mut paths: watch::Receiver<BTreeSet<PathBuf>>, requests: mpsc::Send
                     // Debounce: wait until no event came for DEBOUNCE.
                     while tokio::time::timeout(DEBOUNCE, rx.recv()).await.is_ok_and(|e| e.is_some()) {}
                     tracing::info!("a watched file changed: reloading the fleet file");
-                    if requests.send(Request::Reload(None)).await.is_err() {
+                    if requests.send(Request::Reload(None, Default::default())).await.is_err() {
                         return;
                     }
                 }

@@ -32,7 +32,7 @@ pub use plan::{Listener, PathKind, Plan, PortRange, Source, Sourced};
 pub use read::{ReadError, read_bounded, read_bounded_bytes};
 
 /// What a profile is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Role {
     /// The main bot.
     Main,
@@ -51,7 +51,7 @@ impl Role {
 }
 
 /// Which generation of the gateway a profile runs; decides env names, file names and ports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Flavor {
     /// Today's OpenClaw (`OPENCLAW_*`, `openclaw.json`, ports base, base+2, base+10, base+11..=base+110).
     OpenClaw,
@@ -100,7 +100,7 @@ impl Flavor {
 }
 
 /// When an exited gateway is started again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RestartPolicy {
     /// Every exit clawherd did not ask for.
     Always,
@@ -112,7 +112,7 @@ pub enum RestartPolicy {
 }
 
 /// Restart settings of one profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RestartSettings {
     /// The policy.
     pub policy: RestartPolicy,
@@ -131,7 +131,7 @@ pub struct RestartSettings {
 }
 
 /// Liveness and readiness probing of one profile (process-compose / Kubernetes terms).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HealthSettings {
     /// Probe period once ready (or once `startup_grace` is over).
     pub period: Duration,
@@ -149,7 +149,7 @@ pub struct HealthSettings {
 }
 
 /// Whether a standby runs all the time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StandbyMode {
     /// Always running (OpenClaw's documented rescue bot).
     Hot,
@@ -158,7 +158,7 @@ pub enum StandbyMode {
 }
 
 /// A profile that stands by for another.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Standby {
     /// The protected profile.
     pub standby_for: String,
@@ -173,7 +173,7 @@ pub struct Standby {
 /// Which variables of clawherd's own environment a child inherits (fleet key `env_inherit`,
 /// docs/fleet-file.md "Environment"). Whatever the choice, [`plan::SCRUBBED_ENV`] is never
 /// inherited and the profile's `env:` and clawherd's own variables are set over the result.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EnvInherit {
     /// [`plan::INHERITED_ENV`] plus these names or patterns (`*` matches any run of characters,
     /// `AWS_*`); empty for the plain `allowlist`. The default.
@@ -231,7 +231,7 @@ pub struct Hooks {
 
 /// The Unix user and group a profile's gateway runs as (`user:`/`group:`), as the user and
 /// group databases had them when the fleet was loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RunAs {
     /// User name.
     pub user: String,
@@ -248,7 +248,7 @@ pub struct RunAs {
 }
 
 /// One validated profile: what the operator declared, defaults applied, nothing derived yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Profile {
     /// Fleet profile name (`main`, `rescue`, ...).
     pub name: String,
@@ -298,7 +298,7 @@ pub struct Profile {
 }
 
 /// How a change to a profile is rolled out (the `rollout:` block; docs/rollout.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RolloutSettings {
     /// How long the changed instance may take to become ready (default 2 min).
     pub verify_timeout: Duration,

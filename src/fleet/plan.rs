@@ -24,7 +24,7 @@ use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 /// Where an effective value came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Source {
     /// Written in the fleet file.
     Fleet {
@@ -85,7 +85,7 @@ impl Source {
 /// A value and its origin: written in the fleet file (with its place and key), read from an
 /// OpenClaw config (file and key), or derived by an OpenClaw rule. The one "value + origin" type
 /// of the fleet pipeline, from the validated [`Profile`] to the proof's diagnostics.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Sourced<T> {
     /// The effective value (expanded, paths absolute).
     pub value: T,
@@ -111,7 +111,7 @@ impl<T> Sourced<T> {
 }
 
 /// An inclusive port range; bounds are `u32` so a derived port past 65535 can be reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct PortRange {
     /// First port.
     pub lo: u32,
@@ -147,7 +147,7 @@ impl fmt::Display for PortRange {
 }
 
 /// One port or range an instance may listen on or connect to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Listener {
     /// What it is (`gateway`, `browser control`, `CDP range`, `cdp browser.profiles.work.cdpPort`).
     pub name: String,
@@ -384,7 +384,7 @@ pub fn port_layout(flavor: Flavor) -> &'static [PortRow] {
 }
 
 /// The kinds of per-instance paths the proof keeps apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum PathKind {
     /// The OpenClaw config file.
     Config,
@@ -419,7 +419,7 @@ impl PathKind {
 }
 
 /// The files and folders of a gateway instance (not of a plain `process`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GatewayPaths {
     /// The gateway generation these paths follow.
     pub flavor: Flavor,
@@ -442,7 +442,7 @@ pub struct GatewayPaths {
 
 /// A path of one agent of the config (`agents.list[N]`, or `agents.entries.<id>` in today's
 /// OpenClaw).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AgentPath {
     /// [`PathKind::AgentWorkspace`] or [`PathKind::AgentDir`].
     pub kind: PathKind,
@@ -457,7 +457,7 @@ pub struct AgentPath {
 }
 
 /// The effective setup of one instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Plan {
     /// Fleet profile name.
     pub profile: String,

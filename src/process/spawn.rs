@@ -42,7 +42,7 @@ pub trait Launch {
 }
 
 /// The identity a child switches to before exec, as numbers (the fleet looked the names up).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Credentials {
     /// User id (`setuid`).
     pub uid: u32,

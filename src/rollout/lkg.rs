@@ -3,8 +3,10 @@
 //!
 //! - `<run_dir>/lkg/<profile>.json`: a JSON array of [`Record`]s, oldest first, at most
 //!   [`KEEP`]: the effective setup (command line, working directory, environment with secret
-//!   values redacted) and the full content of the OpenClaw config file. Mode 0600: the config
-//!   holds the gateway's secrets as the original does.
+//!   values redacted), the full content of the OpenClaw config file, and the whole profile and
+//!   plan it ran with ([`Setup`], unredacted: a daemon restarted in the middle of a rollout
+//!   rolls back to it, as the fleet file then says the change). Mode 0600: the config and the
+//!   environment hold the gateway's secrets as the originals do.
 //! - `<run_dir>/rollout.json`: the [`Journal`] of a rollout in progress, removed when it ends; a
 //!   daemon that finds one at start resumes it (starts what was not finished in the rollout's
 //!   order, proves it, rolls back what fails).
@@ -58,6 +60,31 @@ pub struct Record {
     pub config_path: Option<PathBuf>,
     /// The content of that file it ran with (none when there was no file).
     pub config: Option<String>,
+    /// The whole profile and plan it ran with; `None` in a record of an older clawherd, or one
+    /// this clawherd cannot read (logged).
+    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    pub setup: Option<Setup>,
+}
+
+/// The profile and plan of a last-known-good, as the supervisor runs them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Setup {
+    /// The validated profile (settings, restart and health policies, standby role).
+    pub profile: crate::fleet::Profile,
+    /// Its effective plan (command line, full environment, paths, ports).
+    pub plan: crate::fleet::Plan,
+}
+
+/// A [`Setup`] that does not read (written by another clawherd version) is `None`: the rest of
+/// the record still counts.
+fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Setup>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    Ok(serde_json::from_value(v)
+        .inspect_err(|e| tracing::warn!(error = %e, "a last-known-good record's setup is unreadable; only its config can be restored"))
+        .ok())
 }
 
 fn lkg_file(run_dir: &Path, profile: &str) -> PathBuf {
@@ -200,6 +227,7 @@ mod tests {
             },
             config_path: Some("/c.json".into()),
             config: Some(format!("{{n: {n}}}")),
+            setup: None,
         }
     }
 

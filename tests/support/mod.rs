@@ -619,3 +619,20 @@ pub fn clawherd_printing(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     eprintln!("$ clawherd {}\n{stdout}{}", args.join(" "), String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), stdout)
 }
+
+/// Prints the events from `from` on as `figure:` lines: kind, profile, seconds since `since`.
+pub fn print_timeline(title: &str, d: &Daemon, from: Mark, since: std::time::SystemTime) {
+    eprintln!("timeline of {title} (seconds since the command):");
+    for e in d.events().iter().skip(from.events) {
+        let at = humantime::parse_rfc3339_weak(&e.ts)
+            .ok()
+            .and_then(|t| t.duration_since(since).ok())
+            .map_or(0.0, |d| d.as_secs_f64());
+        eprintln!(
+            "figure: {title}: {at:>6.1} s {:<17} {:<7} {}",
+            e.kind(),
+            e.profile.as_deref().unwrap_or("-"),
+            e.message
+        );
+    }
+}

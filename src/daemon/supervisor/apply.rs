@@ -39,13 +39,15 @@ impl Supervisor {
     /// Cancel-safe in the sense that matters: dropped in the middle (clawherd stops), the
     /// instances it stopped are still awaited by [`Supervisor::shutdown`], and the journal
     /// lets the next daemon resume.
-    pub async fn roll_out(&mut self, changes: Vec<(Profile, Plan)>, applied: Applied) -> Outcome {
-        self.roll(changes, applied, false).await
+    /// `caller_rolls_back`: profiles whose failed change is recorded but left for the caller to
+    /// put back ([`crate::control::ReloadOptions::caller_rolls_back`]).
+    pub async fn roll_out(&mut self, changes: Vec<(Profile, Plan)>, applied: Applied, caller_rolls_back: &[String]) -> Outcome {
+        self.roll(changes, applied, false, caller_rolls_back).await
     }
 
     /// [`Supervisor::roll_out`]; `resumed`: the changes are those an earlier daemon left
     /// unfinished, launched but not started ([`Supervisor::resume_rollout`]).
-    async fn roll(&mut self, changes: Vec<(Profile, Plan)>, mut applied: Applied, resumed: bool) -> Outcome {
+    async fn roll(&mut self, changes: Vec<(Profile, Plan)>, mut applied: Applied, resumed: bool, caller_rolls_back: &[String]) -> Outcome {
         let members: Vec<plan::Member> = self
             .managed
             .values()
@@ -88,7 +90,8 @@ impl Supervisor {
                 continue;
             };
             let applied = if i + 1 == last { applied.take() } else { None };
-            self.apply_step(&step, profile, plan, &mut out, applied).await;
+            let caller = caller_rolls_back.contains(&step.name);
+            self.apply_step(&step, profile, plan, &mut out, applied, caller).await;
             journal.done.push(step.name);
             self.save_journal(&journal);
         }
@@ -103,20 +106,27 @@ impl Supervisor {
     }
 
     /// After a resumed rollout: the instances whose change was held (no standby ready to cover)
-    /// never started, as the earlier daemon's old gateway is gone. Each goes back to its
-    /// last-known-good config (never over an edit: [`files::restore`]) and is started, uncovered:
-    /// a main kept down would leave the pair with neither side ready.
+    /// never started, as the earlier daemon's old gateway is gone. Each goes back to its whole
+    /// last-known-good, profile and config (the config never over an edit: [`files::restore`];
+    /// after an edit, the fleet file's profile runs with it, as a reload would roll out) and is
+    /// started, uncovered: a main kept down would leave the pair with neither side ready.
+    /// Without a last-known-good it starts as the fleet file says.
     async fn start_held(&mut self, held: &[String]) {
         for name in held {
             let Some(m) = self.managed.get(name) else { continue };
-            let (profile, plan, launched) = (m.view.profile.clone(), m.view.plan.clone(), m.config.clone());
-            let good = self.known.lock().ok().and_then(|k| k.get(name).and_then(|g| g.config.clone()));
-            let restore = match plan.gateway.as_ref() {
-                Some(g) if good.is_some() => files::restore(&g.config.value, launched.as_deref(), good.as_deref()),
+            let (mut profile, mut plan, launched) = (m.view.profile.clone(), m.view.plan.clone(), m.config.clone());
+            let good = self.known.lock().ok().and_then(|k| k.get(name).cloned());
+            let restore = match (plan.gateway.as_ref(), &good) {
+                (Some(g), Some(good)) => files::restore(&g.config.value, launched.as_deref(), good.config.as_deref()),
                 _ => Restore::AlreadyGood,
             };
-            warn!(profile = %name, restore = ?restore, "its change was held after a daemon restart: starting it on its last-known-good config, uncovered");
-            self.note(name, "held after a daemon restart: started on its last-known-good config");
+            if let Some(good) = good
+                && matches!(restore, Restore::Restored | Restore::AlreadyGood)
+            {
+                (profile, plan) = (good.profile, good.plan);
+            }
+            warn!(profile = %name, restore = ?restore, "its change was held after a daemon restart: starting it on its last-known-good, uncovered");
+            self.note(name, "held after a daemon restart: started on its last-known-good");
             let _ = self.replace(name, profile, plan).await;
         }
     }
@@ -151,9 +161,10 @@ impl Supervisor {
         self.rollout_notes.set(profile, Some(note.into()));
     }
 
-    /// One step: cover, restart with the change, prove, roll back on failure. Pushes the
-    /// result into `out`; sends `applied` once the change is ready (or the step is over).
-    async fn apply_step(&mut self, step: &plan::Step, profile: Profile, plan: Plan, out: &mut Outcome, applied: Applied) {
+    /// One step: cover, restart with the change, prove, roll back on failure (`caller`: the
+    /// caller of the reload rolls it back itself; only recorded then). Pushes the result into
+    /// `out`; sends `applied` once the change is ready (or the step is over).
+    async fn apply_step(&mut self, step: &plan::Step, profile: Profile, plan: Plan, out: &mut Outcome, applied: Applied, caller: bool) {
         let name = profile.name.clone();
         let settings = profile.rollout;
         // What to come back to: the last proved run, else the running one if it is ready.
@@ -217,7 +228,7 @@ impl Supervisor {
                 self.note(&name, "interrupted");
             }
             Err(Some(f)) => {
-                self.roll_back(&name, &f, launched, good, settings, since).await;
+                self.roll_back(&name, &f, launched, good, settings, since, caller).await;
                 out.rolled_back.push(name.clone());
             }
         }
@@ -345,8 +356,10 @@ impl Supervisor {
     /// Rolls `name` back after `failure`: keeps the refused config beside the original, writes
     /// the last-known-good content back (never over an edit made meanwhile), restarts the
     /// instance on its last-known-good profile, and records `rolled_back` (event, metric,
-    /// status note). With `rollback: false` or no last-known-good, only records. The gateway's
-    /// error line is looked for in its output from `since` (when the change was started) on.
+    /// status note). With `rollback: false`, no last-known-good or `caller` (the caller of the
+    /// reload puts it back itself), only records. The gateway's error line is looked for in its
+    /// output from `since` (when the change was started) on.
+    #[allow(clippy::too_many_arguments)]
     async fn roll_back(
         &mut self,
         name: &str,
@@ -355,6 +368,7 @@ impl Supervisor {
         good: Option<Known>,
         settings: RolloutSettings,
         since: SystemTime,
+        caller: bool,
     ) {
         let (rollback, timeout) = (settings.rollback, settings.verify_timeout);
         let reason = failure.reason();
@@ -381,6 +395,10 @@ impl Supervisor {
         let mut restarted = false;
         let mut notes = Vec::new();
         match (&good, rollback) {
+            _ if caller => notes.push(
+                "left for the caller of the reload to put back, as it asked (`clawherd upgrade` restores the state snapshot and the previous version, then starts it once)"
+                    .to_string(),
+            ),
             (_, false) => notes.push("rollback is off (`rollout.rollback: false`): left as is".to_string()),
             (None, true) => notes.push("no last-known-good to go back to: left as is".to_string()),
             (Some(good), true) => {
@@ -529,9 +547,10 @@ impl Supervisor {
     /// instances it had not finished were launched but not started ([`Supervisor::launch_all`]),
     /// and are now rolled out as a fresh rollout would ([`Supervisor::roll_out`]): in order,
     /// standbys first, main only with its standby ready to cover, each proved, and rolled back
-    /// on failure to the config content of its newest `run_dir/lkg/` record (the profile in the
-    /// fleet file is what it is: only the config file can be restored across a restart). A
-    /// held change is started on its last-known-good config, uncovered (docs/rollout.md). So
+    /// on failure to its newest `run_dir/lkg/` record, whole: the profile and plan it holds and
+    /// its config content (a record without a profile, from an older clawherd, counts only when
+    /// the fleet file's profile runs the same way; otherwise the failure is left as is). A held
+    /// change is started on its last-known-good, uncovered (docs/rollout.md). So
     /// the pair is never restarted at once, and never left half-applied. Nothing (an empty
     /// outcome) when there was nothing to resume.
     pub async fn resume_rollout(&mut self) -> Outcome {
@@ -540,17 +559,31 @@ impl Supervisor {
         let mut changes = Vec::new();
         for name in &names {
             let Some(m) = self.managed.get(name) else { continue };
-            // The recorded config is all there is to go back to after a restart; a record of
-            // another file (the profile's `config:` moved since) is no content for this one.
+            // The whole recorded last-known-good, profile and config: the fleet file now says
+            // the change, so its profile is not what to go back to.
             let config_path = m.view.plan.gateway.as_ref().map(|g| g.config.value.as_path());
-            if let Some(r) = lkg::latest_of(&run_dir, name, config_path)
-                && let Ok(mut k) = self.known.lock()
-            {
-                let known = Known {
-                    profile: m.view.profile.clone(),
-                    plan: m.view.plan.clone(),
+            let known = lkg::latest(&run_dir, name).and_then(|r| match r.setup {
+                Some(s) => Some(Known {
+                    profile: Arc::new(s.profile),
+                    plan: Arc::new(s.plan),
                     config: r.config,
-                };
+                }),
+                // A record without its setup (an older clawherd's): only when the fleet file's
+                // profile runs the same way, on the same config file (a record of another file
+                // is no content for this one), is the pair whole.
+                None if r.config_path.as_deref() == config_path && r.effective == lkg::Effective::of(&m.view.plan) => {
+                    Some(Known {
+                        profile: m.view.profile.clone(),
+                        plan: m.view.plan.clone(),
+                        config: r.config,
+                    })
+                }
+                None => {
+                    warn!(profile = %name, "its last-known-good record has no profile (an older clawherd wrote it) and does not match the fleet file's profile and config file: a failed change cannot be rolled back whole, so it will be left as is");
+                    None
+                }
+            });
+            if let (Some(known), Ok(mut k)) = (known, self.known.lock()) {
                 k.insert(name.clone(), known);
             }
             changes.push(((*m.view.profile).clone(), (*m.view.plan).clone()));
@@ -560,6 +593,6 @@ impl Supervisor {
             return Outcome::default();
         }
         warn!(?names, "resuming the rollout an earlier clawherd left unfinished");
-        self.roll(changes, None, true).await
+        self.roll(changes, None, true, &[]).await
     }
 }
