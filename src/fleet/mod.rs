@@ -9,6 +9,7 @@
 
 pub mod diagnostic;
 pub mod discover;
+pub mod env;
 pub mod expand;
 pub mod file;
 pub mod host;
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Place, Severity};
+pub use env::Env;
 pub use plan::{Listener, PathKind, Plan, PortRange, Source, Sourced};
 pub use read::{ReadError, read_bounded, read_bounded_bytes};
 

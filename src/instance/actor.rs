@@ -33,8 +33,8 @@ impl spawn::Launch for Plan {
     fn argv(&self) -> &[String] {
         &self.argv
     }
-    fn env(&self) -> &std::collections::BTreeMap<String, String> {
-        &self.env
+    fn env(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.env.iter()
     }
     fn cwd(&self) -> &std::path::Path {
         &self.cwd
