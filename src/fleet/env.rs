@@ -1,6 +1,6 @@
 //! The environment of one instance, stored as what it inherits from clawherd plus its own
 //! variables, so that a fleet of 1,000 instances keeps clawherd's environment once, not 1,000
-//! times (docs/performance.md, "Daemon RSS at 1,000").
+//! times (docs/performance.md, "Daemon RSS, start-up and shutdown at 1,000: a third round").
 //!
 //! [`Env`] reads like one map: [`Env::get`] and [`Env::iter`] see the instance's own variables
 //! over the inherited ones, in name order, as the child gets them. The inherited part is an
