@@ -188,6 +188,9 @@ impl Supervisor {
                 self.launch(profile, plan).await;
             }
         }
+        // Once, not per launch: each roster is a copy of every view (1,000 launches made half a
+        // million copies).
+        self.publish();
         self.start_controllers(&[], None);
     }
 
@@ -258,7 +261,8 @@ impl Supervisor {
     }
 
     /// Spawns the actor of `profile` and, with `start`, starts it (a cold standby is only
-    /// started by its failover controller or a rollout). Returns its handle.
+    /// started by its failover controller or a rollout). Returns its handle. The roster is not
+    /// published: the caller does it once its launches are done.
     async fn launch_arc(&mut self, profile: Arc<Profile>, plan: Arc<Plan>, start: bool) -> crate::instance::InstanceHandle {
         let marker = self.fleet.instance_marker(&profile.name);
         let config = plan.gateway.as_ref().and_then(|g| crate::rollout::files::content(&g.config.value));
@@ -282,7 +286,6 @@ impl Supervisor {
                 prover: None,
             },
         );
-        self.publish();
         handle
     }
 

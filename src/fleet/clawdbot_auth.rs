@@ -4,7 +4,6 @@
 //! proof can warn when it will not be able to (docs/openclaw.md, "The legacy generation").
 
 use super::openclaw::ConfigFile;
-use std::collections::BTreeMap;
 
 /// What clawherd presents in the `connect` request. The secret is never printed: `Debug` shows
 /// the kind only.
@@ -42,7 +41,7 @@ impl std::fmt::Debug for Credentials {
 /// found where clawherd looks (it may come from a `.env` file that the gateway loads from its
 /// working directory or state dir, `dist/infra/dotenv.js`, which clawherd does not read), or the
 /// mode is not `token` or `password`.
-pub fn resolve(argv: &[String], env: &BTreeMap<String, String>, cfg: &ConfigFile) -> Result<Credentials, String> {
+pub fn resolve(argv: &[String], env: &super::Env, cfg: &ConfigFile) -> Result<Credentials, String> {
     // `--name VALUE` or `--name=VALUE`; the last one wins, as with the gateway's option parser.
     let flag = |name: &str| {
         let mut found = None;
@@ -110,7 +109,7 @@ mod tests {
             pairs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<BTreeMap<_, _>>()
+                .collect::<crate::fleet::Env>()
         };
         let none = env(&[]);
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();

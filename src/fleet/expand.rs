@@ -6,8 +6,6 @@
 //! (`docs/gateway/configuration/environment-variables.md`): only `[A-Z_][A-Z0-9_]*` names are
 //! substituted, a missing or empty one stays visibly unresolved; see [`openclaw_substitute`].
 
-use std::collections::BTreeMap;
-
 /// An unset variable met during [`expand`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsetVar(pub String);
@@ -27,7 +25,7 @@ pub fn expand(input: &str, vars: &dyn Fn(&str) -> Option<String>, home: Option<&
 
 /// OpenClaw's config substitution: `${NAME}` with `NAME` matching `[A-Z_][A-Z0-9_]*` is replaced
 /// by a non-empty value from `env`; a missing or empty one stays as written; `$${X}` yields `${X}`.
-pub fn openclaw_substitute(input: &str, env: &BTreeMap<String, String>) -> String {
+pub fn openclaw_substitute(input: &str, env: &super::Env) -> String {
     let found = substitute(input, |name| {
         let value = env.get(name).filter(|v| is_upper_name(name) && !v.is_empty());
         Ok::<_, std::convert::Infallible>(value.cloned())
@@ -108,7 +106,7 @@ mod tests {
 
     #[test]
     fn openclaw_rule_keeps_missing_and_lowercase() {
-        let env = BTreeMap::from([
+        let env = crate::fleet::Env::from([
             ("DIR".to_string(), "/d".to_string()),
             ("E".to_string(), String::new()),
             ("dir".to_string(), "/lower".to_string()),

@@ -822,7 +822,6 @@ pub(crate) mod tests {
     use super::*;
     use crate::fleet::plan::{GatewayPaths, Source, Sourced};
     use proptest::prelude::*;
-    use std::collections::BTreeMap;
 
     /// A synthetic openclaw-flavor plan: base, base+2, base+10, base+11..=base+110, plus pins.
     pub(crate) fn plan(name: &str, base: u16, pins: &[u32], root: &Path) -> Plan {
@@ -875,7 +874,7 @@ pub(crate) mod tests {
             listeners,
             cdp_urls: Vec::new(),
             cwd: state,
-            env: BTreeMap::new(),
+            env: crate::fleet::Env::default(),
             argv: Vec::new(),
             credentials: None,
         }

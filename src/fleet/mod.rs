@@ -10,6 +10,7 @@
 pub mod clawdbot_auth;
 pub mod diagnostic;
 pub mod discover;
+pub mod env;
 pub mod expand;
 pub mod file;
 pub mod host;
@@ -28,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Place, Severity};
+pub use env::Env;
 pub use plan::{Listener, PathKind, Plan, PortRange, Source, Sourced};
 pub use read::{ReadError, read_bounded, read_bounded_bytes};
 

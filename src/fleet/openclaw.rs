@@ -5,7 +5,6 @@
 
 use super::Flavor;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The default base port when neither `--port`, `OPENCLAW_GATEWAY_PORT`, `gateway.port` nor a
@@ -176,7 +175,7 @@ impl ConfigFile {
     }
 
     /// A string at `dotted` with OpenClaw's `${VAR}` substitution applied from `env`.
-    pub fn get_str(&self, dotted: &str, env: &BTreeMap<String, String>) -> Option<Result<String, String>> {
+    pub fn get_str(&self, dotted: &str, env: &super::Env) -> Option<Result<String, String>> {
         self.get(dotted).map(|v| match v {
             Value::String(s) => Ok(super::expand::openclaw_substitute(s, env)),
             other => Err(format!("expected a string, found {other}")),

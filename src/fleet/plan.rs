@@ -16,6 +16,7 @@
 //! refuse at start.
 
 use super::diagnostic::{Diagnostic, Place};
+use super::env::Env;
 use super::openclaw::{self, ConfigFile};
 use super::{Flavor, Profile};
 use serde_json::Value;
@@ -473,8 +474,9 @@ pub struct Plan {
     pub cdp_urls: Vec<Sourced<String>>,
     /// Working directory of the child.
     pub cwd: PathBuf,
-    /// Full environment of the child (what `env_inherit` passes of clawherd's, plus the instance's).
-    pub env: BTreeMap<String, String>,
+    /// Full environment of the child (what `env_inherit` passes of clawherd's, plus the
+    /// instance's); the inherited part is shared between plans ([`Env`]).
+    pub env: Env,
     /// Full command line: program, arguments.
     pub argv: Vec<String>,
     /// The uid, gid and groups the child switches to before exec (the profile's `user:`);
@@ -889,7 +891,7 @@ fn gateway_env(
     state_dir: &Path,
     config: &Path,
     base_port: u16,
-) -> BTreeMap<String, String> {
+) -> Env {
     let prefix = profile.flavor.env_prefix();
     let mut env = base_env(parent_env, profile, fleet_dir, marker);
     env.insert(format!("{prefix}_STATE_DIR"), state_dir.display().to_string());
@@ -979,7 +981,7 @@ impl Cx<'_> {
     }
 
     /// A config string with OpenClaw's `${VAR}` substitution from `env`; a non-string is an error.
-    fn string(&mut self, key: &str, env: &BTreeMap<String, String>) -> Option<String> {
+    fn string(&mut self, key: &str, env: &Env) -> Option<String> {
         match self.cfg.get_str(key, env)? {
             Ok(s) => Some(s),
             Err(msg) => {
@@ -1022,7 +1024,7 @@ impl Cx<'_> {
 
     /// The workspace: `agents.defaults.workspace` (an error when the fleet's `workspace`
     /// differs), else the fleet's `workspace`, else `<state>/workspace`.
-    fn workspace(&mut self, env: &BTreeMap<String, String>, state_dir: &Path, resolve: &dyn Fn(&str) -> PathBuf) -> Sourced<PathBuf> {
+    fn workspace(&mut self, env: &Env, state_dir: &Path, resolve: &dyn Fn(&str) -> PathBuf) -> Sourced<PathBuf> {
         let fleet = self.profile.workspace.clone();
         let configured = self.string("agents.defaults.workspace", env);
         if self.profile.flavor == Flavor::Clawdbot {
@@ -1097,7 +1099,7 @@ impl Cx<'_> {
     /// with a workspace configured (`createCanvasHostHandler`, clawdbot's dist/canvas-host/server.js);
     /// none with `canvasHost.enabled: false` or `CLAWDBOT_SKIP_CANVAS_HOST=1`
     /// (dist/gateway/server-runtime-config.js), or for another flavor.
-    fn canvas_root(&mut self, env: &BTreeMap<String, String>, resolve: &dyn Fn(&str) -> PathBuf) -> Option<Sourced<PathBuf>> {
+    fn canvas_root(&mut self, env: &Env, resolve: &dyn Fn(&str) -> PathBuf) -> Option<Sourced<PathBuf>> {
         let off = self.cfg.get("canvasHost.enabled") == Some(&Value::Bool(false))
             || env.get("CLAWDBOT_SKIP_CANVAS_HOST").map(String::as_str) == Some("1");
         if self.profile.flavor != Flavor::Clawdbot || off {
@@ -1121,7 +1123,7 @@ impl Cx<'_> {
     /// (`resolveAgentWorkspaceDir`, dist/agent-scope-config-*.mjs), inside the instance's own
     /// paths, so left out (observed with `openclaw agents list --json`). An unwritten `agentDir`
     /// is `<state dir>/agents/<id>/agent`.
-    fn agent_paths(&mut self, env: &BTreeMap<String, String>, workspace: &Path, resolve: &dyn Fn(&str) -> PathBuf) -> Vec<AgentPath> {
+    fn agent_paths(&mut self, env: &Env, workspace: &Path, resolve: &dyn Fn(&str) -> PathBuf) -> Vec<AgentPath> {
         let entries = self.agent_entries();
         let default = self.default_agent(&entries);
         let mut seen: Vec<String> = Vec::new();
@@ -1201,7 +1203,7 @@ impl Cx<'_> {
     }
 
     /// The log file: `logging.file`, else OpenClaw's default rolling file of the OpenClaw profile.
-    fn log_file(&mut self, env: &BTreeMap<String, String>, resolve: &dyn Fn(&str) -> PathBuf) -> Sourced<PathBuf> {
+    fn log_file(&mut self, env: &Env, resolve: &dyn Fn(&str) -> PathBuf) -> Sourced<PathBuf> {
         match self.string("logging.file", env) {
             Some(f) => Sourced::new(resolve(&f), self.source("logging.file")),
             None if self.profile.flavor == Flavor::Clawdbot => Sourced::derived(
@@ -1217,7 +1219,7 @@ impl Cx<'_> {
 
     /// Every listener: the flavor's [`port_layout`] rows that apply, then each browser profile's
     /// `cdpPort`/`cdpUrl`; and the CDP URLs found on the way.
-    fn listeners(&mut self, env: &BTreeMap<String, String>, base: &Sourced<u16>) -> (Vec<Listener>, Vec<Sourced<String>>) {
+    fn listeners(&mut self, env: &Env, base: &Sourced<u16>) -> (Vec<Listener>, Vec<Sourced<String>>) {
         let mut out = Ports::default();
         let browser_enabled = self.cfg.get("browser.enabled") != Some(&Value::Bool(false));
         // A pin key may pin several rows (Clawdbot's controlPort); it is read, and refused, once.
@@ -1265,7 +1267,7 @@ impl Cx<'_> {
     /// The port of a URL pin: the config `key`, else the gateway's environment variable `var`
     /// (an `http://host:port` URL; clawdbot's `parseHttpUrl` takes 80/443 for a URL without one).
     /// A value that is not such a URL is an error at its key.
-    fn url_port(&mut self, key: &str, var: &str, env: &BTreeMap<String, String>) -> Option<(u32, Source)> {
+    fn url_port(&mut self, key: &str, var: &str, env: &Env) -> Option<(u32, Source)> {
         let (raw, source) = match self.string(key, env) {
             Some(raw) => (raw, self.source(key)),
             None => {
@@ -1295,7 +1297,7 @@ impl Cx<'_> {
 
     /// The browser profiles of the config, by name, read without diagnostics (the
     /// type errors are [`Cx::browser_profiles`]'s).
-    fn browser_profile_list(&self, env: &BTreeMap<String, String>) -> Vec<BrowserProfile> {
+    fn browser_profile_list(&self, env: &Env) -> Vec<BrowserProfile> {
         let Some(Value::Object(profiles)) = self.cfg.get("browser.profiles") else {
             return Vec::new();
         };
@@ -1339,7 +1341,7 @@ impl Cx<'_> {
     /// with the browser control service on first browser use (observed: `openclaw browser
     /// profiles` bound base+10, base+9 and a pinned cdpPort); the eager control server of
     /// `OPENCLAW_EAGER_BROWSER_CONTROL_SERVER=1` binds base+2 but no relay.
-    fn extension_relays(&mut self, builtin: Listener, env: &BTreeMap<String, String>) -> Vec<Listener> {
+    fn extension_relays(&mut self, builtin: Listener, env: &Env) -> Vec<Listener> {
         let profiles = self.browser_profile_list(env);
         let cdp_url = self
             .cfg
@@ -1461,7 +1463,7 @@ impl Cx<'_> {
 
     /// `browser.profiles.<name>.cdpPort` and `.cdpUrl` of every browser profile in the config
     /// that is not an extension profile (whose port is its relay's, see `extension_relays`).
-    fn browser_profiles(&mut self, env: &BTreeMap<String, String>, out: &mut Ports) {
+    fn browser_profiles(&mut self, env: &Env, out: &mut Ports) {
         let Some(Value::Object(profiles)) = self.cfg.get("browser.profiles") else {
             return;
         };
@@ -1484,7 +1486,7 @@ impl Cx<'_> {
     /// `extension_relays`), and today's OpenClaw's refusal of a `cdpUrl` on one: its schema says
     /// "Profile cdpUrl is not supported with driver=\"extension\"" and the gateway exits 78
     /// (`dist/zod-schema-*.mjs`).
-    fn extension_profile_keys(&mut self, name: &str, env: &BTreeMap<String, String>) {
+    fn extension_profile_keys(&mut self, name: &str, env: &Env) {
         self.port_key(&format!("browser.profiles.{name}.cdpPort"), "write an integer port");
         let key = format!("browser.profiles.{name}.cdpUrl");
         if self.string(&key, env).is_some() && self.profile.flavor == Flavor::OpenClaw {
@@ -1498,7 +1500,7 @@ impl Cx<'_> {
 
     /// A CDP URL at `key`: remembered for the shared-URL rule; a loopback one also occupies its
     /// port (as a port the instance connects to). Returns whether the key is set.
-    fn cdp_url(&mut self, key: &str, label: String, env: &BTreeMap<String, String>, out: &mut Ports) -> bool {
+    fn cdp_url(&mut self, key: &str, label: String, env: &Env, out: &mut Ports) -> bool {
         let Some(url) = self.string(key, env) else { return false };
         match openclaw::Endpoint::of_url(&url) {
             Some(ep) if ep.is_local() => {
@@ -1522,7 +1524,7 @@ impl Cx<'_> {
     /// probed without its `health` call: warned here, at `gateway.auth.mode` when written.
     ///
     /// [`clawdbot_auth::resolve`]: super::clawdbot_auth::resolve
-    fn clawdbot_auth_warning(&mut self, argv: &[String], env: &BTreeMap<String, String>) {
+    fn clawdbot_auth_warning(&mut self, argv: &[String], env: &Env) {
         if self.profile.flavor != Flavor::Clawdbot {
             return;
         }
@@ -1657,8 +1659,8 @@ fn derived_listener(row: &PortRow, base: &Sourced<u16>) -> Listener {
 
 /// The environment every child gets: what `env_inherit` passes of clawherd's, plus the three markers, and with
 /// `user:` set that user's `HOME`, `USER` and `LOGNAME`.
-fn base_env(parent_env: &BTreeMap<String, String>, profile: &Profile, fleet_dir: &Path, marker: &str) -> BTreeMap<String, String> {
-    let mut env = profile.env_inherit.filter(parent_env);
+fn base_env(parent_env: &BTreeMap<String, String>, profile: &Profile, fleet_dir: &Path, marker: &str) -> Env {
+    let mut env = Env::inherit(parent_env.iter().filter(|(k, _)| profile.env_inherit.passes(k)));
     env.insert("CLAWHERD_INSTANCE".into(), marker.to_string());
     env.insert("CLAWHERD_PROFILE".into(), profile.name.clone());
     env.insert("CLAWHERD_FLEET_DIR".into(), fleet_dir.display().to_string());
@@ -1862,6 +1864,42 @@ mod tests {
         ];
         let want: Vec<(String, String, String)> = want.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
         assert_eq!(got, want);
+    }
+
+    /// Issue 17: the plans of one fleet hold clawherd's environment once between them (it was a
+    /// full copy per plan: about 7 KB per instance with a 35-variable environment), and each
+    /// child still gets the whole of it under its own variables, scrubbed names left out.
+    #[test]
+    fn plans_share_the_inherited_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = LoadContext {
+            env: [
+                ("HOME".to_string(), dir.path().display().to_string()),
+                ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+                ("LANG".to_string(), "C.UTF-8".to_string()),
+                ("INVOCATION_ID".to_string(), "abc".to_string()),
+            ]
+            .into(),
+            check_host_ports: false,
+        };
+        let fleet = "version: 1\ndefaults:\n  args: [--allow-unconfigured]\nprofiles:\n  a:\n    role: main\n    port: 18789\n    openclaw_profile: a\n    state_dir: a\n    env: {LANG: en_US.UTF-8}\n  b:\n    role: rescue\n    openclaw_profile: b\n    port: 19789\n    state_dir: b\n  c:\n    role: rescue\n    flavor: process\n    command: [/bin/true]\n";
+        let f = match load_str(&dir.path().join("fleet.yaml"), fleet, &ctx) {
+            Ok(f) => f,
+            Err(e) => panic!("{e}"),
+        };
+        let envs: Vec<&Env> = f.instances.iter().map(|(_, plan)| &plan.env).collect();
+        assert_eq!(envs.len(), 3);
+        assert!(envs.iter().all(|e| e.shares_inherited_with(envs[0])), "each plan has its own copy");
+        let get = |i: usize, k: &str| envs[i].get(k).map(String::as_str);
+        assert_eq!(
+            (get(0, "LANG"), get(1, "LANG"), get(2, "LANG")),
+            (Some("en_US.UTF-8"), Some("C.UTF-8"), Some("C.UTF-8"))
+        );
+        assert_eq!((get(0, "PATH"), get(0, "INVOCATION_ID")), (Some("/usr/bin:/bin"), None));
+        assert_eq!(get(1, "CLAWHERD_PROFILE"), Some("b"));
+        assert_eq!(get(1, "OPENCLAW_GATEWAY_PORT"), Some("19789"));
+        let names: Vec<&String> = envs[0].iter().map(|(k, _)| k).collect();
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "in name order, each once: {names:?}");
     }
 
     fn load_err(dir: &Path, fleet: &str, env: &[(&str, &str)]) -> String {

@@ -34,8 +34,8 @@ impl spawn::Launch for Plan {
     fn argv(&self) -> &[String] {
         &self.argv
     }
-    fn env(&self) -> &std::collections::BTreeMap<String, String> {
-        &self.env
+    fn env(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.env.iter()
     }
     fn cwd(&self) -> &std::path::Path {
         &self.cwd
@@ -252,8 +252,10 @@ impl Actor {
                 }
                 () = poll_cleanup(&mut self.cleanup) => {
                     self.cleanup = None;
+                    // Boxed like `apply` below: a spawn's future is large, and the actor's
+                    // must stay small while it waits.
                     if std::mem::take(&mut self.spawn_waiting)
-                        && let Some(event) = self.perform(Action::Spawn, None).await
+                        && let Some(event) = Box::pin(self.perform(Action::Spawn, None)).await
                     {
                         Box::pin(self.apply(event)).await;
                     } else {
@@ -526,12 +528,16 @@ impl Actor {
                 let grace = self.leftover_grace;
                 self.cleanup = Some(Box::pin(async move {
                     let left = group::take_down(group::Scope::Live, None, &marker, grace).await;
+                    // Reap what was taken down. With nothing left behind there is nothing to
+                    // reap here (an orphan that exited on its own was reaped on its SIGCHLD):
+                    // at shutdown every instance ends at once, and each scan reads the list
+                    // of all of clawherd's children.
                     if !left.is_empty() {
                         let pids: Vec<i32> = left.iter().map(|p| p.pid).collect();
                         info!(?pids, "took down what the gateway left behind");
-                    }
-                    for pid in reaper::reap_orphans() {
-                        tracing::debug!(pid, "reaped orphan");
+                        for pid in reaper::reap_orphans() {
+                            tracing::debug!(pid, "reaped orphan");
+                        }
                     }
                 }));
             }

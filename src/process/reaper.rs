@@ -21,6 +21,7 @@ use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 use std::collections::BTreeSet;
 use std::sync::{Mutex, RwLock};
+use std::time::Duration;
 
 /// Pids of gateways tokio owns. A `std` mutex, held only to read or update the set.
 static LEADERS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
@@ -74,14 +75,21 @@ pub fn reap_orphans() -> Vec<i32> {
     reaped
 }
 
-/// Reaps orphans on every SIGCHLD until the task is dropped. Signals coalesce, so each one
-/// means "re-check", and one scan reaps all that are waiting.
+/// How long the reaper lets SIGCHLDs gather before it scans. When a fleet stops at once, every
+/// gateway's exit sends one, and each scan reads the list of all of clawherd's children: one
+/// scan per burst, not one per exit. An orphan stays a zombie that much longer.
+pub const COALESCE: Duration = Duration::from_millis(10);
+
+/// Reaps orphans after every SIGCHLD (at most one scan per [`COALESCE`]) until the task is
+/// dropped. Signals coalesce, so each one means "re-check", and one scan reaps all that are
+/// waiting.
 ///
 /// Errors: the SIGCHLD handler cannot be installed.
 pub async fn run() -> std::io::Result<()> {
     let mut sigchld = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())?;
     loop {
         sigchld.recv().await;
+        tokio::time::sleep(COALESCE).await;
         for pid in reap_orphans() {
             tracing::debug!(pid, "reaped orphan");
         }

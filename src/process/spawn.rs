@@ -17,7 +17,6 @@
 //! `posix_spawn`. A working directory clawherd creates for it belongs to that user.
 
 use nix::unistd::{Gid, Uid};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,8 +30,8 @@ pub trait Launch {
     /// `argv[0]` is the program, looked up on the environment's `PATH`; an empty argv fails
     /// with [`SpawnError::Exec`].
     fn argv(&self) -> &[String];
-    /// The child's whole environment.
-    fn env(&self) -> &BTreeMap<String, String>;
+    /// The child's whole environment: (name, value), each name once.
+    fn env(&self) -> impl Iterator<Item = (&String, &String)>;
     /// The child's working directory, created if missing.
     fn cwd(&self) -> &Path;
     /// The user and groups the child runs as; `None` (the default) keeps clawherd's.

@@ -8,7 +8,6 @@
 //! `openclaw` or `clawdbot`. Anything else (a wrapper script, the fake gateway) is unknown.
 
 use crate::fleet::read_bounded;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Folders searched above the program for its package's `package.json` (`dist/entry.js` sits
@@ -22,7 +21,7 @@ const MAX_VERSION_LEN: usize = 64;
 /// The package and version `argv` runs, e.g. `("openclaw", "2026.9.6")`; `None` when unknown.
 /// `env` is the command's environment (its `PATH`), `cwd` its working directory (for a relative
 /// script path).
-pub fn detect(argv: &[String], env: &BTreeMap<String, String>, cwd: &Path) -> Option<(String, String)> {
+pub fn detect(argv: &[String], env: &crate::fleet::Env, cwd: &Path) -> Option<(String, String)> {
     let program = resolve(argv.first()?, env.get("PATH").map(String::as_str), cwd)?;
     let is_node = program.file_name().is_some_and(|n| n.to_string_lossy().starts_with("node"));
     let target = if is_node { cwd.join(argv.get(1)?) } else { program };
@@ -76,16 +75,24 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let pkg = package(dir.path(), "openclaw", "2026.9.6");
         let bin = dir.path().join("node_modules/.bin");
-        let env = BTreeMap::from([("PATH".to_string(), format!("/nonexistent:{}", bin.display()))]);
+        let env = crate::fleet::Env::from([("PATH".to_string(), format!("/nonexistent:{}", bin.display()))]);
         let want = Some(("openclaw".to_string(), "2026.9.6".to_string()));
         assert_eq!(detect(&s(&["openclaw", "gateway", "run"]), &env, dir.path()), want);
         assert_eq!(
-            detect(&s(&[&bin.join("openclaw").display().to_string()]), &BTreeMap::new(), dir.path()),
+            detect(
+                &s(&[&bin.join("openclaw").display().to_string()]),
+                &crate::fleet::Env::default(),
+                dir.path()
+            ),
             want
         );
         let script = pkg.join("openclaw.mjs").display().to_string();
         assert_eq!(
-            detect(&s(&["/usr/bin/node", &script, "gateway"]), &BTreeMap::new(), dir.path()),
+            detect(
+                &s(&["/usr/bin/node", &script, "gateway"]),
+                &crate::fleet::Env::default(),
+                dir.path()
+            ),
             want
         );
     }
@@ -94,7 +101,7 @@ mod tests {
     fn unknown_for_other_programs_and_packages() {
         let dir = tempfile::tempdir().expect("tempdir");
         package(dir.path(), "left-pad", "1.0.0");
-        let env = BTreeMap::from([("PATH".to_string(), dir.path().join("node_modules/.bin").display().to_string())]);
+        let env = crate::fleet::Env::from([("PATH".to_string(), dir.path().join("node_modules/.bin").display().to_string())]);
         assert_eq!(detect(&s(&["left-pad"]), &env, dir.path()), None);
         assert_eq!(detect(&s(&["no-such-program"]), &env, dir.path()), None);
         assert_eq!(detect(&s(&[]), &env, dir.path()), None);

@@ -35,7 +35,7 @@ pub fn describe(profile: String, plan: &crate::fleet::Plan, show_secrets: bool) 
             profile,
             argv: plan.argv.clone(),
             cwd: plan.cwd.display().to_string(),
-            env: plan.env.clone(),
+            env: plan.env.to_map(),
             redacted: Vec::new(),
         };
     }

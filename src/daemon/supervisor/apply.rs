@@ -348,6 +348,7 @@ impl Supervisor {
         self.retired.clear();
         self.retiring.retain(|v| v.profile.name != name);
         let handle = self.launch_arc(profile, plan, true).await;
+        self.publish();
         // Applied (not only queued), so that the status read next is the new gateway's.
         let _ = handle.apply(Control::Start).await;
         handle
