@@ -181,6 +181,28 @@ fn program(i: &Instance) -> Option<String> {
     Some(found.map_or_else(|| first.clone(), |p| p.display().to_string()))
 }
 
+/// What systemd would read otherwise than written, with the fix: a program whose first
+/// character is one of `ExecStart=`'s prefixes (`-`, `+`, `@`, `:`, `!`; systemd.service(5)
+/// "Command lines"), which quoting does not hide, or a working directory with a leading or
+/// trailing blank (the unit parser strips them) or a leading `-` ("ignore if missing").
+fn misread_by_systemd(program: &str, cwd: &str) -> Option<(String, &'static str)> {
+    if program.starts_with(['-', '+', '@', ':', '!']) {
+        return Some((
+            format!("its program {program:?} begins with a character that systemd reads as an ExecStart= prefix, not as part of the name"),
+            "give the program's absolute path in the profile's `command:`",
+        ));
+    }
+    if cwd.trim() != cwd || cwd.starts_with('-') {
+        return Some((
+            format!(
+                "its working directory {cwd:?} begins or ends with a blank or begins with `-`, which systemd's WorkingDirectory= would read otherwise"
+            ),
+            "use a working directory without leading or trailing blanks",
+        ));
+    }
+    None
+}
+
 /// The text of one unit.
 fn unit(fleet: &Exported, i: &Instance, stem: &str, vars: &[EnvEntry]) -> Result<String, ExportError> {
     let p = i.profile;
@@ -194,7 +216,11 @@ fn unit(fleet: &Exported, i: &Instance, stem: &str, vars: &[EnvEntry]) -> Result
             "use paths without line breaks",
         ));
     }
-    let mut exec: Vec<String> = program(i).into_iter().map(|w| exec_word(&w)).collect();
+    let program = program(i);
+    if let Some((what, hint)) = misread_by_systemd(program.as_deref().unwrap_or_default(), &cwd) {
+        return Err(fail(fleet, i, what, hint));
+    }
+    let mut exec: Vec<String> = program.into_iter().map(|w| exec_word(&w)).collect();
     exec.extend(i.plan.argv.iter().skip(1).map(|w| exec_word(w)));
     let restart = match r.policy {
         RestartPolicy::Always => "always",
@@ -279,6 +305,19 @@ mod tests {
         // Control characters: ASCII as one byte, C1 as the character (systemd's `\u`).
         assert_eq!(exec_word("a\u{1b}b"), "\"a\\x1bb\"");
         assert_eq!(exec_word("a\u{85}b"), "\"a\\u0085b\"");
+    }
+
+    #[test]
+    fn what_systemd_would_misread_is_refused() {
+        assert_eq!(misread_by_systemd("/usr/bin/openclaw", "/srv/a"), None);
+        assert_eq!(misread_by_systemd("openclaw", "/srv/a b"), None);
+        for program in ["-x", "+x", "@x", ":x", "!x"] {
+            let (what, hint) = misread_by_systemd(program, "/srv/a").expect("refused");
+            assert!(what.contains("ExecStart= prefix") && hint.contains("absolute path"), "{what}");
+        }
+        for cwd in ["/srv/a ", " /srv/a", "-/srv/a"] {
+            assert!(misread_by_systemd("/bin/x", cwd).is_some(), "{cwd:?}");
+        }
     }
 
     #[test]
