@@ -334,3 +334,24 @@ fn upgrading_main_starts_its_cold_standby_to_cover_it_first() {
         row(&fleet, "rescue")["state"] == "stopped"
     });
 }
+
+/// A cold standby upgraded by itself is started to prove the new version, then stopped again:
+/// the upgrade changes its version, not whether it runs.
+#[test]
+fn a_cold_standby_upgraded_by_itself_is_stopped_again() {
+    let (fleet, bin) = versioned_pair(66, "    standby: cold\n");
+    let f = fleet.path.to_string_lossy().into_owned();
+    assert_eq!(with_tools(&bin, &["install", "openclaw@2026.9.5", "-f", &f], &[]).0, 0);
+    let d = Daemon::start(&fleet.path);
+    d.wait_ready(0, "main", D);
+    assert_eq!(row(&fleet, "rescue")["state"], "stopped");
+    let (code, out, err) = with_tools(&bin, &["upgrade", "rescue", "--to", "openclaw@2026.9.6", "-f", &f], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("rescue: ready on 2026.9.6"),
+        "it was proved on the new version:\n{out}"
+    );
+    assert!(out.contains("rescue: stopped again"), "{out}");
+    assert_eq!(row(&fleet, "rescue")["state"], "stopped", "{out}");
+    assert_eq!(row(&fleet, "main")["state"], "ready");
+}

@@ -286,6 +286,9 @@ impl Step<'_> {
             .map_err(|e| self.fail(name, &e.to_string(), exit::CONFIG))?
             .get(name)
             .cloned();
+        // A stopped instance (a cold standby) is started to prove the new version, then
+        // stopped again: an upgrade changes its version, not whether it runs.
+        let was_stopped = self.state(name).await.as_deref() == Some("stopped");
         self.act(name, "stop", "stopped")
             .await
             .map_err(|m| self.fail(name, &m, exit::FAILURE))?;
@@ -325,10 +328,22 @@ impl Step<'_> {
             config,
             tag,
         };
-        if let Err(m) = self.doctor(plan).await {
-            return Err(undo.rollback(&format!("doctor failed: {m}"), false).await);
+        // An instance that never ran (a cold standby never needed) has no working directory and
+        // no state yet: there is nothing for the doctor to migrate, and nowhere to run it.
+        if plan.cwd.is_dir() {
+            if let Err(m) = self.doctor(plan).await {
+                return Err(undo.rollback(&format!("doctor failed: {m}"), false).await);
+            }
+            self.timeline.step(name, "doctor done");
+        } else {
+            self.timeline.step(
+                name,
+                &format!(
+                    "no doctor: {} does not exist yet (never started), so there is no state to migrate",
+                    plan.cwd.display()
+                ),
+            );
         }
-        self.timeline.step(name, "doctor done");
         let pin = BTreeMap::from([(name.to_string(), Some(self.version.to_string()))]);
         if let Err(e) = pins::update(self.run_dir, &pin) {
             return Err(undo.rollback(&format!("cannot pin: {e}"), false).await);
@@ -359,6 +374,12 @@ impl Step<'_> {
             return Err(undo.rollback(&format!("not stable on {}: {m}", self.version), true).await);
         }
         self.timeline.step(name, &format!("ready on {}", self.version));
+        if was_stopped {
+            match self.act(name, "stop", "stopped").await {
+                Ok(()) => self.timeline.step(name, "stopped again, as it was before the upgrade"),
+                Err(m) => self.timeline.step(name, &format!("cannot stop it again as it was: {m}")),
+            }
+        }
         Ok(())
     }
 
