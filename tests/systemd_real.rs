@@ -921,7 +921,9 @@ fn restarted_ready(status: &[(String, String, u64)], profile: &str, old: u64) ->
 #[test]
 fn real_example_fleet_under_the_system_unit() {
     let Some((node, openclaw)) = real_tools() else { return };
-    let Some(c) = Container::up("real") else { return };
+    // .tools where the checkout keeps it (under /tmp, say, which is the container's own tmpfs).
+    let tools = std::fs::canonicalize(manifest(".tools")).expect(".tools");
+    let Some(c) = Container::up_with("real", &[tools]) else { return };
     let fleet = format!("{EXAMPLE_DIR}/fleet.yaml");
 
     // clawherd where the unit looks; Node and openclaw on the unit's PATH (/usr/local/bin), as

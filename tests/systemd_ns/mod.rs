@@ -44,6 +44,13 @@ impl Container {
     /// Boots a container whose state lives in `<target>/tmp/systemd-ns/<name>`; `None` with a
     /// printed `skip:` line when this host cannot run one.
     pub fn up(name: &str) -> Option<Self> {
+        Self::up_with(name, &[])
+    }
+
+    /// [`Container::up`], with the host folders `ro_binds` (absolute) seen read-only at the
+    /// same paths inside, wherever they are (the container's /tmp and /run are its own tmpfs,
+    /// so a checkout under /tmp is otherwise invisible).
+    pub fn up_with(name: &str, ro_binds: &[PathBuf]) -> Option<Self> {
         let probe = Command::new(script()).arg("probe").output().expect("run scripts/systemd-ns probe");
         if !probe.status.success() {
             let why = String::from_utf8_lossy(&probe.stderr);
@@ -54,9 +61,11 @@ impl Container {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("systemd-ns").join(name);
         std::fs::create_dir_all(&dir).expect("container state folder");
         let c = Container { dir };
+        let binds: Vec<String> = ro_binds.iter().map(|p| p.display().to_string()).collect();
         let out = Command::new(script())
             .arg(&c.dir)
             .arg("up")
+            .env("SYSTEMD_NS_RO_BINDS", binds.join(":"))
             .output()
             .expect("run scripts/systemd-ns up");
         let run = Run::from(out);
