@@ -815,10 +815,17 @@ fn reload_prints_warnings_and_api_errors_redact_what_they_echo() {
             .is_some_and(|w| w.len() == 1 && w[0].as_str().is_some_and(|t| t.contains(&said))),
         "{warnings}"
     );
+    // The plain table shows them too, under the table, with their hint.
+    let (code, table, err) = cli(&fleet, &["status"]);
+    assert_eq!(code, 0, "{err}");
+    let under = table.split_once("clawherd pid ").map_or("", |(_, rest)| rest);
+    assert!(under.contains(&said) && under.contains("hint:"), "{table}");
     std::fs::write(fleet.dir.path().join("rescue.json5"), format!("{{gateway: {{port: {b}}}}}\n")).expect("write");
     let (code, _, err) = cli(&fleet, &["reload"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(status_json(&fleet)["warnings"], serde_json::json!([]), "{err}");
+    let (_, table, _) = cli(&fleet, &["status"]);
+    assert!(!table.contains("warning"), "{table}");
     let (code, _, err) = cli(&fleet, &["start", "sk-proj-abcdefghijklmnop"]);
     assert_eq!(code, 64, "{err}");
     assert!(
