@@ -240,6 +240,40 @@ fn crash_loop_fails_over_to_cold_rescue_and_back() {
     });
 }
 
+/// Issue 15: while main is not ready, the standby's status runs the failover clock down (seconds
+/// until failover), and says nothing once main is ready again.
+#[test]
+fn status_shows_the_failover_clock_while_main_is_not_ready() {
+    let a = free_base(143);
+    let b = free_base(145);
+    let b = if a.abs_diff(b) < 120 { a + 200 } else { b };
+    let main =
+        TestProfile::new("main", "main", a).yaml("    health: {liveness: false, period: 200ms, timeout: 200ms, failure_threshold: 1}\n");
+    let rescue = TestProfile::new("rescue", "rescue", b).yaml("    failover_after: 300s\n    failback_after: 1s\n");
+    let fleet = TestFleet::fake(&[main, rescue], "");
+    let d = Daemon::start(&fleet.path);
+    let main_pid = d.wait_ready(0, "main", D);
+    d.wait_ready(0, "rescue", D);
+    let mark = d.mark();
+    signal(main_pid, 19);
+    d.wait_line_from(mark, &["profile=main", "not ready any more"], D);
+    // The controller reads main's state on its own task: wait until it has.
+    let deadline = Instant::now() + D;
+    let sb = loop {
+        let sb = status_of(&fleet, "rescue")["standby"].clone();
+        if !sb["failover_in_s"].is_null() || Instant::now() > deadline {
+            break sb;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    signal(main_pid, 18);
+    assert_eq!(sb["covers"], "main", "{sb}");
+    assert_eq!(sb["mode"], "hot", "{sb}");
+    assert_eq!(sb["failed_over"], false, "{sb}");
+    let left = sb["failover_in_s"].as_f64().unwrap_or(-1.0);
+    assert!(left > 0.0 && left <= 300.0, "{sb}");
+}
+
 /// A hot rescue runs from the start; a main not ready for `failover_after` fails over to it,
 /// and it stays up (same pid) after failback.
 #[test]

@@ -98,6 +98,28 @@ fn restart_through_the_cli_changes_only_that_pid() {
     assert_ne!(pid_of(&before, "rescue"), pid_of(&after, "rescue"));
     assert_eq!(pid_of(&before, "main"), pid_of(&after, "main"));
     assert_eq!(http_status(b, "/readyz"), Some(200), "restart waited for ready");
+    // Issue 15: status tells how the last exit came about, and whom a standby covers.
+    let rescue = &after["instances"][1];
+    assert_eq!(rescue["last_exit_kind"], "requested", "{rescue}");
+    assert_eq!(
+        rescue["standby"],
+        serde_json::json!({"covers": "main", "mode": "hot", "failover_in_s": null, "failed_over": false}),
+        "{rescue}"
+    );
+    let main = &after["instances"][0];
+    assert!(main["last_exit_kind"].is_null() && main["standby"].is_null(), "{main}");
+}
+
+/// Issue 15: a gateway killed from outside is a `crash` in status's `last_exit_kind`.
+#[test]
+fn status_tells_a_crash_from_a_requested_exit() {
+    let (fleet, d, _, _) = pair(147);
+    let main = pid_of(&status_json(&fleet), "main").expect("main runs");
+    let mark = d.mark();
+    signal(i32::try_from(main).expect("a pid"), 9);
+    d.wait_ready(mark, "main", D);
+    let s = status_json(&fleet);
+    assert_eq!(s["instances"][0]["last_exit_kind"], "crash", "{s}");
 }
 
 #[test]
@@ -815,10 +837,17 @@ fn reload_prints_warnings_and_api_errors_redact_what_they_echo() {
             .is_some_and(|w| w.len() == 1 && w[0].as_str().is_some_and(|t| t.contains(&said))),
         "{warnings}"
     );
+    // The plain table shows them too, under the table, with their hint.
+    let (code, table, err) = cli(&fleet, &["status"]);
+    assert_eq!(code, 0, "{err}");
+    let under = table.split_once("clawherd pid ").map_or("", |(_, rest)| rest);
+    assert!(under.contains(&said) && under.contains("hint:"), "{table}");
     std::fs::write(fleet.dir.path().join("rescue.json5"), format!("{{gateway: {{port: {b}}}}}\n")).expect("write");
     let (code, _, err) = cli(&fleet, &["reload"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(status_json(&fleet)["warnings"], serde_json::json!([]), "{err}");
+    let (_, table, _) = cli(&fleet, &["status"]);
+    assert!(!table.contains("warning"), "{table}");
     let (code, _, err) = cli(&fleet, &["start", "sk-proj-abcdefghijklmnop"]);
     assert_eq!(code, 64, "{err}");
     assert!(

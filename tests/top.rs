@@ -7,7 +7,8 @@
 use crate::support::*;
 use clawherd::cli::top::app::{Action, App, Effect, Mode, Pane};
 use clawherd::cli::top::draw::draw;
-use clawherd::control::protocol::StatusResponse;
+use clawherd::control::protocol::{StandbyReport, StatusResponse};
+use clawherd::instance::ExitKind;
 use clawherd::observe::events::FleetEvent;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -162,6 +163,44 @@ fn top_shows_the_fleets_warnings() {
         t.contains("5 warnings") && t.contains("number 3") && !t.contains("number 4") && t.contains("… and 2 more"),
         "{t}"
     );
+}
+
+/// Issue 15: `top` told exit causes and pairs only from events (gone from the replay after a
+/// while, and the hot/cold mode only after a failover): the status answer now carries
+/// `last_exit_kind` and, for a standby, `standby` (whom it covers, hot or cold, the failover
+/// clock); with no events at all, `top` draws them.
+#[test]
+fn top_draws_exit_kinds_and_the_failover_clock_from_status() {
+    let mut s = status();
+    s.instances[0].last_exit_kind = Some(ExitKind::Handoff);
+    s.instances[0].ready = false;
+    s.instances[0].state = clawherd::instance::Phase::Unready;
+    s.instances[2].last_exit_kind = Some(ExitKind::Requested);
+    s.instances[1].standby = Some(StandbyReport {
+        covers: "main".into(),
+        mode: "cold".into(),
+        failover_in_s: Some(42.3),
+        failed_over: false,
+    });
+    let mut a = App::new(true);
+    a.on_status(s.clone(), now());
+    let small = text(&render(&a, 80, 24));
+    snapshot("top_standby_80x24.txt", &small);
+    assert!(small.contains("rescue covers main (cold) failover in 42s"), "{small}");
+    assert!(!small.contains("(cold?)") && !small.contains("(hot"), "{small}");
+    let wide = text(&render(&a, 200, 50));
+    snapshot("top_standby_200x50.txt", &wide);
+    for needle in ["signal 9 handoff", "exit 1 asked", "rescue covers main (cold) failover in 42s"] {
+        assert!(wide.contains(needle), "missing {needle:?} in\n{wide}");
+    }
+    // A standby that took over says so, from status alone.
+    if let Some(sb) = s.instances[1].standby.as_mut() {
+        sb.failover_in_s = None;
+        sb.failed_over = true;
+    }
+    a.on_status(s, now());
+    let t = text(&render(&a, 200, 50));
+    assert!(t.contains("rescue covers main (cold) ACTIVE") && !t.contains("failover in"), "{t}");
 }
 
 #[test]

@@ -97,8 +97,9 @@ pub async fn status(client: &Client, profile: Option<&str>, json: bool) -> u8 {
     exit::OK
 }
 
-/// The status table; with a terminal `width`, the NOTES column wraps under itself when a row
-/// would be wider.
+/// The status table, then the fleet's warnings (after a blank line, as `check` prints them;
+/// nothing when there are none); with a terminal `width`, the NOTES column wraps under itself
+/// when a row would be wider, and the warnings wrap as `check`'s do.
 pub fn render_status(s: &StatusResponse, width: Option<usize>) -> String {
     let headers = [
         "PROFILE",
@@ -184,6 +185,12 @@ pub fn render_status(s: &StatusResponse, width: Option<usize>) -> String {
         out.push_str(&line(r));
     }
     out.push_str(&format!("clawherd pid {}, RSS {}, fleet {}\n", s.pid, bytes(s.rss_bytes), s.fleet));
+    // The running fleet's warnings, as `check` prints them (wrapped alike); nothing when none.
+    if !s.warnings.is_empty() {
+        out.push('\n');
+        out.push_str(&super::wrap::wrap(&s.warnings.join("\n"), width));
+        out.push('\n');
+    }
     out
 }
 

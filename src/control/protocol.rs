@@ -1,7 +1,7 @@
 //! Request and response bodies of control API version 1 (JSON). Field names are stable; new
 //! fields may be added. Times are RFC 3339 UTC strings, durations seconds, sizes bytes.
 
-use crate::instance::Phase;
+use crate::instance::{ExitKind, Phase};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -51,6 +51,13 @@ pub struct InstanceReport {
     pub last_exit: Option<String>,
     /// When it happened.
     pub last_exit_at: Option<String>,
+    /// How the last exit came about: `requested` (clawherd stopped it: an operator's stop or
+    /// restart, a reload, a failback, a liveness failure), `crash` (nobody asked: a crash, a
+    /// kill from outside, an exit on its own, a failed spawn) or `handoff` (OpenClaw's own
+    /// restart: the gateway recorded a restart hand-off, see docs/openclaw.md); `None` before
+    /// the first exit and from an older daemon.
+    #[serde(default)]
+    pub last_exit_kind: Option<ExitKind>,
     /// Base port (a plain process may have none).
     pub base_port: Option<u16>,
     /// Readiness: `GET /readyz` answered 200 (as the instance's state says).
@@ -77,6 +84,24 @@ pub struct InstanceReport {
     /// daemon.
     #[serde(default)]
     pub probe: Option<String>,
+    /// For a standby (a profile with `standby_for`, e.g. the rescue bot): whom it covers and its
+    /// failover controller's state; `None` for any other profile and from an older daemon.
+    #[serde(default)]
+    pub standby: Option<StandbyReport>,
+}
+
+/// A standby's pair in [`InstanceReport`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StandbyReport {
+    /// The profile it stands by for (its `standby_for`).
+    pub covers: String,
+    /// `hot` (always running) or `cold` (started only on failover).
+    pub mode: String,
+    /// Seconds until the failover, while the covered profile is not ready but not yet for
+    /// `failover_after` (or its first boot's `health.startup_grace`); `None` otherwise.
+    pub failover_in_s: Option<f64>,
+    /// Whether the standby has taken over: failed over, not yet failed back.
+    pub failed_over: bool,
 }
 
 /// Resource use of an instance's process tree.

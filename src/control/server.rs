@@ -55,6 +55,8 @@ pub struct AppState {
     pub rollout: crate::rollout::Notes,
     /// The running fleet's warnings, for status.
     pub warnings: FleetWarnings,
+    /// Each standby's failover controller state, for status.
+    pub failover: crate::failover::Board,
 }
 
 /// The running fleet's warnings, rendered as `check` prints them and redacted: set by the

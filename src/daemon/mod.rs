@@ -88,6 +88,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         cpu: Default::default(),
         rollout: Default::default(),
         warnings: Default::default(),
+        failover: Default::default(),
     };
     let socket = fleet.settings.socket.clone();
     let metrics_listener = match fleet.settings.metrics_listen {
@@ -103,6 +104,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         .map_err(|e| DaemonError::Setup(e.to_string()))?;
     state.rollout = sup.rollout_notes();
     state.warnings = sup.fleet_warnings();
+    state.failover = sup.failover_board();
     // Owned here, stopped below: the API server, the SIGHUP listener, the metrics listener, the
     // watcher and the systemd task. The API is served from now on, while leftovers of an
     // earlier clawherd are taken down too.

@@ -87,6 +87,8 @@ pub struct Supervisor {
     /// What each instance's rollout is doing, for status (`verifying`, `soaking`, `rolled
     /// back: ...`).
     rollout_notes: crate::rollout::Notes,
+    /// Each standby's failover controller state, for status.
+    failover_board: crate::failover::Board,
     /// The running fleet's warnings, for status: set at start and by every applied reload.
     fleet_warnings: crate::control::server::FleetWarnings,
     /// The hooks run for `rolled_back` events.
@@ -160,6 +162,7 @@ impl Supervisor {
             known: KnownStore::default(),
             retired: Vec::new(),
             rollout_notes: crate::rollout::Notes::default(),
+            failover_board: crate::failover::Board::default(),
             fleet_warnings,
             hook_tasks: tokio::task::JoinSet::new(),
             watched,
@@ -237,12 +240,14 @@ impl Supervisor {
                 settings: key.settings,
                 standby_is_cover: cover == Some(name.as_str()),
             };
-            let task = tokio::spawn(crate::failover::run(pair, self.events.clone(), key.hooks.clone()));
+            let board = self.failover_board.clone();
+            let task = tokio::spawn(crate::failover::run(pair, self.events.clone(), key.hooks.clone(), board));
             self.controllers.insert(name.clone(), (key, task));
         }
         for (_, (_, task)) in old {
             task.abort();
         }
+        self.failover_board.retain(|name| self.controllers.contains_key(name));
     }
 
     /// Launches a new instance (start-up, added by a reload); its first proved run becomes its
@@ -292,6 +297,11 @@ impl Supervisor {
     /// What each instance's rollout does, shared (for the control API's status).
     pub fn rollout_notes(&self) -> crate::rollout::Notes {
         self.rollout_notes.clone()
+    }
+
+    /// Each standby's failover controller state, shared (for the control API's status).
+    pub fn failover_board(&self) -> crate::failover::Board {
+        self.failover_board.clone()
     }
 
     /// The running fleet's warnings, shared (for the control API's status).

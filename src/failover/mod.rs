@@ -22,4 +22,4 @@ pub mod hooks;
 mod task;
 
 pub use controller::{Controller, FoAction, MainHealth, PairState};
-pub use task::{Pair, PairSettings, run};
+pub use task::{Board, Pair, PairSettings, mode_name, run};

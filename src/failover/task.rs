@@ -1,11 +1,13 @@
 //! The task that runs one standby's [`Controller`]: it watches main's and the standby's status,
 //! feeds the controller, starts and stops the standby, records events and runs the hooks.
 
-use super::controller::{Controller, FoAction, MainHealth};
+use super::controller::{Controller, FoAction, MainHealth, PairState};
 use super::hooks::hooks_for;
 use crate::fleet::{Hooks, StandbyMode};
 use crate::instance::{Control, InstanceHandle, Phase};
 use crate::observe::events::{EventSink, FleetEvent, What};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -37,8 +39,11 @@ pub struct PairSettings {
     pub main_startup_grace: Duration,
 }
 
-/// Runs the controller of `pair` until aborted (the supervisor owns the task).
-pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
+/// Runs the controller of `pair` until aborted (the supervisor owns the task), publishing its
+/// state in `board` after each decision.
+pub async fn run(pair: Pair, events: EventSink, hooks: Hooks, board: Board) {
+    let slot = board.register(&pair.standby.profile);
+    drop(board);
     let mut main_rx = pair.main.subscribe();
     let mut standby_rx = pair.standby.subscribe();
     let standby_running = standby_rx.borrow().pid.is_some() && !pair.standby_is_cover;
@@ -101,6 +106,9 @@ pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
                 }
             }
         }
+        if let Ok(mut s) = slot.lock() {
+            s.clone_from(&c.state);
+        }
         if let Some(at) = awaiting_standby {
             let s = standby_rx.borrow_and_update().clone();
             if s.state == Phase::Ready {
@@ -125,9 +133,46 @@ pub async fn run(pair: Pair, events: EventSink, hooks: Hooks) {
     }
 }
 
-fn mode_name(m: StandbyMode) -> &'static str {
+/// `hot` or `cold`, as events and `status` write a standby's mode.
+pub fn mode_name(m: StandbyMode) -> &'static str {
     match m {
         StandbyMode::Hot => "hot",
         StandbyMode::Cold => "cold",
+    }
+}
+
+/// Each standby's controller state, by standby profile name, for `status` (the failover clock,
+/// whether it has taken over): written by the controller tasks after each decision, read by the
+/// control API. Cheap to clone (shared). Each controller writes its own slot, so a replaced
+/// controller still ending cannot overwrite its successor's state; the supervisor drops the
+/// slots of standbys that no longer have a controller ([`Board::retain`]).
+#[derive(Debug, Clone, Default)]
+pub struct Board(Arc<Mutex<BTreeMap<String, Slot>>>);
+
+/// One controller's published state (see [`Board`]).
+type Slot = Arc<Mutex<PairState>>;
+
+impl Board {
+    /// A fresh slot for `standby`'s new controller, replacing the old one's.
+    pub fn register(&self, standby: &str) -> Slot {
+        let slot = Slot::new(Mutex::new(PairState::Normal));
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(standby.to_string(), slot.clone());
+        }
+        slot
+    }
+
+    /// Keeps only the slots of the standbys `keep` says yes to.
+    pub fn retain(&self, mut keep: impl FnMut(&str) -> bool) {
+        if let Ok(mut m) = self.0.lock() {
+            m.retain(|k, _| keep(k));
+        }
+    }
+
+    /// `standby`'s controller state now; `None` when it has no controller (its main is not
+    /// in the fleet, or before the supervisor started it).
+    pub fn get(&self, standby: &str) -> Option<PairState> {
+        let slot = self.0.lock().ok()?.get(standby)?.clone();
+        slot.lock().ok().map(|s| s.clone())
     }
 }

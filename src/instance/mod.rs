@@ -20,6 +20,7 @@ pub mod state;
 mod view;
 
 pub use phase::Phase;
+pub use state::ExitKind;
 pub use view::InstanceView;
 
 use crate::instance::policy::ExitResult;
@@ -46,6 +47,8 @@ pub struct InstanceStatus {
     pub last_exit: Option<ExitResult>,
     /// When the last exit happened.
     pub last_exit_at: Option<SystemTime>,
+    /// How the last exit came about; `None` before the first exit.
+    pub last_exit_kind: Option<state::ExitKind>,
     /// Spawn → ready of the last start that became ready.
     pub last_ready_after: Option<Duration>,
     /// Why a parked instance is parked (the gateway's own error line).

@@ -237,6 +237,20 @@ pub enum Action {
     Report(Report),
 }
 
+/// How an instance's last exit came about, as `status` reports it (`last_exit_kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExitKind {
+    /// clawherd stopped it: a stop or restart asked by an operator, a reload or rollout, a
+    /// failback of a cold standby, or a liveness failure (clawherd's own restart).
+    Requested,
+    /// Nobody asked: a crash, a kill from outside, an exit on its own, or a failed spawn.
+    Crash,
+    /// OpenClaw's own restart: the gateway exited after recording a restart hand-off that
+    /// clawherd consumed (`accepted`; see [`super::handoff`]).
+    Handoff,
+}
+
 /// One instance's machine: state, want, counters and the backoff tally.
 #[derive(Debug, Clone)]
 pub struct Machine {
@@ -248,6 +262,8 @@ pub struct Machine {
     pub restarts: u32,
     /// The last exit and when.
     pub last_exit: Option<(ExitResult, Instant)>,
+    /// How the last exit came about (set with `last_exit`).
+    pub last_exit_kind: Option<ExitKind>,
     /// The last spawn → ready time.
     pub last_ready_after: Option<Duration>,
     backoff: Backoff,
@@ -264,6 +280,7 @@ impl Machine {
             want: Want::Down,
             restarts: 0,
             last_exit: None,
+            last_exit_kind: None,
             last_ready_after: None,
             backoff: Backoff::new(restart),
             stop_timeout,
@@ -493,6 +510,7 @@ impl Machine {
             }
             S::Stopping { since, then, .. } => {
                 self.last_exit = Some((exit.result, now));
+                self.last_exit_kind = Some(ExitKind::Requested);
                 let mut actions = vec![
                     Action::ClearTimer,
                     Action::Report(Report::Exited {
@@ -554,6 +572,7 @@ impl Machine {
         } = exit;
         let was_ready = ready_for.is_some();
         self.last_exit = Some((result, now));
+        self.last_exit_kind = Some(if handed_back { ExitKind::Handoff } else { ExitKind::Crash });
         let mut actions = vec![Action::Report(Report::Exited {
             result,
             requested: false,

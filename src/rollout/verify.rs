@@ -175,6 +175,7 @@ mod tests {
             restarts: 0,
             last_exit: None,
             last_exit_at: None,
+            last_exit_kind: None,
             last_ready_after: None,
             reason: Some("bad key".into()),
             finished: false,

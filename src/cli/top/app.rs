@@ -97,17 +97,9 @@ pub enum Pane {
     Logs,
 }
 
-/// How an instance's last exit came about, told from the `exited` (and `restart_handoff`)
-/// events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitCause {
-    /// clawherd asked for it (a stop or restart).
-    Requested,
-    /// Nobody asked: a crash, a kill, an exit on its own.
-    Crash,
-    /// OpenClaw's own restart hand-off: the gateway asked to be restarted.
-    Handoff,
-}
+/// How an instance's last exit came about: the status answer's `last_exit_kind`, else told
+/// from the `exited` (and `restart_handoff`) events (a daemon that predates the field).
+pub use crate::instance::ExitKind as ExitCause;
 
 /// A standby and the profile it covers.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +117,9 @@ pub struct Pair {
     pub last: Option<(String, String)>,
     /// Whether the standby has taken over (a `failover` not yet followed by a `failback`).
     pub active: bool,
+    /// Seconds until the failover as of the last status answer, while the covered profile is
+    /// not ready (the status answer's `standby.failover_in_s`).
+    pub failover_in_s: Option<f64>,
 }
 
 /// Facts about one standby gathered from events.
@@ -476,9 +471,13 @@ impl App {
         self.status.as_ref()?.instances.iter().find(|i| &i.profile == sel)
     }
 
-    /// How `profile`'s last exit came about, when events told.
+    /// How `profile`'s last exit came about: as the last status answer says, else as events
+    /// told (the replayed events may no longer hold the exit).
     pub fn exit_cause(&self, profile: &str) -> Option<ExitCause> {
-        self.exit_causes.get(profile).copied()
+        let reported = self.status.as_ref().and_then(|s| s.instances.iter().find(|i| i.profile == profile));
+        reported
+            .and_then(|i| i.last_exit_kind)
+            .or_else(|| self.exit_causes.get(profile).copied())
     }
 
     /// Since when (RFC 3339) `profile` has not been ready, when an event told and it is still
@@ -487,8 +486,9 @@ impl App {
         self.down_since.get(profile).map(String::as_str)
     }
 
-    /// The failover pairs: each standby with the profile it covers. What `failover`/`failback`
-    /// events told wins; otherwise a `rescue`-role profile covers the fleet's only `main`-role
+    /// The failover pairs: each standby with the profile it covers. What the status answer
+    /// says (`standby`) wins, then what `failover`/`failback` events told (an older daemon);
+    /// otherwise a `rescue`-role profile covers the fleet's only `main`-role
     /// profile (the fleet file's default), hot unless it is stopped while that main runs.
     pub fn pairs(&self) -> Vec<Pair> {
         let Some(status) = &self.status else { return Vec::new() };
@@ -496,6 +496,18 @@ impl App {
         let mut out = Vec::new();
         for i in &status.instances {
             let facts = self.standbys.get(&i.profile);
+            if let Some(sb) = &i.standby {
+                out.push(Pair {
+                    standby: i.profile.clone(),
+                    covers: sb.covers.clone(),
+                    mode: sb.mode.clone(),
+                    known: true,
+                    last: facts.and_then(|f| f.last.clone()),
+                    active: sb.failed_over,
+                    failover_in_s: sb.failover_in_s,
+                });
+                continue;
+            }
             let covers_known = facts.and_then(|f| f.covers.clone());
             let covers = match (&covers_known, i.role.as_str(), mains.as_slice()) {
                 (Some(c), _, _) => c.clone(),
@@ -515,6 +527,7 @@ impl App {
                 mode,
                 last: facts.and_then(|f| f.last.clone()),
                 active: facts.is_some_and(|f| f.active),
+                failover_in_s: None,
             });
         }
         out

@@ -172,7 +172,7 @@ fn draw_table(app: &App, shown: &[&InstanceReport], f: &mut Frame, area: Rect) {
         ("PID", 7, 1),
         ("UPTIME", 6, 4),
         ("RST", 3, 4),
-        ("LAST EXIT", 15, 5),
+        ("LAST EXIT", 16, 5),
         ("RDY/LIV", 7, 2),
         ("CPU", 6, 2),
         ("CPU HISTORY", 12, 6),
@@ -354,6 +354,12 @@ fn draw_pairs(app: &App, pairs: &[super::app::Pair], f: &mut Frame, area: Rect) 
         let mut spans = vec![Span::raw(format!("{} covers {} ({}{q})", p.standby, p.covers, p.mode))];
         if p.active {
             spans.push(Span::styled(" ACTIVE", styled(app, Color::Red, Modifier::BOLD)));
+        }
+        if let Some(s) = p.failover_in_s {
+            spans.push(Span::styled(
+                format!(" failover in {}", crate::cli::commands::short_secs(s)),
+                styled(app, Color::Red, Modifier::BOLD),
+            ));
         }
         if let Some(since) = app.down_since(&p.covers) {
             spans.push(Span::styled(

@@ -3,7 +3,7 @@
 //! now.
 
 use super::{unknown_profile, views};
-use crate::control::protocol::{API_VERSION, InstanceReport, OpenClawSignals, StatusResponse, TreeReport};
+use crate::control::protocol::{API_VERSION, InstanceReport, OpenClawSignals, StandbyReport, StatusResponse, TreeReport};
 use crate::control::server::AppState;
 use crate::instance::{InstanceStatus, InstanceView, Phase, ProbeVia};
 use crate::process::usage;
@@ -64,6 +64,7 @@ pub async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>)
         .zip(m.signals)
         .map(|(((v, s), (tree, cpu)), signals)| InstanceReport {
             rollout: state.rollout.get(&v.profile.name),
+            standby: standby_report(v, &state.failover),
             ..report(v, s, tree, cpu, signals, now)
         })
         .collect();
@@ -165,6 +166,7 @@ fn report(
         restarts: s.restarts,
         last_exit: s.last_exit.map(|e| e.to_string()),
         last_exit_at: s.last_exit_at.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+        last_exit_kind: s.last_exit_kind,
         base_port: v.plan.port(),
         ready: s.state == Phase::Ready,
         live,
@@ -178,7 +180,30 @@ fn report(
         version: s.version.clone(),
         rollout: None,
         probe: s.probe_via.as_ref().map(ToString::to_string),
+        standby: None,
     }
+}
+
+/// A standby's pair: whom it covers (from its profile) and, from its failover controller, the
+/// clock and whether it has taken over; `None` for a profile that is no standby.
+fn standby_report(v: &InstanceView, board: &crate::failover::Board) -> Option<StandbyReport> {
+    use crate::failover::PairState;
+    let sb = v.profile.standby.as_ref()?;
+    let state = board.get(&v.profile.name);
+    let failover_in_s = match state {
+        Some(PairState::Suspect { since, limit }) => Some(
+            crate::process::later(since, limit)
+                .saturating_duration_since(tokio::time::Instant::now())
+                .as_secs_f64(),
+        ),
+        _ => None,
+    };
+    Some(StandbyReport {
+        covers: sb.standby_for.clone(),
+        mode: crate::failover::mode_name(sb.mode).into(),
+        failover_in_s,
+        failed_over: matches!(state, Some(PairState::FailedOver { .. } | PairState::Recovering { .. })),
+    })
 }
 
 /// The instance's last periodic probe round when it is recent enough to stand for now: at most
