@@ -44,4 +44,4 @@ pub mod observe;
 pub mod process;
 pub mod rollout;
 pub mod systemd;
-pub mod versions;
+pub(crate) mod versions;
