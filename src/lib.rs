@@ -42,6 +42,6 @@ pub mod fleet;
 pub mod instance;
 pub mod observe;
 pub mod process;
-pub mod rollout;
+pub(crate) mod rollout;
 pub mod systemd;
 pub(crate) mod versions;
