@@ -36,8 +36,8 @@
 pub mod cli;
 pub mod control;
 pub mod daemon;
-pub mod export;
-pub mod failover;
+pub(crate) mod export;
+pub(crate) mod failover;
 pub mod fleet;
 pub mod instance;
 pub mod observe;
