@@ -482,7 +482,7 @@ pub async fn env(client: &Client, profile: &str, show_secrets: bool, fleet: Opti
     print_env(&r)
 }
 
-/// [`env`] while the daemon is down: the plan of `profile` in the fleet file `fleet`.
+/// [`env()`] while the daemon is down: the plan of `profile` in the fleet file `fleet`.
 fn env_from_file(fleet: &std::path::Path, profile: &str, show_secrets: bool) -> u8 {
     let f = match crate::cli::local::load(fleet, false) {
         Ok(f) => f,

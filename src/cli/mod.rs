@@ -3,17 +3,17 @@
 //! ([`complete`]), the exit codes every command returns ([`exit`]), and which fleet a command
 //! means without `-f` ([`find`]).
 
-pub mod args;
+pub(crate) mod args;
 pub mod commands;
 pub mod complete;
 pub mod exit;
 pub mod find;
 pub mod local;
-pub mod logview;
+pub(crate) mod logview;
 pub mod man;
-pub mod offline;
+pub(crate) mod offline;
 pub mod top;
 pub mod upgrade;
-pub mod wrap;
+pub(crate) mod wrap;
 
 pub use args::{Cli, Command, ExportTarget, Selection, Target, UpgradeArgs};

@@ -15,12 +15,12 @@
 //! with `control.group`) and every connection's peer credentials (`SO_PEERCRED`) are checked:
 //! clawherd's own user, root, and members of `control.group` are allowed, anyone else gets 403.
 
-pub mod access;
-pub mod bind;
+pub(crate) mod access;
+pub(crate) mod bind;
 pub mod client;
-pub mod handlers;
+pub(crate) mod handlers;
 pub mod protocol;
-pub mod routes;
+pub(crate) mod routes;
 pub mod server;
 
 use crate::instance::InstanceView;

@@ -7,10 +7,10 @@
 //! bound (mini-redis's `server::run`): it takes the stop signal as a future, so a test can run a
 //! fleet in-process and stop it with a oneshot.
 
-pub mod notify;
+pub(crate) mod notify;
 pub mod registry;
-pub mod supervisor;
-pub mod watch;
+pub(crate) mod supervisor;
+pub(crate) mod watch;
 
 use crate::control::Request;
 use crate::control::server::{self, AccessPolicy, AppState};

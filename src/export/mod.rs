@@ -29,11 +29,8 @@ pub enum ExportError {
     /// made valid for it, a name too long for it). Exit 78.
     #[error("{fleet}: profile `{profile}`: {what}\n  hint: {hint}")]
     Fleet {
-        /// The fleet file.
         fleet: PathBuf,
-        /// The profile concerned.
         profile: String,
-        /// What is wrong.
         what: String,
         /// How to fix it.
         hint: String,
@@ -43,17 +40,11 @@ pub enum ExportError {
     Write {
         /// The file or folder.
         path: PathBuf,
-        /// The OS error.
         source: std::io::Error,
     },
     /// A document could not be rendered as YAML (an internal error). Exit 70.
     #[error("cannot render {what} as YAML: {message}")]
-    Render {
-        /// Which document.
-        what: String,
-        /// The serializer's message.
-        message: String,
-    },
+    Render { what: String, message: String },
 }
 
 /// One output file: its name (no folder) and contents.
@@ -61,7 +52,6 @@ pub enum ExportError {
 pub struct File {
     /// File name, e.g. `main.yaml` or `openclaw-gateway-rescue.service`.
     pub name: String,
-    /// The text.
     pub text: String,
     /// Whether only the owner may read it (secret skeletons: mode 0600).
     pub private: bool,

@@ -20,10 +20,7 @@ pub enum PairState {
         limit: Duration,
     },
     /// Failed over at `since`.
-    FailedOver {
-        /// When.
-        since: Instant,
-    },
+    FailedOver { since: Instant },
     /// Failed over, and main is ready again since `ready_since`; failback when that lasts.
     Recovering {
         /// When main got ready again.
@@ -49,7 +46,6 @@ pub enum FoAction {
 /// The pure decision core of one pair.
 #[derive(Debug, Clone)]
 pub struct Controller {
-    /// Current state.
     pub state: PairState,
     mode: StandbyMode,
     failover_after: Duration,
@@ -63,7 +59,6 @@ pub struct Controller {
 /// How main looks to the controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MainHealth {
-    /// Ready.
     Ready,
     /// Deliberately stopped: not a reason to fail over.
     Stopped,

@@ -14,12 +14,11 @@
 //!   gracefully, a hot one stays; `failback` event and hooks.
 //!
 //! Hysteresis on both edges (the two delays) prevents flapping. A deliberately stopped main
-//! (`clawherd stop main`) is not "down". The decision core ([`Controller`]) is pure and tested
+//! (`clawherd stop main`) is not "down". The decision core ([`Controller`](controller::Controller)) is pure and tested
 //! on paused time; [`run`] carries out its actions.
 
-mod controller;
+pub(crate) mod controller;
 pub mod hooks;
 mod task;
 
-pub use controller::{Controller, FoAction, MainHealth, PairState};
 pub use task::{Board, Pair, PairSettings, mode_name, run};

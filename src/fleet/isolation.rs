@@ -716,6 +716,7 @@ impl Occupancy {
 /// The base port nearest to `plan`'s whose whole footprint (base..=base+110 for OpenClaw, gaps
 /// included), moved with it, meets none of `taken` nor the plan's own pinned ports, and stays
 /// within 1024..=65535. `None` if none exists.
+#[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
 pub fn suggest_base(plan: &Plan, taken: &[PortRange]) -> Option<u16> {
     Occupancy::new(taken.iter().copied()).suggest_base(plan, false)
 }

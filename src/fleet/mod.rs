@@ -7,22 +7,22 @@
 //! instances of profiles with their own `user:` apart, and [`host`] checks the plan against ports
 //! already bound on this host. Only the result, [`Fleet`], leaves this module.
 
-pub mod clawdbot_auth;
+pub(crate) mod clawdbot_auth;
 pub mod diagnostic;
-pub mod discover;
-pub mod env;
-pub mod expand;
-pub mod file;
+pub(crate) mod discover;
+pub(crate) mod env;
+pub(crate) mod expand;
+pub(crate) mod file;
 pub mod host;
-pub mod isolation;
-pub mod openclaw;
-pub mod ownership;
-pub mod plan;
-pub mod ranges;
-pub mod read;
+pub(crate) mod isolation;
+pub(crate) mod openclaw;
+pub(crate) mod ownership;
+pub(crate) mod plan;
+pub(crate) mod ranges;
+pub(crate) mod read;
 pub mod validate;
-pub mod version;
-pub mod write;
+pub(crate) mod version;
+pub(crate) mod write;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

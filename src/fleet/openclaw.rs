@@ -405,6 +405,7 @@ impl Endpoint {
     }
 
     /// A port on this machine (a `cdpPort`).
+    #[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
     pub fn local(port: u16) -> Endpoint {
         Endpoint {
             host: EndpointHost::Local,

@@ -81,20 +81,10 @@ pub fn pins_path(run_dir: &Path) -> PathBuf {
 pub enum PinsError {
     /// Unreadable (too large, not UTF-8, I/O).
     #[error("cannot read {path}: {source}")]
-    Read {
-        /// The pins file.
-        path: PathBuf,
-        /// Why.
-        source: ReadError,
-    },
+    Read { path: PathBuf, source: ReadError },
     /// Not a JSON object of profile → plain version.
     #[error("{path}: {message}")]
-    Invalid {
-        /// The pins file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
+    Invalid { path: PathBuf, message: String },
 }
 
 /// The pins under `run_dir`, profile → version; empty when the file does not exist.

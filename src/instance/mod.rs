@@ -9,13 +9,13 @@
 //! [`state::Action`]s; the actor carries them out and publishes an [`InstanceStatus`] snapshot on a
 //! `watch` channel. Everyone else holds an [`InstanceHandle`]: controls in, status out.
 
-pub mod actor;
-pub mod backoff;
+pub(crate) mod actor;
+pub(crate) mod backoff;
 pub mod clawdbot;
-pub mod handoff;
-pub mod phase;
+pub(crate) mod handoff;
+pub(crate) mod phase;
 pub mod policy;
-pub mod probe;
+pub(crate) mod probe;
 pub mod state;
 mod view;
 

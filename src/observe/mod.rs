@@ -4,5 +4,5 @@
 
 pub mod events;
 pub mod logs;
-pub mod metrics;
-pub mod redact;
+pub(crate) mod metrics;
+pub(crate) mod redact;

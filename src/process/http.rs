@@ -33,12 +33,7 @@ pub enum HttpError {
     /// Nothing listens, or the connection failed (`source.kind()` tells which, e.g.
     /// `ConnectionRefused`, `NotFound`, `PermissionDenied`).
     #[error("connect to {target}: {source}")]
-    Connect {
-        /// Where it went.
-        target: Target,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    Connect { target: Target, source: std::io::Error },
     /// HTTP-level failure (a malformed answer, a closed connection).
     #[error("http: {0}")]
     Http(#[from] hyper::Error),

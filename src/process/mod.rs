@@ -2,16 +2,16 @@
 //! and reaping its whole tree, reading `/proc`, the descriptor limit, and the one small HTTP
 //! client ([`http`]) of the probes, the hooks and the CLI.
 
-pub mod group;
-pub mod http;
-pub mod limits;
-pub mod listeners;
-pub mod reaper;
-pub mod spawn;
-pub mod tool;
-pub mod tree;
-pub mod trim;
-pub mod usage;
+pub(crate) mod group;
+pub(crate) mod http;
+pub(crate) mod limits;
+pub(crate) mod listeners;
+pub(crate) mod reaper;
+pub(crate) mod spawn;
+pub(crate) mod tool;
+pub(crate) mod tree;
+pub(crate) mod trim;
+pub(crate) mod usage;
 
 /// `now + d`, or a moment about 30 years away when that overflows: a delay that long never
 /// fires in practice, and an `Instant` overflow would abort the daemon.

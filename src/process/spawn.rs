@@ -113,20 +113,10 @@ pub async fn spawn_parallel<L: Launch + Send + Sync + 'static>(plan: Arc<L>) -> 
 pub enum SpawnError {
     /// The working directory could not be created.
     #[error("cannot create working directory {path}: {source}")]
-    Cwd {
-        /// The directory.
-        path: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    Cwd { path: String, source: std::io::Error },
     /// The program could not be started (not found on PATH, not executable).
     #[error("cannot start `{program}`: {source} (is it installed and on PATH? run scripts/bootstrap for the pinned openclaw)")]
-    Exec {
-        /// The program (`argv[0]`).
-        program: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    Exec { program: String, source: std::io::Error },
 }
 
 /// Starts the program of `plan`; returns the child and its pid (= its process group id).

@@ -12,28 +12,13 @@ use tokio::process::Command;
 pub enum ToolError {
     /// It could not be started (not found, not executable).
     #[error("cannot run {program}: {source}")]
-    Spawn {
-        /// The program (`argv[0]`).
-        program: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    Spawn { program: String, source: std::io::Error },
     /// Waiting for it failed.
     #[error("waiting for {program} failed: {source}")]
-    Wait {
-        /// The program (`argv[0]`).
-        program: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    Wait { program: String, source: std::io::Error },
     /// It ran longer than its deadline and was killed.
     #[error("{program} took longer than {timeout:?} and was killed")]
-    Timeout {
-        /// The program (`argv[0]`).
-        program: String,
-        /// The deadline.
-        timeout: Duration,
-    },
+    Timeout { program: String, timeout: Duration },
 }
 
 /// Runs `cmd` (stdin from /dev/null, stdout captured, stderr inherited) until it exits or

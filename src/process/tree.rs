@@ -11,6 +11,7 @@ use procfs::process::{FDTarget, Process};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The variable clawherd sets in every child to find its tree later.
+#[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
 pub const MARKER_VAR: &str = "CLAWHERD_INSTANCE";
 
 /// `MARKER_VAR=`, as it starts an entry of `/proc/PID/environ`.

@@ -23,6 +23,7 @@ pub struct TreeSample {
 /// Reads the live tree of the instance with gateway `leader` and marker `marker`
 /// ([`tree::live_tree`]: the leader's descendants and clawherd's own marked orphans, a few
 /// `/proc` reads instead of a scan of the whole host).
+#[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
 pub fn sample(leader: Option<i32>, marker: &str) -> TreeSample {
     sample_many(&[(leader, marker)]).into_iter().next().unwrap_or_default()
 }

@@ -116,6 +116,7 @@ pub fn latest(run_dir: &Path, profile: &str) -> Option<Record> {
 /// The newest record of `profile` whose config file is `config_path` (`None`: a profile without
 /// one): a record of another file (the profile's `config:` was moved since) holds no content to
 /// write back into this one.
+#[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
 pub fn latest_of(run_dir: &Path, profile: &str, config_path: Option<&Path>) -> Option<Record> {
     history(run_dir, profile)
         .into_iter()

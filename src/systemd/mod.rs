@@ -2,4 +2,4 @@
 //! ([`notify`]) and structured journal entries ([`journal`]).
 
 pub mod journal;
-pub mod notify;
+pub(crate) mod notify;

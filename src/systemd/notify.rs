@@ -94,18 +94,11 @@ impl Notifier {
 
     /// A notifier sending to the socket file at `path` (tests; a manager-independent listener).
     /// The watchdog is off.
+    #[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
     pub fn at(path: impl AsRef<Path>) -> Self {
         Notifier {
             target: Some(NotifyTarget::Path(path.as_ref().to_path_buf())),
             watchdog: None,
-        }
-    }
-
-    /// A notifier sending to `target`, with the watchdog interval `watchdog` (tests).
-    pub fn with_target(target: NotifyTarget, watchdog: Option<Duration>) -> Self {
-        Notifier {
-            target: Some(target),
-            watchdog,
         }
     }
 
@@ -115,6 +108,7 @@ impl Notifier {
     }
 
     /// Where messages go, if anywhere.
+    #[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
     pub fn target(&self) -> Option<&NotifyTarget> {
         self.target.as_ref()
     }
@@ -162,6 +156,7 @@ impl Notifier {
     /// now, even past `TimeoutStartSec=`/`TimeoutStopSec=`; send it again before it runs out.
     ///
     /// Errors: as [`Notifier::ready`].
+    #[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
     pub fn extend_timeout(&self, extra: Duration) -> io::Result<()> {
         let usec = u32::try_from(extra.as_micros()).unwrap_or(u32::MAX);
         self.send(&[NotifyState::ExtendTimeoutUsec(usec)])
@@ -169,6 +164,7 @@ impl Notifier {
 
     /// The watchdog interval systemd expects pings within (`WatchdogSec=`, given as
     /// `WATCHDOG_USEC` for this pid), if the watchdog is on.
+    #[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
     pub fn watchdog_interval(&self) -> Option<Duration> {
         self.watchdog
     }

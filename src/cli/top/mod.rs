@@ -22,7 +22,7 @@
 //! their recent lines on reconnection, and the app drops what it had so nothing shows twice.
 
 pub mod app;
-pub mod chart;
+pub(crate) mod chart;
 pub mod draw;
 
 use crate::cli::exit;

@@ -187,7 +187,7 @@ fn report(
 /// A standby's pair: whom it covers (from its profile) and, from its failover controller, the
 /// clock and whether it has taken over; `None` for a profile that is no standby.
 fn standby_report(v: &InstanceView, board: &crate::failover::Board) -> Option<StandbyReport> {
-    use crate::failover::PairState;
+    use crate::failover::controller::PairState;
     let sb = v.profile.standby.as_ref()?;
     let state = board.get(&v.profile.name);
     let failover_in_s = match state {
