@@ -13,6 +13,7 @@ pub mod actor;
 pub mod backoff;
 pub mod clawdbot;
 pub mod handoff;
+mod lines;
 pub mod phase;
 pub mod policy;
 pub mod probe;
