@@ -236,14 +236,17 @@ mod tests {
             tx.send_replace(status(Phase::Ready, Some(5)));
         };
         assert!(tokio::join!(stays_ready(&handle, soak), during).0);
-        // Restarted (another pid), stopping, or the actor gone: not proved.
+        // Restarted (another pid), stopping, or the actor gone: not proved, and known at once
+        // (the test's clock is paused: the soak's 30 s are not waited out).
         for next in [status(Phase::Ready, Some(6)), status(Phase::Stopping, Some(5))] {
             tx.send_replace(status(Phase::Ready, Some(5)));
             let during = async {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 tx.send_replace(next);
             };
+            let started = Instant::now();
             assert!(!tokio::join!(stays_ready(&handle, soak), during).0);
+            assert!(started.elapsed() < soak, "{:?}", started.elapsed());
         }
         tx.send_replace(status(Phase::Ready, Some(5)));
         let ends = async {
