@@ -261,8 +261,7 @@ impl Supervisor {
             config: m.config.clone(),
         };
         let (store, events, run_dir) = (self.known.clone(), self.events.clone(), self.fleet.settings.run_dir.clone());
-        let rx = self.events.subscribe();
-        m.prover = Some(tokio::spawn(prove(handle, rx, known, store, events, run_dir)));
+        m.prover = Some(tokio::spawn(prove(handle, known, store, events, run_dir)));
     }
 
     /// Spawns the actor of `profile` and, with `start`, starts it (a cold standby is only
@@ -540,19 +539,13 @@ fn is_cold(profile: &Profile) -> bool {
 }
 
 /// Records the first proved run of a launched instance as its last-known-good: once it is
-/// ready and then stable for its `rollout.soak` ([`crate::rollout::verify::soak`]), `known` goes
+/// ready and then stable for its `rollout.soak` ([`crate::rollout::verify::stays_ready`]: judged
+/// from the instance's own status, so that 1,000 provers soaking at once do not each receive
+/// and copy every event of the fleet), `known` goes
 /// into `store` and `run_dir/lkg/`, and a `known_good` event is recorded. A run that fails its
 /// soak is followed by the next one. Ends with the actor, or when aborted (the instance was
 /// retired).
-async fn prove(
-    handle: crate::instance::InstanceHandle,
-    mut rx: tokio::sync::broadcast::Receiver<crate::observe::events::FleetEvent>,
-    known: Known,
-    store: KnownStore,
-    events: EventSink,
-    run_dir: std::path::PathBuf,
-) {
-    use crate::rollout::verify::{Soak, soak};
+async fn prove(handle: crate::instance::InstanceHandle, known: Known, store: KnownStore, events: EventSink, run_dir: std::path::PathBuf) {
     let forever = Duration::from_secs(100 * 365 * 86_400);
     loop {
         match handle
@@ -572,10 +565,8 @@ async fn prove(
             }
         }
         // Only what happens from now on is judged.
-        rx = rx.resubscribe();
-        match soak(&handle, &mut rx, known.profile.rollout.soak).await {
-            Soak::Stable => break,
-            Soak::Failed(_) | Soak::Interrupted => continue,
+        if crate::rollout::verify::stays_ready(&handle, known.profile.rollout.soak).await {
+            break;
         }
     }
     record_known(&store, &run_dir, &handle.profile, known.clone());

@@ -22,7 +22,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -47,10 +46,6 @@ impl spawn::Launch for Plan {
 
 /// Time between readiness probes while starting.
 pub const READY_PROBE_PERIOD: Duration = Duration::from_millis(250);
-/// Read buffer of each output stream of a gateway. Lines longer than this are still read whole
-/// (they collect in the line); tokio's default of 8 KiB per stream was 16 KiB of clawherd's memory
-/// per instance (16 MiB at 1,000 instances), for output that comes a line at a time.
-const OUTPUT_BUFFER_BYTES: usize = 1024;
 /// Output lines kept to explain an exit (exit 78: config error or state-dir lock?).
 const LAST_LINES: usize = 40;
 /// How long to wait for the last output lines after an exit 78 before judging it.
@@ -664,14 +659,10 @@ impl Actor {
     fn attach_output(&mut self, child: &mut Child) -> Vec<JoinHandle<()>> {
         self.last_lines.lock().unwrap_or_else(|e| e.into_inner()).clear();
         use crate::observe::logs::OutputStream;
-        let mut stdout = child
-            .stdout
-            .take()
-            .map(|s| BufReader::with_capacity(OUTPUT_BUFFER_BYTES, s).lines());
-        let mut stderr = child
-            .stderr
-            .take()
-            .map(|s| BufReader::with_capacity(OUTPUT_BUFFER_BYTES, s).lines());
+        // No read buffer held per stream between lines (`lines`): a gateway writes a line now
+        // and then, and 1,000 gateways' idle buffers were 2 MiB of clawherd's memory.
+        let mut stdout = child.stdout.take().map(super::lines::Lines::new);
+        let mut stderr = child.stderr.take().map(super::lines::Lines::new);
         let name = self.name.clone();
         let sink = self.output.clone();
         let last = self.last_lines.clone();
@@ -904,19 +895,16 @@ impl Drop for ObserveOnDrop {
 
 /// The next line of one output stream; `None` once it ends (EOF or a read error), after which
 /// `lines` is `None` and the call never resolves (the other stream goes on). Cancel-safe, as
-/// [`tokio::io::Lines::next_line`] is.
-async fn next_line<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut Option<tokio::io::Lines<R>>) -> Option<String> {
+/// [`super::lines::Lines::next_line`] is.
+async fn next_line<R: tokio::io::AsyncRead + Unpin>(lines: &mut Option<super::lines::Lines<R>>) -> Option<String> {
     let Some(l) = lines else {
         return std::future::pending().await;
     };
     let next = l.next_line().await;
-    match next {
-        Ok(Some(line)) => Some(line),
-        Ok(None) | Err(_) => {
-            *lines = None;
-            None
-        }
+    if next.is_none() {
+        *lines = None;
     }
+    next
 }
 
 /// For an exit 78 (or clawdbot's exit 1), the gateway's own error line when it is a real configuration error; `None`

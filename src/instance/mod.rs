@@ -13,6 +13,7 @@ pub(crate) mod actor;
 pub(crate) mod backoff;
 pub mod clawdbot;
 pub(crate) mod handoff;
+mod lines;
 pub(crate) mod phase;
 pub mod policy;
 pub(crate) mod probe;
@@ -213,6 +214,17 @@ impl InstanceHandle {
     /// The latest status.
     pub fn status(&self) -> InstanceStatus {
         self.status.borrow().clone()
+    }
+
+    /// A handle on no actor whose status is what `status` sends (for tests of what watches an
+    /// instance); its controls go nowhere.
+    #[cfg(test)]
+    pub(crate) fn stub(profile: &str, status: watch::Receiver<InstanceStatus>) -> Self {
+        InstanceHandle {
+            profile: profile.to_string(),
+            tx: mpsc::channel(1).0,
+            status,
+        }
     }
 
     /// A receiver of status changes.

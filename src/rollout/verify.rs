@@ -113,6 +113,29 @@ pub async fn soak(handle: &InstanceHandle, events: &mut broadcast::Receiver<Flee
     judge_status(&handle.status(), pid)
 }
 
+/// Whether the ready instance `handle` stays ready for `soak`, judged from its status alone:
+/// `true` when the same gateway (same pid) is still ready or briefly unready at the end and its
+/// status never left that before. Unlike [`soak`], it does not tell a failure from an
+/// interruption (a liveness restart reads as a stop), and it wakes only on changes of this
+/// instance's status, not on every event of the fleet: for the last-known-good prover of each
+/// instance, which only needs "proved or not", and of which a fleet of 1,000 runs 1,000 at once.
+/// `false` as well when the actor ended.
+pub async fn stays_ready(handle: &InstanceHandle, soak: Duration) -> bool {
+    let end = crate::process::later(Instant::now(), soak);
+    let mut status = handle.subscribe();
+    let pid = status.borrow_and_update().pid;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(end) => break,
+            changed = status.changed() => if changed.is_err() { return false },
+        }
+        if judge_status(&status.borrow_and_update(), pid) != Soak::Stable {
+            return false;
+        }
+    }
+    judge_status(&status.borrow(), pid) == Soak::Stable
+}
+
 /// The verdict of one event of the soaked instance, `None` when it changes nothing.
 fn judge(e: &FleetEvent) -> Option<Soak> {
     match &e.what {
@@ -196,6 +219,42 @@ mod tests {
             judge_status(&status(Phase::Parked, None), Some(5)),
             Soak::Failed(Failure::Parked("bad key".into()))
         );
+    }
+
+    /// The prover's soak judged from the status: the same gateway ready (or briefly unready)
+    /// for the whole soak is stable; another pid, a stop or the end of the actor is not.
+    #[tokio::test(start_paused = true)]
+    async fn stays_ready_judges_the_status() {
+        let soak = Duration::from_secs(30);
+        let (tx, rx) = tokio::sync::watch::channel(status(Phase::Ready, Some(5)));
+        let handle = InstanceHandle::stub("main", rx);
+        // Nothing happens: stable. A brief unready and back: stable too.
+        assert!(stays_ready(&handle, soak).await);
+        let during = async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            tx.send_replace(status(Phase::Unready, Some(5)));
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            tx.send_replace(status(Phase::Ready, Some(5)));
+        };
+        assert!(tokio::join!(stays_ready(&handle, soak), during).0);
+        // Restarted (another pid), stopping, or the actor gone: not proved, and known at once
+        // (the test's clock is paused: the soak's 30 s are not waited out).
+        for next in [status(Phase::Ready, Some(6)), status(Phase::Stopping, Some(5))] {
+            tx.send_replace(status(Phase::Ready, Some(5)));
+            let during = async {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                tx.send_replace(next);
+            };
+            let started = Instant::now();
+            assert!(!tokio::join!(stays_ready(&handle, soak), during).0);
+            assert!(started.elapsed() < soak, "{:?}", started.elapsed());
+        }
+        tx.send_replace(status(Phase::Ready, Some(5)));
+        let ends = async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            drop(tx);
+        };
+        assert!(!tokio::join!(stays_ready(&handle, soak), ends).0);
     }
 
     /// The reasons read as one line each.
