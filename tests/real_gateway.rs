@@ -586,28 +586,41 @@ fn twenty_random_kills_of_real_gateways() {
         signal(pid, sig);
         log.push(format!("{round}: {name} {pid} ({})", comm.trim()));
         let fleet_arg = fleet.display().to_string();
+        // A signalled gateway leader is never the one that counts as ready again (a status
+        // read before the signal took effect would still show it ready).
         wait_until(&format!("fleet ready after round {round}"), BOOT, || {
             let (code, out, _) = run_clawherd(&["status", "--json", "-f", &fleet_arg]);
             let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
             code == 0
-                && v["instances"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().all(|i| i["state"] == "ready" && i["live"] == true))
+                && v["instances"].as_array().is_some_and(|a| {
+                    a.iter()
+                        .all(|i| i["state"] == "ready" && i["live"] == true && i["pid"].as_i64() != Some(i64::from(pid)))
+                })
         });
     }
     let clawherd = d.child.id() as i32;
     assert!(zombies_of(clawherd).is_empty());
-    let mut per_state: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    for pid in marked_pids(&suffix) {
-        if std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim() == "openclaw-gatewa" {
-            let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-            let state = String::from_utf8_lossy(&env)
-                .split('\0')
-                .find_map(|kv| kv.strip_prefix("OPENCLAW_STATE_DIR=").map(str::to_string))
-                .unwrap_or_default();
-            *per_state.entry(state).or_default() += 1;
+    // Gateways per state dir, once a gateway that the last round signalled is gone (a dying one
+    // loses its environment before it exits): exactly one each, never two.
+    let gateways_per_state = || {
+        let mut per_state: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        for pid in marked_pids(&suffix) {
+            if std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim() == "openclaw-gatewa" {
+                let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+                let state = String::from_utf8_lossy(&env)
+                    .split('\0')
+                    .find_map(|kv| kv.strip_prefix("OPENCLAW_STATE_DIR=").map(str::to_string))
+                    .unwrap_or_default();
+                *per_state.entry(state).or_default() += 1;
+            }
         }
-    }
+        per_state
+    };
+    wait_until("one gateway per state dir", BOOT, || {
+        let p = gateways_per_state();
+        p.len() == 2 && p.values().all(|n| *n == 1)
+    });
+    let per_state = gateways_per_state();
     assert_eq!(per_state.len(), 2, "{per_state:?}");
     assert!(
         per_state.values().all(|n| *n == 1),
