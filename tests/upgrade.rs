@@ -300,17 +300,24 @@ fn upgrade_goes_standby_first_pins_and_rolls_back_a_version_that_cannot_start() 
     });
 }
 
-/// With a cold standby, main's upgrade starts the standby and waits until it is ready before
-/// main stops (a deliberate stop starts no cold standby), and stops it again once main is
-/// ready on the new version: the pair always has a ready side.
-#[test]
-fn upgrading_main_starts_its_cold_standby_to_cover_it_first() {
-    let (fleet, bin) = versioned_pair(65, "    standby: cold\n");
+/// A pair on 2026.9.5 with a cold rescue, its daemon running: main ready, rescue stopped.
+/// Returns the fleet, the fake tools' folder, the fleet path as text and the daemon.
+fn cold_pair_running(salt: u32) -> (TestFleet, PathBuf, String, Daemon) {
+    let (fleet, bin) = versioned_pair(salt, "    standby: cold\n");
     let f = fleet.path.to_string_lossy().into_owned();
     assert_eq!(with_tools(&bin, &["install", "openclaw@2026.9.5", "-f", &f], &[]).0, 0);
     let d = Daemon::start(&fleet.path);
     d.wait_ready(0, "main", D);
     assert_eq!(row(&fleet, "rescue")["state"], "stopped");
+    (fleet, bin, f, d)
+}
+
+/// With a cold standby, main's upgrade starts the standby and waits until it is ready before
+/// main stops (a deliberate stop starts no cold standby), and stops it again once main is
+/// ready on the new version: the pair always has a ready side.
+#[test]
+fn upgrading_main_starts_its_cold_standby_to_cover_it_first() {
+    let (fleet, bin, f, d) = cold_pair_running(65);
     let mark = d.mark();
     let (code, out, err) = with_tools(&bin, &["upgrade", "main", "--to", "openclaw@2026.9.6", "-f", &f], &[]);
     assert_eq!(code, 0, "{out}\n{err}");
@@ -339,12 +346,7 @@ fn upgrading_main_starts_its_cold_standby_to_cover_it_first() {
 /// the upgrade changes its version, not whether it runs.
 #[test]
 fn a_cold_standby_upgraded_by_itself_is_stopped_again() {
-    let (fleet, bin) = versioned_pair(66, "    standby: cold\n");
-    let f = fleet.path.to_string_lossy().into_owned();
-    assert_eq!(with_tools(&bin, &["install", "openclaw@2026.9.5", "-f", &f], &[]).0, 0);
-    let d = Daemon::start(&fleet.path);
-    d.wait_ready(0, "main", D);
-    assert_eq!(row(&fleet, "rescue")["state"], "stopped");
+    let (fleet, bin, f, _daemon) = cold_pair_running(66);
     let (code, out, err) = with_tools(&bin, &["upgrade", "rescue", "--to", "openclaw@2026.9.6", "-f", &f], &[]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
