@@ -23,11 +23,11 @@ pub fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, events: &E
             };
             let mut c = tokio::process::Command::new(&program);
             // The fleet's `env_inherit`: a hook sees what a gateway sees of clawherd's environment.
-            let parent_env: std::collections::BTreeMap<String, String> = std::env::vars_os()
+            let parent_env = std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect();
+                .filter(|(k, _)| inherit.passes(k));
             c.env_clear()
-                .envs(inherit.filter(&parent_env))
+                .envs(parent_env)
                 .args(&args)
                 .env("CLAWHERD_EVENT", event.kind())
                 .env("CLAWHERD_EVENT_JSON", &body)

@@ -242,11 +242,11 @@ impl Actor {
                     self.begin_judging(result);
                     continue;
                 }
-                event = poll_judging(&mut self.judging) => {
+                event = poll_in_flight(&mut self.judging) => {
                     self.judging = None;
                     event
                 }
-                () = poll_cleanup(&mut self.cleanup) => {
+                () = poll_in_flight(&mut self.cleanup) => {
                     self.cleanup = None;
                     // Boxed like `apply` below: a spawn's future is large, and the actor's
                     // must stay small while it waits.
@@ -812,10 +812,13 @@ impl Actor {
     /// instances.
     fn publish_round(&self) {
         let round = self.run.as_ref().and_then(|r| r.last_round.clone());
-        let via = self.run.as_ref().and_then(|r| r.via.clone());
+        let via = self.run.as_ref().and_then(|r| r.via.as_ref());
         self.status_tx.send_if_modified(|s| {
             s.last_round = round;
-            s.probe_via = via;
+            // `via` changes only at a spawn or a refused connect: no copy per round.
+            if s.probe_via.as_ref() != via {
+                s.probe_via = via.cloned();
+            }
             false
         });
     }
@@ -974,16 +977,10 @@ async fn wait_child(run: &mut Option<Run>) -> std::io::Result<std::process::Exit
     }
 }
 
-async fn poll_judging(judging: &mut Option<JudgeFuture>) -> Event {
-    match judging {
-        Some(j) => j.await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn poll_cleanup(cleanup: &mut Option<CleanupFuture>) {
-    match cleanup {
-        Some(c) => c.await,
+/// The output of the in-flight future `f` (a judgement, a cleanup), or never when there is none.
+async fn poll_in_flight<F: std::future::Future + Unpin>(f: &mut Option<F>) -> F::Output {
+    match f {
+        Some(f) => f.await,
         None => std::future::pending().await,
     }
 }
