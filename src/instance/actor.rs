@@ -155,8 +155,8 @@ type CleanupFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 struct Run {
     /// The gateway (the process-group leader); its exit is what the actor waits for.
     child: Child,
-    /// Its output reader tasks (they end at EOF, once the whole tree is gone).
-    readers: Vec<JoinHandle<()>>,
+    /// Its output reader task (it ends at EOF, once the whole tree is gone).
+    reader: JoinHandle<()>,
     /// Consecutive liveness failures.
     live_failures: u32,
     /// Consecutive readiness failures after readiness.
@@ -209,8 +209,8 @@ struct Actor {
     timer: Option<(Instant, Event)>,
     /// The scheduled or in-flight probe round.
     probe: Option<ProbeFuture>,
-    /// The last output lines of the current child. A `std` mutex: the readers push a line and
-    /// let go; nothing awaits while holding it.
+    /// The last output lines of the current child. A `std` mutex: the reader pushes a line and
+    /// lets go; nothing awaits while holding it.
     last_lines: Arc<Mutex<VecDeque<String>>>,
     /// The last reason a clawdbot gateway of this instance is probed without its health call,
     /// as logged: a new reason is logged once, the same one of a later run not again.
@@ -309,9 +309,7 @@ impl Actor {
             Box::pin(self.apply(event)).await;
         }
         if let Some(run) = self.run.take() {
-            for r in run.readers {
-                r.abort();
-            }
+            run.reader.abort();
         }
         self.publish(true);
     }
@@ -323,13 +321,13 @@ impl Actor {
         if let Some(pid) = pid {
             reaper::forget_leader(pid);
         }
-        let readers = self.run.take().map(|r| r.readers).unwrap_or_default();
+        let reader = self.run.take().map(|r| r.reader);
         self.probe = None;
         let last_lines = self.last_lines.clone();
         let flavor = self.flavor;
         let handoff = self.handoff_query(result, pid);
         self.judging = Some(Box::pin(async move {
-            let config_error = config_error(flavor, result, readers, &last_lines).await;
+            let config_error = config_error(flavor, result, reader, &last_lines).await;
             let handed_back = match (handoff, pid) {
                 (Some(q), Some(pid)) => handed_back(q, pid).await,
                 _ => false,
@@ -482,11 +480,11 @@ impl Actor {
                         Some(pid),
                         "gateway spawned",
                     ));
-                    let readers = self.attach_output(&mut child);
+                    let reader = self.attach_output(&mut child);
                     let (via, credentials) = self.probe_setup();
                     self.run = Some(Run {
                         child,
-                        readers,
+                        reader,
                         live_failures: 0,
                         ready_failures: 0,
                         last_round: None,
@@ -656,7 +654,7 @@ impl Actor {
 
     /// Starts the reader of the new child's output, one task for both streams (a task per stream
     /// cost a second task and its clones per gateway); returns it (owned by its [`Run`]).
-    fn attach_output(&mut self, child: &mut Child) -> Vec<JoinHandle<()>> {
+    fn attach_output(&mut self, child: &mut Child) -> JoinHandle<()> {
         self.last_lines.lock().unwrap_or_else(|e| e.into_inner()).clear();
         use crate::observe::logs::OutputStream;
         // No read buffer held per stream between lines (`lines`): a gateway writes a line now
@@ -666,7 +664,7 @@ impl Actor {
         let name = self.name.clone();
         let sink = self.output.clone();
         let last = self.last_lines.clone();
-        vec![tokio::spawn(async move {
+        tokio::spawn(async move {
             while stdout.is_some() || stderr.is_some() {
                 // stdout first when both have lines, as the task per stream did (it was spawned
                 // first): a gateway that exits writes its reason last, on stderr, and the exit's
@@ -686,7 +684,7 @@ impl Actor {
                 }
                 sink.line(&name, kind, line);
             }
-        })]
+        })
     }
 
     /// Schedules the next probe round if the state wants one and none is pending; drops a pending
@@ -912,14 +910,14 @@ async fn next_line<R: tokio::io::AsyncRead + Unpin>(lines: &mut Option<super::li
 
 /// For an exit 78 (or clawdbot's exit 1), the gateway's own error line when it is a real configuration error; `None`
 /// for the state-dir lock case or any other exit. Waits briefly ([`DRAIN_WAIT`]) for the
-/// readers to take the last lines (they end at EOF).
+/// reader to take the last lines (it ends at EOF).
 ///
 /// clawdbot exits 1 for every failure; its exit 1 is a configuration error only when its output
 /// says so ([`classify_clawdbot_exit_1`]).
 async fn config_error(
     flavor: Flavor,
     result: ExitResult,
-    readers: Vec<JoinHandle<()>>,
+    reader: Option<JoinHandle<()>>,
     last_lines: &Mutex<VecDeque<String>>,
 ) -> Option<String> {
     let classify: fn(&VecDeque<String>) -> Option<String> = match (flavor, result) {
@@ -927,7 +925,9 @@ async fn config_error(
         (_, ExitResult::Code(78)) => classify_exit_78,
         _ => return None,
     };
-    let _ = tokio::time::timeout(DRAIN_WAIT, futures_util::future::join_all(readers)).await;
+    if let Some(reader) = reader {
+        let _ = tokio::time::timeout(DRAIN_WAIT, reader).await;
+    }
     let lines = last_lines.lock().unwrap_or_else(|e| e.into_inner()).clone();
     classify(&lines)
 }
