@@ -3,22 +3,21 @@
 //! # Layout
 //! Each folder is one concern; dependencies point down this list, never up (checked by
 //! `scripts/check-layers`).
-//! - [`cli`]: argument definitions, the client commands and their rendering, exit codes.
-//! - [`export`]: the proved fleet written for another engine: OpenClaw operator resources, plain
-//!   Kubernetes StatefulSets and Services, systemd units.
-//! - [`daemon`]: `clawherd run`: the supervisor task that owns the instances, reload, leftovers,
-//!   the file watch, the task that keeps systemd told, and the registry (one daemon per fleet
-//!   file, found by clients).
+//! - [`cli`]: argument definitions, the client commands and their rendering, exit codes, `top`,
+//!   and `export` (the proved fleet written for another engine: OpenClaw operator resources,
+//!   plain Kubernetes StatefulSets and Services, systemd units).
+//! - [`daemon`]: `clawherd run`: the supervisor task that owns the instances, reload and its
+//!   rollout (standbys first, each change proved ready then soaked, rollback to the
+//!   last-known-good), leftovers, the file watch, the task that keeps systemd told, and the
+//!   registry (one daemon per fleet file, found by clients).
 //! - [`control`]: the control API (HTTP over a Unix socket): server, handlers, client, protocol.
-//! - [`rollout`]: rolling apply with rollback: the order of a rollout (standbys first), the
-//!   proof of a change (ready, then a soak), last-known-good records and the rollout journal.
 //! - [`failover`]: the pure failover controller per standby, its task and hooks.
 //! - [`instance`]: one actor per profile owning its gateway; the pure state machine, restart
 //!   policy and backoff, probes, OpenClaw's restart hand-off.
 //! - [`observe`]: events, captured gateway output, Prometheus metrics.
-//! - [`versions`]: OpenClaw versions side by side: detection, the versioned store, upgrade pins.
 //! - [`fleet`]: the fleet file, from YAML to a validated, planned and proved [`fleet::Fleet`];
-//!   discovery of existing profiles for `init`.
+//!   discovery of existing profiles for `init`; OpenClaw versions side by side (detection, the
+//!   versioned store, upgrade pins).
 //! - [`process`]: spawning as a process-group leader, signalling and reaping whole trees,
 //!   subreaper, `/proc` readings (trees, listeners, resource usage), the open-file limit, the one
 //!   small HTTP client (probes, hooks, CLI).
@@ -36,12 +35,9 @@
 pub mod cli;
 pub mod control;
 pub mod daemon;
-pub(crate) mod export;
 pub(crate) mod failover;
 pub mod fleet;
 pub mod instance;
 pub mod observe;
 pub mod process;
-pub(crate) mod rollout;
 pub mod systemd;
-pub(crate) mod versions;

@@ -68,7 +68,7 @@ pub fn check(file: &Path, host_ports: bool) -> u8 {
                 .filter(|(p, _)| p.flavor == crate::fleet::Flavor::OpenClaw)
                 .filter_map(|(p, plan)| plan.gateway.as_ref().map(|g| (p.name.clone(), g.config.value.clone())))
                 .collect();
-            if let Some(advice) = crate::rollout::files::reload_mode_advice(&configs) {
+            if let Some(advice) = crate::daemon::rollout::files::reload_mode_advice(&configs) {
                 eprintln!("{advice}");
             }
             exit::OK
@@ -150,7 +150,7 @@ pub fn init(file: &Path, home: Option<std::path::PathBuf>, force: bool, to_stdou
         .filter(|f| f.flavor == crate::fleet::Flavor::OpenClaw)
         .map(|f| (f.name.clone(), f.config.clone()))
         .collect();
-    if let Some(advice) = crate::rollout::files::reload_mode_advice(&configs) {
+    if let Some(advice) = crate::daemon::rollout::files::reload_mode_advice(&configs) {
         eprintln!("{advice}");
     }
     if report.proved { exit::OK } else { exit::CONFIG }
@@ -253,7 +253,7 @@ pub fn ports_chart(file: &Path) -> u8 {
 /// 0 written; 78 a fleet that does not prove or cannot be expressed by the target (nothing
 /// written); 1 a file that cannot be written; 70 a rendering failure.
 pub fn export(target: super::ExportTarget) -> u8 {
-    use crate::export::{self, Destination, ExportError, Exported};
+    use crate::cli::export::{self, Destination, ExportError, Exported};
     let (file, output) = match &target {
         super::ExportTarget::Kubernetes {
             file, file_flag, output, ..

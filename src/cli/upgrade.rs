@@ -1,14 +1,14 @@
 //! `clawherd install` and `clawherd upgrade`: OpenClaw versions side by side in clawherd's store
-//! ([`crate::versions::store`]), and a version change applied to running profiles one at a time,
+//! ([`crate::fleet::versions::store`]), and a version change applied to running profiles one at a time,
 //! standbys first, the way OpenClaw's external-supervisor contract asks (docs/upgrades.md):
 //!
 //! 1. install the version (nothing is written over; a version there already is reused);
 //! 2. per profile, standbys (the rescue bot) first as canaries, each only after the previous one
-//!    is ready: stop it; snapshot its state dir and config ([`crate::versions::snapshot`]); run
+//!    is ready: stop it; snapshot its state dir and config ([`crate::fleet::versions::snapshot`]); run
 //!    the new version's `doctor --non-interactive --fix` with the instance's environment and
 //!    `OPENCLAW_UPDATE_IN_PROGRESS=1` (what `openclaw update` runs after a package install,
 //!    `dist/update-command-package-*.mjs`); pin the version in `<run_dir>/versions/pins.json`
-//!    ([`crate::versions::pins`]); reload the daemon, which restarts the profile on the new
+//!    ([`crate::fleet::versions::pins`]); reload the daemon, which restarts the profile on the new
 //!    command; wait until ready;
 //! 3. a profile whose doctor fails, whose reload is refused or that does not become ready in
 //!    time gets its previous pin, its snapshot (the rejected state dir and config are kept
@@ -20,11 +20,11 @@ use super::exit;
 use super::local;
 use crate::control::client::Client;
 use crate::control::protocol::{ActionResponse, ErrorResponse, ReloadResponse, StatusResponse};
-use crate::fleet::version::{self, read_pins, run_dir_of};
+use crate::fleet::versions::pins;
+use crate::fleet::versions::snapshot::{self, Snapshot, SnapshotError};
+use crate::fleet::versions::store::{self, InstallError, Package, Spec};
+use crate::fleet::versions::{self as version, read_pins, run_dir_of};
 use crate::fleet::{Flavor, Plan, Profile, StandbyMode};
-use crate::versions::pins;
-use crate::versions::snapshot::{self, Snapshot, SnapshotError};
-use crate::versions::store::{self, InstallError, Package, Spec};
 use hyper::Method;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

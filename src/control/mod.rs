@@ -25,6 +25,8 @@ pub mod server;
 
 use crate::instance::InstanceView;
 use protocol::ReloadResponse;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// How a reload's rollout treats the changes it applies (default: as the fleet file says).
@@ -50,4 +52,29 @@ pub enum Request {
     /// Reply once no reload is in progress (at once when none is): an action on an instance a
     /// reload is replacing waits for this, then acts on the new instance.
     ReloadDone(oneshot::Sender<()>),
+}
+
+/// What each instance's rollout is doing, by profile name, for `status`: written by the
+/// supervisor's rollout (`daemon::rollout`), read by the control API. Cheap to clone (shared).
+///
+/// A note is one line: `verifying`, `soaking`, `verified`, `rolled back: <reason>`, `held:
+/// <reason>`; it stays until the next rollout of that instance.
+#[derive(Debug, Clone, Default)]
+pub struct RolloutNotes(Arc<Mutex<BTreeMap<String, String>>>);
+
+impl RolloutNotes {
+    /// Sets (or with `None` clears) `profile`'s note.
+    pub fn set(&self, profile: &str, note: Option<String>) {
+        if let Ok(mut m) = self.0.lock() {
+            match note {
+                Some(n) => m.insert(profile.to_string(), n),
+                None => m.remove(profile),
+            };
+        }
+    }
+
+    /// `profile`'s note.
+    pub fn get(&self, profile: &str) -> Option<String> {
+        self.0.lock().ok().and_then(|m| m.get(profile).cloned())
+    }
 }

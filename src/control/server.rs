@@ -52,7 +52,7 @@ pub struct AppState {
     /// CPU readings of the previous `status` call.
     pub cpu: Arc<std::sync::Mutex<usage::CpuHistory>>,
     /// What each instance's rollout does, for status.
-    pub rollout: crate::rollout::Notes,
+    pub rollout: crate::control::RolloutNotes,
     /// The running fleet's warnings, for status.
     pub warnings: FleetWarnings,
     /// Each standby's failover controller state, for status.

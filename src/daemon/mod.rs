@@ -1,7 +1,8 @@
 //! The daemon behind `clawherd run`: the supervisor task that owns the fleet's instances
-//! ([`supervisor`]), reload on file change ([`watch`]), the task that keeps systemd told
-//! (`READY=1`, `STATUS=`, `WATCHDOG=1`: [`notify`]), and the registry that makes one fleet file
-//! one daemon and lets clients find it ([`registry`]).
+//! ([`supervisor`]), reload on file change ([`watch`]) and its rollout ([`rollout`]: the order,
+//! the proof and the last-known-good records; the supervisor drives it), the task that keeps
+//! systemd told (`READY=1`, `STATUS=`, `WATCHDOG=1`: [`notify`]), and the registry that makes
+//! one fleet file one daemon and lets clients find it ([`registry`]).
 //!
 //! [`run`] is the whole life of a daemon after its fleet was proved and its control socket
 //! bound (mini-redis's `server::run`): it takes the stop signal as a future, so a test can run a
@@ -9,6 +10,7 @@
 
 pub(crate) mod notify;
 pub mod registry;
+pub(crate) mod rollout;
 pub(crate) mod supervisor;
 pub(crate) mod watch;
 

@@ -86,7 +86,7 @@ pub struct Supervisor {
     retired: Vec<JoinHandle<()>>,
     /// What each instance's rollout is doing, for status (`verifying`, `soaking`, `rolled
     /// back: ...`).
-    rollout_notes: crate::rollout::Notes,
+    rollout_notes: crate::control::RolloutNotes,
     /// Each standby's failover controller state, for status.
     failover_board: crate::failover::Board,
     /// The running fleet's warnings, for status: set at start and by every applied reload.
@@ -161,7 +161,7 @@ impl Supervisor {
             roster: watch::Sender::new(Vec::new()),
             known: KnownStore::default(),
             retired: Vec::new(),
-            rollout_notes: crate::rollout::Notes::default(),
+            rollout_notes: crate::control::RolloutNotes::default(),
             failover_board: crate::failover::Board::default(),
             fleet_warnings,
             hook_tasks: tokio::task::JoinSet::new(),
@@ -175,7 +175,7 @@ impl Supervisor {
     /// earlier daemon had not finished (its journal is still in `run_dir`) are launched but not
     /// started: [`Supervisor::resume_rollout`] starts them in the rollout's order.
     pub async fn launch_all(&mut self) {
-        let unfinished: std::collections::HashSet<String> = match crate::rollout::lkg::load_journal(&self.fleet.settings.run_dir) {
+        let unfinished: std::collections::HashSet<String> = match crate::daemon::rollout::lkg::load_journal(&self.fleet.settings.run_dir) {
             Ok(j) => j.map(|j| j.remaining().into_iter().collect()).unwrap_or_default(),
             Err(e) => {
                 warn!(error = %e, "the rollout journal is unusable: ignored, every instance starts as usual (remove the file)");
@@ -269,7 +269,10 @@ impl Supervisor {
     /// published: the caller does it once its launches are done.
     async fn launch_arc(&mut self, profile: Arc<Profile>, plan: Arc<Plan>, start: bool) -> crate::instance::InstanceHandle {
         let marker = self.fleet.instance_marker(&profile.name);
-        let config = plan.gateway.as_ref().and_then(|g| crate::rollout::files::content(&g.config.value));
+        let config = plan
+            .gateway
+            .as_ref()
+            .and_then(|g| crate::daemon::rollout::files::content(&g.config.value));
         let (handle, task) = spawn_actor(&profile, plan.clone(), marker.clone(), self.output.clone(), self.events.clone());
         // A cold standby runs only while the profile it stands by for is down.
         if start && !is_cold(&profile) {
@@ -294,7 +297,7 @@ impl Supervisor {
     }
 
     /// What each instance's rollout does, shared (for the control API's status).
-    pub fn rollout_notes(&self) -> crate::rollout::Notes {
+    pub fn rollout_notes(&self) -> crate::control::RolloutNotes {
         self.rollout_notes.clone()
     }
 
@@ -407,7 +410,11 @@ impl Supervisor {
                 None => report.removed.push(name.clone()),
                 Some((p, plan))
                     if same_runtime((&m.view.profile, &m.view.plan), (p, plan))
-                        && plan.gateway.as_ref().and_then(|g| crate::rollout::files::content(&g.config.value)) == m.config =>
+                        && plan
+                            .gateway
+                            .as_ref()
+                            .and_then(|g| crate::daemon::rollout::files::content(&g.config.value))
+                            == m.config =>
                 {
                     report.unchanged.push(name.clone())
                 }
@@ -539,7 +546,7 @@ fn is_cold(profile: &Profile) -> bool {
 }
 
 /// Records the first proved run of a launched instance as its last-known-good: once it is
-/// ready and then stable for its `rollout.soak` ([`crate::rollout::verify::stays_ready`]: judged
+/// ready and then stable for its `rollout.soak` ([`crate::daemon::rollout::verify::stays_ready`]: judged
 /// from the instance's own status, so that 1,000 provers soaking at once do not each receive
 /// and copy every event of the fleet), `known` goes
 /// into `store` and `run_dir/lkg/`, and a `known_good` event is recorded. A run that fails its
@@ -565,7 +572,7 @@ async fn prove(handle: crate::instance::InstanceHandle, known: Known, store: Kno
             }
         }
         // Only what happens from now on is judged.
-        if crate::rollout::verify::stays_ready(&handle, known.profile.rollout.soak).await {
+        if crate::daemon::rollout::verify::stays_ready(&handle, known.profile.rollout.soak).await {
             break;
         }
     }
@@ -583,18 +590,18 @@ async fn prove(handle: crate::instance::InstanceHandle, known: Known, store: Kno
 /// Keeps `known` as `profile`'s last-known-good, in memory and in `run_dir/lkg/<profile>.json`
 /// (a write failure is logged: the rollback still has the copy in memory).
 fn record_known(store: &KnownStore, run_dir: &std::path::Path, profile: &str, known: Known) {
-    let record = crate::rollout::lkg::Record {
+    let record = crate::daemon::rollout::lkg::Record {
         at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         profile: profile.to_string(),
-        effective: crate::rollout::lkg::Effective::of(&known.plan),
+        effective: crate::daemon::rollout::lkg::Effective::of(&known.plan),
         config_path: known.plan.gateway.as_ref().map(|g| g.config.value.clone()),
         config: known.config.clone(),
-        setup: Some(crate::rollout::lkg::Setup {
+        setup: Some(crate::daemon::rollout::lkg::Setup {
             profile: (*known.profile).clone(),
             plan: (*known.plan).clone(),
         }),
     };
-    if let Err(e) = crate::rollout::lkg::record(run_dir, record) {
+    if let Err(e) = crate::daemon::rollout::lkg::record(run_dir, record) {
         warn!(profile, error = %e, "cannot write the last-known-good record");
     }
     if let Ok(mut k) = store.lock() {
@@ -666,7 +673,7 @@ pub async fn serve(
     // Callers waiting for the reload in progress to finish.
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     'serve: {
-        if matches!(crate::rollout::lkg::load_journal(&sup.fleet.settings.run_dir), Ok(Some(_))) {
+        if matches!(crate::daemon::rollout::lkg::load_journal(&sup.fleet.settings.run_dir), Ok(Some(_))) {
             let roster = sup.roster();
             let s = &mut sup;
             let mark = deferred.len();

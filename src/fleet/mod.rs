@@ -5,7 +5,9 @@
 //! OpenClaw config and computes its effective paths and ports (each with its source), [`isolation`]
 //! proves that no two instances share a path or a port, [`ownership`] that file modes keep the
 //! instances of profiles with their own `user:` apart, and [`host`] checks the plan against ports
-//! already bound on this host. Only the result, [`Fleet`], leaves this module.
+//! already bound on this host. Only the result, [`Fleet`], leaves this module. Beside the
+//! pipeline: [`discover`] finds existing profiles for `init`, and [`versions`] keeps OpenClaw
+//! versions side by side (the `openclaw_version` key, the store, pins, snapshots).
 
 pub(crate) mod clawdbot_auth;
 pub mod diagnostic;
@@ -21,7 +23,7 @@ pub(crate) mod plan;
 pub(crate) mod ranges;
 pub(crate) mod read;
 pub mod validate;
-pub(crate) mod version;
+pub(crate) mod versions;
 pub(crate) mod write;
 
 use std::collections::BTreeMap;

@@ -12,7 +12,7 @@ use super::file::{
 };
 use super::plan::scrubbed;
 use super::ranges::{self, Bound, Range};
-use super::version;
+use super::versions as version;
 use super::{
     EnvInherit, Flavor, FleetSettings, HealthSettings, Hooks, Profile, RestartPolicy, RestartSettings, Role, RolloutSettings, RunAs,
     Sourced, Standby, StandbyMode,

@@ -184,7 +184,7 @@ struct Actor {
     openclaw_command: Option<Vec<String>>,
     /// The gateway generation: clawdbot reports a configuration error with exit 1, not 78.
     flavor: Flavor,
-    /// The version the last spawn ran, read at spawn ([`crate::versions::detect`]).
+    /// The version the last spawn ran, read at spawn ([`crate::fleet::versions::detect`]).
     version: Option<String>,
     health: HealthSettings,
     /// SIGTERM to SIGKILL for what an exited gateway left behind (`leftover_grace`).
@@ -780,7 +780,7 @@ impl Actor {
     async fn spawn_detecting_version(&mut self) -> Result<(tokio::process::Child, i32), spawn::SpawnError> {
         if self.flavor != Flavor::Process {
             let p = &self.plan;
-            self.version = crate::versions::detect::detect(&p.argv, &p.env, &p.cwd).map(|(_, v)| v);
+            self.version = crate::fleet::versions::detect::detect(&p.argv, &p.env, &p.cwd).map(|(_, v)| v);
         }
         spawn::spawn_parallel(self.plan.clone()).await
     }

@@ -57,7 +57,7 @@ pub struct InstanceStatus {
     /// Whether the actor has finished (after a shutdown).
     pub finished: bool,
     /// The OpenClaw (or Clawdbot) version of the last spawn, e.g. `2026.9.6`, read from its
-    /// package's `package.json` at spawn ([`crate::versions::detect`]); `None` before the first
+    /// package's `package.json` at spawn ([`crate::fleet::versions::detect`]); `None` before the first
     /// spawn and when unknown (a wrapper script, a plain process).
     pub version: Option<String>,
     /// What the last periodic probe round of the running gateway found; `None` before the

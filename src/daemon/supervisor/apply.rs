@@ -1,15 +1,15 @@
 //! The rollout driver (docs/rollout.md): applies the changed instances of a reload one at a
-//! time in [`crate::rollout::plan::order`], each covered by its standby, proves each change
-//! ([`crate::rollout::verify`]) and rolls a failed one back to its last-known-good; and, at
+//! time in [`crate::daemon::rollout::plan::order`], each covered by its standby, proves each change
+//! ([`crate::daemon::rollout::verify`]) and rolls a failed one back to its last-known-good; and, at
 //! start, resumes a rollout an earlier daemon left unfinished.
 
 use super::{Known, Supervisor, is_cold, record_known};
+use crate::daemon::rollout::files::{self, Restore};
+use crate::daemon::rollout::verify::{self, Failure, Soak};
+use crate::daemon::rollout::{lkg, plan};
 use crate::fleet::{Plan, Profile, RolloutSettings};
 use crate::instance::{Control, Goal, InstanceHandle, Phase};
 use crate::observe::events::{FleetEvent, What};
-use crate::rollout::files::{self, Restore};
-use crate::rollout::verify::{self, Failure, Soak};
-use crate::rollout::{lkg, plan};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -156,7 +156,7 @@ impl Supervisor {
         }
     }
 
-    /// Sets `profile`'s rollout note for status (see [`crate::rollout::Notes`]).
+    /// Sets `profile`'s rollout note for status (see [`crate::control::RolloutNotes`]).
     fn note(&self, profile: &str, note: impl Into<String>) {
         self.rollout_notes.set(profile, Some(note.into()));
     }

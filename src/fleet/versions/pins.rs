@@ -1,8 +1,8 @@
 //! Writing `<run_dir>/versions/pins.json` (profile → version), the override `clawherd upgrade`
 //! uses so that the operator's fleet file is never edited: the fleet loader reads it
-//! ([`crate::fleet::version::read_pins`]) and a pin wins over the profile's `openclaw_version`.
+//! ([`crate::fleet::versions::read_pins`]) and a pin wins over the profile's `openclaw_version`.
 
-use crate::fleet::version::{PinsError, is_plain_version, pins_path, read_pins, store_dir};
+use crate::fleet::versions::{PinsError, is_plain_version, pins_path, read_pins, store_dir};
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! `clawherd install PACKAGE@VERSION`: one OpenClaw (or Clawdbot) version side by side with the
 //! others in clawherd's store, `<run_dir>/versions/<package>@<version>/` (layout:
-//! [`crate::fleet::version`]).
+//! [`crate::fleet::versions`]).
 //!
 //! npm installs into a fresh temporary folder in the store, from the registry only: the spec is
 //! checked first to be `openclaw` or `clawdbot` and a plain version or dist-tag, so no path,
@@ -16,7 +16,7 @@
 //! and the pinned `libsignal`/`strip-ansi` that its published manifest lacks (its manifest
 //! fetches `libsignal` from a git host, which "registry only" forbids).
 
-use crate::fleet::version::{is_dist_tag, is_plain_version, package_dir, store_dir};
+use crate::fleet::versions::{is_dist_tag, is_plain_version, package_dir, store_dir};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;

@@ -1,8 +1,11 @@
-//! The `openclaw_version` key: which installed OpenClaw (or Clawdbot) package a profile runs, the
-//! layout of clawherd's versioned store under `run_dir`, and the pins `clawherd upgrade` writes.
+//! OpenClaw versions side by side: the `openclaw_version` fleet key (which installed OpenClaw or
+//! Clawdbot package a profile runs), which version a command runs ([`detect`]), the versioned
+//! store `clawherd install` fills ([`store`]), the pins `clawherd upgrade` writes ([`pins`]) and
+//! the snapshots it takes before an upgrade ([`snapshot`]); docs/upgrades.md tells the whole
+//! story.
 //!
 //! The store is `<run_dir>/versions/<package>@<version>/` (an npm prefix: the gateway's program
-//! is `node_modules/.bin/<package>`), filled by `clawherd install` (`crate::versions`). A
+//! is `node_modules/.bin/<package>`), filled by `clawherd install` ([`store`]). A
 //! profile's `openclaw_version: "2026.9.6"` (or `defaults.openclaw_version`) makes its command
 //! `[<store>/<package>@2026.9.6/node_modules/.bin/<package>, gateway, run]`.
 //!
@@ -10,6 +13,11 @@
 //! `<run_dir>/versions/pins.json` (`{"main": "2026.9.6", ...}`, profile → version), and a pin
 //! overrides the profile's `openclaw_version` when the fleet is loaded (reload included).
 //! `clawherd upgrade --unpin` (or deleting the file) gives the fleet file back its word.
+
+pub mod detect;
+pub mod pins;
+pub mod snapshot;
+pub mod store;
 
 use super::read::{ReadError, read_bounded};
 use std::collections::BTreeMap;

@@ -19,31 +19,3 @@ pub mod files;
 pub mod lkg;
 pub mod plan;
 pub mod verify;
-
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
-/// What each instance's rollout is doing, by profile name, for `status`: written by the
-/// supervisor's rollout, read by the control API. Cheap to clone (shared).
-///
-/// A note is one line: `verifying`, `soaking`, `verified`, `rolled back: <reason>`, `held:
-/// <reason>`; it stays until the next rollout of that instance.
-#[derive(Debug, Clone, Default)]
-pub struct Notes(Arc<Mutex<BTreeMap<String, String>>>);
-
-impl Notes {
-    /// Sets (or with `None` clears) `profile`'s note.
-    pub fn set(&self, profile: &str, note: Option<String>) {
-        if let Ok(mut m) = self.0.lock() {
-            match note {
-                Some(n) => m.insert(profile.to_string(), n),
-                None => m.remove(profile),
-            };
-        }
-    }
-
-    /// `profile`'s note.
-    pub fn get(&self, profile: &str) -> Option<String> {
-        self.0.lock().ok().and_then(|m| m.get(profile).cloned())
-    }
-}
