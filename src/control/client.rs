@@ -1,6 +1,7 @@
 //! The client behind every CLI command that talks to a running clawherd: HTTP/1.1 over the
 //! control socket ([`crate::process::http`]). Also finds the socket of a fleet file.
 
+use crate::fleet::locate::{default_socket, locate};
 use crate::process::http::{self, HttpError, Target};
 use bytes::Bytes;
 use http_body_util::Full;
@@ -109,8 +110,8 @@ impl Client {
 
 /// The control socket of the fleet file at `fleet`, read leniently (only `run_dir` and
 /// `control.socket`, so a fleet file being edited still leads to its daemon): `control.socket`,
-/// else the default the daemon computes ([`crate::fleet::validate::default_socket`] over
-/// [`crate::fleet::validate::default_run_dir`], with this process's environment), else
+/// else the default the daemon computes ([`crate::fleet::locate::default_socket`] over
+/// [`crate::fleet::locate::default_run_dir`], with this process's environment), else
 /// `/run/clawherd/clawherd.sock` when only that exists (a system service's socket, whose
 /// `$RUNTIME_DIRECTORY` a client does not see). A running daemon is found before this, through
 /// its registry record (`clawherd::daemon::registry`); this is the fallback.
@@ -130,42 +131,13 @@ pub fn run_dir_of(fleet: &Path) -> Result<PathBuf, String> {
 
 /// The socket, and the run dir (separately fallible: an explicit `control.socket` does not need it).
 fn socket_and_run_dir(fleet: &Path) -> Result<(PathBuf, Result<PathBuf, String>), String> {
-    #[derive(serde::Deserialize, Default)]
-    struct Lenient {
-        run_dir: Option<String>,
-        control: Option<LenientControl>,
-    }
-    #[derive(serde::Deserialize, Default)]
-    struct LenientControl {
-        socket: Option<String>,
-    }
-    let fleet = std::path::absolute(fleet).map_err(|e| format!("{}: {e}", fleet.display()))?;
-    let text = crate::fleet::read_bounded(&fleet).map_err(|e| {
-        format!(
-            "{}: cannot read the fleet file: {e}\n  hint: {}, or pass --file FLEET or --socket PATH",
-            fleet.display(),
-            e.hint()
-        )
-    })?;
-    let l: Lenient = serde_saphyr::from_str(&text).map_err(|e| format!("{}: {}", fleet.display(), e.without_snippet()))?;
-    let dir = fleet.parent().unwrap_or(Path::new("/"));
     let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    let lookup = |n: &str| env.get(n).cloned();
-    let home = env.get("HOME").cloned();
-    let expand = |s: &str| {
-        crate::fleet::expand::expand(s, &lookup, home.as_deref())
-            .map(|v| dir.join(v))
-            .map_err(|u| format!("`${{{}}}` is not set", u.0))
-    };
-    let run_dir = match l.run_dir {
-        Some(r) => expand(&r),
-        None => Ok(crate::fleet::validate::default_run_dir(dir, &env)),
-    };
-    if let Some(s) = l.control.and_then(|c| c.socket) {
-        return Ok((expand(&s)?, run_dir));
+    let located = locate(fleet, &env).map_err(|e| e.render(Some("or pass --file FLEET or --socket PATH")))?;
+    if let Some(socket) = located.socket {
+        return Ok((socket?, located.run_dir));
     }
-    let run_dir = run_dir?;
-    let own = crate::fleet::validate::default_socket(&run_dir, &env);
+    let run_dir = located.run_dir?;
+    let own = default_socket(&run_dir, &env);
     let system = PathBuf::from("/run/clawherd/clawherd.sock");
     Ok((if !own.exists() && system.exists() { system } else { own }, Ok(run_dir)))
 }

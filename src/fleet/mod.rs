@@ -17,6 +17,7 @@ pub(crate) mod expand;
 pub(crate) mod file;
 pub mod host;
 pub(crate) mod isolation;
+pub(crate) mod locate;
 pub(crate) mod openclaw;
 pub(crate) mod ownership;
 pub(crate) mod plan;
@@ -207,15 +208,6 @@ impl EnvInherit {
                 .chain(extra.iter().map(String::as_str))
                 .any(|pattern| plan::env_pattern_matches(pattern, name)),
         }
-    }
-
-    /// The part of `parent_env` (clawherd's environment) a child inherits.
-    pub fn filter(&self, parent_env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-        parent_env
-            .iter()
-            .filter(|(k, _)| self.passes(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
     }
 }
 

@@ -10,6 +10,7 @@ use super::file::{
     BackoffFile, ByteSize, CrashLoopFile, DurationFile, EnvInheritFile, FleetFile, HealthFile, HooksFile, LogsFile, Parsed, ProfileFile,
     RestartFile, RolloutFile,
 };
+use super::locate::{default_run_dir, default_socket};
 use super::plan::scrubbed;
 use super::ranges::{self, Bound, Range};
 use super::versions as version;
@@ -1219,28 +1220,6 @@ impl Cx<'_> {
             },
             None => None,
         }
-    }
-}
-
-/// The run dir when the fleet file names none: `.clawherd` beside the fleet file, or systemd's
-/// `$STATE_DIRECTORY` (`StateDirectory=clawherd`: /var/lib/clawherd) for a service started by
-/// systemd, whose fleet file usually sits in a read-only /etc.
-pub fn default_run_dir(fleet_dir: &Path, env: &BTreeMap<String, String>) -> PathBuf {
-    match env.get("STATE_DIRECTORY") {
-        Some(d) if env.contains_key("INVOCATION_ID") => PathBuf::from(d.split(':').next().unwrap_or(d)),
-        _ => fleet_dir.join(".clawherd"),
-    }
-}
-
-/// The control socket when the fleet file names none: `<run_dir>/clawherd.sock`, or
-/// `/run/clawherd/clawherd.sock` for a system service (root, started by systemd, which gives a
-/// `RuntimeDirectory=` as `$RUNTIME_DIRECTORY`).
-pub fn default_socket(run_dir: &Path, env: &BTreeMap<String, String>) -> PathBuf {
-    match env.get("RUNTIME_DIRECTORY") {
-        Some(d) if nix::unistd::geteuid().is_root() && env.contains_key("INVOCATION_ID") => {
-            Path::new(d.split(':').next().unwrap_or(d)).join("clawherd.sock")
-        }
-        _ => run_dir.join("clawherd.sock"),
     }
 }
 

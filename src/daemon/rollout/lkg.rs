@@ -113,17 +113,6 @@ pub fn latest(run_dir: &Path, profile: &str) -> Option<Record> {
     history(run_dir, profile).pop()
 }
 
-/// The newest record of `profile` whose config file is `config_path` (`None`: a profile without
-/// one): a record of another file (the profile's `config:` was moved since) holds no content to
-/// write back into this one.
-#[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
-pub fn latest_of(run_dir: &Path, profile: &str, config_path: Option<&Path>) -> Option<Record> {
-    history(run_dir, profile)
-        .into_iter()
-        .rev()
-        .find(|r| r.config_path.as_deref() == config_path)
-}
-
 /// Appends `record` to its profile's history, keeping the newest [`KEEP`]. A record equal to
 /// the newest but for its time replaces it.
 ///
@@ -250,25 +239,6 @@ mod tests {
         let h = history(dir.path(), "main");
         assert_eq!(h.len(), KEEP);
         assert_eq!(latest(dir.path(), "main").map(|r| r.at), Some("later".into()));
-    }
-
-    /// Only a record of the same config file is content to go back to.
-    #[test]
-    fn latest_of_matches_the_config_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        record(dir.path(), rec(1)).expect("record");
-        let moved = Record {
-            config_path: Some("/elsewhere.json".into()),
-            ..rec(2)
-        };
-        record(dir.path(), moved).expect("record");
-        let c = Path::new("/c.json");
-        assert_eq!(latest_of(dir.path(), "main", Some(c)).map(|r| r.at), Some("t1".into()));
-        assert_eq!(latest_of(dir.path(), "main", None), None);
-        assert_eq!(
-            latest_of(dir.path(), "main", Some(Path::new("/elsewhere.json"))).map(|r| r.at),
-            Some("t2".into())
-        );
     }
 
     /// The journal round-trips and names what is left.

@@ -126,23 +126,7 @@ pub fn read_pins(run_dir: &Path) -> Result<BTreeMap<String, String>, PinsError> 
 /// Errors: the file cannot be read or parsed as YAML at all, or `run_dir` uses an unset
 /// variable.
 pub fn run_dir_of(fleet: &Path, env: &BTreeMap<String, String>) -> Result<PathBuf, String> {
-    #[derive(serde::Deserialize)]
-    struct Lenient {
-        run_dir: Option<String>,
-    }
-    let fleet = std::path::absolute(fleet).map_err(|e| format!("{}: {e}", fleet.display()))?;
-    let text = read_bounded(&fleet).map_err(|e| format!("{}: cannot read the fleet file: {e}\n  hint: {}", fleet.display(), e.hint()))?;
-    let l: Lenient = serde_saphyr::from_str(&text).map_err(|e| format!("{}: {}", fleet.display(), e.without_snippet()))?;
-    let dir = fleet.parent().unwrap_or(Path::new("/"));
-    match l.run_dir {
-        Some(r) => {
-            let lookup = |n: &str| env.get(n).cloned();
-            super::expand::expand(&r, &lookup, env.get("HOME").map(String::as_str))
-                .map(|v| dir.join(v))
-                .map_err(|u| format!("{}: `run_dir` uses `${{{}}}`, which is not set", fleet.display(), u.0))
-        }
-        None => Ok(super::validate::default_run_dir(dir, env)),
-    }
+    super::locate::locate(fleet, env).map_err(|e| e.render(None))?.run_dir
 }
 
 #[cfg(test)]
