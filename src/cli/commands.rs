@@ -1,6 +1,7 @@
 //! Client-side commands: each is a few lines over one or more control API calls
 //! ([`crate::control::client`]), plus the rendering of the answer. Returns the exit code.
 
+use crate::cli::render::{bytes, rollout_note, short_duration, short_exit, short_secs};
 use crate::cli::{Selection, Target};
 use crate::cli::{exit, logview};
 use crate::control::client::{Client, ClientError, socket_of};
@@ -194,17 +195,6 @@ pub fn render_status(s: &StatusResponse, width: Option<usize>) -> String {
     out
 }
 
-/// An instance's rollout as a note of `status` and `top`: `rollout: <status JSON's rollout>`
-/// (at most 120 characters of it) for a rollout in progress, rolled back or held; `None` before
-/// its first rollout and for a proved (`verified`) or `interrupted` one, the normal cases
-/// (docs/rollout.md).
-pub fn rollout_note(i: &InstanceReport) -> Option<String> {
-    i.rollout
-        .as_ref()
-        .filter(|r| !matches!(r.as_str(), "verified" | "interrupted"))
-        .map(|r| format!("rollout: {}", r.chars().take(120).collect::<String>()))
-}
-
 fn openclaw_notes(o: &OpenClawSignals) -> String {
     let mut notes = Vec::new();
     if !o.failing.is_empty() {
@@ -227,45 +217,11 @@ fn yes_no(v: Option<bool>) -> String {
     }
 }
 
-/// A last exit in a few words: `exit 1`, `signal 9` (the signal's name cut).
-pub(crate) fn short_exit(e: &str) -> String {
-    e.split(" (").next().unwrap_or(e).replace("killed by signal", "signal")
-}
-
 fn ago(rfc3339: &str) -> String {
     humantime::parse_rfc3339_weak(rfc3339)
         .ok()
         .and_then(|t| SystemTime::now().duration_since(t).ok())
         .map_or("?".into(), short_duration)
-}
-
-/// A duration in at most two units: `42s`, `3m5s`, `2h10m`, `4d3h`.
-/// [`short_duration`] of a number of seconds from the daemon's answer: a negative one is 0 s,
-/// one no [`Duration`] holds (`1e300`) is `-` (`Duration::from_secs_f64` would abort the
-/// client on either).
-pub(crate) fn short_secs(s: f64) -> String {
-    Duration::try_from_secs_f64(s.max(0.0)).map_or_else(|_| "-".into(), short_duration)
-}
-
-/// A duration in its two largest units: `42s`, `1m15s`, `3h5m`, `1d1h`.
-pub(crate) fn short_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{}s", s / 60, s % 60),
-        3600..=86_399 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d{}h", s / 86_400, (s % 86_400) / 3600),
-    }
-}
-
-/// A size in bytes in the largest binary unit that fits: `512 B`, `40 KiB`, `3.2 MiB`, `1.02 GiB`.
-pub(crate) fn bytes(b: u64) -> String {
-    match b {
-        0..=1023 => format!("{b} B"),
-        1024..=1_048_575 => format!("{:.0} KiB", b as f64 / 1024.0),
-        1_048_576..=1_073_741_823 => format!("{:.1} MiB", b as f64 / 1_048_576.0),
-        _ => format!("{:.2} GiB", b as f64 / 1_073_741_824.0),
-    }
 }
 
 /// The profiles `sel` names: `--all` asks the daemon for them.
@@ -747,13 +703,5 @@ mod tests {
         assert!(answer("1e300").contains("main"));
         assert_eq!(short_secs(f64::NAN), "0s");
         assert_eq!(short_secs(f64::INFINITY), "-");
-    }
-
-    #[test]
-    fn short_forms() {
-        assert_eq!(short_duration(Duration::from_secs(75)), "1m15s");
-        assert_eq!(short_duration(Duration::from_secs(90_000)), "1d1h");
-        assert_eq!(bytes(12_845_056), "12.2 MiB");
-        assert_eq!(short_exit("killed by signal 9 (SIGKILL)"), "signal 9");
     }
 }

@@ -225,13 +225,13 @@ pub fn ports_chart(file: &Path) -> u8 {
         Ok(f) => f,
         Err(code) => return code,
     };
-    let spans: Vec<super::top::chart::Span> = f
+    let spans: Vec<super::chart::Span> = f
         .instances
         .iter()
         .filter_map(|(p, plan)| {
             let lo = plan.listeners.iter().map(|l| l.range.lo).min()?;
             let hi = plan.listeners.iter().map(|l| l.range.hi).max()?;
-            Some(super::top::chart::Span {
+            Some(super::chart::Span {
                 name: p.name.clone(),
                 lo: u16::try_from(lo).ok()?,
                 hi: u16::try_from(hi).ok()?,
@@ -242,7 +242,7 @@ pub fn ports_chart(file: &Path) -> u8 {
         .then(|| ratatui::crossterm::terminal::size().ok())
         .flatten()
         .map_or(80, |(w, _)| usize::from(w));
-    for line in super::top::chart::render(&spans, width) {
+    for line in super::chart::render(&spans, width) {
         println!("{line}");
     }
     exit::OK

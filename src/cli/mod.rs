@@ -5,6 +5,7 @@
 //! proved fleet written for Kubernetes or plain systemd, using nothing else of this module).
 
 pub(crate) mod args;
+pub(crate) mod chart;
 pub mod commands;
 pub mod complete;
 pub mod exit;
@@ -14,6 +15,7 @@ pub mod local;
 pub(crate) mod logview;
 pub mod man;
 pub(crate) mod offline;
+pub(crate) mod render;
 pub mod top;
 pub mod upgrade;
 pub(crate) mod wrap;

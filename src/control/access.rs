@@ -2,8 +2,7 @@
 //! supplementary groups from `/proc`, the [`AccessPolicy`], and the middleware that applies it
 //! to every request.
 
-use super::handlers::error;
-use super::server::AppState;
+use super::reply::error;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Request as HttpRequest, State};
 use axum::http::StatusCode;
@@ -70,12 +69,12 @@ fn supplementary_groups(pid: Option<i32>) -> Vec<u32> {
 
 /// Middleware: answers 403 to a peer the policy does not allow, passes the rest on.
 pub(super) async fn authorize(
-    State(state): State<AppState>,
+    State(policy): State<AccessPolicy>,
     ConnectInfo(peer): ConnectInfo<Peer>,
     req: HttpRequest,
     next: Next,
 ) -> Response {
-    if state.access.allows(&peer, &supplementary_groups(peer.pid)) {
+    if policy.allows(&peer, &supplementary_groups(peer.pid)) {
         return next.run(req).await;
     }
     tracing::warn!(uid = peer.uid, gid = peer.gid, pid = ?peer.pid, "control connection refused");

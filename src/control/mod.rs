@@ -20,8 +20,10 @@ pub(crate) mod bind;
 pub mod client;
 pub(crate) mod handlers;
 pub mod protocol;
+pub(crate) mod reply;
 pub(crate) mod routes;
 pub mod server;
+pub(crate) mod state;
 
 use crate::instance::InstanceView;
 use protocol::ReloadResponse;

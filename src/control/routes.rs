@@ -2,7 +2,7 @@
 
 use super::access::authorize;
 use super::handlers::{action, env, events, logs, metrics, reload, status};
-use super::server::AppState;
+use super::state::AppState;
 use crate::control::Request;
 use axum::Router;
 use axum::middleware;
@@ -19,8 +19,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/logs", get(logs::logs))
         .route("/v1/events", get(events::events))
         .route("/metrics", get(metrics::metrics))
-        .layer(middleware::map_response(super::handlers::plain_errors))
-        .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .layer(middleware::map_response(super::reply::plain_errors))
+        .layer(middleware::from_fn_with_state(state.access, authorize))
         .with_state(state)
 }
 

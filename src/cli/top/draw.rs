@@ -7,8 +7,8 @@
 //! monochrome terminals) states and the selection are told apart by bold, dim and reverse.
 
 use super::app::{App, Connection, ExitCause, Mode, Pane};
-use super::chart::{self, Span as PortSpan};
-use crate::cli::commands::{bytes, rollout_note, short_duration, short_exit};
+use crate::cli::chart::{self, Span as PortSpan};
+use crate::cli::render::{bytes, rollout_note, short_duration, short_exit, short_secs};
 use crate::control::protocol::InstanceReport;
 use crate::instance::Phase;
 use ratatui::Frame;
@@ -282,7 +282,7 @@ fn instance_cells<'a>(app: &App, i: &'a InstanceReport) -> Vec<Cell<'a>> {
         Cell::from(i.version.as_deref().unwrap_or("-")),
         Cell::from(Span::styled(i.state.as_str(), state_style(app, i.state))),
         Cell::from(i.pid.map_or("-".into(), |p| p.to_string())),
-        Cell::from(i.uptime_s.map_or("-".into(), crate::cli::commands::short_secs)),
+        Cell::from(i.uptime_s.map_or("-".into(), short_secs)),
         Cell::from(i.restarts.to_string()),
         Cell::from(last_exit),
         Cell::from(format!("{}/{}", yn(Some(i.ready)), yn(i.live))),
@@ -357,7 +357,7 @@ fn draw_pairs(app: &App, pairs: &[super::app::Pair], f: &mut Frame, area: Rect) 
         }
         if let Some(s) = p.failover_in_s {
             spans.push(Span::styled(
-                format!(" failover in {}", crate::cli::commands::short_secs(s)),
+                format!(" failover in {}", short_secs(s)),
                 styled(app, Color::Red, Modifier::BOLD),
             ));
         }

@@ -4,7 +4,7 @@
 //! - [`app`]: the state, a plain value changed by messages (a status answer, an event, a key);
 //!   it does no I/O and returns [`app::Effect`]s.
 //! - [`draw`]: one frame from an [`app::App`], nothing else read.
-//! - [`chart`]: the port map as text lines, shared with `clawherd ports --chart`.
+//! - the port map comes from [`crate::cli::chart`], shared with `clawherd ports --chart`.
 //! - this module: the terminal and the feeds, all on the client's single-threaded runtime.
 //!
 //! # Feeds, and why it is cheap
@@ -22,7 +22,6 @@
 //! their recent lines on reconnection, and the app drops what it had so nothing shows twice.
 
 pub mod app;
-pub(crate) mod chart;
 pub mod draw;
 
 use crate::cli::exit;

@@ -4,7 +4,7 @@
 use super::{error, find, shutting_down};
 use crate::control::Request;
 use crate::control::protocol::{ActionResponse, WaitFor};
-use crate::control::server::AppState;
+use crate::control::state::AppState;
 use crate::instance::{Control, Goal, InstanceStatus, InstanceView, WaitError};
 use axum::Json;
 use axum::extract::{Path as UrlPath, Query, State};

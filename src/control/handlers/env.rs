@@ -3,7 +3,7 @@
 
 use super::find;
 use crate::control::protocol::EnvResponse;
-use crate::control::server::AppState;
+use crate::control::state::AppState;
 use crate::observe::redact;
 use axum::Json;
 use axum::extract::{Path as UrlPath, Query, State};

@@ -2,7 +2,7 @@
 //! server shuts down.
 
 use super::Closing;
-use crate::control::server::AppState;
+use crate::control::state::AppState;
 use crate::observe::events::{FleetEvent, What};
 use axum::Extension;
 use axum::extract::{Query, State};

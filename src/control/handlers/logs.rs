@@ -2,7 +2,7 @@
 //! new lines while `follow`, until the server shuts down.
 
 use super::{Closing, error, unknown_profile, views};
-use crate::control::server::AppState;
+use crate::control::state::AppState;
 use crate::observe::logs;
 use axum::Extension;
 use axum::extract::{Query, State};

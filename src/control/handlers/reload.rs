@@ -1,7 +1,7 @@
 //! `POST /v1/reload`: re-read, re-prove and apply the fleet file.
 
 use super::{error, shutting_down};
-use crate::control::server::AppState;
+use crate::control::state::AppState;
 use crate::control::{ReloadOptions, Request};
 use axum::Json;
 use axum::extract::{Query, State};
