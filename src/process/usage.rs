@@ -65,7 +65,14 @@ pub fn cpu_percent(before: &TreeSample, after: &TreeSample, elapsed: Duration) -
 #[derive(Debug, Default)]
 pub struct CpuHistory {
     last: HashMap<(i32, u64), (u64, Instant)>,
+    /// The last whole answer: when, of which instances (a hash of their (leader, marker) list),
+    /// the trees and each one's (CPU percent, span in seconds).
+    answer: Option<(Instant, u64, Answer)>,
 }
+
+/// A whole `status` answer's figures: each instance's tree and its (CPU percent, span in
+/// seconds), in the order of the instances.
+pub type Answer = (Vec<TreeSample>, Vec<(f64, f64)>);
 
 impl CpuHistory {
     /// A previous reading is used when it is at least this old (a shorter span reads too coarse
@@ -94,6 +101,23 @@ impl CpuHistory {
         Some((percent, span))
     }
 
+    /// The trees and CPU figures of the last [`keep_answer`](Self::keep_answer) for the same
+    /// instances (`which`: each one's leader pid and marker, in order), when it is younger than
+    /// [`MIN_AGE`](Self::MIN_AGE) at `now`: calls closer together than that share one reading
+    /// (a fresh one would read too coarse anyway), so a client polling `status` costs no `/proc`
+    /// reads between readings. `None` when there is none, it is older, or the instances or
+    /// their pids changed.
+    pub fn recent_answer(&self, which: &[(Option<i32>, &str)], now: Instant) -> Option<Answer> {
+        let (at, key, answer) = self.answer.as_ref()?;
+        (now.saturating_duration_since(*at) < Self::MIN_AGE && *key == answer_key(which)).then(|| answer.clone())
+    }
+
+    /// Keeps a whole answer for [`recent_answer`](Self::recent_answer): `trees` and `cpu` of
+    /// the instances `which`, measured at `now`.
+    pub fn keep_answer(&mut self, which: &[(Option<i32>, &str)], trees: &[TreeSample], cpu: &[(f64, f64)], now: Instant) {
+        self.answer = Some((now, answer_key(which), (trees.to_vec(), cpu.to_vec())));
+    }
+
     /// Replaces the kept readings with `trees`, taken at `now` (processes not in them are
     /// forgotten).
     pub fn record<'a>(&mut self, trees: impl IntoIterator<Item = &'a TreeSample>, now: Instant) {
@@ -104,6 +128,14 @@ impl CpuHistory {
             }
         }
     }
+}
+
+/// A hash of the instances an answer was for: their (leader, marker) list in order.
+fn answer_key(which: &[(Option<i32>, &str)]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    which.hash(&mut h);
+    h.finish()
 }
 
 #[cfg(test)]
@@ -178,5 +210,30 @@ mod tests {
         let _ = child.wait();
         assert_eq!(s.processes, 1);
         assert!(s.rss_bytes > 0);
+    }
+
+    #[test]
+    fn a_recent_answer_serves_the_same_instances_only() {
+        let t0 = Instant::now();
+        let trees = vec![TreeSample {
+            processes: 2,
+            rss_bytes: 4096,
+            cpu_ticks: 7,
+            per_process: vec![(10, 1, 7)],
+        }];
+        let cpu = vec![(12.5, 0.6)];
+        let which = [(Some(10), "m-main")];
+        let mut h = CpuHistory::default();
+        assert_eq!(h.recent_answer(&which, t0), None, "none kept yet");
+        h.keep_answer(&which, &trees, &cpu, t0);
+        let soon = t0 + Duration::from_millis(300);
+        assert_eq!(h.recent_answer(&which, soon), Some((trees.clone(), cpu.clone())));
+        assert_eq!(h.recent_answer(&which, t0 + CpuHistory::MIN_AGE), None, "too old");
+        assert_eq!(h.recent_answer(&[(Some(11), "m-main")], soon), None, "the gateway restarted");
+        assert_eq!(
+            h.recent_answer(&[(Some(10), "m-main"), (None, "m-rescue")], soon),
+            None,
+            "another roster"
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use super::{unknown_profile, views};
 use crate::control::protocol::{API_VERSION, InstanceReport, OpenClawSignals, StandbyReport, StatusResponse, TreeReport};
-use crate::control::server::AppState;
+use crate::control::state::AppState;
 use crate::instance::{InstanceStatus, InstanceView, Phase, ProbeVia};
 use crate::process::usage;
 use axum::Json;
@@ -90,7 +90,16 @@ async fn measure(state: &AppState, all: &[InstanceView], statuses: &[InstanceSta
     let which: Vec<(Option<i32>, &str)> = all.iter().zip(statuses).map(|(v, s)| (s.pid, v.marker.as_str())).collect();
     let sample_all = || usage::sample_many(&which);
     let started = Instant::now();
-    let before = sample_all();
+    let cached = if record {
+        let history = state.cpu.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        history.recent_answer(&which, started)
+    } else {
+        None
+    };
+    let before = match &cached {
+        Some((trees, _)) => trees.clone(),
+        None => sample_all(),
+    };
     // Owned inputs, so that the probe futures borrow nothing (a `Send` stream of them must).
     let inputs: Vec<_> = all
         .iter()
@@ -121,6 +130,13 @@ async fn measure(state: &AppState, all: &[InstanceView], statuses: &[InstanceSta
         let history = state.cpu.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         before.iter().map(|b| history.since_last(b, started)).collect()
     };
+    if let Some((trees, cpu)) = cached {
+        return Measured {
+            signals: probes.await,
+            trees,
+            cpu,
+        };
+    }
     let (signals, trees, sampled, cpu) = match known {
         Some(cpu) => (probes.await, before, started, cpu),
         None => {
@@ -137,11 +153,9 @@ async fn measure(state: &AppState, all: &[InstanceView], statuses: &[InstanceSta
         }
     };
     if record {
-        state
-            .cpu
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .record(&trees, sampled);
+        let mut history = state.cpu.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        history.record(&trees, sampled);
+        history.keep_answer(&which, &trees, &cpu, sampled);
     }
     Measured { signals, trees, cpu }
 }
