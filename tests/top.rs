@@ -7,7 +7,7 @@
 use crate::support::*;
 use clawherd::cli::top::app::{Action, App, Effect, Mode, Pane};
 use clawherd::cli::top::draw::draw;
-use clawherd::control::protocol::{StandbyReport, StatusResponse};
+use clawherd::control::protocol::{PortReport, StandbyReport, StatusResponse};
 use clawherd::instance::ExitKind;
 use clawherd::observe::events::FleetEvent;
 use ratatui::Terminal;
@@ -201,6 +201,37 @@ fn top_draws_exit_kinds_and_the_failover_clock_from_status() {
     a.on_status(s, now());
     let t = text(&render(&a, 200, 50));
     assert!(t.contains("rescue covers main (cold) ACTIVE") && !t.contains("failover in"), "{t}");
+}
+
+/// With each instance's planned ports in `status` (`ports`), the ports panel draws listeners
+/// and ranges apart, as `clawherd ports --chart` does; without them (an older daemon), each
+/// footprint whole.
+#[test]
+fn top_draws_each_instances_listeners_and_ranges() {
+    let port = |name: &str, lo: u16, hi: u16| PortReport {
+        name: name.into(),
+        lo,
+        hi,
+        connects: false,
+    };
+    let mut s = status();
+    for (i, base) in [(0, 18789), (1, 19789), (2, 20789)] {
+        s.instances[i].ports = vec![
+            port("gateway", base, base),
+            port("browser control", base + 2, base + 2),
+            port("CDP range", base + 11, base + 110),
+        ];
+    }
+    let mut a = App::new(false);
+    a.on_status(s, now());
+    let t = text(&render(&a, 200, 50));
+    assert!(t.contains("main   █▒▒"), "main's bar: a listener, then the CDP range:\n{t}");
+    assert!(t.contains("free: 18900-19788 (889), 19900-20788 (889)"), "{t}");
+    let old = text(&render(&app(false), 200, 50));
+    assert!(
+        old.contains("main   ███") && !old.contains('▒'),
+        "an older daemon's footprint is drawn whole:\n{old}"
+    );
 }
 
 #[test]
@@ -503,11 +534,16 @@ fn top_ports_chart_draws_the_example_fleet() {
     let (code, out, err) = run_clawherd(&["ports".as_ref(), "--chart".as_ref(), fleet.as_os_str()]);
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 4, "{out}");
-    assert!(lines[0].starts_with("main   █") && lines[0].chars().count() == 80, "{out}");
-    assert!(lines[1].starts_with("rescue ·") && lines[1].ends_with('█'), "{out}");
+    assert_eq!(lines.len(), 5, "{out}");
+    // Each instance's listeners (gateway, browser control, relay) and its CDP range apart.
+    assert!(lines[0].starts_with("main   █▒") && lines[0].chars().count() == 80, "{out}");
+    assert!(
+        lines[1].starts_with("rescue ·") && lines[1].contains('█') && lines[1].ends_with('▒'),
+        "{out}"
+    );
     assert!(lines[2].contains("18789") && lines[2].ends_with("19899"), "{out}");
     assert_eq!(lines[3], "free: 18900-19788 (889)");
+    assert!(lines[4].starts_with("█ listener"), "{out}");
 }
 
 #[test]

@@ -6,7 +6,8 @@
 /// derived browser-control and CDP ports end at base+110 (see docs/openclaw.md).
 pub const OPENCLAW_FOOTPRINT: u16 = 110;
 
-/// One instance's ports on the axis: `lo..=hi`, inclusive.
+/// One instance's ports on the axis: `lo..=hi`, inclusive, and, when known, each of its
+/// planned ports inside that span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Span {
     /// The profile.
@@ -15,6 +16,20 @@ pub struct Span {
     pub lo: u16,
     /// Highest port it may use.
     pub hi: u16,
+    /// Its planned ports (a listener, a range such as the CDP ports, a port it connects to);
+    /// empty when only the footprint is known, which is then drawn whole.
+    pub parts: Vec<Part>,
+}
+
+/// One planned port or range of an instance, `lo..=hi` inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    /// First port.
+    pub lo: u16,
+    /// Last port.
+    pub hi: u16,
+    /// A port the instance connects to (a loopback `cdpUrl`) rather than listens on.
+    pub connects: bool,
 }
 
 impl Span {
@@ -29,9 +44,59 @@ impl Span {
             name: name.to_string(),
             lo: base,
             hi,
+            parts: Vec::new(),
         }
     }
+
+    /// The span of `parts` (lowest to highest port), drawn part by part; `None` without parts.
+    pub fn of_parts(name: &str, parts: Vec<Part>) -> Option<Span> {
+        Some(Span {
+            name: name.to_string(),
+            lo: parts.iter().map(|p| p.lo).min()?,
+            hi: parts.iter().map(|p| p.hi).max()?,
+            parts,
+        })
+    }
+
+    /// The glyph of the cell covering ports `a..=b`: a listener wins over a range, a range
+    /// over a port connected to; [`FREE`] when nothing of the span is there.
+    fn glyph(&self, a: u16, b: u16) -> char {
+        if self.parts.is_empty() {
+            return if a <= self.hi && b >= self.lo { USED } else { FREE };
+        }
+        let touching = self.parts.iter().filter(|p| a <= p.hi && b >= p.lo);
+        touching.fold(FREE, |best, p| {
+            let g = if p.connects {
+                CONNECTS
+            } else if u32::from(p.hi) - u32::from(p.lo) < RANGE_FROM {
+                USED
+            } else {
+                RANGE
+            };
+            if rank(g) > rank(best) { g } else { best }
+        })
+    }
 }
+
+/// A part of this many ports or more is drawn as a range ([`RANGE`]), fewer as listeners.
+const RANGE_FROM: u32 = 3;
+/// Glyph of a range of ports (e.g. the CDP ports a managed browser may use).
+const RANGE: char = '▒';
+/// Glyph of a port the instance connects to.
+const CONNECTS: char = '◦';
+
+/// Which glyph wins when parts share a cell.
+fn rank(g: char) -> u8 {
+    match g {
+        USED => 3,
+        RANGE => 2,
+        CONNECTS => 1,
+        _ => 0,
+    }
+}
+
+/// The legend of a chart whose spans have parts.
+pub const LEGEND: &str = "█ listener  ▒ port range  ◦ connects to  · free";
 
 /// Glyph of a cell some instance's footprint covers.
 const USED: char = '█';
@@ -41,8 +106,9 @@ const FREE: char = '·';
 /// The chart in `width` columns: one line per span (`name │bar│`, in the order given), an axis
 /// line with the lowest and highest port, and a line naming the free gaps between footprints.
 /// Each bar cell stands for an equal share of the ports from the lowest to the highest; a cell
-/// touched by a footprint is drawn used, so a footprint is never invisible. Empty when there
-/// are no spans; a width too small for any bar gives bars of one cell.
+/// touched by a port of the span is drawn (a listener `█`, a range `▒`, a port connected to
+/// `◦`; a span without parts is `█` throughout), so no port is invisible. Empty when there are
+/// no spans; a width too small for any bar gives bars of one cell.
 pub fn render(spans: &[Span], width: usize) -> Vec<String> {
     let (Some(lo), Some(hi)) = (spans.iter().map(|s| s.lo).min(), spans.iter().map(|s| s.hi).max()) else {
         return Vec::new();
@@ -50,12 +116,18 @@ pub fn render(spans: &[Span], width: usize) -> Vec<String> {
     let label = spans.iter().map(|s| s.name.chars().count()).max().unwrap_or(0);
     let cells = width.saturating_sub(label + 1).max(1);
     let ports = u32::from(hi) - u32::from(lo) + 1;
-    // Cell i covers ports [lo + i*ports/cells, lo + (i+1)*ports/cells).
-    let cell_of = |p: u16| ((u32::from(p) - u32::from(lo)) as u64 * cells as u64 / ports as u64) as usize;
     let mut out = Vec::with_capacity(spans.len() + 2);
+    // Cell i covers ports [lo + i*ports/cells, lo + (i+1)*ports/cells); a cell narrower than a
+    // port (more cells than ports) holds the port it starts in.
+    let first = |i: usize| (u64::from(lo) + i as u64 * u64::from(ports) / cells as u64) as u32;
     for s in spans {
-        let (a, b) = (cell_of(s.lo), cell_of(s.hi).min(cells - 1));
-        let bar: String = (0..cells).map(|i| if i >= a && i <= b { USED } else { FREE }).collect();
+        let bar: String = (0..cells)
+            .map(|i| {
+                let a = first(i).min(u32::from(hi));
+                let b = first(i + 1).saturating_sub(1).max(a).min(u32::from(hi));
+                s.glyph(a as u16, b as u16)
+            })
+            .collect();
         out.push(format!("{:<label$} {bar}", s.name));
     }
     let (left, right) = (lo.to_string(), hi.to_string());
@@ -110,6 +182,29 @@ mod tests {
         let spans = [Span::of("a", "openclaw", 20000), Span::of("p", "process", 30000)];
         let lines = render(&spans, 12);
         assert_eq!(lines[1].chars().filter(|c| *c == USED).count(), 1, "{lines:?}");
+    }
+
+    #[test]
+    fn parts_draw_listeners_ranges_and_connections_apart() {
+        let part = |lo, hi, connects| Part { lo, hi, connects };
+        let main = Span::of_parts("main", vec![part(100, 100, false), part(111, 210, false), part(250, 250, true)]);
+        let main = main.expect("parts");
+        assert_eq!((main.lo, main.hi), (100, 250));
+        // 151 ports in 151 cells: one port per cell.
+        let lines = render(&[main], 156);
+        let bar: Vec<char> = lines[0].chars().skip(5).collect();
+        assert_eq!(bar.len(), 151, "{lines:?}");
+        assert_eq!(bar[0], USED);
+        assert!(bar[1..11].iter().all(|c| *c == FREE), "{lines:?}");
+        assert!(bar[11..111].iter().all(|c| *c == RANGE), "{lines:?}");
+        assert_eq!(bar[150], CONNECTS);
+        // Squeezed into 3 cells, the listener wins the first cell.
+        let narrow = render(
+            &[Span::of_parts("m", vec![part(100, 100, false), part(101, 199, false)]).expect("parts")],
+            5,
+        );
+        assert_eq!(narrow[0], "m █▒▒");
+        assert!(Span::of_parts("none", Vec::new()).is_none());
     }
 
     #[test]

@@ -229,13 +229,18 @@ pub fn ports_chart(file: &Path) -> u8 {
         .instances
         .iter()
         .filter_map(|(p, plan)| {
-            let lo = plan.listeners.iter().map(|l| l.range.lo).min()?;
-            let hi = plan.listeners.iter().map(|l| l.range.hi).max()?;
-            Some(super::chart::Span {
-                name: p.name.clone(),
-                lo: u16::try_from(lo).ok()?,
-                hi: u16::try_from(hi).ok()?,
-            })
+            let parts = plan
+                .listeners
+                .iter()
+                .filter_map(|l| {
+                    Some(super::chart::Part {
+                        lo: u16::try_from(l.range.lo).ok()?,
+                        hi: u16::try_from(l.range.hi).ok()?,
+                        connects: l.connects,
+                    })
+                })
+                .collect();
+            super::chart::Span::of_parts(&p.name, parts)
         })
         .collect();
     let width = std::io::IsTerminal::is_terminal(&std::io::stdout())
@@ -244,6 +249,9 @@ pub fn ports_chart(file: &Path) -> u8 {
         .map_or(80, |(w, _)| usize::from(w));
     for line in super::chart::render(&spans, width) {
         println!("{line}");
+    }
+    if !spans.is_empty() {
+        println!("{}", super::chart::LEGEND);
     }
     exit::OK
 }

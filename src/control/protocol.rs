@@ -88,6 +88,24 @@ pub struct InstanceReport {
     /// failover controller's state; `None` for any other profile and from an older daemon.
     #[serde(default)]
     pub standby: Option<StandbyReport>,
+    /// Its planned ports, as `clawherd ports` lists them (the isolation proof's footprint);
+    /// empty from an older daemon.
+    #[serde(default)]
+    pub ports: Vec<PortReport>,
+}
+
+/// One planned port or range of an instance in [`InstanceReport`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PortReport {
+    /// What it is: `gateway (HTTP, WebSocket, canvas)`, `browser control`, `managed Chrome CDP
+    /// range`, ...
+    pub name: String,
+    /// First port.
+    pub lo: u16,
+    /// Last port (inclusive; `lo` for one port).
+    pub hi: u16,
+    /// A port the instance connects to (a loopback `cdpUrl`) rather than listens on.
+    pub connects: bool,
 }
 
 /// A standby's pair in [`InstanceReport`].

@@ -381,7 +381,19 @@ fn draw_pairs(app: &App, pairs: &[super::app::Pair], f: &mut Frame, area: Rect) 
 fn draw_ports(shown: &[&InstanceReport], f: &mut Frame, area: Rect) {
     let spans: Vec<PortSpan> = shown
         .iter()
-        .filter_map(|i| i.base_port.map(|b| PortSpan::of(&i.profile, &i.flavor, b)))
+        .filter_map(|i| {
+            let parts = i
+                .ports
+                .iter()
+                .map(|p| chart::Part {
+                    lo: p.lo,
+                    hi: p.hi,
+                    connects: p.connects,
+                })
+                .collect();
+            // An older daemon tells only the base port: its footprint is drawn whole.
+            PortSpan::of_parts(&i.profile, parts).or_else(|| i.base_port.map(|b| PortSpan::of(&i.profile, &i.flavor, b)))
+        })
         .collect();
     let width = area.width.saturating_sub(2) as usize;
     let lines: Vec<Line> = chart::render(&spans, width).into_iter().map(Line::from).collect();

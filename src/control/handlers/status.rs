@@ -3,7 +3,7 @@
 //! now.
 
 use super::{unknown_profile, views};
-use crate::control::protocol::{API_VERSION, InstanceReport, OpenClawSignals, StandbyReport, StatusResponse, TreeReport};
+use crate::control::protocol::{API_VERSION, InstanceReport, OpenClawSignals, PortReport, StandbyReport, StatusResponse, TreeReport};
 use crate::control::state::AppState;
 use crate::instance::{InstanceStatus, InstanceView, Phase, ProbeVia};
 use crate::process::usage;
@@ -195,6 +195,19 @@ fn report(
         rollout: None,
         probe: s.probe_via.as_ref().map(ToString::to_string),
         standby: None,
+        ports: v
+            .plan
+            .listeners
+            .iter()
+            .filter_map(|l| {
+                Some(PortReport {
+                    name: l.name.clone(),
+                    lo: u16::try_from(l.range.lo).ok()?,
+                    hi: u16::try_from(l.range.hi).ok()?,
+                    connects: l.connects,
+                })
+            })
+            .collect(),
     }
 }
 
