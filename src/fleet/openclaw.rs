@@ -222,18 +222,22 @@ pub fn refused_keys(flavor: Flavor) -> &'static [(&'static str, &'static str)] {
 /// refused key; not a parser.
 pub fn locate_key(path: &Path, dotted: &str) -> Option<(u32, u32)> {
     let text = super::read::read_bounded(path).ok()?;
-    key_offset(&text, dotted).map(|at| line_column(&text, at))
+    locate_key_in(&text, dotted)
+}
+
+/// [`locate_key`] in a config's text already read.
+pub fn locate_key_in(text: &str, dotted: &str) -> Option<(u32, u32)> {
+    key_offset(text, dotted).map(|at| line_column(text, at))
 }
 
 /// The value of the key `dotted` as written in a JSON5 config's text (`NaN`, `Infinity`,
-/// `'18789'`, `1e400`), with the 1-based line and column where it starts; `None` when the file
-/// cannot be read or the key is not written literally. The parsed config cannot tell these
+/// `'18789'`, `1e400`), with the 1-based line and column where it starts; `None` when the key
+/// is not written literally. The parsed config cannot tell these
 /// apart: JSON5 reads `NaN` and `±Infinity` and serde's JSON values have no place for them, so
 /// they arrive as `null`. The text runs to the first `,`, `}`, `]`, line end or comment, cut at
 /// 40 characters.
-pub fn written_value(path: &Path, dotted: &str) -> Option<(u32, u32, String)> {
-    let text = super::read::read_bounded(path).ok()?;
-    let key = key_offset(&text, dotted)?;
+pub fn written_value_in(text: &str, dotted: &str) -> Option<(u32, u32, String)> {
+    let key = key_offset(text, dotted)?;
     let colon = key + text.get(key..)?.find(':')? + 1;
     let rest = text.get(colon..)?;
     let start = colon + (rest.len() - rest.trim_start().len());
@@ -242,7 +246,7 @@ pub fn written_value(path: &Path, dotted: &str) -> Option<(u32, u32, String)> {
     let end = value.find("//").filter(|c| *c < end).unwrap_or(end);
     let end = value.find("/*").filter(|c| *c < end).unwrap_or(end);
     let written: String = value.get(..end)?.trim_end().chars().take(40).collect();
-    let (line, column) = line_column(&text, start);
+    let (line, column) = line_column(text, start);
     Some((line, column, written))
 }
 

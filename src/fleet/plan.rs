@@ -761,6 +761,7 @@ pub fn plan(
         profile,
         config: &config.value,
         cfg: &cfg,
+        text: std::cell::OnceCell::new(),
         errors: refused_keys(profile, &config.value, &cfg),
         warnings: Vec::new(),
     };
@@ -936,11 +937,24 @@ struct Cx<'a> {
     profile: &'a Profile,
     config: &'a Path,
     cfg: &'a ConfigFile,
+    /// The config's text, read once on the first [`Cx::locate`] (only a located diagnostic or
+    /// an agent path needs it).
+    text: std::cell::OnceCell<Option<String>>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
 }
 
 impl Cx<'_> {
+    /// The config's text, read on the first call; `None` when it cannot be read.
+    fn text(&self) -> Option<&str> {
+        self.text.get_or_init(|| super::read::read_bounded(self.config).ok()).as_deref()
+    }
+
+    /// Line and column of `key` in the config ([`openclaw::locate_key`]).
+    fn locate(&self, key: &str) -> Option<(u32, u32)> {
+        openclaw::locate_key_in(self.text()?, key)
+    }
+
     fn source(&self, key: &str) -> Source {
         Source::Config {
             file: self.config.to_path_buf(),
@@ -966,7 +980,7 @@ impl Cx<'_> {
         let port = v.as_u64().filter(|p| (1..=65535).contains(p)).map(|p| p as u32);
         if port.is_none() {
             // `NaN` and `±Infinity` parse to null: say what is written, and where.
-            match openclaw::written_value(self.config, key) {
+            match self.text().and_then(|t| openclaw::written_value_in(t, key)) {
                 Some((line, column, written)) => {
                     let d = Diagnostic::error(Place::at(self.config, line, column), format!("{written} is not a port (1-65535)"))
                         .profile(&self.profile.name)
@@ -1155,7 +1169,7 @@ impl Cx<'_> {
     }
 
     fn agent_path(&self, kind: PathKind, id: &str, prefix: &str, key: String, path: Sourced<PathBuf>) -> AgentPath {
-        let at = openclaw::locate_key(self.config, &key).or_else(|| openclaw::locate_key(self.config, prefix));
+        let at = self.locate(&key).or_else(|| self.locate(prefix));
         AgentPath {
             kind,
             agent: id.to_string(),
@@ -1531,7 +1545,7 @@ impl Cx<'_> {
         let Err(why) = super::clawdbot_auth::resolve(argv, env, self.cfg) else {
             return;
         };
-        let place = match openclaw::locate_key(self.config, "gateway.auth.mode") {
+        let place = match self.locate("gateway.auth.mode") {
             Some((line, col)) => Place::at(self.config, line, col),
             None => Place::file(self.config),
         };
