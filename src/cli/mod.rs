@@ -8,6 +8,7 @@ pub mod commands;
 pub mod complete;
 pub mod exit;
 pub mod find;
+pub(crate) mod lines;
 pub mod local;
 pub(crate) mod logview;
 pub mod man;
