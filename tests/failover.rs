@@ -45,14 +45,22 @@ fn hung_gateway_is_detected_and_restarted() {
         detected.as_secs_f64(),
         back.as_secs_f64()
     );
-    let kinds: Vec<String> = events_json(&fleet)
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap_or("").to_string())
-        .collect();
+    let events = events_json(&fleet);
+    let kinds: Vec<String> = events.iter().map(|e| e["kind"].as_str().unwrap_or("").to_string()).collect();
     assert!(
         kinds.contains(&"liveness_failed".into()) && kinds.contains(&"restarting".into()),
         "{kinds:?}"
     );
+    // Issue 15: clawherd's restart after failed liveness probes is `unhealthy`, not the
+    // `requested` of an operator's stop or restart: in status, `status`'s table and the event.
+    let main = status_of(&fleet, "main");
+    assert_eq!(main["last_exit_kind"], "unhealthy", "{main}");
+    let exited = events.iter().find(|e| e["kind"] == "exited").expect("an exited event");
+    assert_eq!(exited["detail"]["exit_kind"], "unhealthy", "{exited}");
+    assert_eq!(exited["detail"]["requested"], true, "clawherd asked it to stop: {exited}");
+    let (code, table, err) = run_clawherd(&["status", "-f", &fleet.path.to_string_lossy()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(table.contains("unhealthy ("), "{table}");
 }
 
 /// A gateway that takes long to listen, within the startup grace, is never killed.

@@ -384,14 +384,23 @@ fn logs_show_and_follow_captured_output() {
     let (code, _, _) = cli(&fleet, &["restart", "rescue"]);
     assert_eq!(code, 0);
     // Issue 15: while following, the end of the old run and the start of the new one are
-    // marked as they happen (the markers come from the event stream, the new run's lines from
-    // the log stream: their relative order is not fixed, so wait for all three).
+    // marked as they happen, in order with the lines: the old run's last lines (written as it
+    // got SIGTERM), its end, the new run, then the new run's lines. (The markers came from the
+    // event stream, beside the log stream, and could print before the old run's last lines;
+    // the daemon now sends them in the log stream.)
     let ended = format!("---- rescue: run ended, pid {old_rescue}, stopped by clawherd");
     let end = std::time::Instant::now() + D;
     let mut lines: Vec<String> = Vec::new();
     let has = |lines: &[String], what: &str| lines.iter().position(|l| l.contains(what));
-    while has(&lines, "[gateway] starting").is_none() || has(&lines, &ended).is_none() || has(&lines, "---- rescue: new run, pid").is_none()
-    {
+    let started_after = |lines: &[String]| {
+        let new = has(lines, "---- rescue: new run, pid")?;
+        lines
+            .iter()
+            .skip(new)
+            .position(|l| l.contains("[gateway] starting"))
+            .map(|i| i + new)
+    };
+    while started_after(&lines).is_none() || has(&lines, "clean stop").is_none() {
         match rx.recv_timeout(end.saturating_duration_since(std::time::Instant::now())) {
             Ok(l) => lines.push(l),
             Err(e) => panic!("the restart was not followed with its markers ({e}): {lines:#?}"),
@@ -400,9 +409,21 @@ fn logs_show_and_follow_captured_output() {
     let _ = follower.kill();
     let _ = follower.wait();
     let new_run = format!("---- rescue: new run, pid {}", d.wait_ready(mark, "rescue", D));
+    let order = [
+        has(&lines, "received SIGTERM; shutting down"),
+        has(&lines, "exiting with code 0: clean stop"),
+        has(&lines, &ended),
+        has(&lines, &new_run),
+        started_after(&lines),
+    ];
     assert!(
-        has(&lines, &ended) < has(&lines, &new_run),
-        "the exit, then the new run: {lines:#?}"
+        order.iter().all(Option::is_some) && order.is_sorted(),
+        "the old run's last lines, its end, the new run, its lines ({order:?}): {lines:#?}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("---- ")).count(),
+        2,
+        "each marker once: {lines:#?}"
     );
     let seen = lines.iter().find(|l| l.contains("[gateway] starting")).cloned().unwrap_or_default();
     assert!(

@@ -402,7 +402,8 @@ fn system_unit_lifecycle() {
         "systemd did not log a watchdog timeout:\n{result}"
     );
 
-    // 7. journald: gateway lines carry PROFILE= and say which profile in MESSAGE; PORT= is a number.
+    // 7. journald: gateway lines carry PROFILE= and say which profile in MESSAGE; PORT= is a number;
+    // clawherd's own lines say which profile in MESSAGE too, as on stderr (`run{profile=main}: `).
     let json = c.run(&["journalctl", "-u", UNIT, "-o", "json", "--no-pager"]).stdout;
     let entries: Vec<serde_json::Value> = json.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     for profile in ["main", "rescue"] {
@@ -413,7 +414,12 @@ fn system_unit_lifecycle() {
         assert_eq!(ready["MESSAGE"], format!("[{profile}] [gateway] ready"), "{ready}");
         let spawned = entries
             .iter()
-            .find(|e| e["PROFILE"] == profile && e["MESSAGE"] == "spawned")
+            .find(|e| {
+                e["PROFILE"] == profile
+                    && e["MESSAGE"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with(&format!("run{{profile={profile}}}: spawned pid=")))
+            })
             .unwrap_or_else(|| panic!("no `spawned` entry with PROFILE={profile}"));
         let port = spawned["PORT"].as_str().unwrap_or("");
         assert!(port.parse::<u16>().is_ok(), "PORT= of `spawned` must be a number, is {port:?}");

@@ -193,6 +193,13 @@ fn top_draws_exit_kinds_and_the_failover_clock_from_status() {
     for needle in ["signal 9 handoff", "exit 1 asked", "rescue covers main (cold) failover in 42s"] {
         assert!(wide.contains(needle), "missing {needle:?} in\n{wide}");
     }
+    // A restart after failed liveness probes has its own word, whole in its column.
+    let mut unhealthy = s.clone();
+    unhealthy.instances[0].last_exit_kind = Some(ExitKind::Unhealthy);
+    let mut u = App::new(true);
+    u.on_status(unhealthy, now());
+    let t = text(&render(&u, 200, 50));
+    assert!(t.contains("signal 9 unhealthy "), "{t}");
     // A standby that took over says so, from status alone.
     if let Some(sb) = s.instances[1].standby.as_mut() {
         sb.failover_in_s = None;

@@ -1,7 +1,7 @@
 //! Client-side commands: each is a few lines over one or more control API calls
 //! ([`crate::control::client`]), plus the rendering of the answer. Returns the exit code.
 
-use crate::cli::render::{bytes, rollout_note, short_duration, short_exit, short_secs};
+use crate::cli::render::{bytes, exit_kind_word, rollout_note, short_duration, short_exit, short_secs};
 use crate::cli::{Selection, Target};
 use crate::cli::{exit, logview};
 use crate::control::client::{Client, ClientError, socket_of};
@@ -143,8 +143,11 @@ pub fn render_status(s: &StatusResponse, width: Option<usize>) -> String {
                 i.uptime_s.map_or("-".into(), short_secs),
                 i.restarts.to_string(),
                 match (&i.last_exit, &i.last_exit_at) {
-                    (Some(e), Some(at)) => format!("{} ({} ago)", short_exit(e), ago(at)),
-                    (Some(e), None) => short_exit(e),
+                    (Some(e), at) => {
+                        let kind = i.last_exit_kind.map_or(String::new(), |k| format!(" {}", exit_kind_word(k)));
+                        let ago = at.as_deref().map_or(String::new(), |at| format!(" ({} ago)", ago(at)));
+                        format!("{}{kind}{ago}", short_exit(e))
+                    }
                     _ => "-".into(),
                 },
                 i.base_port.map_or("-".into(), |p| p.to_string()),
@@ -548,18 +551,6 @@ fn render_event(line: &str) -> String {
     }
 }
 
-/// The whole lines (without their `\n`) that `chunk` completes after what `pending` holds;
-/// the rest stays in `pending` for the next chunk.
-fn complete_lines(pending: &mut Vec<u8>, chunk: &[u8]) -> Vec<String> {
-    pending.extend_from_slice(chunk);
-    let mut lines = Vec::new();
-    while let Some(i) = pending.iter().position(|b| *b == b'\n') {
-        let line: Vec<u8> = pending.drain(..=i).collect();
-        lines.push(String::from_utf8_lossy(&line).trim_end_matches('\n').to_string());
-    }
-    lines
-}
-
 /// The time `--since` means: a duration ago (`10m`) or an RFC 3339 time; `None` when neither.
 fn since_of(s: &str) -> Option<SystemTime> {
     match humantime::parse_duration(s) {
@@ -596,82 +587,59 @@ pub async fn logs(
             humantime::format_rfc3339_seconds(t).to_string().replace(':', "%3A")
         ));
     }
-    let out = std::cell::RefCell::new(std::io::stdout().lock());
-    let mut failed = Vec::new();
-    // The `spawned` and `exited` events mark where one run ends and the next begins.
+    if follow {
+        // The daemon sends the run markers in the stream, in order with the lines.
+        q.push("marks=true".into());
+    }
+    // The `spawned` and `exited` events mark where one run ends and the next begins. The log
+    // stream is opened (its follower subscribed) before they are read, so that a run that
+    // begins or ends between the two is marked, once (`Runs` prints each marker once).
     let single = match profiles {
         [one] => Some(one.as_str()),
         _ => None,
     };
-    // Following, new events are subscribed to before the ones so far are read, so that no
-    // spawn or exit falls between the two.
-    let live = if follow {
-        client.open("/v1/events?n=0&follow=true").await.ok().filter(|r| r.status() == 200)
-    } else {
-        None
-    };
+    let opened = client.open(&format!("/v1/logs?{}", q.join("&"))).await;
     let events = match client.call(Method::GET, &format!("/v1/events?n={RUN_EVENTS}")).await {
         Ok((200, body)) => String::from_utf8_lossy(&body).into_owned(),
         _ => String::new(),
     };
-    let runs = std::cell::RefCell::new(logview::Runs::from_events(events.lines()));
-    let mut pending = Vec::new();
-    let result = {
-        let path = format!("/v1/logs?{}", q.join("&"));
-        let logs = client.stream(&path, |status, chunk| {
-            if status != 200 {
-                failed.extend_from_slice(chunk);
-                return;
-            }
-            let mut out = out.borrow_mut();
-            for line in complete_lines(&mut pending, chunk) {
-                for l in runs.borrow_mut().render(&line, single) {
-                    let _ = writeln!(out, "{l}");
-                }
-            }
-            let _ = out.flush();
-        });
-        // Markers of the runs that end and begin while following, as their events come.
-        let markers = async {
-            let mut pending = Vec::new();
-            if let Some(mut live) = live {
-                while let Some(Ok(chunk)) = live.chunk().await {
-                    for line in complete_lines(&mut pending, &chunk) {
-                        if let Some(m) = runs.borrow_mut().follow_event(&line, profiles, single.is_some()) {
-                            let mut out = out.borrow_mut();
-                            let _ = writeln!(out, "{m}");
-                            let _ = out.flush();
-                        }
-                    }
-                }
-            }
+    let mut runs = logview::Runs::from_events(events.lines());
+    let mut res = match (opened, run_dir) {
+        (Ok(res), _) => res,
+        (Err(ClientError::Unreachable { .. }), Some(dir)) => {
+            let events = crate::cli::offline::event_lines(dir, RUN_EVENTS).unwrap_or_default();
+            let mut runs = logview::Runs::from_events(events.iter().map(String::as_str));
+            let lines = crate::cli::offline::log_lines(dir, profiles, lines, since_time);
+            return from_files(
+                lines.map(|ls| ls.iter().flat_map(|l| runs.render(l, single)).collect()),
+                str::to_string,
+            );
+        }
+        (Err(e), _) => return unreachable(e),
+    };
+    let status = res.status();
+    let mut failed = Vec::new();
+    let mut split = crate::cli::lines::Lines::default();
+    while let Some(chunk) = res.chunk().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => return unreachable(e.into()),
         };
-        tokio::pin!(logs, markers);
-        let mut marking = true;
-        loop {
-            tokio::select! {
-                r = &mut logs => break r,
-                () = &mut markers, if marking => marking = false,
+        if status != 200 {
+            // An error answer is one small JSON body; more than a line's worth is not kept.
+            if failed.len() < crate::cli::lines::MAX_LINE {
+                failed.extend_from_slice(&chunk);
+            }
+            continue;
+        }
+        let mut out = std::io::stdout().lock();
+        for line in split.push_text(&chunk) {
+            for l in runs.render(&line, single) {
+                let _ = writeln!(out, "{l}");
             }
         }
-    };
-    let status = match result {
-        Ok(s) => s,
-        Err(e) => {
-            return match (e, run_dir) {
-                (ClientError::Unreachable { .. }, Some(dir)) => {
-                    let events = crate::cli::offline::event_lines(dir, RUN_EVENTS).unwrap_or_default();
-                    let mut runs = logview::Runs::from_events(events.iter().map(String::as_str));
-                    let lines = crate::cli::offline::log_lines(dir, profiles, lines, since_time);
-                    from_files(
-                        lines.map(|ls| ls.iter().flat_map(|l| runs.render(l, single)).collect()),
-                        str::to_string,
-                    )
-                }
-                (e, _) => unreachable(e),
-            };
-        }
-    };
+        let _ = out.flush();
+    }
     if status != 200 {
         return api_error(&failed, if status == 404 { exit::USAGE } else { exit::FAILURE });
     }

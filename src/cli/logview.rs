@@ -1,10 +1,11 @@
 //! How `clawherd logs` prints captured lines: one time stamp per line (clawherd's, dropping the
 //! gateway's own ISO stamp that OpenClaw puts at the start of its lines), and marker lines where
 //! one run of a gateway ends and the next begins (its `exited` and `spawned` events), between two
-//! of its lines when reading back and as the events come while following (`-F`).
+//! of its lines when reading back, and as the daemon sends them in the followed stream, in order
+//! with the lines (`-F`, `marks=true`); each marker once.
 
-use crate::observe::events::{FleetEvent, What};
-use std::collections::BTreeMap;
+use crate::observe::events::FleetEvent;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::SystemTime;
 
 /// Whether `word` is an ISO 8601 date-time as OpenClaw stamps its lines
@@ -43,42 +44,18 @@ fn split_prefix(line: &str) -> (&str, &str) {
     }
 }
 
-/// The marker line of a `spawned` or `exited` event (`None` for other events), without the
-/// `[profile] ` prefix: `---- main: new run, pid 8, spawned 2026-12-01T10:00:05.000Z ----`,
-/// `---- main: run ended, pid 7, exited with code 1 after 5s, 2026-12-01T10:00:04.000Z ----`.
-fn marker(e: &FleetEvent, profile: &str, at: SystemTime) -> Option<String> {
-    let pid = e.pid.map_or(String::new(), |p| format!(", pid {p}"));
-    let when = humantime::format_rfc3339_millis(at);
-    match &e.what {
-        What::Spawned { .. } => Some(format!("---- {profile}: new run{pid}, spawned {when} ----")),
-        What::Exited {
-            requested,
-            uptime_s,
-            code,
-            signal,
-        } => {
-            let how = match (code, signal) {
-                (Some(c), _) => format!("exited with code {c}"),
-                (None, Some(s)) => format!("killed by signal {s}"),
-                (None, None) => "ended".to_string(),
-            };
-            let asked = if *requested { "stopped by clawherd, " } else { "" };
-            let ran = std::time::Duration::try_from_secs_f64(uptime_s.max(0.0)).unwrap_or_default();
-            let ran = humantime::format_duration(std::time::Duration::from_secs(ran.as_secs()));
-            Some(format!("---- {profile}: run ended{pid}, {asked}{how} after {ran}, {when} ----"))
-        }
-        _ => None,
-    }
-}
-
 /// An event line's profile, time and marker, when it is a spawn or exit of a profile.
 fn parse_marker(line: &str) -> Option<(String, SystemTime, String)> {
     let e = serde_json::from_str::<FleetEvent>(line).ok()?;
     let profile = e.profile.clone()?;
     let at = humantime::parse_rfc3339_weak(&e.ts).ok()?;
-    let text = marker(&e, &profile, at)?;
+    let text = e.run_marker()?;
     Some((profile, at, text))
 }
+
+/// Markers remembered per profile to print each once, whether it came from the events or
+/// from the daemon in the followed stream.
+const PRINTED_KEPT: usize = 8;
 
 /// The runs of each profile (from `spawned` and `exited` events) and the time of the last line
 /// printed per profile, to mark where a run ends and the next begins.
@@ -88,6 +65,8 @@ pub struct Runs {
     marks: BTreeMap<String, Vec<(SystemTime, String)>>,
     /// Per profile: the time of its last printed line or marker.
     last: BTreeMap<String, SystemTime>,
+    /// Per profile: the last [`PRINTED_KEPT`] markers printed.
+    printed: BTreeMap<String, VecDeque<String>>,
 }
 
 impl Runs {
@@ -101,45 +80,62 @@ impl Runs {
         runs
     }
 
+    /// Whether `text` of `profile` is printed now: false when it already was.
+    fn first_print(&mut self, profile: &str, text: &str) -> bool {
+        let printed = self.printed.entry(profile.to_string()).or_default();
+        if printed.iter().any(|p| p == text) {
+            return false;
+        }
+        if printed.len() == PRINTED_KEPT {
+            printed.pop_front();
+        }
+        printed.push_back(text.to_string());
+        true
+    }
+
     /// The lines to print for `line` of `profile` (`None`: take it from the `[profile] `
     /// prefix): a marker for each exit and spawn since the profile's previous line, then the
     /// line with [`one_stamp`]. The first line of a profile gets no marker (its run began
-    /// before what is shown).
+    /// before what is shown). A marker line the daemon sent in a followed stream (`marks=true`)
+    /// is printed as it comes, in order with the lines around it, unless it was printed
+    /// already (from the events).
     pub fn render(&mut self, line: &str, profile: Option<&str>) -> Vec<String> {
         let (prefix, rest) = split_prefix(line);
         let name = profile.unwrap_or_else(|| prefix.trim_start_matches('[').trim_end_matches("] "));
         let mut out = Vec::new();
         if let Some(t) = crate::observe::logs::line_time(rest) {
-            if let Some(prev) = self.last.get(name) {
-                for (at, text) in self.marks.get(name).into_iter().flatten() {
-                    if prev < at && *at <= t {
+            if let Some(prev) = self.last.get(name).copied() {
+                let due: Vec<String> = (self.marks.get(name).into_iter().flatten())
+                    .filter(|(at, _)| prev < *at && *at <= t)
+                    .map(|(_, text)| text.clone())
+                    .collect();
+                for text in due {
+                    if self.first_print(name, &text) {
                         out.push(format!("{prefix}{text}"));
                     }
                 }
             }
             self.last.insert(name.to_string(), t);
+        } else if let Some(at) = marker_time(rest) {
+            if !self.first_print(name, rest) {
+                return out;
+            }
+            let last = self.last.entry(name.to_string()).or_insert(at);
+            *last = (*last).max(at);
+            out.push(line.to_string());
+            return out;
         }
         out.push(one_stamp(line));
         out
     }
+}
 
-    /// While following: the marker to print now for `line`, a new event of the followed event
-    /// stream, when it is a spawn or exit of one of `shown` (every profile when empty) that was
-    /// not already among the events read at the start. Prefixed with `[profile] ` unless
-    /// `single` (one profile is shown, its lines are not prefixed).
-    pub fn follow_event(&mut self, line: &str, shown: &[String], single: bool) -> Option<String> {
-        let (profile, at, text) = parse_marker(line)?;
-        if !(shown.is_empty() || shown.contains(&profile)) {
-            return None;
-        }
-        let known = self.marks.get(&profile).is_some_and(|m| m.contains(&(at, text.clone())));
-        if known {
-            return None;
-        }
-        let last = self.last.entry(profile.clone()).or_insert(at);
-        *last = (*last).max(at);
-        Some(if single { text } else { format!("[{profile}] {text}") })
-    }
+/// The time at the end of a marker line the daemon sent (`---- ... , <RFC 3339> ----`); `None`
+/// for any other line.
+fn marker_time(text: &str) -> Option<SystemTime> {
+    let inner = text.strip_prefix("---- ")?.strip_suffix(" ----")?;
+    let (_, when) = inner.rsplit_once(", ")?;
+    humantime::parse_rfc3339_weak(when.rsplit(' ').next()?).ok()
 }
 
 #[cfg(test)]
@@ -200,23 +196,30 @@ mod tests {
         );
     }
 
+    /// Issue 15: while following, the daemon sends the markers in the log stream itself, in
+    /// order with the lines; each is printed once, also when the events told it already.
     #[test]
-    fn following_prints_new_spawns_and_exits_of_the_shown_profiles_once() {
+    fn markers_in_the_followed_stream_are_printed_in_order_once() {
         let old = r#"{"ts":"2026-12-01T10:00:05.000Z","profile":"main","pid":8,"message":"m","kind":"spawned","detail":{"port":1}}"#;
         let mut runs = Runs::from_events([old]);
-        assert_eq!(runs.follow_event(old, &[], false), None, "already known from the start");
-        let stop = r#"{"ts":"2026-12-01T10:01:00.000Z","profile":"main","pid":8,"message":"m","kind":"exited","detail":{"requested":true,"uptime_s":55.0,"code":null,"signal":15}}"#;
+        let spawned8 = "---- main: new run, pid 8, spawned 2026-12-01T10:00:05.000Z ----";
+        assert_eq!(runs.render("2026-12-01T10:00:04.000Z a", Some("main")).len(), 1);
         assert_eq!(
-            runs.follow_event(stop, &[], false).as_deref(),
-            Some("[main] ---- main: run ended, pid 8, stopped by clawherd, killed by signal 15 after 55s, 2026-12-01T10:01:00.000Z ----")
+            runs.render("2026-12-01T10:00:06.000Z b", Some("main")),
+            [spawned8, "2026-12-01T10:00:06.000Z b"]
         );
-        let spawn = r#"{"ts":"2026-12-01T10:01:01.000Z","profile":"main","pid":9,"message":"m","kind":"spawned","detail":{"port":1}}"#;
+        assert!(runs.render(spawned8, Some("main")).is_empty(), "already printed from the events");
+        let stop = "[main] ---- main: run ended, pid 8, stopped by clawherd, killed by signal 15 after 55s, 2026-12-01T10:01:00.000Z ----";
+        assert_eq!(runs.render(stop, None), [stop]);
+        assert!(runs.render(stop, None).is_empty(), "once");
+        let spawn = "---- main: new run, pid 9, spawned 2026-12-01T10:01:01.000Z ----";
+        assert_eq!(runs.render(spawn, Some("main")), [spawn]);
         assert_eq!(
-            runs.follow_event(spawn, &["main".into()], true).as_deref(),
-            Some("---- main: new run, pid 9, spawned 2026-12-01T10:01:01.000Z ----")
+            runs.render("2026-12-01T10:01:02.000Z c", Some("main")),
+            ["2026-12-01T10:01:02.000Z c"]
         );
-        assert_eq!(runs.follow_event(spawn, &["rescue".into()], true), None, "not a shown profile");
-        let ready = r#"{"ts":"2026-12-01T10:01:02.000Z","profile":"main","pid":9,"message":"m","kind":"ready","detail":{"after_s":1.0}}"#;
-        assert_eq!(runs.follow_event(ready, &[], false), None, "only spawns and exits");
+        assert_eq!(marker_time("---- not, a marker"), None);
+        let plain = "---- a gateway line of dashes ----";
+        assert_eq!(runs.render(plain, Some("main")), [plain], "no time at its end: printed as a line");
     }
 }

@@ -11,6 +11,7 @@ pub mod complete;
 pub mod exit;
 pub(crate) mod export;
 pub mod find;
+pub(crate) mod lines;
 pub mod local;
 pub(crate) mod logview;
 pub mod man;

@@ -16,6 +16,19 @@ pub(crate) fn rollout_note(i: &InstanceReport) -> Option<String> {
         .map(|r| format!("rollout: {}", r.chars().take(120).collect::<String>()))
 }
 
+/// The word `status` and `top` put after an exit for how it came about: `asked` (an operator's
+/// stop or restart, a reload, a rollout, a failback), `unhealthy` (clawherd's restart after
+/// failed liveness probes), `crash`, `handoff` (OpenClaw's own restart).
+pub(crate) fn exit_kind_word(kind: crate::instance::ExitKind) -> &'static str {
+    use crate::instance::ExitKind as K;
+    match kind {
+        K::Requested => "asked",
+        K::Unhealthy => "unhealthy",
+        K::Crash => "crash",
+        K::Handoff => "handoff",
+    }
+}
+
 /// A last exit in a few words: `exit 1`, `signal 9` (the signal's name cut).
 pub(crate) fn short_exit(e: &str) -> String {
     e.split(" (").next().unwrap_or(e).replace("killed by signal", "signal")

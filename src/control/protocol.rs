@@ -51,8 +51,9 @@ pub struct InstanceReport {
     pub last_exit: Option<String>,
     /// When it happened.
     pub last_exit_at: Option<String>,
-    /// How the last exit came about: `requested` (clawherd stopped it: an operator's stop or
-    /// restart, a reload, a failback, a liveness failure), `crash` (nobody asked: a crash, a
+    /// How the last exit came about: `requested` (clawherd stopped it as asked: an operator's
+    /// stop or restart, a reload, a failback), `unhealthy` (clawherd stopped it to restart it
+    /// after failed liveness probes), `crash` (nobody asked: a crash, a
     /// kill from outside, an exit on its own, a failed spawn) or `handoff` (OpenClaw's own
     /// restart: the gateway recorded a restart hand-off, see docs/openclaw.md); `None` before
     /// the first exit and from an older daemon.

@@ -7,7 +7,7 @@
 //! is detected within period × threshold); as many readiness failures make it `unready`.
 //! `eventLoop.degraded` is never punished. Nothing runs between probes: timers only.
 
-use super::state::{Action, Event, Machine, Report, State};
+use super::state::{Action, Event, ExitKind, Machine, Report, State};
 use super::{Control, InstanceHandle, InstanceStatus, Message, Phase};
 use crate::fleet::{Flavor, HealthSettings, Plan, Profile};
 use crate::instance::clawdbot::{self, Credentials};
@@ -474,7 +474,8 @@ impl Actor {
             Action::Spawn => match self.spawn_detecting_version().await {
                 Ok((mut child, pid)) => {
                     info!(pid, port = %self.plan.port().map_or_else(|| "none".to_string(), |p| p.to_string()), "spawned");
-                    self.events.emit(FleetEvent::new(
+                    // The marker goes to the log followers before any line of the new run.
+                    self.emit_run_event(FleetEvent::new(
                         What::Spawned { port: self.plan.port() },
                         Some(&self.name),
                         Some(pid),
@@ -552,30 +553,7 @@ impl Actor {
     fn report(&self, r: Report, pid: Option<i32>) {
         let name = Some(&*self.name);
         let event = match r {
-            Report::Exited { result, requested, uptime } => {
-                let uptime_s = uptime.as_secs_f64();
-                if requested {
-                    info!(%result, uptime_s, "exited as asked");
-                } else {
-                    warn!(%result, uptime_s, "exited unexpectedly");
-                }
-                let (code, signal) = match result {
-                    ExitResult::Code(c) => (Some(c), None),
-                    ExitResult::Signal(s) => (None, Some(s)),
-                    ExitResult::SpawnFailed => (None, None),
-                };
-                FleetEvent::new(
-                    What::Exited {
-                        requested,
-                        uptime_s,
-                        code,
-                        signal,
-                    },
-                    name,
-                    pid,
-                    result.to_string(),
-                )
-            }
+            Report::Exited { result, kind, uptime } => exited_event(result, kind, uptime, name, pid),
             Report::Ready { after } => {
                 info!(pid, after_s = after.as_secs_f64(), "ready");
                 FleetEvent::new(
@@ -649,6 +627,15 @@ impl Actor {
                 FleetEvent::new(What::Stuck, name, pid, "survived SIGKILL (uninterruptible sleep?)")
             }
         };
+        self.emit_run_event(event);
+    }
+
+    /// Emits `event`; a spawn or exit also sends its run marker to the log followers, behind
+    /// the lines of the run captured so far.
+    fn emit_run_event(&self, event: FleetEvent) {
+        if let Some(marker) = event.run_marker() {
+            self.output.marker(&self.name, marker);
+        }
         self.events.emit(event);
     }
 
@@ -906,6 +893,31 @@ async fn next_line<R: tokio::io::AsyncRead + Unpin>(lines: &mut Option<super::li
         *lines = None;
     }
     next
+}
+
+/// Logs an exit and makes its `exited` event: `requested` when clawherd asked for it (a stop,
+/// a restart, a failed liveness probe).
+fn exited_event(result: ExitResult, kind: ExitKind, uptime: Duration, name: Option<&str>, pid: Option<i32>) -> FleetEvent {
+    let uptime_s = uptime.as_secs_f64();
+    let requested = matches!(kind, ExitKind::Requested | ExitKind::Unhealthy);
+    if requested {
+        info!(%result, uptime_s, kind = kind.as_str(), "exited as asked");
+    } else {
+        warn!(%result, uptime_s, "exited unexpectedly");
+    }
+    let (code, signal) = match result {
+        ExitResult::Code(c) => (Some(c), None),
+        ExitResult::Signal(s) => (None, Some(s)),
+        ExitResult::SpawnFailed => (None, None),
+    };
+    let what = What::Exited {
+        requested,
+        exit_kind: Some(kind),
+        uptime_s,
+        code,
+        signal,
+    };
+    FleetEvent::new(what, name, pid, result.to_string())
 }
 
 /// For an exit 78 (or clawdbot's exit 1), the gateway's own error line when it is a real configuration error; `None`

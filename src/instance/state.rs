@@ -41,6 +41,27 @@ pub enum StopSignal {
     Kill,
 }
 
+/// Why clawherd is stopping a gateway: recorded as the exit's [`ExitKind`] when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCause {
+    /// A stop or restart asked of clawherd (an operator, a reload, a rollout, a failback):
+    /// [`ExitKind::Requested`].
+    Asked,
+    /// The gateway failed its liveness probe: [`ExitKind::Unhealthy`]. A stop or restart asked
+    /// while this stop runs does not change it (the signal was sent for the failed probe).
+    Liveness,
+}
+
+impl StopCause {
+    /// The exit kind a stop for this cause records.
+    pub fn exit_kind(self) -> ExitKind {
+        match self {
+            StopCause::Asked => ExitKind::Requested,
+            StopCause::Liveness => ExitKind::Unhealthy,
+        }
+    }
+}
+
 /// The instance's state. Data that exists only in one state lives in its variant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
@@ -82,6 +103,8 @@ pub enum State {
         then: AfterStop,
         /// The last signal sent.
         signal: StopSignal,
+        /// Why it is being stopped.
+        cause: StopCause,
     },
     /// Waiting before the next start.
     AutoRestart {
@@ -179,8 +202,9 @@ pub enum Report {
     Exited {
         /// How it ended.
         result: ExitResult,
-        /// Whether clawherd had asked for it.
-        requested: bool,
+        /// How it came about (clawherd asked for it unless [`ExitKind::Crash`] or
+        /// [`ExitKind::Handoff`]).
+        kind: ExitKind,
         /// Time since spawn.
         uptime: Duration,
     },
@@ -237,19 +261,7 @@ pub enum Action {
     Report(Report),
 }
 
-/// How an instance's last exit came about, as `status` reports it (`last_exit_kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExitKind {
-    /// clawherd stopped it: a stop or restart asked by an operator, a reload or rollout, a
-    /// failback of a cold standby, or a liveness failure (clawherd's own restart).
-    Requested,
-    /// Nobody asked: a crash, a kill from outside, an exit on its own, or a failed spawn.
-    Crash,
-    /// OpenClaw's own restart: the gateway exited after recording a restart hand-off that
-    /// clawherd consumed (`accepted`; see [`super::handoff`]).
-    Handoff,
-}
+pub use crate::observe::events::ExitKind;
 
 /// One instance's machine: state, want, counters and the backoff tally.
 #[derive(Debug, Clone)]
@@ -323,12 +335,13 @@ impl Machine {
     }
 
     /// Begins a graceful stop of a running gateway: SIGTERM, then the stop timer.
-    fn begin_stop(&mut self, pid: i32, since: Instant, then: AfterStop, timeout: Duration) -> Vec<Action> {
+    fn begin_stop(&mut self, pid: i32, since: Instant, then: AfterStop, cause: StopCause, timeout: Duration) -> Vec<Action> {
         self.state = State::Stopping {
             pid,
             since,
             then,
             signal: StopSignal::Term,
+            cause,
         };
         vec![Action::SignalTerm, Action::ArmStopTimer(timeout)]
     }
@@ -366,17 +379,20 @@ impl Machine {
                 self.backoff.reset();
                 vec![Action::ClearTimer, Action::Spawn]
             }
-            S::Stopping { pid, since, signal, .. } => {
+            S::Stopping {
+                pid, since, signal, cause, ..
+            } => {
                 self.state = S::Stopping {
                     pid,
                     since,
                     then: AfterStop::Start,
                     signal,
+                    cause,
                 };
                 vec![]
             }
             S::Starting { pid, since } | S::Ready { pid, since, .. } | S::Unready { pid, since, .. } => {
-                self.begin_stop(pid, since, AfterStop::Start, self.stop_timeout)
+                self.begin_stop(pid, since, AfterStop::Start, StopCause::Asked, self.stop_timeout)
             }
         }
     }
@@ -387,7 +403,7 @@ impl Machine {
         match &mut self.state {
             S::Starting { pid, since } | S::Ready { pid, since, .. } | S::Unready { pid, since, .. } => {
                 let (pid, since) = (*pid, *since);
-                self.begin_stop(pid, since, AfterStop::StayDown, self.stop_timeout)
+                self.begin_stop(pid, since, AfterStop::StayDown, StopCause::Asked, self.stop_timeout)
             }
             S::Stopping { then, .. } => {
                 // A second SIGTERM does not hurry OpenClaw (docs/openclaw.md, "Lifecycle"); the
@@ -485,7 +501,7 @@ impl Machine {
             S::Starting { pid, since } | S::Ready { pid, since, .. } | S::Unready { pid, since, .. } => {
                 self.restarts += 1;
                 let mut actions = vec![Action::Report(Report::LivenessRestart)];
-                actions.extend(self.begin_stop(pid, since, AfterStop::Start, self.liveness_stop_timeout));
+                actions.extend(self.begin_stop(pid, since, AfterStop::Start, StopCause::Liveness, self.liveness_stop_timeout));
                 actions
             }
             S::Stopped | S::Parked { .. } | S::AutoRestart { .. } | S::CrashLoop { .. } | S::Stopping { .. } => vec![],
@@ -508,14 +524,14 @@ impl Machine {
                 };
                 self.after_unrequested_exit(exit, now.duration_since(since), ready_for, now)
             }
-            S::Stopping { since, then, .. } => {
+            S::Stopping { since, then, cause, .. } => {
                 self.last_exit = Some((exit.result, now));
-                self.last_exit_kind = Some(ExitKind::Requested);
+                self.last_exit_kind = Some(cause.exit_kind());
                 let mut actions = vec![
                     Action::ClearTimer,
                     Action::Report(Report::Exited {
                         result: exit.result,
-                        requested: true,
+                        kind: cause.exit_kind(),
                         uptime: now.duration_since(since),
                     }),
                     Action::CleanupTree,
@@ -572,12 +588,9 @@ impl Machine {
         } = exit;
         let was_ready = ready_for.is_some();
         self.last_exit = Some((result, now));
-        self.last_exit_kind = Some(if handed_back { ExitKind::Handoff } else { ExitKind::Crash });
-        let mut actions = vec![Action::Report(Report::Exited {
-            result,
-            requested: false,
-            uptime,
-        })];
+        let kind = if handed_back { ExitKind::Handoff } else { ExitKind::Crash };
+        self.last_exit_kind = Some(kind);
+        let mut actions = vec![Action::Report(Report::Exited { result, kind, uptime })];
         if result != ExitResult::SpawnFailed {
             actions.push(Action::CleanupTree);
         }
@@ -645,10 +658,10 @@ mod tests {
         }
     }
 
-    fn exit_report(result: ExitResult, requested: bool, uptime: u64) -> Action {
+    fn exit_report(result: ExitResult, kind: ExitKind, uptime: u64) -> Action {
         Action::Report(Report::Exited {
             result,
-            requested,
+            kind,
             uptime: Duration::from_secs(uptime),
         })
     }
@@ -754,14 +767,22 @@ mod tests {
                 P::Always,
                 vec![E::Start, spawned.clone(), E::Stop, exited(ExitResult::Code(0))],
                 "stopped",
-                vec![Action::ClearTimer, exit_report(ExitResult::Code(0), true, 2), Action::CleanupTree],
+                vec![
+                    Action::ClearTimer,
+                    exit_report(ExitResult::Code(0), ExitKind::Requested, 2),
+                    Action::CleanupTree,
+                ],
             ),
             (
                 "crash restarts after backoff",
                 P::Always,
                 vec![E::Start, spawned.clone(), exited(ExitResult::Signal(9))],
                 "backoff",
-                [vec![exit_report(ExitResult::Signal(9), false, 1), Action::CleanupTree], backoff(1)].concat(),
+                [
+                    vec![exit_report(ExitResult::Signal(9), ExitKind::Crash, 1), Action::CleanupTree],
+                    backoff(1),
+                ]
+                .concat(),
             ),
             (
                 "backoff elapsed spawns",
@@ -775,7 +796,11 @@ mod tests {
                 P::Always,
                 vec![E::Start, spawned.clone(), E::BecameReady, exited(ExitResult::Code(0))],
                 "backoff",
-                [vec![exit_report(ExitResult::Code(0), false, 2), Action::CleanupTree], backoff(0)].concat(),
+                [
+                    vec![exit_report(ExitResult::Code(0), ExitKind::Crash, 2), Action::CleanupTree],
+                    backoff(0),
+                ]
+                .concat(),
             ),
             (
                 "on-failure restarts a handed-back exit 0 at once",
@@ -791,7 +816,11 @@ mod tests {
                     },
                 ],
                 "backoff",
-                [vec![exit_report(ExitResult::Code(0), false, 2), Action::CleanupTree], backoff(0)].concat(),
+                [
+                    vec![exit_report(ExitResult::Code(0), ExitKind::Handoff, 2), Action::CleanupTree],
+                    backoff(0),
+                ]
+                .concat(),
             ),
             (
                 "never leaves even a handed-back exit 0 down",
@@ -806,21 +835,21 @@ mod tests {
                     },
                 ],
                 "stopped",
-                vec![exit_report(ExitResult::Code(0), false, 1), Action::CleanupTree],
+                vec![exit_report(ExitResult::Code(0), ExitKind::Handoff, 1), Action::CleanupTree],
             ),
             (
                 "on-failure leaves exit 0 down",
                 P::OnFailure,
                 vec![E::Start, spawned.clone(), exited(ExitResult::Code(0))],
                 "stopped",
-                vec![exit_report(ExitResult::Code(0), false, 1), Action::CleanupTree],
+                vec![exit_report(ExitResult::Code(0), ExitKind::Crash, 1), Action::CleanupTree],
             ),
             (
                 "never stays down",
                 P::Never,
                 vec![E::Start, spawned.clone(), exited(ExitResult::Code(3))],
                 "stopped",
-                vec![exit_report(ExitResult::Code(3), false, 1), Action::CleanupTree],
+                vec![exit_report(ExitResult::Code(3), ExitKind::Crash, 1), Action::CleanupTree],
             ),
             (
                 "stop during backoff",
@@ -836,7 +865,7 @@ mod tests {
                 "stopped",
                 vec![
                     Action::ClearTimer,
-                    exit_report(ExitResult::Code(0), true, 3),
+                    exit_report(ExitResult::Code(0), ExitKind::Requested, 3),
                     Action::CleanupTree,
                     Action::Spawn,
                 ],
@@ -846,7 +875,7 @@ mod tests {
                 P::Always,
                 vec![E::Start, E::SpawnFailed],
                 "backoff",
-                [vec![exit_report(ExitResult::SpawnFailed, false, 0)], backoff(1)].concat(),
+                [vec![exit_report(ExitResult::SpawnFailed, ExitKind::Crash, 0)], backoff(1)].concat(),
             ),
             (
                 "liveness failure restarts with the short stop budget",
@@ -873,7 +902,7 @@ mod tests {
                 ],
                 "parked",
                 vec![
-                    exit_report(ExitResult::Code(78), false, 1),
+                    exit_report(ExitResult::Code(78), ExitKind::Crash, 1),
                     Action::CleanupTree,
                     Action::Report(Report::Parked {
                         reason: "Invalid config".into(),
@@ -917,7 +946,11 @@ mod tests {
                 P::Always,
                 vec![E::Start, spawned.clone(), exited(ExitResult::Code(78))],
                 "backoff",
-                [vec![exit_report(ExitResult::Code(78), false, 1), Action::CleanupTree], backoff(1)].concat(),
+                [
+                    vec![exit_report(ExitResult::Code(78), ExitKind::Crash, 1), Action::CleanupTree],
+                    backoff(1),
+                ]
+                .concat(),
             ),
             (
                 "stale timers are ignored",
@@ -940,6 +973,43 @@ mod tests {
             assert_eq!(state, want_state, "{name}: state");
             assert_eq!(actions, want_actions, "{name}: actions");
         }
+    }
+
+    /// Issue 15: a restart after failed liveness probes was recorded as `requested`, like an
+    /// operator's restart; it is `unhealthy`, and stays so when an operator's stop or restart
+    /// comes while that stop runs. An operator's restart is `requested`.
+    #[tokio::test(start_paused = true)]
+    async fn a_liveness_restart_is_unhealthy_not_requested() {
+        use Event as E;
+        let mut m = machine(RestartPolicy::Always);
+        let up = [E::Start, E::Spawned { pid: 10 }, E::BecameReady];
+        let (_, actions) = run(&mut m, &[&up[..], &[E::LivenessFailed, exited(ExitResult::Signal(15))]].concat());
+        assert_eq!(
+            actions,
+            vec![
+                Action::ClearTimer,
+                exit_report(ExitResult::Signal(15), ExitKind::Unhealthy, 3),
+                Action::CleanupTree,
+                Action::Spawn
+            ]
+        );
+        assert_eq!(m.last_exit_kind, Some(ExitKind::Unhealthy));
+
+        let mut m = machine(RestartPolicy::Always);
+        run(
+            &mut m,
+            &[&up[..], &[E::LivenessFailed, E::Restart, exited(ExitResult::Signal(15))]].concat(),
+        );
+        assert_eq!(
+            m.last_exit_kind,
+            Some(ExitKind::Unhealthy),
+            "the stop was sent for the failed probe"
+        );
+
+        let mut m = machine(RestartPolicy::Always);
+        run(&mut m, &[&up[..], &[E::Restart, exited(ExitResult::Signal(15))]].concat());
+        assert_eq!(m.last_exit_kind, Some(ExitKind::Requested));
+        assert_eq!(serde_json::to_string(&ExitKind::Unhealthy).ok().as_deref(), Some("\"unhealthy\""));
     }
 
     #[tokio::test(start_paused = true)]

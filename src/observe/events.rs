@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use tokio::sync::broadcast;
 
 /// Events kept in memory for `events -n`.
@@ -40,6 +40,36 @@ pub struct FleetEvent {
     pub what: What,
 }
 
+/// How an instance's exit came about, as `status` (`last_exit_kind`) and the `exited` event
+/// (`exit_kind`) report it; serialized in lowercase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExitKind {
+    /// clawherd stopped it as asked: a stop or restart by an operator, a reload or rollout, a
+    /// failback of a cold standby.
+    Requested,
+    /// clawherd stopped it on its own because it failed its liveness probe
+    /// (`health.failure_threshold` failed `GET /healthz` in a row), to restart it.
+    Unhealthy,
+    /// Nobody asked: a crash, a kill from outside, an exit on its own, or a failed spawn.
+    Crash,
+    /// OpenClaw's own restart: the gateway exited after recording a restart hand-off that
+    /// clawherd consumed (`accepted`; see `instance::handoff`).
+    Handoff,
+}
+
+impl ExitKind {
+    /// The JSON string: `requested`, `unhealthy`, `crash` or `handoff`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitKind::Requested => "requested",
+            ExitKind::Unhealthy => "unhealthy",
+            ExitKind::Crash => "crash",
+            ExitKind::Handoff => "handoff",
+        }
+    }
+}
+
 /// What happened: facts in the past tense (or a state entered), each with its details.
 /// Durations are seconds (`_s`), as fractional numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,8 +84,12 @@ pub enum What {
     SpawnFailed,
     /// The gateway (its process-group leader) exited.
     Exited {
-        /// Whether clawherd had asked for it (a stop, a restart).
+        /// Whether clawherd had asked for it (a stop, a restart, a failed liveness probe):
+        /// `exit_kind` is `requested` or `unhealthy`.
         requested: bool,
+        /// How it came about; absent from the events of a daemon older than the field.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_kind: Option<ExitKind>,
         /// Seconds since spawn.
         uptime_s: f64,
         /// Exit code, for a normal exit.
@@ -255,6 +289,42 @@ impl What {
 }
 
 impl FleetEvent {
+    /// The line that marks where a run of a gateway ends or begins in its log, for a `spawned`
+    /// or `exited` event of a profile (`None` for any other): `---- main: new run, pid 8,
+    /// spawned 2026-12-01T10:00:05.000Z ----`, `---- main: run ended, pid 7, exited with code 1
+    /// after 5s, 2026-12-01T10:00:04.000Z ----` (the event's time ends it). `clawherd logs`
+    /// prints it, and the daemon sends it in a followed log stream (`marks=true`).
+    pub fn run_marker(&self) -> Option<String> {
+        let profile = self.profile.as_deref()?;
+        let pid = self.pid.map_or(String::new(), |p| format!(", pid {p}"));
+        let when = &self.ts;
+        match &self.what {
+            What::Spawned { .. } => Some(format!("---- {profile}: new run{pid}, spawned {when} ----")),
+            What::Exited {
+                requested,
+                exit_kind,
+                uptime_s,
+                code,
+                signal,
+            } => {
+                let how = match (code, signal) {
+                    (Some(c), _) => format!("exited with code {c}"),
+                    (None, Some(s)) => format!("killed by signal {s}"),
+                    (None, None) => "ended".to_string(),
+                };
+                let asked = match (exit_kind, requested) {
+                    (Some(ExitKind::Unhealthy), _) => "stopped by clawherd after failed liveness probes, ",
+                    (_, true) => "stopped by clawherd, ",
+                    (_, false) => "",
+                };
+                let ran = Duration::try_from_secs_f64(uptime_s.max(0.0)).unwrap_or_default();
+                let ran = humantime::format_duration(Duration::from_secs(ran.as_secs()));
+                Some(format!("---- {profile}: run ended{pid}, {asked}{how} after {ran}, {when} ----"))
+            }
+            _ => None,
+        }
+    }
+
     /// An event stamped now. Its message and the free-text fields of `what` (a parked reason,
     /// OpenClaw's handoff reason, a refused reload's errors) pass through
     /// [`redact_text`](crate::observe::redact::redact_text): they may quote a gateway's output
@@ -456,6 +526,7 @@ mod tests {
             What::SpawnFailed,
             What::Exited {
                 requested: false,
+                exit_kind: Some(ExitKind::Crash),
                 uptime_s: 1.5,
                 code: Some(1),
                 signal: None,

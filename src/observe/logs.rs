@@ -50,6 +50,9 @@ pub struct Line {
     pub text: String,
     /// Which of the gateway's streams it came from.
     pub stream: OutputStream,
+    /// A run marker ([`OutputSink::marker`]), not a gateway line: sent to followers that ask
+    /// for markers, never written to the file or the console.
+    pub marker: bool,
 }
 
 pub use crate::systemd::journal::OutputStream;
@@ -124,6 +127,7 @@ impl OutputSink {
                 profile: profile.clone(),
                 text,
                 stream,
+                marker: false,
             })
         {
             DROPPED_CONSOLE.fetch_add(1, Ordering::Relaxed);
@@ -132,7 +136,24 @@ impl OutputSink {
             profile: profile.clone(),
             text: stamped,
             stream,
+            marker: false,
         }) {
+            DROPPED_FILES.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Queues the marker `text` of `profile` (where a run ends or begins,
+    /// `FleetEvent::run_marker`) for followers, behind the lines queued before it: a follower
+    /// gets it in order with the lines, which the event stream cannot promise. Dropped when
+    /// the queue is full, as a line would be.
+    pub fn marker(&self, profile: &Arc<str>, text: String) {
+        let marker = Line {
+            profile: profile.clone(),
+            text,
+            stream: OutputStream::Stdout,
+            marker: true,
+        };
+        if let Err(TrySendError::Full(_)) = self.files.try_send(marker) {
             DROPPED_FILES.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -353,6 +374,10 @@ fn file_writer(dir: PathBuf, rotation: Rotation, rx: Receiver<Line>, follow: bro
     let mut files: HashMap<Arc<str>, Open> = HashMap::new();
     let mut losses: HashMap<Arc<str>, Losses> = HashMap::new();
     for line in rx {
+        if line.marker {
+            let _ = follow.send(line);
+            continue;
+        }
         let dropped = DROPPED_FILES.swap(0, Ordering::Relaxed);
         let mut text = line.text.clone();
         if dropped > 0 {

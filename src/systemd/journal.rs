@@ -102,17 +102,199 @@ pub fn stdout_is_journal() -> bool {
 /// fmt-to-stderr layer.
 ///
 /// Never both: install this layer *instead of* the fmt layer, never beside it, or every event
-/// is stored twice. Entries carry `SYSLOG_IDENTIFIER=clawherd`, priorities mapped from levels
-/// (error 3, warn 4, info 5, debug 6, trace 7), `CODE_FILE`/`CODE_LINE`, `TARGET`, and every
-/// event field upper-cased without prefix, so `profile = %name` becomes `PROFILE=name`, the same
-/// field [`JournalWriter`] puts on gateway lines: `journalctl -u clawherd PROFILE=main` shows
-/// both.
-pub fn journald_layer() -> Option<tracing_journald::Layer> {
+/// is stored twice. See [`JournaldLayer`] for what an entry holds.
+pub fn journald_layer() -> Option<JournaldLayer> {
     if !stderr_is_journal() {
         return None;
     }
-    let layer = tracing_journald::layer().ok()?;
-    Some(layer.with_field_prefix(None).with_syslog_identifier(SYSLOG_IDENTIFIER.to_string()))
+    JournaldLayer::new().ok()
+}
+
+/// Longest value of a field other than `MESSAGE` in an entry of [`JournaldLayer`], in bytes
+/// (longer ones are cut and marked): a few fields stay well within one datagram.
+pub const MAX_FIELD_BYTES: usize = 8 * 1024;
+
+/// The fields every entry of [`JournaldLayer`] sets itself; an event or span field with one of
+/// these names is left out.
+const OWN_FIELDS: [&str; 6] = ["MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "TARGET", "CODE_FILE", "CODE_LINE"];
+
+/// A `tracing` layer writing clawherd's own events to journald as native entries, one datagram
+/// per event.
+///
+/// An entry holds `MESSAGE`: the line the fmt layer writes to stderr without its time and level,
+/// spans included (`run{profile=main}: spawned pid=7 port=19789`), so `systemctl status` and
+/// `journalctl -u clawherd` tell two instances' `spawned` apart; `PRIORITY` mapped from the level
+/// (error 3, warn 4, info 5, debug 6, trace 7); `SYSLOG_IDENTIFIER=clawherd`; `TARGET`,
+/// `CODE_FILE`, `CODE_LINE`; then every span field (outermost span first) and event field
+/// upper-cased without prefix (`profile` becomes `PROFILE=main`, the field [`JournalWriter`]
+/// puts on gateway lines: `journalctl -u clawherd PROFILE=main` shows both), a name given
+/// twice kept once (the first). `MESSAGE` is cut at [`MAX_MESSAGE_BYTES`], other values at
+/// [`MAX_FIELD_BYTES`].
+///
+/// Sends block for at most one second (a stalled journald); an entry that cannot be sent is
+/// dropped.
+#[derive(Debug)]
+pub struct JournaldLayer {
+    out: JournalWriter,
+}
+
+impl JournaldLayer {
+    /// A layer sending to journald's socket, [`JOURNAL_SOCKET`].
+    ///
+    /// Errors: as [`JournalWriter::new`].
+    pub fn new() -> io::Result<Self> {
+        JournalWriter::new().map(|out| JournaldLayer { out })
+    }
+
+    /// A layer sending to the socket file at `path` (tests); does not probe it.
+    ///
+    /// Errors: as [`JournalWriter::at`].
+    pub fn at(path: impl AsRef<Path>) -> io::Result<Self> {
+        JournalWriter::at(path).map(|out| JournaldLayer { out })
+    }
+}
+
+/// What [`JournaldLayer`] keeps of a span: its fields as the fmt layer writes them
+/// (`profile=main`) and as journal fields (`PROFILE`, `main`).
+#[derive(Debug, Default)]
+struct SpanFields {
+    text: String,
+    fields: Vec<(String, String)>,
+}
+
+/// Collects fields as journal fields, leaving out `message` and names that are no journal
+/// field name.
+struct Collect<'a>(&'a mut Vec<(String, String)>);
+
+impl Collect<'_> {
+    fn put(&mut self, field: &tracing::field::Field, value: String) {
+        let Some(name) = journal_field_name(field.name()) else {
+            return;
+        };
+        let value = truncate(&value, MAX_FIELD_BYTES).into_owned();
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+}
+
+impl tracing::field::Visit for Collect<'_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.put(field, value.to_string());
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.put(field, format!("{value:?}"));
+    }
+}
+
+/// A tracing field name as a journal field name: upper-cased, `.` as `_`, other characters
+/// than `[A-Za-z0-9_]` and leading `_` dropped; `None` for `message`, an empty result, and the
+/// names [`JournaldLayer`] sets itself.
+fn journal_field_name(name: &str) -> Option<String> {
+    if name == "message" {
+        return None;
+    }
+    let upper: String = name
+        .chars()
+        .map(|c| if c == '.' { '_' } else { c })
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .skip_while(|c| *c == '_')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    (!upper.is_empty() && !OWN_FIELDS.contains(&upper.as_str())).then_some(upper)
+}
+
+/// Fields as the fmt layer writes them (`message` bare, then `key=value`, space-separated).
+fn fmt_fields(out: &mut String, fields: impl tracing_subscriber::field::RecordFields) {
+    use tracing_subscriber::fmt::FormatFields;
+    let _ = tracing_subscriber::fmt::format::DefaultFields::new().format_fields(tracing_subscriber::fmt::format::Writer::new(out), fields);
+}
+
+impl<S> tracing_subscriber::Layer<S> for JournaldLayer
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut kept = SpanFields::default();
+        fmt_fields(&mut kept.text, attrs);
+        attrs.record(&mut Collect(&mut kept.fields));
+        span.extensions_mut().insert(kept);
+    }
+
+    fn on_record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        let Some(kept) = extensions.get_mut::<SpanFields>() else { return };
+        let mut more = String::new();
+        fmt_fields(&mut more, values);
+        if !more.is_empty() {
+            if !kept.text.is_empty() {
+                kept.text.push(' ');
+            }
+            kept.text.push_str(&more);
+        }
+        values.record(&mut Collect(&mut kept.fields));
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let mut message = String::new();
+        let mut fields: Vec<(String, String)> = Vec::new();
+        // Spans as the fmt layer writes them: `outer{a=1}:inner{b=2}: ` before the event.
+        for span in ctx.event_scope(event).into_iter().flat_map(|scope| scope.from_root()) {
+            message.push_str(span.name());
+            if let Some(kept) = span.extensions().get::<SpanFields>() {
+                if !kept.text.is_empty() {
+                    message.push('{');
+                    message.push_str(&kept.text);
+                    message.push('}');
+                }
+                for (name, value) in &kept.fields {
+                    if !fields.iter().any(|(n, _)| n == name) {
+                        fields.push((name.clone(), value.clone()));
+                    }
+                }
+            }
+            message.push(':');
+        }
+        if !message.is_empty() {
+            message.push(' ');
+        }
+        fmt_fields(&mut message, event);
+        let mut own = Vec::new();
+        event.record(&mut Collect(&mut own));
+        for (name, value) in own {
+            if !fields.iter().any(|(n, _)| *n == name) {
+                fields.push((name, value));
+            }
+        }
+        let meta = event.metadata();
+        let priority = match *meta.level() {
+            tracing::Level::ERROR => "3",
+            tracing::Level::WARN => "4",
+            tracing::Level::INFO => "5",
+            tracing::Level::DEBUG => "6",
+            tracing::Level::TRACE => "7",
+        };
+        let message = truncate(&message, MAX_MESSAGE_BYTES);
+        let line = meta.line().map(|l| l.to_string());
+        let mut entry: Vec<(&str, &str)> = vec![
+            ("MESSAGE", &message),
+            ("PRIORITY", priority),
+            ("SYSLOG_IDENTIFIER", SYSLOG_IDENTIFIER),
+            ("TARGET", meta.target()),
+        ];
+        if let Some(file) = meta.file() {
+            entry.push(("CODE_FILE", file));
+        }
+        if let Some(line) = &line {
+            entry.push(("CODE_LINE", line));
+        }
+        entry.extend(fields.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let _ = self.out.socket.send_to(&encode_fields(&entry), &self.out.path);
+    }
 }
 
 /// Writes gateway output lines to the journal as native entries with fields `MESSAGE` (the line
@@ -271,6 +453,84 @@ mod tests {
             &message[message.len() - 40..]
         );
         assert!(message.len() < MAX_MESSAGE_BYTES + 64);
+    }
+
+    /// A writer the fmt layer writes its lines into, as main.rs's writes them to stderr.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Issue 15: clawherd's own journal entries lost the span's fields from their message
+    /// (`spawned`, while stderr says `run{profile=main}: spawned ...`), so two instances' lines
+    /// looked alike in `systemctl status`. The entry's MESSAGE is now the stderr line without
+    /// time and level, and the span's fields are journal fields too.
+    #[test]
+    fn own_events_carry_their_span_in_the_message_and_as_fields() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let (_dir, path, sock) = listener();
+        let stderr = Captured::default();
+        let journal = tracing_subscriber::registry().with(JournaldLayer::at(&path).expect("layer"));
+        let fmt = tracing_subscriber::fmt()
+            .with_writer({
+                let w = stderr.clone();
+                move || w.clone()
+            })
+            .with_ansi(false)
+            .with_target(false)
+            .without_time()
+            .finish();
+        let emit = || {
+            let span = tracing::info_span!("run", profile = %"main");
+            let _in = span.enter();
+            tracing::info!(pid = 7, port = %19789, "spawned");
+            tracing::warn!(reason = "two\nlines", "outside the usual");
+        };
+        tracing::subscriber::with_default(journal, emit);
+        tracing::subscriber::with_default(fmt, emit);
+        let entry = recv(&sock);
+        let text = String::from_utf8(entry.clone()).expect("utf8");
+        assert!(
+            text.starts_with("MESSAGE=run{profile=main}: spawned pid=7 port=19789\nPRIORITY=5\nSYSLOG_IDENTIFIER=clawherd\nTARGET=clawherd::systemd::journal::tests\nCODE_FILE="),
+            "{text}"
+        );
+        assert!(text.ends_with("\nPROFILE=main\nPID=7\nPORT=19789\n"), "{text}");
+        let stderr = String::from_utf8(stderr.0.lock().unwrap_or_else(|e| e.into_inner()).clone()).expect("utf8");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.ends_with(" run{profile=main}: spawned pid=7 port=19789"),
+            "the stderr line: {first}"
+        );
+        // A field value with a newline is length-prefixed; the level maps to its priority.
+        let warn = recv(&sock);
+        let message = "run{profile=main}: outside the usual reason=\"two\\nlines\"";
+        // The fmt layer writes a string field with Debug (quoted, the newline escaped): no
+        // newline in MESSAGE, so it is `MESSAGE=...`.
+        let plain = format!("MESSAGE={message}\nPRIORITY=4\n");
+        assert!(warn.starts_with(plain.as_bytes()), "{}", String::from_utf8_lossy(&warn));
+        let mut reason = b"\nREASON\n".to_vec();
+        reason.extend_from_slice(&9u64.to_le_bytes());
+        reason.extend_from_slice(b"two\nlines\n");
+        assert!(warn.ends_with(&reason), "{}", String::from_utf8_lossy(&warn));
+        assert!(stderr.contains(&format!(" {message}")), "{stderr}");
+    }
+
+    #[test]
+    fn field_names_become_journal_field_names() {
+        assert_eq!(journal_field_name("profile").as_deref(), Some("PROFILE"));
+        assert_eq!(journal_field_name("_a.b-c").as_deref(), Some("A_BC"));
+        for left_out in ["message", "priority", "MESSAGE", "-", "__"] {
+            assert_eq!(journal_field_name(left_out), None, "{left_out}");
+        }
     }
 
     #[test]

@@ -238,8 +238,8 @@ impl App {
     pub fn on_event(&mut self, event: FleetEvent) {
         if let Some(p) = event.profile.clone() {
             match &event.what {
-                What::Exited { requested, .. } => {
-                    let cause = if *requested { ExitCause::Requested } else { ExitCause::Crash };
+                What::Exited { requested, exit_kind, .. } => {
+                    let cause = exit_kind.unwrap_or(if *requested { ExitCause::Requested } else { ExitCause::Crash });
                     self.exit_causes.insert(p.clone(), cause);
                     self.down_since.entry(p).or_insert_with(|| event.ts.clone());
                 }

@@ -6,9 +6,9 @@
 //! stream or the followed log, and a line of keys (or the prompt of a confirmation or the filter). Without colours (`NO_COLOR`,
 //! monochrome terminals) states and the selection are told apart by bold, dim and reverse.
 
-use super::app::{App, Connection, ExitCause, Mode, Pane};
+use super::app::{App, Connection, Mode, Pane};
 use crate::cli::chart::{self, Span as PortSpan};
-use crate::cli::render::{bytes, rollout_note, short_duration, short_exit, short_secs};
+use crate::cli::render::{bytes, exit_kind_word, rollout_note, short_duration, short_exit, short_secs};
 use crate::control::protocol::InstanceReport;
 use crate::instance::Phase;
 use ratatui::Frame;
@@ -172,7 +172,7 @@ fn draw_table(app: &App, shown: &[&InstanceReport], f: &mut Frame, area: Rect) {
         ("PID", 7, 1),
         ("UPTIME", 6, 4),
         ("RST", 3, 4),
-        ("LAST EXIT", 16, 5),
+        ("LAST EXIT", 19, 5),
         ("RDY/LIV", 7, 2),
         ("CPU", 6, 2),
         ("CPU HISTORY", 12, 6),
@@ -237,12 +237,9 @@ fn instance_cells<'a>(app: &App, i: &'a InstanceReport) -> Vec<Cell<'a>> {
     let running = i.pid.is_some();
     let last_exit = match &i.last_exit {
         Some(e) => {
-            let cause = match app.exit_cause(&i.profile) {
-                Some(ExitCause::Requested) => " asked",
-                Some(ExitCause::Crash) => " crash",
-                Some(ExitCause::Handoff) => " handoff",
-                None => "",
-            };
+            let cause = app
+                .exit_cause(&i.profile)
+                .map_or(String::new(), |k| format!(" {}", exit_kind_word(k)));
             format!("{}{cause}", short_exit(e))
         }
         None => "-".into(),

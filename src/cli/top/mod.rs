@@ -25,6 +25,7 @@ pub mod app;
 pub mod draw;
 
 use crate::cli::exit;
+use crate::cli::lines::Lines;
 use crate::control::client::Client;
 use crate::control::protocol::{ActionResponse, ErrorResponse, StatusResponse};
 use crate::observe::events::FleetEvent;
@@ -388,37 +389,6 @@ async fn follow_events(client: Client, tx: UnboundedSender<Msg>) {
     }
 }
 
-/// The longest line kept from a stream; the rest of a longer line is dropped (a daemon, or
-/// whatever answers on its socket, may send a line that never ends).
-const MAX_LINE: usize = 1 << 20;
-
-/// The lines of a stream as its chunks arrive: a partial last line waits for the next chunk,
-/// at most [`MAX_LINE`] bytes of it.
-#[derive(Debug, Default)]
-struct Lines {
-    pending: Vec<u8>,
-}
-
-impl Lines {
-    /// Adds `chunk` and takes out every complete line (with its `\n`; a cut line ends without
-    /// it). Linear in the chunk: only the new bytes are searched.
-    fn push(&mut self, chunk: &[u8]) -> Vec<Vec<u8>> {
-        let mut lines = Vec::new();
-        let mut rest = chunk;
-        while !rest.is_empty() {
-            let end_of_line = rest.iter().position(|b| *b == b'\n').map_or(rest.len(), |i| i + 1);
-            let (part, end) = rest.split_at_checked(end_of_line).unwrap_or((rest, &[]));
-            let room = MAX_LINE.saturating_sub(self.pending.len());
-            self.pending.extend_from_slice(part.get(..room.min(part.len())).unwrap_or_default());
-            if part.last() == Some(&b'\n') {
-                lines.push(std::mem::take(&mut self.pending));
-            }
-            rest = end;
-        }
-        lines
-    }
-}
-
 /// Follows `profile`'s log, reconnecting with backoff; aborted when another log is followed.
 async fn follow_logs(client: Client, profile: String, tx: UnboundedSender<Msg>) {
     let mut retry = Retry::new();
@@ -472,26 +442,6 @@ async fn act(client: Client, profile: String, action: Action, tx: UnboundedSende
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Lines split across chunks come out whole; a line that never ends (a hostile answer on
-    /// the socket) is held at [`MAX_LINE`] bytes, not grown without bound, and the next line
-    /// after its end comes out as usual.
-    #[test]
-    fn stream_lines_are_bounded() {
-        let mut l = Lines::default();
-        assert!(l.push(b"{\"a\"").is_empty());
-        assert_eq!(l.push(b":1}\n{\"b\":2}\npart"), [b"{\"a\":1}\n".to_vec(), b"{\"b\":2}\n".to_vec()]);
-        assert_eq!(l.push(b"ial\n"), [b"partial\n".to_vec()]);
-        let chunk = vec![b'x'; 64 << 10];
-        for _ in 0..64 {
-            assert!(l.push(&chunk).is_empty());
-            assert!(l.pending.len() <= MAX_LINE, "{}", l.pending.len());
-        }
-        let out = l.push(b"yy\nnext\n");
-        assert_eq!(out.len(), 2);
-        assert_eq!(out.first().map(Vec::len), Some(MAX_LINE));
-        assert_eq!(out.get(1).map(Vec::as_slice), Some(&b"next\n"[..]));
-    }
 
     /// A socket that accepts the status call and never answers is given up on after
     /// [`STATUS_TIMEOUT`] with an error naming it, instead of holding `top` forever.

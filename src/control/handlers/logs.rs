@@ -24,6 +24,9 @@ pub(crate) struct LogsQuery {
     pub since: Option<SystemTime>,
     /// Keep streaming new lines.
     pub follow: bool,
+    /// While following, also send the run markers (`---- main: run ended, ... ----`) in order
+    /// with the lines.
+    pub marks: bool,
 }
 
 /// The query from its decoded `key=value` pairs (axum's `Query` does the percent-decoding).
@@ -35,6 +38,7 @@ pub(crate) fn parse_logs_query(pairs: Vec<(String, String)>) -> Result<LogsQuery
         n: 100,
         since: None,
         follow: false,
+        marks: false,
     };
     for (k, v) in pairs {
         match k.as_str() {
@@ -42,6 +46,7 @@ pub(crate) fn parse_logs_query(pairs: Vec<(String, String)>) -> Result<LogsQuery
             "n" => q.n = v.parse().map_err(|_| format!("n={v} is not a number"))?,
             "since" => q.since = Some(humantime::parse_rfc3339_weak(&v).map_err(|e| format!("since={v}: {e}"))?),
             "follow" => q.follow = v == "true" || v == "1",
+            "marks" => q.marks = v == "true" || v == "1",
             other => return Err(format!("unknown query key `{other}`")),
         }
     }
@@ -61,7 +66,7 @@ pub async fn logs(
             return error(
                 StatusCode::BAD_REQUEST,
                 e,
-                Some("use ?profile=NAME&n=100&since=RFC3339&follow=true".into()),
+                Some("use ?profile=NAME&n=100&since=RFC3339&follow=true&marks=true".into()),
             );
         }
     };
@@ -88,7 +93,7 @@ pub async fn logs(
     let Some(rx) = follow_rx else {
         return axum::body::Body::from_stream(head).into_response();
     };
-    let tail = follow(rx, wanted).take_until(closing.closed());
+    let tail = follow(rx, wanted, q.marks).take_until(closing.closed());
     axum::body::Body::from_stream(head.chain(tail)).into_response()
 }
 
@@ -112,16 +117,18 @@ fn head(state: &AppState, wanted: &BTreeSet<String>, q: &LogsQuery) -> Result<St
     Ok(lines.into_iter().skip(skip).map(|(_, l)| l + "\n").collect())
 }
 
-/// New lines of `wanted` as they are captured, with a notice when this reader fell behind.
+/// New lines of `wanted` as they are captured (and run markers when `marks`), with a notice
+/// when this reader fell behind.
 fn follow(
     rx: tokio::sync::broadcast::Receiver<logs::Line>,
     wanted: BTreeSet<String>,
+    marks: bool,
 ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::convert::Infallible>> {
     let prefix = wanted.len() > 1;
     futures_util::stream::unfold((rx, wanted), move |(mut rx, wanted)| async move {
         loop {
             match rx.recv().await {
-                Ok(line) if wanted.contains(&*line.profile) => {
+                Ok(line) if wanted.contains(&*line.profile) && (marks || !line.marker) => {
                     let text = if prefix {
                         format!("[{}] {}\n", line.profile, line.text)
                     } else {
@@ -154,7 +161,8 @@ mod tests {
         let q = parse_logs_query(pairs("profile=main&profile=rescue&n=5&follow=true&since=2026-11-24T02%3A00%3A00Z")).expect("parses");
         assert_eq!(q.profiles, ["main", "rescue"]);
         assert_eq!(q.n, 5);
-        assert!(q.follow);
+        assert!(q.follow && !q.marks);
+        assert!(parse_logs_query(pairs("follow=true&marks=true")).expect("parses").marks);
         assert!(q.since.is_some());
         assert!(parse_logs_query(pairs("n=x")).is_err());
         assert!(parse_logs_query(pairs("bogus=1")).is_err());

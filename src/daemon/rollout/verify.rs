@@ -174,6 +174,7 @@ mod tests {
     fn soak_verdicts() {
         let exited = |requested| What::Exited {
             requested,
+            exit_kind: None,
             uptime_s: 1.0,
             code: Some(1),
             signal: None,
