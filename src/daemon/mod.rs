@@ -144,12 +144,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
     // Once the fleet is up, give back the code only start-up needed: CLI, fleet file and
     // configs, the proof, the first spawns and probes (see process::trim). Not earlier: the
     // first spawns would fault the dropped code straight back in.
-    let roster = sup.roster();
-    let trim_task = tokio::spawn(async move {
-        notify::settled(roster).await;
-        let advised = crate::process::trim::page_out_startup_code();
-        tracing::debug!(advised_bytes = advised, "fleet up: paged out start-up code");
-    });
+    let trim_task = tokio::spawn(trim_once_settled(sup.roster()));
     let notify_task = notify::start(notifier.clone(), sup.roster());
     let watcher = watch::start(sup.watched(), requests.clone());
     supervisor::serve(sup, requests_rx, held, shutdown, &notifier).await;
@@ -167,6 +162,16 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
     }
     let _ = std::fs::remove_file(&socket);
     Ok(())
+}
+
+/// Once the fleet is up, gives back the code and heap only start-up needed
+/// ([`crate::process::trim`]); from then on, the free heap pages of each large transient burst
+/// once it settled ([`crate::process::trim::release_after_churn`]). Runs until aborted.
+async fn trim_once_settled(roster: tokio::sync::watch::Receiver<Vec<crate::instance::InstanceView>>) {
+    notify::settled(roster).await;
+    let advised = crate::process::trim::page_out_startup_code();
+    tracing::debug!(advised_bytes = advised, "fleet up: paged out start-up code");
+    crate::process::trim::release_after_churn().await;
 }
 
 /// SIGHUP reloads the fleet file (as `clawherd reload` does), so a closed terminal never kills

@@ -49,8 +49,6 @@ struct Managed {
     task: JoinHandle<()>,
     /// The content of its OpenClaw config file when it was launched (none without a file).
     config: Option<String>,
-    /// The task that records its first proved run as last-known-good (see [`prove`]), if any.
-    prover: Option<JoinHandle<()>>,
 }
 
 /// What an instance last ran successfully: its profile and plan, and its config file's content.
@@ -81,6 +79,9 @@ pub struct Supervisor {
     roster: watch::Sender<Vec<InstanceView>>,
     /// The last-known-good of each instance (docs/rollout.md).
     known: KnownStore,
+    /// The one task that proves the first run of each launched instance ([`prove`]), and what
+    /// it is told.
+    provers: (mpsc::UnboundedSender<Prover>, JoinHandle<()>),
     /// Actors a rollout stopped whose trees may still be ending ([`Supervisor::shutdown`]
     /// waits for them when clawherd stops in the middle of a rollout).
     retired: Vec<JoinHandle<()>>,
@@ -150,6 +151,9 @@ impl Supervisor {
         let watched = watch::Sender::new(super::watch::paths_for(&fleet));
         let fleet_warnings = crate::control::server::FleetWarnings::default();
         fleet_warnings.set(rendered_warnings(&fleet));
+        let known = KnownStore::default();
+        let (prover_tx, prover_rx) = mpsc::unbounded_channel();
+        let provers = tokio::spawn(prove(prover_rx, known.clone(), events.clone(), fleet.settings.run_dir.clone()));
         Ok(Supervisor {
             fleet,
             managed: BTreeMap::new(),
@@ -159,7 +163,8 @@ impl Supervisor {
             controllers: BTreeMap::new(),
             retiring: Vec::new(),
             roster: watch::Sender::new(Vec::new()),
-            known: KnownStore::default(),
+            known,
+            provers: (prover_tx, provers),
             retired: Vec::new(),
             rollout_notes: crate::control::RolloutNotes::default(),
             failover_board: crate::failover::Board::default(),
@@ -260,8 +265,7 @@ impl Supervisor {
             plan: m.view.plan.clone(),
             config: m.config.clone(),
         };
-        let (store, events, run_dir) = (self.known.clone(), self.events.clone(), self.fleet.settings.run_dir.clone());
-        m.prover = Some(tokio::spawn(prove(handle, known, store, events, run_dir)));
+        let _ = self.provers.0.send(Prover::Prove(handle.subscribe(), known));
     }
 
     /// Spawns the actor of `profile` and, with `start`, starts it (a cold standby is only
@@ -290,7 +294,6 @@ impl Supervisor {
                 },
                 task,
                 config,
-                prover: None,
             },
         );
         handle
@@ -341,9 +344,7 @@ impl Supervisor {
         let mut tasks = Vec::new();
         for n in names {
             if let Some(m) = self.managed.remove(n) {
-                if let Some(p) = m.prover {
-                    p.abort();
-                }
+                let _ = self.provers.0.send(Prover::Forget(n.clone()));
                 m.view.handle.send(Control::Shutdown).await;
                 tasks.push(m.task);
                 self.retiring.push(InstanceView { retiring: true, ..m.view });
@@ -492,6 +493,8 @@ impl Supervisor {
             }
         }
         self.start_controllers(&report.added, None);
+        // The old fleet, its plans and the proof's tables are free now.
+        crate::process::trim::heap_churned();
         info!(added = ?report.added, removed = ?report.removed, restarted = ?report.restarted, unchanged = report.unchanged.len(), "reloaded");
         self.events.emit(FleetEvent::new(
             What::Reloaded {
@@ -520,6 +523,7 @@ impl Supervisor {
         for (_, (_, task)) in std::mem::take(&mut self.controllers) {
             task.abort();
         }
+        self.provers.1.abort();
         let names: Vec<String> = self.managed.keys().cloned().collect();
         let retired = std::mem::take(&mut self.retired);
         for task in self.retire(&names).await.into_iter().chain(stopping).chain(retired) {
@@ -545,46 +549,79 @@ fn is_cold(profile: &Profile) -> bool {
     profile.standby.as_ref().is_some_and(|s| s.mode == crate::fleet::StandbyMode::Cold)
 }
 
-/// Records the first proved run of a launched instance as its last-known-good: once it is
-/// ready and then stable for its `rollout.soak` ([`crate::daemon::rollout::verify::stays_ready`]: judged
-/// from the instance's own status, so that 1,000 provers soaking at once do not each receive
-/// and copy every event of the fleet), `known` goes
-/// into `store` and `run_dir/lkg/`, and a `known_good` event is recorded. A run that fails its
-/// soak is followed by the next one. Ends with the actor, or when aborted (the instance was
-/// retired).
-async fn prove(handle: crate::instance::InstanceHandle, known: Known, store: KnownStore, events: EventSink, run_dir: std::path::PathBuf) {
-    let forever = Duration::from_secs(100 * 365 * 86_400);
+/// How often [`prove`] reads the status of each instance it proves.
+const PROVE_EVERY: Duration = Duration::from_millis(500);
+
+/// What the supervisor tells the [`prove`] task.
+enum Prover {
+    /// Prove the first run of a launched instance (its status, and what it runs).
+    Prove(watch::Receiver<crate::instance::InstanceStatus>, Known),
+    /// The instance was retired (removed, or replaced by a rollout): it is proved no more.
+    Forget(String),
+}
+
+/// Records the first proved run of each launched instance as its last-known-good: once it is
+/// ready and then stable for its `rollout.soak` (judged from samples of its status every
+/// [`PROVE_EVERY`], [`crate::daemon::rollout::verify::Proving`]), `known` goes into `store` and
+/// `run_dir/lkg/`, and a `known_good` event is recorded. A run that fails its soak is followed
+/// by the next one. One task for the whole fleet, with a few dozen bytes per unproved instance:
+/// a task per instance held about 1.4 KB each through its soak. An instance is dropped when it
+/// is proved, retired ([`Prover::Forget`]) or its actor ended. Ends when the supervisor is gone,
+/// or when aborted (shutdown).
+async fn prove(mut told: mpsc::UnboundedReceiver<Prover>, store: KnownStore, events: EventSink, run_dir: std::path::PathBuf) {
+    type Unproved = (
+        watch::Receiver<crate::instance::InstanceStatus>,
+        Known,
+        crate::daemon::rollout::verify::Proving,
+    );
+    let mut unproved: BTreeMap<String, Unproved> = BTreeMap::new();
+    let mut every = tokio::time::interval(PROVE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        match handle
-            .wait_for(crate::instance::Goal::Ready, crate::process::later(Instant::now(), forever))
-            .await
-        {
-            Ok(_) => {}
-            Err((_, crate::instance::WaitError::Ended)) => return,
-            Err(_) => {
-                // Parked, in a crash loop or stopped: wait for the next change of state.
-                let mut status = handle.subscribe();
-                status.borrow_and_update();
-                if status.changed().await.is_err() {
-                    return;
+        tokio::select! {
+            message = told.recv() => match message {
+                Some(Prover::Prove(status, known)) => {
+                    let name = status.borrow().profile.clone();
+                    unproved.insert(name, (status, known, Default::default()));
                 }
-                continue;
+                Some(Prover::Forget(name)) => {
+                    unproved.remove(&name);
+                }
+                None => return,
+            },
+            _ = every.tick(), if !unproved.is_empty() => {
+                let now = Instant::now();
+                let mut proved = Vec::new();
+                unproved.retain(|name, (status, known, proving)| {
+                    // The actor ended: nothing more to prove.
+                    if status.has_changed().is_err() {
+                        return false;
+                    }
+                    let s = status.borrow_and_update();
+                    if proving.sample(&s, now, known.profile.rollout.soak) {
+                        proved.push((name.clone(), known.clone(), s.pid));
+                        return false;
+                    }
+                    true
+                });
+                for (name, known, pid) in &proved {
+                    record_known(&store, &run_dir, name, known.clone());
+                    events.emit(FleetEvent::new(
+                        What::KnownGood {
+                            soak_s: known.profile.rollout.soak.as_secs_f64(),
+                        },
+                        Some(name),
+                        *pid,
+                        format!("ready and stable for {:?}: recorded as last-known-good", known.profile.rollout.soak),
+                    ));
+                }
+                if !proved.is_empty() {
+                    // The soaks of a fleet end together: one trim gives their memory back.
+                    crate::process::trim::heap_churned();
+                }
             }
         }
-        // Only what happens from now on is judged.
-        if crate::daemon::rollout::verify::stays_ready(&handle, known.profile.rollout.soak).await {
-            break;
-        }
     }
-    record_known(&store, &run_dir, &handle.profile, known.clone());
-    events.emit(FleetEvent::new(
-        What::KnownGood {
-            soak_s: known.profile.rollout.soak.as_secs_f64(),
-        },
-        Some(&handle.profile),
-        handle.status().pid,
-        format!("ready and stable for {:?}: recorded as last-known-good", known.profile.rollout.soak),
-    ));
 }
 
 /// Keeps `known` as `profile`'s last-known-good, in memory and in `run_dir/lkg/<profile>.json`

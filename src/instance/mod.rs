@@ -216,17 +216,6 @@ impl InstanceHandle {
         self.status.borrow().clone()
     }
 
-    /// A handle on no actor whose status is what `status` sends (for tests of what watches an
-    /// instance); its controls go nowhere.
-    #[cfg(test)]
-    pub(crate) fn stub(profile: &str, status: watch::Receiver<InstanceStatus>) -> Self {
-        InstanceHandle {
-            profile: profile.to_string(),
-            tx: mpsc::channel(1).0,
-            status,
-        }
-    }
-
     /// A receiver of status changes.
     pub fn subscribe(&self) -> watch::Receiver<InstanceStatus> {
         self.status.clone()

@@ -50,7 +50,11 @@ fn samples(views: &[InstanceView]) -> Vec<InstanceSample> {
 /// queue (from the control API's `AppState`, or given alone to the TCP listener).
 pub async fn metrics(State(requests): State<mpsc::Sender<Request>>) -> Response {
     match views(&requests).await {
-        Ok(v) => ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], render(&samples(&v))).into_response(),
+        Ok(v) => {
+            // The views and the rendered text are large and short-lived.
+            crate::process::trim::heap_churned();
+            ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], render(&samples(&v))).into_response()
+        }
         Err(r) => r,
     }
 }

@@ -68,6 +68,8 @@ pub async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>)
             ..report(v, s, tree, cpu, signals, now)
         })
         .collect();
+    // The readings and the answer of a whole-fleet call are large and short-lived.
+    crate::process::trim::heap_churned();
     let rss_bytes = procfs::process::Process::myself()
         .and_then(|p| p.stat())
         .map(|s| s.rss * procfs::page_size())

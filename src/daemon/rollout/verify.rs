@@ -113,27 +113,34 @@ pub async fn soak(handle: &InstanceHandle, events: &mut broadcast::Receiver<Flee
     judge_status(&handle.status(), pid)
 }
 
-/// Whether the ready instance `handle` stays ready for `soak`, judged from its status alone:
-/// `true` when the same gateway (same pid) is still ready or briefly unready at the end and its
-/// status never left that before. Unlike [`soak`], it does not tell a failure from an
-/// interruption (a liveness restart reads as a stop), and it wakes only on changes of this
-/// instance's status, not on every event of the fleet: for the last-known-good prover of each
-/// instance, which only needs "proved or not", and of which a fleet of 1,000 runs 1,000 at once.
-/// `false` as well when the actor ended.
-pub async fn stays_ready(handle: &InstanceHandle, soak: Duration) -> bool {
-    let end = crate::process::later(Instant::now(), soak);
-    let mut status = handle.subscribe();
-    let pid = status.borrow_and_update().pid;
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep_until(end) => break,
-            changed = status.changed() => if changed.is_err() { return false },
+/// The last-known-good prover's judgement of one instance from samples of its status (the
+/// fleet's provers run in one task that reads every unproved instance's status a few times a
+/// second, instead of a task per instance waking on each change): proved once the same gateway
+/// (same pid) was seen ready and then ready or briefly unready at every sample for `soak`.
+/// Unlike [`soak`], it does not tell a failure from an interruption (a liveness restart reads
+/// as a stop): it only needs "proved or not". A state between two samples that leaves the
+/// gateway running is missed, and harmlessly: only `unready` does, and it is stable; every
+/// other way out of `ready` ends the gateway, and the next pid is another gateway.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Proving {
+    /// The gateway being soaked (its pid) and when its soak is over.
+    soaking: Option<(Option<i32>, Instant)>,
+}
+
+impl Proving {
+    /// Takes the sample `s` read at `now`; `true` once proved (see [`Proving`]). A soak that
+    /// fails starts again at the next sample that shows the instance ready.
+    pub fn sample(&mut self, s: &InstanceStatus, now: Instant, soak: Duration) -> bool {
+        if let Some((pid, _)) = self.soaking
+            && judge_status(s, pid) != Soak::Stable
+        {
+            self.soaking = None;
         }
-        if judge_status(&status.borrow_and_update(), pid) != Soak::Stable {
-            return false;
+        if self.soaking.is_none() && s.state == Phase::Ready {
+            self.soaking = Some((s.pid, crate::process::later(now, soak)));
         }
+        self.soaking.is_some_and(|(_, due)| now >= due)
     }
-    judge_status(&status.borrow(), pid) == Soak::Stable
 }
 
 /// The verdict of one event of the soaked instance, `None` when it changes nothing.
@@ -222,40 +229,36 @@ mod tests {
         );
     }
 
-    /// The prover's soak judged from the status: the same gateway ready (or briefly unready)
-    /// for the whole soak is stable; another pid, a stop or the end of the actor is not.
-    #[tokio::test(start_paused = true)]
-    async fn stays_ready_judges_the_status() {
+    /// The prover's soak judged from samples of the status: the same gateway ready (or
+    /// briefly unready) at every sample for the whole soak is proved; another pid or a stop
+    /// starts the soak again; a soak begins only at a ready sample.
+    #[test]
+    fn proving_judges_samples_of_the_status() {
         let soak = Duration::from_secs(30);
-        let (tx, rx) = tokio::sync::watch::channel(status(Phase::Ready, Some(5)));
-        let handle = InstanceHandle::stub("main", rx);
-        // Nothing happens: stable. A brief unready and back: stable too.
-        assert!(stays_ready(&handle, soak).await);
-        let during = async {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            tx.send_replace(status(Phase::Unready, Some(5)));
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            tx.send_replace(status(Phase::Ready, Some(5)));
-        };
-        assert!(tokio::join!(stays_ready(&handle, soak), during).0);
-        // Restarted (another pid), stopping, or the actor gone: not proved, and known at once
-        // (the test's clock is paused: the soak's 30 s are not waited out).
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut p = Proving::default();
+        // Not ready yet: no soak begins.
+        assert!(!p.sample(&status(Phase::Starting, Some(5)), at(0), soak));
+        assert!(!p.sample(&status(Phase::Unready, Some(5)), at(1), soak));
+        // Ready at 2, briefly unready, ready again: proved at 32, not before.
+        assert!(!p.sample(&status(Phase::Ready, Some(5)), at(2), soak));
+        assert!(!p.sample(&status(Phase::Unready, Some(5)), at(10), soak));
+        assert!(!p.sample(&status(Phase::Ready, Some(5)), at(31), soak));
+        assert!(p.sample(&status(Phase::Ready, Some(5)), at(32), soak));
+        // Restarted (another pid) or stopping: the soak starts again from the next ready sample.
         for next in [status(Phase::Ready, Some(6)), status(Phase::Stopping, Some(5))] {
-            tx.send_replace(status(Phase::Ready, Some(5)));
-            let during = async {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                tx.send_replace(next);
-            };
-            let started = Instant::now();
-            assert!(!tokio::join!(stays_ready(&handle, soak), during).0);
-            assert!(started.elapsed() < soak, "{:?}", started.elapsed());
+            let mut p = Proving::default();
+            assert!(!p.sample(&status(Phase::Ready, Some(5)), at(0), soak));
+            let again = next.state == Phase::Ready;
+            assert!(!p.sample(&next, at(20), soak));
+            assert!(!p.sample(&status(Phase::Ready, Some(6)), at(31), soak));
+            // A new pid ready at 20 is proved at 50; a stop then ready at 31 at 61.
+            assert_eq!(p.sample(&status(Phase::Ready, Some(6)), at(50), soak), again);
+            assert!(p.sample(&status(Phase::Ready, Some(6)), at(61), soak));
         }
-        tx.send_replace(status(Phase::Ready, Some(5)));
-        let ends = async {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            drop(tx);
-        };
-        assert!(!tokio::join!(stays_ready(&handle, soak), ends).0);
+        // A soak of zero proves at the first ready sample.
+        assert!(Proving::default().sample(&status(Phase::Ready, Some(5)), at(0), Duration::ZERO));
     }
 
     /// The reasons read as one line each.
