@@ -24,8 +24,9 @@
 //! - [`systemd`]: the `sd_notify` and journal protocols.
 //!
 //! The public surface is what the two binaries (`clawherd`, `fake-gateway`), the integration
-//! tests and the benchmark use; every other module is `pub(crate)`.
-#![warn(missing_docs, clippy::unwrap_used, clippy::too_many_lines)]
+//! tests and the benchmark use; every other module is `pub(crate)`, and so is every item that
+//! cannot be reached from outside (`unreachable_pub`), so `pub` means public.
+#![warn(missing_docs, unreachable_pub, clippy::unwrap_used, clippy::too_many_lines)]
 // Most modules are `pub(crate)`: the library's public surface is what the binaries and the
 // integration tests use. The documentation is for the people working on clawherd, and its links
 // reach into the internal modules; `cargo doc --no-deps --document-private-items` renders them all.

@@ -4,12 +4,12 @@
 
 /// How far above its base port an OpenClaw (or legacy clawdbot) gateway may listen: its
 /// derived browser-control and CDP ports end at base+110 (see docs/openclaw.md).
-pub const OPENCLAW_FOOTPRINT: u16 = 110;
+pub(crate) const OPENCLAW_FOOTPRINT: u16 = 110;
 
 /// One instance's ports on the axis: `lo..=hi`, inclusive, and, when known, each of its
 /// planned ports inside that span.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Span {
+pub(crate) struct Span {
     /// The profile.
     pub name: String,
     /// Lowest port (the base port).
@@ -23,7 +23,7 @@ pub struct Span {
 
 /// One planned port or range of an instance, `lo..=hi` inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Part {
+pub(crate) struct Part {
     /// First port.
     pub lo: u16,
     /// Last port.
@@ -35,7 +35,7 @@ pub struct Part {
 impl Span {
     /// The footprint of an instance of `flavor` with base port `base`: base..=base+110 for
     /// `openclaw` and `clawdbot`, the base port alone for a plain `process`.
-    pub fn of(name: &str, flavor: &str, base: u16) -> Span {
+    pub(crate) fn of(name: &str, flavor: &str, base: u16) -> Span {
         let hi = match flavor {
             "process" => base,
             _ => base.saturating_add(OPENCLAW_FOOTPRINT),
@@ -49,7 +49,7 @@ impl Span {
     }
 
     /// The span of `parts` (lowest to highest port), drawn part by part; `None` without parts.
-    pub fn of_parts(name: &str, parts: Vec<Part>) -> Option<Span> {
+    pub(crate) fn of_parts(name: &str, parts: Vec<Part>) -> Option<Span> {
         Some(Span {
             name: name.to_string(),
             lo: parts.iter().map(|p| p.lo).min()?,
@@ -96,7 +96,7 @@ fn rank(g: char) -> u8 {
 }
 
 /// The legend of a chart whose spans have parts.
-pub const LEGEND: &str = "█ listener  ▒ port range  ◦ connects to  · free";
+pub(crate) const LEGEND: &str = "█ listener  ▒ port range  ◦ connects to  · free";
 
 /// Glyph of a cell some instance's footprint covers.
 const USED: char = '█';
@@ -109,7 +109,7 @@ const FREE: char = '·';
 /// touched by a port of the span is drawn (a listener `█`, a range `▒`, a port connected to
 /// `◦`; a span without parts is `█` throughout), so no port is invisible. Empty when there are
 /// no spans; a width too small for any bar gives bars of one cell.
-pub fn render(spans: &[Span], width: usize) -> Vec<String> {
+pub(crate) fn render(spans: &[Span], width: usize) -> Vec<String> {
     let (Some(lo), Some(hi)) = (spans.iter().map(|s| s.lo).min(), spans.iter().map(|s| s.hi).max()) else {
         return Vec::new();
     };
@@ -139,7 +139,7 @@ pub fn render(spans: &[Span], width: usize) -> Vec<String> {
 
 /// `free: 18900-19788 (889)`, the ports between footprints, lowest first; `free: none` when the
 /// footprints touch or overlap everywhere.
-pub fn gaps_line(spans: &[Span]) -> String {
+pub(crate) fn gaps_line(spans: &[Span]) -> String {
     let mut sorted: Vec<(u16, u16)> = spans.iter().map(|s| (s.lo, s.hi)).collect();
     sorted.sort_unstable();
     let mut gaps = Vec::new();

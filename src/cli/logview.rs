@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 /// Whether `word` is an ISO 8601 date-time as OpenClaw stamps its lines
 /// (`2026-12-01T17:13:38.668+00:00`, `...Z`): `YYYY-MM-DDTHH:MM:SS` then anything.
-pub fn stamp_shaped(word: &str) -> bool {
+pub(crate) fn stamp_shaped(word: &str) -> bool {
     let b = word.as_bytes();
     let shape = b"dddd-dd-ddTdd:dd:dd";
     b.len() >= shape.len()
@@ -22,7 +22,7 @@ pub fn stamp_shaped(word: &str) -> bool {
 
 /// `line` (`[profile] STAMP text` or `STAMP text`) without a second stamp at the start of its
 /// text; unchanged otherwise.
-pub fn one_stamp(line: &str) -> String {
+pub(crate) fn one_stamp(line: &str) -> String {
     let (prefix, rest) = split_prefix(line);
     let mut words = rest.splitn(3, ' ');
     match (words.next(), words.next(), words.next()) {
@@ -60,7 +60,7 @@ const PRINTED_KEPT: usize = 8;
 /// The runs of each profile (from `spawned` and `exited` events) and the time of the last line
 /// printed per profile, to mark where a run ends and the next begins.
 #[derive(Debug, Default)]
-pub struct Runs {
+pub(crate) struct Runs {
     /// Per profile: (event time, marker text), oldest first.
     marks: BTreeMap<String, Vec<(SystemTime, String)>>,
     /// Per profile: the time of its last printed line or marker.
@@ -72,7 +72,7 @@ pub struct Runs {
 impl Runs {
     /// From the API's (or `events.jsonl`'s) JSON event lines; lines that are not a `spawned` or
     /// `exited` event are ignored.
-    pub fn from_events<'a>(lines: impl IntoIterator<Item = &'a str>) -> Runs {
+    pub(crate) fn from_events<'a>(lines: impl IntoIterator<Item = &'a str>) -> Runs {
         let mut runs = Runs::default();
         for (profile, at, text) in lines.into_iter().filter_map(parse_marker) {
             runs.marks.entry(profile).or_default().push((at, text));
@@ -99,7 +99,7 @@ impl Runs {
     /// before what is shown). A marker line the daemon sent in a followed stream (`marks=true`)
     /// is printed as it comes, in order with the lines around it, unless it was printed
     /// already (from the events).
-    pub fn render(&mut self, line: &str, profile: Option<&str>) -> Vec<String> {
+    pub(crate) fn render(&mut self, line: &str, profile: Option<&str>) -> Vec<String> {
         let (prefix, rest) = split_prefix(line);
         let name = profile.unwrap_or_else(|| prefix.trim_start_matches('[').trim_end_matches("] "));
         let mut out = Vec::new();

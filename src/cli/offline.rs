@@ -10,14 +10,14 @@ use std::time::SystemTime;
 const MAX_KEEP: u32 = 100;
 
 /// What is printed on stderr before output read from files.
-pub const NOTE: &str = "clawherd: daemon not running; from files";
+pub(crate) const NOTE: &str = "clawherd: daemon not running; from files";
 
 /// The last `n` lines of each of `profiles` (every profile with a log file when empty), from
 /// `<run_dir>/logs`, at or after `since`; prefixed `[profile] ` and merged by time when several,
 /// as the API gives them.
 ///
 /// Errors: the logs folder or a log file cannot be read (a message for the user).
-pub fn log_lines(run_dir: &Path, profiles: &[String], n: usize, since: Option<SystemTime>) -> Result<Vec<String>, String> {
+pub(crate) fn log_lines(run_dir: &Path, profiles: &[String], n: usize, since: Option<SystemTime>) -> Result<Vec<String>, String> {
     let dir = run_dir.join("logs");
     let wanted: Vec<String> = if profiles.is_empty() {
         let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -48,7 +48,7 @@ pub fn log_lines(run_dir: &Path, profiles: &[String], n: usize, since: Option<Sy
 /// The last `n` lines of `<run_dir>/events.jsonl` (at most 16 MiB read).
 ///
 /// Errors: the file cannot be read (a message for the user).
-pub fn event_lines(run_dir: &Path, n: usize) -> Result<Vec<String>, String> {
+pub(crate) fn event_lines(run_dir: &Path, n: usize) -> Result<Vec<String>, String> {
     let path = run_dir.join("events.jsonl");
     let text = crate::fleet::read_bounded(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let lines: Vec<&str> = text.lines().collect();

@@ -6,7 +6,7 @@ const MIN_WIDTH: usize = 40;
 
 /// The terminal's width in columns when `tty` (the stream written to is a terminal), else
 /// `None`.
-pub fn width(tty: bool) -> Option<usize> {
+pub(crate) fn width(tty: bool) -> Option<usize> {
     tty.then(|| ratatui::crossterm::terminal::size().ok())
         .flatten()
         .map(|(w, _)| usize::from(w))
@@ -16,7 +16,7 @@ pub fn width(tty: bool) -> Option<usize> {
 /// `text` with each line longer than `width` characters broken at spaces; continuation lines
 /// are indented by the line's own indentation plus four spaces. A word longer than the room
 /// left stands alone on its line (never cut). `None` leaves the text as it is.
-pub fn wrap(text: &str, width: Option<usize>) -> String {
+pub(crate) fn wrap(text: &str, width: Option<usize>) -> String {
     let Some(width) = width else { return text.to_string() };
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for (i, line) in text.split('\n').enumerate() {
@@ -30,7 +30,7 @@ pub fn wrap(text: &str, width: Option<usize>) -> String {
 }
 
 /// One line of [`wrap`], continuation lines indented by `indent` spaces.
-pub fn wrap_line(line: &str, width: usize, indent: usize) -> String {
+pub(crate) fn wrap_line(line: &str, width: usize, indent: usize) -> String {
     if line.chars().count() <= width {
         return line.to_string();
     }

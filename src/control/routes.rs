@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use tokio::sync::mpsc;
 
 /// The API routes of the control socket; every request passes the access check first.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/status", get(status::status))
         .route("/v1/instances/{profile}/env", get(env::env))
@@ -25,6 +25,6 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The one route of the metrics listener (`metrics.listen`): `GET /metrics`.
-pub fn metrics_router(requests: mpsc::Sender<Request>) -> Router {
+pub(crate) fn metrics_router(requests: mpsc::Sender<Request>) -> Router {
     Router::new().route("/metrics", get(metrics::metrics)).with_state(requests)
 }

@@ -20,10 +20,10 @@ use tokio::task::JoinHandle;
 
 /// Longest wait for readiness before `READY=1` is sent anyway (below the units'
 /// `TimeoutStartSec=90`), with the laggards in `STATUS=`.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(80);
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(80);
 
 /// The one-line fleet summary: `2/2 ready: main ready, rescue ready (cold)`.
-pub fn summary(views: &[InstanceView]) -> String {
+pub(crate) fn summary(views: &[InstanceView]) -> String {
     let statuses: Vec<(InstanceStatus, bool)> = views.iter().map(|v| (v.handle.status(), is_cold(v))).collect();
     let must: Vec<&(InstanceStatus, bool)> = statuses.iter().filter(|(_, cold)| !cold).collect();
     let ready = must.iter().filter(|(s, _)| s.state == Phase::Ready).count();
@@ -113,7 +113,7 @@ impl Watched {
 
 /// Resolves once every instance of the roster that must be up (all but cold standbys) is ready,
 /// or after [`READY_TIMEOUT`], whichever comes first: the moment start-up is over.
-pub async fn settled(roster: watch::Receiver<Vec<InstanceView>>) {
+pub(crate) async fn settled(roster: watch::Receiver<Vec<InstanceView>>) {
     let mut watched = Watched::new(roster);
     let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
     loop {
@@ -131,7 +131,7 @@ pub async fn settled(roster: watch::Receiver<Vec<InstanceView>>) {
 /// Starts the notify task over the supervisor's roster; `None` without `NOTIFY_SOCKET`. The task
 /// sends `READY=1` once, then keeps `STATUS=` current and pings the watchdog at half of
 /// `WatchdogSec`, through reloads; the caller owns and aborts it.
-pub fn start(notifier: Arc<Notifier>, roster: watch::Receiver<Vec<InstanceView>>) -> Option<JoinHandle<()>> {
+pub(crate) fn start(notifier: Arc<Notifier>, roster: watch::Receiver<Vec<InstanceView>>) -> Option<JoinHandle<()>> {
     if !notifier.is_active() {
         return None;
     }

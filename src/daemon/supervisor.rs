@@ -31,14 +31,14 @@ use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 mod apply;
-pub use apply::{Applied, Outcome};
+pub(crate) use apply::{Applied, Outcome};
 
 /// Grace given to leftovers of an earlier clawherd before SIGKILL.
 const LEFTOVER_GRACE: Duration = Duration::from_secs(10);
 
 /// Why the supervisor could not run.
 #[derive(Debug, thiserror::Error)]
-pub enum SupervisorError {
+pub(crate) enum SupervisorError {
     /// Becoming subreaper or installing SIGCHLD handling failed.
     #[error("cannot set up process supervision: {0}")]
     Setup(String),
@@ -63,7 +63,7 @@ struct Known {
 type KnownStore = Arc<std::sync::Mutex<BTreeMap<String, Known>>>;
 
 /// The running fleet, owned by the supervisor task.
-pub struct Supervisor {
+pub(crate) struct Supervisor {
     fleet: Fleet,
     managed: BTreeMap<String, Managed>,
     output: OutputSink,
@@ -103,7 +103,7 @@ pub struct Supervisor {
 }
 
 /// A reload between [`Supervisor::reload_begin`] and [`Supervisor::reload_finish`].
-pub struct PendingReload {
+pub(crate) struct PendingReload {
     report: ReloadResponse,
     fleet: Fleet,
     instances: Vec<(Profile, Plan)>,
@@ -113,13 +113,13 @@ pub struct PendingReload {
 impl PendingReload {
     /// The stopped instances' tasks, for [`Supervisor::shutdown`] when clawherd stops before
     /// the reload finished (the added and changed instances are then never started).
-    pub fn into_stopping(self) -> Vec<JoinHandle<()>> {
+    pub(crate) fn into_stopping(self) -> Vec<JoinHandle<()>> {
         self.stopping
     }
 
     /// Resolves once every instance the reload stopped has ended (its whole tree gone).
     /// Cancel-safe: it can be polled again after a `select!` dropped it.
-    pub async fn stopped(&mut self) {
+    pub(crate) async fn stopped(&mut self) {
         for task in &mut self.stopping {
             if !task.is_finished() {
                 let _ = task.await;
@@ -143,7 +143,7 @@ impl Supervisor {
     /// is started yet: [`clear_leftovers`], then [`Supervisor::launch_all`].
     ///
     /// Errors: [`SupervisorError::Setup`].
-    pub async fn start(fleet: Fleet, output: OutputSink, events: EventSink) -> Result<Self, SupervisorError> {
+    pub(crate) async fn start(fleet: Fleet, output: OutputSink, events: EventSink) -> Result<Self, SupervisorError> {
         reaper::become_subreaper().map_err(|e| SupervisorError::Setup(format!("PR_SET_CHILD_SUBREAPER: {e}")))?;
         // Install SIGCHLD handling before any child exists.
         let reaper = tokio::spawn(reaper::run());
@@ -179,7 +179,7 @@ impl Supervisor {
     /// controllers; once leftovers are gone ([`clear_leftovers`]). The instances a rollout of an
     /// earlier daemon had not finished (its journal is still in `run_dir`) are launched but not
     /// started: [`Supervisor::resume_rollout`] starts them in the rollout's order.
-    pub async fn launch_all(&mut self) {
+    pub(crate) async fn launch_all(&mut self) {
         let unfinished: std::collections::HashSet<String> = match crate::daemon::rollout::lkg::load_journal(&self.fleet.settings.run_dir) {
             Ok(j) => j.map(|j| j.remaining().into_iter().collect()).unwrap_or_default(),
             Err(e) => {
@@ -204,7 +204,7 @@ impl Supervisor {
 
     /// A receiver of the files whose change triggers a reload, updated after every reload
     /// (for [`super::watch::start`]). Closed once the supervisor is gone.
-    pub fn watched(&self) -> watch::Receiver<std::collections::BTreeSet<std::path::PathBuf>> {
+    pub(crate) fn watched(&self) -> watch::Receiver<std::collections::BTreeSet<std::path::PathBuf>> {
         self.watched.subscribe()
     }
 
@@ -300,23 +300,23 @@ impl Supervisor {
     }
 
     /// What each instance's rollout does, shared (for the control API's status).
-    pub fn rollout_notes(&self) -> crate::control::RolloutNotes {
+    pub(crate) fn rollout_notes(&self) -> crate::control::RolloutNotes {
         self.rollout_notes.clone()
     }
 
     /// Each standby's failover controller state, shared (for the control API's status).
-    pub fn failover_board(&self) -> crate::failover::Board {
+    pub(crate) fn failover_board(&self) -> crate::failover::Board {
         self.failover_board.clone()
     }
 
     /// The running fleet's warnings, shared (for the control API's status).
-    pub fn fleet_warnings(&self) -> crate::control::server::FleetWarnings {
+    pub(crate) fn fleet_warnings(&self) -> crate::control::server::FleetWarnings {
         self.fleet_warnings.clone()
     }
 
     /// A receiver of the current set of instances, updated whenever an instance is launched or
     /// retired (start-up, reloads, shutdown). Closed once the supervisor is gone.
-    pub fn roster(&self) -> watch::Receiver<Vec<InstanceView>> {
+    pub(crate) fn roster(&self) -> watch::Receiver<Vec<InstanceView>> {
         self.roster.subscribe()
     }
 
@@ -326,7 +326,7 @@ impl Supervisor {
     }
 
     /// Every instance, in profile order, including those a reload is stopping.
-    pub fn views(&self) -> Vec<InstanceView> {
+    pub(crate) fn views(&self) -> Vec<InstanceView> {
         let mut views: Vec<InstanceView> = self
             .managed
             .values()
@@ -361,7 +361,7 @@ impl Supervisor {
     /// gateway is started again only once its old tree is gone (same state dir and ports).
     ///
     /// Errors: the rendered diagnostics of an invalid fleet; nothing was changed then.
-    pub async fn reload_begin(&mut self) -> Result<PendingReload, String> {
+    pub(crate) async fn reload_begin(&mut self) -> Result<PendingReload, String> {
         // Off the runtime thread: reading the files, the proof and the host scan take time, and
         // the instances' actors must go on meanwhile.
         let path = self.fleet.path.clone();
@@ -453,7 +453,7 @@ impl Supervisor {
     /// unchanged ones, retries parked ones, and updates the failover controllers. Returns what
     /// changed, and the new profiles and plans of the changed instances, for
     /// [`Supervisor::roll_out`] (they still run their old setup).
-    pub async fn reload_finish(&mut self, pending: PendingReload) -> (ReloadResponse, Vec<(Profile, Plan)>) {
+    pub(crate) async fn reload_finish(&mut self, pending: PendingReload) -> (ReloadResponse, Vec<(Profile, Plan)>) {
         let PendingReload {
             report,
             fleet: new,
@@ -519,7 +519,7 @@ impl Supervisor {
     /// Stops every instance at once (SIGTERM, stop timeout, SIGKILL), waits for every actor to
     /// end and reaps what is left.
     /// `stopping`: the tasks of a reload that was still waiting for them, if any.
-    pub async fn shutdown(mut self, stopping: Vec<JoinHandle<()>>) {
+    pub(crate) async fn shutdown(mut self, stopping: Vec<JoinHandle<()>>) {
         for (_, (_, task)) in std::mem::take(&mut self.controllers) {
             task.abort();
         }
@@ -665,10 +665,10 @@ fn same_runtime(a: (&Profile, &Plan), b: (&Profile, &Plan)) -> bool {
 }
 
 /// A caller waiting for the answer to a reload (none for SIGHUP and the file watch).
-pub type ReloadReply = Option<oneshot::Sender<Result<ReloadResponse, String>>>;
+pub(crate) type ReloadReply = Option<oneshot::Sender<Result<ReloadResponse, String>>>;
 
 /// A reload asked for: who waits for its answer, and how its rollout treats failed changes.
-pub type Asked = (ReloadReply, ReloadOptions);
+pub(crate) type Asked = (ReloadReply, ReloadOptions);
 
 /// A reload waiting for its turn, and the rollout that was in progress when it was asked for
 /// (once that rollout is over): its caller learns that verdict too, as the rollout may have
@@ -695,7 +695,7 @@ fn attach(deferred: &mut std::collections::VecDeque<Deferred>, mark: usize, star
 /// A rollout an earlier daemon left unfinished is resumed first ([`Supervisor::resume_rollout`]);
 /// a reload's changes are rolled out ([`Supervisor::roll_out`]) while requests keep being
 /// answered, and its caller is answered once the last change is ready.
-pub async fn serve(
+pub(crate) async fn serve(
     mut sup: Supervisor,
     mut requests: mpsc::Receiver<Request>,
     held: Vec<Asked>,
@@ -937,7 +937,7 @@ async fn drive<F: Future<Output = Outcome>>(
 /// `shutdown` resolved first (then nothing must be started).
 ///
 /// Errors: [`OtherDaemon`] (then nothing must be started either).
-pub async fn clear_leftovers(
+pub(crate) async fn clear_leftovers(
     sup: &Supervisor,
     requests: &mut mpsc::Receiver<Request>,
     shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
@@ -985,7 +985,7 @@ pub struct OtherDaemon {
 ///
 /// Errors: [`OtherDaemon`] when a process's marker names another daemon that still runs: its
 /// gateways are not leftovers, nothing is taken down, and this daemon must not start.
-pub async fn take_down_leftovers(fleet: &Fleet) -> Result<(), OtherDaemon> {
+pub(crate) async fn take_down_leftovers(fleet: &Fleet) -> Result<(), OtherDaemon> {
     take_down_marked(&format!("@{}", fleet.path.display())).await
 }
 

@@ -32,7 +32,7 @@ pub enum PairState {
 
 /// What the controller asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FoAction {
+pub(crate) enum FoAction {
     /// Make sure the standby runs.
     StartStandby,
     /// Stop the (cold) standby gracefully.
@@ -45,7 +45,7 @@ pub enum FoAction {
 
 /// The pure decision core of one pair.
 #[derive(Debug, Clone)]
-pub struct Controller {
+pub(crate) struct Controller {
     pub state: PairState,
     mode: StandbyMode,
     failover_after: Duration,
@@ -58,7 +58,7 @@ pub struct Controller {
 
 /// How main looks to the controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MainHealth {
+pub(crate) enum MainHealth {
     Ready,
     /// Deliberately stopped: not a reason to fail over.
     Stopped,
@@ -70,7 +70,7 @@ pub enum MainHealth {
 
 impl MainHealth {
     /// From an instance status.
-    pub fn of(status: &InstanceStatus) -> Self {
+    pub(crate) fn of(status: &InstanceStatus) -> Self {
         match status.state {
             Phase::Ready => MainHealth::Ready,
             Phase::Stopped => MainHealth::Stopped,
@@ -83,7 +83,7 @@ impl MainHealth {
 impl Controller {
     /// A controller in `Normal`, or in `FailedOver` when a cold standby already runs (after a
     /// reload during a failover). `startup_grace` is main's `health.startup_grace`.
-    pub fn new(
+    pub(crate) fn new(
         mode: StandbyMode,
         failover_after: Duration,
         failback_after: Duration,
@@ -107,7 +107,7 @@ impl Controller {
     }
 
     /// When [`Controller::tick`] must run next, if a delay is pending.
-    pub fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         match self.state {
             PairState::Suspect { since, limit } => Some(later(since, limit)),
             PairState::Recovering { ready_since, .. } => Some(later(ready_since, self.failback_after)),
@@ -121,7 +121,7 @@ impl Controller {
     }
 
     /// Main's health changed (or was re-read) at `now`.
-    pub fn on_main(&mut self, health: MainHealth, now: Instant) -> Vec<FoAction> {
+    pub(crate) fn on_main(&mut self, health: MainHealth, now: Instant) -> Vec<FoAction> {
         use MainHealth as H;
         use PairState as P;
         match health {
@@ -162,7 +162,7 @@ impl Controller {
     }
 
     /// A pending delay may have passed at `now`.
-    pub fn tick(&mut self, now: Instant) -> Vec<FoAction> {
+    pub(crate) fn tick(&mut self, now: Instant) -> Vec<FoAction> {
         match self.state {
             PairState::Suspect { since, limit } if now >= later(since, limit) => {
                 let waited = humantime::format_duration(Duration::from_secs(now.duration_since(since).as_secs()));

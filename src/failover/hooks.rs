@@ -8,7 +8,7 @@ use tracing::{info, warn};
 /// Starts the hooks for `event` (a command with the event in its environment, an HTTP POST);
 /// failures become `hook_failed` events. Owned by the caller's `JoinSet` (a failover
 /// controller's, or the supervisor's for `rolled_back`).
-pub fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, events: &EventSink, event: &FleetEvent) {
+pub(crate) fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, events: &EventSink, event: &FleetEvent) {
     let body = serde_json::to_string(event).unwrap_or_default();
     // Validation keeps an empty command out (`None`), so `split_first` skips nothing real.
     if let Some((program, args)) = hooks.command.as_deref().and_then(<[String]>::split_first) {

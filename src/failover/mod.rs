@@ -18,7 +18,7 @@
 //! on paused time; [`run`] carries out its actions.
 
 pub(crate) mod controller;
-pub mod hooks;
+pub(crate) mod hooks;
 mod task;
 
-pub use task::{Board, Pair, PairSettings, mode_name, run};
+pub(crate) use task::{Board, Pair, PairSettings, mode_name, run};

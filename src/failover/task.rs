@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 /// One pair as the supervisor sets it up.
-pub struct Pair {
+pub(crate) struct Pair {
     /// The standby.
     pub standby: InstanceHandle,
     /// The protected profile.
@@ -28,7 +28,7 @@ pub struct Pair {
 
 /// A pair's settings, from the standby's profile and main's `health`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PairSettings {
+pub(crate) struct PairSettings {
     /// Hot or cold.
     pub mode: StandbyMode,
     /// Main down this long → failover.
@@ -41,7 +41,7 @@ pub struct PairSettings {
 
 /// Runs the controller of `pair` until aborted (the supervisor owns the task), publishing its
 /// state in `board` after each decision.
-pub async fn run(pair: Pair, events: EventSink, hooks: Hooks, board: Board) {
+pub(crate) async fn run(pair: Pair, events: EventSink, hooks: Hooks, board: Board) {
     let slot = board.register(&pair.standby.profile);
     drop(board);
     let mut main_rx = pair.main.subscribe();
@@ -134,7 +134,7 @@ pub async fn run(pair: Pair, events: EventSink, hooks: Hooks, board: Board) {
 }
 
 /// `hot` or `cold`, as events and `status` write a standby's mode.
-pub fn mode_name(m: StandbyMode) -> &'static str {
+pub(crate) fn mode_name(m: StandbyMode) -> &'static str {
     match m {
         StandbyMode::Hot => "hot",
         StandbyMode::Cold => "cold",

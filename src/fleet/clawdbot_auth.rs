@@ -41,7 +41,7 @@ impl std::fmt::Debug for Credentials {
 /// found where clawherd looks (it may come from a `.env` file that the gateway loads from its
 /// working directory or state dir, `dist/infra/dotenv.js`, which clawherd does not read), or the
 /// mode is not `token` or `password`.
-pub fn resolve(argv: &[String], env: &super::Env, cfg: &ConfigFile) -> Result<Credentials, String> {
+pub(crate) fn resolve(argv: &[String], env: &super::Env, cfg: &ConfigFile) -> Result<Credentials, String> {
     // `--name VALUE` or `--name=VALUE`; the last one wins, as with the gateway's option parser.
     let flag = |name: &str| {
         let mut found = None;

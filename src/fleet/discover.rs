@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 /// One OpenClaw profile found on the host, with the fleet entry proposed for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoundProfile {
+pub(crate) struct FoundProfile {
     /// Proposed fleet profile name: `main` for the default profile, else the OpenClaw profile
     /// name (lowercase), with `-2`, `-3`... when taken.
     pub name: String,
@@ -56,12 +56,12 @@ impl FoundProfile {
     }
 
     /// Whether the fleet entry needs an explicit `state_dir:`.
-    pub fn explicit_state_dir(&self) -> bool {
+    pub(crate) fn explicit_state_dir(&self) -> bool {
         self.derived_state_dir() != self.state_dir
     }
 
     /// Whether the fleet entry needs an explicit `config:`.
-    pub fn explicit_config(&self) -> bool {
+    pub(crate) fn explicit_config(&self) -> bool {
         openclaw::default_config_path(self.flavor, &self.state_dir) != self.config
     }
 }
@@ -76,7 +76,7 @@ impl FoundProfile {
 /// dropped. The same folder reached twice (a symlink, `OPENCLAW_HOME` = `HOME`) is listed once.
 ///
 /// Order of the result: the `main`-role profile first, then by fleet name.
-pub fn discover(home: &Path, openclaw_home: Option<&Path>) -> Vec<FoundProfile> {
+pub(crate) fn discover(home: &Path, openclaw_home: Option<&Path>) -> Vec<FoundProfile> {
     // (state dir, openclaw profile, flavor, OPENCLAW_HOME it came from)
     let mut candidates: Vec<(PathBuf, Option<String>, Flavor, Option<PathBuf>)> = Vec::new();
     let mut roots = vec![(home.to_path_buf(), None)];
@@ -218,7 +218,7 @@ fn canonical(p: &Path) -> PathBuf {
 /// The text is accepted by [`crate::fleet::load_str`] syntactically; whether it proves isolated
 /// is for [`proof_report`] to say. With nothing found, the file has an empty `profiles: {}`
 /// and an example in comments (loading it reports that no profile is declared).
-pub fn render_fleet(found: &[FoundProfile]) -> String {
+pub(crate) fn render_fleet(found: &[FoundProfile]) -> String {
     let mut out = String::new();
     out.push_str("# clawherd fleet file, written by `clawherd init` from the OpenClaw profiles found on this host.\n");
     out.push_str("# Prove it with `clawherd check FILE`, run it with `clawherd run FILE`.\n");
@@ -298,7 +298,7 @@ pub fn render_fleet(found: &[FoundProfile]) -> String {
 
 /// The outcome of proving a fleet text: whether it is proved, and what to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProofReport {
+pub(crate) struct ProofReport {
     /// True when the fleet loads and proves isolated (warnings allowed).
     pub proved: bool,
     /// What to print: every problem with its place, clash and fix, then a summary line; or the
@@ -309,7 +309,7 @@ pub struct ProofReport {
 /// Loads `text` as the fleet file at `path` (which need not exist; it anchors relative paths
 /// and names the file in diagnostics) with `ctx`, and reports the isolation proof as
 /// `clawherd check` would. Never fails: every problem, a read error included, is in the text.
-pub fn proof_report(path: &Path, text: &str, ctx: &LoadContext) -> ProofReport {
+pub(crate) fn proof_report(path: &Path, text: &str, ctx: &LoadContext) -> ProofReport {
     match load_str(path, text, ctx) {
         Ok(fleet) => {
             let mut text = String::new();

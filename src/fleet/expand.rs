@@ -8,13 +8,13 @@
 
 /// An unset variable met during [`expand`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnsetVar(pub String);
+pub(crate) struct UnsetVar(pub String);
 
 /// Expands `${NAME}` from `vars` and a leading `~` (alone or before `/`) to `home`.
 ///
 /// Errors with the first unset variable's name. `$${` yields a literal `${`; an unclosed `${`
 /// is kept as written.
-pub fn expand(input: &str, vars: &dyn Fn(&str) -> Option<String>, home: Option<&str>) -> Result<String, UnsetVar> {
+pub(crate) fn expand(input: &str, vars: &dyn Fn(&str) -> Option<String>, home: Option<&str>) -> Result<String, UnsetVar> {
     let (head, rest) = match home {
         Some(h) if input == "~" || input.starts_with("~/") => (h, input.get(1..).unwrap_or("")),
         _ => ("", input),
@@ -25,7 +25,7 @@ pub fn expand(input: &str, vars: &dyn Fn(&str) -> Option<String>, home: Option<&
 
 /// OpenClaw's config substitution: `${NAME}` with `NAME` matching `[A-Z_][A-Z0-9_]*` is replaced
 /// by a non-empty value from `env`; a missing or empty one stays as written; `$${X}` yields `${X}`.
-pub fn openclaw_substitute(input: &str, env: &super::Env) -> String {
+pub(crate) fn openclaw_substitute(input: &str, env: &super::Env) -> String {
     let found = substitute(input, |name| {
         let value = env.get(name).filter(|v| is_upper_name(name) && !v.is_empty());
         Ok::<_, std::convert::Infallible>(value.cloned())

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// A scalar as written and its reading through `T`'s [`FromStr`].
 #[derive(Debug, Clone)]
-pub struct Parsed<T> {
+pub(crate) struct Parsed<T> {
     /// The text as written.
     pub text: String,
     /// The value, or what is wrong with the text and how to fix it.
@@ -113,7 +113,7 @@ impl FromStr for StandbyMode {
 /// A humantime duration (`500ms`, `10s`, `5m`); any length that fits a [`Duration`] reads, the
 /// range of each key is checked in validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanDuration(pub Duration);
+pub(crate) struct HumanDuration(pub Duration);
 
 impl FromStr for HumanDuration {
     type Err = Invalid;
@@ -127,7 +127,7 @@ impl FromStr for HumanDuration {
 
 /// A size in bytes: `4096`, `10MiB`, `500KB`, `1G` (see [`parse_size`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ByteSize(pub u64);
+pub(crate) struct ByteSize(pub u64);
 
 impl FromStr for ByteSize {
     type Err = Invalid;
@@ -157,12 +157,12 @@ pub fn parse_size(s: &str) -> Option<u64> {
 }
 
 /// A duration key as written.
-pub type DurationFile = Spanned<Parsed<HumanDuration>>;
+pub(crate) type DurationFile = Spanned<Parsed<HumanDuration>>;
 
 /// The whole fleet file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FleetFile {
+pub(crate) struct FleetFile {
     /// Format version; only `1` exists.
     pub version: Spanned<u32>,
     /// Folder for clawherd's own per-instance files (captured output). Relative to the fleet
@@ -196,7 +196,7 @@ pub struct FleetFile {
 /// [`super::validate`].
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProfileFile {
+pub(crate) struct ProfileFile {
     /// `main` or `rescue`.
     pub role: Option<Spanned<Parsed<Role>>>,
     /// `openclaw` (today's gateway), `clawdbot` (the Moltbot/Clawdbot generation) or `process`.
@@ -263,7 +263,7 @@ impl ProfileFile {
     /// This profile with every key it leaves unset taken from `defaults` (`env` key by key, the
     /// `restart:` and `health:` blocks field by field), each value keeping the place it was
     /// written. `standby_for` is not inherited: a profile cannot stand by for itself.
-    pub fn over(&self, defaults: &ProfileFile) -> ProfileFile {
+    pub(crate) fn over(&self, defaults: &ProfileFile) -> ProfileFile {
         let d = defaults;
         ProfileFile {
             role: self.role.clone().or_else(|| d.role.clone()),
@@ -298,7 +298,7 @@ impl ProfileFile {
 /// `env_inherit:` as written: a word (`allowlist`, `all`, checked in validation) or a list of
 /// variable names and patterns.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EnvInheritFile {
+pub(crate) enum EnvInheritFile {
     /// `env_inherit: WORD`.
     Word(String),
     /// `env_inherit: [NAME, PATTERN, ...]`.
@@ -352,7 +352,7 @@ fn merge_block<T: Clone>(own: Option<&T>, d: Option<&T>, over: fn(&T, &T) -> T) 
 /// `health:` block.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HealthFile {
+pub(crate) struct HealthFile {
     /// Probe period once ready, e.g. `10s`; 100 ms to 1 day, default 10 s.
     pub period: Option<DurationFile>,
     /// Timeout of one probe, e.g. `5s`; 1 ms to 1 h, default 5 s.
@@ -387,7 +387,7 @@ impl HealthFile {
 /// `rollout:` block: how a change to a profile is verified and rolled back (docs/rollout.md).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RolloutFile {
+pub(crate) struct RolloutFile {
     /// How long a changed instance may take to become ready, e.g. `2m`; 1 s to 1 day, default 2 min.
     pub verify_timeout: Option<DurationFile>,
     /// How long it must then stay ready (no exit, no liveness failure), e.g. `30s`; 0 s to 1 day,
@@ -411,7 +411,7 @@ impl RolloutFile {
 /// `metrics:` block.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MetricsFile {
+pub(crate) struct MetricsFile {
     /// `host:port` of a TCP listener serving only `GET /metrics`, e.g. `127.0.0.1:9464`.
     pub listen: Option<Spanned<String>>,
 }
@@ -419,7 +419,7 @@ pub struct MetricsFile {
 /// `hooks:` block (fleet level): run on failover and failback.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HooksFile {
+pub(crate) struct HooksFile {
     /// A command run with the event in its environment (`CLAWHERD_EVENT`, ...).
     pub command: Option<Spanned<Vec<String>>>,
     /// An `http://` URL that receives the event as a JSON POST.
@@ -431,7 +431,7 @@ pub struct HooksFile {
 /// `restart:` block.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RestartFile {
+pub(crate) struct RestartFile {
     /// `always`, `on-failure` or `never`.
     pub policy: Option<Spanned<Parsed<RestartPolicy>>>,
     /// Delay growth between restarts.
@@ -454,7 +454,7 @@ impl RestartFile {
 /// `restart.backoff:` block; all durations.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BackoffFile {
+pub(crate) struct BackoffFile {
     /// First delay after a failure, e.g. `"1s"`; 0 s to 1 day, default 1 s.
     pub initial: Option<DurationFile>,
     /// Largest delay, e.g. `"60s"`; `initial` to 1 day, default 60 s.
@@ -478,7 +478,7 @@ impl BackoffFile {
 /// `restart.crash_loop:` block.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CrashLoopFile {
+pub(crate) struct CrashLoopFile {
     /// Starts allowed within `window` (count); 1 to 1,000,000, default 6 (10 for `flavor:
     /// process`).
     pub max_starts: Option<Spanned<u32>>,
@@ -503,7 +503,7 @@ impl CrashLoopFile {
 /// `logs:` block.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LogsFile {
+pub(crate) struct LogsFile {
     /// Rotate a file when it would grow past this size: bytes, or `10MiB`, `500KB`; 4 KiB to
     /// 4 GiB, default 10 MiB.
     pub max_size: Option<Spanned<Parsed<ByteSize>>>,
@@ -514,7 +514,7 @@ pub struct LogsFile {
 /// `control:` block.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ControlFile {
+pub(crate) struct ControlFile {
     /// Path of the Unix socket; default `<run_dir>/clawherd.sock`.
     pub socket: Option<Spanned<String>>,
     /// A group whose members may use the socket too (mode 0660 instead of 0600).

@@ -26,16 +26,16 @@ use std::path::{Path, PathBuf};
 const MIN_SUGGESTED_PORT: u32 = 1024;
 
 /// At most this many profiles are named in one grouped error; the others are counted.
-pub const MAX_NAMED: usize = 10;
+pub(crate) const MAX_NAMED: usize = 10;
 
 /// Proves the fleet's instances isolated; returns every violation (empty = proved).
-pub fn prove(instances: &[(Profile, Plan)]) -> Vec<Diagnostic> {
+pub(crate) fn prove(instances: &[(Profile, Plan)]) -> Vec<Diagnostic> {
     let items: Vec<(&Plan, &Place)> = instances.iter().map(|(p, plan)| (plan, &p.place)).collect();
     prove_plans(&items)
 }
 
 /// [`prove`] over plans and the place each profile is declared at.
-pub fn prove_plans(items: &[(&Plan, &Place)]) -> Vec<Diagnostic> {
+pub(crate) fn prove_plans(items: &[(&Plan, &Place)]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (plan, place) in items {
         out.extend(check_port_bounds(plan, place));
@@ -638,7 +638,7 @@ fn pinned_clash(
 
 /// Ports taken by a set of ranges, as prefix sums of how many ranges cover each port, so that
 /// "is any port of this range taken by somebody else" costs O(1) plus the size of one plan.
-pub struct Occupancy {
+pub(crate) struct Occupancy {
     /// `sums[p]` = number of (range, port) coverings of ports below `p`.
     sums: Vec<u64>,
 }
@@ -648,7 +648,7 @@ const PORT_TABLE: usize = 65536 + 256;
 
 impl Occupancy {
     /// The occupancy of `ranges` (ports past the table's end are ignored).
-    pub fn new(ranges: impl IntoIterator<Item = PortRange>) -> Self {
+    pub(crate) fn new(ranges: impl IntoIterator<Item = PortRange>) -> Self {
         let mut diff = vec![0i64; PORT_TABLE + 1];
         for r in ranges {
             let lo = (r.lo as usize).min(PORT_TABLE);
@@ -681,7 +681,7 @@ impl Occupancy {
     /// included), moved with it, meets no taken port and stays within 1024..=65535. With
     /// `counted_self`, `plan`'s own base-relative listeners are part of the occupancy and do
     /// not count against it. `None` if no such base exists or `plan` has no base port.
-    pub fn suggest_base(&self, plan: &Plan, counted_self: bool) -> Option<u16> {
+    pub(crate) fn suggest_base(&self, plan: &Plan, counted_self: bool) -> Option<u16> {
         let base = u32::from(plan.port()?);
         let top = top_offset(plan);
         let own: Vec<PortRange> = if counted_self {
@@ -717,7 +717,7 @@ impl Occupancy {
 /// included), moved with it, meets none of `taken` nor the plan's own pinned ports, and stays
 /// within 1024..=65535. `None` if none exists.
 #[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
-pub fn suggest_base(plan: &Plan, taken: &[PortRange]) -> Option<u16> {
+pub(crate) fn suggest_base(plan: &Plan, taken: &[PortRange]) -> Option<u16> {
     Occupancy::new(taken.iter().copied()).suggest_base(plan, false)
 }
 
@@ -759,7 +759,7 @@ fn shared_cdp(items: &[(&Plan, &Place)], ep: &Endpoint, group: &[(usize, &Source
 /// existing prefix is resolved component by component (symlinks followed, `..` applied to the
 /// resolved path, as `open(2)` does), then the part that does not exist yet is applied lexically.
 /// `lnk/../x` with `lnk` → `real/deep` is `real/x`, not `./x`. The file system is only read.
-pub fn resolve_existing(p: &Path) -> PathBuf {
+pub(crate) fn resolve_existing(p: &Path) -> PathBuf {
     Resolver::default().resolve(p)
 }
 
@@ -768,14 +768,14 @@ pub fn resolve_existing(p: &Path) -> PathBuf {
 /// most of their prefixes, so 1,000 profiles cost a few `lstat`s each instead of a `realpath`
 /// per component (which reads every component again: 38 failed `readlink`s per profile).
 #[derive(Debug, Default)]
-pub struct Resolver {
+pub(crate) struct Resolver {
     /// Canonical prefix with one more component → its resolution (`None`: does not exist).
     seen: std::collections::HashMap<PathBuf, Option<PathBuf>>,
 }
 
 impl Resolver {
     /// As [`resolve_existing`].
-    pub fn resolve(&mut self, p: &Path) -> PathBuf {
+    pub(crate) fn resolve(&mut self, p: &Path) -> PathBuf {
         use std::path::Component;
         let mut out = PathBuf::new();
         let mut exists = true;

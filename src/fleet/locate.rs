@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// The run dir when the fleet file names none: `.clawherd` beside the fleet file, or systemd's
 /// `$STATE_DIRECTORY` (`StateDirectory=clawherd`: /var/lib/clawherd) for a service started by
 /// systemd, whose fleet file usually sits in a read-only /etc.
-pub fn default_run_dir(fleet_dir: &Path, env: &BTreeMap<String, String>) -> PathBuf {
+pub(crate) fn default_run_dir(fleet_dir: &Path, env: &BTreeMap<String, String>) -> PathBuf {
     match env.get("STATE_DIRECTORY") {
         Some(d) if env.contains_key("INVOCATION_ID") => PathBuf::from(d.split(':').next().unwrap_or(d)),
         _ => fleet_dir.join(".clawherd"),
@@ -23,7 +23,7 @@ pub fn default_run_dir(fleet_dir: &Path, env: &BTreeMap<String, String>) -> Path
 /// The control socket when the fleet file names none: `<run_dir>/clawherd.sock`, or
 /// `/run/clawherd/clawherd.sock` for a system service (root, started by systemd, which gives a
 /// `RuntimeDirectory=` as `$RUNTIME_DIRECTORY`).
-pub fn default_socket(run_dir: &Path, env: &BTreeMap<String, String>) -> PathBuf {
+pub(crate) fn default_socket(run_dir: &Path, env: &BTreeMap<String, String>) -> PathBuf {
     match env.get("RUNTIME_DIRECTORY") {
         Some(d) if nix::unistd::geteuid().is_root() && env.contains_key("INVOCATION_ID") => {
             Path::new(d.split(':').next().unwrap_or(d)).join("clawherd.sock")
@@ -34,7 +34,7 @@ pub fn default_socket(run_dir: &Path, env: &BTreeMap<String, String>) -> PathBuf
 
 /// What [`locate`] found in a fleet file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Located {
+pub(crate) struct Located {
     /// The run dir (`run_dir`, `${VAR}`s expanded and relative to the fleet file's folder, else
     /// [`default_run_dir`]), or why it cannot be known: `run_dir` uses an unset variable.
     pub run_dir: Result<PathBuf, String>,
@@ -45,7 +45,7 @@ pub struct Located {
 
 /// Why [`locate`] could not read a fleet file at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LocateError {
+pub(crate) enum LocateError {
     /// The file cannot be read (missing, not a regular file, too large...): the path, the
     /// error, and a hint of how to fix it.
     Read(PathBuf, String, String),
@@ -56,7 +56,7 @@ pub enum LocateError {
 impl LocateError {
     /// The message for a user, with `more` appended to the hint of a read error (e.g. "or pass
     /// --file FLEET").
-    pub fn render(&self, more: Option<&str>) -> String {
+    pub(crate) fn render(&self, more: Option<&str>) -> String {
         match self {
             LocateError::Read(path, e, hint) => {
                 let more = more.map(|m| format!(", {m}")).unwrap_or_default();
@@ -73,7 +73,7 @@ impl LocateError {
 /// Errors: the file cannot be read ([`LocateError::Read`]) or parsed as YAML of the fleet's shape
 /// at all ([`LocateError::Parse`]); an unset variable is not an error here but the value's
 /// `Err` in [`Located`], so that a caller needing only the other value still gets it.
-pub fn locate(fleet: &Path, env: &BTreeMap<String, String>) -> Result<Located, LocateError> {
+pub(crate) fn locate(fleet: &Path, env: &BTreeMap<String, String>) -> Result<Located, LocateError> {
     #[derive(serde::Deserialize, Default)]
     struct Lenient {
         run_dir: Option<String>,

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 
 /// The default base port when neither `--port`, `OPENCLAW_GATEWAY_PORT`, `gateway.port` nor a
 /// named profile gives one (`resolveGatewayPort`, `dist/paths-*.mjs`).
-pub const DEFAULT_BASE_PORT: u16 = 18789;
+pub(crate) const DEFAULT_BASE_PORT: u16 = 18789;
 
 /// The base port OpenClaw derives for a named profile without a configured port:
 /// FNV-1a-32 of the name, `20000 + h % 40000` (`dist/paths-*.mjs`; `rescue` → 23532,
 /// `main` → 23592, `ops` → 55291, observed).
-pub fn profile_port_hash(name: &str) -> u16 {
+pub(crate) fn profile_port_hash(name: &str) -> u16 {
     let mut h: u32 = 0x811c_9dc5;
     for b in name.bytes() {
         h ^= u32::from(b);
@@ -26,7 +26,7 @@ pub fn profile_port_hash(name: &str) -> u16 {
 /// The state dir OpenClaw uses for `profile` (None = default) under `home`: `~/.openclaw` or
 /// `~/.openclaw-NAME` (`resolveProfileStateDir`, `dist/profile-utils-*.mjs`). For the default
 /// profile an existing legacy `~/.clawdbot` is used when `~/.openclaw` does not exist.
-pub fn default_state_dir(flavor: Flavor, profile: Option<&str>, home: &Path) -> PathBuf {
+pub(crate) fn default_state_dir(flavor: Flavor, profile: Option<&str>, home: &Path) -> PathBuf {
     let base = flavor.home_dir_name();
     match profile {
         Some(name) => home.join(format!("{base}-{name}")),
@@ -44,7 +44,7 @@ pub fn default_state_dir(flavor: Flavor, profile: Option<&str>, home: &Path) -> 
 
 /// The config file inside a state dir: `openclaw.json`, or an existing legacy `clawdbot.json`
 /// when `openclaw.json` does not exist (`resolveConfigPath`).
-pub fn default_config_path(flavor: Flavor, state_dir: &Path) -> PathBuf {
+pub(crate) fn default_config_path(flavor: Flavor, state_dir: &Path) -> PathBuf {
     let file = state_dir.join(flavor.config_file_name());
     let legacy = state_dir.join("clawdbot.json");
     if flavor == Flavor::OpenClaw && !file.exists() && legacy.is_file() {
@@ -61,7 +61,7 @@ pub fn default_config_path(flavor: Flavor, state_dir: &Path) -> PathBuf {
 ///
 /// clawdbot's is `/tmp/clawdbot/clawdbot-YYYY-MM-DD.log` for every profile (no segment;
 /// `defaultRollingPathForToday`, clawdbot's dist/logging/logger.js): pass `None` for it.
-pub fn default_log_file(flavor: Flavor, profile: Option<&str>) -> PathBuf {
+pub(crate) fn default_log_file(flavor: Flavor, profile: Option<&str>) -> PathBuf {
     let stem = match flavor {
         Flavor::OpenClaw | Flavor::Process => "openclaw",
         Flavor::Clawdbot => "clawdbot",
@@ -91,7 +91,7 @@ fn encode_log_profile_segment(profile: &str) -> String {
 
 /// A parsed OpenClaw config file, or the absence of one.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     /// The file.
     pub path: PathBuf,
     /// Its parsed content; `None` when the file does not exist (OpenClaw then uses defaults).
@@ -100,7 +100,7 @@ pub struct ConfigFile {
 
 /// Why a config could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
+pub(crate) struct ConfigError {
     /// 1-based line and column, when the parser gave one.
     pub position: Option<(u32, u32)>,
     /// What went wrong.
@@ -114,7 +114,7 @@ pub struct ConfigError {
 /// than 16 MiB, not UTF-8; see [`read_bounded`](super::read_bounded)), nesting deeper than
 /// [`MAX_NESTING`](super::read::MAX_NESTING) (with line and column), JSON5 syntax error (with line
 /// and column), or a top level that is not an object. OpenClaw exits 78 on the last two.
-pub fn read_config(path: &Path) -> Result<ConfigFile, ConfigError> {
+pub(crate) fn read_config(path: &Path) -> Result<ConfigFile, ConfigError> {
     let text = match super::read::read_bounded(path) {
         Ok(t) => t,
         Err(e) if e.is_not_found() => {
@@ -167,7 +167,7 @@ fn strip_position(message: &str) -> &str {
 impl ConfigFile {
     /// The value at a dotted key path (`gateway.port`), if the file exists and has it. A
     /// segment may end in an array index (`agents.list[2].workspace`).
-    pub fn get(&self, dotted: &str) -> Option<&Value> {
+    pub(crate) fn get(&self, dotted: &str) -> Option<&Value> {
         dotted.split('.').try_fold(self.value.as_ref()?, |v, k| match k.split_once('[') {
             Some((name, rest)) => v.get(name)?.get(rest.strip_suffix(']')?.parse::<usize>().ok()?),
             None => v.get(k),
@@ -175,7 +175,7 @@ impl ConfigFile {
     }
 
     /// A string at `dotted` with OpenClaw's `${VAR}` substitution applied from `env`.
-    pub fn get_str(&self, dotted: &str, env: &super::Env) -> Option<Result<String, String>> {
+    pub(crate) fn get_str(&self, dotted: &str, env: &super::Env) -> Option<Result<String, String>> {
         self.get(dotted).map(|v| match v {
             Value::String(s) => Ok(super::expand::openclaw_substitute(s, env)),
             other => Err(format!("expected a string, found {other}")),
@@ -188,7 +188,7 @@ impl ConfigFile {
 /// there, `browser.cdpPortRangeStart` is retired (`dist/legacy-*.mjs`), `canvasHost` was removed
 /// (`doctor --fix` migrates it to `plugins.entries.canvas.config.host`), `agents.list` became
 /// `agents.entries` (observed: "Unrecognized key: \"list\"").
-pub fn refused_keys(flavor: Flavor) -> &'static [(&'static str, &'static str)] {
+pub(crate) fn refused_keys(flavor: Flavor) -> &'static [(&'static str, &'static str)] {
     match flavor {
         Flavor::OpenClaw => &[
             (
@@ -220,13 +220,13 @@ pub fn refused_keys(flavor: Flavor) -> &'static [(&'static str, &'static str)] {
 /// the first `segment:` / `"segment":` / `'segment':` at or after the previous segments; `None`
 /// when the file cannot be read or the key is not written literally. Good enough to point at a
 /// refused key; not a parser.
-pub fn locate_key(path: &Path, dotted: &str) -> Option<(u32, u32)> {
+pub(crate) fn locate_key(path: &Path, dotted: &str) -> Option<(u32, u32)> {
     let text = super::read::read_bounded(path).ok()?;
     locate_key_in(&text, dotted)
 }
 
 /// [`locate_key`] in a config's text already read.
-pub fn locate_key_in(text: &str, dotted: &str) -> Option<(u32, u32)> {
+pub(crate) fn locate_key_in(text: &str, dotted: &str) -> Option<(u32, u32)> {
     key_offset(text, dotted).map(|at| line_column(text, at))
 }
 
@@ -236,7 +236,7 @@ pub fn locate_key_in(text: &str, dotted: &str) -> Option<(u32, u32)> {
 /// apart: JSON5 reads `NaN` and `±Infinity` and serde's JSON values have no place for them, so
 /// they arrive as `null`. The text runs to the first `,`, `}`, `]`, line end or comment, cut at
 /// 40 characters.
-pub fn written_value_in(text: &str, dotted: &str) -> Option<(u32, u32, String)> {
+pub(crate) fn written_value_in(text: &str, dotted: &str) -> Option<(u32, u32, String)> {
     let key = key_offset(text, dotted)?;
     let colon = key + text.get(key..)?.find(':')? + 1;
     let rest = text.get(colon..)?;
@@ -352,7 +352,7 @@ fn find_key(text: &str, seg: &str) -> Option<usize> {
 
 /// Host and port of a `http://`/`ws://` CDP URL, with the scheme's default port.
 /// `None` when it is not such a URL.
-pub fn url_host_port(url: &str) -> Option<(String, u16)> {
+pub(crate) fn url_host_port(url: &str) -> Option<(String, u16)> {
     let (scheme, rest) = url.split_once("://")?;
     let default = match scheme.to_ascii_lowercase().as_str() {
         "http" | "ws" => 80,
@@ -377,7 +377,7 @@ pub fn url_host_port(url: &str) -> Option<(String, u16)> {
 
 /// The host of an [`Endpoint`], with every spelling of this machine folded into one value.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum EndpointHost {
+pub(crate) enum EndpointHost {
     /// This machine: `localhost` (and `*.localhost`), `127.0.0.0/8`, `::1`, `::ffff:127.x.y.z`,
     /// and the listen-all addresses `0.0.0.0` and `::`, which meet every loopback spelling.
     Local,
@@ -391,7 +391,7 @@ pub enum EndpointHost {
 /// path, query and fragment do not matter. Non-loopback addresses of this host's own interfaces
 /// count as remote (they are not enumerated).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     /// The host.
     pub host: EndpointHost,
     /// The TCP port.
@@ -400,7 +400,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// The endpoint of a `http(s)://` or `ws(s)://` URL; `None` when it is not such a URL.
-    pub fn of_url(url: &str) -> Option<Endpoint> {
+    pub(crate) fn of_url(url: &str) -> Option<Endpoint> {
         let (host, port) = url_host_port(url.trim())?;
         Some(Endpoint {
             host: endpoint_host(&host),
@@ -410,7 +410,7 @@ impl Endpoint {
 
     /// A port on this machine (a `cdpPort`).
     #[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
-    pub fn local(port: u16) -> Endpoint {
+    pub(crate) fn local(port: u16) -> Endpoint {
         Endpoint {
             host: EndpointHost::Local,
             port,
@@ -418,7 +418,7 @@ impl Endpoint {
     }
 
     /// Whether the endpoint is on this machine (so it occupies one of its ports).
-    pub fn is_local(&self) -> bool {
+    pub(crate) fn is_local(&self) -> bool {
         self.host == EndpointHost::Local
     }
 }

@@ -27,7 +27,7 @@ const SEARCH: u32 = 0o111;
 
 /// Every ownership problem of the fleet: errors for a path its user cannot reach or write, or
 /// that another instance's user can write; a warning for profiles that share a user.
-pub fn check(instances: &[(Profile, Plan)]) -> Vec<Diagnostic> {
+pub(crate) fn check(instances: &[(Profile, Plan)]) -> Vec<Diagnostic> {
     let mut out = shared_users(instances);
     for (profile, plan) in instances {
         out.extend(read_only(profile, plan));

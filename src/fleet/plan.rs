@@ -167,7 +167,7 @@ pub struct Listener {
 
 /// When a row of a port layout applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum When {
+pub(crate) enum When {
     /// Always.
     Always,
     /// Unless the config says `browser.enabled: false`.
@@ -181,7 +181,7 @@ pub enum When {
 
 /// A config key that pins a row's ports instead of the base port: the key's port plus `offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pin {
+pub(crate) struct Pin {
     /// Dotted config key holding a port (1-65535), or a URL when `url` is set.
     pub key: &'static str,
     /// Inclusive offsets from that port.
@@ -194,7 +194,7 @@ pub struct Pin {
 
 /// A CDP URL key that, when set, replaces a row: the instance connects to the URL's endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UrlKey {
+pub(crate) struct UrlKey {
     /// Dotted config key holding the URL.
     pub key: &'static str,
     /// Listener name used for the URL's endpoint.
@@ -203,7 +203,7 @@ pub struct UrlKey {
 
 /// One listener of a flavor's port layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PortRow {
+pub(crate) struct PortRow {
     /// Listener name, as `clawherd ports` shows it.
     pub name: &'static str,
     /// Inclusive offsets from the base port.
@@ -242,7 +242,7 @@ const BROWSER_CDP_URL: UrlKey = UrlKey {
 /// the built-in `chrome` profile; further `driver: "extension"` profiles take base+9 down to
 /// base+3 (see `Cx::extension_relays`). The relays open on first browser use, browser control
 /// only with `OPENCLAW_EAGER_BROWSER_CONTROL_SERVER=1`, CDP ports while a browser runs.
-pub const OPENCLAW_PORTS: &[PortRow] = &[
+pub(crate) const OPENCLAW_PORTS: &[PortRow] = &[
     GATEWAY_ROW,
     PortRow {
         name: "browser control",
@@ -296,7 +296,7 @@ const fn control_url_pin(offset: (u32, u32)) -> Option<Pin> {
 /// (`dist/config/port-defaults.js`, `dist/browser/profiles-service.js`; bound only when a
 /// browser starts). All but the base port disappear with `browser.enabled: false`. Nothing on
 /// base+4: see [`NOT_PLANNED`].
-pub const CLAWDBOT_PORTS: &[PortRow] = &[
+pub(crate) const CLAWDBOT_PORTS: &[PortRow] = &[
     GATEWAY_ROW,
     PortRow {
         name: "browser control",
@@ -330,7 +330,7 @@ pub const CLAWDBOT_PORTS: &[PortRow] = &[
 /// A port the documentation of a flavor claims and the program does not bind, so the plan leaves
 /// it out; `clawherd ports` prints it with the reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotPlanned {
+pub(crate) struct NotPlanned {
     /// Listener name as the docs give it.
     pub name: &'static str,
     /// The docs' rule, as an offset from the base port.
@@ -342,7 +342,7 @@ pub struct NotPlanned {
 }
 
 /// The ports a flavor's docs claim that its program does not bind.
-pub fn not_planned(flavor: Flavor) -> &'static [NotPlanned] {
+pub(crate) fn not_planned(flavor: Flavor) -> &'static [NotPlanned] {
     match flavor {
         Flavor::Clawdbot => NOT_PLANNED,
         Flavor::OpenClaw | Flavor::Process => &[],
@@ -352,7 +352,7 @@ pub fn not_planned(flavor: Flavor) -> &'static [NotPlanned] {
 /// When a flavor's planned ports open, as `clawherd ports` explains under its table: which are
 /// bound at boot and which only later, so that a planned port nobody listens on yet is expected.
 /// `None` for `flavor: process` (its ports are what it declares).
-pub fn when_ports_open(flavor: Flavor) -> Option<&'static str> {
+pub(crate) fn when_ports_open(flavor: Flavor) -> Option<&'static str> {
     match flavor {
         Flavor::OpenClaw => Some(
             "openclaw: the base port is bound at boot; the extension relays (base+10 for the built-in `chrome`, further `driver: \"extension\"` profiles down to base+3, or their cdpPort) open on first browser use; browser control (base+2) only at boot with OPENCLAW_EAGER_BROWSER_CONTROL_SERVER=1; CDP ports only while a managed browser runs",
@@ -368,7 +368,7 @@ pub fn when_ports_open(flavor: Flavor) -> Option<&'static str> {
 /// `canvasHost.port` = base+4; clawdbot@2026.1.24 serves the canvas on the base port
 /// (`dist/gateway/server-runtime-state.js`) and reads `canvasHost.port` only in code nothing calls
 /// (`dist/gateway/server-bridge-runtime.js`).
-pub const NOT_PLANNED: &[NotPlanned] = &[NotPlanned {
+pub(crate) const NOT_PLANNED: &[NotPlanned] = &[NotPlanned {
     name: "canvas host",
     offset: 4,
     claim: "the docs say canvasHost.port = base+4",
@@ -376,7 +376,7 @@ pub const NOT_PLANNED: &[NotPlanned] = &[NotPlanned {
 }];
 
 /// The port layout of a gateway flavor; empty for `flavor: process` (its ports are declared).
-pub fn port_layout(flavor: Flavor) -> &'static [PortRow] {
+pub(crate) fn port_layout(flavor: Flavor) -> &'static [PortRow] {
     match flavor {
         Flavor::OpenClaw => OPENCLAW_PORTS,
         Flavor::Clawdbot => CLAWDBOT_PORTS,
@@ -524,7 +524,7 @@ impl Plan {
 /// hints would make the gateway hand restarts to systemd instead of us
 /// (`resolveGatewayRestartDecision`, `dist/supervisor-markers-*.mjs`), `NODE_COMPILE_CACHE` puts a
 /// wrapper between us and the gateway (`openclaw.mjs`). Prefixes end in `_`.
-pub const SCRUBBED_ENV: &[&str] = &[
+pub(crate) const SCRUBBED_ENV: &[&str] = &[
     "INVOCATION_ID",
     "SYSTEMD_EXEC_PID",
     "JOURNAL_STREAM",
@@ -547,7 +547,7 @@ pub const SCRUBBED_ENV: &[&str] = &[
 
 /// Whether `name` is one of [`SCRUBBED_ENV`]: never inherited from clawherd's environment,
 /// whatever `env_inherit` says.
-pub fn scrubbed(name: &str) -> bool {
+pub(crate) fn scrubbed(name: &str) -> bool {
     SCRUBBED_ENV
         .iter()
         .any(|s| if s.ends_with('_') { name.starts_with(s) } else { name == *s })
@@ -561,7 +561,7 @@ pub fn scrubbed(name: &str) -> bool {
 /// of `docs/help/environment.md` ("Provider credentials") and the channel bot tokens of
 /// `docs/channels/*.md` in the `openclaw` package. Everything else of an operator's shell
 /// (`TMUX`, `OLDPWD`, `SHLVL`, `SSH_*`, ...) stays out; `env_inherit: [NAME, ...]` adds names.
-pub const INHERITED_ENV: &[&str] = &[
+pub(crate) const INHERITED_ENV: &[&str] = &[
     // A login's basics.
     "PATH",
     "HOME",
@@ -710,7 +710,7 @@ pub const INHERITED_ENV: &[&str] = &[
 /// Whether the variable `name` matches `pattern`, an `env_inherit` entry: a name, or a pattern
 /// where each `*` matches any run of characters (none included), e.g. `LC_*`, `*_API_KEY`.
 /// Case-sensitive, as variable names are. Linear in the lengths, without recursion.
-pub fn env_pattern_matches(pattern: &str, name: &str) -> bool {
+pub(crate) fn env_pattern_matches(pattern: &str, name: &str) -> bool {
     let (p, n) = (pattern.as_bytes(), name.as_bytes());
     let (mut pi, mut ni) = (0usize, 0usize);
     // Where the last `*` was and which name position it is trying to cover up to.
@@ -744,7 +744,7 @@ pub fn env_pattern_matches(pattern: &str, name: &str) -> bool {
 /// Errors: the config cannot be read or parsed, a config value has the wrong type, or the
 /// config holds a key the flavor refuses. Warnings: a fleet port that differs from the config's
 /// `gateway.port`, a config the gateway would refuse to start with.
-pub fn plan(
+pub(crate) fn plan(
     profile: &Profile,
     fleet_dir: &Path,
     parent_env: &BTreeMap<String, String>,
@@ -1726,7 +1726,7 @@ fn in_container() -> bool {
 
 /// `resolveUserPath`: `~` → `home`, relative → against `cwd`, then lexically normalized (`..`
 /// and `.` removed), as Node's `path.resolve` does.
-pub fn resolve_user_path(raw: &str, home: &Path, cwd: &Path) -> PathBuf {
+pub(crate) fn resolve_user_path(raw: &str, home: &Path, cwd: &Path) -> PathBuf {
     let raw = raw.trim();
     let p = if raw == "~" {
         home.to_path_buf()
@@ -1739,7 +1739,7 @@ pub fn resolve_user_path(raw: &str, home: &Path, cwd: &Path) -> PathBuf {
 }
 
 /// Removes `.` and `..` components without touching the file system.
-pub fn normalize(p: &Path) -> PathBuf {
+pub(crate) fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {

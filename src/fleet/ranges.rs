@@ -14,7 +14,7 @@ const DAY: Duration = Duration::from_secs(86_400);
 
 /// An inclusive range `min..=max` of a fleet-file value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Range<T> {
+pub(crate) struct Range<T> {
     /// Smallest allowed value.
     pub min: T,
     /// Largest allowed value.
@@ -23,18 +23,18 @@ pub struct Range<T> {
 
 impl<T: Bound> Range<T> {
     /// Whether `value` lies in the range.
-    pub fn contains(&self, value: T) -> bool {
+    pub(crate) fn contains(&self, value: T) -> bool {
         self.min <= value && value <= self.max
     }
 
     /// The range in words, as error messages print it: `at least 100ms and at most 1day`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("at least {} and at most {}", self.min.show(), self.max.show())
     }
 }
 
 /// A value with a range: ordered, and shown the way the fleet file writes it.
-pub trait Bound: PartialOrd + Copy {
+pub(crate) trait Bound: PartialOrd + Copy {
     /// The value as a user writes it (`10s`, `4KiB`, `100`).
     fn show(self) -> String;
 }
@@ -70,50 +70,50 @@ impl Bound for u64 {
 
 /// `stop_timeout`, `leftover_grace` and `health.kill_after`: a graceful stop may take up to an
 /// hour.
-pub const STOP_TIMEOUT: Range<Duration> = Range {
+pub(crate) const STOP_TIMEOUT: Range<Duration> = Range {
     min: Duration::ZERO,
     max: HOUR,
 };
 /// `health.period`: probing at most every 100 ms, at least once a day.
-pub const PROBE_PERIOD: Range<Duration> = Range {
+pub(crate) const PROBE_PERIOD: Range<Duration> = Range {
     min: Duration::from_millis(100),
     max: DAY,
 };
 /// `health.timeout` and `hooks.timeout`: a timeout of 0 would fail every try.
-pub const TIMEOUT: Range<Duration> = Range {
+pub(crate) const TIMEOUT: Range<Duration> = Range {
     min: Duration::from_millis(1),
     max: HOUR,
 };
 /// `health.startup_grace`, `restart.backoff.*`, `restart.crash_loop.window`,
 /// `failover_after`, `failback_after`: anything from 0 to a day.
-pub const DELAY: Range<Duration> = Range {
+pub(crate) const DELAY: Range<Duration> = Range {
     min: Duration::ZERO,
     max: DAY,
 };
 /// `restart.crash_loop.retry_every`: not faster than 100 ms, or a crash loop would spin.
-pub const CRASH_LOOP_RETRY: Range<Duration> = Range {
+pub(crate) const CRASH_LOOP_RETRY: Range<Duration> = Range {
     min: Duration::from_millis(100),
     max: DAY,
 };
 /// `rollout.verify_timeout`: a zero deadline would fail every change.
-pub const VERIFY_TIMEOUT: Range<Duration> = Range {
+pub(crate) const VERIFY_TIMEOUT: Range<Duration> = Range {
     min: Duration::from_secs(1),
     max: DAY,
 };
 /// `health.failure_threshold`: consecutive failed probes.
-pub const FAILURE_THRESHOLD: Range<u32> = Range { min: 1, max: 100 };
+pub(crate) const FAILURE_THRESHOLD: Range<u32> = Range { min: 1, max: 100 };
 /// `restart.crash_loop.max_starts`: the tally keeps one timestamp per start in the window
 /// (16 MB at the maximum).
-pub const MAX_STARTS: Range<u32> = Range { min: 1, max: 1_000_000 };
+pub(crate) const MAX_STARTS: Range<u32> = Range { min: 1, max: 1_000_000 };
 /// `logs.keep`: rotated files kept per instance; `clawherd logs` reads them all.
-pub const LOGS_KEEP: Range<u32> = Range { min: 0, max: 100 };
+pub(crate) const LOGS_KEEP: Range<u32> = Range { min: 0, max: 100 };
 /// `logs.max_size`: bytes per output file before rotation.
-pub const LOGS_MAX_SIZE: Range<u64> = Range {
+pub(crate) const LOGS_MAX_SIZE: Range<u64> = Range {
     min: 4 << 10,
     max: 4 << 30,
 };
 /// `port` and each of `ports`: a fixed TCP port.
-pub const PORT: Range<u16> = Range { min: 1, max: 65535 };
+pub(crate) const PORT: Range<u16> = Range { min: 1, max: 65535 };
 
 #[cfg(test)]
 mod tests {

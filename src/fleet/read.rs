@@ -8,11 +8,11 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
 /// Largest fleet file or OpenClaw config clawherd reads: 16 MiB.
-pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Deepest nesting of `[`/`{` accepted in an OpenClaw config before it is handed to the JSON5
 /// parser (which recurses once per level and would overflow the stack around 27,000 levels).
-pub const MAX_NESTING: usize = 256;
+pub(crate) const MAX_NESTING: usize = 256;
 
 /// Why a file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +95,7 @@ pub fn read_bounded_bytes(path: &Path) -> Result<Vec<u8>, ReadError> {
 
 /// What kind of file `kind` is, in words, with its article: "a regular file", "a FIFO", ... (for
 /// errors about a path that holds the wrong kind of file).
-pub fn file_kind(kind: std::fs::FileType) -> &'static str {
+pub(crate) fn file_kind(kind: std::fs::FileType) -> &'static str {
     if kind.is_file() {
         "a regular file"
     } else if kind.is_dir() {
@@ -131,7 +131,7 @@ fn saturate(n: usize) -> u32 {
 /// column (in characters), or `None` when it never does. Brackets inside `'...'` and `"..."`
 /// strings (with `\` escapes) and inside `//` and `/* */` comments do not count. Linear in the
 /// text, no recursion.
-pub fn json5_too_deep(text: &str, max: usize) -> Option<(u32, u32)> {
+pub(crate) fn json5_too_deep(text: &str, max: usize) -> Option<(u32, u32)> {
     #[derive(Clone, Copy, PartialEq)]
     enum St {
         Code,

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 ///
 /// Errors: the temporary file cannot be created or written (its folder is missing, read-only or
 /// full), or the rename fails (`path` is a folder: `EISDIR`); the temporary file is removed.
-pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+pub(crate) fn replace(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     via_temporary(path, bytes, mode, None)
 }
 
@@ -29,7 +29,7 @@ pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
 /// own files).
 ///
 /// Errors: as [`replace`]; also when the owner cannot be set although the process is root.
-pub fn replace_keeping_owner(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+pub(crate) fn replace_keeping_owner(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     match std::fs::metadata(path) {
         Ok(old) => via_temporary(path, bytes, old.mode() & 0o7777, Some((old.uid(), old.gid()))),
@@ -68,7 +68,7 @@ fn via_temporary(path: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>
 /// root) leaves it as it is.
 ///
 /// Errors: the change failed for another reason than permission.
-pub fn keep_owner(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+pub(crate) fn keep_owner(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     match std::os::unix::fs::lchown(path, Some(uid), Some(gid)) {
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && !nix::unistd::geteuid().is_root() => Ok(()),
         other => other,
@@ -80,7 +80,7 @@ pub fn keep_owner(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
 ///
 /// Errors: `AlreadyExists` when the name is taken; the file cannot be created or written (a
 /// partly written file is removed).
-pub fn create_new(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+pub(crate) fn create_new(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let written = write_exclusive(path, bytes, mode);
     if let Err(e) = &written
         && e.kind() != std::io::ErrorKind::AlreadyExists
@@ -91,7 +91,7 @@ pub fn create_new(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
 }
 
 /// Names tried by [`create_numbered`] for one base name.
-pub const MAX_NUMBERED: u32 = 100;
+pub(crate) const MAX_NUMBERED: u32 = 100;
 
 /// Creates `base` with `bytes` (mode `mode`) as [`create_new`] does, or when that name is taken,
 /// `<base>-2`, `<base>-3`, ... up to [`MAX_NUMBERED`] names: for copies kept beside an
@@ -99,7 +99,7 @@ pub const MAX_NUMBERED: u32 = 100;
 /// used.
 ///
 /// Errors: a name could not be written, or every name is taken.
-pub fn create_numbered(base: &Path, bytes: &[u8], mode: u32) -> std::io::Result<PathBuf> {
+pub(crate) fn create_numbered(base: &Path, bytes: &[u8], mode: u32) -> std::io::Result<PathBuf> {
     for n in 1..=MAX_NUMBERED {
         let path = match n {
             1 => base.to_path_buf(),

@@ -45,7 +45,7 @@ impl spawn::Launch for Plan {
 }
 
 /// Time between readiness probes while starting.
-pub const READY_PROBE_PERIOD: Duration = Duration::from_millis(250);
+pub(crate) const READY_PROBE_PERIOD: Duration = Duration::from_millis(250);
 /// Output lines kept to explain an exit (exit 78: config error or state-dir lock?).
 const LAST_LINES: usize = 40;
 /// How long to wait for the last output lines after an exit 78 before judging it.
@@ -63,7 +63,7 @@ const LOCK_MARKERS: &[&str] = &[
 
 /// Starts the actor of `profile` and returns its handle and task. The instance starts stopped;
 /// send [`Control::Start`].
-pub fn spawn_actor(
+pub(crate) fn spawn_actor(
     profile: &Profile,
     plan: Arc<Plan>,
     marker: String,
@@ -811,7 +811,7 @@ impl Actor {
 
 /// Judges an exit 78 from the gateway's last output lines: `None` for the state-dir lock case
 /// (transient, docs/openclaw.md, "Shared state between instances"), else the most telling error line (a real configuration error).
-pub fn classify_exit_78(lines: &VecDeque<String>) -> Option<String> {
+pub(crate) fn classify_exit_78(lines: &VecDeque<String>) -> Option<String> {
     if lines.iter().any(|l| LOCK_MARKERS.iter().any(|m| l.contains(m))) {
         return None;
     }
@@ -855,7 +855,7 @@ const CLAWDBOT_CONFIG_MARKERS: &[&str] = &[
 /// configuration error (a `Problem:` entry such as `- browser: Unrecognized key: "controlPort"`,
 /// else the marker line itself), `None` for any other failure (a busy port, a lock timeout, a
 /// crash), which is restarted per policy.
-pub fn classify_clawdbot_exit_1(lines: &VecDeque<String>) -> Option<String> {
+pub(crate) fn classify_clawdbot_exit_1(lines: &VecDeque<String>) -> Option<String> {
     if !lines.iter().any(|l| CLAWDBOT_CONFIG_MARKERS.iter().any(|m| l.contains(m))) {
         return None;
     }

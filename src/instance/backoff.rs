@@ -8,11 +8,11 @@ use tokio::time::Instant;
 
 /// A run that had been ready this long restarts at once (s6-supervise's rule: no pause for a
 /// service that had been ready for more than a second).
-pub const STABLE_READY: Duration = Duration::from_secs(1);
+pub(crate) const STABLE_READY: Duration = Duration::from_secs(1);
 
 /// Backoff and crash-loop state of one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     settings: RestartSettings,
     /// Consecutive failures since the last reset; the next delay is `initial * 2^failures`.
     failures: u32,
@@ -22,7 +22,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// Fresh state for `settings`.
-    pub fn new(settings: RestartSettings) -> Self {
+    pub(crate) fn new(settings: RestartSettings) -> Self {
         Backoff {
             settings,
             failures: 0,
@@ -31,7 +31,7 @@ impl Backoff {
     }
 
     /// Records a start at `now`.
-    pub fn record_start(&mut self, now: Instant) {
+    pub(crate) fn record_start(&mut self, now: Instant) {
         self.starts.push_back(now);
         self.prune(now);
     }
@@ -47,13 +47,13 @@ impl Backoff {
     }
 
     /// Whether one more start at `now` would exceed `max_starts` within the window.
-    pub fn crash_loop(&mut self, now: Instant) -> bool {
+    pub(crate) fn crash_loop(&mut self, now: Instant) -> bool {
         self.prune(now);
         self.starts.len() >= self.settings.crash_loop_max_starts as usize
     }
 
     /// Starts counted in the current window.
-    pub fn starts_in_window(&self) -> usize {
+    pub(crate) fn starts_in_window(&self) -> usize {
         self.starts.len()
     }
 
@@ -61,7 +61,7 @@ impl Backoff {
     /// after a stable run (uptime ≥ `reset_after`, like s6, which respawns at once a service that
     /// had been up), else `initial * 2^n` capped at `max`, `n` counting failures since the last
     /// stable run.
-    pub fn next_delay(&mut self, uptime: Duration, ready_for: Duration) -> Duration {
+    pub(crate) fn next_delay(&mut self, uptime: Duration, ready_for: Duration) -> Duration {
         // s6: no wait for a service that had been up and ready for a second.
         if uptime >= self.settings.backoff_reset_after || ready_for >= STABLE_READY {
             self.failures = 0;
@@ -73,13 +73,13 @@ impl Backoff {
     }
 
     /// Forgets failures and the tally (an operator's explicit start).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.failures = 0;
         self.starts.clear();
     }
 
     /// The settings.
-    pub fn settings(&self) -> &RestartSettings {
+    pub(crate) fn settings(&self) -> &RestartSettings {
         &self.settings
     }
 }

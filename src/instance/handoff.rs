@@ -18,11 +18,11 @@ use crate::process::tool;
 use std::time::Duration;
 
 /// How long the consume command may take (a Node CLI start: 5.4 s on the 2-core dev machine).
-pub const CONSUME_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const CONSUME_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What consume answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// The gateway handed a restart back; `reason` is the handoff's own (e.g. `sigusr2`).
     Accepted {
         /// `handoff.reason`, when given.
@@ -43,7 +43,7 @@ pub enum Verdict {
 /// leading arguments with `gateway run` replaced by `gateway restart-handoff consume
 /// --expected-pid <pid> --json`. `None` when `command` does not end in `gateway run` (a
 /// wrapper script, whose CLI is unknown).
-pub fn consume_argv(command: &[String], pid: i32) -> Option<Vec<String>> {
+pub(crate) fn consume_argv(command: &[String], pid: i32) -> Option<Vec<String>> {
     let cli = command.strip_suffix(&["gateway".to_string(), "run".to_string()])?;
     if cli.is_empty() {
         return None;
@@ -58,7 +58,7 @@ pub fn consume_argv(command: &[String], pid: i32) -> Option<Vec<String>> {
 /// "protocolVersion":1,"status":...}`).
 ///
 /// Errors: not that JSON (the text, shortened, is in the message).
-pub fn parse(stdout: &[u8]) -> Result<Verdict, String> {
+pub(crate) fn parse(stdout: &[u8]) -> Result<Verdict, String> {
     fn str_at(x: Option<&serde_json::Value>) -> Option<&str> {
         x.and_then(serde_json::Value::as_str)
     }
@@ -86,7 +86,7 @@ pub fn parse(stdout: &[u8]) -> Result<Verdict, String> {
 /// Runs `argv` (from [`consume_argv`]) with the gateway's environment and working directory.
 ///
 /// Errors: the command could not run, failed, timed out, or printed something else.
-pub async fn consume(argv: &[String], plan: &Plan) -> Result<Verdict, String> {
+pub(crate) async fn consume(argv: &[String], plan: &Plan) -> Result<Verdict, String> {
     let Some((program, args)) = argv.split_first() else {
         return Err("the restart-handoff consume command is empty".to_string());
     };

@@ -11,12 +11,12 @@ use tokio::io::{AsyncRead, ReadBuf};
 const READ_BYTES: usize = 4096;
 /// Longest line kept whole, in bytes: a longer one is cut here and its rest read as the next
 /// line, so that a gateway writing without a newline cannot grow clawherd's memory without bound.
-pub const MAX_LINE_BYTES: usize = 64 * 1024;
+pub(super) const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// The lines of one output stream (stdout or stderr of a gateway). Each line comes without its
 /// `\n` (or `\r\n`), invalid UTF-8 replaced by U+FFFD; the last line counts without a final
 /// newline. Lines longer than [`MAX_LINE_BYTES`] come in pieces of that size.
-pub struct Lines<R> {
+pub(super) struct Lines<R> {
     /// The stream; `None` once it ended (EOF or a read error).
     inner: Option<R>,
     /// Bytes read and not yet taken, from `start` on; empty, with no allocation, when none are.
@@ -27,7 +27,7 @@ pub struct Lines<R> {
 
 impl<R: AsyncRead + Unpin> Lines<R> {
     /// Lines of `inner`.
-    pub fn new(inner: R) -> Self {
+    pub(super) fn new(inner: R) -> Self {
         Lines {
             inner: Some(inner),
             pending: Vec::new(),
@@ -37,7 +37,7 @@ impl<R: AsyncRead + Unpin> Lines<R> {
 
     /// The next line; `None` once the stream ended (EOF or a read error) and every line of it
     /// was taken. Cancel-safe: bytes read are kept in the reader until their line is taken.
-    pub async fn next_line(&mut self) -> Option<String> {
+    pub(super) async fn next_line(&mut self) -> Option<String> {
         loop {
             if let Some(line) = self.take_line() {
                 return Some(line);

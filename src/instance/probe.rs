@@ -9,21 +9,21 @@ use http_body_util::Full;
 use std::time::Duration;
 
 /// Readiness path.
-pub const READY_PATH: &str = "/readyz";
+pub(crate) const READY_PATH: &str = "/readyz";
 /// Liveness path.
-pub const LIVE_PATH: &str = "/healthz";
+pub(crate) const LIVE_PATH: &str = "/healthz";
 
 /// Why a probe got no HTTP answer: refused (nothing listens yet), an HTTP error, a timeout,
 /// or a body over [`MAX_BODY_BYTES`].
-pub type ProbeError = http::HttpError;
+pub(crate) type ProbeError = http::HttpError;
 
 /// The largest probe answer read; `/readyz` answers are a few hundred bytes.
-pub const MAX_BODY_BYTES: usize = 1 << 20;
+pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// `GET path` on `127.0.0.1:port`; returns the status code and body.
 ///
 /// Errors: [`ProbeError`] (refused, HTTP error, timeout, body too large).
-pub async fn get(port: u16, path: &str, timeout: Duration) -> Result<(u16, Bytes), ProbeError> {
+pub(crate) async fn get(port: u16, path: &str, timeout: Duration) -> Result<(u16, Bytes), ProbeError> {
     let request = hyper::Request::get(path)
         .header(hyper::header::HOST, format!("127.0.0.1:{port}"))
         .header(hyper::header::CONNECTION, "close")
@@ -32,7 +32,7 @@ pub async fn get(port: u16, path: &str, timeout: Duration) -> Result<(u16, Bytes
 }
 
 /// Whether the gateway on `port` reports ready (`GET /readyz` → 200).
-pub async fn is_ready(port: u16, timeout: Duration) -> bool {
+pub(crate) async fn is_ready(port: u16, timeout: Duration) -> bool {
     matches!(get(port, READY_PATH, timeout).await, Ok((200, _)))
 }
 
@@ -47,7 +47,7 @@ pub async fn is_ready(port: u16, timeout: Duration) -> bool {
 /// first round after ready (or after a round that took long) comes within ½ to 1½ periods, so
 /// failure detection stays within `period × failures` plus at most half a period. Pure
 /// arithmetic on durations; `period` of zero answers zero.
-pub fn until_next_round(name: &str, period: std::time::Duration, now: std::time::Instant) -> std::time::Duration {
+pub(crate) fn until_next_round(name: &str, period: std::time::Duration, now: std::time::Instant) -> std::time::Duration {
     static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     next_slot(name, period, now.saturating_duration_since(*EPOCH.get_or_init(|| now)))
 }
@@ -75,7 +75,7 @@ fn next_slot(name: &str, period: std::time::Duration, since_epoch: std::time::Du
 /// A path clawdbot's HTTP server answers for POST only, without auth and whatever the config
 /// (`handleToolsInvokeHttpRequest`, clawdbot's dist/gateway/tools-invoke-http.js): a GET gets
 /// `405 Method Not Allowed`, where the Control UI fallback would give any other path 200 HTML.
-pub const CLAWDBOT_POST_ONLY_PATH: &str = "/tools/invoke";
+pub(crate) const CLAWDBOT_POST_ONLY_PATH: &str = "/tools/invoke";
 
 /// Whether the clawdbot gateway's HTTP handler chain answers on `127.0.0.1:port`: `GET
 /// /tools/invoke` → 405 with the body `Method Not Allowed`. A weaker proof than
@@ -83,7 +83,7 @@ pub const CLAWDBOT_POST_ONLY_PATH: &str = "/tools/invoke";
 /// so it serves the periodic rounds of a gateway clawherd cannot authenticate to, once
 /// [`clawdbot_challenge`] has shown it to be the gateway (each challenge logs a warning, `closed
 /// before connect`).
-pub async fn clawdbot_http_alive(port: u16, timeout: Duration) -> bool {
+pub(crate) async fn clawdbot_http_alive(port: u16, timeout: Duration) -> bool {
     matches!(get(port, CLAWDBOT_POST_ONLY_PATH, timeout).await, Ok((405, body)) if body.as_ref() == b"Method Not Allowed")
 }
 
@@ -95,7 +95,7 @@ pub async fn clawdbot_http_alive(port: u16, timeout: Duration) -> bool {
 ///
 /// [`clawdbot::challenge`]: super::clawdbot::challenge
 /// [`clawdbot::health`]: super::clawdbot::health
-pub async fn clawdbot_challenge(port: u16, timeout: Duration) -> bool {
+pub(crate) async fn clawdbot_challenge(port: u16, timeout: Duration) -> bool {
     super::clawdbot::challenge(port, timeout).await
 }
 

@@ -26,27 +26,27 @@ fn probe_histogram() -> Histogram {
 }
 
 /// A histogram family per profile.
-pub type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
+pub(crate) type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
 
 /// Probe round latency per profile, in seconds (recorded by the instance actors).
-pub static PROBE_SECONDS: LazyLock<HistogramFamily> = LazyLock::new(|| Family::new_with_constructor(probe_histogram));
+pub(crate) static PROBE_SECONDS: LazyLock<HistogramFamily> = LazyLock::new(|| Family::new_with_constructor(probe_histogram));
 
 /// Failovers per standby profile (incremented by the failover controllers).
-pub static FAILOVERS: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family::default);
+pub(crate) static FAILOVERS: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family::default);
 
 /// Changes rolled back per profile (incremented by the rollout when a changed instance failed
 /// its verification).
-pub static ROLLBACKS: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family::default);
+pub(crate) static ROLLBACKS: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family::default);
 
 /// Label set for one profile.
-pub fn profile_label(profile: &str) -> Labels {
+pub(crate) fn profile_label(profile: &str) -> Labels {
     vec![("profile".to_string(), profile.to_string())]
 }
 
 /// One instance's figures at scrape time, as the control API reads them from its status and
 /// `/proc`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct InstanceSample {
+pub(crate) struct InstanceSample {
     /// Profile name.
     pub profile: String,
     /// Role (`main`, `rescue`, ...).
@@ -71,7 +71,7 @@ pub struct InstanceSample {
 
 /// The exposition of `instances` now, plus the process-wide families and clawherd's own
 /// figures (OpenMetrics text).
-pub fn render(instances: &[InstanceSample]) -> String {
+pub(crate) fn render(instances: &[InstanceSample]) -> String {
     let mut reg = Registry::with_prefix("clawherd");
     let info = Family::<Labels, Gauge>::default();
     let up = Family::<Labels, Gauge>::default();

@@ -3,7 +3,7 @@
 //! URL's user-info, well-known token formats), so a secret under an innocent name is hidden too.
 
 /// What replaces a redacted value.
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 /// What replaces the password of a URL's user-info (`scheme://user:***@host`).
 const MASK: &str = "***";
 
@@ -59,7 +59,7 @@ const MIN_TOKEN_TAIL: usize = 8;
 /// Whether a variable or flag name says its value is secret: one of its segments (split on
 /// `_`, `-`, `.`; case ignored) is a secret word such as `KEY`, `TOKEN`, `PASS` or `WEBHOOK`,
 /// or a segment contains a distinctive one such as `TOKEN` or `PASSWORD`.
-pub fn is_secret_name(name: &str) -> bool {
+pub(crate) fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     upper
         .split(['_', '-', '.'])
@@ -111,7 +111,7 @@ fn mask_url_passwords(value: &str) -> Option<String> {
 
 /// A value as it may be shown: [`REDACTED`] when it holds a token-shaped word, URL passwords
 /// masked, otherwise unchanged. The flag says whether anything was hidden.
-pub fn redact_value(value: &str) -> (String, bool) {
+pub(crate) fn redact_value(value: &str) -> (String, bool) {
     if value
         .split(|c: char| c.is_whitespace() || c == '=' || c == ',' || c == '"' || c == '\'')
         .any(is_token_shaped)
@@ -126,7 +126,7 @@ pub fn redact_value(value: &str) -> (String, bool) {
 
 /// An environment variable as it may be shown: [`REDACTED`] under a secret name, else
 /// [`redact_value`]. The flag says whether anything was hidden.
-pub fn redact_var(name: &str, value: &str) -> (String, bool) {
+pub(crate) fn redact_var(name: &str, value: &str) -> (String, bool) {
     if is_secret_name(name) {
         (REDACTED.to_string(), true)
     } else {
@@ -137,7 +137,7 @@ pub fn redact_var(name: &str, value: &str) -> (String, bool) {
 /// A command line as it may be shown, and the flags (or `argv[N]`) whose values were hidden:
 /// the value of a secret-named flag (`--token x`, `--token=x`, `--api-key x`, `--password=x`)
 /// is [`REDACTED`], and every other argument goes through [`redact_value`].
-pub fn redact_argv(argv: &[String]) -> (Vec<String>, Vec<String>) {
+pub(crate) fn redact_argv(argv: &[String]) -> (Vec<String>, Vec<String>) {
     let mut out = Vec::with_capacity(argv.len());
     let mut hidden = Vec::new();
     let mut secret_flag: Option<&str> = None;
@@ -176,7 +176,7 @@ pub fn redact_argv(argv: &[String]) -> (Vec<String>, Vec<String>) {
 /// secret-named flag (`--token x`, `--api-key=x`) or assignment (`OPENAI_KEY=x`), and URL
 /// passwords are masked. Whitespace, punctuation around a word and everything else are kept.
 /// Linear in the text.
-pub fn redact_text(text: &str) -> String {
+pub(crate) fn redact_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut secret_flag_before = false;
     for piece in text.split_inclusive(char::is_whitespace) {

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 const TREE_POLL: Duration = Duration::from_millis(25);
 
 /// Sends `sig` to process group `pgid`; a group already gone is not an error.
-pub fn signal_group(pgid: i32, sig: Signal) {
+pub(crate) fn signal_group(pgid: i32, sig: Signal) {
     match killpg(Pid::from_raw(pgid), sig) {
         Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
         Err(e) => tracing::warn!(pgid, signal = %sig, error = %e, "killpg failed"),
@@ -24,7 +24,7 @@ pub fn signal_group(pgid: i32, sig: Signal) {
 
 /// Where to look for an instance's tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// The live tree under clawherd (leader's descendants and clawherd's own marked orphans):
     /// a few `/proc` reads, used for every exit and stop.
     Live,
@@ -46,7 +46,7 @@ fn members(scope: Scope, leader: Option<i32>, marker: &str) -> Vec<ProcInfo> {
 
 /// Sends `sig` to each member, after checking that the pid still names the same process
 /// (same start time), so a recycled pid is never signalled.
-pub fn signal_members(members: &[ProcInfo], sig: Signal) {
+pub(crate) fn signal_members(members: &[ProcInfo], sig: Signal) {
     for m in members {
         if tree::stat_of(m.pid).is_some_and(|p| p.starttime == m.starttime) {
             let _ = kill(Pid::from_raw(m.pid), sig);
@@ -57,7 +57,7 @@ pub fn signal_members(members: &[ProcInfo], sig: Signal) {
 /// Brings the rest of a tree down after its leader exited: SIGTERM (and SIGCONT, so a stopped
 /// one can act on it) to every member, then SIGKILL to those still there after `grace`, then
 /// waits (bounded) until none is left. Returns the members that were found at first.
-pub async fn take_down(scope: Scope, leader: Option<i32>, marker: &str, grace: Duration) -> Vec<ProcInfo> {
+pub(crate) async fn take_down(scope: Scope, leader: Option<i32>, marker: &str, grace: Duration) -> Vec<ProcInfo> {
     let found = members(scope, leader, marker);
     if found.is_empty() {
         return found;
@@ -79,7 +79,7 @@ pub async fn take_down(scope: Scope, leader: Option<i32>, marker: &str, grace: D
 /// one shared `grace`, SIGKILL to all that are left, then waits (bounded, 10 s) until `find`
 /// lists nothing. Takes at most `grace` + 10 s, however many trees there are. Returns the
 /// processes found at first.
-pub async fn take_down_together(find: impl Fn() -> Vec<ProcInfo>, grace: Duration) -> Vec<ProcInfo> {
+pub(crate) async fn take_down_together(find: impl Fn() -> Vec<ProcInfo>, grace: Duration) -> Vec<ProcInfo> {
     let found = find();
     if found.is_empty() {
         return found;
@@ -110,7 +110,7 @@ pub async fn take_down_together(find: impl Fn() -> Vec<ProcInfo>, grace: Duratio
 }
 
 /// SIGKILLs every member of the live tree at once and waits (bounded, 10 s) until none is left.
-pub async fn kill_all(leader: Option<i32>, marker: &str) {
+pub(crate) async fn kill_all(leader: Option<i32>, marker: &str) {
     let found = members(Scope::Live, leader, marker);
     signal_members(&found, Signal::SIGKILL);
     if let Some(l) = leader {
@@ -120,7 +120,7 @@ pub async fn kill_all(leader: Option<i32>, marker: &str) {
 }
 
 /// Waits until the tree has no member, or `deadline`; true if it is gone.
-pub async fn wait_gone(scope: Scope, leader: Option<i32>, marker: &str, deadline: Instant) -> bool {
+pub(crate) async fn wait_gone(scope: Scope, leader: Option<i32>, marker: &str, deadline: Instant) -> bool {
     loop {
         if members(scope, leader, marker).is_empty() {
             return true;

@@ -110,7 +110,7 @@ impl Response {
 /// the [`Response`]. No timeout: wrap it, or use [`fetch`].
 ///
 /// Errors: [`HttpError::Connect`], [`HttpError::Http`].
-pub async fn send(target: &Target, request: hyper::Request<Full<Bytes>>) -> Result<Response, HttpError> {
+pub(crate) async fn send(target: &Target, request: hyper::Request<Full<Bytes>>) -> Result<Response, HttpError> {
     let connect_error = |source| HttpError::Connect {
         target: target.clone(),
         source,
@@ -139,7 +139,7 @@ pub async fn send(target: &Target, request: hyper::Request<Full<Bytes>>) -> Resu
 /// most `cap_bytes` long.
 ///
 /// Errors: [`HttpError`] (refused, HTTP error, timeout, body too large).
-pub async fn fetch(
+pub(crate) async fn fetch(
     target: &Target,
     request: hyper::Request<Full<Bytes>>,
     timeout: Duration,

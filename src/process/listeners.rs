@@ -17,7 +17,7 @@ use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
 
 /// TCP ports in LISTEN state on any local address (IPv4 and IPv6), as `(port, socket inode)`,
 /// sorted and without duplicates.
-pub fn listening_ports() -> Vec<(u16, u64)> {
+pub(crate) fn listening_ports() -> Vec<(u16, u64)> {
     let mut out = match (dump_listeners(AF_INET), dump_listeners(AF_INET6)) {
         (Ok(mut v4), Ok(v6)) => {
             v4.extend(v6);

@@ -33,12 +33,12 @@ static SPAWN_GATE: RwLock<()> = RwLock::new(());
 /// Makes this process a child subreaper (Linux ≥ 3.4).
 ///
 /// Errors: the `prctl` failure (e.g. not Linux).
-pub fn become_subreaper() -> nix::Result<()> {
+pub(crate) fn become_subreaper() -> nix::Result<()> {
     nix::sys::prctl::set_child_subreaper(true)
 }
 
 /// Runs `spawn` under the shared side of the spawn gate and registers the pid it returns.
-pub fn spawn_leader<T>(spawn: impl FnOnce() -> std::io::Result<(T, i32)>) -> std::io::Result<T> {
+pub(crate) fn spawn_leader<T>(spawn: impl FnOnce() -> std::io::Result<(T, i32)>) -> std::io::Result<T> {
     let _gate = SPAWN_GATE.read().unwrap_or_else(|e| e.into_inner());
     let (value, pid) = spawn()?;
     LEADERS.lock().unwrap_or_else(|e| e.into_inner()).insert(pid);
@@ -46,19 +46,19 @@ pub fn spawn_leader<T>(spawn: impl FnOnce() -> std::io::Result<(T, i32)>) -> std
 }
 
 /// Forgets a leader once tokio has reaped it.
-pub fn forget_leader(pid: i32) {
+pub(crate) fn forget_leader(pid: i32) {
     LEADERS.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
 }
 
 /// Whether `pid` is a gateway tokio owns.
-pub fn is_leader(pid: i32) -> bool {
+pub(crate) fn is_leader(pid: i32) -> bool {
     LEADERS.lock().unwrap_or_else(|e| e.into_inner()).contains(&pid)
 }
 
 /// Reaps every zombie child of ours that is not a registered leader and not in our own process
 /// group; returns their pids. Reads only our own children (`/proc/self/task/*/children`), not
 /// the whole process table.
-pub fn reap_orphans() -> Vec<i32> {
+pub(crate) fn reap_orphans() -> Vec<i32> {
     let me = std::process::id() as i32;
     let own_group = nix::unistd::getpgrp().as_raw();
     let _gate = SPAWN_GATE.write().unwrap_or_else(|e| e.into_inner());
@@ -78,14 +78,14 @@ pub fn reap_orphans() -> Vec<i32> {
 /// How long the reaper lets SIGCHLDs gather before it scans. When a fleet stops at once, every
 /// gateway's exit sends one, and each scan reads the list of all of clawherd's children: one
 /// scan per burst, not one per exit. An orphan stays a zombie that much longer.
-pub const COALESCE: Duration = Duration::from_millis(10);
+pub(crate) const COALESCE: Duration = Duration::from_millis(10);
 
 /// Reaps orphans after every SIGCHLD (at most one scan per [`COALESCE`]) until the task is
 /// dropped. Signals coalesce, so each one means "re-check", and one scan reaps all that are
 /// waiting.
 ///
 /// Errors: the SIGCHLD handler cannot be installed.
-pub async fn run() -> std::io::Result<()> {
+pub(crate) async fn run() -> std::io::Result<()> {
     let mut sigchld = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())?;
     loop {
         sigchld.recv().await;

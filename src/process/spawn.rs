@@ -26,7 +26,7 @@ use tokio::sync::Semaphore;
 
 /// What a spawn needs to know: the exact argv, the whole environment (nothing is inherited) and
 /// the working directory. The fleet's plan implements it; this module knows nothing of fleets.
-pub trait Launch {
+pub(crate) trait Launch {
     /// `argv[0]` is the program, looked up on the environment's `PATH`; an empty argv fails
     /// with [`SpawnError::Exec`].
     fn argv(&self) -> &[String];
@@ -89,7 +89,7 @@ impl Drop for Wanting {
 /// thread is involved); a larger burst runs on tokio's blocking pool, at most four per CPU at a
 /// time. Same result and errors as [`spawn`]; a spawn cancelled by the runtime's shutdown is
 /// reported as [`SpawnError::Exec`].
-pub async fn spawn_parallel<L: Launch + Send + Sync + 'static>(plan: Arc<L>) -> Result<(Child, i32), SpawnError> {
+pub(crate) async fn spawn_parallel<L: Launch + Send + Sync + 'static>(plan: Arc<L>) -> Result<(Child, i32), SpawnError> {
     let _wanting = Wanting::new();
     tokio::task::yield_now().await;
     if WANTING.load(Ordering::SeqCst) <= cpus() {
@@ -110,7 +110,7 @@ pub async fn spawn_parallel<L: Launch + Send + Sync + 'static>(plan: Arc<L>) -> 
 
 /// Why a spawn failed.
 #[derive(Debug, thiserror::Error)]
-pub enum SpawnError {
+pub(crate) enum SpawnError {
     /// The working directory could not be created.
     #[error("cannot create working directory {path}: {source}")]
     Cwd { path: String, source: std::io::Error },
@@ -122,7 +122,7 @@ pub enum SpawnError {
 /// Starts the program of `plan`; returns the child and its pid (= its process group id).
 ///
 /// Errors: [`SpawnError`].
-pub fn spawn<L: Launch>(plan: &L) -> Result<(Child, i32), SpawnError> {
+pub(crate) fn spawn<L: Launch>(plan: &L) -> Result<(Child, i32), SpawnError> {
     let cwd = plan.cwd();
     // Only root switches; any other clawherd runs a `user:` gateway only as itself (the fleet's
     // proof refuses anything else), so there is nothing to switch.

@@ -9,7 +9,7 @@ use tokio::process::Command;
 
 /// Why a command gave no exit status.
 #[derive(Debug, thiserror::Error)]
-pub enum ToolError {
+pub(crate) enum ToolError {
     /// It could not be started (not found, not executable).
     #[error("cannot run {program}: {source}")]
     Spawn { program: String, source: std::io::Error },
@@ -25,7 +25,7 @@ pub enum ToolError {
 /// `timeout` passes; returns its status and standard output (bytes).
 ///
 /// Errors: [`ToolError`]; on [`ToolError::Timeout`] the command has been killed (SIGKILL).
-pub async fn run(cmd: &mut Command, timeout: Duration) -> Result<(ExitStatus, Vec<u8>), ToolError> {
+pub(crate) async fn run(cmd: &mut Command, timeout: Duration) -> Result<(ExitStatus, Vec<u8>), ToolError> {
     let program = cmd.as_std().get_program().to_string_lossy().into_owned();
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).kill_on_drop(true);
     let child = super::reaper::spawn_leader(|| {

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The variable clawherd sets in every child to find its tree later.
 #[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
-pub const MARKER_VAR: &str = "CLAWHERD_INSTANCE";
+pub(crate) const MARKER_VAR: &str = "CLAWHERD_INSTANCE";
 
 /// `MARKER_VAR=`, as it starts an entry of `/proc/PID/environ`.
 const MARKER_PREFIX: &[u8] = b"CLAWHERD_INSTANCE=";
@@ -21,7 +21,7 @@ const MARKER_PREFIX: &[u8] = b"CLAWHERD_INSTANCE=";
 /// time: the owner written into every marker, so that a process whose daemon still lives is
 /// never taken for a leftover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct DaemonId {
+pub(crate) struct DaemonId {
     /// The daemon's pid.
     pub pid: i32,
     /// Its start time in clock ticks since boot (`/proc/PID/stat` field 22); 0 when it could
@@ -31,7 +31,7 @@ pub struct DaemonId {
 
 impl DaemonId {
     /// This process, read once from `/proc/self/stat`.
-    pub fn current() -> DaemonId {
+    pub(crate) fn current() -> DaemonId {
         static ME: std::sync::OnceLock<DaemonId> = std::sync::OnceLock::new();
         *ME.get_or_init(|| {
             let pid = std::process::id() as i32;
@@ -44,7 +44,7 @@ impl DaemonId {
 
     /// Whether this daemon still runs: its pid names a live process (not a zombie) with the
     /// same start time.
-    pub fn is_alive(self) -> bool {
+    pub(crate) fn is_alive(self) -> bool {
         stat_of(self.pid).is_some_and(|p| p.state != 'Z' && (self.starttime == 0 || p.starttime == self.starttime))
     }
 }
@@ -54,7 +54,7 @@ impl DaemonId {
 /// clawherds (`<profile>@<fleet file>`) parse with no daemon, so they are leftovers whenever
 /// they are found at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Marker {
+pub(crate) struct Marker {
     /// The daemon that spawned the process, when the marker names it.
     pub daemon: Option<DaemonId>,
     /// `<profile>@<fleet file>`: which instance of which fleet, whichever daemon runs it.
@@ -63,7 +63,7 @@ pub struct Marker {
 
 impl Marker {
     /// The marker of `profile` of the fleet file at `fleet`, spawned by `daemon`.
-    pub fn new(daemon: DaemonId, profile: &str, fleet: &std::path::Path) -> Marker {
+    pub(crate) fn new(daemon: DaemonId, profile: &str, fleet: &std::path::Path) -> Marker {
         Marker {
             daemon: Some(daemon),
             instance: format!("{profile}@{}", fleet.display()),
@@ -72,7 +72,7 @@ impl Marker {
 
     /// Reads a marker. A value without a well-formed daemon part is taken whole as the
     /// instance (an older clawherd's marker, or a foreign one), never refused.
-    pub fn parse(value: &str) -> Marker {
+    pub(crate) fn parse(value: &str) -> Marker {
         let (head, _) = value.split_once('@').unwrap_or((value, ""));
         let daemon = head.split_once(':').and_then(|(d, _)| {
             let (pid, start) = d.split_once('.')?;
@@ -105,13 +105,13 @@ impl std::fmt::Display for Marker {
 
 /// The instance part (`<profile>@<fleet file>`) of the marker of `pid`, whichever daemon
 /// spawned it; `None` as for [`marker_of`].
-pub fn instance_of(pid: i32) -> Option<String> {
+pub(crate) fn instance_of(pid: i32) -> Option<String> {
     marker_of(pid).map(|m| Marker::parse(&m).instance)
 }
 
 /// One process as read from `/proc/PID/stat`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcInfo {
+pub(crate) struct ProcInfo {
     /// Process id.
     pub pid: i32,
     /// Parent pid.
@@ -147,7 +147,7 @@ fn info(s: procfs::process::Stat) -> ProcInfo {
 }
 
 /// Every process visible now. Processes that vanish while reading are skipped.
-pub fn snapshot() -> Vec<ProcInfo> {
+pub(crate) fn snapshot() -> Vec<ProcInfo> {
     let Ok(all) = procfs::process::all_processes() else {
         return Vec::new();
     };
@@ -158,7 +158,7 @@ pub fn snapshot() -> Vec<ProcInfo> {
 /// `/proc/PID/environ` (the environment the process was started with). `None` when the process
 /// is gone, is not ours to read (another user's, without CAP_SYS_PTRACE), is a kernel thread
 /// (empty environment), or carries no marker.
-pub fn marker_of(pid: i32) -> Option<String> {
+pub(crate) fn marker_of(pid: i32) -> Option<String> {
     use std::io::Read;
     let mut environ = Vec::new();
     std::fs::File::open(format!("/proc/{pid}/environ"))
@@ -176,13 +176,13 @@ fn marker_in(environ: &[u8]) -> Option<&[u8]> {
 
 /// The command line of `pid`, joined with spaces (the gateway rewrites its title, so this may
 /// be just `openclaw-gateway`).
-pub fn cmdline_of(pid: i32) -> String {
+pub(crate) fn cmdline_of(pid: i32) -> String {
     Process::new(pid).and_then(|p| p.cmdline()).map(|v| v.join(" ")).unwrap_or_default()
 }
 
 /// Members of an instance's tree (see the module doc), excluding clawherd itself and zombies.
 /// `leader` is the gateway's pid (= its process group) if one is running.
-pub fn tree_members(procs: &[ProcInfo], leader: Option<i32>, marker: &str) -> Vec<ProcInfo> {
+pub(crate) fn tree_members(procs: &[ProcInfo], leader: Option<i32>, marker: &str) -> Vec<ProcInfo> {
     let me = std::process::id() as i32;
     let mut members: BTreeMap<i32, ProcInfo> = BTreeMap::new();
     if let Some(leader) = leader {
@@ -216,7 +216,7 @@ pub fn tree_members(procs: &[ProcInfo], leader: Option<i32>, marker: &str) -> Ve
 
 /// Direct children of `pid` (of all its threads), from `/proc/PID/task/*/children`
 /// (CONFIG_PROC_CHILDREN). Empty if `pid` is gone.
-pub fn children_of(pid: i32) -> Vec<i32> {
+pub(crate) fn children_of(pid: i32) -> Vec<i32> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };
@@ -230,7 +230,7 @@ pub fn children_of(pid: i32) -> Vec<i32> {
 }
 
 /// `/proc/PID/stat` of one process, if it exists.
-pub fn stat_of(pid: i32) -> Option<ProcInfo> {
+pub(crate) fn stat_of(pid: i32) -> Option<ProcInfo> {
     Process::new(pid).ok()?.stat().ok().map(info)
 }
 
@@ -239,14 +239,14 @@ pub fn stat_of(pid: i32) -> Option<ProcInfo> {
 /// descendants. Complete while clawherd is the subreaper: every orphan of the tree lands on
 /// clawherd, so nothing else needs to be read. Zombies are excluded. For processes left by an
 /// earlier clawherd (re-parented to init), use [`tree_members`] over a full [`snapshot`].
-pub fn live_tree(leader: Option<i32>, marker: &str, is_leader: &dyn Fn(i32) -> bool) -> Vec<ProcInfo> {
+pub(crate) fn live_tree(leader: Option<i32>, marker: &str, is_leader: &dyn Fn(i32) -> bool) -> Vec<ProcInfo> {
     live_trees(&[(leader, marker)], is_leader).into_iter().next().unwrap_or_default()
 }
 
 /// [`live_tree`] of several instances, each given as (leader, marker), in their order. clawherd's
 /// own children are read once for all of them (a whole-fleet `status` of 1,000 instances would
 /// otherwise read the list of 1,000 children 1,000 times).
-pub fn live_trees(instances: &[(Option<i32>, &str)], is_leader: &dyn Fn(i32) -> bool) -> Vec<Vec<ProcInfo>> {
+pub(crate) fn live_trees(instances: &[(Option<i32>, &str)], is_leader: &dyn Fn(i32) -> bool) -> Vec<Vec<ProcInfo>> {
     let me = std::process::id() as i32;
     // Our children that are not gateways: orphans of some tree, each with its marker.
     let orphans: Vec<(i32, String)> = children_of(me)
@@ -285,7 +285,7 @@ pub fn live_trees(instances: &[(Option<i32>, &str)], is_leader: &dyn Fn(i32) -> 
 /// process that carries such a marker has its `stat` read. This is on the start-up path of
 /// every `clawherd run`, which reads every process on the host: a full [`snapshot`] first
 /// would open each process twice more.
-pub fn marked_processes(fleet_suffix: &str) -> BTreeMap<String, Vec<ProcInfo>> {
+pub(crate) fn marked_processes(fleet_suffix: &str) -> BTreeMap<String, Vec<ProcInfo>> {
     let me = std::process::id() as i32;
     let mut out: BTreeMap<String, Vec<ProcInfo>> = BTreeMap::new();
     let Ok(dir) = std::fs::read_dir("/proc") else { return out };
@@ -307,7 +307,7 @@ pub fn marked_processes(fleet_suffix: &str) -> BTreeMap<String, Vec<ProcInfo>> {
 }
 
 /// The pid holding each of `inodes` open, for processes we may read. Unknown inodes are absent.
-pub fn socket_owners(inodes: &BTreeSet<u64>) -> HashMap<u64, i32> {
+pub(crate) fn socket_owners(inodes: &BTreeSet<u64>) -> HashMap<u64, i32> {
     let mut owners = HashMap::new();
     let Ok(all) = procfs::process::all_processes() else { return owners };
     for p in all.filter_map(Result::ok) {

@@ -26,7 +26,7 @@
 /// free pages back (see the module doc); returns the bytes of mappings advised (the heap's share
 /// is not counted: glibc does not report it). Failures (an older kernel: EINVAL) are ignored, the
 /// cost is only memory.
-pub fn page_out_startup_code() -> u64 {
+pub(crate) fn page_out_startup_code() -> u64 {
     release_free_heap();
     let Ok(exe) = std::fs::read_link("/proc/self/exe") else { return 0 };
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
@@ -66,7 +66,7 @@ pub fn page_out_startup_code() -> u64 {
 
 /// How long after the last [`heap_churned`] the free pages are given back: the answer that
 /// churned the heap is written and freed by then, and a burst of calls costs one trim.
-pub const CHURN_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const CHURN_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Set by [`heap_churned`], taken by [`release_after_churn`] (one stored permit: calls
 /// meanwhile coalesce).
@@ -75,7 +75,7 @@ static CHURNED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 /// Says that the heap just held a large transient set of allocations (a whole-fleet `status` or
 /// `/metrics` answer, a fleet's last-known-good soaks ending): [`release_after_churn`] gives
 /// the free pages back once it settles. Cheap; callable from any thread.
-pub fn heap_churned() {
+pub(crate) fn heap_churned() {
     CHURNED.notify_one();
 }
 
@@ -84,7 +84,7 @@ pub fn heap_churned() {
 /// the free pages of a transient burst stay resident between the live allocations made
 /// meanwhile (probe rounds, status readings), about 3 MiB at 1,000 instances after three
 /// `status` calls; a trim costs about a millisecond there, once per burst.
-pub async fn release_after_churn() {
+pub(crate) async fn release_after_churn() {
     loop {
         CHURNED.notified().await;
         tokio::time::sleep(CHURN_SETTLE).await;

@@ -24,13 +24,13 @@ pub struct TreeSample {
 /// ([`tree::live_tree`]: the leader's descendants and clawherd's own marked orphans, a few
 /// `/proc` reads instead of a scan of the whole host).
 #[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
-pub fn sample(leader: Option<i32>, marker: &str) -> TreeSample {
+pub(crate) fn sample(leader: Option<i32>, marker: &str) -> TreeSample {
     sample_many(&[(leader, marker)]).into_iter().next().unwrap_or_default()
 }
 
 /// [`sample`] of several instances, each given as (leader, marker), in their order; clawherd's
 /// own children are read once for all ([`tree::live_trees`]).
-pub fn sample_many(instances: &[(Option<i32>, &str)]) -> Vec<TreeSample> {
+pub(crate) fn sample_many(instances: &[(Option<i32>, &str)]) -> Vec<TreeSample> {
     let page = procfs::page_size();
     tree::live_trees(instances, &crate::process::reaper::is_leader)
         .into_iter()
@@ -50,7 +50,7 @@ pub fn sample_many(instances: &[(Option<i32>, &str)]) -> Vec<TreeSample> {
 
 /// CPU use between two samples of the same tree, in percent of one core. A tree that lost
 /// processes in between can read low; never negative.
-pub fn cpu_percent(before: &TreeSample, after: &TreeSample, elapsed: Duration) -> f64 {
+pub(crate) fn cpu_percent(before: &TreeSample, after: &TreeSample, elapsed: Duration) -> f64 {
     let secs = elapsed.as_secs_f64();
     if secs <= 0.0 {
         return 0.0;
@@ -72,7 +72,7 @@ pub struct CpuHistory {
 
 /// A whole `status` answer's figures: each instance's tree and its (CPU percent, span in
 /// seconds), in the order of the instances.
-pub type Answer = (Vec<TreeSample>, Vec<(f64, f64)>);
+pub(crate) type Answer = (Vec<TreeSample>, Vec<(f64, f64)>);
 
 impl CpuHistory {
     /// A previous reading is used when it is at least this old (a shorter span reads too coarse

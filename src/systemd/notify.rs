@@ -29,7 +29,7 @@ use std::time::Duration;
 /// Where a [`Notifier`] sends its datagrams: a socket file, or a name in Linux's abstract
 /// socket namespace (`NOTIFY_SOCKET=@name`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NotifyTarget {
+pub(crate) enum NotifyTarget {
     /// A socket file (`NOTIFY_SOCKET=/run/systemd/notify`).
     Path(PathBuf),
     /// An abstract socket name, without the leading `@` (sent as a leading NUL byte).
@@ -40,7 +40,7 @@ pub enum NotifyTarget {
 ///
 /// Inactive (every call a no-op) when no usable `NOTIFY_SOCKET` was given.
 #[derive(Debug, Clone, Default)]
-pub struct Notifier {
+pub(crate) struct Notifier {
     target: Option<NotifyTarget>,
     watchdog: Option<Duration>,
 }
@@ -48,7 +48,7 @@ pub struct Notifier {
 impl Notifier {
     /// The notifier for this process, from its environment (`NOTIFY_SOCKET`, `WATCHDOG_USEC`,
     /// `WATCHDOG_PID`). Reads the environment once; changes nothing in it.
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         let env: BTreeMap<String, String> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
@@ -62,13 +62,13 @@ impl Notifier {
     /// unsupported forms with a warning in clawherd's log. The watchdog interval comes from
     /// `WATCHDOG_USEC` (microseconds) when `WATCHDOG_PID` is unset or equals this process's pid,
     /// as `sd_watchdog_enabled(3)` does.
-    pub fn from_env_map(env: &BTreeMap<String, String>) -> Self {
+    pub(crate) fn from_env_map(env: &BTreeMap<String, String>) -> Self {
         Self::from_env_map_for_pid(env, std::process::id())
     }
 
     /// Like [`Notifier::from_env_map`] for a given process id (`WATCHDOG_PID` is compared with
     /// `pid`).
-    pub fn from_env_map_for_pid(env: &BTreeMap<String, String>, pid: u32) -> Self {
+    pub(crate) fn from_env_map_for_pid(env: &BTreeMap<String, String>, pid: u32) -> Self {
         let target = match env.get("NOTIFY_SOCKET").map(String::as_str) {
             None | Some("") => None,
             Some(s) if s.starts_with('/') => Some(NotifyTarget::Path(PathBuf::from(s))),
@@ -95,7 +95,7 @@ impl Notifier {
     /// A notifier sending to the socket file at `path` (tests; a manager-independent listener).
     /// The watchdog is off.
     #[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
-    pub fn at(path: impl AsRef<Path>) -> Self {
+    pub(crate) fn at(path: impl AsRef<Path>) -> Self {
         Notifier {
             target: Some(NotifyTarget::Path(path.as_ref().to_path_buf())),
             watchdog: None,
@@ -103,13 +103,13 @@ impl Notifier {
     }
 
     /// True when messages are sent somewhere (a `NOTIFY_SOCKET` was given).
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         self.target.is_some()
     }
 
     /// Where messages go, if anywhere.
     #[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
-    pub fn target(&self) -> Option<&NotifyTarget> {
+    pub(crate) fn target(&self) -> Option<&NotifyTarget> {
         self.target.as_ref()
     }
 
@@ -118,7 +118,7 @@ impl Notifier {
     ///
     /// Errors: the datagram cannot be sent (socket gone, queue full: the socket is non-blocking
     /// so a stuck manager never stalls clawherd).
-    pub fn ready(&self, status: &str) -> io::Result<()> {
+    pub(crate) fn ready(&self, status: &str) -> io::Result<()> {
         let status = one_line(status);
         self.send(&[NotifyState::Ready, NotifyState::Status(&status)])
     }
@@ -126,7 +126,7 @@ impl Notifier {
     /// The one-line status `systemctl status` shows: `STATUS=<status>` (newlines become spaces).
     ///
     /// Errors: as [`Notifier::ready`].
-    pub fn status(&self, status: &str) -> io::Result<()> {
+    pub(crate) fn status(&self, status: &str) -> io::Result<()> {
         let status = one_line(status);
         self.send(&[NotifyState::Status(&status)])
     }
@@ -136,7 +136,7 @@ impl Notifier {
     /// when it was refused), or systemd keeps the unit in `reloading` until its start timeout.
     ///
     /// Errors: the monotonic clock cannot be read, or as [`Notifier::ready`].
-    pub fn reloading(&self) -> io::Result<()> {
+    pub(crate) fn reloading(&self) -> io::Result<()> {
         if !self.is_active() {
             return Ok(());
         }
@@ -147,7 +147,7 @@ impl Notifier {
     /// The stop begins: `STOPPING=1`. Send it before taking the gateways down.
     ///
     /// Errors: as [`Notifier::ready`].
-    pub fn stopping(&self) -> io::Result<()> {
+    pub(crate) fn stopping(&self) -> io::Result<()> {
         self.send(&[NotifyState::Stopping])
     }
 
@@ -157,7 +157,7 @@ impl Notifier {
     ///
     /// Errors: as [`Notifier::ready`].
     #[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
-    pub fn extend_timeout(&self, extra: Duration) -> io::Result<()> {
+    pub(crate) fn extend_timeout(&self, extra: Duration) -> io::Result<()> {
         let usec = u32::try_from(extra.as_micros()).unwrap_or(u32::MAX);
         self.send(&[NotifyState::ExtendTimeoutUsec(usec)])
     }
@@ -165,13 +165,13 @@ impl Notifier {
     /// The watchdog interval systemd expects pings within (`WatchdogSec=`, given as
     /// `WATCHDOG_USEC` for this pid), if the watchdog is on.
     #[cfg_attr(not(test), allow(dead_code, reason = "only the unit tests use it"))]
-    pub fn watchdog_interval(&self) -> Option<Duration> {
+    pub(crate) fn watchdog_interval(&self) -> Option<Duration> {
         self.watchdog
     }
 
     /// How often to call [`Notifier::watchdog`]: half of [`Notifier::watchdog_interval`], as
     /// `sd_watchdog_enabled(3)` recommends; `None` when the watchdog is off.
-    pub fn watchdog_ping_period(&self) -> Option<Duration> {
+    pub(crate) fn watchdog_ping_period(&self) -> Option<Duration> {
         self.watchdog.map(|d| d / 2)
     }
 
@@ -179,7 +179,7 @@ impl Notifier {
     /// (the supervisor's), not from a timer task of its own.
     ///
     /// Errors: as [`Notifier::ready`].
-    pub fn watchdog(&self) -> io::Result<()> {
+    pub(crate) fn watchdog(&self) -> io::Result<()> {
         self.send(&[NotifyState::Watchdog])
     }
 
@@ -204,7 +204,7 @@ impl Notifier {
 }
 
 /// The datagram for `states`: each `KEY=VALUE` followed by a newline, as `sd-notify` writes it.
-pub fn encode(states: &[NotifyState<'_>]) -> String {
+pub(crate) fn encode(states: &[NotifyState<'_>]) -> String {
     states.iter().map(|s| format!("{s}\n")).collect()
 }
 

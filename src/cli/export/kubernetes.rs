@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Settings of a Kubernetes export that the fleet file does not have.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
+pub(crate) struct Options {
     /// `metadata.namespace` of every object; none: the namespace `kubectl apply` uses.
     pub namespace: Option<String>,
     /// Size of each state dir's volume, a Kubernetes quantity (`10Gi`, the operator's default).
@@ -31,7 +31,7 @@ impl Default for Options {
 
 /// Whether `s` is a plain Kubernetes storage quantity: digits with an optional fraction, then
 /// an optional binary (`Ki`..`Ei`) or decimal (`k`, `M`..`E`) suffix, e.g. `10Gi`, `1.5T`.
-pub fn is_quantity(s: &str) -> bool {
+pub(crate) fn is_quantity(s: &str) -> bool {
     const SUFFIXES: &[&str] = &["Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E", ""];
     let number = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let suffix = s.get(number.len()..).unwrap_or_default();
@@ -48,13 +48,13 @@ pub fn is_quantity(s: &str) -> bool {
 /// `app.kubernetes.io/instance: <OpenClawInstance name>` on the pods it makes
 /// (`SelectorLabels`, openclaw-rocks/k8s-operator `internal/resources/common.go`); the plain
 /// target uses the same two, so one anti-affinity rule reads the same in both.
-pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+pub(crate) const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 /// See [`INSTANCE_LABEL`].
-pub const NAME_LABEL: &str = "app.kubernetes.io/name";
+pub(crate) const NAME_LABEL: &str = "app.kubernetes.io/name";
 
 /// Labels of every exported object: the pod labels above, `managed-by: clawherd`, and the fleet
 /// profile and role it came from.
-pub fn labels(i: &Instance) -> Value {
+pub(crate) fn labels(i: &Instance) -> Value {
     json!({
         NAME_LABEL: "openclaw",
         INSTANCE_LABEL: i.k8s_name,
@@ -65,7 +65,7 @@ pub fn labels(i: &Instance) -> Value {
 }
 
 /// `metadata` with name, namespace (when given) and labels.
-pub fn metadata(name: &str, i: &Instance, opts: &Options) -> Value {
+pub(crate) fn metadata(name: &str, i: &Instance, opts: &Options) -> Value {
     let mut m = Map::new();
     m.insert("name".into(), json!(name));
     if let Some(ns) = &opts.namespace {
@@ -77,14 +77,14 @@ pub fn metadata(name: &str, i: &Instance, opts: &Options) -> Value {
 
 /// Whole seconds, rounded up, at least `min` (Kubernetes counts probe and grace settings in
 /// seconds; a 500 ms timeout becomes 1 s, never 0).
-pub fn seconds(d: Duration, min: u64) -> u64 {
+pub(crate) fn seconds(d: Duration, min: u64) -> u64 {
     let whole = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
     whole.max(min)
 }
 
 /// The probe settings of a profile in Kubernetes terms, without the handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Probes {
+pub(crate) struct Probes {
     /// `health.period`, seconds (≥ 1).
     pub period: u64,
     /// `health.timeout`, seconds (≥ 1).
@@ -101,7 +101,7 @@ pub struct Probes {
 
 impl Probes {
     /// From a profile's health settings.
-    pub fn of(i: &Instance) -> Self {
+    pub(crate) fn of(i: &Instance) -> Self {
         let h = &i.profile.health;
         let period = seconds(h.period, 1);
         Probes {
@@ -115,19 +115,19 @@ impl Probes {
 }
 
 /// `terminationGracePeriodSeconds`: the profile's `stop_timeout` (SIGTERM, then SIGKILL after it).
-pub fn grace_seconds(i: &Instance) -> u64 {
+pub(crate) fn grace_seconds(i: &Instance) -> u64 {
     seconds(i.profile.stop_timeout, 0)
 }
 
 /// Whether the profile is a cold standby: exported stopped (replicas 0, `suspended`), to be
 /// scaled up by hand when its main fails: there is no failover controller in the cluster.
-pub fn is_cold(i: &Instance) -> bool {
+pub(crate) fn is_cold(i: &Instance) -> bool {
     i.profile.standby.as_ref().is_some_and(|s| s.mode == StandbyMode::Cold)
 }
 
 /// Required pod anti-affinity against the pods of `i.peers` per node (`kubernetes.io/hostname`),
 /// or `None` without peers.
-pub fn anti_affinity(i: &Instance) -> Option<Value> {
+pub(crate) fn anti_affinity(i: &Instance) -> Option<Value> {
     if i.peers.is_empty() {
         return None;
     }
@@ -144,14 +144,14 @@ pub fn anti_affinity(i: &Instance) -> Option<Value> {
 }
 
 /// Name of the Secret holding an instance's secret variables: `<name>-env`.
-pub fn secret_name(i: &Instance) -> String {
+pub(crate) fn secret_name(i: &Instance) -> String {
     format!("{}-env", i.k8s_name)
 }
 
 /// A container `env` list: `{name, value}`, or `{name, valueFrom.secretKeyRef}` into
 /// [`secret_name`] under the variable's own name for secrets. `extra_secrets` are secret keys
 /// the target needs beyond the plan's (e.g. the gateway token of a non-loopback bind).
-pub fn env_list(i: &Instance, vars: &[super::EnvEntry]) -> Value {
+pub(crate) fn env_list(i: &Instance, vars: &[super::EnvEntry]) -> Value {
     let secret = secret_name(i);
     Value::Array(
         vars.iter()
@@ -168,7 +168,7 @@ pub fn env_list(i: &Instance, vars: &[super::EnvEntry]) -> Value {
 
 /// The Secret skeleton of an instance: its secret keys with empty values, for the operator to
 /// fill in (`kubectl edit secret`, or a secret manager); `None` without secrets.
-pub fn secret_skeleton(i: &Instance, vars: &[super::EnvEntry], opts: &Options) -> Option<Value> {
+pub(crate) fn secret_skeleton(i: &Instance, vars: &[super::EnvEntry], opts: &Options) -> Option<Value> {
     let keys: Map<String, Value> = vars.iter().filter(|e| e.is_secret()).map(|e| (e.name.clone(), json!(""))).collect();
     if keys.is_empty() {
         return None;
@@ -185,7 +185,7 @@ pub fn secret_skeleton(i: &Instance, vars: &[super::EnvEntry], opts: &Options) -
 /// Renders documents as one multi-document YAML text.
 ///
 /// Errors: [`ExportError::Render`] (the serializer refused a value; not expected for JSON).
-pub fn yaml(what: &str, docs: &[Value]) -> Result<String, ExportError> {
+pub(crate) fn yaml(what: &str, docs: &[Value]) -> Result<String, ExportError> {
     serde_saphyr::to_string_multiple(docs).map_err(|e| ExportError::Render {
         what: what.to_string(),
         message: e.to_string(),
@@ -194,7 +194,7 @@ pub fn yaml(what: &str, docs: &[Value]) -> Result<String, ExportError> {
 
 /// The files of a Kubernetes export: `<name>.yaml` per instance (its documents), and
 /// `secrets.yaml` with every Secret skeleton (mode 0600 once filled in).
-pub fn files(per_instance: Vec<(String, Vec<Value>)>, secrets: &[Value]) -> Result<Vec<File>, ExportError> {
+pub(crate) fn files(per_instance: Vec<(String, Vec<Value>)>, secrets: &[Value]) -> Result<Vec<File>, ExportError> {
     let mut out = Vec::with_capacity(per_instance.len() + 1);
     for (name, docs) in per_instance {
         out.push(File {
@@ -214,7 +214,7 @@ pub fn files(per_instance: Vec<(String, Vec<Value>)>, secrets: &[Value]) -> Resu
 }
 
 /// The whole export as one YAML stream (for stdout).
-pub fn stream(files: &[File]) -> String {
+pub(crate) fn stream(files: &[File]) -> String {
     files
         .iter()
         .map(|f| f.text.trim_end_matches('\n'))
@@ -225,7 +225,7 @@ pub fn stream(files: &[File]) -> String {
 
 /// The commands that create each instance's config ConfigMap from its OpenClaw config file
 /// under `key` (not exported inline: a config may hold tokens); printed after an export.
-pub fn config_commands(instances: &[Instance], key: &str, opts: &Options) -> Vec<String> {
+pub(crate) fn config_commands(instances: &[Instance], key: &str, opts: &Options) -> Vec<String> {
     let ns = opts.namespace.as_ref().map(|n| format!(" -n {n}")).unwrap_or_default();
     instances
         .iter()

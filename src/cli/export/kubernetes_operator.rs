@@ -26,16 +26,16 @@ use crate::fleet::Flavor;
 use serde_json::{Map, Value, json};
 
 /// The API version and kind written.
-pub const API_VERSION: &str = "openclaw.rocks/v1alpha1";
+pub(crate) const API_VERSION: &str = "openclaw.rocks/v1alpha1";
 /// See [`API_VERSION`].
-pub const KIND: &str = "OpenClawInstance";
+pub(crate) const KIND: &str = "OpenClawInstance";
 
 /// Variable-name suffixes (after `OPENCLAW_`) that the operator decides in its pods.
 const OPERATOR_OWNED: &[&str] = &["STATE_DIR", "CONFIG_PATH", "GATEWAY_PORT", "PROFILE", "WORKSPACE_DIR"];
 
 /// The result: files, and the profiles left out with why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Export {
+pub(crate) struct Export {
     /// `<name>.yaml` per instance and `secrets.yaml`.
     pub files: Vec<File>,
     /// `(profile, why)` of profiles that are not OpenClaw gateways.
@@ -45,7 +45,7 @@ pub struct Export {
 /// Renders the export.
 ///
 /// Errors: [`ExportError::Render`] only.
-pub fn export(fleet: &Exported, opts: &Options) -> Result<Export, ExportError> {
+pub(crate) fn export(fleet: &Exported, opts: &Options) -> Result<Export, ExportError> {
     let mut per_instance = Vec::new();
     let mut secrets = Vec::new();
     let mut skipped = Vec::new();

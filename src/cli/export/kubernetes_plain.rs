@@ -20,16 +20,16 @@ use super::{EnvEntry, EnvValue, ExportError, Exported, File, Instance};
 use serde_json::{Map, Value, json};
 
 /// Where a gateway's state dir volume is mounted in its pod.
-pub const STATE_MOUNT: &str = "/var/lib/openclaw";
+pub(crate) const STATE_MOUNT: &str = "/var/lib/openclaw";
 /// Folder of the config ConfigMap's mount.
-pub const CONFIG_MOUNT: &str = "/etc/openclaw";
+pub(crate) const CONFIG_MOUNT: &str = "/etc/openclaw";
 /// The config file in the pod (ConfigMap key `openclaw.json`; OpenClaw reads it as JSON5).
-pub const CONFIG_PATH: &str = "/etc/openclaw/openclaw.json";
+pub(crate) const CONFIG_PATH: &str = "/etc/openclaw/openclaw.json";
 
 /// Renders the export: `<name>.yaml` (StatefulSet, Service) per profile and `secrets.yaml`.
 ///
 /// Errors: [`ExportError::Render`] only.
-pub fn export(fleet: &Exported, opts: &Options) -> Result<Vec<File>, ExportError> {
+pub(crate) fn export(fleet: &Exported, opts: &Options) -> Result<Vec<File>, ExportError> {
     let mut per_instance = Vec::new();
     let mut secrets = Vec::new();
     for i in &fleet.instances {

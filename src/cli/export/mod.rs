@@ -12,19 +12,19 @@
 //! [`crate::observe::redact`]'s rules, so they become references, never inline values), Kubernetes
 //! names, the failover pairs that must not share a node, and where the files go.
 
-pub mod kubernetes;
-pub mod kubernetes_operator;
-pub mod kubernetes_plain;
-pub mod model;
-pub mod systemd;
+pub(crate) mod kubernetes;
+pub(crate) mod kubernetes_operator;
+pub(crate) mod kubernetes_plain;
+pub(crate) mod model;
+pub(crate) mod systemd;
 
 use std::path::{Path, PathBuf};
 
-pub use model::{EnvEntry, EnvValue, Exported, Instance};
+pub(crate) use model::{EnvEntry, EnvValue, Exported, Instance};
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
-pub enum ExportError {
+pub(crate) enum ExportError {
     /// Something in the fleet cannot be expressed by the target (names that collide once
     /// made valid for it, a name too long for it). Exit 78.
     #[error("{fleet}: profile `{profile}`: {what}\n  hint: {hint}")]
@@ -49,7 +49,7 @@ pub enum ExportError {
 
 /// One output file: its name (no folder) and contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct File {
+pub(crate) struct File {
     /// File name, e.g. `main.yaml` or `openclaw-gateway-rescue.service`.
     pub name: String,
     pub text: String,
@@ -60,7 +60,7 @@ pub struct File {
 /// Where files go: a folder (one file each), or stdout (all files, each after a `# FILE` line
 /// for units, as YAML documents for manifests).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Destination {
+pub(crate) enum Destination {
     /// Print on stdout.
     Stdout,
     /// Write into this existing folder, replacing files of the same names.
@@ -69,7 +69,7 @@ pub enum Destination {
 
 impl Destination {
     /// `-` (or nothing) is stdout, anything else a folder.
-    pub fn parse(arg: Option<&Path>) -> Self {
+    pub(crate) fn parse(arg: Option<&Path>) -> Self {
         match arg {
             None => Destination::Stdout,
             Some(p) if p.as_os_str() == "-" || p.as_os_str() == "stdout" => Destination::Stdout,
@@ -84,7 +84,7 @@ impl Destination {
 ///
 /// Errors: [`ExportError::Write`] naming the file that could not be written (a folder of that
 /// name, a read-only or full folder).
-pub fn write_dir(dir: &Path, files: &[File]) -> Result<Vec<PathBuf>, ExportError> {
+pub(crate) fn write_dir(dir: &Path, files: &[File]) -> Result<Vec<PathBuf>, ExportError> {
     let meta = std::fs::metadata(dir).map_err(|source| ExportError::Write {
         path: dir.to_path_buf(),
         source,

@@ -15,7 +15,7 @@ const CLAWHERD_ONLY: &[&str] = &["CLAWHERD_", "OPENCLAW_SUPERVISOR_MODE"];
 
 /// An environment variable as exported.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvEntry {
+pub(crate) struct EnvEntry {
     /// The variable's name.
     pub name: String,
     /// Its value, or that it is secret.
@@ -24,7 +24,7 @@ pub struct EnvEntry {
 
 /// The value of an exported variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EnvValue {
+pub(crate) enum EnvValue {
     /// Shown as is.
     Plain(String),
     /// Secret by [`redact::redact_var`]'s rules (a name such as `*_TOKEN`/`*_KEY`, or a
@@ -35,7 +35,7 @@ pub enum EnvValue {
 
 impl EnvEntry {
     /// `name=value`, classified: secret when [`redact::redact_var`] would hide anything of it.
-    pub fn classify(name: &str, value: &str) -> Self {
+    pub(crate) fn classify(name: &str, value: &str) -> Self {
         let secret = redact::redact_var(name, value).1;
         EnvEntry {
             name: name.to_string(),
@@ -48,14 +48,14 @@ impl EnvEntry {
     }
 
     /// Whether the value is secret.
-    pub fn is_secret(&self) -> bool {
+    pub(crate) fn is_secret(&self) -> bool {
         self.value == EnvValue::Secret
     }
 }
 
 /// One profile as the targets see it.
 #[derive(Debug, Clone)]
-pub struct Instance<'a> {
+pub(crate) struct Instance<'a> {
     /// The validated profile.
     pub profile: &'a Profile,
     /// Its proved plan.
@@ -75,11 +75,11 @@ pub struct Instance<'a> {
 
 /// Longest Kubernetes name given to a profile: a StatefulSet's pods are labelled with
 /// `<name>-<10-character revision hash>`, and a label value has at most 63 characters.
-pub const MAX_K8S_NAME: usize = 52;
+pub(crate) const MAX_K8S_NAME: usize = 52;
 
 /// A proved fleet prepared for export.
 #[derive(Debug, Clone)]
-pub struct Exported<'a> {
+pub(crate) struct Exported<'a> {
     /// The fleet.
     pub fleet: &'a Fleet,
     /// Its profiles, in name order.
@@ -91,7 +91,7 @@ impl<'a> Exported<'a> {
     /// (so that inherited variables can be told from the instance's own).
     ///
     /// Errors: [`ExportError::Fleet`] when two profile names map to the same Kubernetes name.
-    pub fn new(fleet: &'a Fleet, parent_env: &BTreeMap<String, String>) -> Result<Self, ExportError> {
+    pub(crate) fn new(fleet: &'a Fleet, parent_env: &BTreeMap<String, String>) -> Result<Self, ExportError> {
         let mut instances: Vec<Instance<'a>> = Vec::with_capacity(fleet.instances.len());
         let mut taken: BTreeMap<String, &str> = BTreeMap::new();
         for (profile, plan) in &fleet.instances {
@@ -139,7 +139,7 @@ fn pair_of(profile: &Profile) -> String {
 
 /// A DNS-1123 label for a valid profile name (`[a-z0-9][a-z0-9_-]{0,63}`): `_` becomes `-`,
 /// cut to [`MAX_K8S_NAME`] characters, trailing `-` removed; `x` if nothing is left.
-pub fn k8s_name(profile: &str) -> String {
+pub(crate) fn k8s_name(profile: &str) -> String {
     let mapped: String = profile
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
@@ -151,7 +151,7 @@ pub fn k8s_name(profile: &str) -> String {
 
 /// Whether `s` is a DNS-1123 label (a namespace name): 1 to 63 lowercase letters, digits and
 /// `-`, starting and ending with a letter or digit.
-pub fn is_dns_label(s: &str) -> bool {
+pub(crate) fn is_dns_label(s: &str) -> bool {
     let ok_end = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     (1..=63).contains(&s.len())
         && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')

@@ -22,10 +22,10 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 /// Folder the units' secret environment files are read from.
-pub const ENV_DIR: &str = "/etc/openclaw";
+pub(crate) const ENV_DIR: &str = "/etc/openclaw";
 
 /// The unit name (without `.service`) OpenClaw would give the gateway of `i`.
-pub fn unit_stem(i: &Instance) -> String {
+pub(crate) fn unit_stem(i: &Instance) -> String {
     let suffix = i
         .profile
         .openclaw_profile
@@ -46,7 +46,7 @@ pub fn unit_stem(i: &Instance) -> String {
 ///
 /// Errors: [`ExportError::Fleet`] when two profiles get the same unit name (two profiles of the
 /// same OpenClaw profile) or a value cannot be written into a unit (a line break in a path).
-pub fn export(fleet: &Exported) -> Result<Vec<File>, ExportError> {
+pub(crate) fn export(fleet: &Exported) -> Result<Vec<File>, ExportError> {
     let mut seen: BTreeMap<String, &str> = BTreeMap::new();
     let mut files = Vec::new();
     for i in &fleet.instances {

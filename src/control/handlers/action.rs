@@ -18,7 +18,7 @@ const MAX_WAIT: Duration = Duration::from_secs(3600);
 
 /// Query of the action route.
 #[derive(serde::Deserialize)]
-pub struct ActionQuery {
+pub(crate) struct ActionQuery {
     wait: Option<WaitFor>,
     timeout_s: Option<f64>,
 }
@@ -39,7 +39,7 @@ async fn current(state: &AppState, profile: &str) -> Result<InstanceView, Respon
 /// Applies the action and answers an [`ActionResponse`]: 200 when the goal was reached, 504
 /// when the wait timed out, 409 when the instance failed, 404 for an unknown profile or action,
 /// 400 for a bad `timeout_s`.
-pub async fn action(
+pub(crate) async fn action(
     State(state): State<AppState>,
     UrlPath((profile, action)): UrlPath<(String, String)>,
     Query(q): Query<ActionQuery>,

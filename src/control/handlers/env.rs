@@ -12,13 +12,13 @@ use std::collections::BTreeMap;
 
 /// Query of the env route.
 #[derive(serde::Deserialize)]
-pub struct EnvQuery {
+pub(crate) struct EnvQuery {
     #[serde(default)]
     show_secrets: bool,
 }
 
 /// Answers an [`EnvResponse`]; 404 for an unknown profile.
-pub async fn env(State(state): State<AppState>, UrlPath(profile): UrlPath<String>, Query(q): Query<EnvQuery>) -> Response {
+pub(crate) async fn env(State(state): State<AppState>, UrlPath(profile): UrlPath<String>, Query(q): Query<EnvQuery>) -> Response {
     let view = match find(&state.requests, &profile).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -29,7 +29,7 @@ pub async fn env(State(state): State<AppState>, UrlPath(profile): UrlPath<String
 /// How `plan` runs profile `profile`: argv, cwd and the whole environment, secret values
 /// redacted ([`redact::redact_var`], [`redact::redact_argv`]) unless `show_secrets`. Also what
 /// `clawherd env` prints from the fleet file while the daemon is down.
-pub fn describe(profile: String, plan: &crate::fleet::Plan, show_secrets: bool) -> EnvResponse {
+pub(crate) fn describe(profile: String, plan: &crate::fleet::Plan, show_secrets: bool) -> EnvResponse {
     if show_secrets {
         return EnvResponse {
             profile,

@@ -12,14 +12,18 @@ use tokio::sync::broadcast::error::RecvError;
 
 /// Query of the events route.
 #[derive(serde::Deserialize)]
-pub struct EventsQuery {
+pub(crate) struct EventsQuery {
     n: Option<usize>,
     #[serde(default)]
     follow: bool,
 }
 
 /// Streams the events as JSON lines; a follower's stream ends when the server shuts down.
-pub async fn events(State(state): State<AppState>, Extension(closing): Extension<Closing>, Query(q): Query<EventsQuery>) -> Response {
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    Extension(closing): Extension<Closing>,
+    Query(q): Query<EventsQuery>,
+) -> Response {
     let rx = q.follow.then(|| state.events.subscribe());
     let head: String = state
         .events

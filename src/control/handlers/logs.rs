@@ -55,7 +55,7 @@ pub(crate) fn parse_logs_query(pairs: Vec<(String, String)>) -> Result<LogsQuery
 
 /// Streams the chosen profiles' output: the last `n` lines (merged by time when several), then
 /// new lines while `follow`; a follower's stream ends when the server shuts down.
-pub async fn logs(
+pub(crate) async fn logs(
     State(state): State<AppState>,
     Extension(closing): Extension<Closing>,
     Query(pairs): Query<Vec<(String, String)>>,

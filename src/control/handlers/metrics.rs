@@ -48,7 +48,7 @@ fn samples(views: &[InstanceView]) -> Vec<InstanceSample> {
 
 /// Answers the metrics text; 503 while shutting down. Its state is the supervisor's request
 /// queue (from the control API's `AppState`, or given alone to the TCP listener).
-pub async fn metrics(State(requests): State<mpsc::Sender<Request>>) -> Response {
+pub(crate) async fn metrics(State(requests): State<mpsc::Sender<Request>>) -> Response {
     match views(&requests).await {
         Ok(v) => {
             // The views and the rendered text are large and short-lived.

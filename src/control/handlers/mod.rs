@@ -1,13 +1,13 @@
 //! One module per resource of the control API. Handlers never own instance state: they ask the
 //! supervisor task for [`InstanceView`]s and talk to instances through their handles.
 
-pub mod action;
-pub mod env;
-pub mod events;
-pub mod logs;
-pub mod metrics;
-pub mod reload;
-pub mod status;
+pub(crate) mod action;
+pub(crate) mod env;
+pub(crate) mod events;
+pub(crate) mod logs;
+pub(crate) mod metrics;
+pub(crate) mod reload;
+pub(crate) mod status;
 
 use super::Request;
 pub(crate) use super::reply::error;
@@ -20,11 +20,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 /// follower gets end-of-stream instead of holding the daemon open. The server puts one into
 /// every request's extensions.
 #[derive(Debug, Clone)]
-pub struct Closing(pub(crate) watch::Receiver<bool>);
+pub(crate) struct Closing(pub(crate) watch::Receiver<bool>);
 
 impl Closing {
     /// Resolves once the server is shutting down (never, if its sender is gone without saying so).
-    pub async fn closed(mut self) {
+    pub(crate) async fn closed(mut self) {
         if self.0.wait_for(|c| *c).await.is_err() {
             std::future::pending::<()>().await;
         }

@@ -11,13 +11,13 @@ use tokio::sync::oneshot;
 
 /// Query of the reload route.
 #[derive(serde::Deserialize)]
-pub struct ReloadQuery {
+pub(crate) struct ReloadQuery {
     /// Comma-separated profile names ([`ReloadOptions::caller_rolls_back`]).
     caller_rolls_back: Option<String>,
 }
 
 /// Answers what changed, or 422 with the located errors (the running fleet is left as it is).
-pub async fn reload(State(state): State<AppState>, Query(q): Query<ReloadQuery>) -> Response {
+pub(crate) async fn reload(State(state): State<AppState>, Query(q): Query<ReloadQuery>) -> Response {
     let (tx, rx) = oneshot::channel();
     let options = ReloadOptions {
         caller_rolls_back: q

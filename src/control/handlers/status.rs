@@ -25,7 +25,7 @@ const STATUS_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Query of the status route.
 #[derive(serde::Deserialize)]
-pub struct StatusQuery {
+pub(crate) struct StatusQuery {
     profile: Option<String>,
 }
 
@@ -41,7 +41,7 @@ struct Measured {
 
 /// Answers a [`StatusResponse`] for the whole fleet or `?profile=NAME`; 404 for an unknown
 /// profile, 503 while shutting down.
-pub async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> Response {
+pub(crate) async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> Response {
     let mut all = match views(&state.requests).await {
         Ok(v) => v,
         Err(r) => return r,

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 /// The current content of `path`: `None` when there is no such file; unreadable content (not a
 /// regular file, too large, not UTF-8) is also `None`, logged.
-pub fn content(path: &Path) -> Option<String> {
+pub(crate) fn content(path: &Path) -> Option<String> {
     match crate::fleet::read_bounded(path) {
         Ok(t) => Some(t),
         Err(e) if e.is_not_found() => None,
@@ -18,7 +18,7 @@ pub fn content(path: &Path) -> Option<String> {
 }
 
 /// `<config>.rejected-<timestamp>` for `config` at `now` (UTC, `YYYYMMDDTHHMMSSZ`).
-pub fn rejected_path(config: &Path, now: SystemTime) -> PathBuf {
+pub(crate) fn rejected_path(config: &Path, now: SystemTime) -> PathBuf {
     let stamp: String = humantime::format_rfc3339_seconds(now)
         .to_string()
         .chars()
@@ -36,7 +36,7 @@ pub fn rejected_path(config: &Path, now: SystemTime) -> PathBuf {
 /// `<config>.rejected-<timestamp>-2`, `-3`, ... ([`crate::fleet::write::create_numbered`]).
 ///
 /// Errors: the file cannot be written, or every name is taken.
-pub fn keep_rejected(config: &Path, rejected: &str) -> std::io::Result<PathBuf> {
+pub(crate) fn keep_rejected(config: &Path, rejected: &str) -> std::io::Result<PathBuf> {
     keep_rejected_at(config, rejected, SystemTime::now())
 }
 
@@ -47,7 +47,7 @@ fn keep_rejected_at(config: &Path, rejected: &str, now: SystemTime) -> std::io::
 
 /// What [`restore`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Restore {
+pub(crate) enum Restore {
     /// The last-known-good content was written back.
     Restored,
     /// The file already holds the last-known-good content (the change was elsewhere).
@@ -62,7 +62,7 @@ pub enum Restore {
 /// Writes `good` back to `config` unless the file changed since the failed change started
 /// with `launched` (then it is a newer edit: left alone, never overwritten). The file keeps its
 /// owner, group and mode ([`crate::fleet::write::replace_keeping_owner`]).
-pub fn restore(config: &Path, launched: Option<&str>, good: Option<&str>) -> Restore {
+pub(crate) fn restore(config: &Path, launched: Option<&str>, good: Option<&str>) -> Restore {
     let now = content(config);
     if now.as_deref() == good {
         return Restore::AlreadyGood;
@@ -87,7 +87,7 @@ pub fn restore(config: &Path, launched: Option<&str>, good: Option<&str>) -> Res
 /// others by restarting itself; openclaw@2026.9.6 `docs/gateway/config-gateway.md`, "Config
 /// reload"). A missing file counts (OpenClaw's defaults); an unreadable one does not (the
 /// proof reports it).
-pub fn reloads_itself(path: &Path) -> bool {
+pub(crate) fn reloads_itself(path: &Path) -> bool {
     match crate::fleet::openclaw::read_config(path) {
         Ok(c) => {
             let mode = c
@@ -103,7 +103,7 @@ pub fn reloads_itself(path: &Path) -> bool {
 
 /// The advice `check` and `init` print for the profiles (`name`, config) whose OpenClaw applies
 /// config edits itself ([`reloads_itself`]); `None` when there are none.
-pub fn reload_mode_advice(profiles: &[(String, PathBuf)]) -> Option<String> {
+pub(crate) fn reload_mode_advice(profiles: &[(String, PathBuf)]) -> Option<String> {
     let live: Vec<&str> = profiles
         .iter()
         .filter(|(_, c)| reloads_itself(c))

@@ -19,11 +19,11 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// Records kept per instance.
-pub const KEEP: usize = 5;
+pub(crate) const KEEP: usize = 5;
 
 /// The effective setup an instance ran with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Effective {
+pub(crate) struct Effective {
     /// Program and arguments (secret-looking values redacted).
     pub argv: Vec<String>,
     /// Working directory.
@@ -34,7 +34,7 @@ pub struct Effective {
 
 impl Effective {
     /// The setup of `plan`, with secrets redacted (`observe::redact`).
-    pub fn of(plan: &crate::fleet::Plan) -> Self {
+    pub(crate) fn of(plan: &crate::fleet::Plan) -> Self {
         Effective {
             argv: crate::observe::redact::redact_argv(&plan.argv).0,
             cwd: plan.cwd.display().to_string(),
@@ -49,7 +49,7 @@ impl Effective {
 
 /// One last-known-good of one instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
+pub(crate) struct Record {
     /// When it was proved, RFC 3339.
     pub at: String,
     /// Profile name.
@@ -68,7 +68,7 @@ pub struct Record {
 
 /// The profile and plan of a last-known-good, as the supervisor runs them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Setup {
+pub(crate) struct Setup {
     /// The validated profile (settings, restart and health policies, standby role).
     pub profile: crate::fleet::Profile,
     /// Its effective plan (command line, full environment, paths, ports).
@@ -93,7 +93,7 @@ fn lkg_file(run_dir: &Path, profile: &str) -> PathBuf {
 
 /// The records of `profile`, oldest first; empty when there are none or the file is unreadable
 /// (logged).
-pub fn history(run_dir: &Path, profile: &str) -> Vec<Record> {
+pub(crate) fn history(run_dir: &Path, profile: &str) -> Vec<Record> {
     let path = lkg_file(run_dir, profile);
     match crate::fleet::read_bounded(&path) {
         Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
@@ -109,7 +109,7 @@ pub fn history(run_dir: &Path, profile: &str) -> Vec<Record> {
 }
 
 /// The newest record of `profile`.
-pub fn latest(run_dir: &Path, profile: &str) -> Option<Record> {
+pub(crate) fn latest(run_dir: &Path, profile: &str) -> Option<Record> {
     history(run_dir, profile).pop()
 }
 
@@ -117,7 +117,7 @@ pub fn latest(run_dir: &Path, profile: &str) -> Option<Record> {
 /// the newest but for its time replaces it.
 ///
 /// Errors: the folder or file cannot be written.
-pub fn record(run_dir: &Path, record: Record) -> std::io::Result<()> {
+pub(crate) fn record(run_dir: &Path, record: Record) -> std::io::Result<()> {
     let mut h = history(run_dir, &record.profile);
     if h.last()
         .is_some_and(|l| l.effective == record.effective && l.config == record.config && l.config_path == record.config_path)
@@ -133,7 +133,7 @@ pub fn record(run_dir: &Path, record: Record) -> std::io::Result<()> {
 
 /// A rollout in progress, as a restarted daemon needs it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Journal {
+pub(crate) struct Journal {
     /// When it started, RFC 3339.
     pub started: String,
     /// The changed profiles in order.
@@ -145,7 +145,7 @@ pub struct Journal {
 impl Journal {
     /// The profiles not done yet, in order, each once. Linear in the journal's size (it is read
     /// from a file that may be corrupt or hostile: up to 16 MiB of names).
-    pub fn remaining(&self) -> Vec<String> {
+    pub(crate) fn remaining(&self) -> Vec<String> {
         let done: std::collections::HashSet<&str> = self.done.iter().map(String::as_str).collect();
         let mut seen = std::collections::HashSet::new();
         self.order
@@ -163,7 +163,7 @@ fn journal_file(run_dir: &Path) -> PathBuf {
 /// Writes the journal (at the start of a rollout and after each step).
 ///
 /// Errors: the file cannot be written.
-pub fn save_journal(run_dir: &Path, j: &Journal) -> std::io::Result<()> {
+pub(crate) fn save_journal(run_dir: &Path, j: &Journal) -> std::io::Result<()> {
     let text = serde_json::to_string_pretty(j).map_err(std::io::Error::other)?;
     write_private(&journal_file(run_dir), text.as_bytes())
 }
@@ -173,7 +173,7 @@ pub fn save_journal(run_dir: &Path, j: &Journal) -> std::io::Result<()> {
 /// Errors: a journal that is there but unusable (not a regular file, too large, not UTF-8, not
 /// a journal), said with the file's path and what is wrong; the caller logs it and starts the
 /// fleet as if there were none.
-pub fn load_journal(run_dir: &Path) -> Result<Option<Journal>, String> {
+pub(crate) fn load_journal(run_dir: &Path) -> Result<Option<Journal>, String> {
     let path = journal_file(run_dir);
     let text = match crate::fleet::read_bounded(&path) {
         Ok(t) => t,
@@ -186,7 +186,7 @@ pub fn load_journal(run_dir: &Path) -> Result<Option<Journal>, String> {
 }
 
 /// Removes the journal: the rollout ended.
-pub fn end_journal(run_dir: &Path) {
+pub(crate) fn end_journal(run_dir: &Path) {
     let _ = std::fs::remove_file(journal_file(run_dir));
 }
 
@@ -195,7 +195,7 @@ pub fn end_journal(run_dir: &Path) {
 /// creating the folder (0700) when needed.
 ///
 /// Errors: the folder or file cannot be written.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     }

@@ -15,7 +15,7 @@
 //! The driver that restarts instances lives with the instances' owner, the supervisor
 //! (`daemon::supervisor`); this module knows nothing of it.
 
-pub mod files;
-pub mod lkg;
-pub mod plan;
-pub mod verify;
+pub(crate) mod files;
+pub(crate) mod lkg;
+pub(crate) mod plan;
+pub(crate) mod verify;

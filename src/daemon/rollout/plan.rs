@@ -8,7 +8,7 @@
 
 /// One instance of the fleet as the order sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
+pub(crate) struct Member {
     /// Profile name.
     pub name: String,
     /// The profile it stands by for, when it is a standby.
@@ -19,7 +19,7 @@ pub struct Member {
 
 /// A standby that must be ready before its main is restarted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cover {
+pub(crate) struct Cover {
     /// The standby's profile name.
     pub standby: String,
     /// Whether it is cold (then the rollout starts it, and stops it again afterwards).
@@ -28,7 +28,7 @@ pub struct Cover {
 
 /// One step of a rollout: restart `name` with its change, covered by `cover` if set.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
+pub(crate) struct Step {
     /// The changed profile.
     pub name: String,
     /// The standby covering it.
@@ -39,7 +39,7 @@ pub struct Step {
 /// standbys first, then the others, each group in name order; names not in `fleet` are
 /// skipped. A changed instance is covered by the first standby (in name order) that stands by
 /// for it, unless that standby is itself `name`.
-pub fn order(changed: &[String], fleet: &[Member]) -> Vec<Step> {
+pub(crate) fn order(changed: &[String], fleet: &[Member]) -> Vec<Step> {
     let member = |n: &str| fleet.iter().find(|m| m.name == n);
     let mut names: Vec<&Member> = changed.iter().filter_map(|n| member(n)).collect();
     names.sort_by(|a, b| (a.standby_for.is_none(), &a.name).cmp(&(b.standby_for.is_none(), &b.name)));

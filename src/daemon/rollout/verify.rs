@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 /// Why a change failed its proof. [`Failure::reason`] is the text of `rolled_back`'s `reason`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// Exit 78 with a configuration error (the gateway's own line).
     Parked(String),
     /// Too many starts in the crash-loop window (the last exit).
@@ -33,7 +33,7 @@ impl Failure {
     /// One line for events and logs: `parked: ...`, `crash loop (last exit: ...)`, `not ready
     /// within 2m (state starting)`, `exited during the soak (...)`, `liveness failed during the
     /// soak (3 probes in a row)`.
-    pub fn reason(&self) -> String {
+    pub(crate) fn reason(&self) -> String {
         match self {
             Failure::Parked(line) => format!("parked on a configuration error: {line}"),
             Failure::CrashLoop(last) => format!("crash loop (last exit: {last})"),
@@ -48,7 +48,7 @@ impl Failure {
     }
 
     /// The gateway's own error line when the failure carries it (a parked instance's).
-    pub fn gateway_line(&self) -> Option<&str> {
+    pub(crate) fn gateway_line(&self) -> Option<&str> {
         match self {
             Failure::Parked(line) => Some(line),
             _ => None,
@@ -61,7 +61,7 @@ impl Failure {
 ///
 /// Returns the time it took. Errors: the [`Failure`] (parked, crash loop, stopped, not ready in
 /// time); `None` inside when the actor ended (the fleet is stopping: nothing to judge).
-pub async fn ready(handle: &InstanceHandle, timeout: Duration) -> Result<Duration, Option<Failure>> {
+pub(crate) async fn ready(handle: &InstanceHandle, timeout: Duration) -> Result<Duration, Option<Failure>> {
     let started = Instant::now();
     match handle.wait_for(Goal::Ready, crate::process::later(started, timeout)).await {
         Ok(_) => Ok(started.elapsed()),
@@ -77,7 +77,7 @@ pub async fn ready(handle: &InstanceHandle, timeout: Duration) -> Result<Duratio
 
 /// How a soak ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Soak {
+pub(crate) enum Soak {
     /// Ready for the whole soak: the change is proved.
     Stable,
     /// It failed during the soak.
@@ -91,7 +91,7 @@ pub enum Soak {
 /// failure, fails it; a requested stop or restart interrupts it. `events` is subscribed when it
 /// became ready (earlier events, such as the exits of failed starts before it, would be judged
 /// too); what happened in between is judged from the status at the end.
-pub async fn soak(handle: &InstanceHandle, events: &mut broadcast::Receiver<FleetEvent>, soak: Duration) -> Soak {
+pub(crate) async fn soak(handle: &InstanceHandle, events: &mut broadcast::Receiver<FleetEvent>, soak: Duration) -> Soak {
     let end = crate::process::later(Instant::now(), soak);
     let pid = handle.status().pid;
     loop {
@@ -122,7 +122,7 @@ pub async fn soak(handle: &InstanceHandle, events: &mut broadcast::Receiver<Flee
 /// gateway running is missed, and harmlessly: only `unready` does, and it is stable; every
 /// other way out of `ready` ends the gateway, and the next pid is another gateway.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Proving {
+pub(crate) struct Proving {
     /// The gateway being soaked (its pid) and when its soak is over.
     soaking: Option<(Option<i32>, Instant)>,
 }
@@ -130,7 +130,7 @@ pub struct Proving {
 impl Proving {
     /// Takes the sample `s` read at `now`; `true` once proved (see [`Proving`]). A soak that
     /// fails starts again at the next sample that shows the instance ready.
-    pub fn sample(&mut self, s: &InstanceStatus, now: Instant, soak: Duration) -> bool {
+    pub(crate) fn sample(&mut self, s: &InstanceStatus, now: Instant, soak: Duration) -> bool {
         if let Some((pid, _)) = self.soaking
             && judge_status(s, pid) != Soak::Stable
         {

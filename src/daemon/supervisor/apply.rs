@@ -19,7 +19,7 @@ use tracing::{info, warn};
 
 /// What a rollout did, by profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Changes proved.
     pub verified: Vec<String>,
     /// Changes that failed (rolled back unless `rollback: false`).
@@ -30,7 +30,7 @@ pub struct Outcome {
 
 /// A rollout's answer channel: sent once the last change is ready (before its soak) or when
 /// the rollout ends, whichever comes first, with the outcome so far.
-pub type Applied = Option<oneshot::Sender<Outcome>>;
+pub(crate) type Applied = Option<oneshot::Sender<Outcome>>;
 
 impl Supervisor {
     /// Rolls out `changes` (new profiles and plans of running instances, from
@@ -41,7 +41,7 @@ impl Supervisor {
     /// lets the next daemon resume.
     /// `caller_rolls_back`: profiles whose failed change is recorded but left for the caller to
     /// put back ([`crate::control::ReloadOptions::caller_rolls_back`]).
-    pub async fn roll_out(&mut self, changes: Vec<(Profile, Plan)>, applied: Applied, caller_rolls_back: &[String]) -> Outcome {
+    pub(crate) async fn roll_out(&mut self, changes: Vec<(Profile, Plan)>, applied: Applied, caller_rolls_back: &[String]) -> Outcome {
         self.roll(changes, applied, false, caller_rolls_back).await
     }
 
@@ -554,7 +554,7 @@ impl Supervisor {
     /// change is started on its last-known-good, uncovered (docs/rollout.md). So
     /// the pair is never restarted at once, and never left half-applied. Nothing (an empty
     /// outcome) when there was nothing to resume.
-    pub async fn resume_rollout(&mut self) -> Outcome {
+    pub(crate) async fn resume_rollout(&mut self) -> Outcome {
         let run_dir = self.fleet.settings.run_dir.clone();
         let names = std::mem::take(&mut self.resume);
         let mut changes = Vec::new();

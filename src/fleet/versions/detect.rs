@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// Folders searched above the program for its package's `package.json` (`dist/entry.js` sits
 /// one below the package root; npm's link target sits in it).
-pub const MAX_LEVELS: usize = 4;
+pub(crate) const MAX_LEVELS: usize = 4;
 /// The package names whose version is reported.
 const PACKAGES: &[&str] = &["openclaw", "clawdbot"];
 /// Longest version string reported (npm allows 256; ours are ~16).
@@ -21,7 +21,7 @@ const MAX_VERSION_LEN: usize = 64;
 /// The package and version `argv` runs, e.g. `("openclaw", "2026.9.6")`; `None` when unknown.
 /// `env` is the command's environment (its `PATH`), `cwd` its working directory (for a relative
 /// script path).
-pub fn detect(argv: &[String], env: &crate::fleet::Env, cwd: &Path) -> Option<(String, String)> {
+pub(crate) fn detect(argv: &[String], env: &crate::fleet::Env, cwd: &Path) -> Option<(String, String)> {
     let program = resolve(argv.first()?, env.get("PATH").map(String::as_str), cwd)?;
     let is_node = program.file_name().is_some_and(|n| n.to_string_lossy().starts_with("node"));
     let target = if is_node { cwd.join(argv.get(1)?) } else { program };

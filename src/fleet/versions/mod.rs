@@ -14,10 +14,10 @@
 //! overrides the profile's `openclaw_version` when the fleet is loaded (reload included).
 //! `clawherd upgrade --unpin` (or deleting the file) gives the fleet file back its word.
 
-pub mod detect;
-pub mod pins;
-pub mod snapshot;
-pub mod store;
+pub(crate) mod detect;
+pub(crate) mod pins;
+pub(crate) mod snapshot;
+pub(crate) mod store;
 
 use super::read::{ReadError, read_bounded};
 use std::collections::BTreeMap;
@@ -31,7 +31,7 @@ const MAX_VERSION_LEN: usize = 64;
 /// digits and `-`). No range, tag, path, URL or git spec: the value becomes part of a folder
 /// name and reaches npm's command line. Build metadata (`+...`) is refused too (npm ignores it,
 /// so two spellings would name one package).
-pub fn is_plain_version(v: &str) -> bool {
+pub(crate) fn is_plain_version(v: &str) -> bool {
     if v.is_empty() || v.len() > MAX_VERSION_LEN {
         return false;
     }
@@ -53,7 +53,7 @@ pub fn is_plain_version(v: &str) -> bool {
 /// Whether `t` is an npm dist-tag clawherd accepts for `install` (`latest`, `beta`, ...): 1–32
 /// lowercase ASCII letters, digits and `-`, starting with a letter. A tag is resolved by npm
 /// and stored under the version it resolved to.
-pub fn is_dist_tag(t: &str) -> bool {
+pub(crate) fn is_dist_tag(t: &str) -> bool {
     let mut bytes = t.bytes();
     t.len() <= 32
         && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
@@ -61,18 +61,18 @@ pub fn is_dist_tag(t: &str) -> bool {
 }
 
 /// The versioned store: `<run_dir>/versions`.
-pub fn store_dir(run_dir: &Path) -> PathBuf {
+pub(crate) fn store_dir(run_dir: &Path) -> PathBuf {
     run_dir.join("versions")
 }
 
 /// One installed version's npm prefix: `<run_dir>/versions/<package>@<version>`.
-pub fn package_dir(run_dir: &Path, package: &str, version: &str) -> PathBuf {
+pub(crate) fn package_dir(run_dir: &Path, package: &str, version: &str) -> PathBuf {
     store_dir(run_dir).join(format!("{package}@{version}"))
 }
 
 /// The program of an installed version: `<package_dir>/node_modules/.bin/<package>` (npm's
 /// link to the package's `bin`, `openclaw.mjs` for openclaw).
-pub fn program(run_dir: &Path, package: &str, version: &str) -> PathBuf {
+pub(crate) fn program(run_dir: &Path, package: &str, version: &str) -> PathBuf {
     package_dir(run_dir, package, version)
         .join("node_modules")
         .join(".bin")
@@ -80,13 +80,13 @@ pub fn program(run_dir: &Path, package: &str, version: &str) -> PathBuf {
 }
 
 /// The pins file `clawherd upgrade` writes: `<run_dir>/versions/pins.json`.
-pub fn pins_path(run_dir: &Path) -> PathBuf {
+pub(crate) fn pins_path(run_dir: &Path) -> PathBuf {
     store_dir(run_dir).join("pins.json")
 }
 
 /// Why the pins file cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum PinsError {
+pub(crate) enum PinsError {
     /// Unreadable (too large, not UTF-8, I/O).
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: ReadError },
@@ -99,7 +99,7 @@ pub enum PinsError {
 ///
 /// Errors: [`PinsError`] when it exists but is unreadable, not a JSON object of strings, or a
 /// value is not a plain version ([`is_plain_version`]).
-pub fn read_pins(run_dir: &Path) -> Result<BTreeMap<String, String>, PinsError> {
+pub(crate) fn read_pins(run_dir: &Path) -> Result<BTreeMap<String, String>, PinsError> {
     let path = pins_path(run_dir);
     let text = match read_bounded(&path) {
         Ok(t) => t,
@@ -125,7 +125,7 @@ pub fn read_pins(run_dir: &Path) -> Result<BTreeMap<String, String>, PinsError> 
 ///
 /// Errors: the file cannot be read or parsed as YAML at all, or `run_dir` uses an unset
 /// variable.
-pub fn run_dir_of(fleet: &Path, env: &BTreeMap<String, String>) -> Result<PathBuf, String> {
+pub(crate) fn run_dir_of(fleet: &Path, env: &BTreeMap<String, String>) -> Result<PathBuf, String> {
     super::locate::locate(fleet, env).map_err(|e| e.render(None))?.run_dir
 }
 

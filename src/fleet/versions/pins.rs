@@ -13,7 +13,7 @@ use std::path::Path;
 ///
 /// Errors: the existing file is unreadable ([`PinsError`]), a version is not plain, or the
 /// store cannot be written (as [`PinsError::Invalid`] with the OS error).
-pub fn update(run_dir: &Path, changes: &BTreeMap<String, Option<String>>) -> Result<BTreeMap<String, String>, PinsError> {
+pub(crate) fn update(run_dir: &Path, changes: &BTreeMap<String, Option<String>>) -> Result<BTreeMap<String, String>, PinsError> {
     let path = pins_path(run_dir);
     let io = |e: std::io::Error| PinsError::Invalid {
         path: path.clone(),

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// How much a snapshot may copy.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Total bytes of regular files.
     pub bytes: u64,
     /// Files, folders and links.
@@ -19,14 +19,14 @@ pub struct Limits {
 }
 
 /// The default [`Limits`]: 2 GiB in 200 000 entries.
-pub const LIMITS: Limits = Limits {
+pub(crate) const LIMITS: Limits = Limits {
     bytes: 2 << 30,
     entries: 200_000,
 };
 
 /// A snapshot on disk: `<dir>/state/` and `<dir>/config`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// The snapshot's folder.
     pub dir: PathBuf,
     /// The state dir it copied.
@@ -37,7 +37,7 @@ pub struct Snapshot {
 
 /// Why a snapshot or restore failed.
 #[derive(Debug, thiserror::Error)]
-pub enum SnapshotError {
+pub(crate) enum SnapshotError {
     /// The state dir is larger than the limits.
     #[error("{path} holds more than {} MiB or {} entries: too large to snapshot", .limits.bytes >> 20, .limits.entries)]
     TooLarge {
@@ -68,7 +68,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SnapshotError + '_ {
 ///
 /// Errors: [`SnapshotError::TooLarge`] before anything is copied; [`SnapshotError::Io`] (the
 /// partial copy is removed).
-pub fn take(dir: &Path, state_dir: &Path, config: &Path, limits: Limits) -> Result<Snapshot, SnapshotError> {
+pub(crate) fn take(dir: &Path, state_dir: &Path, config: &Path, limits: Limits) -> Result<Snapshot, SnapshotError> {
     let mut seen = (0u64, 0u64);
     if state_dir.exists() {
         measure(state_dir, &mut seen, limits)?;
@@ -112,7 +112,7 @@ fn copy_in(dir: &Path, state_dir: &Path, config: &Path) -> Result<Snapshot, Snap
 /// Returns the paths kept aside.
 ///
 /// Errors: [`SnapshotError::Io`].
-pub fn restore(s: &Snapshot, config: &Path, tag: &str) -> Result<Vec<PathBuf>, SnapshotError> {
+pub(crate) fn restore(s: &Snapshot, config: &Path, tag: &str) -> Result<Vec<PathBuf>, SnapshotError> {
     let mut kept = Vec::new();
     let aside = |p: &Path| PathBuf::from(format!("{}.rejected-{tag}", p.display()));
     if s.state_dir.exists() {

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 /// The packages the store holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Package {
+pub(crate) enum Package {
     /// Today's gateway, `openclaw` on npm.
     OpenClaw,
     /// The legacy generation, `clawdbot` on npm.
@@ -32,7 +32,7 @@ pub enum Package {
 
 impl Package {
     /// The npm package name (also the program's name).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Package::OpenClaw => "openclaw",
             Package::Clawdbot => "clawdbot",
@@ -50,7 +50,7 @@ impl Package {
 
 /// A checked `PACKAGE@VERSION` (or `PACKAGE@TAG`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Spec {
+pub(crate) struct Spec {
     /// Which package.
     pub package: Package,
     /// A plain version ([`is_plain_version`]) or a dist-tag ([`is_dist_tag`]).
@@ -61,7 +61,7 @@ impl Spec {
     /// Parses `openclaw@2026.9.6`, `clawdbot@2026.1.24-3`, `openclaw@latest`.
     ///
     /// Errors: a message naming what is wrong and what to write instead.
-    pub fn parse(s: &str) -> Result<Spec, String> {
+    pub(crate) fn parse(s: &str) -> Result<Spec, String> {
         let example = "write e.g. `openclaw@2026.9.6` (or `clawdbot@VERSION`; a dist-tag such as `openclaw@latest` is resolved by npm)";
         let Some((name, version)) = s.split_once('@') else {
             return Err(format!("`{s}` names no version: {example}"));
@@ -87,14 +87,14 @@ impl Spec {
     }
 
     /// `package@version` as written.
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         format!("{}@{}", self.package.name(), self.version)
     }
 }
 
 /// How an install went.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Installed {
+pub(crate) struct Installed {
     /// The version in the store (what a tag resolved to).
     pub version: String,
     /// Its folder, `<run_dir>/versions/<package>@<version>`.
@@ -105,7 +105,7 @@ pub struct Installed {
 
 /// Why an install failed.
 #[derive(Debug, thiserror::Error)]
-pub enum InstallError {
+pub(crate) enum InstallError {
     /// No usable Node on `PATH`.
     #[error("{0}")]
     Node(String),
@@ -138,7 +138,7 @@ pub enum InstallError {
 /// `timeout` bounds npm's run (it is killed after it). npm's output goes to clawherd's stderr.
 ///
 /// Errors: [`InstallError`]; the temporary folder is removed on every error.
-pub async fn install(run_dir: &Path, spec: &Spec, timeout: Duration) -> Result<Installed, InstallError> {
+pub(crate) async fn install(run_dir: &Path, spec: &Spec, timeout: Duration) -> Result<Installed, InstallError> {
     let name = spec.package.name();
     if is_plain_version(&spec.version) {
         let dir = package_dir(run_dir, name, &spec.version);
