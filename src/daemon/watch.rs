@@ -138,12 +138,13 @@ impl Folders {
             return;
         }
         let new_dirs: BTreeSet<PathBuf> = paths.iter().filter_map(|p| p.parent().map(PathBuf::from)).collect();
+        let old = std::mem::take(&mut self.dirs);
         let Some(watcher) = self.watcher() else { return };
-        for d in self.dirs.difference(&new_dirs) {
+        for d in old.difference(&new_dirs) {
             // A folder that is gone is no longer watched anyway.
             let _ = watcher.unwatch(d);
         }
-        let mut dirs: BTreeSet<PathBuf> = self.dirs.intersection(&new_dirs).cloned().collect();
+        let mut dirs: BTreeSet<PathBuf> = old.intersection(&new_dirs).cloned().collect();
         for d in new_dirs {
             if dirs.contains(&d) {
                 continue;
@@ -164,13 +165,13 @@ impl Folders {
 mod tests {
     use super::*;
 
-    /// Threads of this process named as notify's inotify thread (nextest runs each test in a
-    /// process of its own).
+    /// Threads of this process named as notify's inotify thread (`comm` holds 15 bytes of its
+    /// name; nextest runs each test in a process of its own).
     fn inotify_threads() -> usize {
         std::fs::read_dir("/proc/self/task")
             .map(|d| {
                 d.filter_map(Result::ok)
-                    .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with("notify-rs inotify")))
+                    .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with("notify-rs inoti")))
                     .count()
             })
             .unwrap_or(0)
