@@ -202,11 +202,9 @@ impl EnvInherit {
         }
         match self {
             EnvInherit::All => true,
-            EnvInherit::Allowlist(extra) => plan::INHERITED_ENV
-                .iter()
-                .copied()
-                .chain(extra.iter().map(String::as_str))
-                .any(|pattern| plan::env_pattern_matches(pattern, name)),
+            EnvInherit::Allowlist(extra) => {
+                plan::inherited_by_default(name) || extra.iter().any(|pattern| plan::env_pattern_matches(pattern, name))
+            }
         }
     }
 }
