@@ -248,17 +248,24 @@ fn crash_loop_fails_over_to_cold_rescue_and_back() {
     });
 }
 
+/// A main whose readiness is probed every 200 ms with liveness off (a SIGSTOPped main only
+/// becomes unready, nothing restarts it) and a hot rescue failing over after `failover_after`
+/// and back after 1 s, on two free bases from `salts`.
+fn stoppable_main_and_hot_rescue(salts: (u32, u32), failover_after: &str) -> TestFleet {
+    let a = free_base(salts.0);
+    let b = free_base(salts.1);
+    let b = if a.abs_diff(b) < 120 { a + 200 } else { b };
+    let main =
+        TestProfile::new("main", "main", a).yaml("    health: {liveness: false, period: 200ms, timeout: 200ms, failure_threshold: 1}\n");
+    let rescue = TestProfile::new("rescue", "rescue", b).yaml(&format!("    failover_after: {failover_after}\n    failback_after: 1s\n"));
+    TestFleet::fake(&[main, rescue], "")
+}
+
 /// Issue 15: while main is not ready, the standby's status runs the failover clock down (seconds
 /// until failover), and says nothing once main is ready again.
 #[test]
 fn status_shows_the_failover_clock_while_main_is_not_ready() {
-    let a = free_base(143);
-    let b = free_base(145);
-    let b = if a.abs_diff(b) < 120 { a + 200 } else { b };
-    let main =
-        TestProfile::new("main", "main", a).yaml("    health: {liveness: false, period: 200ms, timeout: 200ms, failure_threshold: 1}\n");
-    let rescue = TestProfile::new("rescue", "rescue", b).yaml("    failover_after: 300s\n    failback_after: 1s\n");
-    let fleet = TestFleet::fake(&[main, rescue], "");
+    let fleet = stoppable_main_and_hot_rescue((143, 145), "300s");
     let d = Daemon::start(&fleet.path);
     let main_pid = d.wait_ready(0, "main", D);
     d.wait_ready(0, "rescue", D);
@@ -286,14 +293,7 @@ fn status_shows_the_failover_clock_while_main_is_not_ready() {
 /// and it stays up (same pid) after failback.
 #[test]
 fn hot_rescue_takes_over_and_stays() {
-    let a = free_base(81);
-    let b = free_base(83);
-    let b = if a.abs_diff(b) < 120 { a + 200 } else { b };
-    // Liveness off: a SIGSTOPped main only becomes unready, nothing restarts it.
-    let main =
-        TestProfile::new("main", "main", a).yaml("    health: {liveness: false, period: 200ms, timeout: 200ms, failure_threshold: 1}\n");
-    let rescue = TestProfile::new("rescue", "rescue", b).yaml("    failover_after: 1s\n    failback_after: 1s\n");
-    let fleet = TestFleet::fake(&[main, rescue], "");
+    let fleet = stoppable_main_and_hot_rescue((81, 83), "1s");
     let d = Daemon::start(&fleet.path);
     let main_pid = d.wait_ready(0, "main", D);
     let rescue_pid = d.wait_ready(0, "rescue", D);
