@@ -62,13 +62,14 @@ pub fn check(file: &Path, host_ports: bool) -> u8 {
                 let line = format!("  {:<10} {:<6} {:<8} {ports}{paths}", p.name, p.role.as_str(), p.flavor.as_str());
                 println!("{}", super::wrap::wrap(&line, width));
             }
-            let configs: Vec<(String, std::path::PathBuf)> = f
+            let live: Vec<String> = f
                 .instances
                 .iter()
                 .filter(|(p, _)| p.flavor == crate::fleet::Flavor::OpenClaw)
-                .filter_map(|(p, plan)| plan.gateway.as_ref().map(|g| (p.name.clone(), g.config.value.clone())))
+                .filter(|(_, plan)| plan.gateway.as_ref().is_some_and(|g| g.reloads_itself))
+                .map(|(p, _)| p.name.clone())
                 .collect();
-            if let Some(advice) = crate::daemon::rollout::files::reload_mode_advice(&configs) {
+            if let Some(advice) = crate::daemon::rollout::files::live_reload_advice(&live) {
                 eprintln!("{advice}");
             }
             exit::OK

@@ -98,6 +98,21 @@ pub(crate) struct ConfigFile {
     pub value: Option<Value>,
 }
 
+impl ConfigFile {
+    /// Whether OpenClaw applies edits of this config by itself, outside clawherd's proof: its
+    /// `gateway.reload.mode` is not `"off"` (the default is `"hybrid"`: hot-safe keys live,
+    /// others by restarting itself; openclaw@2026.9.6 `docs/gateway/config-gateway.md`, "Config
+    /// reload"). A missing file counts (OpenClaw's defaults).
+    pub(crate) fn reloads_itself(&self) -> bool {
+        let mode = self
+            .value
+            .as_ref()
+            .and_then(|v| v.pointer("/gateway/reload/mode"))
+            .and_then(|m| m.as_str());
+        mode != Some("off")
+    }
+}
+
 /// Why a config could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ConfigError {

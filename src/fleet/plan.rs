@@ -439,6 +439,11 @@ pub struct GatewayPaths {
     /// The paths of the config's agents that lie outside the state dir and differ from
     /// `workspace`: workspaces and written `agentDir`s, in the config's order.
     pub agents: Vec<AgentPath>,
+    /// Whether the gateway applies edits of its config by itself, as the config read for this
+    /// plan says ([`ConfigFile::reloads_itself`](super::openclaw::ConfigFile::reloads_itself)):
+    /// what `check` advises on, without reading each config again.
+    #[serde(default)]
+    pub reloads_itself: bool,
 }
 
 /// A path of one agent of the config (`agents.list[N]`, or `agents.entries.<id>` in today's
@@ -814,6 +819,7 @@ pub(crate) fn plan(
         log_file,
         canvas_root,
         agents,
+        reloads_itself: cfg.reloads_itself(),
     };
     let plan = Plan {
         profile: profile.name.clone(),

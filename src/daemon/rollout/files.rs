@@ -82,39 +82,34 @@ pub(crate) fn restore(config: &Path, launched: Option<&str>, good: Option<&str>)
     }
 }
 
-/// Whether OpenClaw applies edits of the config at `path` by itself, outside clawherd's proof:
-/// its `gateway.reload.mode` is not `"off"` (the default is `"hybrid"`: hot-safe keys live,
-/// others by restarting itself; openclaw@2026.9.6 `docs/gateway/config-gateway.md`, "Config
-/// reload"). A missing file counts (OpenClaw's defaults); an unreadable one does not (the
-/// proof reports it).
+/// Whether OpenClaw applies edits of the config at `path` by itself, outside clawherd's proof
+/// ([`ConfigFile::reloads_itself`](crate::fleet::openclaw::ConfigFile::reloads_itself)). A
+/// missing file counts (OpenClaw's defaults); an unreadable one does not (the proof reports it).
 pub(crate) fn reloads_itself(path: &Path) -> bool {
-    match crate::fleet::openclaw::read_config(path) {
-        Ok(c) => {
-            let mode = c
-                .value
-                .as_ref()
-                .and_then(|v| v.pointer("/gateway/reload/mode"))
-                .and_then(|m| m.as_str());
-            mode != Some("off")
-        }
-        Err(_) => false,
-    }
+    crate::fleet::openclaw::read_config(path).is_ok_and(|c| c.reloads_itself())
 }
 
 /// The advice `check` and `init` print for the profiles (`name`, config) whose OpenClaw applies
 /// config edits itself ([`reloads_itself`]); `None` when there are none.
 pub(crate) fn reload_mode_advice(profiles: &[(String, PathBuf)]) -> Option<String> {
-    let live: Vec<&str> = profiles
-        .iter()
-        .filter(|(_, c)| reloads_itself(c))
-        .map(|(n, _)| n.as_str())
-        .collect();
-    if live.is_empty() {
+    let live: Vec<String> = profiles.iter().filter(|(_, c)| reloads_itself(c)).map(|(n, _)| n.clone()).collect();
+    live_reload_advice(&live)
+}
+
+/// The advice for the profiles named in `live`, whose OpenClaw applies config edits itself (the
+/// first ten named, then a count); `None` when there are none.
+pub(crate) fn live_reload_advice(live: &[String]) -> Option<String> {
+    const NAMED: usize = 10;
+    let (first, more) = live.split_at(live.len().min(NAMED));
+    if first.is_empty() {
         return None;
     }
+    let mut names = first.join(", ");
+    if !more.is_empty() {
+        names.push_str(&format!(" and {} more", more.len()));
+    }
     Some(format!(
-        "note: {}: `gateway.reload.mode` is not \"off\", so OpenClaw applies edits of its config by itself (hot-safe keys live, others by restarting itself), without clawherd's proof and rollback\n  hint: set `gateway: {{ reload: {{ mode: \"off\" }} }}` in each config, so that every change goes through `clawherd reload` (docs/rollout.md)",
-        live.join(", ")
+        "note: {names}: `gateway.reload.mode` is not \"off\", so OpenClaw applies edits of its config by itself (hot-safe keys live, others by restarting itself), without clawherd's proof and rollback\n  hint: set `gateway: {{ reload: {{ mode: \"off\" }} }}` in each config, so that every change goes through `clawherd reload` (docs/rollout.md)"
     ))
 }
 
@@ -171,6 +166,19 @@ mod tests {
             "{advice:?}"
         );
         assert_eq!(reload_mode_advice(&[("a".into(), off)]), None);
+    }
+
+    /// A fleet of many live configs gets one line of bounded length: ten names, then a count.
+    #[test]
+    fn reload_mode_advice_names_ten_then_counts() {
+        let live: Vec<String> = (0..1000).map(|i| format!("g{i}")).collect();
+        let advice = live_reload_advice(&live).expect("advice");
+        assert!(
+            advice.starts_with("note: g0, g1, g2, g3, g4, g5, g6, g7, g8, g9 and 990 more: "),
+            "{advice}"
+        );
+        assert!(!advice.contains("g10,"), "{advice}");
+        assert_eq!(live_reload_advice(&[]), None);
     }
 
     /// Writing the good content back keeps the config's mode (and, as root, its owner): a
