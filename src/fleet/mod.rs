@@ -450,8 +450,9 @@ pub fn load_str(path: &Path, text: &str, ctx: &LoadContext) -> Result<Fleet, Fle
     let mut diags = validated.warnings;
     let marker_for = |name: &str| instance_marker(path, name);
     let mut instances = Vec::new();
+    let mut parent_env = plan::ParentEnv::new(&ctx.env);
     for profile in validated.profiles {
-        match plan::plan(&profile, &validated.dir, &ctx.env, &marker_for(&profile.name)) {
+        match plan::plan(&profile, &validated.dir, &mut parent_env, &marker_for(&profile.name)) {
             Ok((plan, warnings)) => {
                 diags.0.extend(warnings);
                 instances.push((profile, plan));

@@ -18,7 +18,7 @@
 use super::diagnostic::{Diagnostic, Place};
 use super::env::Env;
 use super::openclaw::{self, ConfigFile};
-use super::{Flavor, Profile};
+use super::{EnvInherit, Flavor, Profile};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -760,7 +760,8 @@ pub(crate) fn env_pattern_matches(pattern: &str, name: &str) -> bool {
 }
 
 /// Computes the plan of `profile`. `fleet_dir` is the fleet file's folder, `parent_env`
-/// clawherd's environment, `marker` the value of `CLAWHERD_INSTANCE`.
+/// clawherd's environment (shared by the plans of one fleet: what each `env_inherit` setting
+/// passes is filtered once), `marker` the value of `CLAWHERD_INSTANCE`.
 ///
 /// Errors: the config cannot be read or parsed, a config value has the wrong type, or the
 /// config holds a key the flavor refuses. Warnings: a fleet port that differs from the config's
@@ -768,13 +769,13 @@ pub(crate) fn env_pattern_matches(pattern: &str, name: &str) -> bool {
 pub(crate) fn plan(
     profile: &Profile,
     fleet_dir: &Path,
-    parent_env: &BTreeMap<String, String>,
+    parent_env: &mut ParentEnv<'_>,
     marker: &str,
 ) -> Result<(Plan, Vec<Diagnostic>), Vec<Diagnostic>> {
     if profile.flavor == Flavor::Process {
         return Ok((plan_process(profile, fleet_dir, parent_env, marker), Vec::new()));
     }
-    let home = gateway_home(profile, parent_env);
+    let home = gateway_home(profile, parent_env.vars);
     let state_dir = state_dir_of(profile, &home);
     let config = config_of(profile, &state_dir.value);
     let cfg = read_config(profile, &config)?;
@@ -908,7 +909,7 @@ fn refused_keys(profile: &Profile, config: &Path, cfg: &ConfigFile) -> Vec<Diagn
 /// (`OPENCLAW_SUPERVISOR_MODE=external` for today's OpenClaw), `NO_COLOR`, then the profile's own.
 fn gateway_env(
     profile: &Profile,
-    parent_env: &BTreeMap<String, String>,
+    parent_env: &mut ParentEnv<'_>,
     fleet_dir: &Path,
     marker: &str,
     state_dir: &Path,
@@ -1693,10 +1694,42 @@ fn derived_listener(row: &PortRow, base: &Sourced<u16>) -> Listener {
     }
 }
 
+/// clawherd's environment, and what each `env_inherit` setting of a fleet passes of it, filtered
+/// once per setting rather than once per profile (the filter asks every variable of a set and a
+/// few patterns: at 1,000 profiles, a few milliseconds of `check`).
+pub(crate) struct ParentEnv<'a> {
+    /// clawherd's environment (name → value).
+    vars: &'a BTreeMap<String, String>,
+    /// Settings seen so far and what they pass; at most [`ParentEnv::KEPT`].
+    passed: Vec<(EnvInherit, Env)>,
+}
+
+impl<'a> ParentEnv<'a> {
+    /// At most this many settings are kept; a fleet with more filters the others each time.
+    const KEPT: usize = 16;
+
+    /// The environment `vars`, nothing filtered yet.
+    pub(crate) fn new(vars: &'a BTreeMap<String, String>) -> Self {
+        ParentEnv { vars, passed: Vec::new() }
+    }
+
+    /// What `policy` passes of clawherd's environment, with none of the instance's own yet.
+    fn passed(&mut self, policy: &EnvInherit) -> Env {
+        if let Some((_, env)) = self.passed.iter().find(|(p, _)| p == policy) {
+            return env.clone();
+        }
+        let env = Env::inherit(self.vars.iter().filter(|(k, _)| policy.passes(k)));
+        if self.passed.len() < Self::KEPT {
+            self.passed.push((policy.clone(), env.clone()));
+        }
+        env
+    }
+}
+
 /// The environment every child gets: what `env_inherit` passes of clawherd's, plus the three markers, and with
 /// `user:` set that user's `HOME`, `USER` and `LOGNAME`.
-fn base_env(parent_env: &BTreeMap<String, String>, profile: &Profile, fleet_dir: &Path, marker: &str) -> Env {
-    let mut env = Env::inherit(parent_env.iter().filter(|(k, _)| profile.env_inherit.passes(k)));
+fn base_env(parent_env: &mut ParentEnv<'_>, profile: &Profile, fleet_dir: &Path, marker: &str) -> Env {
+    let mut env = parent_env.passed(&profile.env_inherit);
     env.insert("CLAWHERD_INSTANCE".into(), marker.to_string());
     env.insert("CLAWHERD_PROFILE".into(), profile.name.clone());
     env.insert("CLAWHERD_FLEET_DIR".into(), fleet_dir.display().to_string());
@@ -1711,7 +1744,7 @@ fn base_env(parent_env: &BTreeMap<String, String>, profile: &Profile, fleet_dir:
 
 /// The plan of a plain process (`flavor: process`): its command as written, its declared ports
 /// (pinned, proved like any other), no OpenClaw paths, ready once spawned.
-fn plan_process(profile: &Profile, fleet_dir: &Path, parent_env: &BTreeMap<String, String>, marker: &str) -> Plan {
+fn plan_process(profile: &Profile, fleet_dir: &Path, parent_env: &mut ParentEnv<'_>, marker: &str) -> Plan {
     let mut env = base_env(parent_env, profile, fleet_dir, marker);
     env.extend(profile.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut argv = profile.command.clone();
@@ -1804,6 +1837,31 @@ mod tests {
         ] {
             assert!(!env_pattern_matches(pattern, name), "{pattern} does not match {name}");
         }
+    }
+
+    /// The plans of one fleet filter clawherd's environment once per `env_inherit` setting, and
+    /// each setting still gets what it passes, however the profiles alternate.
+    #[test]
+    fn parent_env_filters_once_per_setting_and_keeps_settings_apart() {
+        let vars: BTreeMap<String, String> = [("PATH", "/bin"), ("TMUX", "t"), ("AWS_REGION", "eu")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut parent = ParentEnv::new(&vars);
+        let names = |e: Env| e.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        let settings = [EnvInherit::default(), EnvInherit::All, EnvInherit::Allowlist(vec!["AWS_*".into()])];
+        for _ in 0..2 {
+            assert_eq!(names(parent.passed(&settings[0])), ["PATH"]);
+            assert_eq!(names(parent.passed(&settings[1])), ["AWS_REGION", "PATH", "TMUX"]);
+            assert_eq!(names(parent.passed(&settings[2])), ["AWS_REGION", "PATH"]);
+        }
+        assert_eq!(parent.passed.len(), 3);
+        // Past the kept number of settings, the others are still filtered right, each time.
+        for n in 0..ParentEnv::KEPT + 4 {
+            let own = EnvInherit::Allowlist(vec![format!("X{n}")]);
+            assert_eq!(names(parent.passed(&own)), ["PATH"]);
+        }
+        assert_eq!(parent.passed.len(), ParentEnv::KEPT);
     }
 
     #[test]
