@@ -20,6 +20,9 @@ use tokio::sync::broadcast;
 pub const RECENT: usize = 1000;
 /// Rotate the events file past this size (bytes).
 const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+/// At most this many waiting lines are written to the events file at once (a few hundred
+/// bytes each).
+const BATCH: usize = 256;
 
 /// One event: when, which instance, one human line, and what happened with its details.
 ///
@@ -376,8 +379,19 @@ impl EventSink {
                 .spawn(move || {
                     // A full disk is reported once per 10 s, not once per event.
                     let mut losses = crate::observe::logs::Losses::default();
-                    for line in rx {
-                        match append(&path, &line) {
+                    // The lines waiting when the thread wakes are written together: one open
+                    // and one write for a burst (a fleet's start or stop emits one event per
+                    // instance at once), not one each.
+                    let mut batch = String::new();
+                    while let Ok(first) = rx.recv() {
+                        batch.clear();
+                        let mut lines = 0;
+                        for line in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok()).take(BATCH - 1)) {
+                            batch.push_str(&line);
+                            batch.push('\n');
+                            lines += 1;
+                        }
+                        match append(&path, &batch) {
                             Ok(()) => {
                                 if let Some(note) = losses.note() {
                                     tracing::warn!(path = %path.display(), "events file writable again: {note}");
@@ -385,8 +399,11 @@ impl EventSink {
                                 }
                             }
                             Err(e) => {
-                                if let Some(r) = losses.lost(&e, std::time::Instant::now()) {
-                                    tracing::error!(path = %path.display(), "cannot write the events file: {r}");
+                                let now = std::time::Instant::now();
+                                for _ in 0..lines {
+                                    if let Some(r) = losses.lost(&e, now) {
+                                        tracing::error!(path = %path.display(), "cannot write the events file: {r}");
+                                    }
                                 }
                             }
                         }
@@ -431,7 +448,9 @@ impl EventSink {
     }
 }
 
-fn append(path: &PathBuf, line: &str) -> std::io::Result<()> {
+/// Appends `lines` (whole lines, each ending in `\n`) to the events file at `path`, rotating
+/// it first when it is past [`MAX_FILE_BYTES`] (so it can pass that by one batch).
+fn append(path: &PathBuf, lines: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -443,7 +462,7 @@ fn append(path: &PathBuf, line: &str) -> std::io::Result<()> {
     }
     // 0600 (0640 with `control.group`): events name profiles, pids and reasons.
     let mut f = crate::observe::logs::open_append(path)?;
-    writeln!(f, "{line}")
+    f.write_all(lines.as_bytes())
 }
 
 #[cfg(test)]

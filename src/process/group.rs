@@ -58,7 +58,15 @@ pub(crate) fn signal_members(members: &[ProcInfo], sig: Signal) {
 /// one can act on it) to every member, then SIGKILL to those still there after `grace`, then
 /// waits (bounded) until none is left. Returns the members that were found at first.
 pub(crate) async fn take_down(scope: Scope, leader: Option<i32>, marker: &str, grace: Duration) -> Vec<ProcInfo> {
-    let found = members(scope, leader, marker);
+    let found = match scope {
+        // The first look shares its read of clawherd's children with the take-downs that start
+        // in the same turn (a fleet's shutdown starts one per instance).
+        Scope::Live => {
+            let orphans = tree::shared_orphans(super::reaper::is_leader).await;
+            tree::live_trees_with(&orphans, &[(leader, marker)]).pop().unwrap_or_default()
+        }
+        Scope::Host => members(scope, leader, marker),
+    };
     if found.is_empty() {
         return found;
     }

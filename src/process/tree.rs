@@ -159,13 +159,19 @@ pub(crate) fn snapshot() -> Vec<ProcInfo> {
 /// is gone, is not ours to read (another user's, without CAP_SYS_PTRACE), is a kernel thread
 /// (empty environment), or carries no marker.
 pub(crate) fn marker_of(pid: i32) -> Option<String> {
-    use std::io::Read;
-    let mut environ = Vec::new();
-    std::fs::File::open(format!("/proc/{pid}/environ"))
-        .ok()?
-        .read_to_end(&mut environ)
-        .ok()?;
+    let environ = read_proc(&format!("/proc/{pid}/environ"), 4096)?;
     marker_in(&environ).map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// The whole content of a `/proc` file, read into a buffer of `capacity` bytes to begin with
+/// (grown as needed). A `/proc` file reports size 0, so reading it as a regular file
+/// (`read_to_string`) would first `statx` it and then read it in pieces of 32, 32, 64, ... bytes:
+/// nine system calls for an environment of 2 KB, where this makes three (open, read, EOF).
+fn read_proc(path: &str, capacity: usize) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut content = Vec::with_capacity(capacity);
+    std::fs::File::open(path).ok()?.read_to_end(&mut content).ok()?;
+    Some(content)
 }
 
 /// The value of `CLAWHERD_INSTANCE` in a NUL-separated environment block (the format of
@@ -222,8 +228,12 @@ pub(crate) fn children_of(pid: i32) -> Vec<i32> {
     };
     let mut out = Vec::new();
     for t in tasks.flatten() {
-        if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
-            out.extend(text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+        // About 7 bytes per child: one read for a few hundred children.
+        if let Some(text) = t.path().join("children").to_str().and_then(|p| read_proc(p, 4096)) {
+            out.extend(
+                text.split(u8::is_ascii_whitespace)
+                    .filter_map(|p| std::str::from_utf8(p).ok()?.parse::<i32>().ok()),
+            );
         }
     }
     out
@@ -247,13 +257,69 @@ pub(crate) fn live_tree(leader: Option<i32>, marker: &str, is_leader: &dyn Fn(i3
 /// own children are read once for all of them (a whole-fleet `status` of 1,000 instances would
 /// otherwise read the list of 1,000 children 1,000 times).
 pub(crate) fn live_trees(instances: &[(Option<i32>, &str)], is_leader: &dyn Fn(i32) -> bool) -> Vec<Vec<ProcInfo>> {
+    live_trees_with(&own_orphans(is_leader), instances)
+}
+
+/// clawherd's own children that are not gateways (`is_leader`), each with its marker: orphans
+/// of some tree. Children without a marker are left out.
+fn own_orphans(is_leader: &dyn Fn(i32) -> bool) -> Orphans {
     let me = std::process::id() as i32;
-    // Our children that are not gateways: orphans of some tree, each with its marker.
-    let orphans: Vec<(i32, String)> = children_of(me)
+    children_of(me)
         .into_iter()
         .filter(|c| !is_leader(*c))
         .filter_map(|c| Some((c, marker_of(c)?)))
-        .collect();
+        .collect()
+}
+
+/// clawherd's children that are not gateways, with their markers ([`own_orphans`]).
+pub(crate) type Orphans = Vec<(i32, String)>;
+
+/// The reads of [`shared_orphans`].
+struct Census {
+    /// Requests made so far.
+    asked: u64,
+    /// The last read, and the requests it answers (those made before it began).
+    last: Option<(u64, std::sync::Arc<Orphans>)>,
+}
+
+static CENSUS: std::sync::Mutex<Census> = std::sync::Mutex::new(Census { asked: 0, last: None });
+
+/// [`own_orphans`], read once for every caller that asks in the same turn of the runtime: the
+/// caller yields once, and a read that began after its request answers it too. Each read
+/// lists all of clawherd's children (1,000 at 1,000 instances): when a whole fleet stops, every
+/// instance's take-down asks within a few turns, and one read per turn replaces one per
+/// instance. A read that began after the request sees every process that was clawherd's child
+/// when it was made (an exited gateway's children were re-parented before its exit showed).
+/// `is_leader` tells the gateways apart; every caller passes the same one (the daemon's
+/// registry of gateways), as a read answers them all.
+pub(crate) async fn shared_orphans(is_leader: fn(i32) -> bool) -> std::sync::Arc<Orphans> {
+    let census = || CENSUS.lock().unwrap_or_else(|e| e.into_inner());
+    let ticket = {
+        let mut c = census();
+        c.asked += 1;
+        c.asked
+    };
+    tokio::task::yield_now().await;
+    let asked = {
+        let c = census();
+        if let Some((answers, read)) = &c.last
+            && *answers >= ticket
+        {
+            return read.clone();
+        }
+        c.asked
+    };
+    let read = std::sync::Arc::new(own_orphans(&is_leader));
+    let mut c = census();
+    if c.last.as_ref().is_none_or(|(answers, _)| *answers < asked) {
+        c.last = Some((asked, read.clone()));
+    }
+    read
+}
+
+/// [`live_trees`] from a list of orphans already read.
+pub(crate) fn live_trees_with(orphans: &[(i32, String)], instances: &[(Option<i32>, &str)]) -> Vec<Vec<ProcInfo>> {
+    let me = std::process::id() as i32;
     instances
         .iter()
         .map(|(leader, marker)| {
@@ -369,21 +435,46 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_marked_child_is_found_by_its_fleet_suffix_and_nothing_else_is() {
-        let suffix = format!("@/tmp/tree-test-{}.yaml", std::process::id());
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .env(MARKER_VAR, format!("p1{suffix}"))
-            .spawn()
-            .expect("spawn sleep");
+    /// `sleep 30` carrying `marker`, in a process group of its own with `own_group` (as an
+    /// orphan adopted from a gateway's tree); returned once its marker can be read (`spawn`
+    /// returns once the child is inside execve, and the kernel fills in the new image's
+    /// environment a moment later: until then /proc/PID/environ reads empty).
+    fn marked_sleeper(marker: &str, own_group: bool) -> (std::process::Child, i32) {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new("sleep");
+        cmd.arg("30").env(MARKER_VAR, marker);
+        if own_group {
+            cmd.process_group(0);
+        }
+        let child = cmd.spawn().expect("spawn sleep");
         let pid = child.id() as i32;
-        // `spawn` returns once the child is inside execve, and the kernel fills in the new
-        // image's environment a moment later: until then /proc/PID/environ reads empty.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while marker_of(pid).is_none() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
+        (child, pid)
+    }
+
+    #[tokio::test]
+    async fn a_shared_read_of_the_orphans_is_never_older_than_the_request() {
+        let marker = format!("orphan-{}@/tmp/tree-census.yaml", std::process::id());
+        let mine = |o: &[(i32, String)]| o.iter().filter(|(_, m)| *m == marker).count();
+        let no_gateway = |_| false;
+        // A read made before the orphan existed...
+        assert_eq!(mine(&shared_orphans(no_gateway).await), 0);
+        // ...does not answer a request made after: the orphan, carrying the marker, is seen.
+        let (mut child, _) = marked_sleeper(&marker, true);
+        // Two requests in the same turn (they share one read) both see it.
+        let (a, b) = tokio::join!(shared_orphans(no_gateway), shared_orphans(no_gateway));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!((mine(&a), mine(&b)), (1, 1), "{a:?}");
+    }
+
+    #[test]
+    fn a_marked_child_is_found_by_its_fleet_suffix_and_nothing_else_is() {
+        let suffix = format!("@/tmp/tree-test-{}.yaml", std::process::id());
+        let (mut child, pid) = marked_sleeper(&format!("p1{suffix}"), false);
         assert_eq!(marker_of(pid).as_deref(), Some(format!("p1{suffix}").as_str()));
         let found = marked_processes(&suffix);
         let _ = child.kill();
