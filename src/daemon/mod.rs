@@ -101,6 +101,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         None => None,
     };
     tracing::info!(fleet = %fleet.path.display(), instances = fleet.instances.len(), socket = %socket.display(), "isolation proved; starting");
+    let writers = (events.clone(), output.clone());
     let mut sup = Supervisor::start(fleet, output, events)
         .await
         .map_err(|e| DaemonError::Setup(e.to_string()))?;
@@ -125,6 +126,7 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         let _ = api.await;
         sup.shutdown(Vec::new()).await;
         let _ = std::fs::remove_file(&socket);
+        flush_writers(writers).await;
         return match cleared {
             Err(e) => Err(DaemonError::OtherDaemon(e)),
             _ => {
@@ -161,7 +163,29 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
         let _ = t.await;
     }
     let _ = std::fs::remove_file(&socket);
+    flush_writers(writers).await;
     Ok(())
+}
+
+/// How long the daemon's exit waits for its writer threads to write what is queued.
+const FLUSH_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Waits (at most [`FLUSH_AT_EXIT`] each) until the events and gateway lines of the shutdown
+/// are in their files: the writer threads are not joined, and the process would otherwise end
+/// with the last ones (every instance's `exited`, its gateway's last lines) still queued.
+async fn flush_writers((events, output): (EventSink, OutputSink)) {
+    let flushed = tokio::task::spawn_blocking(move || (events.flush(FLUSH_AT_EXIT), output.flush(FLUSH_AT_EXIT))).await;
+    match flushed {
+        Ok((true, true)) => {}
+        Ok((events, lines)) => {
+            tracing::warn!(
+                events_written = events,
+                lines_written = lines,
+                "exiting before the writers finished: the last events or gateway lines may be missing from their files"
+            )
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot wait for the writers before exiting"),
+    }
 }
 
 /// Once the fleet is up, gives back the code and heap only start-up needed

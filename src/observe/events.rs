@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::sync::broadcast;
@@ -355,10 +355,61 @@ impl FleetEvent {
     }
 }
 
+/// What the events file's writer takes from its queue: an event's line, or a request to answer
+/// once everything queued before it is written.
+enum ToFile {
+    Line(String),
+    Flush(SyncSender<()>),
+}
+
+/// The events file's writer thread: the lines waiting when it wakes are written together, one
+/// open and one write for a burst (a fleet's start or stop emits one event per instance at
+/// once), not one each. A full disk is reported once per 10 s, not once per event.
+fn file_writer(path: &PathBuf, rx: &Receiver<ToFile>) {
+    let mut losses = crate::observe::logs::Losses::default();
+    let mut batch = String::new();
+    let mut acks = Vec::new();
+    while let Ok(first) = rx.recv() {
+        batch.clear();
+        let mut lines = 0;
+        for item in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok()).take(BATCH - 1)) {
+            match item {
+                ToFile::Line(line) => {
+                    batch.push_str(&line);
+                    batch.push('\n');
+                    lines += 1;
+                }
+                ToFile::Flush(ack) => acks.push(ack),
+            }
+        }
+        if lines > 0 {
+            match append(path, &batch) {
+                Ok(()) => {
+                    if let Some(note) = losses.note() {
+                        tracing::warn!(path = %path.display(), "events file writable again: {note}");
+                        losses = Default::default();
+                    }
+                }
+                Err(e) => {
+                    let now = std::time::Instant::now();
+                    for _ in 0..lines {
+                        if let Some(r) = losses.lost(&e, now) {
+                            tracing::error!(path = %path.display(), "cannot write the events file: {r}");
+                        }
+                    }
+                }
+            }
+        }
+        for ack in acks.drain(..) {
+            let _ = ack.try_send(());
+        }
+    }
+}
+
 /// Handle to the event stream; cheap to clone.
 #[derive(Clone)]
 pub struct EventSink {
-    file: Option<SyncSender<String>>,
+    file: Option<SyncSender<ToFile>>,
     follow: broadcast::Sender<FleetEvent>,
     /// A `std` mutex: held only to push or copy, never across an `.await`.
     recent: Arc<Mutex<VecDeque<FleetEvent>>>,
@@ -369,46 +420,14 @@ impl EventSink {
     pub fn start(file: Option<PathBuf>) -> Self {
         let (follow, _) = broadcast::channel(256);
         let file = file.map(|path| {
-            let (tx, rx) = sync_channel::<String>(256);
+            let (tx, rx) = sync_channel::<ToFile>(256);
             #[allow(
                 clippy::expect_used,
                 reason = "once, at the daemon's start-up before any gateway runs: no thread means no supervision to lose"
             )]
             std::thread::Builder::new()
                 .name("clawherd-events".into())
-                .spawn(move || {
-                    // A full disk is reported once per 10 s, not once per event.
-                    let mut losses = crate::observe::logs::Losses::default();
-                    // The lines waiting when the thread wakes are written together: one open
-                    // and one write for a burst (a fleet's start or stop emits one event per
-                    // instance at once), not one each.
-                    let mut batch = String::new();
-                    while let Ok(first) = rx.recv() {
-                        batch.clear();
-                        let mut lines = 0;
-                        for line in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok()).take(BATCH - 1)) {
-                            batch.push_str(&line);
-                            batch.push('\n');
-                            lines += 1;
-                        }
-                        match append(&path, &batch) {
-                            Ok(()) => {
-                                if let Some(note) = losses.note() {
-                                    tracing::warn!(path = %path.display(), "events file writable again: {note}");
-                                    losses = Default::default();
-                                }
-                            }
-                            Err(e) => {
-                                let now = std::time::Instant::now();
-                                for _ in 0..lines {
-                                    if let Some(r) = losses.lost(&e, now) {
-                                        tracing::error!(path = %path.display(), "cannot write the events file: {r}");
-                                    }
-                                }
-                            }
-                        }
-                    }
-                })
+                .spawn(move || file_writer(&path, &rx))
                 .expect("spawn events thread");
             tx
         });
@@ -422,7 +441,7 @@ impl EventSink {
     /// Records `event`.
     pub fn emit(&self, event: FleetEvent) {
         if let (Some(tx), Ok(line)) = (&self.file, serde_json::to_string(&event))
-            && let Err(TrySendError::Full(_)) = tx.try_send(line)
+            && let Err(TrySendError::Full(_)) = tx.try_send(ToFile::Line(line))
         {
             tracing::warn!("events file writer fell behind; an event was not written to the file");
         }
@@ -445,6 +464,14 @@ impl EventSink {
     /// Events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<FleetEvent> {
         self.follow.subscribe()
+    }
+
+    /// Waits, blocking, at most `within` until the events emitted so far are in the events file
+    /// (the daemon's last step before it exits); false when time ran out first.
+    pub fn flush(&self, within: Duration) -> bool {
+        self.file
+            .as_ref()
+            .is_none_or(|tx| crate::observe::logs::flush_queue(tx, ToFile::Flush, std::time::Instant::now() + within))
     }
 }
 
@@ -504,6 +531,25 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "events file not written: {text}");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+    }
+
+    /// `flush` returns once every event emitted before it is in the file (the daemon's last
+    /// step): no wait-and-see, the file is complete when it returns.
+    #[test]
+    fn flush_returns_once_the_file_holds_every_event_emitted_before() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("events.jsonl");
+        let sink = EventSink::start(Some(path.clone()));
+        for round in 0..5 {
+            for i in 0..200 {
+                sink.emit(FleetEvent::new(What::Ready { after_s: 0.1 }, Some("main"), Some(i), "ready"));
+            }
+            assert!(sink.flush(Duration::from_secs(60)), "flushed in time");
+            let text = std::fs::read_to_string(&path).expect("events file");
+            assert_eq!(text.lines().count(), 200 * (round + 1));
+        }
+        // Without a file there is nothing to wait for.
+        assert!(EventSink::start(None).flush(Duration::ZERO));
     }
 
     /// Regression (hardening issue): a parked gateway's error line, a refused reload's errors

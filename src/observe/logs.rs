@@ -57,6 +57,38 @@ pub struct Line {
 
 pub use crate::systemd::journal::OutputStream;
 
+/// What a writer thread takes from its queue: a line, or a request to answer once everything
+/// queued before it is written ([`flush_queue`]).
+enum Queued {
+    Line(Line),
+    Flush(SyncSender<()>),
+}
+
+/// Waits, blocking the calling thread until `deadline` at most, until the writer thread behind
+/// `queue` has written everything queued before this call: the daemon's last step, so that the
+/// lines and events of its shutdown reach their files before the process exits. `flush` makes
+/// the queue's request from the sender to answer. Returns false when the deadline passed first
+/// (a writer stuck on a slow disk); true also when the writer is gone (nothing left to wait for).
+pub(crate) fn flush_queue<T>(queue: &SyncSender<T>, flush: impl FnOnce(SyncSender<()>) -> T, deadline: Instant) -> bool {
+    let (ack, acked) = sync_channel(1);
+    let mut request = flush(ack);
+    loop {
+        match queue.try_send(request) {
+            Ok(()) => break,
+            Err(TrySendError::Full(back)) if Instant::now() < deadline => {
+                request = back;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(TrySendError::Full(_)) => return false,
+            Err(TrySendError::Disconnected(_)) => return true,
+        }
+    }
+    match acked.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => true,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
+    }
+}
+
 /// Where gateway lines are mirrored besides the files.
 #[derive(Debug)]
 pub enum Console {
@@ -72,8 +104,8 @@ pub enum Console {
 /// Handle to the writer threads; cheap to clone.
 #[derive(Clone)]
 pub struct OutputSink {
-    files: SyncSender<Line>,
-    console: Option<SyncSender<Line>>,
+    files: SyncSender<Queued>,
+    console: Option<SyncSender<Queued>>,
     follow: broadcast::Sender<Line>,
     dir: PathBuf,
 }
@@ -123,21 +155,21 @@ impl OutputSink {
     pub fn line(&self, profile: &Arc<str>, stream: OutputStream, text: String) {
         let stamped = format!("{} {text}", humantime::format_rfc3339_millis(SystemTime::now()));
         if let Some(c) = &self.console
-            && let Err(TrySendError::Full(_)) = c.try_send(Line {
+            && let Err(TrySendError::Full(_)) = c.try_send(Queued::Line(Line {
                 profile: profile.clone(),
                 text,
                 stream,
                 marker: false,
-            })
+            }))
         {
             DROPPED_CONSOLE.fetch_add(1, Ordering::Relaxed);
         }
-        if let Err(TrySendError::Full(_)) = self.files.try_send(Line {
+        if let Err(TrySendError::Full(_)) = self.files.try_send(Queued::Line(Line {
             profile: profile.clone(),
             text: stamped,
             stream,
             marker: false,
-        }) {
+        })) {
             DROPPED_FILES.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -153,7 +185,7 @@ impl OutputSink {
             stream: OutputStream::Stdout,
             marker: true,
         };
-        if let Err(TrySendError::Full(_)) = self.files.try_send(marker) {
+        if let Err(TrySendError::Full(_)) = self.files.try_send(Queued::Line(marker)) {
             DROPPED_FILES.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -166,6 +198,15 @@ impl OutputSink {
     /// The folder of the per-instance files.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Waits, blocking, at most `within` (seconds, as a `Duration`) until the lines queued so
+    /// far are in their files and on the console ([`flush_queue`]); false when time ran out.
+    pub fn flush(&self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        let files = flush_queue(&self.files, Queued::Flush, deadline);
+        let console = self.console.as_ref().is_none_or(|c| flush_queue(c, Queued::Flush, deadline));
+        files && console
     }
 }
 
@@ -370,10 +411,18 @@ fn write_counted(out: &mut impl Write, text: &str, losses: &mut Losses, path: &P
     written
 }
 
-fn file_writer(dir: PathBuf, rotation: Rotation, rx: Receiver<Line>, follow: broadcast::Sender<Line>) {
+fn file_writer(dir: PathBuf, rotation: Rotation, rx: Receiver<Queued>, follow: broadcast::Sender<Line>) {
     let mut files: HashMap<Arc<str>, Open> = HashMap::new();
     let mut losses: HashMap<Arc<str>, Losses> = HashMap::new();
-    for line in rx {
+    for queued in rx {
+        // Each line is written as it comes (no buffer), so what came before is in the file.
+        let line = match queued {
+            Queued::Line(line) => line,
+            Queued::Flush(ack) => {
+                let _ = ack.try_send(());
+                continue;
+            }
+        };
         if line.marker {
             let _ = follow.send(line);
             continue;
@@ -415,16 +464,24 @@ fn file_writer(dir: PathBuf, rotation: Rotation, rx: Receiver<Line>, follow: bro
     }
 }
 
-fn console_writer(rx: Receiver<Line>, mode: Console) {
+fn console_writer(rx: Receiver<Queued>, mode: Console) {
+    let lines = rx.into_iter().filter_map(|queued| match queued {
+        Queued::Line(line) => Some(line),
+        Queued::Flush(ack) => {
+            // stdout is flushed at each line's newline, and journal entries are datagrams.
+            let _ = ack.try_send(());
+            None
+        }
+    });
     if let Console::Journal(j) = &mode {
-        for line in rx {
+        for line in lines {
             if let Err(e) = j.write_line(&line.profile, line.stream, &line.text) {
                 tracing::warn!(error = %e, "cannot write a gateway line to the journal");
             }
         }
         return;
     }
-    for line in rx {
+    for line in lines {
         let mut out = std::io::stdout().lock();
         let dropped = DROPPED_CONSOLE.swap(0, Ordering::Relaxed);
         if dropped > 0 {
@@ -476,6 +533,30 @@ pub fn tail(dir: &Path, profile: &str, n: usize, since: Option<SystemTime>, keep
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// `flush` returns once every line queued before it is in its file (the daemon's last step),
+    /// with a console writer too.
+    #[test]
+    fn flush_returns_once_every_queued_line_is_in_its_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rotation = Rotation {
+            max_bytes: 1 << 20,
+            keep: 1,
+        };
+        let sink = OutputSink::start(dir.path().to_path_buf(), rotation, Console::Stdout);
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        for round in 1..=5 {
+            for i in 0..100 {
+                sink.line(&a, OutputStream::Stdout, format!("a {i}"));
+                sink.line(&b, OutputStream::Stderr, format!("b {i}"));
+            }
+            assert!(sink.flush(Duration::from_secs(60)), "flushed in time");
+            for p in ["a", "b"] {
+                let text = std::fs::read_to_string(path_for(dir.path(), p)).expect("log file");
+                assert_eq!(text.lines().count(), 100 * round, "{p}");
+            }
+        }
+    }
 
     #[test]
     fn rotates_by_size_keeps_n_and_tails_across_files() {
