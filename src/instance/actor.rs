@@ -23,7 +23,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::process::Child;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{error, info, instrument, warn};
@@ -70,7 +70,8 @@ pub(crate) fn spawn_actor(
     output: OutputSink,
     events: EventSink,
 ) -> (InstanceHandle, JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel(16);
+    // Bounded: a sender waits while 16 controls are queued.
+    let (tx, rx) = flume::bounded(16);
     let machine = Machine::new(profile.restart.clone(), profile.stop_timeout, profile.health.kill_after);
     let status = status_of(&profile.name, &machine, None, false, None);
     let (status_tx, status_rx) = watch::channel(status);
@@ -219,7 +220,7 @@ struct Actor {
 
 impl Actor {
     #[instrument(skip_all, fields(profile = %self.name))]
-    async fn run(mut self, mut rx: mpsc::Receiver<Message>) {
+    async fn run(mut self, rx: flume::Receiver<Message>) {
         let mut shutting_down = false;
         loop {
             if shutting_down
@@ -259,10 +260,11 @@ impl Actor {
                     }
                     continue;
                 }
-                message = rx.recv(), if !shutting_down => {
+                // Cancel-safe: a message stays queued until a `recv_async` returns it.
+                message = rx.recv_async(), if !shutting_down => {
                     let (control, applied) = match message {
-                        Some(Message { control, applied }) => (control, applied),
-                        None => (Control::Shutdown, None),
+                        Ok(Message { control, applied }) => (control, applied),
+                        Err(flume::RecvError::Disconnected) => (Control::Shutdown, None),
                     };
                     let event = match control {
                         Control::Start => Event::Start,

@@ -26,7 +26,7 @@ pub use view::InstanceView;
 
 use crate::instance::policy::ExitResult;
 use std::time::{Duration, SystemTime};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
 /// A snapshot of one instance, published after every change.
@@ -184,14 +184,14 @@ pub enum WaitError {
 pub struct InstanceHandle {
     /// Profile name.
     pub profile: String,
-    tx: mpsc::Sender<Message>,
+    tx: flume::Sender<Message>,
     status: watch::Receiver<InstanceStatus>,
 }
 
 impl InstanceHandle {
     /// Queues a control; false if the actor is gone.
     pub async fn send(&self, control: Control) -> bool {
-        self.tx.send(Message { control, applied: None }).await.is_ok()
+        self.tx.send_async(Message { control, applied: None }).await.is_ok()
     }
 
     /// Queues a control and resolves once the actor has applied it; the returned status shows
@@ -201,7 +201,7 @@ impl InstanceHandle {
     pub async fn apply(&self, control: Control) -> Result<InstanceStatus, WaitError> {
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send(Message {
+            .send_async(Message {
                 control,
                 applied: Some(tx),
             })
