@@ -109,7 +109,8 @@ fn wait(id: Id, mut rx: [watch::Receiver<InstanceStatus>; 2]) -> (Abortable<impl
 /// Each controller decides as its own task did: at every change of its main's or its
 /// standby's status and at its deadline; it ends when either actor ended, or when told.
 pub(crate) async fn run(mut told: mpsc::UnboundedReceiver<Told>, events: EventSink, board: Board) {
-    let mut driven: BTreeMap<Id, Driven> = BTreeMap::new();
+    // Boxed: a map node holds room for 11 values, and a `Driven` is 336 bytes.
+    let mut driven: BTreeMap<Id, Box<Driven>> = BTreeMap::new();
     // The standby's name → the id of its controller.
     let mut by_standby: BTreeMap<String, Id> = BTreeMap::new();
     // Pending deadlines, earliest first.
@@ -136,7 +137,7 @@ pub(crate) async fn run(mut told: mpsc::UnboundedReceiver<Told>, events: EventSi
                     let controller = Controller::new(s.mode, s.failover_after, s.failback_after, s.main_startup_grace, standby_running, Instant::now());
                     let (w, abort) = wait(id, [pair.main.subscribe(), pair.standby.subscribe()]);
                     waits.push(w);
-                    driven.insert(id, Driven { pair, controller, awaiting_standby: None, slot, deadline: None, wait: abort, hook_runs: Vec::new() });
+                    driven.insert(id, Box::new(Driven { pair, controller, awaiting_standby: None, slot, deadline: None, wait: abort, hook_runs: Vec::new() }));
                     vec![id]
                 }
                 Some(Told::Forget(name)) => {
@@ -195,7 +196,7 @@ pub(crate) async fn run(mut told: mpsc::UnboundedReceiver<Told>, events: EventSi
 }
 
 /// Ends controller `id`: its wait, its deadline and its hooks go.
-fn forget(driven: &mut BTreeMap<Id, Driven>, timetable: &mut BTreeSet<(Instant, Id)>, id: Id) {
+fn forget(driven: &mut BTreeMap<Id, Box<Driven>>, timetable: &mut BTreeSet<(Instant, Id)>, id: Id) {
     if let Some(d) = driven.remove(&id)
         && let Some(at) = d.deadline
     {
