@@ -69,9 +69,12 @@ pub(crate) struct Supervisor {
     output: OutputSink,
     events: EventSink,
     reaper: JoinHandle<std::io::Result<()>>,
-    /// The failover controller of each standby, by the standby's name, with the pair it was
-    /// made for; owned here (see [`Supervisor::start_controllers`]), aborted on shutdown.
-    controllers: BTreeMap<String, (PairKey, JoinHandle<()>)>,
+    /// The standbys whose failover controller runs, by the standby's name, with the pair it
+    /// was made for (see [`Supervisor::start_controllers`]).
+    controllers: BTreeMap<String, PairKey>,
+    /// The one task that drives every failover controller ([`crate::failover::run`]), and what
+    /// it is told; aborted on shutdown.
+    failover: (mpsc::UnboundedSender<crate::failover::Told>, JoinHandle<()>),
     /// Instances a reload is stopping (removed, or changed and not yet started again).
     retiring: Vec<InstanceView>,
     /// The current set of instances ([`Supervisor::views`]), published on every change for
@@ -154,6 +157,9 @@ impl Supervisor {
         let known = KnownStore::default();
         let (prover_tx, prover_rx) = mpsc::unbounded_channel();
         let provers = tokio::spawn(prove(prover_rx, known.clone(), events.clone(), fleet.settings.run_dir.clone()));
+        let failover_board = crate::failover::Board::default();
+        let (failover_tx, failover_rx) = mpsc::unbounded_channel();
+        let failover = tokio::spawn(crate::failover::run(failover_rx, events.clone(), failover_board.clone()));
         Ok(Supervisor {
             fleet,
             managed: BTreeMap::new(),
@@ -161,13 +167,14 @@ impl Supervisor {
             events,
             reaper,
             controllers: BTreeMap::new(),
+            failover: (failover_tx, failover),
             retiring: Vec::new(),
             roster: watch::Sender::new(Vec::new()),
             known,
             provers: (prover_tx, provers),
             retired: Vec::new(),
             rollout_notes: crate::control::RolloutNotes::default(),
-            failover_board: crate::failover::Board::default(),
+            failover_board,
             fleet_warnings,
             hook_tasks: tokio::task::JoinSet::new(),
             watched,
@@ -217,6 +224,7 @@ impl Supervisor {
     /// boot with `startup_grace`.
     fn start_controllers(&mut self, relaunched: &[String], cover: Option<&str>) {
         let mut old = std::mem::take(&mut self.controllers);
+        let hooks = Arc::new(self.fleet.settings.hooks.clone());
         for (name, m) in &self.managed {
             let Some(sb) = &m.view.profile.standby else { continue };
             let Some(main) = self.managed.get(&sb.standby_for) else { continue };
@@ -230,13 +238,15 @@ impl Supervisor {
                 },
                 hooks: self.fleet.settings.hooks.clone(),
             };
-            if let Some((k, task)) = old.remove(name)
+            // A controller ends by itself when either actor ended.
+            if let Some(k) = old.remove(name)
                 && k == key
                 && !relaunched.contains(name)
                 && !relaunched.contains(&sb.standby_for)
-                && !task.is_finished()
+                && !m.view.handle.ended()
+                && !main.view.handle.ended()
             {
-                self.controllers.insert(name.clone(), (k, task));
+                self.controllers.insert(name.clone(), k);
                 continue;
             }
             let pair = crate::failover::Pair {
@@ -244,15 +254,22 @@ impl Supervisor {
                 main: main.view.handle.clone(),
                 settings: key.settings,
                 standby_is_cover: cover == Some(name.as_str()),
+                hooks: hooks.clone(),
             };
-            let board = self.failover_board.clone();
-            let task = tokio::spawn(crate::failover::run(pair, self.events.clone(), key.hooks.clone(), board));
-            self.controllers.insert(name.clone(), (key, task));
+            let _ = self.failover.0.send(crate::failover::Told::Drive(pair));
+            self.controllers.insert(name.clone(), key);
         }
-        for (_, (_, task)) in old {
-            task.abort();
+        for (name, _) in old {
+            let _ = self.failover.0.send(crate::failover::Told::Forget(name));
         }
         self.failover_board.retain(|name| self.controllers.contains_key(name));
+    }
+
+    /// Ends the failover controller of `standby`, if it has one (its running hooks aborted).
+    fn forget_controller(&mut self, standby: &str) {
+        if self.controllers.remove(standby).is_some() {
+            let _ = self.failover.0.send(crate::failover::Told::Forget(standby.to_string()));
+        }
     }
 
     /// Launches a new instance (start-up, added by a reload); its first proved run becomes its
@@ -520,9 +537,8 @@ impl Supervisor {
     /// end and reaps what is left.
     /// `stopping`: the tasks of a reload that was still waiting for them, if any.
     pub(crate) async fn shutdown(mut self, stopping: Vec<JoinHandle<()>>) {
-        for (_, (_, task)) in std::mem::take(&mut self.controllers) {
-            task.abort();
-        }
+        self.controllers.clear();
+        self.failover.1.abort();
         self.provers.1.abort();
         let names: Vec<String> = self.managed.keys().cloned().collect();
         let retired = std::mem::take(&mut self.retired);

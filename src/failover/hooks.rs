@@ -6,16 +6,22 @@ use crate::observe::events::{EventSink, FleetEvent, What};
 use tracing::{info, warn};
 
 /// Starts the hooks for `event` (a command with the event in its environment, an HTTP POST);
-/// failures become `hook_failed` events. Owned by the caller's `JoinSet` (a failover
-/// controller's, or the supervisor's for `rolled_back`).
-pub(crate) fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, events: &EventSink, event: &FleetEvent) {
+/// failures become `hook_failed` events. Owned by the caller's `JoinSet` (the failover task's,
+/// or the supervisor's for `rolled_back`); returns what aborts each (none to two of them).
+pub(crate) fn hooks_for(
+    tasks: &mut tokio::task::JoinSet<()>,
+    hooks: &Hooks,
+    events: &EventSink,
+    event: &FleetEvent,
+) -> Vec<tokio::task::AbortHandle> {
+    let mut started = Vec::new();
     let body = serde_json::to_string(event).unwrap_or_default();
     // Validation keeps an empty command out (`None`), so `split_first` skips nothing real.
     if let Some((program, args)) = hooks.command.as_deref().and_then(<[String]>::split_first) {
         let (program, args) = (program.clone(), args.to_vec());
         let (events, event, body, timeout) = (events.clone(), event.clone(), body.clone(), hooks.timeout);
         let inherit = hooks.env_inherit.clone();
-        tasks.spawn(async move {
+        started.push(tasks.spawn(async move {
             let (standby_for, reason) = match &event.what {
                 What::Failover { standby_for, reason, .. } => (standby_for.as_str(), reason.as_str()),
                 What::Failback { standby_for, .. } => (standby_for.as_str(), ""),
@@ -50,11 +56,11 @@ pub(crate) fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, eve
                 Err(e) => Err(format!("hook command: {e}")),
             };
             report_hook(&events, &event, "command", result);
-        });
+        }));
     }
     if let Some(url) = hooks.url.clone() {
         let (events, event, timeout) = (events.clone(), event.clone(), hooks.timeout);
-        tasks.spawn(async move {
+        started.push(tasks.spawn(async move {
             let result = tokio::time::timeout(timeout, post(&url, body)).await.unwrap_or_else(|_| {
                 Err(format!(
                     "POST {} took longer than {timeout:?}",
@@ -62,8 +68,9 @@ pub(crate) fn hooks_for(tasks: &mut tokio::task::JoinSet<()>, hooks: &Hooks, eve
                 ))
             });
             report_hook(&events, &event, "url", result);
-        });
+        }));
     }
+    started
 }
 
 fn report_hook(events: &EventSink, event: &FleetEvent, what: &str, result: Result<(), String>) {

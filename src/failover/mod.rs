@@ -15,10 +15,11 @@
 //!
 //! Hysteresis on both edges (the two delays) prevents flapping. A deliberately stopped main
 //! (`clawherd stop main`) is not "down". The decision core ([`Controller`](controller::Controller)) is pure and tested
-//! on paused time; [`run`] carries out its actions.
+//! on paused time; [`run`], one task for the whole fleet, carries out the actions of every
+//! controller.
 
 pub(crate) mod controller;
 pub(crate) mod hooks;
 mod task;
 
-pub(crate) use task::{Board, Pair, PairSettings, mode_name, run};
+pub(crate) use task::{Board, Pair, PairSettings, Told, mode_name, run};

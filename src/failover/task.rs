@@ -1,14 +1,19 @@
-//! The task that runs one standby's [`Controller`]: it watches main's and the standby's status,
-//! feeds the controller, starts and stops the standby, records events and runs the hooks.
+//! The one task that drives every standby's [`Controller`]: it watches each pair's main and
+//! standby status, feeds the pair's controller, starts and stops the standby, records events
+//! and runs the hooks.
 
 use super::controller::{Controller, FoAction, MainHealth, PairState};
 use super::hooks::hooks_for;
 use crate::fleet::{Hooks, StandbyMode};
-use crate::instance::{Control, InstanceHandle, Phase};
+use crate::instance::{Control, InstanceHandle, InstanceStatus, Phase};
 use crate::observe::events::{EventSink, FleetEvent, What};
-use std::collections::BTreeMap;
+use futures_util::StreamExt;
+use futures_util::future::{AbortHandle, Abortable};
+use futures_util::stream::FuturesUnordered;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -24,6 +29,8 @@ pub(crate) struct Pair {
     /// controller judges the pair from `Normal` (so a main left down announces its failover:
     /// event, hooks, metric) instead of taking the running cold standby for a failover done.
     pub standby_is_cover: bool,
+    /// The fleet's hooks, run on failover and failback.
+    pub hooks: Arc<Hooks>,
 }
 
 /// A pair's settings, from the standby's profile and main's `health`.
@@ -39,31 +46,182 @@ pub(crate) struct PairSettings {
     pub main_startup_grace: Duration,
 }
 
-/// Runs the controller of `pair` until aborted (the supervisor owns the task), publishing its
-/// state in `board` after each decision.
-pub(crate) async fn run(pair: Pair, events: EventSink, hooks: Hooks, board: Board) {
-    let slot = board.register(&pair.standby.profile);
-    drop(board);
-    let mut main_rx = pair.main.subscribe();
-    let mut standby_rx = pair.standby.subscribe();
-    let standby_running = standby_rx.borrow().pid.is_some() && !pair.standby_is_cover;
-    let settings = pair.settings;
-    let mut c = Controller::new(
-        settings.mode,
-        settings.failover_after,
-        settings.failback_after,
-        settings.main_startup_grace,
-        standby_running,
-        Instant::now(),
-    );
-    // A failover waiting for its standby to be ready: when it happened.
-    let mut awaiting_standby: Option<Instant> = None;
-    let (main_name, standby_name) = (pair.main.profile.clone(), pair.standby.profile.clone());
+/// What the supervisor tells the failover task ([`run`]).
+pub(crate) enum Told {
+    /// Drive this pair's controller from now on, in place of the standby's current one (which
+    /// ends, its running hooks aborted).
+    Drive(Pair),
+    /// The standby (by name) has no controller any more: its current one ends, its running
+    /// hooks aborted.
+    Forget(String),
+}
+
+/// A controller the task drives: its pair, its decision core and what it waits for.
+struct Driven {
+    pair: Pair,
+    controller: Controller,
+    /// A failover waiting for its standby to be ready: when it happened.
+    awaiting_standby: Option<Instant>,
+    /// Where the controller's state is published for `status`.
+    slot: Slot,
+    /// The controller's pending deadline, as entered in the task's timetable.
+    deadline: Option<Instant>,
+    /// Ends the wait for the pair's next status change ([`wait`]).
+    wait: AbortHandle,
+    /// The hooks it started that may still run.
+    hook_runs: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for Driven {
+    /// A controller that ends takes its wait and its hooks with it (as the task per pair that
+    /// was aborted did).
+    fn drop(&mut self) {
+        self.wait.abort();
+        for h in &self.hook_runs {
+            h.abort();
+        }
+    }
+}
+
+/// Which controller a wait belongs to (a fresh number each time the task drives a pair).
+type Id = u64;
+/// What a pair's wait returns: its id, both receivers back, and whether both actors still run.
+type Woken = (Id, [watch::Receiver<InstanceStatus>; 2], bool);
+
+/// The wait of pair `id` for the next change of either status (main's, the standby's), which
+/// says `false` once either actor ended; and what ends it early.
+fn wait(id: Id, mut rx: [watch::Receiver<InstanceStatus>; 2]) -> (Abortable<impl Future<Output = Woken>>, AbortHandle) {
+    let (abort, registration) = AbortHandle::new_pair();
+    let fut = async move {
+        let [main, standby] = &mut rx;
+        let open = tokio::select! {
+            r = main.changed() => r.is_ok(),
+            r = standby.changed() => r.is_ok(),
+        };
+        (id, rx, open)
+    };
+    (Abortable::new(fut, registration), abort)
+}
+
+/// Drives the controller of every pair the supervisor tells it about ([`Told`]) until the
+/// supervisor is gone or the task is aborted, publishing each controller's state in `board`
+/// after each of its decisions. One task for the fleet: a task per pair held about 1.5 KB.
+/// Each controller decides as its own task did: at every change of its main's or its
+/// standby's status and at its deadline; it ends when either actor ended, or when told.
+pub(crate) async fn run(mut told: mpsc::UnboundedReceiver<Told>, events: EventSink, board: Board) {
+    // Boxed: a map node holds room for 11 values, and a `Driven` is 336 bytes.
+    let mut driven: BTreeMap<Id, Box<Driven>> = BTreeMap::new();
+    // The standby's name → the id of its controller.
+    let mut by_standby: BTreeMap<String, Id> = BTreeMap::new();
+    // Pending deadlines, earliest first.
+    let mut timetable: BTreeSet<(Instant, Id)> = BTreeSet::new();
+    // Each driven pair's wait for its next status change.
+    let mut waits = FuturesUnordered::new();
     let mut hook_tasks = tokio::task::JoinSet::new();
+    let mut next_id: Id = 0;
     loop {
-        let health = MainHealth::of(&main_rx.borrow_and_update());
-        let mut actions = c.on_main(health, Instant::now());
-        actions.extend(c.tick(Instant::now()));
+        let first = timetable.first().map(|(at, _)| *at);
+        // Told first: a controller the supervisor took back decides nothing more.
+        let due: Vec<Id> = tokio::select! {
+            biased;
+            message = told.recv() => match message {
+                Some(Told::Drive(pair)) => {
+                    next_id += 1;
+                    let id = next_id;
+                    if let Some(old) = by_standby.insert(pair.standby.profile.clone(), id) {
+                        forget(&mut driven, &mut timetable, old);
+                    }
+                    let slot = board.register(&pair.standby.profile);
+                    let standby_running = pair.standby.with_status(|s| s.pid.is_some()) && !pair.standby_is_cover;
+                    let s = pair.settings;
+                    let controller = Controller::new(s.mode, s.failover_after, s.failback_after, s.main_startup_grace, standby_running, Instant::now());
+                    let (w, abort) = wait(id, [pair.main.subscribe(), pair.standby.subscribe()]);
+                    waits.push(w);
+                    driven.insert(id, Box::new(Driven { pair, controller, awaiting_standby: None, slot, deadline: None, wait: abort, hook_runs: Vec::new() }));
+                    vec![id]
+                }
+                Some(Told::Forget(name)) => {
+                    if let Some(id) = by_standby.remove(&name) {
+                        forget(&mut driven, &mut timetable, id);
+                    }
+                    continue;
+                }
+                None => return,
+            },
+            Some(woken) = waits.next(), if !waits.is_empty() => {
+                // An aborted wait (its controller ended) is `Err`.
+                let Ok((id, rx, open)) = woken else { continue };
+                if !open {
+                    if let Some(d) = driven.get(&id) {
+                        by_standby.remove(&d.pair.standby.profile);
+                    }
+                    forget(&mut driven, &mut timetable, id);
+                    continue;
+                }
+                let Some(d) = driven.get_mut(&id) else { continue };
+                let (w, abort) = wait(id, rx);
+                waits.push(w);
+                d.wait = abort;
+                vec![id]
+            }
+            () = sleep_until(first) => {
+                let now = Instant::now();
+                let mut due = Vec::new();
+                while let Some(&(at, id)) = timetable.first() && at <= now {
+                    timetable.pop_first();
+                    if let Some(d) = driven.get_mut(&id) {
+                        d.deadline = None;
+                    }
+                    due.push(id);
+                }
+                due
+            }
+            Some(_) = hook_tasks.join_next(), if !hook_tasks.is_empty() => continue,
+        };
+        for id in due {
+            let Some(d) = driven.get_mut(&id) else { continue };
+            d.step(&events, &mut hook_tasks).await;
+            let deadline = d.controller.deadline();
+            if deadline != d.deadline {
+                if let Some(old) = d.deadline {
+                    timetable.remove(&(old, id));
+                }
+                if let Some(new) = deadline {
+                    timetable.insert((new, id));
+                }
+                d.deadline = deadline;
+            }
+        }
+    }
+}
+
+/// Ends controller `id`: its wait, its deadline and its hooks go.
+fn forget(driven: &mut BTreeMap<Id, Box<Driven>>, timetable: &mut BTreeSet<(Instant, Id)>, id: Id) {
+    if let Some(d) = driven.remove(&id)
+        && let Some(at) = d.deadline
+    {
+        timetable.remove(&(at, id));
+    }
+}
+
+/// Sleeps until `at`; forever without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Driven {
+    /// One decision of the controller, on the statuses now: what its own task did at each wake.
+    async fn step(&mut self, events: &EventSink, hook_tasks: &mut tokio::task::JoinSet<()>) {
+        let pair = &self.pair;
+        let (main_name, standby_name) = (&pair.main.profile, &pair.standby.profile);
+        let mode = pair.settings.mode;
+        self.hook_runs.retain(|h| !h.is_finished());
+        let health = pair.main.with_status(MainHealth::of);
+        let mut actions = self.controller.on_main(health, Instant::now());
+        actions.extend(self.controller.tick(Instant::now()));
         for a in actions {
             match a {
                 FoAction::StartStandby => {
@@ -74,61 +232,53 @@ pub(crate) async fn run(pair: Pair, events: EventSink, hooks: Hooks, board: Boar
                 }
                 FoAction::FailedOver(reason) => {
                     crate::observe::metrics::FAILOVERS
-                        .get_or_create(&crate::observe::metrics::profile_label(&standby_name))
+                        .get_or_create(&crate::observe::metrics::profile_label(standby_name))
                         .inc();
                     warn!(standby = %standby_name, protects = %main_name, %reason, "FAILOVER to the standby");
                     let message = format!("{main_name} down ({reason}); {standby_name} takes over");
                     let what = What::Failover {
                         standby_for: main_name.clone(),
                         reason,
-                        mode: mode_name(settings.mode).into(),
+                        mode: mode_name(mode).into(),
                     };
-                    let e = FleetEvent::new(what, Some(&standby_name), None, message);
-                    hooks_for(&mut hook_tasks, &hooks, &events, &e);
+                    let e = FleetEvent::new(what, Some(standby_name), None, message);
+                    self.hook_runs.extend(hooks_for(hook_tasks, &pair.hooks, events, &e));
                     events.emit(e);
-                    awaiting_standby = Some(Instant::now());
+                    self.awaiting_standby = Some(Instant::now());
                 }
                 FoAction::FailedBack => {
                     info!(standby = %standby_name, protects = %main_name, "failback: main is ready again");
                     let what = What::Failback {
                         standby_for: main_name.clone(),
-                        mode: mode_name(settings.mode).into(),
+                        mode: mode_name(mode).into(),
                     };
                     let e = FleetEvent::new(
                         what,
-                        Some(&standby_name),
+                        Some(standby_name),
                         None,
                         format!("{main_name} ready again; failback from {standby_name}"),
                     );
-                    hooks_for(&mut hook_tasks, &hooks, &events, &e);
+                    self.hook_runs.extend(hooks_for(hook_tasks, &pair.hooks, events, &e));
                     events.emit(e);
-                    awaiting_standby = None;
+                    self.awaiting_standby = None;
                 }
             }
         }
-        if let Ok(mut s) = slot.lock() {
-            s.clone_from(&c.state);
+        if let Ok(mut s) = self.slot.lock() {
+            s.clone_from(&self.controller.state);
         }
-        if let Some(at) = awaiting_standby {
-            let s = standby_rx.borrow_and_update().clone();
-            if s.state == Phase::Ready {
-                let took = at.elapsed().as_secs_f64();
-                info!(standby = %standby_name, took_s = took, "standby ready after failover");
-                events.emit(FleetEvent::new(
-                    What::StandbyReady { after_failover_s: took },
-                    Some(&standby_name),
-                    s.pid,
-                    format!("{standby_name} serves /readyz {took:.1} s after failover"),
-                ));
-                awaiting_standby = None;
-            }
-        }
-        let deadline = c.deadline();
-        tokio::select! {
-            r = main_rx.changed() => if r.is_err() { break },
-            r = standby_rx.changed() => if r.is_err() { break },
-            () = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {}
-            Some(_) = hook_tasks.join_next(), if !hook_tasks.is_empty() => {}
+        if let Some(at) = self.awaiting_standby
+            && let Some(pid) = pair.standby.with_status(|s| (s.state == Phase::Ready).then_some(s.pid))
+        {
+            let took = at.elapsed().as_secs_f64();
+            info!(standby = %standby_name, took_s = took, "standby ready after failover");
+            events.emit(FleetEvent::new(
+                What::StandbyReady { after_failover_s: took },
+                Some(standby_name),
+                pid,
+                format!("{standby_name} serves /readyz {took:.1} s after failover"),
+            ));
+            self.awaiting_standby = None;
         }
     }
 }
@@ -142,10 +292,10 @@ pub(crate) fn mode_name(m: StandbyMode) -> &'static str {
 }
 
 /// Each standby's controller state, by standby profile name, for `status` (the failover clock,
-/// whether it has taken over): written by the controller tasks after each decision, read by the
+/// whether it has taken over): written by the failover task after each decision, read by the
 /// control API. Cheap to clone (shared). Each controller writes its own slot, so a replaced
-/// controller still ending cannot overwrite its successor's state; the supervisor drops the
-/// slots of standbys that no longer have a controller ([`Board::retain`]).
+/// controller cannot overwrite its successor's state; the supervisor drops the slots of
+/// standbys that no longer have a controller ([`Board::retain`]).
 #[derive(Debug, Clone, Default)]
 pub struct Board(Arc<Mutex<BTreeMap<String, Slot>>>);
 
@@ -174,5 +324,105 @@ impl Board {
     pub fn get(&self, standby: &str) -> Option<PairState> {
         let slot = self.0.lock().ok()?.get(standby)?.clone();
         slot.lock().ok().map(|s| s.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instance::Message;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    /// A pair of stub instances, main ready and a stopped cold standby, driven by the task
+    /// behind `told`: the standby's controls, main's status sender and the standby's come back.
+    fn drive(
+        told: &mpsc::UnboundedSender<Told>,
+        main: &str,
+    ) -> (
+        flume::Receiver<Message>,
+        watch::Sender<InstanceStatus>,
+        watch::Sender<InstanceStatus>,
+    ) {
+        let (main, _, main_status) = InstanceHandle::stub(main, Phase::Ready);
+        let (standby, controls, standby_status) = InstanceHandle::stub(&format!("{}-rescue", main.profile), Phase::Stopped);
+        let settings = PairSettings {
+            mode: StandbyMode::Cold,
+            failover_after: secs(10),
+            failback_after: secs(5),
+            main_startup_grace: Duration::ZERO,
+        };
+        let pair = Pair {
+            standby,
+            main,
+            settings,
+            standby_is_cover: false,
+            hooks: Arc::new(Hooks::default()),
+        };
+        told.send(Told::Drive(pair)).ok();
+        (controls, main_status, standby_status)
+    }
+
+    async fn next_control(controls: &flume::Receiver<Message>) -> Control {
+        match tokio::time::timeout(secs(3600), controls.recv_async()).await {
+            Ok(Ok(m)) => m.control,
+            other => panic!("no control: {other:?}"),
+        }
+    }
+
+    fn kinds(events: &EventSink, standby: &str) -> Vec<&'static str> {
+        events
+            .recent(100)
+            .iter()
+            .filter(|e| e.profile.as_deref() == Some(standby))
+            .map(|e| e.kind())
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_task_drives_each_pair_by_itself_and_forgets_a_pair_when_told() {
+        let events = EventSink::start(None);
+        let board = Board::default();
+        let (told, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(rx, events.clone(), board.clone()));
+        let (a_controls, a_main, _a_standby) = drive(&told, "a");
+        let (b_controls, b_main, _b_standby) = drive(&told, "b");
+
+        // a crash-loops: its standby starts at once; b's does not.
+        a_main.send_modify(|s| s.state = Phase::CrashLoop);
+        assert_eq!(next_control(&a_controls).await, Control::Start);
+        assert_eq!(kinds(&events, "a-rescue"), ["failover"]);
+        assert!(b_controls.is_empty());
+
+        // b is not ready: its failover comes once that lasted `failover_after` (paused clock).
+        let t0 = Instant::now();
+        b_main.send_modify(|s| s.state = Phase::Unready);
+        tokio::task::yield_now().await;
+        assert!(matches!(board.get("b-rescue"), Some(PairState::Suspect { .. })));
+        assert_eq!(next_control(&b_controls).await, Control::Start);
+        assert_eq!(Instant::now().duration_since(t0), secs(10));
+        assert_eq!(kinds(&events, "b-rescue"), ["failover"]);
+
+        // a's controller is taken back: a ready main no longer fails back.
+        told.send(Told::Forget("a-rescue".into())).ok();
+        a_main.send_modify(|s| s.state = Phase::Ready);
+        tokio::time::sleep(secs(60)).await;
+        assert!(a_controls.is_empty());
+        assert_eq!(kinds(&events, "a-rescue"), ["failover"]);
+
+        // b ready again: failback once that lasted `failback_after`, the cold standby stopped.
+        let t1 = Instant::now();
+        b_main.send_modify(|s| s.state = Phase::Ready);
+        assert_eq!(next_control(&b_controls).await, Control::Stop);
+        assert_eq!(Instant::now().duration_since(t1), secs(5));
+        assert_eq!(kinds(&events, "b-rescue"), ["failover", "failback"]);
+
+        // b's main ends: its controller ends with it; the task goes on until told is closed.
+        drop(b_main);
+        tokio::task::yield_now().await;
+        drop(told);
+        task.await.ok();
     }
 }

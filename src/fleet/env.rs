@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex, Weak};
 #[derive(Clone, Default)]
 pub struct Env {
     inherited: Arc<BTreeMap<String, String>>,
-    own: BTreeMap<String, String>,
+    /// Sorted by name, each name once. A vector, not a `BTreeMap`: an instance has a handful
+    /// of its own, and a map's first node holds room for 11 (544 bytes).
+    own: Vec<(String, String)>,
 }
 
 /// The shared inherited maps ([`Env::inherit`]).
@@ -48,30 +50,47 @@ impl Env {
         };
         Env {
             inherited,
-            own: BTreeMap::new(),
+            own: Vec::new(),
         }
+    }
+
+    /// The instance's own value of `name`.
+    fn own(&self, name: &str) -> Option<&String> {
+        let at = self.own.binary_search_by(|(k, _)| k.as_str().cmp(name)).ok()?;
+        self.own.get(at).map(|(_, v)| v)
     }
 
     /// The value of `name`: the instance's own, else the inherited one.
     pub fn get(&self, name: &str) -> Option<&String> {
-        self.own.get(name).or_else(|| self.inherited.get(name))
+        self.own(name).or_else(|| self.inherited.get(name))
     }
 
     /// Whether `name` is set.
     pub fn contains_key(&self, name: &str) -> bool {
-        self.own.contains_key(name) || self.inherited.contains_key(name)
+        self.own(name).is_some() || self.inherited.contains_key(name)
     }
 
     /// Sets `name` for this instance only (over an inherited value of that name).
     pub fn insert(&mut self, name: String, value: String) {
-        self.own.insert(name, value);
+        match self.own.binary_search_by(|(k, _)| k.cmp(&name)) {
+            Ok(at) => {
+                if let Some((_, v)) = self.own.get_mut(at) {
+                    *v = value;
+                }
+            }
+            Err(at) => {
+                // Grown one at a time: a plan's few variables take no spare room.
+                self.own.reserve_exact(1);
+                self.own.insert(at, (name, value));
+            }
+        }
     }
 
     /// Every variable, in name order, each once (the instance's own value where both have it).
     pub fn iter(&self) -> Iter<'_> {
         Iter {
             inherited: self.inherited.iter().peekable(),
-            own: self.own.iter().peekable(),
+            own: &self.own,
         }
     }
 
@@ -98,7 +117,9 @@ impl Env {
 
 impl Extend<(String, String)> for Env {
     fn extend<T: IntoIterator<Item = (String, String)>>(&mut self, vars: T) {
-        self.own.extend(vars);
+        for (name, value) in vars {
+            self.insert(name, value);
+        }
     }
 }
 
@@ -107,7 +128,7 @@ impl From<BTreeMap<String, String>> for Env {
     fn from(own: BTreeMap<String, String>) -> Self {
         Env {
             inherited: Arc::default(),
-            own,
+            own: own.into_iter().collect(),
         }
     }
 }
@@ -164,24 +185,34 @@ impl<'a> IntoIterator for &'a Env {
 /// The variables of an [`Env`] in name order ([`Env::iter`]).
 pub struct Iter<'a> {
     inherited: Peekable<std::collections::btree_map::Iter<'a, String, String>>,
-    own: Peekable<std::collections::btree_map::Iter<'a, String, String>>,
+    /// The own variables not yet returned.
+    own: &'a [(String, String)],
+}
+
+impl<'a> Iter<'a> {
+    /// The next own variable, taken.
+    fn next_own(&mut self) -> Option<(&'a String, &'a String)> {
+        let ((k, v), rest) = self.own.split_first()?;
+        self.own = rest;
+        Some((k, v))
+    }
 }
 
 impl<'a> Iterator for Iter<'a> {
     type Item = (&'a String, &'a String);
 
     fn next(&mut self) -> Option<Self::Item> {
-        match (self.inherited.peek(), self.own.peek()) {
-            (Some((i, _)), Some((o, _))) => match i.cmp(o) {
+        match (self.inherited.peek(), self.own.first()) {
+            (Some((i, _)), Some((o, _))) => match i.as_str().cmp(o) {
                 std::cmp::Ordering::Less => self.inherited.next(),
                 std::cmp::Ordering::Equal => {
                     self.inherited.next();
-                    self.own.next()
+                    self.next_own()
                 }
-                std::cmp::Ordering::Greater => self.own.next(),
+                std::cmp::Ordering::Greater => self.next_own(),
             },
             (Some(_), None) => self.inherited.next(),
-            (None, _) => self.own.next(),
+            (None, _) => self.next_own(),
         }
     }
 }

@@ -1298,6 +1298,9 @@ impl Cx<'_> {
             }
         }
         self.browser_profiles(env, &mut out);
+        // Kept for the plan's life (1,000 plans): no spare room.
+        out.listeners.shrink_to_fit();
+        out.cdp_urls.shrink_to_fit();
         (out.listeners, out.cdp_urls)
     }
 

@@ -23,10 +23,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::process::Child;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tracing::{error, info, instrument, warn};
+use tracing::{Instrument, error, info, warn};
 
 /// A gateway is spawned by its plan.
 impl spawn::Launch for Plan {
@@ -70,7 +70,8 @@ pub(crate) fn spawn_actor(
     output: OutputSink,
     events: EventSink,
 ) -> (InstanceHandle, JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel(16);
+    // Bounded: a sender waits while 16 controls are queued.
+    let (tx, rx) = flume::bounded(16);
     let machine = Machine::new(profile.restart.clone(), profile.stop_timeout, profile.health.kill_after);
     let status = status_of(&profile.name, &machine, None, false, None);
     let (status_tx, status_rx) = watch::channel(status);
@@ -218,100 +219,107 @@ struct Actor {
 }
 
 impl Actor {
-    #[instrument(skip_all, fields(profile = %self.name))]
-    async fn run(mut self, mut rx: mpsc::Receiver<Message>) {
-        let mut shutting_down = false;
-        loop {
-            if shutting_down
-                && self.run.is_none()
-                && self.judging.is_none()
-                && self.cleanup.is_none()
-                && !matches!(self.machine.state, State::Stopping { .. })
-            {
-                break;
-            }
-            let event = tokio::select! {
-                status = wait_child(&mut self.run) => {
-                    let result = match status {
-                        Ok(s) => ExitResult::from_status(s),
-                        Err(e) => {
-                            error!(error = %e, "waiting for the gateway failed");
-                            ExitResult::Code(-1)
-                        }
-                    };
-                    self.begin_judging(result);
-                    continue;
+    /// The actor's loop, in a span naming its profile (as `#[instrument]` gave it). Not an
+    /// `async fn` under `#[instrument]`: that future kept the actor three times (the argument,
+    /// the local it was moved into, the instrumented block): 3.3 KB per instance, not 1.3.
+    fn run(mut self, rx: flume::Receiver<Message>) -> impl Future<Output = ()> + Send {
+        let span = tracing::info_span!("run", profile = %self.name);
+        async move {
+            let mut shutting_down = false;
+            loop {
+                if shutting_down
+                    && self.run.is_none()
+                    && self.judging.is_none()
+                    && self.cleanup.is_none()
+                    && !matches!(self.machine.state, State::Stopping { .. })
+                {
+                    break;
                 }
-                event = poll_in_flight(&mut self.judging) => {
-                    self.judging = None;
-                    event
-                }
-                () = poll_in_flight(&mut self.cleanup) => {
-                    self.cleanup = None;
-                    // Boxed like `apply` below: a spawn's future is large, and the actor's
-                    // must stay small while it waits.
-                    if std::mem::take(&mut self.spawn_waiting)
-                        && let Some(event) = Box::pin(self.perform(Action::Spawn, None)).await
-                    {
-                        Box::pin(self.apply(event)).await;
-                    } else {
-                        self.publish(false);
-                    }
-                    continue;
-                }
-                message = rx.recv(), if !shutting_down => {
-                    let (control, applied) = match message {
-                        Some(Message { control, applied }) => (control, applied),
-                        None => (Control::Shutdown, None),
-                    };
-                    let event = match control {
-                        Control::Start => Event::Start,
-                        Control::Restart => Event::Restart,
-                        Control::Stop => {
-                            self.spawn_waiting = false;
-                            Event::Stop
-                        }
-                        Control::Shutdown => {
-                            shutting_down = true;
-                            self.spawn_waiting = false;
-                            Event::Stop
-                        }
-                    };
-                    // Boxed: the actor's future then stays as small as its waiting state (it waits almost
-                    // always), not as large as the biggest step of `apply` (1,000 of them are resident).
-                    Box::pin(self.apply(event)).await;
-                    // The ticket: the status published by `apply` shows the control's effect.
-                    if let Some(t) = applied {
-                        let _ = t.send(());
-                    }
-                    continue;
-                }
-                () = sleep_until(self.timer.as_ref().map(|(t, _)| *t)) => {
-                    // The timer was armed when this branch was built and nothing ran since.
-                    let Some((_, event)) = self.timer.take() else {
+                let event = tokio::select! {
+                    status = wait_child(&mut self.run) => {
+                        let result = match status {
+                            Ok(s) => ExitResult::from_status(s),
+                            Err(e) => {
+                                error!(error = %e, "waiting for the gateway failed");
+                                ExitResult::Code(-1)
+                            }
+                        };
+                        self.begin_judging(result);
                         continue;
-                    };
-                    event
-                }
-                outcome = poll_probe(&mut self.probe) => {
-                    self.probe = None;
-                    match self.judge(outcome) {
-                        Some(e) => e,
-                        None => {
-                            // A round that changed no state still brings new signals.
-                            self.publish_round();
-                            self.ensure_probe();
+                    }
+                    event = poll_in_flight(&mut self.judging) => {
+                        self.judging = None;
+                        event
+                    }
+                    () = poll_in_flight(&mut self.cleanup) => {
+                        self.cleanup = None;
+                        // Boxed like `apply` below: a spawn's future is large, and the actor's
+                        // must stay small while it waits.
+                        if std::mem::take(&mut self.spawn_waiting)
+                            && let Some(event) = Box::pin(self.perform(Action::Spawn, None)).await
+                        {
+                            Box::pin(self.apply(event)).await;
+                        } else {
+                            self.publish(false);
+                        }
+                        continue;
+                    }
+                    // Cancel-safe: a message stays queued until a `recv_async` returns it.
+                    message = rx.recv_async(), if !shutting_down => {
+                        let (control, applied) = match message {
+                            Ok(Message { control, applied }) => (control, applied),
+                            Err(flume::RecvError::Disconnected) => (Control::Shutdown, None),
+                        };
+                        let event = match control {
+                            Control::Start => Event::Start,
+                            Control::Restart => Event::Restart,
+                            Control::Stop => {
+                                self.spawn_waiting = false;
+                                Event::Stop
+                            }
+                            Control::Shutdown => {
+                                shutting_down = true;
+                                self.spawn_waiting = false;
+                                Event::Stop
+                            }
+                        };
+                        // Boxed: the actor's future then stays as small as its waiting state (it waits almost
+                        // always), not as large as the biggest step of `apply` (1,000 of them are resident).
+                        Box::pin(self.apply(event)).await;
+                        // The ticket: the status published by `apply` shows the control's effect.
+                        if let Some(t) = applied {
+                            let _ = t.send(());
+                        }
+                        continue;
+                    }
+                    () = sleep_until(self.timer.as_ref().map(|(t, _)| *t)) => {
+                        // The timer was armed when this branch was built and nothing ran since.
+                        let Some((_, event)) = self.timer.take() else {
                             continue;
+                        };
+                        event
+                    }
+                    outcome = poll_probe(&mut self.probe) => {
+                        self.probe = None;
+                        match self.judge(outcome) {
+                            Some(e) => e,
+                            None => {
+                                // A round that changed no state still brings new signals.
+                                self.publish_round();
+                                self.ensure_probe();
+                                continue;
+                            }
                         }
                     }
-                }
-            };
-            Box::pin(self.apply(event)).await;
+                };
+                Box::pin(self.apply(event)).await;
+            }
+            if let Some(run) = self.run.take() {
+                run.reader.abort();
+            }
+            self.publish(true);
         }
-        if let Some(run) = self.run.take() {
-            run.reader.abort();
-        }
-        self.publish(true);
+        .instrument(span)
     }
 
     /// The leader exited: reap bookkeeping, stop probing, and start judging the exit; the

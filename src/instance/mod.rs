@@ -26,7 +26,7 @@ pub use view::InstanceView;
 
 use crate::instance::policy::ExitResult;
 use std::time::{Duration, SystemTime};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
 /// A snapshot of one instance, published after every change.
@@ -173,6 +173,46 @@ pub enum WaitError {
     },
 }
 
+#[cfg(test)]
+impl InstanceStatus {
+    /// A status of `profile` in `state` and nothing else known, for tests.
+    pub(crate) fn stub(profile: &str, state: Phase) -> Self {
+        InstanceStatus {
+            profile: profile.into(),
+            state,
+            pid: None,
+            started_at: None,
+            ready_at: None,
+            restarts: 0,
+            last_exit: None,
+            last_exit_at: None,
+            last_exit_kind: None,
+            last_ready_after: None,
+            reason: None,
+            finished: false,
+            version: None,
+            last_round: None,
+            probe_via: None,
+        }
+    }
+}
+
+#[cfg(test)]
+impl InstanceHandle {
+    /// A handle to no actor, for tests: in `state`, its controls come out of the receiver, its
+    /// status changes through the sender (dropping it ends the "actor").
+    pub(crate) fn stub(profile: &str, state: Phase) -> (Self, flume::Receiver<Message>, watch::Sender<InstanceStatus>) {
+        let (tx, rx) = flume::bounded(16);
+        let (status_tx, status) = watch::channel(InstanceStatus::stub(profile, state));
+        let handle = InstanceHandle {
+            profile: profile.into(),
+            tx,
+            status,
+        };
+        (handle, rx, status_tx)
+    }
+}
+
 /// Handle to an instance actor. Cloning is cheap; the actor ends after [`Control::Shutdown`]
 /// or when every handle is dropped (it then stops its gateway first).
 ///
@@ -184,14 +224,14 @@ pub enum WaitError {
 pub struct InstanceHandle {
     /// Profile name.
     pub profile: String,
-    tx: mpsc::Sender<Message>,
+    tx: flume::Sender<Message>,
     status: watch::Receiver<InstanceStatus>,
 }
 
 impl InstanceHandle {
     /// Queues a control; false if the actor is gone.
     pub async fn send(&self, control: Control) -> bool {
-        self.tx.send(Message { control, applied: None }).await.is_ok()
+        self.tx.send_async(Message { control, applied: None }).await.is_ok()
     }
 
     /// Queues a control and resolves once the actor has applied it; the returned status shows
@@ -201,7 +241,7 @@ impl InstanceHandle {
     pub async fn apply(&self, control: Control) -> Result<InstanceStatus, WaitError> {
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send(Message {
+            .send_async(Message {
                 control,
                 applied: Some(tx),
             })
@@ -214,6 +254,16 @@ impl InstanceHandle {
     /// The latest status.
     pub fn status(&self) -> InstanceStatus {
         self.status.borrow().clone()
+    }
+
+    /// `f` of the latest status, read in place (no copy of it).
+    pub(crate) fn with_status<R>(&self, f: impl FnOnce(&InstanceStatus) -> R) -> R {
+        f(&self.status.borrow())
+    }
+
+    /// Whether the actor has ended (its status is final).
+    pub(crate) fn ended(&self) -> bool {
+        self.status.has_changed().is_err()
     }
 
     /// A receiver of status changes.

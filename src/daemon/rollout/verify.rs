@@ -198,21 +198,9 @@ mod tests {
 
     fn status(state: Phase, pid: Option<i32>) -> InstanceStatus {
         InstanceStatus {
-            profile: "main".into(),
-            state,
             pid,
-            started_at: None,
-            ready_at: None,
-            restarts: 0,
-            last_exit: None,
-            last_exit_at: None,
-            last_exit_kind: None,
-            last_ready_after: None,
             reason: Some("bad key".into()),
-            finished: false,
-            version: None,
-            last_round: None,
-            probe_via: None,
+            ..InstanceStatus::stub("main", state)
         }
     }
 

@@ -174,9 +174,7 @@ impl Supervisor {
             .into_iter()
             .flatten()
         {
-            if let Some((_, task)) = self.controllers.remove(n) {
-                task.abort();
-            }
+            self.forget_controller(n);
         }
         let (started_cover, covered_by) = match self.cover(&name, step, settings.verify_timeout).await {
             Ok(c) => c,
