@@ -70,16 +70,33 @@ struct Driven {
     wait: AbortHandle,
     /// The hooks it started that may still run.
     hook_runs: Vec<tokio::task::AbortHandle>,
+    /// The control waiting for room in the standby's queue, if any ([`send_aside`]).
+    sending: Option<Sending>,
 }
 
-impl Drop for Driven {
-    /// A controller that ends takes its wait and its hooks with it (as the task per pair that
-    /// was aborted did).
+/// A control waiting aside for room in a standby's queue: dropping it aborts it, so a
+/// controller that ends sends nothing more.
+struct Sending(tokio::task::JoinHandle<()>);
+
+impl Drop for Sending {
     fn drop(&mut self) {
-        self.wait.abort();
-        for h in &self.hook_runs {
-            h.abort();
-        }
+        self.0.abort();
+    }
+}
+
+/// Queues `control` for `standby` now if its queue has room; otherwise it waits aside, in
+/// place of the control waiting before it (each says whether the standby runs: the last one
+/// is what counts, and one waits at most per standby). The one task never waits for a
+/// standby's queue: a full one (an actor busy while controls pile up) would hold every other
+/// pair's decisions back, and the controller's end ([`Told::Forget`]) with them.
+fn send_aside(sending: &mut Option<Sending>, standby: &InstanceHandle, control: Control) {
+    // The one waiting is dropped first: had it gone into the queue already, this one follows it.
+    *sending = None;
+    if let Some(control) = standby.try_send(control) {
+        let standby = standby.clone();
+        *sending = Some(Sending(tokio::spawn(async move {
+            standby.send(control).await;
+        })));
     }
 }
 
@@ -109,7 +126,7 @@ fn wait(id: Id, mut rx: [watch::Receiver<InstanceStatus>; 2]) -> (Abortable<impl
 /// Each controller decides as its own task did: at every change of its main's or its
 /// standby's status and at its deadline; it ends when either actor ended, or when told.
 pub(crate) async fn run(mut told: mpsc::UnboundedReceiver<Told>, events: EventSink, board: Board) {
-    // Boxed: a map node holds room for 11 values, and a `Driven` is 336 bytes.
+    // Boxed: a map node holds room for 11 values, and a `Driven` is about 340 bytes.
     let mut driven: BTreeMap<Id, Box<Driven>> = BTreeMap::new();
     // The standby's name → the id of its controller.
     let mut by_standby: BTreeMap<String, Id> = BTreeMap::new();
@@ -137,7 +154,7 @@ pub(crate) async fn run(mut told: mpsc::UnboundedReceiver<Told>, events: EventSi
                     let controller = Controller::new(s.mode, s.failover_after, s.failback_after, s.main_startup_grace, standby_running, Instant::now());
                     let (w, abort) = wait(id, [pair.main.subscribe(), pair.standby.subscribe()]);
                     waits.push(w);
-                    driven.insert(id, Box::new(Driven { pair, controller, awaiting_standby: None, slot, deadline: None, wait: abort, hook_runs: Vec::new() }));
+                    driven.insert(id, Box::new(Driven { pair, controller, awaiting_standby: None, slot, deadline: None, wait: abort, hook_runs: Vec::new(), sending: None }));
                     vec![id]
                 }
                 Some(Told::Forget(name)) => {
@@ -180,7 +197,7 @@ pub(crate) async fn run(mut told: mpsc::UnboundedReceiver<Told>, events: EventSi
         };
         for id in due {
             let Some(d) = driven.get_mut(&id) else { continue };
-            d.step(&events, &mut hook_tasks).await;
+            d.step(&events, &mut hook_tasks);
             let deadline = d.controller.deadline();
             if deadline != d.deadline {
                 if let Some(old) = d.deadline {
@@ -214,7 +231,7 @@ async fn sleep_until(at: Option<Instant>) {
 
 impl Driven {
     /// One decision of the controller, on the statuses now: what its own task did at each wake.
-    async fn step(&mut self, events: &EventSink, hook_tasks: &mut tokio::task::JoinSet<()>) {
+    fn step(&mut self, events: &EventSink, hook_tasks: &mut tokio::task::JoinSet<()>) {
         let pair = &self.pair;
         let (main_name, standby_name) = (&pair.main.profile, &pair.standby.profile);
         let mode = pair.settings.mode;
@@ -224,12 +241,8 @@ impl Driven {
         actions.extend(self.controller.tick(Instant::now()));
         for a in actions {
             match a {
-                FoAction::StartStandby => {
-                    pair.standby.send(Control::Start).await;
-                }
-                FoAction::StopStandby => {
-                    pair.standby.send(Control::Stop).await;
-                }
+                FoAction::StartStandby => send_aside(&mut self.sending, &pair.standby, Control::Start),
+                FoAction::StopStandby => send_aside(&mut self.sending, &pair.standby, Control::Stop),
                 FoAction::FailedOver(reason) => {
                     crate::observe::metrics::FAILOVERS
                         .get_or_create(&crate::observe::metrics::profile_label(standby_name))
@@ -348,21 +361,25 @@ mod tests {
     ) {
         let (main, _, main_status) = InstanceHandle::stub(main, Phase::Ready);
         let (standby, controls, standby_status) = InstanceHandle::stub(&format!("{}-rescue", main.profile), Phase::Stopped);
+        told.send(Told::Drive(cold_pair(main, standby))).ok();
+        (controls, main_status, standby_status)
+    }
+
+    /// `standby` as the cold standby of `main`: failover after 10 s, failback after 5 s.
+    fn cold_pair(main: InstanceHandle, standby: InstanceHandle) -> Pair {
         let settings = PairSettings {
             mode: StandbyMode::Cold,
             failover_after: secs(10),
             failback_after: secs(5),
             main_startup_grace: Duration::ZERO,
         };
-        let pair = Pair {
+        Pair {
             standby,
             main,
             settings,
             standby_is_cover: false,
             hooks: Arc::new(Hooks::default()),
-        };
-        told.send(Told::Drive(pair)).ok();
-        (controls, main_status, standby_status)
+        }
     }
 
     async fn next_control(controls: &flume::Receiver<Message>) -> Control {
@@ -379,6 +396,74 @@ mod tests {
             .filter(|e| e.profile.as_deref() == Some(standby))
             .map(|e| e.kind())
             .collect()
+    }
+
+    /// Regression: the one task awaited each control it sent, so a standby whose control queue
+    /// was full (16 controls its actor had not taken yet) held every other pair's failover
+    /// back, and a Forget could not end the stuck controller. A task per pair only held its
+    /// own pair. The control now waits aside (the last one), and goes with its controller.
+    #[tokio::test(start_paused = true)]
+    async fn a_standby_whose_controls_queue_is_full_holds_no_other_pair_back() {
+        let events = EventSink::start(None);
+        let (told, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(rx, events.clone(), Board::default()));
+        let (a_main, _, a_main_status) = InstanceHandle::stub("a", Phase::Ready);
+        let (a_standby, a_controls, _a_standby_status) = InstanceHandle::stub("a-rescue", Phase::Stopped);
+        let a_filler = a_standby.clone();
+        // a's standby takes no control: its queue is full.
+        for _ in 0..16 {
+            assert!(a_filler.send(Control::Restart).await);
+        }
+        told.send(Told::Drive(cold_pair(a_main, a_standby))).ok();
+        let (b_controls, b_main, _b_standby) = drive(&told, "b");
+
+        // a fails over: its Start waits for room in a's queue.
+        a_main_status.send_modify(|s| s.state = Phase::CrashLoop);
+        tokio::time::sleep(secs(1)).await;
+        // b fails over all the same.
+        b_main.send_modify(|s| s.state = Phase::CrashLoop);
+        assert_eq!(next_control(&b_controls).await, Control::Start);
+        assert_eq!(kinds(&events, "b-rescue"), ["failover"]);
+
+        // a's Start comes once its actor takes the controls queued before it.
+        for _ in 0..16 {
+            assert_eq!(next_control(&a_controls).await, Control::Restart);
+        }
+        assert_eq!(next_control(&a_controls).await, Control::Start);
+
+        // Full again: a's failback (cold: Stop) waits, then its next failover's Start takes
+        // its place (one control waits at most): the standby gets only the Start.
+        for _ in 0..16 {
+            assert!(a_filler.send(Control::Restart).await);
+        }
+        a_main_status.send_modify(|s| s.state = Phase::Ready);
+        tokio::time::sleep(secs(60)).await;
+        a_main_status.send_modify(|s| s.state = Phase::CrashLoop);
+        tokio::time::sleep(secs(1)).await;
+        assert_eq!(kinds(&events, "a-rescue"), ["failover", "failback", "failover"]);
+        for _ in 0..16 {
+            assert_eq!(next_control(&a_controls).await, Control::Restart);
+        }
+        assert_eq!(next_control(&a_controls).await, Control::Start);
+        tokio::time::sleep(secs(60)).await;
+        assert!(a_controls.is_empty());
+
+        // Full again, a's failback (cold: Stop) waits; forgotten meanwhile, its Stop never comes.
+        for _ in 0..16 {
+            assert!(a_filler.send(Control::Restart).await);
+        }
+        a_main_status.send_modify(|s| s.state = Phase::Ready);
+        tokio::time::sleep(secs(60)).await;
+        assert_eq!(kinds(&events, "a-rescue"), ["failover", "failback", "failover", "failback"]);
+        told.send(Told::Forget("a-rescue".into())).ok();
+        tokio::time::sleep(secs(1)).await;
+        for _ in 0..16 {
+            assert_eq!(next_control(&a_controls).await, Control::Restart);
+        }
+        tokio::time::sleep(secs(60)).await;
+        assert!(a_controls.is_empty(), "a forgotten controller's control went out");
+        drop(told);
+        task.await.ok();
     }
 
     #[tokio::test(start_paused = true)]

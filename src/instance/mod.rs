@@ -234,6 +234,15 @@ impl InstanceHandle {
         self.tx.send_async(Message { control, applied: None }).await.is_ok()
     }
 
+    /// Queues a control if the actor's queue has room, without waiting: `None` once queued (or
+    /// when the actor is gone), the control back when the queue is full.
+    pub(crate) fn try_send(&self, control: Control) -> Option<Control> {
+        match self.tx.try_send(Message { control, applied: None }) {
+            Err(flume::TrySendError::Full(m)) => Some(m.control),
+            Ok(()) | Err(flume::TrySendError::Disconnected(_)) => None,
+        }
+    }
+
     /// Queues a control and resolves once the actor has applied it; the returned status shows
     /// its effect (for a restart of a running gateway: `stopping`).
     ///
