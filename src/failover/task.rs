@@ -74,6 +74,17 @@ struct Driven {
     sending: Option<Sending>,
 }
 
+impl Drop for Driven {
+    /// A controller that ends takes its wait and its hooks with it (as the task per pair that
+    /// was aborted did); its control waiting aside goes with it too ([`Sending`]).
+    fn drop(&mut self) {
+        self.wait.abort();
+        for h in &self.hook_runs {
+            h.abort();
+        }
+    }
+}
+
 /// A control waiting aside for room in a standby's queue: dropping it aborts it, so a
 /// controller that ends sends nothing more.
 struct Sending(tokio::task::JoinHandle<()>);
@@ -490,8 +501,19 @@ mod tests {
         assert_eq!(Instant::now().duration_since(t0), secs(10));
         assert_eq!(kinds(&events, "b-rescue"), ["failover"]);
 
-        // a's controller is taken back: a ready main no longer fails back.
+        // a's controller is taken back: its wait on a's statuses goes with it at once (nothing
+        // else of the task holds a receiver of a's main then), and a ready main no longer fails
+        // back.
+        assert!(a_main.receiver_count() > 0);
         told.send(Told::Forget("a-rescue".into())).ok();
+        // The paused clock does not move while this yields: a bounded number of turns.
+        for _ in 0..1000 {
+            if a_main.receiver_count() == 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(a_main.receiver_count(), 0, "a forgotten controller still waits on its main");
         a_main.send_modify(|s| s.state = Phase::Ready);
         tokio::time::sleep(secs(60)).await;
         assert!(a_controls.is_empty());
