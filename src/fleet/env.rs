@@ -116,10 +116,21 @@ impl Env {
 }
 
 impl Extend<(String, String)> for Env {
+    /// Sets each of `vars` as [`Env::insert`] does (a later value of a name wins), in
+    /// O(n log n) whatever their order: a profile's `env:` may hold any number of variables.
     fn extend<T: IntoIterator<Item = (String, String)>>(&mut self, vars: T) {
-        for (name, value) in vars {
-            self.insert(name, value);
+        let before = self.own.len();
+        self.own.extend(vars);
+        if self.own.len() == before {
+            return;
         }
+        // A stable sort keeps the order of each name's values; reversed, the last one set
+        // comes first in its run and is the one `dedup_by` keeps.
+        self.own.sort_by(|a, b| a.0.cmp(&b.0));
+        self.own.reverse();
+        self.own.dedup_by(|later, kept| later.0 == kept.0);
+        self.own.reverse();
+        self.own.shrink_to_fit();
     }
 }
 
@@ -243,6 +254,24 @@ mod tests {
         assert!(env.contains_key("Z") && !env.contains_key("Y"));
         assert_eq!(env.len(), 5);
         assert_eq!(env, Env::from(env.to_map()));
+    }
+
+    /// `extend` in any order: the last value set for a name wins, over the instance's own ones
+    /// set before too, and the result is in name order, each name once; many variables (a
+    /// profile's `env:` of any size) are sorted once, not shifted one insert at a time.
+    #[test]
+    fn extend_in_any_order_keeps_the_last_value_of_each_name() {
+        let mut env = Env::default();
+        env.insert("M".into(), "first".into());
+        env.extend([s("Z", "1"), s("A", "1"), s("M", "second"), s("A", "2"), s("B", "1")]);
+        env.extend([s("Z", "2")]);
+        let own: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        assert_eq!(own, vec![s("A", "2"), s("B", "1"), s("M", "second"), s("Z", "2")]);
+        let mut many = Env::default();
+        many.extend((0..200_000).rev().map(|i| (format!("V{i:06}"), i.to_string())));
+        assert_eq!(many.len(), 200_000);
+        assert_eq!(many.get("V000000").map(String::as_str), Some("0"));
+        assert_eq!(many.iter().next().map(|(k, _)| k.as_str()), Some("V000000"));
     }
 
     /// Environments inheriting the same variables share one map; different ones do not.
