@@ -170,6 +170,11 @@ pub(crate) async fn run(mut told: mpsc::UnboundedReceiver<Told>, events: EventSi
                 }
                 Some(Told::Forget(name)) => {
                     if let Some(id) = by_standby.remove(&name) {
+                        // Its state leaves `status` with it (the supervisor's clear-up may have
+                        // run before this task registered the slot).
+                        if let Some(d) = driven.get(&id) {
+                            board.release(&name, &d.slot);
+                        }
                         forget(&mut driven, &mut timetable, id);
                     }
                     continue;
@@ -334,6 +339,15 @@ impl Board {
             m.insert(standby.to_string(), slot.clone());
         }
         slot
+    }
+
+    /// Drops `standby`'s slot if it is still `slot` (a successor's is left alone).
+    pub(crate) fn release(&self, standby: &str, slot: &Slot) {
+        if let Ok(mut m) = self.0.lock()
+            && m.get(standby).is_some_and(|s| Arc::ptr_eq(s, slot))
+        {
+            m.remove(standby);
+        }
     }
 
     /// Keeps only the slots of the standbys `keep` says yes to.
@@ -514,6 +528,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
         assert_eq!(a_main.receiver_count(), 0, "a forgotten controller still waits on its main");
+        assert_eq!(board.get("a-rescue"), None, "a forgotten controller's state left status");
         a_main.send_modify(|s| s.state = Phase::Ready);
         tokio::time::sleep(secs(60)).await;
         assert!(a_controls.is_empty());
