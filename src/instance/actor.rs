@@ -884,7 +884,7 @@ pub(crate) fn classify_clawdbot_exit_1(lines: &VecDeque<String>) -> Option<Strin
 }
 
 /// Records the time from creation to drop into a histogram (seconds): a probe round's latency.
-struct ObserveOnDrop(prometheus_client::metrics::histogram::Histogram, std::time::Instant);
+struct ObserveOnDrop(crate::observe::metrics::ProbeHistogram, std::time::Instant);
 
 impl Drop for ObserveOnDrop {
     fn drop(&mut self) {
