@@ -684,3 +684,27 @@ fn the_daemon_runs_in_process_until_its_shutdown_future() {
     });
     assert!(marked_pids(&format!("@{}", fleet.path.display())).is_empty());
 }
+
+/// clawherd's own lines about an instance carry `run{profile=NAME}: ` exactly, as operators
+/// and the journal read them: the actor's span is made afresh for each poll (not held while
+/// it waits), and lines written in later polls (ready after a probe round, the exit after a
+/// kill, the respawn) carry it as the first one does.
+#[test]
+fn own_log_lines_carry_the_profile_span() {
+    let (main, rescue) = two(613);
+    let fleet = TestFleet::fake(&[main, rescue.env("FAKE_READY_DELAY_MS", "300")], "");
+    let mut d = Daemon::start(&fleet.path);
+    let pid = d.wait_ready(0, "main", D);
+    d.wait_ready(0, "rescue", D);
+    for (profile, what) in [("main", "spawned"), ("main", "ready"), ("rescue", "spawned"), ("rescue", "ready")] {
+        let line = d.wait_line(&[&format!(" run{{profile={profile}}}: {what} ")], D);
+        assert_eq!(line.matches("run{").count(), 1, "one span, no nesting: {line}");
+    }
+    let mark = d.mark();
+    signal(pid, 9);
+    d.wait_ready(mark, "main", D);
+    d.wait_line_from(mark, &[" run{profile=main}: exited unexpectedly "], D);
+    d.wait_line_from(mark, &[" run{profile=main}: spawned "], D);
+    d.signal(15);
+    assert_eq!(d.wait_exit(D).code(), Some(0));
+}

@@ -406,13 +406,17 @@ fn file_writer(path: &PathBuf, rx: &Receiver<ToFile>) {
     }
 }
 
-/// Handle to the event stream; cheap to clone.
+/// Handle to the event stream; cheap to clone: one shared allocation, so the copy each
+/// instance actor holds is a pointer.
 #[derive(Clone)]
-pub struct EventSink {
+pub struct EventSink(Arc<Stream>);
+
+/// What [`EventSink`] shares.
+struct Stream {
     file: Option<SyncSender<ToFile>>,
     follow: broadcast::Sender<FleetEvent>,
     /// A `std` mutex: held only to push or copy, never across an `.await`.
-    recent: Arc<Mutex<VecDeque<FleetEvent>>>,
+    recent: Mutex<VecDeque<FleetEvent>>,
 }
 
 impl EventSink {
@@ -431,45 +435,46 @@ impl EventSink {
                 .expect("spawn events thread");
             tx
         });
-        EventSink {
+        EventSink(Arc::new(Stream {
             file,
             follow,
-            recent: Arc::new(Mutex::new(VecDeque::with_capacity(RECENT))),
-        }
+            recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+        }))
     }
 
     /// Records `event`.
     pub fn emit(&self, event: FleetEvent) {
-        if let (Some(tx), Ok(line)) = (&self.file, serde_json::to_string(&event))
+        if let (Some(tx), Ok(line)) = (&self.0.file, serde_json::to_string(&event))
             && let Err(TrySendError::Full(_)) = tx.try_send(ToFile::Line(line))
         {
             tracing::warn!("events file writer fell behind; an event was not written to the file");
         }
         {
-            let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            let mut recent = self.0.recent.lock().unwrap_or_else(|e| e.into_inner());
             if recent.len() == RECENT {
                 recent.pop_front();
             }
             recent.push_back(event.clone());
         }
-        let _ = self.follow.send(event);
+        let _ = self.0.follow.send(event);
     }
 
     /// The last `n` events, oldest first.
     pub fn recent(&self, n: usize) -> Vec<FleetEvent> {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let recent = self.0.recent.lock().unwrap_or_else(|e| e.into_inner());
         recent.iter().skip(recent.len().saturating_sub(n)).cloned().collect()
     }
 
     /// Events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<FleetEvent> {
-        self.follow.subscribe()
+        self.0.follow.subscribe()
     }
 
     /// Waits, blocking, at most `within` until the events emitted so far are in the events file
     /// (the daemon's last step before it exits); false when time ran out first.
     pub fn flush(&self, within: Duration) -> bool {
-        self.file
+        self.0
+            .file
             .as_ref()
             .is_none_or(|tx| crate::observe::logs::flush_queue(tx, ToFile::Flush, std::time::Instant::now() + within))
     }

@@ -101,9 +101,13 @@ pub enum Console {
     Journal(crate::systemd::journal::JournalWriter),
 }
 
-/// Handle to the writer threads; cheap to clone.
+/// Handle to the writer threads; cheap to clone: one shared allocation, so the copies every
+/// instance actor and output reader hold cost a pointer each (no copy of the folder's path).
 #[derive(Clone)]
-pub struct OutputSink {
+pub struct OutputSink(Arc<Sinks>);
+
+/// What [`OutputSink`] shares.
+struct Sinks {
     files: SyncSender<Queued>,
     console: Option<SyncSender<Queued>>,
     follow: broadcast::Sender<Line>,
@@ -143,18 +147,18 @@ impl OutputSink {
                 Some(tx)
             }
         };
-        OutputSink {
+        OutputSink(Arc::new(Sinks {
             files,
             console,
             follow,
             dir,
-        }
+        }))
     }
 
     /// Queues one line of `profile`'s output from `stream` (without its newline), stamped now.
     pub fn line(&self, profile: &Arc<str>, stream: OutputStream, text: String) {
         let stamped = format!("{} {text}", humantime::format_rfc3339_millis(SystemTime::now()));
-        if let Some(c) = &self.console
+        if let Some(c) = &self.0.console
             && let Err(TrySendError::Full(_)) = c.try_send(Queued::Line(Line {
                 profile: profile.clone(),
                 text,
@@ -164,7 +168,7 @@ impl OutputSink {
         {
             DROPPED_CONSOLE.fetch_add(1, Ordering::Relaxed);
         }
-        if let Err(TrySendError::Full(_)) = self.files.try_send(Queued::Line(Line {
+        if let Err(TrySendError::Full(_)) = self.0.files.try_send(Queued::Line(Line {
             profile: profile.clone(),
             text: stamped,
             stream,
@@ -185,27 +189,27 @@ impl OutputSink {
             stream: OutputStream::Stdout,
             marker: true,
         };
-        if let Err(TrySendError::Full(_)) = self.files.try_send(Queued::Line(marker)) {
+        if let Err(TrySendError::Full(_)) = self.0.files.try_send(Queued::Line(marker)) {
             DROPPED_FILES.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Lines written from now on, for `logs --follow` (rotation does not interrupt it).
     pub fn subscribe(&self) -> broadcast::Receiver<Line> {
-        self.follow.subscribe()
+        self.0.follow.subscribe()
     }
 
     /// The folder of the per-instance files.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.0.dir
     }
 
     /// Waits, blocking, at most `within` (seconds, as a `Duration`) until the lines queued so
     /// far are in their files and on the console ([`flush_queue`]); false when time ran out.
     pub fn flush(&self, within: Duration) -> bool {
         let deadline = Instant::now() + within;
-        let files = flush_queue(&self.files, Queued::Flush, deadline);
-        let console = self.console.as_ref().is_none_or(|c| flush_queue(c, Queued::Flush, deadline));
+        let files = flush_queue(&self.0.files, Queued::Flush, deadline);
+        let console = self.0.console.as_ref().is_none_or(|c| flush_queue(c, Queued::Flush, deadline));
         files && console
     }
 }
