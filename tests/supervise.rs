@@ -443,6 +443,43 @@ fn plain_process_flavor_is_supervised_and_its_ports_are_proved() {
     assert!(!alive(pid));
 }
 
+/// A gateway flooding its output (`yes`: its pipe is always readable; its actor reads it in its
+/// own loop, not in a task of its own) starves nothing of its actor: it becomes ready (the probe
+/// branch), a restart of it is applied and answered, status is answered, its lines reach its
+/// log file, and SIGTERM stops it.
+#[test]
+fn a_flooding_gateway_does_not_starve_its_actor() {
+    let (main, _) = two(109);
+    let fleet = TestFleet::fake(&[main], "");
+    let text = std::fs::read_to_string(&fleet.path).expect("read");
+    let flood = "  flood:\n    role: rescue\n    flavor: process\n    command: [yes, \"flood line\"]\n    args: []\n";
+    std::fs::write(&fleet.path, format!("{text}{flood}")).expect("write");
+    let mut d = Daemon::start(&fleet.path);
+    let pid = d.wait_ready(0, "flood", D);
+    d.wait_ready(0, "main", D);
+    let log = fleet.dir.path().join(".clawherd/logs/flood.log");
+    wait_until("the flood's lines in its log file", D, || {
+        std::fs::read_to_string(&log).unwrap_or_default().contains(" flood line\n")
+    });
+    let mark = d.mark();
+    let path = fleet.path.to_string_lossy().into_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(run_clawherd(&["restart", "flood", "-f", &path]));
+    });
+    let (code, out, err) = rx.recv_timeout(D).expect("restart answered while the gateway floods");
+    assert_eq!(code, 0, "{out}{err}");
+    assert_ne!(d.wait_ready(mark, "flood", D), pid, "restarted");
+    let (code, out, err) = run_clawherd(&["status", "flood", "--json", "-f", &fleet.path.to_string_lossy()]);
+    assert_eq!(code, 0, "{out}{err}");
+    d.signal(15);
+    assert_eq!(d.wait_exit(D).code(), Some(0), "log:\n{}", d.log_text());
+    assert!(
+        marked_pids(&format!("@{}", fleet.path.display())).is_empty(),
+        "leftovers after stop"
+    );
+}
+
 /// Regression: a daemon whose stderr reader went away (a closed pipe, e.g. the terminal or the
 /// test harness that started it died) must still shut down cleanly on SIGTERM, not panic on
 /// its next log line and leave its gateways behind.

@@ -7,6 +7,7 @@
 //! is detected within period × threshold); as many readiness failures make it `unready`.
 //! `eventLoop.degraded` is never punished. Nothing runs between probes: timers only.
 
+use super::lines::{LastLines, Pipes};
 use super::state::{Action, Event, ExitKind, Machine, Report, State};
 use super::{Control, InstanceHandle, InstanceStatus, Message, Phase};
 use crate::fleet::{Flavor, HealthSettings, Plan, Profile};
@@ -14,13 +15,12 @@ use crate::instance::clawdbot::{self, Credentials};
 use crate::instance::policy::ExitResult;
 use crate::instance::{ProbeVia, probe};
 use crate::observe::events::{EventSink, FleetEvent, What};
-use crate::observe::logs::OutputSink;
+use crate::observe::logs::{OutputSink, OutputStream};
 use crate::process::{group, reaper, spawn};
 use nix::sys::signal::Signal;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::Child;
 use tokio::sync::watch;
@@ -46,10 +46,16 @@ impl spawn::Launch for Plan {
 
 /// Time between readiness probes while starting.
 pub(crate) const READY_PROBE_PERIOD: Duration = Duration::from_millis(250);
-/// Output lines kept to explain an exit (exit 78: config error or state-dir lock?).
-const LAST_LINES: usize = 40;
-/// How long to wait for the last output lines after an exit 78 before judging it.
+/// How long to wait for the last output lines after an exit 78 before judging it, and for the
+/// pipes to end once the actor is done.
 const DRAIN_WAIT: Duration = Duration::from_secs(1);
+/// Output lines the actor takes in one turn of its loop: the line it waited for, then lines
+/// already read (no further read). A gateway flooding its output then gets a turn like every
+/// other branch (controls, probes, timers), as the branch is picked at random among the ready.
+const OUTPUT_LINES_PER_TURN: usize = 32;
+/// Lines taken at most, without waiting, from a gateway's pipes when it exits and when a new
+/// run begins (what a process that escaped the take-down still writes is not read for ever).
+const LEFTOVER_LINES: usize = 1024;
 
 /// Lines by which OpenClaw says its exit 78 is about another owner of the state dir (docs/openclaw.md, "Shared state between instances"),
 /// not about its configuration: transient, retried with backoff.
@@ -99,7 +105,9 @@ pub(crate) fn spawn_actor(
         spawn_waiting: false,
         timer: None,
         probe: None,
-        last_lines: Arc::new(Mutex::new(VecDeque::new())),
+        pipes: None,
+        last_lines: LastLines::default(),
+        awaiting_lines: None,
         fallback_noted: None,
     };
     (handle, tokio::spawn(actor.run(rx)))
@@ -156,8 +164,6 @@ type CleanupFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 struct Run {
     /// The gateway (the process-group leader); its exit is what the actor waits for.
     child: Child,
-    /// Its output reader task (it ends at EOF, once the whole tree is gone).
-    reader: JoinHandle<()>,
     /// Consecutive liveness failures.
     live_failures: u32,
     /// Consecutive readiness failures after readiness.
@@ -210,9 +216,15 @@ struct Actor {
     timer: Option<(Instant, Event)>,
     /// The scheduled or in-flight probe round.
     probe: Option<ProbeFuture>,
-    /// The last output lines of the current child. A `std` mutex: the reader pushes a line and
-    /// lets go; nothing awaits while holding it.
-    last_lines: Arc<Mutex<VecDeque<String>>>,
+    /// The output of the current child (or of the last, after its exit): read in the actor's
+    /// loop until both pipes end, once the whole tree is gone. No task of its own: a task per
+    /// gateway was 512 bytes, plus its clones of the sink and a shared `last_lines`.
+    pipes: Option<Pipes>,
+    /// The last output lines of the current child.
+    last_lines: LastLines,
+    /// An exit judged by its last lines (exit 78, clawdbot's exit 1) and how: judged once both
+    /// pipes end, or when `judging` (a wait of [`DRAIN_WAIT`]) resolves first.
+    awaiting_lines: Option<(ExitResult, Classify)>,
     /// The last reason a clawdbot gateway of this instance is probed without its health call,
     /// as logged: a new reason is logged once, the same one of a later run not again.
     fallback_noted: Option<String>,
@@ -252,8 +264,12 @@ impl Actor {
                     }
                     event = poll_in_flight(&mut self.judging) => {
                         self.judging = None;
-                        event
+                        self.judged(event)
                     }
+                    line = read_output(&mut self.pipes) => match self.take_output(line) {
+                        Some(event) => event,
+                        None => continue,
+                    },
                     () = poll_in_flight(&mut self.cleanup) => {
                         self.cleanup = None;
                         // Boxed like `apply` below: a spawn's future is large, and the actor's
@@ -317,9 +333,7 @@ impl Actor {
                 };
                 Box::pin(self.apply(event)).await;
             }
-            if let Some(run) = self.run.take() {
-                run.reader.abort();
-            }
+            self.drain_output().await;
             self.publish(true);
         };
         crate::observe::span::span_per_poll(turns, span)
@@ -332,13 +346,30 @@ impl Actor {
         if let Some(pid) = pid {
             reaper::forget_leader(pid);
         }
-        let reader = self.run.take().map(|r| r.reader);
+        self.run = None;
         self.probe = None;
-        let last_lines = self.last_lines.clone();
-        let flavor = self.flavor;
+        // Its last lines are in the pipes already: they come before its end.
+        self.take_written_output();
+        let classify = classifier(self.flavor, result);
+        if let Some(classify) = classify
+            && self.pipes.is_some()
+        {
+            // Judged by the last lines: once both pipes end (the output branch), or with what
+            // came within `DRAIN_WAIT`.
+            self.awaiting_lines = Some((result, classify));
+            self.judging = Some(Box::pin(async move {
+                tokio::time::sleep(DRAIN_WAIT).await;
+                Event::Exited {
+                    result,
+                    config_error: None,
+                    handed_back: false,
+                }
+            }));
+            return;
+        }
+        let config_error = classify.and_then(|c| c(&self.last_lines.lines()));
         let handoff = self.handoff_query(result, pid);
         self.judging = Some(Box::pin(async move {
-            let config_error = config_error(flavor, result, reader, &last_lines).await;
             let handed_back = match (handoff, pid) {
                 (Some(q), Some(pid)) => handed_back(q, pid).await,
                 _ => false,
@@ -349,6 +380,60 @@ impl Actor {
                 handed_back,
             }
         }));
+    }
+
+    /// The judgement of an exit resolved: one awaiting its last lines is judged by what came.
+    fn judged(&mut self, event: Event) -> Event {
+        match (self.awaiting_lines.take(), event) {
+            (Some((_, classify)), Event::Exited { result, handed_back, .. }) => Event::Exited {
+                result,
+                config_error: classify(&self.last_lines.lines()),
+                handed_back,
+            },
+            (_, event) => event,
+        }
+    }
+
+    /// Takes a line of the gateway's output (`None`: both pipes ended) and the lines already
+    /// read behind it, up to [`OUTPUT_LINES_PER_TURN`]; to the last lines and the sink. Returns
+    /// the judged exit when the pipes ended while an exit awaited its last lines.
+    fn take_output(&mut self, line: Option<(String, OutputStream)>) -> Option<Event> {
+        let Some(line) = line else {
+            let (result, classify) = self.awaiting_lines.take()?;
+            self.judging = None;
+            return Some(Event::Exited {
+                result,
+                config_error: classify(&self.last_lines.lines()),
+                handed_back: false,
+            });
+        };
+        let (mut next, mut taken) = (Some(line), 0);
+        while let Some((text, stream)) = next {
+            self.last_lines.push(&text);
+            self.output.line(&self.name, stream, text);
+            taken += 1;
+            next = if taken < OUTPUT_LINES_PER_TURN {
+                self.pipes.as_mut().and_then(Pipes::buffered_line)
+            } else {
+                None
+            };
+        }
+        None
+    }
+
+    /// Once the actor is done: the output left in the pipes, until both end or [`DRAIN_WAIT`]
+    /// passed (what holds them then, which the take-down did not reach, is not waited for).
+    async fn drain_output(&mut self) {
+        let Some(mut pipes) = self.pipes.take() else {
+            return;
+        };
+        let (name, sink) = (&self.name, &self.output);
+        let _ = tokio::time::timeout(DRAIN_WAIT, async {
+            while let Some((text, stream)) = std::future::poll_fn(|cx| pipes.poll_line(cx)).await {
+                sink.line(name, stream, text);
+            }
+        })
+        .await;
     }
 
     /// How the gateway about to run is probed: OpenClaw by HTTP, clawdbot by its `health` call
@@ -485,18 +570,18 @@ impl Actor {
             Action::Spawn => match self.spawn_detecting_version().await {
                 Ok((mut child, pid)) => {
                     info!(pid, port = %self.plan.port().map_or_else(|| "none".to_string(), |p| p.to_string()), "spawned");
-                    // The marker goes to the log followers before any line of the new run.
+                    // The last run's lines still in its pipes go first, then the marker: it
+                    // reaches the log followers before any line of the new run.
+                    self.attach_output(&mut child);
                     self.emit_run_event(FleetEvent::new(
                         What::Spawned { port: self.plan.port() },
                         Some(&self.name),
                         Some(pid),
                         "gateway spawned",
                     ));
-                    let reader = self.attach_output(&mut child);
                     let (via, credentials) = self.probe_setup();
                     self.run = Some(Run {
                         child,
-                        reader,
                         live_failures: 0,
                         ready_failures: 0,
                         last_round: None,
@@ -650,39 +735,36 @@ impl Actor {
         self.events.emit(event);
     }
 
-    /// Starts the reader of the new child's output, one task for both streams (a task per stream
-    /// cost a second task and its clones per gateway); returns it (owned by its [`Run`]).
-    fn attach_output(&mut self, child: &mut Child) -> JoinHandle<()> {
-        self.last_lines.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        use crate::observe::logs::OutputStream;
-        // No read buffer held per stream between lines (`lines`): a gateway writes a line now
-        // and then, and 1,000 gateways' idle buffers were 2 MiB of clawherd's memory.
-        let mut stdout = child.stdout.take().map(super::lines::Lines::new);
-        let mut stderr = child.stderr.take().map(super::lines::Lines::new);
-        let name = self.name.clone();
-        let sink = self.output.clone();
-        let last = self.last_lines.clone();
-        tokio::spawn(async move {
-            while stdout.is_some() || stderr.is_some() {
-                // stdout first when both have lines, as the task per stream did (it was spawned
-                // first): a gateway that exits writes its reason last, on stderr, and the exit's
-                // classification reads the last lines.
-                let (line, kind) = tokio::select! {
-                    biased;
-                    line = next_line(&mut stdout) => (line, OutputStream::Stdout),
-                    line = next_line(&mut stderr) => (line, OutputStream::Stderr),
-                };
-                let Some(line) = line else { continue };
-                {
-                    let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
-                    if l.len() == LAST_LINES {
-                        l.pop_front();
-                    }
-                    l.push_back(line.clone());
+    /// Takes the new child's output pipes, read from now on in the actor's loop, and forgets the
+    /// last run's lines. The last run's pipes (ended in practice: its tree was taken down before
+    /// this spawn) give what they hold without waiting, up to [`LEFTOVER_LINES`] lines, and go.
+    fn attach_output(&mut self, child: &mut Child) {
+        self.take_written_output();
+        self.last_lines.clear();
+        self.pipes = Some(Pipes::of(child));
+    }
+
+    /// Takes the output already written to the pipes, without waiting for more, up to
+    /// [`LEFTOVER_LINES`] lines: at an exit, what the gateway wrote before it comes first.
+    fn take_written_output(&mut self) {
+        let Some(pipes) = self.pipes.as_mut() else {
+            return;
+        };
+        // A waker that does nothing: the loop's next turn polls the pipes again with its own.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        for _ in 0..LEFTOVER_LINES {
+            match pipes.poll_line(&mut cx) {
+                std::task::Poll::Ready(Some((text, stream))) => {
+                    self.last_lines.push(&text);
+                    self.output.line(&self.name, stream, text);
                 }
-                sink.line(&name, kind, line);
+                std::task::Poll::Ready(None) => {
+                    self.pipes = None;
+                    return;
+                }
+                std::task::Poll::Pending => return,
             }
-        })
+        }
     }
 
     /// Schedules the next probe round if the state wants one and none is pending; drops a pending
@@ -822,7 +904,7 @@ impl Actor {
 
 /// Judges an exit 78 from the gateway's last output lines: `None` for the state-dir lock case
 /// (transient, docs/openclaw.md, "Shared state between instances"), else the most telling error line (a real configuration error).
-pub(crate) fn classify_exit_78(lines: &VecDeque<String>) -> Option<String> {
+pub(crate) fn classify_exit_78(lines: &[&str]) -> Option<String> {
     if lines.iter().any(|l| LOCK_MARKERS.iter().any(|m| l.contains(m))) {
         return None;
     }
@@ -866,7 +948,7 @@ const CLAWDBOT_CONFIG_MARKERS: &[&str] = &[
 /// configuration error (a `Problem:` entry such as `- browser: Unrecognized key: "controlPort"`,
 /// else the marker line itself), `None` for any other failure (a busy port, a lock timeout, a
 /// crash), which is restarted per policy.
-pub(crate) fn classify_clawdbot_exit_1(lines: &VecDeque<String>) -> Option<String> {
+pub(crate) fn classify_clawdbot_exit_1(lines: &[&str]) -> Option<String> {
     if !lines.iter().any(|l| CLAWDBOT_CONFIG_MARKERS.iter().any(|m| l.contains(m))) {
         return None;
     }
@@ -890,20 +972,6 @@ impl Drop for ObserveOnDrop {
     fn drop(&mut self) {
         self.0.observe(self.1.elapsed().as_secs_f64());
     }
-}
-
-/// The next line of one output stream; `None` once it ends (EOF or a read error), after which
-/// `lines` is `None` and the call never resolves (the other stream goes on). Cancel-safe, as
-/// [`super::lines::Lines::next_line`] is.
-async fn next_line<R: tokio::io::AsyncRead + Unpin>(lines: &mut Option<super::lines::Lines<R>>) -> Option<String> {
-    let Some(l) = lines else {
-        return std::future::pending().await;
-    };
-    let next = l.next_line().await;
-    if next.is_none() {
-        *lines = None;
-    }
-    next
 }
 
 /// Logs an exit and makes its `exited` event: `requested` when clawherd asked for it (a stop,
@@ -931,28 +999,33 @@ fn exited_event(result: ExitResult, kind: ExitKind, uptime: Duration, name: Opti
     FleetEvent::new(what, name, pid, result.to_string())
 }
 
-/// For an exit 78 (or clawdbot's exit 1), the gateway's own error line when it is a real configuration error; `None`
-/// for the state-dir lock case or any other exit. Waits briefly ([`DRAIN_WAIT`]) for the
-/// reader to take the last lines (it ends at EOF).
-///
-/// clawdbot exits 1 for every failure; its exit 1 is a configuration error only when its output
-/// says so ([`classify_clawdbot_exit_1`]).
-async fn config_error(
-    flavor: Flavor,
-    result: ExitResult,
-    reader: Option<JoinHandle<()>>,
-    last_lines: &Mutex<VecDeque<String>>,
-) -> Option<String> {
-    let classify: fn(&VecDeque<String>) -> Option<String> = match (flavor, result) {
-        (Flavor::Clawdbot, ExitResult::Code(1)) => classify_clawdbot_exit_1,
-        (_, ExitResult::Code(78)) => classify_exit_78,
-        _ => return None,
-    };
-    if let Some(reader) = reader {
-        let _ = tokio::time::timeout(DRAIN_WAIT, reader).await;
+/// Judges an exit by the gateway's last output lines: its own error line when it is a real
+/// configuration error, `None` otherwise.
+type Classify = fn(&[&str]) -> Option<String>;
+
+/// How an exit is judged by the gateway's last lines: an exit 78 by [`classify_exit_78`] (a
+/// configuration error, or the state-dir lock), clawdbot's exit 1 by [`classify_clawdbot_exit_1`]
+/// (clawdbot exits 1 for every failure; a configuration error only when its output says so);
+/// `None` for any other exit.
+fn classifier(flavor: Flavor, result: ExitResult) -> Option<Classify> {
+    match (flavor, result) {
+        (Flavor::Clawdbot, ExitResult::Code(1)) => Some(classify_clawdbot_exit_1),
+        (_, ExitResult::Code(78)) => Some(classify_exit_78),
+        _ => None,
     }
-    let lines = last_lines.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    classify(&lines)
+}
+
+/// The next line of the gateway's output, `None` once both pipes ended (then `pipes` is `None`);
+/// never while there are none. Cancel-safe, as [`Pipes::poll_line`] is.
+async fn read_output(pipes: &mut Option<Pipes>) -> Option<(String, OutputStream)> {
+    let Some(p) = pipes else {
+        return std::future::pending().await;
+    };
+    let line = std::future::poll_fn(|cx| p.poll_line(cx)).await;
+    if line.is_none() {
+        *pipes = None;
+    }
+    line
 }
 
 /// Whether an exit 0 that clawherd did not ask for is OpenClaw's restart hand-back: asks
@@ -1030,7 +1103,7 @@ mod tests {
     /// error and a missing gateway.mode (captured from clawdbot 2026.1.24), and not otherwise.
     #[test]
     fn clawdbot_exit_1_is_a_config_error_only_by_its_output() {
-        let lines = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<VecDeque<_>>();
+        let lines = |v: &[&'static str]| v.to_vec();
         let unknown = [
             "Invalid config at /c.json5:\\n- browser: Unrecognized key: \"controlPort\"",
             "│  Config invalid; doctor will run with best-effort config.  │",
@@ -1066,7 +1139,7 @@ mod tests {
 
     #[test]
     fn exit_78_lock_case_is_transient_config_error_parks() {
-        let lines = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<VecDeque<_>>();
+        let lines = |v: &[&'static str]| v.to_vec();
         assert_eq!(
             classify_exit_78(&lines(&[
                 "Doctor could not enter maintenance",

@@ -1,11 +1,18 @@
-//! Lines of a gateway's output stream, read without a buffer held per stream while no line is
-//! pending: each read goes into a buffer on the stack of the poll, and only the bytes of a line
-//! not yet complete (or of lines not yet taken) are kept, in a buffer freed once they are taken.
-//! A gateway writes a line now and then; a 1 KiB buffer per stream held for its whole run was
-//! 2 KiB of clawherd's memory per instance.
+//! Lines of a gateway's output, read by its instance's actor in its own `select!` (no task per
+//! gateway): [`Pipes`] holds the two streams of the current child, [`LastLines`] the last lines
+//! that explain its exit.
+//!
+//! Each stream ([`Lines`]) is read without a buffer held while no line is pending: each read goes
+//! into a buffer on the stack of the poll, and only the bytes of a line not yet complete (or of
+//! lines not yet taken) are kept, in a buffer freed once they are taken. A gateway writes a line
+//! now and then; a 1 KiB buffer per stream held for its whole run was 2 KiB of clawherd's memory
+//! per instance.
 
+use crate::observe::logs::OutputStream;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, ReadBuf};
+use tokio::process::{Child, ChildStderr, ChildStdout};
 
 /// Bytes read per `read` call, into a buffer on the stack of the poll (not kept in the reader).
 const READ_BYTES: usize = 4096;
@@ -37,28 +44,29 @@ impl<R: AsyncRead + Unpin> Lines<R> {
 
     /// The next line; `None` once the stream ended (EOF or a read error) and every line of it
     /// was taken. Cancel-safe: bytes read are kept in the reader until their line is taken.
+    #[cfg(test)]
     pub(super) async fn next_line(&mut self) -> Option<String> {
+        std::future::poll_fn(|cx| self.poll_next_line(cx)).await
+    }
+
+    /// Polls for the next line: `Ready(None)` once the stream ended (EOF or a read error) and
+    /// every line of it was taken. Reads until a line is complete (at most [`MAX_LINE_BYTES`]
+    /// plus one read); each read spends tokio's budget of the task, so a flooding stream makes
+    /// its task yield.
+    pub(super) fn poll_next_line(&mut self, cx: &mut Context<'_>) -> Poll<Option<String>> {
         loop {
             if let Some(line) = self.take_line() {
-                return Some(line);
+                return Poll::Ready(Some(line));
             }
-            let inner = self.inner.as_mut()?;
-            let pending = &mut self.pending;
-            let ended = std::future::poll_fn(|cx| {
-                let mut bytes = [0u8; READ_BYTES];
-                let mut buf = ReadBuf::new(&mut bytes);
-                match Pin::new(&mut *inner).poll_read(cx, &mut buf) {
-                    std::task::Poll::Ready(Ok(())) => {
-                        pending.extend_from_slice(buf.filled());
-                        std::task::Poll::Ready(buf.filled().is_empty())
-                    }
-                    std::task::Poll::Ready(Err(_)) => std::task::Poll::Ready(true),
-                    std::task::Poll::Pending => std::task::Poll::Pending,
-                }
-            })
-            .await;
-            if ended {
-                self.inner = None;
+            let Some(inner) = self.inner.as_mut() else {
+                return Poll::Ready(None);
+            };
+            let mut bytes = [0u8; READ_BYTES];
+            let mut buf = ReadBuf::new(&mut bytes);
+            match Pin::new(inner).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => self.pending.extend_from_slice(buf.filled()),
+                Poll::Ready(_) => self.inner = None,
+                Poll::Pending => return Poll::Pending,
             }
         }
     }
@@ -96,6 +104,127 @@ impl<R: AsyncRead + Unpin> Lines<R> {
     #[cfg(test)]
     fn held(&self) -> usize {
         self.pending.capacity()
+    }
+}
+
+/// The output streams of one gateway, read until both end (EOF: the gateway and everything that
+/// inherited its pipes are gone). About 130 bytes, held in the actor, not a task of its own.
+pub(super) struct Pipes {
+    stdout: Option<Lines<ChildStdout>>,
+    stderr: Option<Lines<ChildStderr>>,
+}
+
+impl Pipes {
+    /// The piped stdout and stderr of `child` (taken from it).
+    pub(super) fn of(child: &mut Child) -> Self {
+        Pipes {
+            stdout: child.stdout.take().map(Lines::new),
+            stderr: child.stderr.take().map(Lines::new),
+        }
+    }
+
+    /// Polls for the next line of either stream, stdout first when both have one (as the task per
+    /// stream did: a gateway that exits writes its reason last, on stderr, and the exit's judging
+    /// reads the last lines); `Ready(None)` once both ended. Cancel-safe: a line read is kept
+    /// until it is returned.
+    pub(super) fn poll_line(&mut self, cx: &mut Context<'_>) -> Poll<Option<(String, OutputStream)>> {
+        if let Some(lines) = &mut self.stdout {
+            match lines.poll_next_line(cx) {
+                Poll::Ready(Some(line)) => return Poll::Ready(Some((line, OutputStream::Stdout))),
+                Poll::Ready(None) => self.stdout = None,
+                Poll::Pending => {}
+            }
+        }
+        if let Some(lines) = &mut self.stderr {
+            match lines.poll_next_line(cx) {
+                Poll::Ready(Some(line)) => return Poll::Ready(Some((line, OutputStream::Stderr))),
+                Poll::Ready(None) => self.stderr = None,
+                Poll::Pending => {}
+            }
+        }
+        if self.stdout.is_none() && self.stderr.is_none() {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// A complete line already read and not yet taken (stdout's first), without reading: what a
+    /// turn of the actor takes after the line it waited for, up to its budget.
+    pub(super) fn buffered_line(&mut self) -> Option<(String, OutputStream)> {
+        let stdout = self.stdout.as_mut().and_then(Lines::take_line).map(|l| (l, OutputStream::Stdout));
+        stdout.or_else(|| self.stderr.as_mut().and_then(Lines::take_line).map(|l| (l, OutputStream::Stderr)))
+    }
+}
+
+/// The last [`LastLines::KEEP`] lines of a gateway's output, oldest first, kept to explain its
+/// exit (exit 78: a configuration error or the state-dir lock?). One buffer for all of them (the
+/// lines, each followed by `\n`, which no line contains), not one allocation per line: a
+/// gateway's start-up lines were ten allocations per instance. The buffer grows by a quarter
+/// beyond what it must hold, and the room of lines dropped from the front is reused before it
+/// grows; at most about 1.25 × 40 × [`MAX_LINE_BYTES`] bytes.
+#[derive(Default)]
+pub(crate) struct LastLines {
+    /// The lines from `start` on, each ended by `\n`; bytes before `start` are dropped lines.
+    text: String,
+    /// Where the first kept line begins in `text`.
+    start: usize,
+    /// How many lines are kept (at most [`LastLines::KEEP`]).
+    count: usize,
+}
+
+impl LastLines {
+    /// Lines kept.
+    pub(crate) const KEEP: usize = 40;
+
+    /// Forgets every line and frees the buffer (a new run begins).
+    pub(super) fn clear(&mut self) {
+        *self = LastLines::default();
+    }
+
+    /// Adds `line` (without its newline; a newline in it starts another line), dropping the
+    /// oldest line when [`LastLines::KEEP`] are kept.
+    pub(crate) fn push(&mut self, line: &str) {
+        for piece in line.split('\n') {
+            self.push_one(piece);
+        }
+    }
+
+    fn push_one(&mut self, line: &str) {
+        if self.count == Self::KEEP {
+            let kept = self.text.get(self.start..).unwrap_or_default();
+            self.start += kept.find('\n').map_or(kept.len(), |n| n + 1);
+            self.count -= 1;
+        }
+        let needed = line.len() + 1;
+        if self.text.capacity() - self.text.len() < needed {
+            // Reuse the room of dropped lines first; grow only beyond what is kept, by a quarter
+            // more, so that a steady stream moves the kept bytes at most every quarter.
+            self.text.drain(..self.start);
+            self.start = 0;
+            let kept = self.text.len() + needed;
+            if self.text.capacity() < kept + kept / 8 {
+                self.text.reserve_exact(kept + kept / 4 - self.text.len());
+            }
+        }
+        self.text.push_str(line);
+        self.text.push('\n');
+        self.count += 1;
+    }
+
+    /// The kept lines, oldest first.
+    pub(crate) fn lines(&self) -> Vec<&str> {
+        let kept = self.text.get(self.start..).unwrap_or_default();
+        let mut lines: Vec<&str> = kept.split('\n').collect();
+        // The text ends with a newline: the empty piece after it is no line.
+        lines.pop();
+        lines
+    }
+
+    /// Bytes held (the buffer's capacity).
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.text.capacity()
     }
 }
 
@@ -150,5 +279,65 @@ mod tests {
         assert_eq!(lines.next_line().await.as_deref(), Some("\u{fffd}\u{fffd}ok"));
         writer.await.expect("writer");
         assert_eq!(lines.next_line().await, None);
+    }
+
+    /// The last 40 lines are kept in order, in one buffer that stays bounded whatever comes (long
+    /// lines, a steady stream, a newline inside a line), and a new run frees it.
+    #[test]
+    fn last_lines_keeps_the_last_forty_in_one_bounded_buffer() {
+        let mut last = LastLines::default();
+        assert!(last.lines().is_empty());
+        for i in 0..10 {
+            last.push(&format!("line {i}"));
+        }
+        let ten: Vec<String> = (0..10).map(|i| format!("line {i}")).collect();
+        assert_eq!(last.lines(), ten);
+        for i in 10..1000 {
+            last.push(&format!("line {i}"));
+        }
+        let forty: Vec<String> = (960..1000).map(|i| format!("line {i}")).collect();
+        assert_eq!(last.lines(), forty);
+        assert!(last.held() <= 2 * 40 * "line 999\n".len(), "{}", last.held());
+        last.push("");
+        last.push("two\nlines");
+        let got = last.lines();
+        assert_eq!(got.len(), LastLines::KEEP);
+        assert_eq!(got.get(37..), Some(&["", "two", "lines"][..]));
+        let long = "x".repeat(MAX_LINE_BYTES);
+        for _ in 0..200 {
+            last.push(&long);
+            assert!(last.held() <= 2 * LastLines::KEEP * (MAX_LINE_BYTES + 1), "{}", last.held());
+        }
+        assert_eq!(last.lines(), vec![long.as_str(); LastLines::KEEP]);
+        last.clear();
+        assert_eq!((last.lines().len(), last.held()), (0, 0));
+    }
+
+    /// A child's two streams: every line of each in its order, a last line without a newline,
+    /// and the end once both pipes closed; lines already read are taken without a read.
+    #[tokio::test]
+    async fn pipes_read_both_streams_until_both_end() {
+        let mut child = tokio::process::Command::new("sh")
+            .args(["-c", "echo a; echo A >&2; printf 'b\\nc\\n'; echo B >&2; printf C >&2"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("sh");
+        let mut pipes = Pipes::of(&mut child);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        while let Some((line, stream)) = std::future::poll_fn(|cx| pipes.poll_line(cx)).await {
+            let mut next = Some((line, stream));
+            while let Some((line, stream)) = next {
+                match stream {
+                    OutputStream::Stdout => out.push(line),
+                    OutputStream::Stderr => err.push(line),
+                }
+                next = pipes.buffered_line();
+            }
+        }
+        assert_eq!(out, ["a", "b", "c"]);
+        assert_eq!(err, ["A", "B", "C"]);
+        assert!(std::future::poll_fn(|cx| pipes.poll_line(cx)).await.is_none(), "ended stays ended");
+        child.wait().await.expect("wait");
     }
 }

@@ -535,11 +535,14 @@ impl Supervisor {
         if lines.is_empty() {
             return None;
         }
-        let unstamped = lines.into_iter().map(|l| match l.split_once(' ') {
-            Some((stamp, rest)) if logs::line_time(stamp).is_some() => rest.to_string(),
-            _ => l,
-        });
-        crate::instance::actor::classify_exit_78(&unstamped.collect())
+        let unstamped: Vec<&str> = lines
+            .iter()
+            .map(|l| match l.split_once(' ') {
+                Some((stamp, rest)) if logs::line_time(stamp).is_some() => rest,
+                _ => l.as_str(),
+            })
+            .collect();
+        crate::instance::actor::classify_exit_78(&unstamped)
     }
 
     /// Resumes the rollout an earlier daemon left unfinished (`run_dir/rollout.json`): the
