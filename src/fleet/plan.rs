@@ -1137,8 +1137,7 @@ impl Cx<'_> {
     /// none with `canvasHost.enabled: false` or `CLAWDBOT_SKIP_CANVAS_HOST=1`
     /// (dist/gateway/server-runtime-config.js), or for another flavor.
     fn canvas_root(&mut self, env: &Env, resolve: &dyn Fn(&str) -> PathBuf) -> Option<Sourced<PathBuf>> {
-        let off = self.cfg.get("canvasHost.enabled") == Some(&Value::Bool(false))
-            || env.get("CLAWDBOT_SKIP_CANVAS_HOST").map(String::as_str) == Some("1");
+        let off = self.cfg.get("canvasHost.enabled") == Some(&Value::Bool(false)) || env.get("CLAWDBOT_SKIP_CANVAS_HOST") == Some("1");
         if self.profile.flavor != Flavor::Clawdbot || off {
             return None;
         }
@@ -1311,7 +1310,7 @@ impl Cx<'_> {
         let (raw, source) = match self.string(key, env) {
             Some(raw) => (raw, self.source(key)),
             None => {
-                let raw = env.get(var)?.clone();
+                let raw = env.get(var)?.to_string();
                 (raw, Source::Derived(format!("{var} in the gateway's environment")))
             }
         };
@@ -1851,7 +1850,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let mut parent = ParentEnv::new(&vars);
-        let names = |e: Env| e.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        let names = |e: Env| e.iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>();
         let settings = [EnvInherit::default(), EnvInherit::All, EnvInherit::Allowlist(vec!["AWS_*".into()])];
         for _ in 0..2 {
             assert_eq!(names(parent.passed(&settings[0])), ["PATH"]);
@@ -1987,7 +1986,7 @@ mod tests {
         let envs: Vec<&Env> = f.instances.iter().map(|(_, plan)| &plan.env).collect();
         assert_eq!(envs.len(), 3);
         assert!(envs.iter().all(|e| e.shares_inherited_with(envs[0])), "each plan has its own copy");
-        let get = |i: usize, k: &str| envs[i].get(k).map(String::as_str);
+        let get = |i: usize, k: &str| envs[i].get(k);
         assert_eq!(
             (get(0, "LANG"), get(1, "LANG"), get(2, "LANG")),
             (Some("en_US.UTF-8"), Some("C.UTF-8"), Some("C.UTF-8"))
@@ -1995,7 +1994,7 @@ mod tests {
         assert_eq!((get(0, "PATH"), get(0, "INVOCATION_ID")), (Some("/usr/bin:/bin"), None));
         assert_eq!(get(1, "CLAWHERD_PROFILE"), Some("b"));
         assert_eq!(get(1, "OPENCLAW_GATEWAY_PORT"), Some("19789"));
-        let names: Vec<&String> = envs[0].iter().map(|(k, _)| k).collect();
+        let names: Vec<&str> = envs[0].iter().map(|(k, _)| k).collect();
         assert!(names.windows(2).all(|w| w[0] < w[1]), "in name order, each once: {names:?}");
     }
 
@@ -2120,7 +2119,7 @@ mod tests {
         let (_, plan) = f.get("r").expect("profile r");
         let g = plan.gateway.as_ref().expect("gateway");
         assert_eq!(g.workspace.value, dir.path().join("clawd-rescue"));
-        assert_eq!(plan.env.get("CLAWDBOT_NO_RESPAWN").map(String::as_str), Some("1"));
+        assert_eq!(plan.env.get("CLAWDBOT_NO_RESPAWN"), Some("1"));
         assert!(!plan.env.contains_key("CLAWDBOT_WORKSPACE_DIR"));
         let fleet = format!("{fleet}    workspace: ws\n");
         let e = load_err(dir.path(), &fleet, &[]);
