@@ -20,11 +20,15 @@ use super::env::Env;
 use super::openclaw::{self, ConfigFile};
 use super::{EnvInherit, Flavor, Profile};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
-/// Where an effective value came from.
+/// Where an effective value came from. Kept with every value of a profile and plan for the
+/// daemon's life: the config file is shared by the values read from it, and a rule that is
+/// fixed text is not copied.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Source {
     /// Written in the fleet file.
@@ -37,12 +41,13 @@ pub enum Source {
     /// Read from the instance's OpenClaw config.
     Config {
         /// The config file.
-        file: PathBuf,
+        #[serde(with = "super::diagnostic::shared_path")]
+        file: Arc<Path>,
         /// Dotted key path.
         key: String,
     },
     /// Derived by an OpenClaw rule from other values.
-    Derived(String),
+    Derived(Cow<'static, str>),
 }
 
 impl fmt::Display for Source {
@@ -61,7 +66,7 @@ impl Source {
     pub fn place_or(&self, profile_place: &Place) -> Place {
         match self {
             Source::Fleet { place, .. } => place.clone(),
-            Source::Config { file, .. } => Place::file(file),
+            Source::Config { file, .. } => Place::whole(file),
             Source::Derived(_) => profile_place.clone(),
         }
     }
@@ -106,7 +111,7 @@ impl<T> Sourced<T> {
     }
 
     /// A value derived by the OpenClaw rule described by `rule`.
-    pub fn derived(value: T, rule: impl Into<String>) -> Self {
+    pub fn derived(value: T, rule: impl Into<Cow<'static, str>>) -> Self {
         Sourced::new(value, Source::Derived(rule.into()))
     }
 }
@@ -782,6 +787,7 @@ pub(crate) fn plan(
     let mut cx = Cx {
         profile,
         config: &config.value,
+        config_file: std::cell::OnceCell::new(),
         cfg: &cfg,
         text: std::cell::OnceCell::new(),
         errors: refused_keys(profile, &config.value, &cfg),
@@ -853,9 +859,9 @@ fn state_dir_of(profile: &Profile, home: &Path) -> Sourced<PathBuf> {
     }
     let oc_profile = profile.openclaw_profile.as_deref();
     let dir = openclaw::default_state_dir(profile.flavor, oc_profile, home);
-    let rule = match oc_profile {
-        Some(n) => format!("default state dir of OpenClaw profile '{n}'"),
-        None => "default state dir of OpenClaw's default profile".to_string(),
+    let rule: Cow<'static, str> = match oc_profile {
+        Some(n) => format!("default state dir of OpenClaw profile '{n}'").into(),
+        None => "default state dir of OpenClaw's default profile".into(),
     };
     Sourced::derived(dir, rule)
 }
@@ -959,6 +965,8 @@ fn gateway_argv(profile: &Profile, base_port: u16) -> Vec<String> {
 struct Cx<'a> {
     profile: &'a Profile,
     config: &'a Path,
+    /// `config`, shared by the sources and places of the values read from it (made on first use).
+    config_file: std::cell::OnceCell<Arc<Path>>,
     cfg: &'a ConfigFile,
     /// The config's text, read once on the first [`Cx::locate`] (only a located diagnostic or
     /// an agent path needs it).
@@ -978,9 +986,14 @@ impl Cx<'_> {
         openclaw::locate_key_in(self.text()?, key)
     }
 
+    /// The config file, shared.
+    fn config_file(&self) -> &Arc<Path> {
+        self.config_file.get_or_init(|| Arc::from(self.config))
+    }
+
     fn source(&self, key: &str) -> Source {
         Source::Config {
-            file: self.config.to_path_buf(),
+            file: Arc::clone(self.config_file()),
             key: key.to_string(),
         }
     }
@@ -1196,7 +1209,10 @@ impl Cx<'_> {
             kind,
             agent: id.to_string(),
             key,
-            place: at.map_or_else(|| Place::file(self.config), |(l, c)| Place::at(self.config, l, c)),
+            place: at.map_or_else(
+                || Place::whole(self.config_file()),
+                |(l, c)| Place::shared(self.config_file(), l, c),
+            ),
             path,
         }
     }
@@ -1311,7 +1327,7 @@ impl Cx<'_> {
             Some(raw) => (raw, self.source(key)),
             None => {
                 let raw = env.get(var)?.to_string();
-                (raw, Source::Derived(format!("{var} in the gateway's environment")))
+                (raw, Source::Derived(format!("{var} in the gateway's environment").into()))
             }
         };
         match openclaw::url_host_port(raw.trim()) {
@@ -1483,9 +1499,12 @@ impl Cx<'_> {
                 };
                 l.range = PortRange::single(next);
                 l.base_offset = Some((off, off));
-                l.source = Source::Derived(format!(
-                    "base+{off}, the extension relay of {who}; relays of extension profiles without cdpPort count down from base+10 in name order"
-                ));
+                l.source = Source::Derived(
+                    format!(
+                        "base+{off}, the extension relay of {who}; relays of extension profiles without cdpPort count down from base+10 in name order"
+                    )
+                    .into(),
+                );
             }
             out.push(l);
             next -= 1;
@@ -1688,7 +1707,7 @@ fn derived_listener(row: &PortRow, base: &Sourced<u16>) -> Listener {
             hi: b + row.offset.1,
         },
         source: match row.rule {
-            Some(rule) => Source::Derived(rule.to_string()),
+            Some(rule) => Source::Derived(Cow::Borrowed(rule)),
             None => base.source.clone(),
         },
         base_offset: Some(row.offset),
