@@ -119,6 +119,21 @@ pub(crate) mod shared_path {
     }
 }
 
+/// Reads and writes an `Arc<str>` as the string (`#[serde(with = "shared_str")]`).
+pub(crate) mod shared_str {
+    use std::sync::Arc;
+
+    /// Writes the string.
+    pub(crate) fn serialize<S: serde::Serializer>(text: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(text)
+    }
+
+    /// Reads a string.
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Arc<str>, D::Error> {
+        <String as serde::Deserialize>::deserialize(deserializer).map(Arc::from)
+    }
+}
+
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.display())?;

@@ -27,8 +27,9 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 /// Where an effective value came from. Kept with every value of a profile and plan for the
-/// daemon's life: the config file is shared by the values read from it, and a rule that is
-/// fixed text is not copied.
+/// daemon's life: the config file is shared by the values read from it, a fleet key by the
+/// copies of its value (the plan's state dir, config and base port are the profile's), and a
+/// rule that is fixed text is not copied.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Source {
     /// Written in the fleet file.
@@ -36,7 +37,8 @@ pub enum Source {
         /// Place of the value.
         place: Place,
         /// Its key path (`profiles.main.port`).
-        key: String,
+        #[serde(with = "super::diagnostic::shared_str")]
+        key: Arc<str>,
     },
     /// Read from the instance's OpenClaw config.
     Config {
@@ -82,7 +84,8 @@ impl Source {
     /// The key path (fleet or config key); `None` for a derived value.
     pub fn key(&self) -> Option<&str> {
         match self {
-            Source::Fleet { key, .. } | Source::Config { key, .. } => Some(key),
+            Source::Fleet { key, .. } => Some(key),
+            Source::Config { key, .. } => Some(key),
             Source::Derived(_) => None,
         }
     }
@@ -106,7 +109,7 @@ impl<T> Sourced<T> {
     }
 
     /// A value written in the fleet file at `place` under the key path `key`.
-    pub fn fleet(value: T, place: Place, key: impl Into<String>) -> Self {
+    pub fn fleet(value: T, place: Place, key: impl Into<Arc<str>>) -> Self {
         Sourced::new(value, Source::Fleet { place, key: key.into() })
     }
 
@@ -954,7 +957,8 @@ fn gateway_env(
 
 /// The gateway's command line: the command, `--port BASE`, then the profile's arguments.
 fn gateway_argv(profile: &Profile, base_port: u16) -> Vec<String> {
-    let mut argv = profile.command.clone();
+    let mut argv = Vec::with_capacity(profile.command.len() + 2 + profile.args.len());
+    argv.extend(profile.command.iter().cloned());
     argv.extend(["--port".to_string(), base_port.to_string()]);
     argv.extend(profile.args.iter().cloned());
     argv
@@ -2302,5 +2306,28 @@ mod tests {
         let e = load_err(dir.path(), fleet, &[]);
         let legacy = dir.path().join(".clawdbot").display().to_string();
         assert!(e.contains(&format!("state dir {legacy}")), "{e}");
+    }
+
+    /// A fleet value's copies (the plan's state dir, config and base port are the profile's)
+    /// share its key; the JSON is the one written before they did.
+    #[test]
+    fn copies_of_a_fleet_value_share_its_key_and_serialize_as_before() {
+        let place = Place::at(Path::new("/f/fleet.yaml"), 4, 11);
+        let port = Sourced::fleet(18789u16, place, "profiles.main.port");
+        let copy = port.clone();
+        match (&port.source, &copy.source) {
+            (Source::Fleet { key: a, .. }, Source::Fleet { key: b, .. }) => assert!(Arc::ptr_eq(a, b)),
+            other => panic!("not fleet sources: {other:?}"),
+        }
+        let json = serde_json::to_string(&port).expect("json");
+        assert_eq!(
+            json,
+            r#"{"value":18789,"source":{"Fleet":{"place":{"file":"/f/fleet.yaml","line":4,"column":11},"key":"profiles.main.port"}}}"#
+        );
+        assert_eq!(serde_json::from_str::<Sourced<u16>>(&json).expect("read"), port);
+        let derived = Sourced::derived(1u16, "OpenClaw's default base port");
+        let json = serde_json::to_string(&derived).expect("json");
+        assert_eq!(json, r#"{"value":1,"source":{"Derived":"OpenClaw's default base port"}}"#);
+        assert_eq!(serde_json::from_str::<Sourced<u16>>(&json).expect("read"), derived);
     }
 }

@@ -296,9 +296,12 @@ impl Cx<'_> {
         self.expand_one(s, &s.value, key)
     }
 
-    /// Expands each item of a list value (a command line).
+    /// Expands each item of a list value (a command line), with no spare room (a profile keeps
+    /// it for the daemon's life).
     fn list(&mut self, s: &Spanned<Vec<String>>, key: &str) -> Vec<String> {
-        s.value.iter().filter_map(|item| self.expand_one(s, item, key)).collect()
+        let mut items: Vec<String> = s.value.iter().filter_map(|item| self.expand_one(s, item, key)).collect();
+        items.shrink_to_fit();
+        items
     }
 
     /// Expands and anchors a path value at the fleet file's folder.
