@@ -204,7 +204,7 @@ fn judge(dir: &Path, text: String) -> Result<(), TestCaseError> {
             for e in d.0.iter().filter(|e| e.severity == Severity::Error) {
                 // Where: a line of the fleet file, a config key, or a file of its own named.
                 prop_assert!(
-                    e.place.line.is_some() || e.key.is_some() || e.place.file != path,
+                    e.place.line().is_some() || e.key.is_some() || *e.place.file != *path,
                     "an error without a place: {} ({:?})\n{shown}",
                     e.message,
                     e.place

@@ -61,7 +61,12 @@ pub(crate) fn resolve(argv: &[String], env: &super::Env, cfg: &ConfigFile) -> Re
         let block = |b: &str| cfg.get(b).and_then(|b| b.get(name)).and_then(|v| v.as_str()).map(str::to_string);
         block("env.vars").or_else(|| block("env")).filter(|s| !s.trim().is_empty())
     };
-    let var = |name: &str| env.get(name).filter(|v| !v.trim().is_empty()).cloned().or_else(|| config_env(name));
+    let var = |name: &str| {
+        env.get(name)
+            .filter(|v| !v.trim().is_empty())
+            .map(str::to_string)
+            .or_else(|| config_env(name))
+    };
     let token = flag("--token")
         .or_else(|| from_config("gateway.auth.token"))
         .or_else(|| var("CLAWDBOT_GATEWAY_TOKEN"));

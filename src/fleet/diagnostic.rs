@@ -7,42 +7,137 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A place in a file: 1-based line and column when known.
+///
+/// Every value of a profile keeps the place it was written at for the daemon's life, so the
+/// file is an [`Arc`] that the values of one file share ([`Place::shared`]): one allocation per
+/// file, not one per value. Line and column take 4 bytes each, `u32::MAX` for unknown (no file
+/// clawherd reads has 4 Gi lines or columns: it reads them bounded). Written and read as
+/// `{"file": ..., "line": N or null, "column": N or null}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "PlaceRecord", from = "PlaceRecord")]
 pub struct Place {
     /// The file (fleet file or an OpenClaw config).
-    pub file: PathBuf,
-    /// 1-based line, if known.
-    pub line: Option<u32>,
-    /// 1-based column, if known.
-    pub column: Option<u32>,
+    pub file: Arc<Path>,
+    /// 1-based line, [`UNKNOWN`] if unknown.
+    line: u32,
+    /// 1-based column, [`UNKNOWN`] if unknown.
+    column: u32,
+}
+
+/// A line or column that is not known.
+const UNKNOWN: u32 = u32::MAX;
+
+/// A [`Place`] as serialized.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PlaceRecord {
+    file: PathBuf,
+    line: Option<u32>,
+    column: Option<u32>,
+}
+
+impl From<Place> for PlaceRecord {
+    fn from(p: Place) -> Self {
+        PlaceRecord {
+            file: p.file.to_path_buf(),
+            line: p.line(),
+            column: p.column(),
+        }
+    }
+}
+
+impl From<PlaceRecord> for Place {
+    fn from(r: PlaceRecord) -> Self {
+        Place {
+            file: Arc::from(r.file),
+            line: r.line.unwrap_or(UNKNOWN),
+            column: r.column.unwrap_or(UNKNOWN),
+        }
+    }
+}
+
+/// Known unless [`UNKNOWN`].
+fn known(n: u32) -> Option<u32> {
+    (n != UNKNOWN).then_some(n)
 }
 
 impl Place {
-    /// A place with line and column.
+    /// A place with line and column (the file copied: see [`Place::shared`]).
     pub fn at(file: &Path, line: u32, column: u32) -> Self {
+        Place::shared(&Arc::from(file), line, column)
+    }
+
+    /// A place with line and column in `file`, shared with the other places of that file.
+    pub fn shared(file: &Arc<Path>, line: u32, column: u32) -> Self {
         Place {
-            file: file.to_path_buf(),
-            line: Some(line),
-            column: Some(column),
+            file: Arc::clone(file),
+            line,
+            column,
         }
     }
 
-    /// A whole file, no position.
+    /// A whole file, no position (the file copied: see [`Place::whole`]).
     pub fn file(file: &Path) -> Self {
+        Place::whole(&Arc::from(file))
+    }
+
+    /// A whole file, no position, shared with the other places of that file.
+    pub fn whole(file: &Arc<Path>) -> Self {
         Place {
-            file: file.to_path_buf(),
-            line: None,
-            column: None,
+            file: Arc::clone(file),
+            line: UNKNOWN,
+            column: UNKNOWN,
         }
+    }
+
+    /// 1-based line, if known.
+    pub fn line(&self) -> Option<u32> {
+        known(self.line)
+    }
+
+    /// 1-based column, if known.
+    pub fn column(&self) -> Option<u32> {
+        known(self.column)
+    }
+}
+
+/// Reads and writes an `Arc<Path>` as the path (`#[serde(with = "shared_path")]`).
+pub(crate) mod shared_path {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    /// Writes the path.
+    pub(crate) fn serialize<S: serde::Serializer>(path: &Arc<Path>, serializer: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&**path, serializer)
+    }
+
+    /// Reads a path.
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Arc<Path>, D::Error> {
+        <PathBuf as serde::Deserialize>::deserialize(deserializer).map(Arc::from)
+    }
+}
+
+/// Reads and writes an `Arc<str>` as the string (`#[serde(with = "shared_str")]`).
+pub(crate) mod shared_str {
+    use std::sync::Arc;
+
+    /// Writes the string.
+    pub(crate) fn serialize<S: serde::Serializer>(text: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(text)
+    }
+
+    /// Reads a string.
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Arc<str>, D::Error> {
+        <String as serde::Deserialize>::deserialize(deserializer).map(Arc::from)
     }
 }
 
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.display())?;
-        match (self.line, self.column) {
+        match (self.line(), self.column()) {
             (Some(l), Some(c)) => write!(f, ":{l}:{c}"),
             (Some(l), None) => write!(f, ":{l}"),
             _ => Ok(()),
@@ -254,5 +349,24 @@ mod tests {
             d.to_string(),
             "fleet.yaml:12:11: error: profile 'rescue': port: clashes\n  note: other side\n  hint: set port: 18909"
         );
+    }
+
+    /// A place is written and read as before it shared its file: `file`, then `line` and
+    /// `column` as numbers or `null`; the places of one file share it.
+    #[test]
+    fn places_of_one_file_share_it_and_serialize_as_before() {
+        let file: Arc<Path> = Arc::from(Path::new("/f/fleet.yaml"));
+        let (a, b) = (Place::shared(&file, 3, 5), Place::whole(&file));
+        assert!(Arc::ptr_eq(&a.file, &b.file));
+        assert_eq!((a.line(), a.column(), b.line(), b.column()), (Some(3), Some(5), None, None));
+        let json = serde_json::to_string(&[&a, &b]).expect("json");
+        assert_eq!(
+            json,
+            r#"[{"file":"/f/fleet.yaml","line":3,"column":5},{"file":"/f/fleet.yaml","line":null,"column":null}]"#
+        );
+        let back: Vec<Place> = serde_json::from_str(&json).expect("read");
+        assert_eq!(back, vec![a.clone(), b]);
+        assert_eq!(a, Place::at(Path::new("/f/fleet.yaml"), 3, 5));
+        assert_eq!(a.to_string(), "/f/fleet.yaml:3:5");
     }
 }

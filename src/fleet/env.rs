@@ -7,6 +7,11 @@
 //! [`Arc`] taken from a process-wide pool ([`Env::inherit`]): every plan whose inherited
 //! variables are equal shares one map. The pool holds weak references only and drops the dead
 //! ones whenever it grows, so it never holds more maps than live plans use.
+//!
+//! The instance's own variables (a gateway has about ten, kept for the daemon's life) are two
+//! allocations whatever their number: every name and value one after the other in one string,
+//! and where each ends. A vector of `(String, String)` took one allocation per name and value
+//! besides its own (19 for a gateway's 9).
 
 use std::collections::BTreeMap;
 use std::iter::Peekable;
@@ -18,9 +23,80 @@ use std::sync::{Arc, Mutex, Weak};
 #[derive(Clone, Default)]
 pub struct Env {
     inherited: Arc<BTreeMap<String, String>>,
-    /// Sorted by name, each name once. A vector, not a `BTreeMap`: an instance has a handful
-    /// of its own, and a map's first node holds room for 11 (544 bytes).
-    own: Vec<(String, String)>,
+    /// The instance's own variables, sorted by name, each name once.
+    own: Own,
+}
+
+/// Variables in name order, each name once, packed: `text` holds name, value, name, value, ...
+/// one after the other, and `ends[2i]` / `ends[2i + 1]` are the byte offsets in `text` where the
+/// `i`th name / value ends (the name starts where the previous value ends, at 0 for the first).
+/// Names and values may hold any character (`=` and NUL too): nothing in the text separates them.
+#[derive(Clone, Default)]
+struct Own {
+    text: Box<str>,
+    ends: Box<[usize]>,
+}
+
+impl Own {
+    /// Packs `vars`, which must be in name order with each name once.
+    fn pack<'a>(vars: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Self {
+        let (mut bytes, mut count) = (0, 0);
+        for (k, v) in vars.clone() {
+            bytes += k.len() + v.len();
+            count += 2;
+        }
+        let mut text = String::with_capacity(bytes);
+        let mut ends = Vec::with_capacity(count);
+        for (k, v) in vars {
+            text.push_str(k);
+            ends.push(text.len());
+            text.push_str(v);
+            ends.push(text.len());
+        }
+        Own {
+            text: text.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+        }
+    }
+
+    /// The number of variables.
+    fn len(&self) -> usize {
+        self.ends.len() / 2
+    }
+
+    /// The `i`th variable (name, value).
+    fn at(&self, i: usize) -> Option<(&str, &str)> {
+        let start = match i.checked_mul(2)?.checked_sub(1) {
+            Some(prev) => *self.ends.get(prev)?,
+            None => 0,
+        };
+        let (name_end, value_end) = (*self.ends.get(2 * i)?, *self.ends.get(2 * i + 1)?);
+        Some((self.text.get(start..name_end)?, self.text.get(name_end..value_end)?))
+    }
+
+    /// Every variable, in name order.
+    fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        (0..self.len()).filter_map(|i| self.at(i))
+    }
+
+    /// Where `name` is (`Ok`), or where it would go (`Err`).
+    fn find(&self, name: &str) -> Result<usize, usize> {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.at(mid).map(|(k, _)| k.cmp(name)) {
+                Some(std::cmp::Ordering::Less) => lo = mid + 1,
+                Some(std::cmp::Ordering::Equal) => return Ok(mid),
+                Some(std::cmp::Ordering::Greater) | None => hi = mid,
+            }
+        }
+        Err(lo)
+    }
+
+    /// The value of `name`.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.at(self.find(name).ok()?).map(|(_, v)| v)
+    }
 }
 
 /// The shared inherited maps ([`Env::inherit`]).
@@ -50,40 +126,34 @@ impl Env {
         };
         Env {
             inherited,
-            own: Vec::new(),
+            own: Own::default(),
         }
     }
 
-    /// The instance's own value of `name`.
-    fn own(&self, name: &str) -> Option<&String> {
-        let at = self.own.binary_search_by(|(k, _)| k.as_str().cmp(name)).ok()?;
-        self.own.get(at).map(|(_, v)| v)
-    }
-
     /// The value of `name`: the instance's own, else the inherited one.
-    pub fn get(&self, name: &str) -> Option<&String> {
-        self.own(name).or_else(|| self.inherited.get(name))
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.own.get(name).or_else(|| self.inherited.get(name).map(String::as_str))
     }
 
     /// Whether `name` is set.
     pub fn contains_key(&self, name: &str) -> bool {
-        self.own(name).is_some() || self.inherited.contains_key(name)
+        self.own.find(name).is_ok() || self.inherited.contains_key(name)
     }
 
-    /// Sets `name` for this instance only (over an inherited value of that name).
+    /// Sets `name` for this instance only (over an inherited value of that name). Repacks the
+    /// instance's own variables: linear in their size (use [`Extend`] for many at once).
     pub fn insert(&mut self, name: String, value: String) {
-        match self.own.binary_search_by(|(k, _)| k.cmp(&name)) {
-            Ok(at) => {
-                if let Some((_, v)) = self.own.get_mut(at) {
-                    *v = value;
-                }
-            }
-            Err(at) => {
-                // Grown one at a time: a plan's few variables take no spare room.
-                self.own.reserve_exact(1);
-                self.own.insert(at, (name, value));
-            }
-        }
+        let (before, after) = match self.own.find(&name) {
+            Ok(at) => (at, at + 1),
+            Err(at) => (at, at),
+        };
+        let own = &self.own;
+        let vars = own
+            .iter()
+            .take(before)
+            .chain(std::iter::once((name.as_str(), value.as_str())))
+            .chain(own.iter().skip(after));
+        self.own = Own::pack(vars);
     }
 
     /// Every variable, in name order, each once (the instance's own value where both have it).
@@ -91,6 +161,7 @@ impl Env {
         Iter {
             inherited: self.inherited.iter().peekable(),
             own: &self.own,
+            next: 0,
         }
     }
 
@@ -101,7 +172,7 @@ impl Env {
 
     /// Whether no variable is set.
     pub fn is_empty(&self) -> bool {
-        self.own.is_empty() && self.inherited.is_empty()
+        self.own.len() == 0 && self.inherited.is_empty()
     }
 
     /// Whether `self` and `other` hold one shared copy of their inherited variables.
@@ -111,7 +182,7 @@ impl Env {
 
     /// The merged map, as an owned copy.
     pub fn to_map(&self) -> BTreeMap<String, String> {
-        self.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 }
 
@@ -119,18 +190,19 @@ impl Extend<(String, String)> for Env {
     /// Sets each of `vars` as [`Env::insert`] does (a later value of a name wins), in
     /// O(n log n) whatever their order: a profile's `env:` may hold any number of variables.
     fn extend<T: IntoIterator<Item = (String, String)>>(&mut self, vars: T) {
-        let before = self.own.len();
-        self.own.extend(vars);
-        if self.own.len() == before {
+        let new: Vec<(String, String)> = vars.into_iter().collect();
+        if new.is_empty() {
             return;
         }
+        let mut all: Vec<(&str, &str)> = self.own.iter().collect();
+        all.extend(new.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         // A stable sort keeps the order of each name's values; reversed, the last one set
         // comes first in its run and is the one `dedup_by` keeps.
-        self.own.sort_by(|a, b| a.0.cmp(&b.0));
-        self.own.reverse();
-        self.own.dedup_by(|later, kept| later.0 == kept.0);
-        self.own.reverse();
-        self.own.shrink_to_fit();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all.reverse();
+        all.dedup_by(|later, kept| later.0 == kept.0);
+        all.reverse();
+        self.own = Own::pack(all.iter().copied());
     }
 }
 
@@ -139,7 +211,7 @@ impl From<BTreeMap<String, String>> for Env {
     fn from(own: BTreeMap<String, String>) -> Self {
         Env {
             inherited: Arc::default(),
-            own: own.into_iter().collect(),
+            own: Own::pack(own.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         }
     }
 }
@@ -186,7 +258,7 @@ impl std::fmt::Debug for Env {
 }
 
 impl<'a> IntoIterator for &'a Env {
-    type Item = (&'a String, &'a String);
+    type Item = (&'a str, &'a str);
     type IntoIter = Iter<'a>;
     fn into_iter(self) -> Iter<'a> {
         self.iter()
@@ -196,33 +268,45 @@ impl<'a> IntoIterator for &'a Env {
 /// The variables of an [`Env`] in name order ([`Env::iter`]).
 pub struct Iter<'a> {
     inherited: Peekable<std::collections::btree_map::Iter<'a, String, String>>,
-    /// The own variables not yet returned.
-    own: &'a [(String, String)],
+    own: &'a Own,
+    /// The index of the next own variable not yet returned.
+    next: usize,
 }
 
 impl<'a> Iter<'a> {
+    /// The next own variable, not taken.
+    fn peek_own(&self) -> Option<(&'a str, &'a str)> {
+        self.own.at(self.next)
+    }
+
     /// The next own variable, taken.
-    fn next_own(&mut self) -> Option<(&'a String, &'a String)> {
-        let ((k, v), rest) = self.own.split_first()?;
-        self.own = rest;
-        Some((k, v))
+    fn next_own(&mut self) -> Option<(&'a str, &'a str)> {
+        let var = self.peek_own()?;
+        self.next += 1;
+        Some(var)
+    }
+
+    /// The next inherited variable, taken.
+    fn next_inherited(&mut self) -> Option<(&'a str, &'a str)> {
+        self.inherited.next().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 }
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a String, &'a String);
+    type Item = (&'a str, &'a str);
 
     fn next(&mut self) -> Option<Self::Item> {
-        match (self.inherited.peek(), self.own.first()) {
+        let own = self.peek_own();
+        match (self.inherited.peek(), own) {
             (Some((i, _)), Some((o, _))) => match i.as_str().cmp(o) {
-                std::cmp::Ordering::Less => self.inherited.next(),
+                std::cmp::Ordering::Less => self.next_inherited(),
                 std::cmp::Ordering::Equal => {
                     self.inherited.next();
                     self.next_own()
                 }
                 std::cmp::Ordering::Greater => self.next_own(),
             },
-            (Some(_), None) => self.inherited.next(),
+            (Some(_), None) => self.next_inherited(),
             (None, _) => self.next_own(),
         }
     }
@@ -244,13 +328,13 @@ mod tests {
         let mut env = Env::inherit(parent.iter());
         env.insert("HOME".into(), "/home/u".into());
         env.extend([s("B", "2"), s("ZZ", "x")]);
-        let merged: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let merged: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         assert_eq!(
             merged,
             vec![s("A", "1"), s("B", "2"), s("HOME", "/home/u"), s("Z", "26"), s("ZZ", "x")]
         );
-        assert_eq!(env.get("HOME").map(String::as_str), Some("/home/u"));
-        assert_eq!(env.get("A").map(String::as_str), Some("1"));
+        assert_eq!(env.get("HOME"), Some("/home/u"));
+        assert_eq!(env.get("A"), Some("1"));
         assert!(env.contains_key("Z") && !env.contains_key("Y"));
         assert_eq!(env.len(), 5);
         assert_eq!(env, Env::from(env.to_map()));
@@ -265,13 +349,13 @@ mod tests {
         env.insert("M".into(), "first".into());
         env.extend([s("Z", "1"), s("A", "1"), s("M", "second"), s("A", "2"), s("B", "1")]);
         env.extend([s("Z", "2")]);
-        let own: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let own: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         assert_eq!(own, vec![s("A", "2"), s("B", "1"), s("M", "second"), s("Z", "2")]);
         let mut many = Env::default();
         many.extend((0..200_000).rev().map(|i| (format!("V{i:06}"), i.to_string())));
         assert_eq!(many.len(), 200_000);
-        assert_eq!(many.get("V000000").map(String::as_str), Some("0"));
-        assert_eq!(many.iter().next().map(|(k, _)| k.as_str()), Some("V000000"));
+        assert_eq!(many.get("V000000"), Some("0"));
+        assert_eq!(many.iter().next().map(|(k, _)| k), Some("V000000"));
     }
 
     /// Environments inheriting the same variables share one map; different ones do not.
@@ -284,5 +368,26 @@ mod tests {
         let c = Env::inherit(parent.iter().filter(|(k, _)| *k != "SHARED_TEST_B"));
         assert!(!a.shares_inherited_with(&c));
         assert_eq!(c.len(), 1);
+    }
+
+    /// Names and values holding `=`, NUL or nothing at all come back as they went in: the packed
+    /// own variables separate them by offsets, not by a character.
+    #[test]
+    fn own_variables_of_any_text_round_trip() {
+        let vars = [s("", "empty name"), s("A=B", "x=y"), s("N\0UL", "v\0al"), s("Z", ""), s("é", "ü")];
+        let env = Env::from(vars.clone());
+        let back: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(back, vars.to_vec());
+        for (k, v) in &vars {
+            assert_eq!(env.get(k), Some(v.as_str()), "{k:?}");
+        }
+        assert_eq!(env.get("A"), None);
+        let mut grown = Env::default();
+        for (k, v) in vars.iter().rev() {
+            grown.insert(k.clone(), v.clone());
+        }
+        grown.insert("A=B".into(), "replaced".into());
+        assert_eq!(grown.get("A=B"), Some("replaced"));
+        assert_eq!(grown.len(), vars.len());
     }
 }

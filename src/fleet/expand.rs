@@ -28,7 +28,7 @@ pub(crate) fn expand(input: &str, vars: &dyn Fn(&str) -> Option<String>, home: O
 pub(crate) fn openclaw_substitute(input: &str, env: &super::Env) -> String {
     let found = substitute(input, |name| {
         let value = env.get(name).filter(|v| is_upper_name(name) && !v.is_empty());
-        Ok::<_, std::convert::Infallible>(value.cloned())
+        Ok::<_, std::convert::Infallible>(value.map(str::to_string))
     });
     match found {
         Ok(text) => text,

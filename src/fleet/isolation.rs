@@ -849,7 +849,7 @@ pub(crate) mod tests {
                 lo: u32::from(base) + lo,
                 hi: u32::from(base) + hi,
             },
-            source: Source::Derived(n.into()),
+            source: Source::Derived(n.to_string().into()),
             base_offset: Some((lo, hi)),
             connects: false,
         };
@@ -1021,7 +1021,7 @@ pub(crate) mod tests {
             path: Sourced::new(
                 path,
                 Source::Config {
-                    file: cfg.clone(),
+                    file: cfg.as_path().into(),
                     key: "agents.list[3].workspace".into(),
                 },
             ),

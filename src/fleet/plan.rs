@@ -20,11 +20,16 @@ use super::env::Env;
 use super::openclaw::{self, ConfigFile};
 use super::{EnvInherit, Flavor, Profile};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
-/// Where an effective value came from.
+/// Where an effective value came from. Kept with every value of a profile and plan for the
+/// daemon's life: the config file is shared by the values read from it, a fleet key by the
+/// copies of its value (the plan's state dir, config and base port are the profile's), and a
+/// rule that is fixed text is not copied.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Source {
     /// Written in the fleet file.
@@ -32,17 +37,19 @@ pub enum Source {
         /// Place of the value.
         place: Place,
         /// Its key path (`profiles.main.port`).
-        key: String,
+        #[serde(with = "super::diagnostic::shared_str")]
+        key: Arc<str>,
     },
     /// Read from the instance's OpenClaw config.
     Config {
         /// The config file.
-        file: PathBuf,
+        #[serde(with = "super::diagnostic::shared_path")]
+        file: Arc<Path>,
         /// Dotted key path.
         key: String,
     },
     /// Derived by an OpenClaw rule from other values.
-    Derived(String),
+    Derived(Cow<'static, str>),
 }
 
 impl fmt::Display for Source {
@@ -61,7 +68,7 @@ impl Source {
     pub fn place_or(&self, profile_place: &Place) -> Place {
         match self {
             Source::Fleet { place, .. } => place.clone(),
-            Source::Config { file, .. } => Place::file(file),
+            Source::Config { file, .. } => Place::whole(file),
             Source::Derived(_) => profile_place.clone(),
         }
     }
@@ -77,7 +84,8 @@ impl Source {
     /// The key path (fleet or config key); `None` for a derived value.
     pub fn key(&self) -> Option<&str> {
         match self {
-            Source::Fleet { key, .. } | Source::Config { key, .. } => Some(key),
+            Source::Fleet { key, .. } => Some(key),
+            Source::Config { key, .. } => Some(key),
             Source::Derived(_) => None,
         }
     }
@@ -101,12 +109,12 @@ impl<T> Sourced<T> {
     }
 
     /// A value written in the fleet file at `place` under the key path `key`.
-    pub fn fleet(value: T, place: Place, key: impl Into<String>) -> Self {
+    pub fn fleet(value: T, place: Place, key: impl Into<Arc<str>>) -> Self {
         Sourced::new(value, Source::Fleet { place, key: key.into() })
     }
 
     /// A value derived by the OpenClaw rule described by `rule`.
-    pub fn derived(value: T, rule: impl Into<String>) -> Self {
+    pub fn derived(value: T, rule: impl Into<Cow<'static, str>>) -> Self {
         Sourced::new(value, Source::Derived(rule.into()))
     }
 }
@@ -782,6 +790,7 @@ pub(crate) fn plan(
     let mut cx = Cx {
         profile,
         config: &config.value,
+        config_file: std::cell::OnceCell::new(),
         cfg: &cfg,
         text: std::cell::OnceCell::new(),
         errors: refused_keys(profile, &config.value, &cfg),
@@ -853,9 +862,9 @@ fn state_dir_of(profile: &Profile, home: &Path) -> Sourced<PathBuf> {
     }
     let oc_profile = profile.openclaw_profile.as_deref();
     let dir = openclaw::default_state_dir(profile.flavor, oc_profile, home);
-    let rule = match oc_profile {
-        Some(n) => format!("default state dir of OpenClaw profile '{n}'"),
-        None => "default state dir of OpenClaw's default profile".to_string(),
+    let rule: Cow<'static, str> = match oc_profile {
+        Some(n) => format!("default state dir of OpenClaw profile '{n}'").into(),
+        None => "default state dir of OpenClaw's default profile".into(),
     };
     Sourced::derived(dir, rule)
 }
@@ -948,7 +957,8 @@ fn gateway_env(
 
 /// The gateway's command line: the command, `--port BASE`, then the profile's arguments.
 fn gateway_argv(profile: &Profile, base_port: u16) -> Vec<String> {
-    let mut argv = profile.command.clone();
+    let mut argv = Vec::with_capacity(profile.command.len() + 2 + profile.args.len());
+    argv.extend(profile.command.iter().cloned());
     argv.extend(["--port".to_string(), base_port.to_string()]);
     argv.extend(profile.args.iter().cloned());
     argv
@@ -959,6 +969,8 @@ fn gateway_argv(profile: &Profile, base_port: u16) -> Vec<String> {
 struct Cx<'a> {
     profile: &'a Profile,
     config: &'a Path,
+    /// `config`, shared by the sources and places of the values read from it (made on first use).
+    config_file: std::cell::OnceCell<Arc<Path>>,
     cfg: &'a ConfigFile,
     /// The config's text, read once on the first [`Cx::locate`] (only a located diagnostic or
     /// an agent path needs it).
@@ -978,9 +990,14 @@ impl Cx<'_> {
         openclaw::locate_key_in(self.text()?, key)
     }
 
+    /// The config file, shared.
+    fn config_file(&self) -> &Arc<Path> {
+        self.config_file.get_or_init(|| Arc::from(self.config))
+    }
+
     fn source(&self, key: &str) -> Source {
         Source::Config {
-            file: self.config.to_path_buf(),
+            file: Arc::clone(self.config_file()),
             key: key.to_string(),
         }
     }
@@ -1137,8 +1154,7 @@ impl Cx<'_> {
     /// none with `canvasHost.enabled: false` or `CLAWDBOT_SKIP_CANVAS_HOST=1`
     /// (dist/gateway/server-runtime-config.js), or for another flavor.
     fn canvas_root(&mut self, env: &Env, resolve: &dyn Fn(&str) -> PathBuf) -> Option<Sourced<PathBuf>> {
-        let off = self.cfg.get("canvasHost.enabled") == Some(&Value::Bool(false))
-            || env.get("CLAWDBOT_SKIP_CANVAS_HOST").map(String::as_str) == Some("1");
+        let off = self.cfg.get("canvasHost.enabled") == Some(&Value::Bool(false)) || env.get("CLAWDBOT_SKIP_CANVAS_HOST") == Some("1");
         if self.profile.flavor != Flavor::Clawdbot || off {
             return None;
         }
@@ -1197,7 +1213,10 @@ impl Cx<'_> {
             kind,
             agent: id.to_string(),
             key,
-            place: at.map_or_else(|| Place::file(self.config), |(l, c)| Place::at(self.config, l, c)),
+            place: at.map_or_else(
+                || Place::whole(self.config_file()),
+                |(l, c)| Place::shared(self.config_file(), l, c),
+            ),
             path,
         }
     }
@@ -1311,8 +1330,8 @@ impl Cx<'_> {
         let (raw, source) = match self.string(key, env) {
             Some(raw) => (raw, self.source(key)),
             None => {
-                let raw = env.get(var)?.clone();
-                (raw, Source::Derived(format!("{var} in the gateway's environment")))
+                let raw = env.get(var)?.to_string();
+                (raw, Source::Derived(format!("{var} in the gateway's environment").into()))
             }
         };
         match openclaw::url_host_port(raw.trim()) {
@@ -1484,9 +1503,12 @@ impl Cx<'_> {
                 };
                 l.range = PortRange::single(next);
                 l.base_offset = Some((off, off));
-                l.source = Source::Derived(format!(
-                    "base+{off}, the extension relay of {who}; relays of extension profiles without cdpPort count down from base+10 in name order"
-                ));
+                l.source = Source::Derived(
+                    format!(
+                        "base+{off}, the extension relay of {who}; relays of extension profiles without cdpPort count down from base+10 in name order"
+                    )
+                    .into(),
+                );
             }
             out.push(l);
             next -= 1;
@@ -1689,7 +1711,7 @@ fn derived_listener(row: &PortRow, base: &Sourced<u16>) -> Listener {
             hi: b + row.offset.1,
         },
         source: match row.rule {
-            Some(rule) => Source::Derived(rule.to_string()),
+            Some(rule) => Source::Derived(Cow::Borrowed(rule)),
             None => base.source.clone(),
         },
         base_offset: Some(row.offset),
@@ -1851,7 +1873,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let mut parent = ParentEnv::new(&vars);
-        let names = |e: Env| e.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        let names = |e: Env| e.iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>();
         let settings = [EnvInherit::default(), EnvInherit::All, EnvInherit::Allowlist(vec!["AWS_*".into()])];
         for _ in 0..2 {
             assert_eq!(names(parent.passed(&settings[0])), ["PATH"]);
@@ -1987,7 +2009,7 @@ mod tests {
         let envs: Vec<&Env> = f.instances.iter().map(|(_, plan)| &plan.env).collect();
         assert_eq!(envs.len(), 3);
         assert!(envs.iter().all(|e| e.shares_inherited_with(envs[0])), "each plan has its own copy");
-        let get = |i: usize, k: &str| envs[i].get(k).map(String::as_str);
+        let get = |i: usize, k: &str| envs[i].get(k);
         assert_eq!(
             (get(0, "LANG"), get(1, "LANG"), get(2, "LANG")),
             (Some("en_US.UTF-8"), Some("C.UTF-8"), Some("C.UTF-8"))
@@ -1995,7 +2017,7 @@ mod tests {
         assert_eq!((get(0, "PATH"), get(0, "INVOCATION_ID")), (Some("/usr/bin:/bin"), None));
         assert_eq!(get(1, "CLAWHERD_PROFILE"), Some("b"));
         assert_eq!(get(1, "OPENCLAW_GATEWAY_PORT"), Some("19789"));
-        let names: Vec<&String> = envs[0].iter().map(|(k, _)| k).collect();
+        let names: Vec<&str> = envs[0].iter().map(|(k, _)| k).collect();
         assert!(names.windows(2).all(|w| w[0] < w[1]), "in name order, each once: {names:?}");
     }
 
@@ -2120,7 +2142,7 @@ mod tests {
         let (_, plan) = f.get("r").expect("profile r");
         let g = plan.gateway.as_ref().expect("gateway");
         assert_eq!(g.workspace.value, dir.path().join("clawd-rescue"));
-        assert_eq!(plan.env.get("CLAWDBOT_NO_RESPAWN").map(String::as_str), Some("1"));
+        assert_eq!(plan.env.get("CLAWDBOT_NO_RESPAWN"), Some("1"));
         assert!(!plan.env.contains_key("CLAWDBOT_WORKSPACE_DIR"));
         let fleet = format!("{fleet}    workspace: ws\n");
         let e = load_err(dir.path(), &fleet, &[]);
@@ -2284,5 +2306,28 @@ mod tests {
         let e = load_err(dir.path(), fleet, &[]);
         let legacy = dir.path().join(".clawdbot").display().to_string();
         assert!(e.contains(&format!("state dir {legacy}")), "{e}");
+    }
+
+    /// A fleet value's copies (the plan's state dir, config and base port are the profile's)
+    /// share its key; the JSON is the one written before they did.
+    #[test]
+    fn copies_of_a_fleet_value_share_its_key_and_serialize_as_before() {
+        let place = Place::at(Path::new("/f/fleet.yaml"), 4, 11);
+        let port = Sourced::fleet(18789u16, place, "profiles.main.port");
+        let copy = port.clone();
+        match (&port.source, &copy.source) {
+            (Source::Fleet { key: a, .. }, Source::Fleet { key: b, .. }) => assert!(Arc::ptr_eq(a, b)),
+            other => panic!("not fleet sources: {other:?}"),
+        }
+        let json = serde_json::to_string(&port).expect("json");
+        assert_eq!(
+            json,
+            r#"{"value":18789,"source":{"Fleet":{"place":{"file":"/f/fleet.yaml","line":4,"column":11},"key":"profiles.main.port"}}}"#
+        );
+        assert_eq!(serde_json::from_str::<Sourced<u16>>(&json).expect("read"), port);
+        let derived = Sourced::derived(1u16, "OpenClaw's default base port");
+        let json = serde_json::to_string(&derived).expect("json");
+        assert_eq!(json, r#"{"value":1,"source":{"Derived":"OpenClaw's default base port"}}"#);
+        assert_eq!(serde_json::from_str::<Sourced<u16>>(&json).expect("read"), derived);
     }
 }

@@ -21,6 +21,7 @@ use super::{
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use super::file::parse_size;
@@ -71,6 +72,7 @@ pub fn validate(path: &Path, text: &str, env: &BTreeMap<String, String>) -> Resu
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
     let mut cx = Cx {
         path,
+        file: Arc::from(path),
         dir: &dir,
         env,
         profile: None,
@@ -227,6 +229,8 @@ fn unknown_field(message: &str) -> Option<(String, Vec<String>)> {
 /// found so far.
 struct Cx<'a> {
     path: &'a Path,
+    /// `path`, shared by the places of the values written in it.
+    file: Arc<Path>,
     dir: &'a Path,
     env: &'a BTreeMap<String, String>,
     /// The profile whose values are being checked: every diagnostic meanwhile names it, and its
@@ -238,7 +242,7 @@ struct Cx<'a> {
 /// Value helpers: place, errors, text, paths, enums, durations and counts with their ranges.
 impl Cx<'_> {
     fn place<T>(&self, s: &Spanned<T>) -> Place {
-        Place::at(self.path, s.referenced.line() as u32, s.referenced.column() as u32)
+        Place::shared(&self.file, s.referenced.line() as u32, s.referenced.column() as u32)
     }
 
     /// The full key path of `key`: `profiles.<name>.<key>` inside a profile.
@@ -292,9 +296,12 @@ impl Cx<'_> {
         self.expand_one(s, &s.value, key)
     }
 
-    /// Expands each item of a list value (a command line).
+    /// Expands each item of a list value (a command line), with no spare room (a profile keeps
+    /// it for the daemon's life).
     fn list(&mut self, s: &Spanned<Vec<String>>, key: &str) -> Vec<String> {
-        s.value.iter().filter_map(|item| self.expand_one(s, item, key)).collect()
+        let mut items: Vec<String> = s.value.iter().filter_map(|item| self.expand_one(s, item, key)).collect();
+        items.shrink_to_fit();
+        items
     }
 
     /// Expands and anchors a path value at the fleet file's folder.
@@ -1351,7 +1358,7 @@ mod tests {
         assert_eq!(main.restart.policy, RestartPolicy::OnFailure);
         assert_eq!(main.restart.backoff_initial, Duration::from_secs(2));
         assert_eq!(
-            main.port.as_ref().map(|p| (p.value, p.source.fleet_place().and_then(|pl| pl.line))),
+            main.port.as_ref().map(|p| (p.value, p.source.fleet_place().and_then(Place::line))),
             Some((18789, Some(8)))
         );
         let rescue = &v.profiles[1];

@@ -33,7 +33,7 @@ impl spawn::Launch for Plan {
     fn argv(&self) -> &[String] {
         &self.argv
     }
-    fn env(&self) -> impl Iterator<Item = (&String, &String)> {
+    fn env(&self) -> impl Iterator<Item = (&str, &str)> {
         self.env.iter()
     }
     fn cwd(&self) -> &std::path::Path {

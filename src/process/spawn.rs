@@ -31,7 +31,7 @@ pub(crate) trait Launch {
     /// with [`SpawnError::Exec`].
     fn argv(&self) -> &[String];
     /// The child's whole environment: (name, value), each name once.
-    fn env(&self) -> impl Iterator<Item = (&String, &String)>;
+    fn env(&self) -> impl Iterator<Item = (&str, &str)>;
     /// The child's working directory, created if missing.
     fn cwd(&self) -> &Path;
     /// The user and groups the child runs as; `None` (the default) keeps clawherd's.

@@ -163,7 +163,7 @@ pub(crate) fn is_dns_label(s: &str) -> bool {
 fn own_env(profile: &Profile, plan: &Plan, parent_env: &BTreeMap<String, String>) -> Vec<EnvEntry> {
     plan.env
         .iter()
-        .filter(|(k, v)| profile.env.contains_key(*k) || parent_env.get(*k) != Some(*v))
+        .filter(|(k, v)| profile.env.contains_key(*k) || parent_env.get(*k).map(String::as_str) != Some(*v))
         .filter(|(k, _)| {
             !CLAWHERD_ONLY
                 .iter()

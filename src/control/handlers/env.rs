@@ -46,9 +46,9 @@ pub(crate) fn describe(profile: String, plan: &crate::fleet::Plan, show_secrets:
         .map(|(k, v)| {
             let (shown, hidden) = redact::redact_var(k, v);
             if hidden {
-                redacted.push(k.clone());
+                redacted.push(k.to_string());
             }
-            (k.clone(), shown)
+            (k.to_string(), shown)
         })
         .collect();
     let (argv, hidden_args) = redact::redact_argv(&plan.argv);

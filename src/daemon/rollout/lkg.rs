@@ -41,7 +41,7 @@ impl Effective {
             env: plan
                 .env
                 .iter()
-                .map(|(k, v)| (k.clone(), crate::observe::redact::redact_var(k, v).0))
+                .map(|(k, v)| (k.to_string(), crate::observe::redact::redact_var(k, v).0))
                 .collect(),
         }
     }

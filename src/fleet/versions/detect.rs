@@ -22,7 +22,7 @@ const MAX_VERSION_LEN: usize = 64;
 /// `env` is the command's environment (its `PATH`), `cwd` its working directory (for a relative
 /// script path).
 pub(crate) fn detect(argv: &[String], env: &crate::fleet::Env, cwd: &Path) -> Option<(String, String)> {
-    let program = resolve(argv.first()?, env.get("PATH").map(String::as_str), cwd)?;
+    let program = resolve(argv.first()?, env.get("PATH"), cwd)?;
     let is_node = program.file_name().is_some_and(|n| n.to_string_lossy().starts_with("node"));
     let target = if is_node { cwd.join(argv.get(1)?) } else { program };
     package_version(&std::fs::canonicalize(target).ok()?)
