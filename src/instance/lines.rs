@@ -162,7 +162,10 @@ impl Pipes {
 /// lines, each followed by `\n`, which no line contains), not one allocation per line: a
 /// gateway's start-up lines were ten allocations per instance. The buffer grows by a quarter
 /// beyond what it must hold, and the room of lines dropped from the front is reused before it
-/// grows; at most about 1.25 × 40 × [`MAX_LINE_BYTES`] bytes.
+/// grows. A kept line is cut at [`LastLines::KEPT_LINE_BYTES`] (at a character boundary): a
+/// read line is at most [`MAX_LINE_BYTES`] of output, but its invalid bytes each become a
+/// 3-byte U+FFFD, so uncut, 40 hostile lines held about 9.6 MiB per instance until the next
+/// spawn; cut, the buffer holds at most about 1.25 × 40 × 4 KiB.
 #[derive(Default)]
 pub(crate) struct LastLines {
     /// The lines from `start` on, each ended by `\n`; bytes before `start` are dropped lines.
@@ -176,6 +179,9 @@ pub(crate) struct LastLines {
 impl LastLines {
     /// Lines kept.
     pub(crate) const KEEP: usize = 40;
+    /// Bytes kept of each line: enough to recognize and show the reason of an exit (OpenClaw's
+    /// and clawdbot's lines that explain one are short); the whole line is in the log file.
+    pub(crate) const KEPT_LINE_BYTES: usize = 4096;
 
     /// Forgets every line and frees the buffer (a new run begins).
     pub(super) fn clear(&mut self) {
@@ -191,6 +197,11 @@ impl LastLines {
     }
 
     fn push_one(&mut self, line: &str) {
+        let mut end = line.len().min(Self::KEPT_LINE_BYTES);
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        let line = line.get(..end).unwrap_or_default();
         if self.count == Self::KEEP {
             let kept = self.text.get(self.start..).unwrap_or_default();
             self.start += kept.find('\n').map_or(kept.len(), |n| n + 1);
@@ -303,12 +314,27 @@ mod tests {
         let got = last.lines();
         assert_eq!(got.len(), LastLines::KEEP);
         assert_eq!(got.get(37..), Some(&["", "two", "lines"][..]));
+        // A line read whole (MAX_LINE_BYTES) is kept cut; invalid bytes turned into U+FFFD
+        // (3 bytes each) are cut at a character boundary.
         let long = "x".repeat(MAX_LINE_BYTES);
-        for _ in 0..200 {
+        let lossy = "\u{FFFD}".repeat(MAX_LINE_BYTES);
+        for _ in 0..100 {
             last.push(&long);
-            assert!(last.held() <= 2 * LastLines::KEEP * (MAX_LINE_BYTES + 1), "{}", last.held());
+            last.push(&lossy);
+            assert!(
+                last.held() <= 2 * LastLines::KEEP * (LastLines::KEPT_LINE_BYTES + 1),
+                "{}",
+                last.held()
+            );
         }
-        assert_eq!(last.lines(), vec![long.as_str(); LastLines::KEEP]);
+        let (x, fffd) = (
+            "x".repeat(LastLines::KEPT_LINE_BYTES),
+            "\u{FFFD}".repeat(LastLines::KEPT_LINE_BYTES / 3),
+        );
+        let expected: Vec<&str> = (0..LastLines::KEEP)
+            .map(|i| if i % 2 == 0 { x.as_str() } else { fffd.as_str() })
+            .collect();
+        assert_eq!(last.lines(), expected);
         last.clear();
         assert_eq!((last.lines().len(), last.held()), (0, 0));
     }
