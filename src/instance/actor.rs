@@ -409,8 +409,7 @@ impl Actor {
         };
         let (mut next, mut taken) = (Some(line), 0);
         while let Some((text, stream)) = next {
-            self.last_lines.push(&text);
-            self.output.line(&self.name, stream, text);
+            self.record_line(text, stream);
             taken += 1;
             next = if taken < OUTPUT_LINES_PER_TURN {
                 self.pipes.as_mut().and_then(Pipes::buffered_line)
@@ -419,6 +418,13 @@ impl Actor {
             };
         }
         None
+    }
+
+    /// One line of the current (or last) child's output: kept among its last lines and sent to
+    /// the output sink (log file, followers).
+    fn record_line(&mut self, text: String, stream: OutputStream) {
+        self.last_lines.push(&text);
+        self.output.line(&self.name, stream, text);
     }
 
     /// Once the actor is done: the output left in the pipes, until both end or [`DRAIN_WAIT`]
@@ -747,17 +753,14 @@ impl Actor {
     /// Takes the output already written to the pipes, without waiting for more, up to
     /// [`LEFTOVER_LINES`] lines: at an exit, what the gateway wrote before it comes first.
     fn take_written_output(&mut self) {
-        let Some(pipes) = self.pipes.as_mut() else {
-            return;
-        };
         // A waker that does nothing: the loop's next turn polls the pipes again with its own.
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         for _ in 0..LEFTOVER_LINES {
+            let Some(pipes) = self.pipes.as_mut() else {
+                return;
+            };
             match pipes.poll_line(&mut cx) {
-                std::task::Poll::Ready(Some((text, stream))) => {
-                    self.last_lines.push(&text);
-                    self.output.line(&self.name, stream, text);
-                }
+                std::task::Poll::Ready(Some((text, stream))) => self.record_line(text, stream),
                 std::task::Poll::Ready(None) => {
                     self.pipes = None;
                     return;
