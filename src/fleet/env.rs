@@ -140,20 +140,11 @@ impl Env {
         self.own.find(name).is_ok() || self.inherited.contains_key(name)
     }
 
-    /// Sets `name` for this instance only (over an inherited value of that name). Repacks the
-    /// instance's own variables: linear in their size (use [`Extend`] for many at once).
+    /// Sets `name` for this instance only (over an inherited value of that name), as
+    /// [`Extend`] does for one variable: the instance's own variables are repacked (use
+    /// `extend` for many at once).
     pub fn insert(&mut self, name: String, value: String) {
-        let (before, after) = match self.own.find(&name) {
-            Ok(at) => (at, at + 1),
-            Err(at) => (at, at),
-        };
-        let own = &self.own;
-        let vars = own
-            .iter()
-            .take(before)
-            .chain(std::iter::once((name.as_str(), value.as_str())))
-            .chain(own.iter().skip(after));
-        self.own = Own::pack(vars);
+        self.extend([(name, value)]);
     }
 
     /// Every variable, in name order, each once (the instance's own value where both have it).
