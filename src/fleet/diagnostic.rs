@@ -103,37 +103,6 @@ impl Place {
     }
 }
 
-/// Reads and writes an `Arc<Path>` as the path (`#[serde(with = "shared_path")]`).
-pub(crate) mod shared_path {
-    use std::path::{Path, PathBuf};
-    use std::sync::Arc;
-
-    /// Writes the path.
-    pub(crate) fn serialize<S: serde::Serializer>(path: &Arc<Path>, serializer: S) -> Result<S::Ok, S::Error> {
-        serde::Serialize::serialize(&**path, serializer)
-    }
-
-    /// Reads a path.
-    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Arc<Path>, D::Error> {
-        <PathBuf as serde::Deserialize>::deserialize(deserializer).map(Arc::from)
-    }
-}
-
-/// Reads and writes an `Arc<str>` as the string (`#[serde(with = "shared_str")]`).
-pub(crate) mod shared_str {
-    use std::sync::Arc;
-
-    /// Writes the string.
-    pub(crate) fn serialize<S: serde::Serializer>(text: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(text)
-    }
-
-    /// Reads a string.
-    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Arc<str>, D::Error> {
-        <String as serde::Deserialize>::deserialize(deserializer).map(Arc::from)
-    }
-}
-
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.display())?;

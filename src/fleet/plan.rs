@@ -37,13 +37,11 @@ pub enum Source {
         /// Place of the value.
         place: Place,
         /// Its key path (`profiles.main.port`).
-        #[serde(with = "super::diagnostic::shared_str")]
         key: Arc<str>,
     },
     /// Read from the instance's OpenClaw config.
     Config {
         /// The config file.
-        #[serde(with = "super::diagnostic::shared_path")]
         file: Arc<Path>,
         /// Dotted key path.
         key: String,
