@@ -198,6 +198,9 @@ fn run(file: &Path, quiet: bool) -> u8 {
             None
         }
     };
+    // Holding the lock (or without one, when the registry cannot be used): the look for
+    // leftovers of an earlier daemon runs beside the fleet's load.
+    daemon::scan_for_leftovers_early(file);
     let fleet = match local::load(file, true) {
         Ok(f) => f,
         Err(code) => return code,

@@ -167,6 +167,14 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
     Ok(())
 }
 
+/// Starts the first look for leftovers of the fleet file at `fleet_file` on a thread of its
+/// own, so that it runs beside the fleet's load; [`run`] of that fleet file uses its answer
+/// (see `supervisor::scan_early`). Call it only while holding the fleet's registry lock
+/// ([`registry::acquire`]). Does nothing else: nothing is signalled before [`run`].
+pub fn scan_for_leftovers_early(fleet_file: &std::path::Path) {
+    supervisor::scan_early(fleet_file);
+}
+
 /// How long the daemon's exit waits for its writer threads to write what is queued.
 const FLUSH_AT_EXIT: std::time::Duration = std::time::Duration::from_secs(3);
 

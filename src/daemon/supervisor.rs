@@ -1005,10 +1005,60 @@ pub(crate) async fn take_down_leftovers(fleet: &Fleet) -> Result<(), OtherDaemon
     take_down_marked(&format!("@{}", fleet.path.display())).await
 }
 
+/// The first look for leftovers of a fleet ([`scan_early`]): the `@<fleet file>` suffix it
+/// looked for and its answer to come.
+type EarlyScan = (String, oneshot::Receiver<BTreeMap<String, Vec<tree::ProcInfo>>>);
+
+/// The early look of this process, until [`take_down_marked`] of its suffix takes it.
+static EARLY_SCAN: std::sync::Mutex<Option<EarlyScan>> = std::sync::Mutex::new(None);
+
+/// Starts the first look for leftovers of the fleet file at `fleet_file` (made absolute, as
+/// the fleet's load makes it) on a thread of its own: the walk over `/proc` that reads every
+/// process's environment then runs beside the fleet's load and proof, on another CPU, instead of
+/// after them. [`take_down_leftovers`] of the same fleet file uses its answer for its first
+/// look (whether any process carries a marker of the fleet, whose daemon then counts as alive
+/// or not when it is asked); the take-down itself reads `/proc` afresh, as before. Only a
+/// process that already carries a marker of the fleet can start another one that does (the
+/// marker is inherited), so a look taken earlier misses none. Call it only while holding the
+/// fleet's registry lock (no other daemon of this registry starts gateways of the fleet
+/// meanwhile). A thread that cannot be started leaves the look to the take-down.
+pub(crate) fn scan_early(fleet_file: &std::path::Path) {
+    let Ok(path) = std::path::absolute(fleet_file) else { return };
+    let suffix = format!("@{}", path.display());
+    let (tx, rx) = oneshot::channel();
+    let looked_for = suffix.clone();
+    let scan = std::thread::Builder::new().name("clawherd-scan".into()).spawn(move || {
+        let _ = tx.send(tree::marked_processes(&looked_for));
+    });
+    if scan.is_ok() {
+        *EARLY_SCAN.lock().unwrap_or_else(|e| e.into_inner()) = Some((suffix, rx));
+    }
+}
+
+/// The answer of the early look for `suffix` ([`scan_early`]), if one was started; else a look
+/// made now.
+async fn first_look(suffix: &str) -> BTreeMap<String, Vec<tree::ProcInfo>> {
+    let early = {
+        let mut slot = EARLY_SCAN.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_some_and(|(s, _)| s == suffix) {
+            slot.take()
+        } else {
+            None
+        }
+    };
+    match early {
+        Some((_, answer)) => match answer.await {
+            Ok(found) => found,
+            Err(_) => tree::marked_processes(suffix),
+        },
+        None => tree::marked_processes(suffix),
+    }
+}
+
 /// [`take_down_leftovers`] of the processes whose marker ends in `suffix`.
 async fn take_down_marked(suffix: &str) -> Result<(), OtherDaemon> {
     let me = tree::DaemonId::current();
-    let mut found = tree::marked_processes(suffix);
+    let mut found = first_look(suffix).await;
     let mut others: BTreeMap<i32, Vec<String>> = BTreeMap::new();
     found.retain(|marker, _| match tree::Marker::parse(marker).daemon {
         Some(d) if d.is_alive() => {
@@ -1055,6 +1105,61 @@ fn leftovers(suffix: &str) -> BTreeMap<String, Vec<tree::ProcInfo>> {
 mod tests {
     use super::*;
     use crate::process::tree::{DaemonId, MARKER_VAR, Marker};
+
+    /// The early look ([`scan_early`]) is taken by the take-down of its own fleet file only, and
+    /// what it found is taken down: a leftover (an older clawherd's marker, naming no daemon)
+    /// that runs before the look is gone after the take-down, and a take-down of another fleet
+    /// file leaves the look in place.
+    #[tokio::test]
+    async fn the_early_look_is_taken_by_its_fleet_and_its_leftover_taken_down() {
+        let fleet = std::path::PathBuf::from(format!("/tmp/early-look-test-{}.yaml", std::process::id()));
+        let suffix = format!("@{}", fleet.display());
+        let mut leftover = marked_sleeper(&format!("old{suffix}"));
+        let pid = leftover.id() as i32;
+        scan_early(&fleet);
+        let other = format!("@/tmp/early-look-other-{}.yaml", std::process::id());
+        take_down_marked(&other).await.expect("nothing of the other fleet runs");
+        let kept = EARLY_SCAN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|(s, _)| *s == suffix);
+        let result = take_down_marked(&suffix).await;
+        let taken = EARLY_SCAN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_none_or(|(s, _)| *s != suffix);
+        let alive = tree::stat_of(pid).is_some_and(|p| p.state != 'Z');
+        let _ = leftover.kill();
+        let status = leftover.wait().expect("wait for the stand-in");
+        result.expect("a leftover, no other daemon");
+        assert!(kept, "another fleet's take-down took the early look");
+        assert!(taken, "the fleet's take-down did not take its early look");
+        assert!(!alive, "the leftover still runs");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc_sigterm()), "{status:?}");
+    }
+
+    /// SIGTERM's number.
+    fn libc_sigterm() -> i32 {
+        nix::sys::signal::Signal::SIGTERM as i32
+    }
+
+    /// A `sleep 30` carrying `marker` as its `CLAWHERD_INSTANCE`, once its environment is
+    /// readable in `/proc` (a moment after `spawn` returns; at most 30 s).
+    fn marked_sleeper(marker: &str) -> std::process::Child {
+        let child = std::process::Command::new("sleep")
+            .arg("30")
+            .env(MARKER_VAR, marker)
+            .spawn()
+            .expect("spawn a marked stand-in");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while tree::marker_of(child.id() as i32).is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        child
+    }
 
     /// Only processes whose daemon is dead are leftovers: a marker naming a live daemon (here
     /// this test process) is another clawherd's gateway and is left alone; a marker naming a
@@ -1114,16 +1219,8 @@ mod tests {
             starttime: tree::stat_of(dpid).expect("stat").starttime,
         };
         let marker = format!("{}.{}:main{suffix}", other.pid, other.starttime);
-        let mut gateway = std::process::Command::new("sleep")
-            .arg("30")
-            .env(MARKER_VAR, &marker)
-            .spawn()
-            .expect("spawn gateway stand-in");
+        let mut gateway = marked_sleeper(&marker);
         let gpid = gateway.id() as i32;
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while tree::marker_of(gpid).is_none() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
         let result = take_down_marked(&suffix).await;
         let still = tree::stat_of(gpid).is_some_and(|p| p.state != 'Z');
         for c in [&mut daemon, &mut gateway] {

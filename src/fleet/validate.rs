@@ -383,7 +383,7 @@ impl Cx<'_> {
 
     /// The pins `clawherd upgrade` wrote under `run_dir`; an unreadable pins file is an error,
     /// a pin for a profile the fleet does not have a warning.
-    fn pins(&mut self, run_dir: &Path, profiles: &BTreeMap<String, Spanned<ProfileFile>>) -> BTreeMap<String, String> {
+    fn pins(&mut self, run_dir: &Path, profiles: &BTreeMap<String, Spanned<Box<ProfileFile>>>) -> BTreeMap<String, String> {
         let path = version::pins_path(run_dir);
         match version::read_pins(run_dir) {
             Ok(pins) => {
@@ -409,7 +409,7 @@ impl Cx<'_> {
         }
     }
 
-    fn some_profiles(&mut self, profiles: &BTreeMap<String, Spanned<ProfileFile>>) {
+    fn some_profiles(&mut self, profiles: &BTreeMap<String, Spanned<Box<ProfileFile>>>) {
         if profiles.is_empty() {
             self.diags.push(
                 Diagnostic::error(Place::file(self.path), "the fleet declares no profiles")
@@ -706,7 +706,7 @@ impl Cx<'_> {
     fn profile(
         &mut self,
         name: &str,
-        own: &Spanned<ProfileFile>,
+        own: &Spanned<Box<ProfileFile>>,
         p: &ProfileFile,
         version: (&Path, Option<&str>),
         default_inherit: &EnvInherit,
@@ -783,7 +783,7 @@ impl Cx<'_> {
         Some((profile, failover?))
     }
 
-    fn profile_name(&mut self, name: &str, own: &Spanned<ProfileFile>) {
+    fn profile_name(&mut self, name: &str, own: &Spanned<Box<ProfileFile>>) {
         if !valid_profile_name(name) {
             let d = Diagnostic::error(self.place(own), format!("`{name}` is not a valid profile name"))
                 .profile(name)
@@ -794,7 +794,7 @@ impl Cx<'_> {
     }
 
     /// The role as written, else the one a profile named `main` or `rescue` has.
-    fn role(&mut self, name: &str, own: &Spanned<ProfileFile>, p: &ProfileFile) -> Option<Role> {
+    fn role(&mut self, name: &str, own: &Spanned<Box<ProfileFile>>, p: &ProfileFile) -> Option<Role> {
         if let Some(s) = &p.role {
             return self.parsed(s, "role");
         }
@@ -855,7 +855,7 @@ impl Cx<'_> {
     }
 
     /// A plain process sets none of a gateway's keys itself, and needs a command.
-    fn process_keys(&mut self, own: &Spanned<ProfileFile>, p: &ProfileFile) {
+    fn process_keys(&mut self, own: &Spanned<Box<ProfileFile>>, p: &ProfileFile) {
         let o = &own.value;
         let gateway_only = [
             ("openclaw_profile", o.openclaw_profile.is_some()),

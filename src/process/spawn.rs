@@ -71,9 +71,9 @@ static WANTING: AtomicUsize = AtomicUsize::new(0);
 struct Wanting;
 
 impl Wanting {
-    fn new() -> Self {
-        WANTING.fetch_add(1, Ordering::SeqCst);
-        Wanting
+    /// Counts one more; returns the guard and how many were counted before it.
+    fn new() -> (Self, usize) {
+        (Wanting, WANTING.fetch_add(1, Ordering::SeqCst))
     }
 }
 
@@ -87,13 +87,17 @@ impl Drop for Wanting {
 /// (which lets the other instances started together queue up), a spawn runs right here when
 /// no more instances are spawning than there are CPUs (a restart, a main + rescue fleet: no
 /// thread is involved); a larger burst runs on tokio's blocking pool, at most four per CPU at a
-/// time. Same result and errors as [`spawn`]; a spawn cancelled by the runtime's shutdown is
-/// reported as [`SpawnError::Exec`].
+/// time. An instance that finds as many others spawning as there are CPUs already is part of
+/// a larger burst: it goes to the pool without the yield, so a fleet's first spawn does not
+/// wait until every other instance of the fleet was polled once. Same result and errors as
+/// [`spawn`]; a spawn cancelled by the runtime's shutdown is reported as [`SpawnError::Exec`].
 pub(crate) async fn spawn_parallel<L: Launch + Send + Sync + 'static>(plan: Arc<L>) -> Result<(Child, i32), SpawnError> {
-    let _wanting = Wanting::new();
-    tokio::task::yield_now().await;
-    if WANTING.load(Ordering::SeqCst) <= cpus() {
-        return spawn(plan.as_ref());
+    let (_wanting, others) = Wanting::new();
+    if others < cpus() {
+        tokio::task::yield_now().await;
+        if WANTING.load(Ordering::SeqCst) <= cpus() {
+            return spawn(plan.as_ref());
+        }
     }
     // The semaphore is never closed; were it closed, the spawn would only run unthrottled.
     let _slot = slots().acquire().await.ok();
@@ -173,6 +177,11 @@ pub(crate) fn spawn<L: Launch>(plan: &L) -> Result<(Child, i32), SpawnError> {
 /// Creates `cwd` with its missing parents; with `owner` each folder created here is given to
 /// that uid and gid, so that a gateway that runs as another user can write into it.
 fn create_cwd(cwd: &Path, owner: Option<&Credentials>) -> std::io::Result<()> {
+    // The common case, every spawn after the first: one `statx`, where `create_dir_all` makes a
+    // failing `mkdir` and then the same `statx` (as there, a symlink to a folder counts).
+    if cwd.is_dir() {
+        return Ok(());
+    }
     let Some(c) = owner else {
         return std::fs::create_dir_all(cwd);
     };
