@@ -1038,21 +1038,13 @@ pub(crate) fn scan_early(fleet_file: &std::path::Path) {
 /// The answer of the early look for `suffix` ([`scan_early`]), if one was started; else a look
 /// made now.
 async fn first_look(suffix: &str) -> BTreeMap<String, Vec<tree::ProcInfo>> {
-    let early = {
-        let mut slot = EARLY_SCAN.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.as_ref().is_some_and(|(s, _)| s == suffix) {
-            slot.take()
-        } else {
-            None
-        }
-    };
-    match early {
-        Some((_, answer)) => match answer.await {
-            Ok(found) => found,
-            Err(_) => tree::marked_processes(suffix),
-        },
-        None => tree::marked_processes(suffix),
+    let early = EARLY_SCAN.lock().unwrap_or_else(|e| e.into_inner()).take_if(|(s, _)| s == suffix);
+    if let Some((_, answer)) = early
+        && let Ok(found) = answer.await
+    {
+        return found;
     }
+    tree::marked_processes(suffix)
 }
 
 /// [`take_down_leftovers`] of the processes whose marker ends in `suffix`.
