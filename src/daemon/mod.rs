@@ -169,8 +169,10 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
 
 /// Starts the first look for leftovers of the fleet file at `fleet_file` on a thread of its
 /// own, so that it runs beside the fleet's load; [`run`] of that fleet file uses its answer
-/// (see `supervisor::scan_early`). Call it only while holding the fleet's registry lock
-/// ([`registry::acquire`]). Does nothing else: nothing is signalled before [`run`].
+/// (see `supervisor::scan_early`). Call it only once the fleet's registry lock is held
+/// ([`registry::acquire`]), or known not to be had (a registry that cannot be used: then no
+/// lock keeps another daemon out either way). Does nothing else: nothing is signalled before
+/// [`run`].
 pub fn scan_for_leftovers_early(fleet_file: &std::path::Path) {
     supervisor::scan_early(fleet_file);
 }

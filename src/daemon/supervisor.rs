@@ -1019,9 +1019,10 @@ static EARLY_SCAN: std::sync::Mutex<Option<EarlyScan>> = std::sync::Mutex::new(N
 /// look (whether any process carries a marker of the fleet, whose daemon then counts as alive
 /// or not when it is asked); the take-down itself reads `/proc` afresh, as before. Only a
 /// process that already carries a marker of the fleet can start another one that does (the
-/// marker is inherited), so a look taken earlier misses none. Call it only while holding the
-/// fleet's registry lock (no other daemon of this registry starts gateways of the fleet
-/// meanwhile). A thread that cannot be started leaves the look to the take-down.
+/// marker is inherited), so a look taken earlier misses none. Call it only once the fleet's
+/// registry lock is held (no other daemon of this registry starts gateways of the fleet
+/// meanwhile), or the registry cannot be used (no lock then, before or after the look). A
+/// thread that cannot be started leaves the look to the take-down.
 pub(crate) fn scan_early(fleet_file: &std::path::Path) {
     let Ok(path) = std::path::absolute(fleet_file) else { return };
     let suffix = format!("@{}", path.display());
