@@ -64,17 +64,20 @@ pub(crate) fn page_out_startup_code() -> u64 {
     advised
 }
 
-/// How long after the last [`heap_churned`] the free pages are given back: the answer that
-/// churned the heap is written and freed by then, and a burst of calls costs one trim.
-pub(crate) const CHURN_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long after a [`heap_churned`] the free pages are given back (100 ms): the calls of a
+/// burst meanwhile cost one trim. Callers say it once what churned is freed (a control answer
+/// once its body is dropped: `control::handlers::trim_once_sent`), so the wait is only for
+/// coalescing: `top` or a scraper calling every second costs one trim per call, as before.
+pub(crate) const CHURN_SETTLE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Set by [`heap_churned`], taken by [`release_after_churn`] (one stored permit: calls
 /// meanwhile coalesce).
 static CHURNED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
-/// Says that the heap just held a large transient set of allocations (a whole-fleet `status` or
-/// `/metrics` answer, a fleet's last-known-good soaks ending): [`release_after_churn`] gives
-/// the free pages back once it settles. Cheap; callable from any thread.
+/// Says that the heap just held a large transient set of allocations, now freed (a whole-fleet
+/// `status` or `/metrics` answer once written, a fleet's last-known-good soaks ending, a
+/// reload): [`release_after_churn`] gives the free pages back [`CHURN_SETTLE`] later. Cheap;
+/// callable from any thread.
 pub(crate) fn heap_churned() {
     CHURNED.notify_one();
 }

@@ -52,8 +52,7 @@ pub(crate) async fn metrics(State(requests): State<mpsc::Sender<Request>>) -> Re
     match views(&requests).await {
         Ok(v) => {
             // The views and the rendered text are large and short-lived.
-            crate::process::trim::heap_churned();
-            ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], render(&samples(&v))).into_response()
+            super::trim_once_sent(([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], render(&samples(&v))).into_response())
         }
         Err(r) => r,
     }

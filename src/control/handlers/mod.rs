@@ -64,3 +64,79 @@ pub(crate) fn unknown_profile(profile: &str, names: &[String]) -> Response {
     };
     error(StatusCode::NOT_FOUND, format!("no profile `{profile}` in this fleet"), Some(hint))
 }
+
+/// `response` with a body that, once dropped (written out, or its connection gone), says that
+/// the heap churned ([`crate::process::trim::heap_churned`]): a whole-fleet answer's text and
+/// what built it are freed by then, so the trim that follows gives their pages back. Said
+/// before the body is gone, a slow reader's answer would stay resident until the next trim.
+pub(crate) fn trim_once_sent(response: Response) -> Response {
+    response.map(|body| {
+        axum::body::Body::new(OnDrop {
+            body,
+            then: crate::process::trim::heap_churned,
+        })
+    })
+}
+
+/// A body passed through unchanged that calls `then` when dropped.
+struct OnDrop {
+    body: axum::body::Body,
+    then: fn(),
+}
+
+impl hyper::body::Body for OnDrop {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        (self.then)();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+
+    fn count() {
+        DROPPED.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[tokio::test]
+    async fn a_body_on_drop_passes_its_bytes_through_and_calls_once_it_is_gone() {
+        let body = OnDrop {
+            body: axum::body::Body::from("{\"instances\":[]}"),
+            then: count,
+        };
+        assert_eq!(hyper::body::Body::size_hint(&body).exact(), Some(16));
+        let mut body = axum::body::Body::new(body);
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            bytes.extend_from_slice(&frame.expect("a frame").into_data().expect("data"));
+        }
+        assert_eq!(bytes, b"{\"instances\":[]}");
+        assert_eq!(DROPPED.load(Ordering::SeqCst), 0, "not before the body is dropped");
+        drop(body);
+        assert_eq!(DROPPED.load(Ordering::SeqCst), 1);
+    }
+}

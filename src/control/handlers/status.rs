@@ -68,21 +68,22 @@ pub(crate) async fn status(State(state): State<AppState>, Query(q): Query<Status
             ..report(v, s, tree, cpu, signals, now)
         })
         .collect();
-    // The readings and the answer of a whole-fleet call are large and short-lived.
-    crate::process::trim::heap_churned();
     let rss_bytes = procfs::process::Process::myself()
         .and_then(|p| p.stat())
         .map(|s| s.rss * procfs::page_size())
         .unwrap_or(0);
-    Json(StatusResponse {
-        api: API_VERSION,
-        fleet: state.fleet_path.display().to_string(),
-        pid: std::process::id(),
-        rss_bytes,
-        instances,
-        warnings: state.warnings.get(),
-    })
-    .into_response()
+    // The readings and the answer of a whole-fleet call are large and short-lived.
+    super::trim_once_sent(
+        Json(StatusResponse {
+            api: API_VERSION,
+            fleet: state.fleet_path.display().to_string(),
+            pid: std::process::id(),
+            rss_bytes,
+            instances,
+            warnings: state.warnings.get(),
+        })
+        .into_response(),
+    )
 }
 
 /// Probes every running gateway at once and measures each tree's CPU use: since the previous
