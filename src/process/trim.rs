@@ -3,16 +3,22 @@
 //! kernel's fault-around, 64 KiB at a time), code a running supervisor never touches again.
 //! Called once, after start-up:
 //!
-//! - the text mappings (`r-xp`) of the binary and of the shared libraries it loaded (libc,
-//!   libm, ld.so, libgcc_s: their touched pages count in clawherd's RSS too) are dropped with
-//!   `MADV_DONTNEED` while they hold no private (copied-on-write) page, which
-//!   `/proc/self/smaps` shows as `Anonymous: 0`. For a private
-//!   file mapping that only unmaps the pages; code that runs again faults back in, identical,
-//!   from the page cache. The drop is immediate and certain.
-//! - the binary's other read-only mappings (`.rodata`, and RELRO data, whose relocated pages
-//!   are private copies that `MADV_DONTNEED` would lose) get `MADV_PAGEOUT` (Linux ≥ 5.4), which
-//!   only reclaims what can be reclaimed without loss; how much the kernel takes varies (large
-//!   page-cache folios, pages shared with another clawherd process).
+//! - the read-only file mappings of the binary and of the shared libraries it loaded (libc,
+//!   libm, ld.so, libgcc_s: their touched pages count in clawherd's RSS too), code (`r-xp`) and
+//!   data (`r--p`: `.rodata`, unwind tables, relocations), are dropped with `MADV_DONTNEED` while they hold
+//!   no private (copied-on-write) page, which `/proc/self/smaps` shows as `Anonymous: 0`. For a
+//!   private file mapping that only unmaps the pages; what is used again faults back in,
+//!   identical, from the page cache, without reading the disk. The drop is immediate and
+//!   certain.
+//! - the binary's read-only mappings that do hold private pages (RELRO data, whose relocated
+//!   pages are private copies that `MADV_DONTNEED` would lose) get `MADV_PAGEOUT` (Linux ≥
+//!   5.4), which only reclaims what can be reclaimed without loss; how much the kernel takes
+//!   varies (large page-cache folios, pages shared with another clawherd process). `MADV_PAGEOUT`
+//!   also evicts a file's pages from the page cache when clawherd alone maps them, so it is not
+//!   used where `MADV_DONTNEED` is safe: `.rodata` paged out that way was read back from the disk
+//!   at the next rare path (perf showed shutdown waiting in `io_schedule` under the formatting
+//!   of its last events; it took about 4 ms more at 100 instances: docs/performance.md, the
+//!   thirteenth round).
 //!
 //! Writable mappings are never touched.
 //!
@@ -22,10 +28,10 @@
 //!   between stay resident. `malloc_trim(0)` hands them back (`MADV_DONTNEED` on each whole free
 //!   page, glibc ≥ 2.8); live allocations are not moved or changed.
 
-/// Drops clawherd's read-only code mappings, pages out its own read-only data and gives the heap's
-/// free pages back (see the module doc); returns the bytes of mappings advised (the heap's share
-/// is not counted: glibc does not report it). Failures (an older kernel: EINVAL) are ignored, the
-/// cost is only memory.
+/// Drops clawherd's and its libraries' read-only file mappings, pages out its own that hold
+/// private pages and gives the heap's free pages back (see the module doc); returns the bytes of
+/// mappings advised (the heap's share is not counted: glibc does not report it). Failures (an
+/// older kernel: EINVAL) are ignored, the cost is only memory.
 pub(crate) fn page_out_startup_code() -> u64 {
     release_free_heap();
     let Ok(exe) = std::fs::read_link("/proc/self/exe") else { return 0 };
@@ -41,7 +47,7 @@ pub(crate) fn page_out_startup_code() -> u64 {
         }
         let own = m.path == exe;
         let len = m.hi - m.lo;
-        let advice = if m.perms == "r-xp" && m.anonymous_kib == Some(0) {
+        let advice = if m.anonymous_kib == Some(0) {
             nix::libc::MADV_DONTNEED
         } else if own {
             nix::libc::MADV_PAGEOUT
@@ -49,9 +55,9 @@ pub(crate) fn page_out_startup_code() -> u64 {
             continue;
         };
         // SAFETY: the range is one of our read-only file mappings from /proc/self/smaps.
-        // MADV_DONTNEED is only used on text mappings while they hold no private copy, so
-        // every page that faults back in is read from the file unchanged; MADV_PAGEOUT only
-        // reclaims pages, it never changes their contents.
+        // MADV_DONTNEED is only used on mappings that hold no private copy, so every page that
+        // faults back in is read from the file unchanged; MADV_PAGEOUT only reclaims pages, it
+        // never changes their contents.
         let rc = unsafe { nix::libc::madvise(m.lo as *mut nix::libc::c_void, len, advice) };
         if own {
             // SAFETY: as above; MADV_RANDOM only changes how the range is read back in.
