@@ -3,13 +3,15 @@
 //! kernel's fault-around, 64 KiB at a time), code a running supervisor never touches again.
 //! Called once, after start-up:
 //!
-//! - the read-only file mappings of the binary and of the shared libraries it loaded (libc,
-//!   libm, ld.so, libgcc_s: their touched pages count in clawherd's RSS too), code (`r-xp`) and
-//!   data (`r--p`: `.rodata`, unwind tables, relocations), are dropped with `MADV_DONTNEED` while they hold
-//!   no private (copied-on-write) page, which `/proc/self/smaps` shows as `Anonymous: 0`. For a
-//!   private file mapping that only unmaps the pages; what is used again faults back in,
-//!   identical, from the page cache, without reading the disk. The drop is immediate and
-//!   certain.
+//! - the read-only private file mappings of the binary and of the shared libraries it loaded
+//!   (libc, libm, ld.so, libgcc_s: their touched pages count in clawherd's RSS too), code
+//!   (`r-xp`) and data (`r--p`: `.rodata`, unwind tables, relocations), are dropped with
+//!   `MADV_DONTNEED` while they hold no private (copied-on-write) page, resident or swapped
+//!   out, which `/proc/self/smaps` shows as `Anonymous: 0` and `Swap: 0`. For a private file
+//!   mapping that only unmaps the pages; what is used again faults back in, identical, from
+//!   the page cache, without reading the disk. The drop is immediate and certain. Only objects
+//!   with a code mapping count as loaded: a file mapped read-only by a dependency, or one that
+//!   `dlopen` is still mapping, is left alone.
 //! - the binary's read-only mappings that do hold private pages (RELRO data, whose relocated
 //!   pages are private copies that `MADV_DONTNEED` would lose) get `MADV_PAGEOUT` (Linux ≥
 //!   5.4), which only reclaims what can be reclaimed without loss; how much the kernel takes
@@ -39,21 +41,13 @@ pub(crate) fn page_out_startup_code() -> u64 {
         return 0;
     };
     let exe = exe.to_string_lossy().into_owned();
+    let all = mappings(&smaps);
+    let loaded = loaded_objects(&all);
     let mut advised = 0;
-    for m in mappings(&smaps) {
-        // File mappings only (not [heap], [stack], [vdso]), and never writable ones.
-        if !m.path.starts_with('/') || m.perms.contains('w') {
-            continue;
-        }
+    for m in &all {
         let own = m.path == exe;
         let len = m.hi - m.lo;
-        let advice = if m.anonymous_kib == Some(0) {
-            nix::libc::MADV_DONTNEED
-        } else if own {
-            nix::libc::MADV_PAGEOUT
-        } else {
-            continue;
-        };
+        let Some(advice) = advice(m, own, &loaded) else { continue };
         // SAFETY: the range is one of our read-only file mappings from /proc/self/smaps.
         // MADV_DONTNEED is only used on mappings that hold no private copy, so every page that
         // faults back in is read from the file unchanged; MADV_PAGEOUT only reclaims pages, it
@@ -70,10 +64,41 @@ pub(crate) fn page_out_startup_code() -> u64 {
     advised
 }
 
+/// The paths of the objects the dynamic loader has finished mapping: those with a code
+/// (`r-xp`) mapping. A file mapped only read-only is left alone: a dependency's own `mmap` of
+/// data, or an object `dlopen` is still mapping (ld.so maps the whole file read-only first,
+/// then maps its writable segments over part of it and writes them).
+fn loaded_objects<'a>(all: &[Mapping<'a>]) -> std::collections::HashSet<&'a str> {
+    all.iter()
+        .filter(|m| m.perms == "r-xp" && m.path.starts_with('/'))
+        .map(|m| m.path)
+        .collect()
+}
+
+/// What the start-up trim does with mapping `m` (`own`: of clawherd's binary; `loaded`: see
+/// [`loaded_objects`]): `MADV_DONTNEED` for a read-only, private mapping of a loaded object
+/// that holds no private page, resident or swapped (`Anonymous:` and `Swap:` both 0: dropping
+/// a swapped-out relocated page would read the file's unrelocated one back); `MADV_PAGEOUT`
+/// for clawherd's own read-only mappings that do hold private pages; nothing for the rest
+/// (writable, shared, anonymous, `[vdso]`, other files).
+fn advice(m: &Mapping<'_>, own: bool, loaded: &std::collections::HashSet<&str>) -> Option<nix::libc::c_int> {
+    if !m.path.starts_with('/') || m.perms.contains('w') || !m.perms.ends_with('p') || !loaded.contains(m.path) {
+        return None;
+    }
+    if m.anonymous_kib == Some(0) && m.swap_kib == Some(0) {
+        Some(nix::libc::MADV_DONTNEED)
+    } else if own {
+        Some(nix::libc::MADV_PAGEOUT)
+    } else {
+        None
+    }
+}
+
 /// How long after a [`heap_churned`] the free pages are given back (100 ms): the calls of a
-/// burst meanwhile cost one trim. Callers say it once what churned is freed (a control answer
-/// once its body is dropped: `control::handlers::trim_once_sent`), so the wait is only for
-/// coalescing: `top` or a scraper calling every second costs one trim per call, as before.
+/// burst meanwhile cost at most two trims (one stored wake-up follows the first trim). Callers
+/// say it once what churned is freed (a control answer once hyper took its body:
+/// `control::handlers::trim_once_sent`), so the wait is only for coalescing: `top` or a
+/// scraper calling every second costs one trim per call, as before.
 pub(crate) const CHURN_SETTLE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Set by [`heap_churned`], taken by [`release_after_churn`] (one stored permit: calls
@@ -121,6 +146,8 @@ struct Mapping<'a> {
     perms: &'a str,
     path: &'a str,
     anonymous_kib: Option<u64>,
+    /// Its `Swap:` size in KiB: private pages swapped out.
+    swap_kib: Option<u64>,
 }
 
 /// Parses the mappings of a `/proc/PID/smaps` text; lines it does not understand are skipped.
@@ -130,6 +157,12 @@ fn mappings(smaps: &str) -> Vec<Mapping<'_>> {
         if let Some(rest) = line.strip_prefix("Anonymous:") {
             if let Some(m) = out.last_mut() {
                 m.anonymous_kib = rest.trim().trim_end_matches("kB").trim().parse().ok();
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("Swap:") {
+            if let Some(m) = out.last_mut() {
+                m.swap_kib = rest.trim().trim_end_matches("kB").trim().parse().ok();
             }
             continue;
         }
@@ -150,6 +183,7 @@ fn mappings(smaps: &str) -> Vec<Mapping<'_>> {
             perms,
             path: cols.nth(3).unwrap_or(""),
             anonymous_kib: None,
+            swap_kib: None,
         });
     }
     out
@@ -182,10 +216,55 @@ Anonymous:           112 kB
                 hi: 0x5596d6500000,
                 perms: "r-xp",
                 path: "/usr/bin/clawherd",
-                anonymous_kib: Some(0)
+                anonymous_kib: Some(0),
+                swap_kib: None
             }
         );
         assert_eq!((m[2].path, m[2].anonymous_kib), ("[stack]", Some(112)));
+    }
+
+    #[test]
+    fn only_mappings_of_loaded_objects_without_private_pages_are_dropped() {
+        let text = "\
+5596d5fbf000-5596d60a0000 r--p 00000000 00:2a 123 /usr/bin/clawherd
+Anonymous:             0 kB
+Swap:                  0 kB
+5596d60a0000-5596d6500000 r-xp 000e1000 00:2a 123 /usr/bin/clawherd
+Anonymous:             0 kB
+Swap:                  0 kB
+5596d6500000-5596d6520000 r--p 00540000 00:2a 123 /usr/bin/clawherd
+Anonymous:             0 kB
+Swap:                  8 kB
+7f0000000000-7f0000001000 r--p 00000000 00:2a 200 /usr/lib/x86_64-linux-gnu/libm.so.6
+Anonymous:             0 kB
+Swap:                  4 kB
+7f0000001000-7f0000010000 r-xp 00001000 00:2a 200 /usr/lib/x86_64-linux-gnu/libm.so.6
+Anonymous:             0 kB
+Swap:                  0 kB
+7f0000020000-7f0000030000 r--p 00000000 00:2a 300 /usr/lib/locale/locale-archive
+Anonymous:             0 kB
+Swap:                  0 kB
+7f0000030000-7f0000031000 rw-p 00000000 00:2a 300 /usr/lib/x86_64-linux-gnu/libm.so.6
+Anonymous:             0 kB
+Swap:                  0 kB
+7f0000040000-7f0000041000 r--s 00000000 00:2a 400 /usr/lib/x86_64-linux-gnu/libm.so.6
+Anonymous:             0 kB
+Swap:                  0 kB
+7ffe8a0f9000-7ffe8a11a000 r--p 00000000 00:00 0                          [vvar]
+Anonymous:             0 kB
+Swap:                  0 kB
+";
+        let m = mappings(text);
+        let loaded = loaded_objects(&m);
+        let exe = "/usr/bin/clawherd";
+        let got: Vec<Option<nix::libc::c_int>> = m.iter().map(|x| advice(x, x.path == exe, &loaded)).collect();
+        let (drop, out) = (Some(nix::libc::MADV_DONTNEED), Some(nix::libc::MADV_PAGEOUT));
+        // Own data and code without private pages: dropped. Own data with swapped-out private
+        // pages: paged out, never dropped. A library's data with swapped-out private pages:
+        // left. A library's code: dropped. A file mapped without code, a writable mapping, a
+        // shared one and [vvar]: left.
+        assert_eq!(got, vec![drop, drop, out, None, drop, None, None, None, None]);
+        assert_eq!(m[2].swap_kib, Some(8));
     }
 
     #[test]
