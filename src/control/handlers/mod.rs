@@ -65,10 +65,13 @@ pub(crate) fn unknown_profile(profile: &str, names: &[String]) -> Response {
     error(StatusCode::NOT_FOUND, format!("no profile `{profile}` in this fleet"), Some(hint))
 }
 
-/// `response` with a body that, once dropped (written out, or its connection gone), says that
-/// the heap churned ([`crate::process::trim::heap_churned`]): a whole-fleet answer's text and
-/// what built it are freed by then, so the trim that follows gives their pages back. Said
-/// before the body is gone, a slow reader's answer would stay resident until the next trim.
+/// `response` with a body that, once dropped, says that the heap churned
+/// ([`crate::process::trim::heap_churned`]). hyper drops a body once it has taken its last
+/// frame (for a single-frame answer, as soon as it starts writing it, or when the connection
+/// is gone), so what built a whole-fleet answer is freed by then and the trim that follows gives
+/// its pages back. The answer's text itself stays in hyper's write buffer until the reader took
+/// it; a slow reader keeps it resident until a later trim (or, above glibc's mmap threshold,
+/// until it is freed).
 pub(crate) fn trim_once_sent(response: Response) -> Response {
     response.map(|body| {
         axum::body::Body::new(OnDrop {
