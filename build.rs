@@ -12,11 +12,12 @@
 //!
 //! 1. each listed name exactly, in the list's order: a build with the same toolchain,
 //!    dependencies and profile names its functions as the recorded one did;
-//! 2. then each name as a pattern, with what changes from build to build as `*` (the `h<16 hex>`
-//!    hash ending a legacy Rust symbol, the `Cs<id>_` crate disambiguators of a v0 symbol, an
-//!    LLVM `.N` or `.llvm.N` suffix): after a change of toolchain or dependency versions the same
-//!    functions still come first, with the other instances of their generic functions beside
-//!    them.
+//! 2. then each Rust symbol as a pattern, with what changes from build to build as `*` (the
+//!    `h<16 hex>` hash of a legacy symbol and any LLVM suffix after it, the `Cs<id>_` crate
+//!    disambiguators of a v0 symbol and an LLVM suffix such as `.llvm.N`): after a change of
+//!    toolchain or dependency versions the same functions still come first, with the other
+//!    instances of their generic functions beside them. Other names (C functions) are matched
+//!    exactly only.
 //!
 //! A function is taken from its `.text.NAME` input section, or `.text.unlikely.NAME` where LLVM
 //! placed a function marked cold. A name that no longer exists matches nothing; the layout only
@@ -54,9 +55,8 @@ fn main() {
         names.push(name);
     }
     let mut patterns: Vec<String> = Vec::new();
-    for name in &names {
-        let p = pattern(name);
-        if p != *name && !patterns.contains(&p) {
+    for p in names.iter().filter_map(|name| pattern(name)) {
+        if !patterns.contains(&p) {
             patterns.push(p);
         }
     }
@@ -67,34 +67,29 @@ fn main() {
     script.push_str("  }\n}\nINSERT BEFORE .text;\n");
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("hot-code.ld");
     std::fs::write(&out, script).expect("OUT_DIR is writable");
-    println!("cargo:rustc-link-arg-bin=clawherd=-Wl,-T,{}", out.display());
+    // `-T` and the path as two arguments (the compiler driver passes both on): inside `-Wl,` a
+    // comma in the path would split it.
+    println!("cargo:rustc-link-arg-bin=clawherd=-T");
+    println!("cargo:rustc-link-arg-bin=clawherd={}", out.display());
 }
 
-/// `name` with its build-dependent parts as `*` (see the module doc).
-fn pattern(name: &str) -> String {
-    let mut name = name;
-    // An LLVM suffix: `.llvm.123` or `.123`.
-    if let Some((head, tail)) = name.rsplit_once('.')
-        && !tail.is_empty()
-        && tail.bytes().all(|b| b.is_ascii_digit())
-    {
-        name = head.strip_suffix(".llvm").unwrap_or(head);
-        return format!("{}*", pattern(name).trim_end_matches('*'));
-    }
-    // A legacy symbol's hash: `17h` and 16 hex digits before the closing `E`.
-    if let Some(head) = name.strip_suffix('E')
-        && head.len() > 19
-        && head.is_char_boundary(head.len() - 19)
-    {
-        let (stem, hash) = head.split_at(head.len() - 19);
-        if hash.starts_with("17h") && hash[3..].bytes().all(|b| b.is_ascii_hexdigit()) {
-            return format!("{stem}17h*");
-        }
-    }
-    // A v0 symbol's crate disambiguators: `Cs`, base-62 digits, `_`.
-    if name.starts_with("_R") {
-        let mut out = String::with_capacity(name.len());
-        let mut rest = name;
+/// `name` with its build-dependent parts as `*` (see the module doc), for a Rust symbol (`_ZN`
+/// legacy, `_R` v0); `None` for other names (a C function's name does not change) and for a
+/// pattern whose fixed start would be too short to pick out its functions.
+fn pattern(name: &str) -> Option<String> {
+    let out = if name.starts_with("_ZN") {
+        // The hash: `17h`, 16 hex digits, `E`; what follows it is an LLVM suffix.
+        let at = name.rmatch_indices("17h").map(|(i, _)| i).find(|&i| {
+            let hash = name.as_bytes().get(i + 3..i + 19);
+            hash.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) && name.as_bytes().get(i + 19) == Some(&b'E')
+        })?;
+        format!("{}17h*", &name[..at])
+    } else if let Some(body) = name.strip_prefix("_R") {
+        // An LLVM suffix starts at the first `.` (a v0 name has none); each crate
+        // disambiguator is `Cs`, base-62 digits, `_`.
+        let (body, suffix) = body.split_once('.').map_or((body, false), |(b, _)| (b, true));
+        let mut out = String::from("_R");
+        let mut rest = body;
         while let Some(at) = rest.find("Cs") {
             out.push_str(&rest[..at + 2]);
             rest = &rest[at + 2..];
@@ -105,7 +100,13 @@ fn pattern(name: &str) -> String {
             }
         }
         out.push_str(rest);
-        return out;
-    }
-    name.to_owned()
+        if suffix {
+            out.push('*');
+        }
+        out
+    } else {
+        return None;
+    };
+    let fixed = out.find('*').unwrap_or(out.len());
+    (out != name && fixed >= 8).then_some(out)
 }
