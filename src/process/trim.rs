@@ -82,7 +82,8 @@ fn loaded_objects<'a>(all: &[Mapping<'a>]) -> std::collections::HashSet<&'a str>
 /// for clawherd's own read-only mappings that do hold private pages; nothing for the rest
 /// (writable, shared, anonymous, `[vdso]`, other files).
 fn advice(m: &Mapping<'_>, own: bool, loaded: &std::collections::HashSet<&str>) -> Option<nix::libc::c_int> {
-    if !m.path.starts_with('/') || m.perms.contains('w') || !m.perms.ends_with('p') || !loaded.contains(m.path) {
+    // `loaded` holds file paths only, so [heap], [stack] and [vdso] are not in it.
+    if m.perms.contains('w') || !m.perms.ends_with('p') || !loaded.contains(m.path) {
         return None;
     }
     if m.anonymous_kib == Some(0) && m.swap_kib == Some(0) {
@@ -106,7 +107,7 @@ pub(crate) const CHURN_SETTLE: std::time::Duration = std::time::Duration::from_m
 static CHURNED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 /// Says that the heap just held a large transient set of allocations, now freed (a whole-fleet
-/// `status` or `/metrics` answer once written, a fleet's last-known-good soaks ending, a
+/// `status` or `/metrics` answer once hyper took it, a fleet's last-known-good soaks ending, a
 /// reload): [`release_after_churn`] gives the free pages back [`CHURN_SETTLE`] later. Cheap;
 /// callable from any thread.
 pub(crate) fn heap_churned() {
@@ -154,15 +155,10 @@ struct Mapping<'a> {
 fn mappings(smaps: &str) -> Vec<Mapping<'_>> {
     let mut out: Vec<Mapping<'_>> = Vec::new();
     for line in smaps.lines() {
-        if let Some(rest) = line.strip_prefix("Anonymous:") {
+        if let Some((key @ ("Anonymous" | "Swap"), rest)) = line.split_once(':') {
             if let Some(m) = out.last_mut() {
-                m.anonymous_kib = rest.trim().trim_end_matches("kB").trim().parse().ok();
-            }
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("Swap:") {
-            if let Some(m) = out.last_mut() {
-                m.swap_kib = rest.trim().trim_end_matches("kB").trim().parse().ok();
+                let slot = if key == "Swap" { &mut m.swap_kib } else { &mut m.anonymous_kib };
+                *slot = rest.trim().trim_end_matches("kB").trim().parse().ok();
             }
             continue;
         }
