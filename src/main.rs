@@ -198,6 +198,8 @@ fn run(file: &Path, quiet: bool) -> u8 {
             None
         }
     };
+    // Still one thread: the descriptor table grows now without waiting for the kernel.
+    daemon::reserve_descriptors_early();
     // Holding the lock (or without one, when the registry cannot be used): the look for
     // leftovers of an earlier daemon runs beside the fleet's load.
     daemon::scan_for_leftovers_early(file);

@@ -62,6 +62,7 @@ pub struct Options {
 /// Errors: [`DaemonError`]; nothing was started then.
 pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
     crate::process::limits::raise_nofile();
+    crate::process::limits::reserve_descriptors(crate::process::limits::descriptors_for(fleet.instances.len()));
     let console = match (options.quiet, journal::stdout_is_journal()) {
         (true, _) => Console::Off,
         (false, true) => match journal::JournalWriter::new() {
@@ -175,6 +176,16 @@ pub async fn run(fleet: Fleet, listener: UnixListener, options: Options, shutdow
 /// [`run`].
 pub fn scan_for_leftovers_early(fleet_file: &std::path::Path) {
     supervisor::scan_early(fleet_file);
+}
+
+/// Raises the open-descriptor limit to the hard limit and grows the descriptor table to
+/// 1,024 slots, enough for 240 instances, while the table can grow without waiting: call it
+/// first thing in `clawherd run`, before any thread starts (before
+/// [`scan_for_leftovers_early`]). [`run`] grows it again to the fleet's size, which then waits
+/// at most once (see `process::limits::reserve_descriptors`).
+pub fn reserve_descriptors_early() {
+    crate::process::limits::raise_nofile();
+    crate::process::limits::reserve_descriptors(crate::process::limits::EARLY_TABLE);
 }
 
 /// How long the daemon's exit waits for its writer threads to write what is queued.

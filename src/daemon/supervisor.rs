@@ -480,6 +480,8 @@ impl Supervisor {
         debug_assert!(stopping.iter().all(JoinHandle::is_finished), "reload_finish before stopped()");
         self.retiring.clear();
         self.publish();
+        // Added instances' descriptors fit in one growth of the table, not one per doubling.
+        crate::process::limits::reserve_descriptors(crate::process::limits::descriptors_for(new_instances.len()));
         // The new configs (added profiles, moved config paths) are watched from now on, and
         // those of removed profiles no longer are.
         let watched = super::watch::paths_of(new.settings.watch, &new.path, new_instances.iter().map(|(_, plan)| plan));
