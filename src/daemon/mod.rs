@@ -178,13 +178,12 @@ pub fn scan_for_leftovers_early(fleet_file: &std::path::Path) {
     supervisor::scan_early(fleet_file);
 }
 
-/// Raises the open-descriptor limit to the hard limit and grows the descriptor table to
-/// 1,024 slots, enough for 240 instances, while the table can grow without waiting: call it
-/// first thing in `clawherd run`, before any thread starts (before
-/// [`scan_for_leftovers_early`]). [`run`] grows it again to the fleet's size, which then waits
-/// at most once (see `process::limits::reserve_descriptors`).
+/// Grows the descriptor table to 1,024 slots, enough for 240 instances (within the soft
+/// `RLIMIT_NOFILE`, most often 1,024 itself), while the table can grow without waiting: call
+/// it first thing in `clawherd run`, before any thread starts (before
+/// [`scan_for_leftovers_early`]). [`run`] raises the limit and grows the table to the fleet's
+/// size, which then waits at most once (see `process::limits::reserve_descriptors`).
 pub fn reserve_descriptors_early() {
-    crate::process::limits::raise_nofile();
     crate::process::limits::reserve_descriptors(crate::process::limits::EARLY_TABLE);
 }
 

@@ -382,9 +382,17 @@ impl Supervisor {
         // Off the runtime thread: reading the files, the proof and the host scan take time, and
         // the instances' actors must go on meanwhile.
         let path = self.fleet.path.clone();
-        let loaded = tokio::task::spawn_blocking(move || fleet::load(&path, &LoadContext::from_process()))
-            .await
-            .map_err(|e| format!("the reload could not run: {e}"))?;
+        let loaded = tokio::task::spawn_blocking(move || {
+            let loaded = fleet::load(&path, &LoadContext::from_process());
+            if let Ok(f) = &loaded {
+                // The new fleet's descriptors fit in at most one growth of the table, and a
+                // growth that waits for the kernel waits here, not on the runtime thread.
+                crate::process::limits::reserve_descriptors(crate::process::limits::descriptors_for(f.instances.len()));
+            }
+            loaded
+        })
+        .await
+        .map_err(|e| format!("the reload could not run: {e}"))?;
         let mut new = match loaded {
             Ok(f) => f,
             Err(FleetError::Invalid(d)) => {
@@ -480,8 +488,6 @@ impl Supervisor {
         debug_assert!(stopping.iter().all(JoinHandle::is_finished), "reload_finish before stopped()");
         self.retiring.clear();
         self.publish();
-        // Added instances' descriptors fit in one growth of the table, not one per doubling.
-        crate::process::limits::reserve_descriptors(crate::process::limits::descriptors_for(new_instances.len()));
         // The new configs (added profiles, moved config paths) are watched from now on, and
         // those of removed profiles no longer are.
         let watched = super::watch::paths_of(new.settings.watch, &new.path, new_instances.iter().map(|(_, plan)| plan));
