@@ -362,17 +362,19 @@ enum ToFile {
     Flush(SyncSender<()>),
 }
 
-/// The events file's writer thread: the lines waiting when it wakes are written together, one
-/// open and one write for a burst (a fleet's start or stop emits one event per instance at
-/// once), not one each. A full disk is reported once per 10 s, not once per event.
-fn file_writer(path: &PathBuf, rx: &Receiver<ToFile>) {
+/// The events file's writer thread: the lines waiting when it wakes, or when it ends a nap
+/// ([`crate::observe::logs::Batching`]), are written together, one open and one write for a
+/// burst (a fleet's start or stop emits one event per instance at once), not one each. A full
+/// disk is reported once per 10 s, not once per event.
+fn file_writer(path: &PathBuf, rx: Receiver<ToFile>) {
+    let mut rx = crate::observe::logs::Batching::new(rx);
     let mut losses = crate::observe::logs::Losses::default();
     let mut batch = String::new();
     let mut acks = Vec::new();
     while let Ok(first) = rx.recv() {
         batch.clear();
         let mut lines = 0;
-        for item in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok()).take(BATCH - 1)) {
+        for item in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv()).take(BATCH - 1)) {
             match item {
                 ToFile::Line(line) => {
                     batch.push_str(&line);
@@ -431,7 +433,7 @@ impl EventSink {
             )]
             std::thread::Builder::new()
                 .name("clawherd-events".into())
-                .spawn(move || file_writer(&path, &rx))
+                .spawn(move || file_writer(&path, rx))
                 .expect("spawn events thread");
             tx
         });

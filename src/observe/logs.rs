@@ -415,10 +415,69 @@ fn write_counted(out: &mut impl Write, text: &str, losses: &mut Losses, path: &P
     written
 }
 
+/// How long a writer thread naps once its queue is empty before it waits on the queue again
+/// ([`Batching::recv`]): 1 ms.
+const WRITER_NAP: Duration = Duration::from_millis(1);
+
+/// A writer thread's end of its queue, taken in batches: a sender wakes the writer (a futex
+/// call, and a switch to the writer's thread) only while the writer waits on the queue, so the
+/// writer naps once the queue is empty before it waits again, and what came during the nap is
+/// taken without a wake-up. A fleet's stop queues an event and a run marker per instance; woken
+/// for each, the two writers cost the runtime thread a futex call per item (docs/performance.md,
+/// the fourteenth round). An item waits at most [`WRITER_NAP`] longer to be written, only when
+/// it comes during a nap.
+pub(crate) struct Batching<T> {
+    rx: Receiver<T>,
+    /// Whether the writer napped since it last took an item.
+    napped: bool,
+}
+
+impl<T> Batching<T> {
+    /// Wraps the receiving end of a writer's queue.
+    pub(crate) fn new(rx: Receiver<T>) -> Self {
+        Self { rx, napped: true }
+    }
+
+    /// The next item: at once when one is queued; else, once after each item taken, after a
+    /// nap of [`WRITER_NAP`] and a new look; else waiting on the queue. Items come in the order
+    /// sent. `Err` once the queue is empty and every sender is gone.
+    pub(crate) fn recv(&mut self) -> Result<T, std::sync::mpsc::RecvError> {
+        use std::sync::mpsc::TryRecvError;
+        loop {
+            match self.rx.try_recv() {
+                Ok(item) => {
+                    self.napped = false;
+                    return Ok(item);
+                }
+                Err(TryRecvError::Disconnected) => return Err(std::sync::mpsc::RecvError),
+                Err(TryRecvError::Empty) if !self.napped => {
+                    self.napped = true;
+                    std::thread::sleep(WRITER_NAP);
+                }
+                Err(TryRecvError::Empty) => {
+                    let item = self.rx.recv();
+                    self.napped = false;
+                    return item;
+                }
+            }
+        }
+    }
+
+    /// The next item if one is queued now (never naps or waits).
+    pub(crate) fn try_recv(&mut self) -> Option<T> {
+        let item = self.rx.try_recv().ok();
+        if item.is_some() {
+            self.napped = false;
+        }
+        item
+    }
+}
+
 fn file_writer(dir: PathBuf, rotation: Rotation, rx: Receiver<Queued>, follow: broadcast::Sender<Line>) {
     let mut files: HashMap<Arc<str>, Open> = HashMap::new();
     let mut losses: HashMap<Arc<str>, Losses> = HashMap::new();
-    for queued in rx {
+    let mut rx = Batching::new(rx);
+    while let Ok(queued) = rx.recv() {
         // Each line is written as it comes (no buffer), so what came before is in the file.
         let line = match queued {
             Queued::Line(line) => line,
@@ -537,6 +596,27 @@ pub fn tail(dir: &Path, profile: &str, n: usize, since: Option<SystemTime>, keep
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_batching_queue_gives_every_item_in_order_then_ends() {
+        let (tx, rx) = sync_channel(8);
+        let mut rx = Batching::new(rx);
+        for i in 0..3 {
+            tx.send(i).expect("queued");
+        }
+        // Queued before the calls: taken at once, in order.
+        assert_eq!((rx.recv(), rx.try_recv(), rx.recv()), (Ok(0), Some(1), Ok(2)));
+        assert_eq!(rx.try_recv(), None);
+        // An empty queue: the writer naps, then waits until an item comes.
+        let sender = std::thread::spawn(move || {
+            tx.send(3).expect("queued");
+            tx.send(4).expect("queued");
+        });
+        assert_eq!((rx.recv(), rx.recv()), (Ok(3), Ok(4)));
+        sender.join().expect("sender");
+        // Every sender gone and the queue empty: the end.
+        assert_eq!(rx.recv(), Err(std::sync::mpsc::RecvError));
+    }
 
     /// `flush` returns once every line queued before it is in its file (the daemon's last step),
     /// with a console writer too.
