@@ -416,16 +416,23 @@ fn write_counted(out: &mut impl Write, text: &str, losses: &mut Losses, path: &P
 }
 
 /// How long a writer thread naps once its queue is empty before it waits on the queue again
-/// ([`Batching::recv`]): 1 ms.
-const WRITER_NAP: Duration = Duration::from_millis(1);
+/// ([`Batching::recv`]): 250 µs. Short next to what a queue holds: the runtime thread queues a
+/// gateway's leftover output at its exit (up to 1,024 lines, `instance::actor`) at about a line
+/// per microsecond, so about 250 lines wait out a nap, a quarter of the 1,024-line queue; events
+/// come paced by a system call each (a `kill`, a reap, a spawn), at most about 100 per ms, so
+/// about 25 wait out a nap against the 256-event queue. A fleet's stop queues an item every 25
+/// to 50 µs, so a nap still takes several at once.
+const WRITER_NAP: Duration = Duration::from_micros(250);
 
 /// A writer thread's end of its queue, taken in batches: a sender wakes the writer (a futex
 /// call, and a switch to the writer's thread) only while the writer waits on the queue, so the
 /// writer naps once the queue is empty before it waits again, and what came during the nap is
 /// taken without a wake-up. A fleet's stop queues an event and a run marker per instance; woken
 /// for each, the two writers cost the runtime thread a futex call per item (docs/performance.md,
-/// the fourteenth round). An item waits at most [`WRITER_NAP`] longer to be written, only when
-/// it comes during a nap.
+/// the fourteenth round). An item that comes during a nap waits for the nap's end (about
+/// [`WRITER_NAP`], more on a busy machine). An isolated item costs the writer one more wake-up
+/// (the nap's end) than before; the runtime thread pays nothing more, and an idle daemon's
+/// writers sleep on their queues.
 pub(crate) struct Batching<T> {
     rx: Receiver<T>,
     /// Whether the writer napped since it last took an item.
@@ -607,8 +614,10 @@ mod tests {
         // Queued before the calls: taken at once, in order.
         assert_eq!((rx.recv(), rx.try_recv(), rx.recv()), (Ok(0), Some(1), Ok(2)));
         assert_eq!(rx.try_recv(), None);
-        // An empty queue: the writer naps, then waits until an item comes.
+        // An empty queue: the writer naps, then waits until an item comes (the sender sends
+        // well after the nap, so the wait is taken).
         let sender = std::thread::spawn(move || {
+            std::thread::sleep(WRITER_NAP * 40);
             tx.send(3).expect("queued");
             tx.send(4).expect("queued");
         });
