@@ -98,9 +98,10 @@ mod tests {
 
     /// The table's size in slots, `FDSize:` in /proc/self/status.
     fn table_slots() -> usize {
-        let status = std::fs::read_to_string("/proc/self/status").expect("status");
-        let line = status.lines().find(|l| l.starts_with("FDSize:")).expect("FDSize");
-        line["FDSize:".len()..].trim().parse().expect("a number")
+        let status = procfs::process::Process::myself()
+            .and_then(|p| p.status())
+            .expect("/proc/self/status");
+        status.fdsize as usize
     }
 
     #[test]
